@@ -1,0 +1,50 @@
+# Build everything with `make`, run every test with `make test`.
+# Warnings are errors; the tests are built with gcc and clang, with both
+# coroutine variants, and once more under ASan+UBSan.
+
+ifeq ($(origin CC),default)
+CC      := gcc
+endif
+CLANG   ?= clang
+STRICT  := -std=c99 -Wall -Wextra -Wpedantic -Werror
+CFLAGS  ?= -O2 -g
+SAN     := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+ARM_CC  ?= arm-none-eabi-gcc
+ARM_FLAGS := -mcpu=cortex-m4 -mthumb -std=c99 -ffreestanding -Os -Wall -Wextra -Wpedantic -Werror
+B       := build
+
+ASYNC_TESTS := $(B)/test_async_gcc_goto $(B)/test_async_gcc_switch \
+               $(B)/test_async_clang_goto $(B)/test_async_clang_switch \
+               $(B)/test_async_san_goto $(B)/test_async_san_switch
+
+TEST_BINS := $(ASYNC_TESTS)
+
+.PHONY: all test embedded clean
+all: $(TEST_BINS)
+
+$(B):
+	@mkdir -p $(B)
+
+$(B)/test_async_gcc_goto: tests/test_async.c async.h tests/test.h | $(B)
+	$(CC) $(STRICT) $(CFLAGS) $< -o $@
+$(B)/test_async_gcc_switch: tests/test_async.c async.h tests/test.h | $(B)
+	$(CC) $(STRICT) $(CFLAGS) -DASYNC_LC_SWITCH $< -o $@
+$(B)/test_async_clang_goto: tests/test_async.c async.h tests/test.h | $(B)
+	$(CLANG) $(STRICT) $(CFLAGS) $< -o $@
+$(B)/test_async_clang_switch: tests/test_async.c async.h tests/test.h | $(B)
+	$(CLANG) $(STRICT) $(CFLAGS) -DASYNC_LC_SWITCH $< -o $@
+$(B)/test_async_san_goto: tests/test_async.c async.h tests/test.h | $(B)
+	$(CLANG) $(STRICT) $(SAN) $< -o $@
+$(B)/test_async_san_switch: tests/test_async.c async.h tests/test.h | $(B)
+	$(CC) $(STRICT) $(SAN) -DASYNC_LC_SWITCH $< -o $@
+
+# async.h on a Cortex-M4, freestanding, with the POSIX clock switched off.
+embedded: | $(B)
+	$(ARM_CC) $(ARM_FLAGS) -c examples/embedded.c -o $(B)/embedded.o
+	@arm-none-eabi-size $(B)/embedded.o
+
+test: all
+	@bash tests/run.sh $(TEST_BINS)
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,1309 @@
+/* async.h - asyncio in C: stackless coroutines, futures, tasks, an event loop
+   with timers and cancellation, gather / as_completed / wait / wait_for,
+   deadlines, a semaphore, an event and a queue. Portable C99, no heap.
+
+   Do this:
+       #define ASYNC_IMPLEMENTATION
+   before you include this file in *one* C file to create the implementation.
+   Everywhere else, include it plainly.
+
+   OVERVIEW
+   ========
+   A coroutine is a function `int fn(async_task *t)` whose body sits between
+   ASYNC_BEGIN(t) and ASYNC_END(t). ASYNC_AWAIT(t, future) suspends it until
+   the future is done; the loop then calls the function again and it jumps
+   back to where it stopped (a protothread: Duff's device, or computed goto).
+   A task is a future that runs a coroutine; a future is pending, done with a
+   result, failed with an error, or cancelled.
+
+       typedef struct { async_task task; async_timer nap; int id; } spider;
+
+       static int spider_run(async_task *t) {
+           spider *s = (spider *)t;              // the task is the first member
+           ASYNC_BEGIN(t);
+           ASYNC_AWAIT(t, async_sleep(t->loop, &s->nap, ASYNC_SEC(1)));
+           ASYNC_RETURN(t, s->id);
+           ASYNC_END(t);
+       }
+
+       async_loop loop;  async_loop_init(&loop, NULL);
+       spider s = {0};   s.id = 7;
+       async_create_task(&loop, &s.task, spider_run);
+       int err = async_run(&loop, &s.task.future);   // 0; async_result(&s.task.future) == 7
+
+   THE COROUTINE RULES (read these once)
+   =====================================
+   - Stack locals do not survive an await: the function returns at every
+     await and is called afresh. Keep what must live across an await in the
+     struct that embeds the async_task (the idiom above).
+   - With the portable variant (switch/case on __LINE__): no `switch` of your
+     own may enclose an await, and at most one await per source line.
+     The computed-goto variant (GCC, Clang; chosen automatically) lifts the
+     switch rule. Force one with ASYNC_LC_SWITCH or ASYNC_LC_GOTO.
+   - End with ASYNC_RETURN(t, value), ASYNC_RAISE(t, error) or by falling
+     through ASYNC_END(t) (result 0). Never `return` by hand.
+   - Every object (task, timer, combinator, primitive) is your storage: it
+     must stay where it is and alive until it is done.
+
+   FUTURES
+   =======
+   The result is an intptr_t: an integer, or a pointer cast to intptr_t.
+   Errors are negative integers (asyncio's exceptions); async_strerror()
+   names them.
+       async_future_init(f)              a pending future of your own
+       async_future_set_result(f, v)     done with a result (wakes awaiters)
+       async_future_set_error(f, err)    failed with err (< 0)
+       async_future_cancel(f)            cancel (a task: request cancellation)
+       async_done(f) async_result(f) async_error(f) async_cancelled(f)
+   async_error() is 0 for a result, the code for an error and ASYNC_ECANCELED
+   for a cancelled future.
+
+   TASKS AND THE LOOP
+   ==================
+       async_loop_init(&loop, &config)   config may be NULL: the POSIX clock
+       async_create_task(&loop, &task, fn)     schedules fn; returns &task.future
+       async_run(&loop, future)          runs until the future is done, returns
+                                         async_error(future) (or ASYNC_EDEADLK when
+                                         nothing is left that could finish it)
+       async_cancel(&task)               ask the task to stop
+       async_now(&loop)                  monotonic nanoseconds
+   Inside a coroutine:
+       ASYNC_AWAIT(t, f)                 suspend until f is done
+       ASYNC_AWAIT_CATCH(t, f, err)      the same, but catch a cancellation
+       ASYNC_YIELD(t)                    let the other ready tasks run
+       ASYNC_RETURN(t, v) ASYNC_RAISE(t, e)   finish with a result / an error
+   Tasks run in FIFO order; each loop turn runs the tasks that were ready when
+   it began, then fires due timers and polls the backend.
+
+   CANCELLATION
+   ============
+   async_cancel(task) asks; the task sees it at its next await, which
+   completes with ASYNC_ECANCELED. A task suspended on a future cancels that
+   future as asyncio does (a sleep stops, an awaited task or gather is
+   cancelled, an I/O operation is withdrawn), and resumes only once that
+   future is done, so no buffer is released while the kernel holds it.
+   By default ASYNC_AWAIT then ends the task, cancelled. ASYNC_AWAIT_CATCH
+   instead stores the code in `err` and lets the coroutine clean up (its
+   try/finally); it may go on and finish normally, or end with
+   ASYNC_RAISE(t, ASYNC_ECANCELED). async_task_cancelling(t) tells afterwards
+   that a cancellation was delivered. A task cancelled before it first runs
+   never runs.
+
+   TIMERS, DEADLINES, COMBINATORS
+   ==============================
+       async_sleep(loop, &timer, delay)          a future done after delay ns
+       async_gather(&g, futs, links, n, return_exceptions)
+       async_as_completed_init(loop, &ac, futs, links, n, timeout); async_as_completed_next(&ac)
+       async_wait(loop, &w, futs, links, n, ASYNC_FIRST_COMPLETED, timeout)
+       async_wait_for(loop, &wf, future, timeout)
+       async_deadline_start(loop, &d, task, timeout)   asyncio.timeout for a task
+   A combinator watches n futures through n async_link slots you provide
+   (the storage that keeps the library heap-free); completing one child costs
+   O(1). Timeouts are relative nanoseconds; ASYNC_NO_TIMEOUT means none.
+   Timers are a pairing heap: O(1) start, O(log n) amortised stop and expiry.
+
+   SYNCHRONISATION
+   ===============
+       async_semaphore  acquire is awaited; release wakes the first waiter (FIFO)
+       async_event      set / clear / wait
+       async_queue      bounded, on caller-provided intptr_t slots;
+                        ASYNC_QUEUE_PUT(t, q, v) / ASYNC_QUEUE_GET(t, q, lvalue)
+
+   CONFIGURATION (macros defined before the include)
+   =================================================
+       ASYNC_ASSERT(c)        default: assert() from <assert.h>
+       ASYNC_LC_SWITCH        force the portable switch/case continuation
+       ASYNC_LC_GOTO          force computed goto (GCC/Clang only)
+       ASYNC_NO_POSIX_CLOCK   no clock_gettime/nanosleep: give the loop a
+                              clock (async_loop_config.clock) or use
+                              virtual time; needed for freestanding builds
+   The file that defines ASYNC_IMPLEMENTATION with the POSIX clock must see
+   clock_gettime: include async.h before any system header there, or define
+   _POSIX_C_SOURCE to 199309L or later yourself.
+
+   SIZES (x86-64)
+   ==============
+   async_future 32 bytes, async_task 64, async_timer 72, async_link 24.
+
+   LIMITS
+   ======
+   One loop per thread; nothing here is thread-safe. Removing a waiter from
+   a future that many tasks await scans that future's waiters.
+*/
+#ifndef ASYNC_H
+#define ASYNC_H
+
+/* The implementation's POSIX clock needs clock_gettime: ask for it before
+   the first system header (this only helps when async.h comes first). */
+#if defined(ASYNC_IMPLEMENTATION) && !defined(ASYNC_NO_POSIX_CLOCK) && !defined(_POSIX_C_SOURCE) && \
+    !defined(_GNU_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- errors: below -4096 so that an operation's -errno never collides ---- */
+enum {
+    ASYNC_OK = 0,
+    ASYNC_ECANCELED = -4097, /* the future or task was cancelled */
+    ASYNC_ETIMEDOUT = -4098, /* a timeout or deadline passed */
+    ASYNC_EINVAL = -4099,    /* invalid argument */
+    ASYNC_EDEADLK = -4100,   /* nothing left to run could complete the future */
+    ASYNC_EFULL = -4101,     /* the queue is full */
+    ASYNC_EEMPTY = -4102,    /* the queue is empty */
+    ASYNC_EDONE = -4103      /* the iteration has no more futures */
+};
+const char *async_strerror(int code);
+
+/* Another header registers the names of its own codes (a static domain). */
+typedef struct async_error_domain {
+    int lowest, highest; /* the codes it names, inclusive */
+    const char *(*name)(int code);
+    struct async_error_domain *next; /* private */
+} async_error_domain;
+void async_register_errors(async_error_domain *domain);
+
+/* ---- time: monotonic nanoseconds ---- */
+typedef int64_t async_time;
+#define ASYNC_NS(n) ((async_time)(n))
+#define ASYNC_US(n) ((async_time)(n) * 1000)
+#define ASYNC_MS(n) ((async_time)(n) * 1000000)
+#define ASYNC_SEC(n) ((async_time)(n) * 1000000000)
+#define ASYNC_NO_TIMEOUT ((async_time)-1)
+
+typedef struct async_loop async_loop;
+typedef struct async_future async_future;
+typedef struct async_task async_task;
+typedef struct async_waiter async_waiter;
+
+/* A waiter sits in a future's list and is woken once when the future is done.
+   Tasks and combinators embed one; `wake` runs inside the completing call. */
+struct async_waiter {
+    async_waiter *next;
+    void (*wake)(async_waiter *self, async_future *done);
+};
+
+/* A waiter of a combinator's: knows whose it is. */
+typedef struct async_link {
+    async_waiter waiter;
+    void *owner;
+} async_link;
+
+enum { ASYNC_PENDING = 0, ASYNC_FULFILLED, ASYNC_FAILED, ASYNC_CANCELLED };
+
+/* Fields are private: use the functions. */
+struct async_future {
+    async_waiter *waiters;               /* ring; points at the newest waiter */
+    void (*cancel)(async_future *self);  /* how to cancel; NULL: mark cancelled */
+    intptr_t value;                      /* result or error; a running task: what it awaits */
+    uint8_t state;                       /* ASYNC_PENDING ... */
+    uint8_t flags;
+    uint16_t spare;
+    int32_t lc; /* a task's resumption point; other futures leave it alone */
+};
+
+void async_future_init(async_future *f);
+void async_future_set_result(async_future *f, intptr_t value);
+void async_future_set_error(async_future *f, int error);
+int async_future_cancel(async_future *f); /* 1 if a cancellation was made or requested */
+/* For futures backed by an operation: `cancel` is called instead of marking
+   the future cancelled; it must complete the future now or later. */
+void async_future_init_cancellable(async_future *f, void (*cancel)(async_future *));
+/* Attach a waiter yourself (what the combinators do); the waiter is woken
+   even if f is already done (at once). async_future_remove_waiter detaches it. */
+void async_future_add_waiter(async_future *f, async_waiter *w);
+int async_future_remove_waiter(async_future *f, async_waiter *w);
+
+static inline int async_done(const async_future *f) { return f->state != ASYNC_PENDING; }
+static inline int async_cancelled(const async_future *f) { return f->state == ASYNC_CANCELLED; }
+static inline intptr_t async_result(const async_future *f) {
+    return f->state == ASYNC_FULFILLED ? f->value : 0;
+}
+static inline int async_error(const async_future *f) {
+    return f->state == ASYNC_FAILED ? (int)f->value : f->state == ASYNC_CANCELLED ? ASYNC_ECANCELED : 0;
+}
+
+/* ---- tasks ---- */
+typedef int (*async_fn)(async_task *t);
+enum { ASYNC_SUSPENDED = 0, ASYNC_FINISHED = 1 }; /* what a coroutine function returns */
+
+struct async_task {
+    async_future future; /* a task is a future: the coroutine's outcome */
+    async_waiter node;   /* in the ready queue, or in what the task awaits */
+    async_fn fn;
+    async_loop *loop;
+};
+
+async_future *async_create_task(async_loop *loop, async_task *t, async_fn fn);
+int async_cancel(async_task *t);
+/* The cancellation delivered to the task (ASYNC_ECANCELED or ASYNC_ETIMEDOUT)
+   if it caught one with ASYNC_AWAIT_CATCH; else 0. */
+int async_task_cancelling(const async_task *t);
+
+/* ---- the loop ---- */
+typedef struct async_loop_config {
+    /* Monotonic nanoseconds. NULL: CLOCK_MONOTONIC (or virtual time). */
+    async_time (*clock)(void *user);
+    void *clock_user;
+    /* Nonzero: virtual time. The clock stands still while tasks run and jumps
+       to the next timer when every task waits: tests of timing behaviour
+       run instantly and exactly. */
+    int virtual_time;
+} async_loop_config;
+
+typedef struct async_timer async_timer;
+
+struct async_loop {
+    async_waiter *ready_head, *ready_tail; /* private, all of it */
+    async_timer *timers;                   /* pairing heap root */
+    async_time now;
+    async_time (*clock)(void *user);
+    void *clock_user;
+    int virtual_time;
+    /* The backend (I/O): poll waits up to timeout ns (-1: no limit, 0: just
+       look) and completes what is ready. It returns 0, or a negative error;
+       ASYNC_EDEADLK if asked to wait forever with nothing in flight. */
+    int (*poll)(void *backend, async_time timeout);
+    void *backend;
+};
+
+void async_loop_init(async_loop *loop, const async_loop_config *config);
+void async_loop_set_backend(async_loop *loop, int (*poll)(void *, async_time), void *backend);
+int async_run(async_loop *loop, async_future *f);
+async_time async_now(async_loop *loop);
+
+/* ---- timers: a future done at a deadline ---- */
+struct async_timer {
+    async_future future;
+    async_time deadline;
+    async_timer *child, *next, *prev; /* pairing heap; prev is the parent for a first child */
+    async_loop *loop;
+};
+/* Start (restart) a timer `delay` ns from now; returns its future. */
+async_future *async_sleep(async_loop *loop, async_timer *timer, async_time delay);
+async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_time deadline);
+void async_timer_stop(async_timer *timer); /* a running timer ends cancelled */
+
+/* ---- gather ---- */
+typedef struct async_gather_op {
+    async_future future; /* result: n; error: the first child's (without return_exceptions) */
+    async_future *const *futs;
+    async_link *links;
+    size_t n, pending;
+    int return_exceptions, cancelling;
+} async_gather_op;
+/* Done when every child is done; read each child's outcome in its own future
+   (argument order is yours). Without return_exceptions it fails with the
+   first error at once and the others keep running; with it, it never fails.
+   Cancelling the gather cancels every child, and it ends cancelled once
+   they are all done. */
+async_future *async_gather(async_gather_op *g, async_future *const *futs, async_link *links, size_t n,
+                           int return_exceptions);
+
+/* ---- as_completed ---- */
+typedef struct async_as_completed {
+    async_future step; /* each step's result: the index of a completed child */
+    async_timer timer;
+    async_waiter timer_waiter;
+    async_future *const *futs;
+    async_link *links;
+    size_t n, unyielded;
+    async_link *done_head, *done_tail; /* completed, not yet yielded */
+    int asked, timed_out, closed;
+} async_as_completed;
+void async_as_completed_init(async_loop *loop, async_as_completed *ac, async_future *const *futs,
+                             async_link *links, size_t n, async_time timeout);
+/* The next step: a future whose result is the index of the next child to
+   complete; ASYNC_ETIMEDOUT once the timeout passed (the rest run on),
+   ASYNC_EDONE when all n were yielded. */
+async_future *async_as_completed_next(async_as_completed *ac);
+/* Stop early: detach from the children, stop the timer. */
+void async_as_completed_close(async_as_completed *ac);
+
+/* ---- wait ---- */
+enum { ASYNC_FIRST_COMPLETED = 1, ASYNC_FIRST_EXCEPTION = 2, ASYNC_ALL_COMPLETED = 3 };
+typedef struct async_wait_op {
+    async_future future; /* result: how many children are done; never cancels them */
+    async_timer timer;
+    async_waiter timer_waiter;
+    async_future *const *futs;
+    async_link *links;
+    size_t n, ndone;
+    int return_when;
+} async_wait_op;
+/* Done when the condition holds or the timeout passes (not an error: check
+   async_done() of each child to tell done from pending). n == 0 or an
+   unknown condition fails with ASYNC_EINVAL. */
+async_future *async_wait(async_loop *loop, async_wait_op *w, async_future *const *futs, async_link *links,
+                         size_t n, int return_when, async_time timeout);
+
+/* ---- wait_for ---- */
+typedef struct async_wait_for_op {
+    async_future future; /* the inner's outcome, or ASYNC_ETIMEDOUT */
+    async_timer timer;
+    async_waiter timer_waiter, inner_waiter;
+    async_future *inner;
+    int timed_out;
+} async_wait_for_op;
+/* On timeout the inner future is cancelled, and once it is done this fails
+   with ASYNC_ETIMEDOUT. An inner already done gives its outcome at once. */
+async_future *async_wait_for(async_loop *loop, async_wait_for_op *wf, async_future *inner, async_time timeout);
+
+/* ---- deadline: asyncio.timeout() for a task ---- */
+typedef struct async_deadline {
+    async_timer timer;
+    async_waiter timer_waiter;
+    async_task *task;
+    int expired;
+} async_deadline;
+/* When the deadline passes the task is cancelled; the await that sees it
+   completes with ASYNC_ETIMEDOUT, and by default the task ends failed with
+   ASYNC_ETIMEDOUT. A task awaiting a gather cancels the whole group. */
+void async_deadline_start(async_loop *loop, async_deadline *d, async_task *task, async_time timeout);
+int async_deadline_stop(async_deadline *d); /* returns d->expired; stop it before its storage goes */
+
+/* ---- semaphore, event, queue ---- */
+typedef struct async_semaphore {
+    async_future waiters; /* a wait queue, never done */
+    intptr_t value;
+} async_semaphore;
+void async_semaphore_init(async_semaphore *s, intptr_t value);
+/* Await the returned future; after it the task holds one unit (unless the
+   await was cancelled: a cancelled waiter never keeps a unit). */
+async_future *async_semaphore_acquire(async_semaphore *s);
+int async_semaphore_try_acquire(async_semaphore *s); /* 1 if acquired */
+void async_semaphore_release(async_semaphore *s);
+
+typedef struct async_event {
+    async_future waiters;
+    int is_set;
+} async_event;
+void async_event_init(async_event *e);
+void async_event_set(async_event *e);
+void async_event_clear(async_event *e);
+async_future *async_event_wait(async_event *e);
+
+typedef struct async_queue {
+    async_future getters, putters; /* wait queues */
+    intptr_t *slots;
+    size_t capacity, head, count;
+} async_queue;
+void async_queue_init(async_queue *q, intptr_t *slots, size_t capacity);
+int async_queue_put_nowait(async_queue *q, intptr_t item); /* 0 or ASYNC_EFULL */
+int async_queue_get_nowait(async_queue *q, intptr_t *item); /* 0 or ASYNC_EEMPTY */
+/* Futures to await until an item may be there / room may be there. */
+async_future *async_queue_wait_item(async_queue *q);
+async_future *async_queue_wait_room(async_queue *q);
+#define ASYNC_QUEUE_PUT(t, q, item)                                                  \
+    while (async_queue_put_nowait((q), (item)) != 0) ASYNC_AWAIT(t, async_queue_wait_room(q))
+#define ASYNC_QUEUE_GET(t, q, lvalue)                                                \
+    while (async_queue_get_nowait((q), &(lvalue)) != 0) ASYNC_AWAIT(t, async_queue_wait_item(q))
+
+/* ---- the coroutine macros ----
+   The local continuation (lc) is an int in the task: the source line with
+   switch/case, or a label's offset from the function's start label with
+   computed goto. 0 means "not started". */
+#if !defined(ASYNC_LC_SWITCH) && !defined(ASYNC_LC_GOTO) && (defined(__GNUC__) || defined(__clang__))
+#define ASYNC_LC_GOTO
+#endif
+
+#define ASYNC__CAT2(a, b) a##b
+#define ASYNC__CAT(a, b) ASYNC__CAT2(a, b)
+
+#ifdef ASYNC_LC_GOTO
+/* Labels as values are a GNU extension; -Wpedantic is silenced around them. */
+#define ASYNC__GNU(stmt)                                                             \
+    _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wpedantic\"") \
+    stmt _Pragma("GCC diagnostic pop")
+#define ASYNC__LC_BEGIN(t)                                                           \
+    ASYNC__GNU(if ((t)->future.lc) goto *(void *)((char *)&&async__start + (t)->future.lc);) \
+    async__start:
+#define ASYNC__LC_END(t)
+#define ASYNC__SUSPEND_AT(t, label)                                                  \
+    ASYNC__GNU((t)->future.lc = (int32_t)((char *)&&label - (char *)&&async__start);) \
+    return ASYNC_SUSPENDED;                                                          \
+    label:
+#define ASYNC__LABEL ASYNC__CAT(async__resume_, __COUNTER__)
+#else
+#define ASYNC__LC_BEGIN(t) switch ((t)->future.lc) { case 0:
+#define ASYNC__LC_END(t) }
+#define ASYNC__SUSPEND_AT(t, line)                                                   \
+    (t)->future.lc = line;                                                           \
+    return ASYNC_SUSPENDED;                                                          \
+    case line:
+#define ASYNC__LABEL __LINE__
+#endif
+
+#define ASYNC_BEGIN(t) ASYNC__LC_BEGIN(t)
+#define ASYNC_END(t)                                                                 \
+    ASYNC__LC_END(t)                                                                 \
+    async__finish((t), ASYNC_FULFILLED, 0);                                          \
+    return ASYNC_FINISHED
+
+/* Suspend until f is done. A cancellation arriving here ends the task. */
+#define ASYNC_AWAIT(t, f) ASYNC__AWAIT(t, f, 0, 0, ASYNC__LABEL)
+/* Suspend until f is done; err (an int lvalue) receives async_error(f), or
+   the cancellation (ASYNC_ECANCELED, or ASYNC_ETIMEDOUT from a deadline),
+   which the coroutine then handles itself. */
+#define ASYNC_AWAIT_CATCH(t, f, err) ASYNC__AWAIT(t, f, 1, &(err), ASYNC__LABEL)
+#define ASYNC__AWAIT(t, f, catching, errp, label)                                    \
+    do {                                                                             \
+        if (async__suspend((t), (f))) {                                              \
+            ASYNC__SUSPEND_AT(t, label);                                             \
+        }                                                                            \
+        if (async__resume((t), (catching), (errp))) return ASYNC_FINISHED;           \
+    } while (0)
+
+/* Go to the back of the ready queue (asyncio.sleep(0)). */
+#define ASYNC_YIELD(t) ASYNC__YIELD(t, ASYNC__LABEL)
+#define ASYNC__YIELD(t, label)                                                       \
+    do {                                                                             \
+        async__yield(t);                                                             \
+        ASYNC__SUSPEND_AT(t, label);                                                 \
+        if (async__resume((t), 0, 0)) return ASYNC_FINISHED;                         \
+    } while (0)
+
+#define ASYNC_RETURN(t, v)                                                           \
+    do {                                                                             \
+        async__finish((t), ASYNC_FULFILLED, (intptr_t)(v));                          \
+        return ASYNC_FINISHED;                                                       \
+    } while (0)
+#define ASYNC_RAISE(t, err)                                                          \
+    do {                                                                             \
+        async__finish((t), ASYNC_FAILED, (intptr_t)(err));                           \
+        return ASYNC_FINISHED;                                                       \
+    } while (0)
+
+/* Private, used by the macros. */
+int async__suspend(async_task *t, async_future *f);
+int async__resume(async_task *t, int catching, int *err);
+void async__yield(async_task *t);
+void async__finish(async_task *t, int state, intptr_t value);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ASYNC_H */
+
+/* ======================================================================== */
+#ifdef ASYNC_IMPLEMENTATION
+#ifndef ASYNC__IMPLEMENTED
+#define ASYNC__IMPLEMENTED
+
+#ifndef ASYNC_ASSERT
+#include <assert.h>
+#define ASYNC_ASSERT(c) assert(c)
+#endif
+
+#ifndef ASYNC_NO_POSIX_CLOCK
+#include <time.h>
+#ifndef CLOCK_MONOTONIC
+#error "async.h: clock_gettime is not visible here. Include async.h before any system header in this file, define _POSIX_C_SOURCE 200809L, or define ASYNC_NO_POSIX_CLOCK."
+#endif
+#endif
+
+#include <string.h>
+
+#define ASYNC__CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+/* future.flags */
+enum {
+    ASYNC__WAITQUEUE = 1,   /* a primitive's wait queue: never done; waking is a grant */
+    ASYNC__SCHEDULED = 2,   /* task: in the ready queue */
+    ASYNC__WAITING = 4,     /* task: in the waiter ring of what it awaits */
+    ASYNC__CANCEL_REQ = 8,  /* task: cancellation requested, not yet delivered */
+    ASYNC__BY_TIMEOUT = 16, /* task: ... by a deadline */
+    ASYNC__CANCELLING = 32, /* task: a cancellation was delivered (and caught) */
+    ASYNC__CAUGHT_TIMEOUT = 64,
+    ASYNC__ARMED = 128      /* timer: in the heap */
+};
+
+/* ---- errors ---- */
+static async_error_domain *async__domains;
+
+void async_register_errors(async_error_domain *domain) {
+    async_error_domain *d;
+    for (d = async__domains; d; d = d->next)
+        if (d == domain) return;
+    domain->next = async__domains;
+    async__domains = domain;
+}
+
+const char *async_strerror(int code) {
+    async_error_domain *d;
+    switch (code) {
+    case ASYNC_OK: return "success";
+    case ASYNC_ECANCELED: return "cancelled";
+    case ASYNC_ETIMEDOUT: return "timed out";
+    case ASYNC_EINVAL: return "invalid argument";
+    case ASYNC_EDEADLK: return "deadlock: nothing left to run could complete the awaited future";
+    case ASYNC_EFULL: return "queue full";
+    case ASYNC_EEMPTY: return "queue empty";
+    case ASYNC_EDONE: return "no more futures to iterate";
+    default: break;
+    }
+    for (d = async__domains; d; d = d->next)
+        if (code >= d->lowest && code <= d->highest) return d->name(code);
+    return "unknown error";
+}
+
+/* ---- futures ---- */
+void async_future_init(async_future *f) { memset(f, 0, sizeof *f); }
+
+void async_future_init_cancellable(async_future *f, void (*cancel)(async_future *)) {
+    async_future_init(f);
+    f->cancel = cancel;
+}
+
+/* The ring points at its newest waiter, whose next is the oldest: O(1)
+   append and FIFO wake-up with one pointer. */
+static void async__ring_push(async_waiter **ring, async_waiter *w) {
+    if (*ring) {
+        w->next = (*ring)->next;
+        (*ring)->next = w;
+    } else {
+        w->next = w;
+    }
+    *ring = w;
+}
+
+static async_waiter *async__ring_pop(async_waiter **ring) {
+    async_waiter *oldest;
+    if (!*ring) return NULL;
+    oldest = (*ring)->next;
+    if (oldest == *ring) *ring = NULL;
+    else (*ring)->next = oldest->next;
+    oldest->next = NULL;
+    return oldest;
+}
+
+static int async__ring_remove(async_waiter **ring, async_waiter *w) {
+    async_waiter *prev = *ring, *cur;
+    if (!prev) return 0;
+    do {
+        cur = prev->next;
+        if (cur == w) {
+            if (cur == prev) *ring = NULL;
+            else {
+                prev->next = cur->next;
+                if (*ring == cur) *ring = prev;
+            }
+            w->next = NULL;
+            return 1;
+        }
+        prev = cur;
+    } while (prev != *ring);
+    return 0;
+}
+
+void async_future_add_waiter(async_future *f, async_waiter *w) {
+    if (f->state != ASYNC_PENDING) w->wake(w, f);
+    else async__ring_push(&f->waiters, w);
+}
+
+int async_future_remove_waiter(async_future *f, async_waiter *w) { return async__ring_remove(&f->waiters, w); }
+
+/* Wake every waiter, oldest first. The ring is taken off the future first,
+   so a waiter that detaches itself meanwhile does no harm: every wake
+   function ignores a wake that comes after its owner is done. */
+static void async__complete(async_future *f, int state, intptr_t value) {
+    async_waiter *ring = f->waiters, *w;
+    ASYNC_ASSERT(f->state == ASYNC_PENDING);
+    f->state = (uint8_t)state;
+    f->value = value;
+    f->waiters = NULL;
+    while ((w = async__ring_pop(&ring)) != NULL) w->wake(w, f);
+}
+
+void async_future_set_result(async_future *f, intptr_t value) { async__complete(f, ASYNC_FULFILLED, value); }
+
+void async_future_set_error(async_future *f, int error) {
+    if (error == ASYNC_ECANCELED) async__complete(f, ASYNC_CANCELLED, ASYNC_ECANCELED);
+    else async__complete(f, ASYNC_FAILED, error);
+}
+
+int async_future_cancel(async_future *f) {
+    if (f->state != ASYNC_PENDING || (f->flags & ASYNC__WAITQUEUE)) return 0;
+    if (f->cancel) f->cancel(f);
+    else async__complete(f, ASYNC_CANCELLED, ASYNC_ECANCELED);
+    return 1;
+}
+
+/* A future that is always done: what a primitive returns when there is
+   nothing to wait for. */
+static async_future async__ready = {NULL, NULL, 0, ASYNC_FULFILLED, 0, 0, 0};
+
+/* ---- tasks ---- */
+static void async__schedule(async_task *t) {
+    async_loop *loop = t->loop;
+    ASYNC_ASSERT(!(t->future.flags & ASYNC__SCHEDULED));
+    t->future.flags |= ASYNC__SCHEDULED;
+    t->node.next = NULL;
+    if (loop->ready_tail) loop->ready_tail->next = &t->node;
+    else loop->ready_head = &t->node;
+    loop->ready_tail = &t->node;
+}
+
+static void async__wake_task(async_waiter *w, async_future *done) {
+    async_task *t = ASYNC__CONTAINER(w, async_task, node);
+    (void)done;
+    t->future.flags &= (uint8_t)~ASYNC__WAITING;
+    async__schedule(t);
+}
+
+/* Apply a cancellation request to a suspended task. From a wait queue the
+   task simply leaves; anything else is cancelled, and its completion wakes
+   the task. */
+static void async__cancel_waiting(async_task *t) {
+    async_future *f = (async_future *)t->future.value;
+    if (f->flags & ASYNC__WAITQUEUE) {
+        async__ring_remove(&f->waiters, &t->node);
+        t->future.flags &= (uint8_t)~ASYNC__WAITING;
+        t->future.value = 0; /* not granted: nothing to hand back */
+        async__schedule(t);
+    } else {
+        async_future_cancel(f);
+    }
+}
+
+static void async__task_request_cancel(async_task *t, int by_timeout) {
+    if (t->future.state != ASYNC_PENDING) return;
+    t->future.flags |= ASYNC__CANCEL_REQ;
+    if (by_timeout) t->future.flags |= ASYNC__BY_TIMEOUT;
+    if (t->future.flags & ASYNC__WAITING) async__cancel_waiting(t);
+}
+
+static void async__task_cancel_hook(async_future *f) {
+    async__task_request_cancel(ASYNC__CONTAINER(f, async_task, future), 0);
+}
+
+int async_cancel(async_task *t) {
+    if (t->future.state != ASYNC_PENDING) return 0;
+    async__task_request_cancel(t, 0);
+    return 1;
+}
+
+int async_task_cancelling(const async_task *t) {
+    if (!(t->future.flags & ASYNC__CANCELLING)) return 0;
+    return (t->future.flags & ASYNC__CAUGHT_TIMEOUT) ? ASYNC_ETIMEDOUT : ASYNC_ECANCELED;
+}
+
+async_future *async_create_task(async_loop *loop, async_task *t, async_fn fn) {
+    async_future_init_cancellable(&t->future, async__task_cancel_hook);
+    t->node.next = NULL;
+    t->node.wake = async__wake_task;
+    t->fn = fn;
+    t->loop = loop;
+    async__schedule(t);
+    return &t->future;
+}
+
+void async__finish(async_task *t, int state, intptr_t value) {
+    if (state == ASYNC_FAILED && value == ASYNC_ECANCELED) state = ASYNC_CANCELLED;
+    t->future.flags &= (uint8_t)~(ASYNC__CANCEL_REQ | ASYNC__BY_TIMEOUT);
+    async__complete(&t->future, state, value);
+}
+
+int async__suspend(async_task *t, async_future *f) {
+    t->future.value = (intptr_t)f;
+    if (f->state != ASYNC_PENDING && !(f->flags & ASYNC__WAITQUEUE)) return 0;
+    async__ring_push(&f->waiters, &t->node);
+    t->future.flags |= ASYNC__WAITING;
+    /* A request that came while the task ran applies to what it awaits now. */
+    if (t->future.flags & ASYNC__CANCEL_REQ) async__cancel_waiting(t);
+    return 1;
+}
+
+void async__yield(async_task *t) {
+    t->future.value = 0;
+    async__schedule(t);
+}
+
+int async__resume(async_task *t, int catching, int *err) {
+    async_future *f = (async_future *)t->future.value;
+    uint8_t flags = t->future.flags;
+    int code;
+    t->future.value = 0;
+    if (!(flags & ASYNC__CANCEL_REQ)) {
+        if (err) *err = f ? async_error(f) : 0;
+        return 0;
+    }
+    /* Granted by a wait queue, then cancelled before it ran: pass it on. */
+    if (f && (f->flags & ASYNC__WAITQUEUE) && f->cancel) f->cancel(f);
+    code = (flags & ASYNC__BY_TIMEOUT) ? ASYNC_ETIMEDOUT : ASYNC_ECANCELED;
+    if (!catching) {
+        async__finish(t, code == ASYNC_ETIMEDOUT ? ASYNC_FAILED : ASYNC_CANCELLED, code);
+        return 1;
+    }
+    t->future.flags = (uint8_t)((flags & ~(ASYNC__CANCEL_REQ | ASYNC__BY_TIMEOUT | ASYNC__CAUGHT_TIMEOUT)) |
+                                ASYNC__CANCELLING | (code == ASYNC_ETIMEDOUT ? ASYNC__CAUGHT_TIMEOUT : 0));
+    *err = code;
+    return 0;
+}
+
+static void async__run_task(async_task *t) {
+    t->future.flags &= (uint8_t)~ASYNC__SCHEDULED;
+    /* Cancelled before it ever ran: it never runs (asyncio does the same). */
+    if (t->future.lc == 0 && (t->future.flags & ASYNC__CANCEL_REQ)) {
+        int timeout = t->future.flags & ASYNC__BY_TIMEOUT;
+        async__finish(t, timeout ? ASYNC_FAILED : ASYNC_CANCELLED, timeout ? ASYNC_ETIMEDOUT : ASYNC_ECANCELED);
+        return;
+    }
+    t->fn(t);
+}
+
+/* ---- clock ---- */
+#ifndef ASYNC_NO_POSIX_CLOCK
+static async_time async__posix_clock(void *user) {
+    struct timespec ts;
+    (void)user;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (async_time)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+#endif
+
+static async_time async__read_clock(async_loop *loop) {
+    if (loop->clock) loop->now = loop->clock(loop->clock_user);
+    return loop->now; /* virtual time: moved only by the loop */
+}
+
+async_time async_now(async_loop *loop) { return async__read_clock(loop); }
+
+void async_loop_init(async_loop *loop, const async_loop_config *config) {
+    memset(loop, 0, sizeof *loop);
+    if (config) {
+        loop->clock = config->clock;
+        loop->clock_user = config->clock_user;
+        loop->virtual_time = config->virtual_time;
+    }
+#ifndef ASYNC_NO_POSIX_CLOCK
+    if (!loop->clock && !loop->virtual_time) loop->clock = async__posix_clock;
+#endif
+    /* Without a clock, time is virtual. */
+    if (!loop->clock) loop->virtual_time = 1;
+    async__read_clock(loop);
+}
+
+void async_loop_set_backend(async_loop *loop, int (*poll)(void *, async_time), void *backend) {
+    loop->poll = poll;
+    loop->backend = backend;
+}
+
+/* ---- timers: a pairing heap; the earliest deadline is the root ---- */
+static async_timer *async__heap_meld(async_timer *a, async_timer *b) {
+    if (!a) return b;
+    if (!b) return a;
+    if (b->deadline < a->deadline) {
+        async_timer *swap = a;
+        a = b;
+        b = swap;
+    }
+    b->prev = a;
+    b->next = a->child;
+    if (a->child) a->child->prev = b;
+    a->child = b;
+    a->next = a->prev = NULL;
+    return a;
+}
+
+/* Two-pass pairing of a sibling list, iterative (a million equal deadlines
+   must not recurse a million deep). */
+static async_timer *async__heap_merge_pairs(async_timer *first) {
+    async_timer *paired = NULL, *a, *b, *rest, *result;
+    while (first) {
+        a = first;
+        b = a->next;
+        rest = b ? b->next : NULL;
+        a->next = a->prev = NULL;
+        if (b) b->next = b->prev = NULL;
+        a = async__heap_meld(a, b);
+        a->next = paired; /* a list of the pairs, reversed */
+        paired = a;
+        first = rest;
+    }
+    result = NULL;
+    while (paired) {
+        rest = paired->next;
+        paired->next = NULL;
+        result = async__heap_meld(paired, result);
+        paired = rest;
+    }
+    return result;
+}
+
+static void async__heap_remove(async_loop *loop, async_timer *t) {
+    async_timer *sub = async__heap_merge_pairs(t->child);
+    t->child = NULL;
+    if (t == loop->timers) {
+        loop->timers = sub;
+    } else {
+        if (t->prev->child == t) t->prev->child = t->next;
+        else t->prev->next = t->next;
+        if (t->next) t->next->prev = t->prev;
+        loop->timers = async__heap_meld(loop->timers, sub);
+    }
+    t->next = t->prev = NULL;
+    t->future.flags &= (uint8_t)~ASYNC__ARMED;
+}
+
+static void async__timer_cancel_hook(async_future *f) {
+    async_timer_stop(ASYNC__CONTAINER(f, async_timer, future));
+}
+
+async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_time deadline) {
+    /* A restarted timer keeps its waiters: they now wait for the new deadline. */
+    if (timer->future.flags & ASYNC__ARMED) async__heap_remove(timer->loop, timer);
+    else async_future_init_cancellable(&timer->future, async__timer_cancel_hook);
+    timer->deadline = deadline;
+    timer->child = timer->next = timer->prev = NULL;
+    timer->loop = loop;
+    timer->future.flags |= ASYNC__ARMED;
+    loop->timers = async__heap_meld(loop->timers, timer);
+    return &timer->future;
+}
+
+async_future *async_sleep(async_loop *loop, async_timer *timer, async_time delay) {
+    /* The loop reads the clock each turn only while timers exist. */
+    async_time now = loop->timers ? loop->now : async__read_clock(loop);
+    return async_timer_start_at(loop, timer, now + (delay > 0 ? delay : 0));
+}
+
+void async_timer_stop(async_timer *timer) {
+    if (!(timer->future.flags & ASYNC__ARMED)) return;
+    async__heap_remove(timer->loop, timer);
+    async__complete(&timer->future, ASYNC_CANCELLED, ASYNC_ECANCELED);
+}
+
+static void async__fire_timers(async_loop *loop) {
+    async_timer *t;
+    while ((t = loop->timers) != NULL && t->deadline <= loop->now) {
+        async__heap_remove(loop, t);
+        async__complete(&t->future, ASYNC_FULFILLED, 0);
+    }
+}
+
+/* ---- the loop ---- */
+static int async__idle(async_loop *loop, async_time timeout) {
+    if (loop->poll) return loop->poll(loop->backend, timeout);
+    if (timeout < 0) return ASYNC_EDEADLK;
+    if (loop->virtual_time) {
+        loop->now += timeout;
+        return 0;
+    }
+#ifndef ASYNC_NO_POSIX_CLOCK
+    {
+        struct timespec ts;
+        ts.tv_sec = (time_t)(timeout / 1000000000);
+        ts.tv_nsec = (long)(timeout % 1000000000);
+        nanosleep(&ts, NULL);
+    }
+#endif
+    return 0;
+}
+
+int async_run(async_loop *loop, async_future *f) {
+    while (f->state == ASYNC_PENDING) {
+        async_waiter *batch = loop->ready_head;
+        async_time timeout;
+        int rc;
+        /* Run only what was ready when the turn began: a task that yields
+           waits for the next turn, after timers and I/O had their say. */
+        loop->ready_head = loop->ready_tail = NULL;
+        while (batch) {
+            async_waiter *next = batch->next;
+            async__run_task(ASYNC__CONTAINER(batch, async_task, node));
+            batch = next;
+        }
+        if (loop->timers) {
+            async__read_clock(loop);
+            async__fire_timers(loop);
+        }
+        if (f->state != ASYNC_PENDING) break;
+        if (loop->ready_head) {
+            if (!loop->poll) continue;
+            timeout = 0;
+        } else if (loop->timers) {
+            timeout = loop->timers->deadline - loop->now;
+            if (timeout < 0) timeout = 0;
+        } else {
+            timeout = -1;
+        }
+        rc = async__idle(loop, timeout);
+        if (rc < 0) return rc;
+        if (loop->timers) {
+            async__read_clock(loop);
+            async__fire_timers(loop);
+        }
+    }
+    return async_error(f);
+}
+
+/* ---- gather ---- */
+static void async__gather_detach(async_gather_op *g) {
+    size_t i;
+    for (i = 0; i < g->n; i++)
+        if (!async_done(g->futs[i])) async__ring_remove(&g->futs[i]->waiters, &g->links[i].waiter);
+}
+
+static void async__gather_wake(async_waiter *w, async_future *child) {
+    async_gather_op *g = (async_gather_op *)((async_link *)w)->owner;
+    if (g->future.state != ASYNC_PENDING) return;
+    g->pending--;
+    if (child->state != ASYNC_FULFILLED && !g->return_exceptions && !g->cancelling) {
+        async__gather_detach(g);
+        async__complete(&g->future, ASYNC_FAILED, async_error(child));
+    } else if (g->pending == 0) {
+        if (g->cancelling) async__complete(&g->future, ASYNC_CANCELLED, ASYNC_ECANCELED);
+        else async__complete(&g->future, ASYNC_FULFILLED, (intptr_t)g->n);
+    }
+}
+
+static void async__gather_cancel(async_future *f) {
+    async_gather_op *g = ASYNC__CONTAINER(f, async_gather_op, future);
+    size_t i;
+    if (g->cancelling) return;
+    g->cancelling = 1;
+    /* A child may complete inside the loop and so complete the gather. */
+    for (i = 0; i < g->n && g->future.state == ASYNC_PENDING; i++) async_future_cancel(g->futs[i]);
+}
+
+async_future *async_gather(async_gather_op *g, async_future *const *futs, async_link *links, size_t n,
+                           int return_exceptions) {
+    size_t i;
+    async_future_init_cancellable(&g->future, async__gather_cancel);
+    g->futs = futs;
+    g->links = links;
+    g->n = n;
+    g->pending = n;
+    g->return_exceptions = return_exceptions;
+    g->cancelling = 0;
+    for (i = 0; i < n && g->future.state == ASYNC_PENDING; i++) {
+        links[i].owner = g;
+        links[i].waiter.wake = async__gather_wake;
+        async_future_add_waiter(futs[i], &links[i].waiter);
+    }
+    if (n == 0) async__complete(&g->future, ASYNC_FULFILLED, 0);
+    return &g->future;
+}
+
+/* ---- as_completed ---- */
+/* Complete the step the consumer asked for, if there is something to say. */
+static void async__ac_emit(async_as_completed *ac) {
+    async_link *l = ac->done_head;
+    if (!ac->asked || ac->step.state != ASYNC_PENDING) return;
+    if (l) {
+        ac->done_head = (async_link *)(void *)l->waiter.next;
+        if (!ac->done_head) ac->done_tail = NULL;
+        ac->asked = 0;
+        if (--ac->unyielded == 0) async_timer_stop(&ac->timer);
+        async__complete(&ac->step, ASYNC_FULFILLED, (intptr_t)(l - ac->links));
+    } else if (ac->timed_out) {
+        ac->asked = 0;
+        async__complete(&ac->step, ASYNC_FAILED, ASYNC_ETIMEDOUT);
+    }
+}
+
+static void async__ac_child_wake(async_waiter *w, async_future *child) {
+    async_link *l = (async_link *)w;
+    async_as_completed *ac = (async_as_completed *)l->owner;
+    (void)child;
+    if (ac->closed || ac->timed_out) return;
+    l->waiter.next = NULL; /* the done list reuses the link */
+    if (ac->done_tail) ac->done_tail->waiter.next = &l->waiter;
+    else ac->done_head = l;
+    ac->done_tail = l;
+    async__ac_emit(ac);
+}
+
+static void async__ac_detach(async_as_completed *ac) {
+    size_t i;
+    for (i = 0; i < ac->n; i++)
+        if (!async_done(ac->futs[i])) async__ring_remove(&ac->futs[i]->waiters, &ac->links[i].waiter);
+}
+
+static void async__ac_timer_wake(async_waiter *w, async_future *timer) {
+    async_as_completed *ac = ASYNC__CONTAINER(w, async_as_completed, timer_waiter);
+    if (timer->state != ASYNC_FULFILLED || ac->closed) return;
+    ac->timed_out = 1;
+    async__ac_detach(ac); /* the rest run on, unwatched */
+    async__ac_emit(ac);
+}
+
+void async_as_completed_init(async_loop *loop, async_as_completed *ac, async_future *const *futs,
+                             async_link *links, size_t n, async_time timeout) {
+    size_t i;
+    memset(ac, 0, sizeof *ac);
+    ac->futs = futs;
+    ac->links = links;
+    ac->n = ac->unyielded = n;
+    if (timeout >= 0 && n > 0) {
+        ac->timer_waiter.wake = async__ac_timer_wake;
+        async_future_add_waiter(async_sleep(loop, &ac->timer, timeout), &ac->timer_waiter);
+    }
+    for (i = 0; i < n; i++) {
+        links[i].owner = ac;
+        links[i].waiter.wake = async__ac_child_wake;
+        async_future_add_waiter(futs[i], &links[i].waiter);
+    }
+}
+
+async_future *async_as_completed_next(async_as_completed *ac) {
+    async_future_init(&ac->step);
+    if (ac->unyielded == 0 || ac->closed) {
+        async__complete(&ac->step, ASYNC_FAILED, ASYNC_EDONE);
+        return &ac->step;
+    }
+    ac->asked = 1;
+    async__ac_emit(ac); /* done at once if a completion is queued */
+    return &ac->step;
+}
+
+void async_as_completed_close(async_as_completed *ac) {
+    if (ac->closed) return;
+    ac->closed = 1;
+    if (!ac->timed_out) async__ac_detach(ac);
+    async__ring_remove(&ac->timer.future.waiters, &ac->timer_waiter);
+    async_timer_stop(&ac->timer);
+}
+
+/* ---- wait ---- */
+static int async__wait_satisfied(const async_wait_op *w, const async_future *child) {
+    switch (w->return_when) {
+    case ASYNC_FIRST_COMPLETED: return w->ndone > 0;
+    case ASYNC_FIRST_EXCEPTION: return w->ndone == w->n || (child && child->state == ASYNC_FAILED);
+    default: return w->ndone == w->n;
+    }
+}
+
+static void async__wait_finish(async_wait_op *w, int state) {
+    size_t i;
+    for (i = 0; i < w->n; i++)
+        if (!async_done(w->futs[i])) async__ring_remove(&w->futs[i]->waiters, &w->links[i].waiter);
+    async__ring_remove(&w->timer.future.waiters, &w->timer_waiter);
+    async_timer_stop(&w->timer);
+    async__complete(&w->future, state, state == ASYNC_CANCELLED ? ASYNC_ECANCELED : (intptr_t)w->ndone);
+}
+
+static void async__wait_child_wake(async_waiter *l, async_future *child) {
+    async_wait_op *w = (async_wait_op *)((async_link *)l)->owner;
+    if (w->future.state != ASYNC_PENDING) return;
+    w->ndone++;
+    if (async__wait_satisfied(w, child)) async__wait_finish(w, ASYNC_FULFILLED);
+}
+
+static void async__wait_timer_wake(async_waiter *l, async_future *timer) {
+    async_wait_op *w = ASYNC__CONTAINER(l, async_wait_op, timer_waiter);
+    if (w->future.state != ASYNC_PENDING || timer->state != ASYNC_FULFILLED) return;
+    async__wait_finish(w, ASYNC_FULFILLED);
+}
+
+static void async__wait_cancel(async_future *f) { async__wait_finish(ASYNC__CONTAINER(f, async_wait_op, future), ASYNC_CANCELLED); }
+
+async_future *async_wait(async_loop *loop, async_wait_op *w, async_future *const *futs, async_link *links,
+                         size_t n, int return_when, async_time timeout) {
+    size_t i;
+    int failed = 0;
+    memset(w, 0, sizeof *w);
+    async_future_init_cancellable(&w->future, async__wait_cancel);
+    w->futs = futs;
+    w->links = links;
+    w->return_when = return_when;
+    if (n == 0 || return_when < ASYNC_FIRST_COMPLETED || return_when > ASYNC_ALL_COMPLETED) {
+        async__complete(&w->future, ASYNC_FAILED, ASYNC_EINVAL);
+        return &w->future;
+    }
+    /* Count what is done already before watching the rest, so that every
+       future done now is reported, not only the first. */
+    w->n = n;
+    for (i = 0; i < n; i++) {
+        if (!async_done(futs[i])) continue;
+        w->ndone++;
+        if (futs[i]->state == ASYNC_FAILED) failed = 1;
+    }
+    if ((failed && return_when == ASYNC_FIRST_EXCEPTION) || async__wait_satisfied(w, NULL)) {
+        async__complete(&w->future, ASYNC_FULFILLED, (intptr_t)w->ndone);
+        return &w->future;
+    }
+    for (i = 0; i < n; i++) {
+        if (async_done(futs[i])) continue;
+        links[i].owner = w;
+        links[i].waiter.wake = async__wait_child_wake;
+        async__ring_push(&futs[i]->waiters, &links[i].waiter);
+    }
+    if (timeout >= 0) {
+        w->timer_waiter.wake = async__wait_timer_wake;
+        async_future_add_waiter(async_sleep(loop, &w->timer, timeout), &w->timer_waiter);
+    }
+    return &w->future;
+}
+
+/* ---- wait_for ---- */
+static void async__wait_for_settle(async_wait_for_op *wf) {
+    async_future *in = wf->inner;
+    async__ring_remove(&wf->timer.future.waiters, &wf->timer_waiter);
+    async_timer_stop(&wf->timer);
+    if (wf->timed_out) async__complete(&wf->future, ASYNC_FAILED, ASYNC_ETIMEDOUT);
+    else async__complete(&wf->future, in->state, in->value);
+}
+
+static void async__wait_for_inner_wake(async_waiter *l, async_future *inner) {
+    async_wait_for_op *wf = ASYNC__CONTAINER(l, async_wait_for_op, inner_waiter);
+    (void)inner;
+    if (wf->future.state == ASYNC_PENDING) async__wait_for_settle(wf);
+}
+
+static void async__wait_for_timer_wake(async_waiter *l, async_future *timer) {
+    async_wait_for_op *wf = ASYNC__CONTAINER(l, async_wait_for_op, timer_waiter);
+    if (wf->future.state != ASYNC_PENDING || timer->state != ASYNC_FULFILLED) return;
+    wf->timed_out = 1;
+    async_future_cancel(wf->inner); /* settles when the inner is done */
+}
+
+static void async__wait_for_cancel(async_future *f) {
+    async_wait_for_op *wf = ASYNC__CONTAINER(f, async_wait_for_op, future);
+    async_timer_stop(&wf->timer);
+    async_future_cancel(wf->inner);
+}
+
+async_future *async_wait_for(async_loop *loop, async_wait_for_op *wf, async_future *inner, async_time timeout) {
+    memset(wf, 0, sizeof *wf);
+    async_future_init_cancellable(&wf->future, async__wait_for_cancel);
+    wf->inner = inner;
+    if (async_done(inner)) {
+        async__complete(&wf->future, inner->state, inner->value);
+        return &wf->future;
+    }
+    wf->inner_waiter.wake = async__wait_for_inner_wake;
+    async__ring_push(&inner->waiters, &wf->inner_waiter);
+    if (timeout >= 0) {
+        wf->timer_waiter.wake = async__wait_for_timer_wake;
+        async_future_add_waiter(async_sleep(loop, &wf->timer, timeout), &wf->timer_waiter);
+    }
+    return &wf->future;
+}
+
+/* ---- deadline ---- */
+static void async__deadline_wake(async_waiter *l, async_future *timer) {
+    async_deadline *d = ASYNC__CONTAINER(l, async_deadline, timer_waiter);
+    if (timer->state != ASYNC_FULFILLED) return;
+    d->expired = 1;
+    async__task_request_cancel(d->task, 1);
+}
+
+void async_deadline_start(async_loop *loop, async_deadline *d, async_task *task, async_time timeout) {
+    memset(d, 0, sizeof *d);
+    d->task = task;
+    d->timer_waiter.wake = async__deadline_wake;
+    async_future_add_waiter(async_sleep(loop, &d->timer, timeout), &d->timer_waiter);
+}
+
+int async_deadline_stop(async_deadline *d) {
+    async__ring_remove(&d->timer.future.waiters, &d->timer_waiter);
+    async_timer_stop(&d->timer);
+    return d->expired;
+}
+
+/* ---- wait queues: semaphore, event, queue ----
+   A wait queue is a future that never completes; waking one of its waiters
+   is a grant (a unit, an item, room). A granted task cancelled before it ran
+   hands the grant on through the queue's cancel function. */
+static void async__waitqueue_init(async_future *q, void (*hand_on)(async_future *)) {
+    async_future_init_cancellable(q, hand_on);
+    q->flags = ASYNC__WAITQUEUE;
+}
+
+static int async__waitqueue_wake_one(async_future *q) {
+    async_waiter *w = async__ring_pop(&q->waiters);
+    if (!w) return 0;
+    w->wake(w, q);
+    return 1;
+}
+
+static void async__waitqueue_wake_all(async_future *q) {
+    while (async__waitqueue_wake_one(q)) {
+    }
+}
+
+static void async__semaphore_hand_on(async_future *q) {
+    async_semaphore_release(ASYNC__CONTAINER(q, async_semaphore, waiters));
+}
+
+void async_semaphore_init(async_semaphore *s, intptr_t value) {
+    async__waitqueue_init(&s->waiters, async__semaphore_hand_on);
+    s->value = value;
+}
+
+int async_semaphore_try_acquire(async_semaphore *s) {
+    if (s->value <= 0) return 0;
+    s->value--;
+    return 1;
+}
+
+async_future *async_semaphore_acquire(async_semaphore *s) {
+    /* A unit is only free when nobody queues (release hands units to waiters). */
+    return async_semaphore_try_acquire(s) ? &async__ready : &s->waiters;
+}
+
+void async_semaphore_release(async_semaphore *s) {
+    if (!async__waitqueue_wake_one(&s->waiters)) s->value++;
+}
+
+void async_event_init(async_event *e) {
+    async__waitqueue_init(&e->waiters, NULL);
+    e->is_set = 0;
+}
+
+void async_event_set(async_event *e) {
+    e->is_set = 1;
+    async__waitqueue_wake_all(&e->waiters);
+}
+
+void async_event_clear(async_event *e) { e->is_set = 0; }
+
+async_future *async_event_wait(async_event *e) { return e->is_set ? &async__ready : &e->waiters; }
+
+static void async__queue_getter_hand_on(async_future *f) {
+    async_queue *q = ASYNC__CONTAINER(f, async_queue, getters);
+    if (q->count) async__waitqueue_wake_one(&q->getters);
+}
+
+static void async__queue_putter_hand_on(async_future *f) {
+    async_queue *q = ASYNC__CONTAINER(f, async_queue, putters);
+    if (q->count < q->capacity) async__waitqueue_wake_one(&q->putters);
+}
+
+void async_queue_init(async_queue *q, intptr_t *slots, size_t capacity) {
+    async__waitqueue_init(&q->getters, async__queue_getter_hand_on);
+    async__waitqueue_init(&q->putters, async__queue_putter_hand_on);
+    q->slots = slots;
+    q->capacity = capacity;
+    q->head = q->count = 0;
+}
+
+int async_queue_put_nowait(async_queue *q, intptr_t item) {
+    if (q->count == q->capacity) return ASYNC_EFULL;
+    q->slots[(q->head + q->count) % q->capacity] = item;
+    q->count++;
+    async__waitqueue_wake_one(&q->getters);
+    return 0;
+}
+
+int async_queue_get_nowait(async_queue *q, intptr_t *item) {
+    if (q->count == 0) return ASYNC_EEMPTY;
+    *item = q->slots[q->head];
+    q->head = (q->head + 1) % q->capacity;
+    q->count--;
+    async__waitqueue_wake_one(&q->putters);
+    return 0;
+}
+
+async_future *async_queue_wait_item(async_queue *q) { return q->count ? &async__ready : &q->getters; }
+async_future *async_queue_wait_room(async_queue *q) { return q->count < q->capacity ? &async__ready : &q->putters; }
+
+#endif /* ASYNC__IMPLEMENTED */
+#endif /* ASYNC_IMPLEMENTATION */

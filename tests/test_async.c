@@ -1,0 +1,1022 @@
+/* Tests of async.h. Every timing test runs on the loop's virtual clock: time
+   stands still while tasks run and jumps to the next timer, so "after 30 ms"
+   is exact and nothing sleeps. Built twice: with the switch/case and with
+   the computed-goto continuation. */
+#define ASYNC_IMPLEMENTATION
+#include "../async.h"
+#include "test.h"
+#include <stdlib.h>
+
+/* ---- a worker: sleeps, then returns its value or raises its error ---- */
+typedef struct worker {
+    async_task task;
+    async_timer timer;
+    async_time delay;
+    intptr_t value;
+    int error;       /* raise this instead of returning */
+    int catches;     /* catch a cancellation, note it, and return value */
+    int caught;      /* the code the catch saw */
+    int started;
+    async_time finished_at;
+} worker;
+
+static int finish_order[64], nfinished;
+
+static int worker_run(async_task *t) {
+    worker *w = (worker *)t;
+    ASYNC_BEGIN(t);
+    w->started = 1;
+    if (w->catches) {
+        ASYNC_AWAIT_CATCH(t, async_sleep(t->loop, &w->timer, w->delay), w->caught);
+    } else {
+        ASYNC_AWAIT(t, async_sleep(t->loop, &w->timer, w->delay));
+    }
+    w->finished_at = async_now(t->loop);
+    finish_order[nfinished++] = (int)w->value;
+    if (w->error) ASYNC_RAISE(t, w->error);
+    ASYNC_RETURN(t, w->value);
+    ASYNC_END(t);
+}
+
+static void virtual_loop(async_loop *loop) {
+    async_loop_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.virtual_time = 1;
+    async_loop_init(loop, &cfg);
+    nfinished = 0;
+}
+
+/* Run the loop for `d` of (virtual) time. */
+static void run_for(async_loop *loop, async_time d) {
+    async_timer tick;
+    memset(&tick, 0, sizeof tick);
+    async_run(loop, async_sleep(loop, &tick, d));
+}
+
+static void start_workers(async_loop *loop, worker *w, async_future **futs, int n, const int *delays_ms) {
+    int i;
+    for (i = 0; i < n; i++) {
+        memset(&w[i], 0, sizeof w[i]);
+        w[i].delay = ASYNC_MS(delays_ms[i]);
+        w[i].value = 100 + i;
+        futs[i] = async_create_task(loop, &w[i].task, worker_run);
+    }
+}
+
+/* ---- an awaiter: a task that awaits one future and records the outcome ---- */
+typedef struct awaiter {
+    async_task task;
+    async_future *target;
+    int catches, err;
+    async_time done_at;
+} awaiter;
+
+static int awaiter_run(async_task *t) {
+    awaiter *a = (awaiter *)t;
+    ASYNC_BEGIN(t);
+    if (a->catches) {
+        ASYNC_AWAIT_CATCH(t, a->target, a->err);
+        a->done_at = async_now(t->loop);
+        ASYNC_RETURN(t, 42);
+    }
+    ASYNC_AWAIT(t, a->target);
+    a->done_at = async_now(t->loop);
+    a->err = async_error(a->target);
+    ASYNC_RETURN(t, async_result(a->target));
+    ASYNC_END(t);
+}
+
+/* ================= basics ================= */
+
+TEST(test_sizes) {
+    printf("NOTE sizeof(async_task) = %u, async_future = %u, async_timer = %u, async_link = %u\n",
+           (unsigned)sizeof(async_task), (unsigned)sizeof(async_future), (unsigned)sizeof(async_timer),
+           (unsigned)sizeof(async_link));
+    CHECK(sizeof(void *) != 8 || sizeof(async_task) <= 64);
+}
+
+TEST(test_task_result_and_time) {
+    async_loop loop;
+    worker w[1];
+    async_future *f[1];
+    int delays[1] = {250};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 1, delays);
+    CHECK_EQ(async_run(&loop, f[0]), 0);
+    CHECK_EQ(async_result(f[0]), 100);
+    CHECK_EQ(w[0].finished_at, ASYNC_MS(250));
+    CHECK_EQ(async_now(&loop), ASYNC_MS(250));
+}
+
+TEST(test_raise) {
+    async_loop loop;
+    worker w[1];
+    async_future *f[1];
+    int delays[1] = {1};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 1, delays);
+    w[0].error = -7;
+    CHECK_EQ(async_run(&loop, f[0]), -7);
+    CHECK(!async_cancelled(f[0]));
+    CHECK_EQ(async_result(f[0]), 0);
+}
+
+/* Two tasks that yield alternate: FIFO through the ready queue. */
+typedef struct yielder {
+    async_task task;
+    int id, i;
+    int *log, *nlog;
+} yielder;
+
+static int yielder_run(async_task *t) {
+    yielder *y = (yielder *)t;
+    ASYNC_BEGIN(t);
+    for (y->i = 0; y->i < 3; y->i++) {
+        y->log[(*y->nlog)++] = y->id * 10 + y->i;
+        ASYNC_YIELD(t);
+    }
+    ASYNC_END(t);
+}
+
+TEST(test_yield_is_fifo) {
+    async_loop loop;
+    yielder a, b;
+    async_future *fs[2];
+    async_gather_op g;
+    async_link links[2];
+    int log[6], nlog = 0, expect[6] = {10, 20, 11, 21, 12, 22}, i;
+    virtual_loop(&loop);
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    a.id = 1, b.id = 2, a.log = b.log = log, a.nlog = b.nlog = &nlog;
+    fs[0] = async_create_task(&loop, &a.task, yielder_run);
+    fs[1] = async_create_task(&loop, &b.task, yielder_run);
+    CHECK_EQ(async_run(&loop, async_gather(&g, fs, links, 2, 0)), 0);
+    CHECK_EQ(nlog, 6);
+    for (i = 0; i < 6; i++) CHECK_EQ(log[i], expect[i]);
+}
+
+/* A future of one's own, completed by another task (seed 003's make_request). */
+typedef struct setter {
+    async_task task;
+    async_timer timer;
+    async_future *target;
+} setter;
+
+static int setter_run(async_task *t) {
+    setter *s = (setter *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(t, async_sleep(t->loop, &s->timer, ASYNC_SEC(1)));
+    async_future_set_result(s->target, 42);
+    ASYNC_END(t);
+}
+
+TEST(test_plain_future) {
+    async_loop loop;
+    async_future fut;
+    setter s;
+    awaiter a;
+    virtual_loop(&loop);
+    async_future_init(&fut);
+    memset(&s, 0, sizeof s);
+    memset(&a, 0, sizeof a);
+    s.target = &fut;
+    a.target = &fut;
+    async_create_task(&loop, &s.task, setter_run);
+    async_create_task(&loop, &a.task, awaiter_run);
+    CHECK(!async_done(&fut));
+    CHECK_EQ(async_run(&loop, &a.task.future), 0);
+    CHECK_EQ(async_result(&a.task.future), 42);
+    CHECK_EQ(a.done_at, ASYNC_SEC(1));
+}
+
+TEST(test_deadlock_is_reported) {
+    async_loop loop;
+    async_future never;
+    awaiter a;
+    virtual_loop(&loop);
+    async_future_init(&never);
+    memset(&a, 0, sizeof a);
+    a.target = &never;
+    async_create_task(&loop, &a.task, awaiter_run);
+    CHECK_EQ(async_run(&loop, &a.task.future), ASYNC_EDEADLK);
+    CHECK(!async_done(&a.task.future));
+}
+
+TEST(test_strerror_names_every_code) {
+    int codes[] = {ASYNC_ECANCELED, ASYNC_ETIMEDOUT, ASYNC_EINVAL, ASYNC_EDEADLK,
+                   ASYNC_EFULL,     ASYNC_EEMPTY,    ASYNC_EDONE};
+    size_t i, j;
+    for (i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        CHECK(strcmp(async_strerror(codes[i]), "unknown error") != 0);
+        for (j = 0; j < i; j++) CHECK(strcmp(async_strerror(codes[i]), async_strerror(codes[j])) != 0);
+    }
+    CHECK_STR(async_strerror(-123456), "unknown error");
+}
+
+static const char *test_domain_name(int code) { return code == -5001 ? "five thousand and one" : "other"; }
+
+TEST(test_error_domains) {
+    static async_error_domain d = {-5009, -5000, test_domain_name, NULL};
+    async_register_errors(&d);
+    async_register_errors(&d); /* twice is harmless */
+    CHECK_STR(async_strerror(-5001), "five thousand and one");
+    CHECK_STR(async_strerror(-5010), "unknown error");
+}
+
+/* Timers fire in deadline order whatever the order they were started in,
+   and stopping some leaves the others exact. */
+typedef struct sleeper {
+    async_task task;
+    async_timer timer;
+    async_time delay;
+    async_time woke;
+} sleeper;
+
+static int sleeper_run(async_task *t) {
+    sleeper *s = (sleeper *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(t, async_sleep(t->loop, &s->timer, s->delay));
+    s->woke = async_now(t->loop);
+    ASYNC_END(t);
+}
+
+TEST(test_timer_heap_order) {
+    enum { N = 2000 };
+    static sleeper s[N];
+    static async_future *fs[N];
+    static async_link links[N];
+    async_gather_op g;
+    async_loop loop;
+    int i, bad = 0, cancelled = 0;
+    unsigned rng = 12345;
+    virtual_loop(&loop);
+    for (i = 0; i < N; i++) {
+        memset(&s[i], 0, sizeof s[i]);
+        rng = rng * 1103515245u + 12345u;
+        s[i].delay = ASYNC_US((rng >> 8) % 100000);
+        fs[i] = async_create_task(&loop, &s[i].task, sleeper_run);
+    }
+    async_gather(&g, fs, links, N, 1);
+    run_for(&loop, 0); /* every task starts its timer; then cancel every seventh */
+    for (i = 0; i < N; i += 7) async_cancel(&s[i].task), cancelled++;
+    CHECK_EQ(async_run(&loop, &g.future), 0);
+    for (i = 0; i < N; i++) {
+        if (i % 7 == 0) {
+            if (!async_cancelled(fs[i])) bad++;
+        } else if (s[i].woke != s[i].delay) {
+            bad++;
+        }
+    }
+    CHECK_EQ(bad, 0);
+    CHECK(cancelled > 0);
+}
+
+/* ================= cancellation ================= */
+
+TEST(test_cancel_during_sleep_ends_cancelled) {
+    async_loop loop;
+    worker w[1];
+    async_future *f[1];
+    int delays[1] = {1000};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 1, delays);
+    run_for(&loop, ASYNC_MS(10));
+    CHECK(w[0].started);
+    CHECK_EQ(async_cancel(&w[0].task), 1);
+    CHECK_EQ(async_run(&loop, f[0]), ASYNC_ECANCELED);
+    CHECK(async_cancelled(f[0]));
+    CHECK_EQ(nfinished, 0);            /* it never got past the await */
+    CHECK(async_now(&loop) < ASYNC_MS(1000));
+    CHECK(!(w[0].timer.future.flags & 128)); /* its timer left the heap */
+    CHECK(loop.timers == NULL);
+    CHECK_EQ(async_cancel(&w[0].task), 0); /* done: nothing to cancel */
+}
+
+TEST(test_cancel_before_start_never_runs) {
+    async_loop loop;
+    worker w[1];
+    async_future *f[1];
+    int delays[1] = {5};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 1, delays);
+    async_cancel(&w[0].task);
+    CHECK_EQ(async_run(&loop, f[0]), ASYNC_ECANCELED);
+    CHECK(!w[0].started);
+}
+
+TEST(test_caught_cancellation_finishes_normally) {
+    async_loop loop;
+    worker w[1];
+    async_future *f[1];
+    int delays[1] = {1000};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 1, delays);
+    w[0].catches = 1;
+    run_for(&loop, ASYNC_MS(10));
+    async_cancel(&w[0].task);
+    CHECK_EQ(async_run(&loop, f[0]), 0);
+    CHECK(!async_cancelled(f[0]));                 /* done, not cancelled */
+    CHECK_EQ(async_result(f[0]), 100);             /* with the value it returned */
+    CHECK_EQ(w[0].caught, ASYNC_ECANCELED);        /* after seeing the cancellation */
+    CHECK_EQ(async_task_cancelling(&w[0].task), ASYNC_ECANCELED);
+    CHECK_EQ(w[0].finished_at, ASYNC_MS(10));      /* at once, not after the sleep */
+}
+
+/* Cancelling a task that awaits another task cancels the inner one too, and
+   the outer resumes only once the inner is done. */
+TEST(test_cancel_propagates_to_awaited_task) {
+    async_loop loop;
+    worker w[1];
+    async_future *f[1];
+    awaiter a;
+    int delays[1] = {1000};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 1, delays);
+    memset(&a, 0, sizeof a);
+    a.target = f[0];
+    async_create_task(&loop, &a.task, awaiter_run);
+    run_for(&loop, ASYNC_MS(5));
+    async_cancel(&a.task);
+    CHECK_EQ(async_run(&loop, &a.task.future), ASYNC_ECANCELED);
+    CHECK(async_cancelled(f[0]));
+}
+
+/* A cancellation requested while a task is ready (not waiting) is seen at
+   its next await, even if what it awaited completed normally. */
+TEST(test_cancel_while_ready_seen_at_next_await) {
+    async_loop loop;
+    async_future fut;
+    awaiter a;
+    virtual_loop(&loop);
+    async_future_init(&fut);
+    memset(&a, 0, sizeof a);
+    a.target = &fut;
+    a.catches = 1;
+    async_create_task(&loop, &a.task, awaiter_run);
+    run_for(&loop, 0);
+    async_future_set_result(&fut, 5); /* a is now ready */
+    async_cancel(&a.task);
+    CHECK(!async_cancelled(&fut));
+    CHECK_EQ(async_run(&loop, &a.task.future), 0);
+    CHECK_EQ(a.err, ASYNC_ECANCELED);
+    CHECK_EQ(async_result(&a.task.future), 42);
+}
+
+/* ================= gather ================= */
+
+TEST(test_gather_keeps_argument_order) {
+    async_loop loop;
+    worker w[5];
+    async_future *f[5];
+    async_link links[5];
+    async_gather_op g;
+    int delays[5] = {50, 10, 40, 20, 30}, i;
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 5, delays);
+    CHECK_EQ(async_run(&loop, async_gather(&g, f, links, 5, 0)), 0);
+    CHECK_EQ(async_result(&g.future), 5);
+    /* completion order differs from argument order ... */
+    CHECK_EQ(finish_order[0], 101);
+    CHECK_EQ(finish_order[1], 103);
+    CHECK_EQ(finish_order[4], 100);
+    /* ... yet each result stands in its argument's slot */
+    for (i = 0; i < 5; i++) CHECK_EQ(async_result(f[i]), 100 + i);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(50));
+}
+
+TEST(test_gather_of_nothing) {
+    async_gather_op g;
+    async_future *none[1];
+    async_link links[1];
+    async_future *f = async_gather(&g, none, links, 0, 0);
+    CHECK(async_done(f));
+    CHECK_EQ(async_error(f), 0);
+    CHECK_EQ(async_result(f), 0);
+}
+
+TEST(test_gather_first_error_others_keep_running) {
+    async_loop loop;
+    worker w[3];
+    async_future *f[3];
+    async_link links[3];
+    async_gather_op g;
+    int delays[3] = {30, 10, 20};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 3, delays);
+    w[1].error = -11;
+    w[2].error = -22;
+    CHECK_EQ(async_run(&loop, async_gather(&g, f, links, 3, 0)), -11);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(10)); /* at the first error, not at the end */
+    CHECK(!async_done(f[0]));
+    CHECK(!async_done(f[2]));
+    CHECK(f[0]->waiters == NULL && f[2]->waiters == NULL); /* the gather let go of them */
+    /* the others run on to their own ends */
+    CHECK_EQ(async_run(&loop, f[0]), 0);
+    CHECK_EQ(async_result(f[0]), 100);
+    CHECK_EQ(async_error(f[2]), -22);
+    CHECK_EQ(async_error(&g.future), -11);
+}
+
+TEST(test_gather_return_exceptions_slots) {
+    async_loop loop;
+    worker w[3];
+    async_future *f[3];
+    async_link links[3];
+    async_gather_op g;
+    int delays[3] = {30, 10, 20};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 3, delays);
+    w[1].error = -11;
+    CHECK_EQ(async_run(&loop, async_gather(&g, f, links, 3, 1)), 0);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(30));
+    CHECK_EQ(async_result(f[0]), 100);
+    CHECK_EQ(async_error(f[1]), -11);
+    CHECK_EQ(async_result(f[2]), 102);
+}
+
+TEST(test_cancel_gather_cancels_children) {
+    async_loop loop;
+    worker w[3];
+    async_future *f[3];
+    async_link links[3];
+    async_gather_op g;
+    awaiter a;
+    int delays[3] = {100, 10, 300};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 3, delays);
+    memset(&a, 0, sizeof a);
+    a.target = async_gather(&g, f, links, 3, 0);
+    async_create_task(&loop, &a.task, awaiter_run);
+    run_for(&loop, ASYNC_MS(50));
+    CHECK(async_done(f[1]));
+    async_cancel(&a.task);
+    CHECK_EQ(async_run(&loop, &a.task.future), ASYNC_ECANCELED);
+    CHECK(async_cancelled(&g.future));
+    CHECK(async_cancelled(f[0]));
+    CHECK(async_cancelled(f[2]));
+    CHECK_EQ(async_result(f[1]), 101); /* the finished one keeps its result */
+    CHECK_EQ(async_now(&loop), ASYNC_MS(50));
+}
+
+/* ================= as_completed ================= */
+
+typedef struct ac_consumer {
+    async_task task;
+    async_as_completed ac;
+    int yielded[8], errors[8], steps;
+    async_time at[8];
+} ac_consumer;
+
+static int ac_consumer_run(async_task *t) {
+    ac_consumer *c = (ac_consumer *)t;
+    ASYNC_BEGIN(t);
+    for (c->steps = 0; c->steps < 8; c->steps++) {
+        ASYNC_AWAIT(t, async_as_completed_next(&c->ac));
+        c->errors[c->steps] = async_error(&c->ac.step);
+        c->yielded[c->steps] = (int)async_result(&c->ac.step);
+        c->at[c->steps] = async_now(t->loop);
+        if (c->errors[c->steps] == ASYNC_EDONE) break;
+    }
+    ASYNC_END(t);
+}
+
+TEST(test_as_completed_completion_order) {
+    async_loop loop;
+    worker w[4];
+    async_future *f[4];
+    async_link links[4];
+    ac_consumer c;
+    int delays[4] = {40, 10, 30, 20};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 4, delays);
+    memset(&c, 0, sizeof c);
+    async_as_completed_init(&loop, &c.ac, f, links, 4, ASYNC_NO_TIMEOUT);
+    async_create_task(&loop, &c.task, ac_consumer_run);
+    CHECK_EQ(async_run(&loop, &c.task.future), 0);
+    CHECK_EQ(c.steps, 4);
+    CHECK_EQ(c.yielded[0], 1);
+    CHECK_EQ(c.yielded[1], 3);
+    CHECK_EQ(c.yielded[2], 2);
+    CHECK_EQ(c.yielded[3], 0);
+    CHECK_EQ(c.at[0], ASYNC_MS(10));
+    CHECK_EQ(c.at[3], ASYNC_MS(40));
+    CHECK_EQ(c.errors[4], ASYNC_EDONE);
+}
+
+TEST(test_as_completed_timeout_leaves_rest_running) {
+    async_loop loop;
+    worker w[4];
+    async_future *f[4];
+    async_link links[4];
+    ac_consumer c;
+    int delays[4] = {40, 10, 300, 20};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 4, delays);
+    memset(&c, 0, sizeof c);
+    async_as_completed_init(&loop, &c.ac, f, links, 4, ASYNC_MS(25));
+    async_create_task(&loop, &c.task, ac_consumer_run);
+    /* The consumer stops after 8 steps: 2 yields, then 6 timeouts. */
+    CHECK_EQ(async_run(&loop, &c.task.future), 0);
+    CHECK_EQ(c.yielded[0], 1);
+    CHECK_EQ(c.yielded[1], 3);
+    CHECK_EQ(c.errors[2], ASYNC_ETIMEDOUT);
+    CHECK_EQ(c.at[2], ASYNC_MS(25));
+    {
+        int i, all_timeout = 1;
+        for (i = 2; i < 8; i++) all_timeout &= c.errors[i] == ASYNC_ETIMEDOUT;
+        CHECK(all_timeout);
+    }
+    CHECK(!async_done(f[0]));
+    CHECK(!async_done(f[2]));
+    CHECK(f[0]->waiters == NULL && f[2]->waiters == NULL); /* unwatched */
+    CHECK_EQ(async_run(&loop, f[2]), 0); /* the rest run on */
+    CHECK_EQ(async_result(f[2]), 102);
+    CHECK(async_done(f[0]));
+}
+
+/* ================= wait ================= */
+
+TEST(test_wait_first_exception) {
+    async_loop loop;
+    worker w[3];
+    async_future *f[3];
+    async_link links[3];
+    async_wait_op wt;
+    int delays[3] = {10, 20, 30};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 3, delays);
+    w[1].error = -5;
+    CHECK_EQ(async_run(&loop, async_wait(&loop, &wt, f, links, 3, ASYNC_FIRST_EXCEPTION, ASYNC_NO_TIMEOUT)), 0);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(20));
+    CHECK_EQ(async_result(&wt.future), 2);
+    CHECK(async_done(f[0]) && async_done(f[1]) && !async_done(f[2]));
+    CHECK_EQ(async_error(f[1]), -5);
+}
+
+TEST(test_wait_timeout_cancels_nothing) {
+    async_loop loop;
+    worker w[3];
+    async_future *f[3];
+    async_link links[3];
+    async_wait_op wt;
+    int delays[3] = {10, 200, 300};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 3, delays);
+    CHECK_EQ(async_run(&loop, async_wait(&loop, &wt, f, links, 3, ASYNC_ALL_COMPLETED, ASYNC_MS(50))), 0);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(50));
+    CHECK_EQ(async_result(&wt.future), 1);
+    CHECK(async_done(f[0]) && !async_done(f[1]) && !async_done(f[2]));
+    CHECK(!async_cancelled(f[1]) && !async_cancelled(f[2]));
+    CHECK(f[1]->waiters == NULL); /* the wait left nothing watching */
+    CHECK_EQ(async_run(&loop, f[2]), 0);
+    CHECK_EQ(async_result(f[1]), 101);
+    CHECK_EQ(async_result(f[2]), 102);
+}
+
+TEST(test_wait_first_completed_reports_all_done) {
+    async_loop loop;
+    worker w[3];
+    async_future *f[3];
+    async_link links[3];
+    async_wait_op wt;
+    int delays[3] = {10, 10, 500};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 3, delays);
+    run_for(&loop, ASYNC_MS(20));
+    CHECK(async_done(f[0]) && async_done(f[1]));
+    async_wait(&loop, &wt, f, links, 3, ASYNC_FIRST_COMPLETED, ASYNC_NO_TIMEOUT);
+    CHECK(async_done(&wt.future));
+    CHECK_EQ(async_result(&wt.future), 2); /* both, not just one */
+    /* and when two finish in the same instant while waiting, both count */
+    {
+        worker w2[3];
+        async_future *f2[3];
+        async_link l2[3];
+        async_wait_op wt2;
+        int d2[3] = {30, 30, 500};
+        start_workers(&loop, w2, f2, 3, d2);
+        CHECK_EQ(async_run(&loop, async_wait(&loop, &wt2, f2, l2, 3, ASYNC_FIRST_COMPLETED, ASYNC_NO_TIMEOUT)), 0);
+        CHECK(async_done(f2[0]) && async_done(f2[1]) && !async_done(f2[2]));
+        async_cancel(&w2[2].task);
+        async_cancel(&w[2].task);
+        async_run(&loop, f2[2]);
+        async_run(&loop, f[2]);
+    }
+}
+
+TEST(test_wait_invalid) {
+    async_loop loop;
+    async_wait_op wt;
+    async_future *none[1];
+    async_link links[1];
+    async_future one;
+    async_future *f1[1];
+    virtual_loop(&loop);
+    CHECK_EQ(async_error(async_wait(&loop, &wt, none, links, 0, ASYNC_ALL_COMPLETED, ASYNC_NO_TIMEOUT)),
+             ASYNC_EINVAL);
+    async_future_init(&one);
+    f1[0] = &one;
+    CHECK_EQ(async_error(async_wait(&loop, &wt, f1, links, 1, 99, ASYNC_NO_TIMEOUT)), ASYNC_EINVAL);
+    CHECK(one.waiters == NULL);
+}
+
+/* ================= wait_for and deadlines ================= */
+
+TEST(test_wait_for_timeout_cancels_inner) {
+    async_loop loop;
+    worker w[1];
+    async_future *f[1];
+    async_wait_for_op wf;
+    int delays[1] = {1000};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 1, delays);
+    CHECK_EQ(async_run(&loop, async_wait_for(&loop, &wf, f[0], ASYNC_MS(100))), ASYNC_ETIMEDOUT);
+    CHECK(async_cancelled(f[0]));
+    CHECK_EQ(async_now(&loop), ASYNC_MS(100));
+}
+
+TEST(test_wait_for_in_time) {
+    async_loop loop;
+    worker w[1];
+    async_future *f[1];
+    async_wait_for_op wf;
+    int delays[1] = {10};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 1, delays);
+    CHECK_EQ(async_run(&loop, async_wait_for(&loop, &wf, f[0], ASYNC_MS(100))), 0);
+    CHECK_EQ(async_result(&wf.future), 100);
+    CHECK(loop.timers == NULL); /* its timer was stopped */
+}
+
+TEST(test_wait_for_done_zero_timeout) {
+    async_loop loop;
+    async_future done;
+    async_wait_for_op wf;
+    virtual_loop(&loop);
+    async_future_init(&done);
+    async_future_set_result(&done, 77);
+    async_wait_for(&loop, &wf, &done, 0);
+    CHECK(async_done(&wf.future));
+    CHECK_EQ(async_result(&wf.future), 77);
+}
+
+/* A task that gathers a group under a deadline (asyncio.timeout). */
+typedef struct group_task {
+    async_task task;
+    async_deadline deadline;
+    async_gather_op g;
+    async_future **futs;
+    async_link *links;
+    size_t n;
+    async_time timeout;
+} group_task;
+
+static int group_run(async_task *t) {
+    group_task *gt = (group_task *)t;
+    ASYNC_BEGIN(t);
+    async_deadline_start(t->loop, &gt->deadline, t, gt->timeout);
+    ASYNC_AWAIT(t, async_gather(&gt->g, gt->futs, gt->links, gt->n, 0));
+    async_deadline_stop(&gt->deadline);
+    ASYNC_RETURN(t, async_result(&gt->g.future));
+    ASYNC_END(t);
+}
+
+TEST(test_deadline_cancels_group) {
+    async_loop loop;
+    worker w[3];
+    async_future *f[3];
+    async_link links[3];
+    group_task gt;
+    int delays[3] = {10, 500, 900};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 3, delays);
+    memset(&gt, 0, sizeof gt);
+    gt.futs = f, gt.links = links, gt.n = 3, gt.timeout = ASYNC_MS(100);
+    async_create_task(&loop, &gt.task, group_run);
+    CHECK_EQ(async_run(&loop, &gt.task.future), ASYNC_ETIMEDOUT);
+    CHECK(!async_cancelled(&gt.task.future)); /* failed with a timeout, not cancelled */
+    CHECK_EQ(async_now(&loop), ASYNC_MS(100));
+    CHECK_EQ(async_result(f[0]), 100);
+    CHECK(async_cancelled(f[1]));
+    CHECK(async_cancelled(f[2]));
+    CHECK(gt.deadline.expired);
+    CHECK(loop.timers == NULL);
+}
+
+TEST(test_deadline_not_reached) {
+    async_loop loop;
+    worker w[2];
+    async_future *f[2];
+    async_link links[2];
+    group_task gt;
+    int delays[2] = {10, 50};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 2, delays);
+    memset(&gt, 0, sizeof gt);
+    gt.futs = f, gt.links = links, gt.n = 2, gt.timeout = ASYNC_MS(100);
+    async_create_task(&loop, &gt.task, group_run);
+    CHECK_EQ(async_run(&loop, &gt.task.future), 0);
+    CHECK_EQ(async_result(&gt.task.future), 2);
+    CHECK(!gt.deadline.expired);
+    CHECK(loop.timers == NULL);
+}
+
+/* ================= semaphore, event, queue ================= */
+
+typedef struct holder {
+    async_task task;
+    async_timer timer;
+    async_semaphore *sem;
+    int id, *inside, *max_inside, *log, *nlog;
+} holder;
+
+static int holder_run(async_task *t) {
+    holder *h = (holder *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(t, async_semaphore_acquire(h->sem));
+    h->log[(*h->nlog)++] = h->id;
+    if (++*h->inside > *h->max_inside) *h->max_inside = *h->inside;
+    ASYNC_AWAIT(t, async_sleep(t->loop, &h->timer, ASYNC_MS(10 + h->id % 3)));
+    --*h->inside;
+    async_semaphore_release(h->sem);
+    ASYNC_END(t);
+}
+
+TEST(test_semaphore_limit_and_fifo) {
+    enum { N = 10 };
+    async_loop loop;
+    async_semaphore sem;
+    holder h[N];
+    async_future *f[N];
+    async_link links[N];
+    async_gather_op g;
+    int inside = 0, max_inside = 0, log[N], nlog = 0, i, fifo = 1;
+    virtual_loop(&loop);
+    async_semaphore_init(&sem, 3);
+    for (i = 0; i < N; i++) {
+        memset(&h[i], 0, sizeof h[i]);
+        h[i].sem = &sem, h[i].id = i, h[i].inside = &inside, h[i].max_inside = &max_inside;
+        h[i].log = log, h[i].nlog = &nlog;
+        f[i] = async_create_task(&loop, &h[i].task, holder_run);
+    }
+    CHECK_EQ(async_run(&loop, async_gather(&g, f, links, N, 0)), 0);
+    CHECK_EQ(max_inside, 3);
+    CHECK_EQ(nlog, N);
+    for (i = 0; i < N; i++) fifo &= log[i] == i; /* first come, first served */
+    CHECK(fifo);
+    CHECK_EQ(sem.value, 3);
+}
+
+TEST(test_semaphore_cancelled_waiter_keeps_no_unit) {
+    async_loop loop;
+    async_semaphore sem;
+    awaiter a[3];
+    int i;
+    virtual_loop(&loop);
+    async_semaphore_init(&sem, 1);
+    CHECK(async_semaphore_try_acquire(&sem));
+    for (i = 0; i < 3; i++) {
+        memset(&a[i], 0, sizeof a[i]);
+        a[i].target = async_semaphore_acquire(&sem);
+        async_create_task(&loop, &a[i].task, awaiter_run);
+    }
+    run_for(&loop, 0);
+    async_cancel(&a[0].task); /* cancelled while still waiting */
+    async_semaphore_release(&sem);
+    /* the release went to a[1], not to the cancelled a[0] */
+    CHECK_EQ(async_run(&loop, &a[1].task.future), 0);
+    CHECK(async_cancelled(&a[0].task.future));
+    CHECK(!async_done(&a[2].task.future));
+    CHECK_EQ(sem.value, 0);
+    /* granted, then cancelled before it ran: the unit goes on to a[2] */
+    {
+        awaiter b;
+        memset(&b, 0, sizeof b);
+        b.target = async_semaphore_acquire(&sem);
+        async_create_task(&loop, &b.task, awaiter_run);
+        run_for(&loop, 0);
+        async_semaphore_release(&sem); /* a[1]'s unit: to a[2] */
+        async_semaphore_release(&sem); /* a[2]'s: to b */
+        async_cancel(&b.task);         /* b was granted but has not run */
+        CHECK_EQ(async_run(&loop, &b.task.future), ASYNC_ECANCELED);
+        CHECK(async_done(&a[2].task.future));
+        CHECK_EQ(sem.value, 1); /* b's unit came back */
+    }
+}
+
+TEST(test_event_wakes_all) {
+    async_loop loop;
+    async_event ev;
+    awaiter a[3];
+    async_future *f[3];
+    async_link links[3];
+    async_gather_op g;
+    setter s;
+    int i;
+    virtual_loop(&loop);
+    async_event_init(&ev);
+    for (i = 0; i < 3; i++) {
+        memset(&a[i], 0, sizeof a[i]);
+        a[i].target = async_event_wait(&ev);
+        f[i] = async_create_task(&loop, &a[i].task, awaiter_run);
+    }
+    run_for(&loop, ASYNC_MS(5));
+    CHECK(!async_done(f[0]));
+    async_event_set(&ev);
+    CHECK_EQ(async_run(&loop, async_gather(&g, f, links, 3, 0)), 0);
+    CHECK_EQ(a[2].done_at, ASYNC_MS(5));
+    CHECK(async_done(async_event_wait(&ev))); /* set: no wait */
+    async_event_clear(&ev);
+    CHECK(!async_done(async_event_wait(&ev)));
+    (void)s;
+}
+
+/* Producer/consumer over a queue of 2 slots. */
+typedef struct producer {
+    async_task task;
+    async_queue *q;
+    intptr_t i, n;
+} producer;
+
+static int producer_run(async_task *t) {
+    producer *p = (producer *)t;
+    ASYNC_BEGIN(t);
+    for (p->i = 1; p->i <= p->n; p->i++) ASYNC_QUEUE_PUT(t, p->q, p->i);
+    ASYNC_QUEUE_PUT(t, p->q, 0); /* end */
+    ASYNC_END(t);
+}
+
+typedef struct consumer {
+    async_task task;
+    async_timer timer;
+    async_queue *q;
+    intptr_t item, sum, count;
+} consumer;
+
+static int consumer_run(async_task *t) {
+    consumer *c = (consumer *)t;
+    ASYNC_BEGIN(t);
+    for (;;) {
+        ASYNC_QUEUE_GET(t, c->q, c->item);
+        if (c->item == 0) break;
+        c->sum += c->item;
+        c->count++;
+        ASYNC_AWAIT(t, async_sleep(t->loop, &c->timer, ASYNC_MS(1)));
+    }
+    ASYNC_RETURN(t, c->sum);
+    ASYNC_END(t);
+}
+
+TEST(test_queue_producer_consumer) {
+    async_loop loop;
+    async_queue q;
+    intptr_t slots[2];
+    producer p;
+    consumer c;
+    virtual_loop(&loop);
+    async_queue_init(&q, slots, 2);
+    memset(&p, 0, sizeof p);
+    memset(&c, 0, sizeof c);
+    p.q = c.q = &q;
+    p.n = 100;
+    async_create_task(&loop, &c.task, consumer_run);
+    async_create_task(&loop, &p.task, producer_run);
+    CHECK_EQ(async_run(&loop, &c.task.future), 0);
+    CHECK_EQ(async_result(&c.task.future), 5050);
+    CHECK_EQ(c.count, 100);
+    CHECK(async_done(&p.task.future));
+    CHECK_EQ(async_now(&loop), ASYNC_MS(100));
+    CHECK_EQ(async_queue_get_nowait(&q, &c.item), ASYNC_EEMPTY);
+    CHECK_EQ(async_queue_put_nowait(&q, 1), 0);
+    CHECK_EQ(async_queue_put_nowait(&q, 2), 0);
+    CHECK_EQ(async_queue_put_nowait(&q, 3), ASYNC_EFULL);
+}
+
+#ifdef ASYNC_LC_GOTO
+/* Only with computed goto may a switch enclose an await. */
+typedef struct switcher {
+    async_task task;
+    async_timer timer;
+    int mode;
+} switcher;
+
+static int switcher_run(async_task *t) {
+    switcher *s = (switcher *)t;
+    ASYNC_BEGIN(t);
+    switch (s->mode) {
+    case 1:
+        ASYNC_AWAIT(t, async_sleep(t->loop, &s->timer, ASYNC_MS(1)));
+        ASYNC_RETURN(t, 10);
+    default:
+        ASYNC_AWAIT(t, async_sleep(t->loop, &s->timer, ASYNC_MS(2)));
+        ASYNC_RETURN(t, 20);
+    }
+    ASYNC_END(t);
+}
+
+TEST(test_switch_around_await) {
+    async_loop loop;
+    switcher s;
+    virtual_loop(&loop);
+    memset(&s, 0, sizeof s);
+    s.mode = 1;
+    async_create_task(&loop, &s.task, switcher_run);
+    CHECK_EQ(async_run(&loop, &s.task.future), 0);
+    CHECK_EQ(async_result(&s.task.future), 10);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(1));
+}
+#endif
+
+/* ================= scale ================= */
+
+typedef struct tiny {
+    async_task task;
+    async_timer timer;
+} tiny;
+
+static int tiny_run(async_task *t) {
+    tiny *s = (tiny *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(t, async_sleep(t->loop, &s->timer, s->timer.deadline));
+    ASYNC_RETURN(t, async_now(t->loop));
+    ASYNC_END(t);
+}
+
+/* A million tasks, each sleeping a pseudo-random time, gathered; each must
+   wake exactly at its own deadline. */
+TEST(test_million_tasks) {
+    enum { N = 1000000 };
+    tiny *tasks = calloc(N, sizeof *tasks);
+    async_future **futs = calloc(N, sizeof *futs);
+    async_link *links = calloc(N, sizeof *links);
+    async_loop loop;
+    async_gather_op g;
+    unsigned rng = 2024;
+    size_t i, wrong = 0;
+    CHECK(tasks && futs && links);
+    if (!tasks || !futs || !links) return;
+    virtual_loop(&loop);
+    for (i = 0; i < N; i++) {
+        rng = rng * 1664525u + 1013904223u;
+        tasks[i].timer.deadline = ASYNC_US(rng % 1000000); /* the delay, kept until the task starts */
+        futs[i] = async_create_task(&loop, &tasks[i].task, tiny_run);
+    }
+    CHECK_EQ(async_run(&loop, async_gather(&g, futs, links, N, 0)), 0);
+    rng = 2024;
+    for (i = 0; i < N; i++) {
+        rng = rng * 1664525u + 1013904223u;
+        if (async_result(futs[i]) != ASYNC_US(rng % 1000000)) wrong++;
+    }
+    CHECK_EQ(wrong, 0);
+    CHECK_EQ(async_result(&g.future), N);
+    free(tasks);
+    free(futs);
+    free(links);
+}
+
+int main(void) {
+    RUN(test_sizes);
+    RUN(test_task_result_and_time);
+    RUN(test_raise);
+    RUN(test_yield_is_fifo);
+    RUN(test_plain_future);
+    RUN(test_deadlock_is_reported);
+    RUN(test_strerror_names_every_code);
+    RUN(test_error_domains);
+    RUN(test_timer_heap_order);
+    RUN(test_cancel_during_sleep_ends_cancelled);
+    RUN(test_cancel_before_start_never_runs);
+    RUN(test_caught_cancellation_finishes_normally);
+    RUN(test_cancel_propagates_to_awaited_task);
+    RUN(test_cancel_while_ready_seen_at_next_await);
+    RUN(test_gather_keeps_argument_order);
+    RUN(test_gather_of_nothing);
+    RUN(test_gather_first_error_others_keep_running);
+    RUN(test_gather_return_exceptions_slots);
+    RUN(test_cancel_gather_cancels_children);
+    RUN(test_as_completed_completion_order);
+    RUN(test_as_completed_timeout_leaves_rest_running);
+    RUN(test_wait_first_exception);
+    RUN(test_wait_timeout_cancels_nothing);
+    RUN(test_wait_first_completed_reports_all_done);
+    RUN(test_wait_invalid);
+    RUN(test_wait_for_timeout_cancels_inner);
+    RUN(test_wait_for_in_time);
+    RUN(test_wait_for_done_zero_timeout);
+    RUN(test_deadline_cancels_group);
+    RUN(test_deadline_not_reached);
+    RUN(test_semaphore_limit_and_fifo);
+    RUN(test_semaphore_cancelled_waiter_keeps_no_unit);
+    RUN(test_event_wakes_all);
+    RUN(test_queue_producer_consumer);
+#ifdef ASYNC_LC_GOTO
+    RUN(test_switch_around_await);
+#endif
+    RUN(test_million_tasks);
+#ifdef ASYNC_LC_GOTO
+    return test_summary("async(goto)");
+#else
+    return test_summary("async(switch)");
+#endif
+}
