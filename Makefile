@@ -17,7 +17,14 @@ ASYNC_TESTS := $(B)/test_async_gcc_goto $(B)/test_async_gcc_switch \
                $(B)/test_async_clang_goto $(B)/test_async_clang_switch \
                $(B)/test_async_san_goto $(B)/test_async_san_switch
 
-TEST_BINS := $(ASYNC_TESTS)
+# async_http.h: gcc and clang strict builds, and ASan+UBSan for the ones
+# that talk to sockets (the sanitizers are what catch a buffer freed while
+# the kernel still holds it).
+HTTP_TESTS := $(B)/test_parser_gcc $(B)/test_parser_clang $(B)/test_parser_san \
+              $(B)/test_http_clang $(B)/test_http_san
+
+TEST_BINS := $(ASYNC_TESTS) $(HTTP_TESTS)
+HTTP_LIBS := -luring -lpthread
 
 .PHONY: all test embedded clean
 all: $(TEST_BINS)
@@ -37,6 +44,17 @@ $(B)/test_async_san_goto: tests/test_async.c async.h tests/test.h | $(B)
 	$(CLANG) $(STRICT) $(SAN) $< -o $@
 $(B)/test_async_san_switch: tests/test_async.c async.h tests/test.h | $(B)
 	$(CC) $(STRICT) $(SAN) -DASYNC_LC_SWITCH $< -o $@
+
+$(B)/test_parser_gcc: tests/test_parser.c async.h async_http.h tests/test.h | $(B)
+	$(CC) $(STRICT) $(CFLAGS) $< -o $@ $(HTTP_LIBS)
+$(B)/test_parser_clang: tests/test_parser.c async.h async_http.h tests/test.h | $(B)
+	$(CLANG) $(STRICT) $(CFLAGS) $< -o $@ $(HTTP_LIBS)
+$(B)/test_parser_san: tests/test_parser.c async.h async_http.h tests/test.h | $(B)
+	$(CC) $(STRICT) $(SAN) $< -o $@ $(HTTP_LIBS)
+$(B)/test_http_clang: tests/test_http.c async.h async_http.h tests/test.h | $(B)
+	$(CLANG) $(STRICT) $(CFLAGS) $< -o $@ $(HTTP_LIBS)
+$(B)/test_http_san: tests/test_http.c async.h async_http.h tests/test.h | $(B)
+	$(CC) $(STRICT) $(SAN) $< -o $@ $(HTTP_LIBS)
 
 # async.h on a Cortex-M4, freestanding, with the POSIX clock switched off.
 embedded: | $(B)
