@@ -18,6 +18,8 @@ taskset -c 0 /usr/bin/time -f '%U %S %M' -o "$tim" \
 cat "$out" >&2
 # "  123456 requests in 10.00s, 85.00MB read"; the duration unit may be us/ms/s/m/h.
 # Errors = socket errors (connect/read/write/timeout) + non-2xx/3xx responses.
+# requests = wrk's count minus the non-2xx/3xx ones, i.e. successful responses only,
+# as the other peers count them.
 awk -v tim="$(cat "$tim")" '
     / requests in / {
         req = $1; d = $4; sub(/,$/, "", d)
@@ -26,9 +28,10 @@ awk -v tim="$(cat "$tim")" '
         else secs = d + 0
     }
     /Socket errors:/ { g = $0; gsub(/[^0-9 ]/, " ", g); n = split(g, a, " "); for (i = 1; i <= n; i++) err += a[i] }
-    /Non-2xx or 3xx responses:/ { err += $NF }
+    /Non-2xx or 3xx responses:/ { err += $NF; bad = $NF }
     END {
         split(tim, t, " ")
+        req -= bad
         cpu = req > 0 ? (t[1] + t[2]) * 1e6 / req : 0
         printf "RESULT requests=%d errors=%d seconds=%.3f cpu_us_per_req=%.2f rss_kib=%d\n", req, err, secs, cpu, t[3]
     }' "$out"
