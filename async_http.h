@@ -110,11 +110,25 @@ typedef struct async_io {
     char error[256];     /* why init failed, and what to do */
 } async_io;
 
+enum { ASYNC_IO_SOCKET, ASYNC_IO_CONNECT, ASYNC_IO_SEND, ASYNC_IO_RECV, ASYNC_IO_ACCEPT, ASYNC_IO_CLOSE };
+
 typedef struct async_io_op {
     async_future future; /* result: the completion's res (>= 0); error: -errno */
     async_io *io;
-    int cancel_sent;
+    uint8_t kind;        /* ASYNC_IO_SEND, ... */
+    uint8_t cancel_sent;
 } async_io_op;
+
+/* Fault injection, for tests: define these before the implementation.
+   ASYNC_IO_FAULT_LENGTH(kind, len) may shrink a send or recv before it is
+   submitted (a short read or write); ASYNC_IO_FAULT_RESULT(kind, res) may
+   replace the result of a connect, send or recv with a failure. */
+#ifndef ASYNC_IO_FAULT_LENGTH
+#define ASYNC_IO_FAULT_LENGTH(kind, len) (len)
+#endif
+#ifndef ASYNC_IO_FAULT_RESULT
+#define ASYNC_IO_FAULT_RESULT(kind, res) (res)
+#endif
 
 int async_io_init(async_io *io, async_loop *loop, const async_io_config *config); /* 0 or ASYNC_HTTP_ENOURING */
 const char *async_io_error(const async_io *io);
@@ -999,44 +1013,47 @@ static void async_io__op_cancel(async_future *f) {
     io_uring_sqe_set_data(sqe, NULL); /* its own completion says nothing we need */
 }
 
-static struct io_uring_sqe *async_io__start(async_io *io, async_io_op *op) {
+static struct io_uring_sqe *async_io__start(async_io *io, async_io_op *op, int kind) {
     struct io_uring_sqe *sqe = async_io__sqe(io);
     io->inflight++;
     async_future_init_cancellable(&op->future, async_io__op_cancel);
     op->io = io;
+    op->kind = (uint8_t)kind;
     op->cancel_sent = 0;
     io_uring_sqe_set_data(sqe, op);
     return sqe;
 }
 
 async_future *async_io_socket(async_io *io, async_io_op *op, int domain, int type, int protocol) {
-    io_uring_prep_socket(async_io__start(io, op), domain, type, protocol, 0);
+    io_uring_prep_socket(async_io__start(io, op, ASYNC_IO_SOCKET), domain, type, protocol, 0);
     return &op->future;
 }
 
 async_future *async_io_connect(async_io *io, async_io_op *op, int fd, const struct sockaddr *addr, socklen_t len) {
-    io_uring_prep_connect(async_io__start(io, op), fd, addr, len);
+    io_uring_prep_connect(async_io__start(io, op, ASYNC_IO_CONNECT), fd, addr, len);
     return &op->future;
 }
 
 async_future *async_io_send(async_io *io, async_io_op *op, int fd, const void *buf, size_t len, int flags) {
-    io_uring_prep_send(async_io__start(io, op), fd, buf, len, flags | MSG_NOSIGNAL);
+    io_uring_prep_send(async_io__start(io, op, ASYNC_IO_SEND), fd, buf, ASYNC_IO_FAULT_LENGTH(ASYNC_IO_SEND, len),
+                       flags | MSG_NOSIGNAL);
     return &op->future;
 }
 
 async_future *async_io_recv(async_io *io, async_io_op *op, int fd, void *buf, size_t len, int flags) {
-    io_uring_prep_recv(async_io__start(io, op), fd, buf, len, flags);
+    io_uring_prep_recv(async_io__start(io, op, ASYNC_IO_RECV), fd, buf, ASYNC_IO_FAULT_LENGTH(ASYNC_IO_RECV, len),
+                       flags);
     return &op->future;
 }
 
 async_future *async_io_accept(async_io *io, async_io_op *op, int fd, struct sockaddr *addr, socklen_t *len,
                               int flags) {
-    io_uring_prep_accept(async_io__start(io, op), fd, addr, len, flags);
+    io_uring_prep_accept(async_io__start(io, op, ASYNC_IO_ACCEPT), fd, addr, len, flags);
     return &op->future;
 }
 
 async_future *async_io_close(async_io *io, async_io_op *op, int fd) {
-    io_uring_prep_close(async_io__start(io, op), fd);
+    io_uring_prep_close(async_io__start(io, op, ASYNC_IO_CLOSE), fd);
     return &op->future;
 }
 
@@ -1047,6 +1064,8 @@ void async_io_close_detached(async_io *io, int fd) {
 }
 
 static void async_io__complete(async_io_op *op, int res) {
+    if (op->kind == ASYNC_IO_CONNECT || op->kind == ASYNC_IO_SEND || op->kind == ASYNC_IO_RECV)
+        res = ASYNC_IO_FAULT_RESULT(op->kind, res);
     if (res >= 0) async_future_set_result(&op->future, res);
     else if (op->cancel_sent && (res == -ECANCELED || res == -EINTR)) async_future_set_error(&op->future, ASYNC_ECANCELED);
     else async_future_set_error(&op->future, res);
