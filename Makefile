@@ -26,8 +26,12 @@ HTTP_TESTS := $(B)/test_parser_gcc $(B)/test_parser_clang $(B)/test_parser_san \
 TEST_BINS := $(ASYNC_TESTS) $(HTTP_TESTS)
 HTTP_LIBS := -luring -lpthread
 
+# The examples and `make demo`; fuzzing, fault injection and the soak.
+include examples/examples.mk
+include tests/hostile.mk
+
 .PHONY: all test embedded clean
-all: $(TEST_BINS)
+all: $(TEST_BINS) $(EXTRA_BINS)
 
 $(B):
 	@mkdir -p $(B)

@@ -5,8 +5,9 @@ set -u
 cd "$(dirname "$0")/.."
 passed=0 failed=0
 
-# A test binary prints "RESULT <suite> <passed> <failed>".
-for bin in "$@"; do
+# A test binary (or tests/check_*.sh script) prints "RESULT <suite> <passed> <failed>".
+for bin in "$@" tests/check_*.sh; do
+    [ -e "$bin" ] || continue
     out=$("$bin" 2>&1); rc=$?
     line=$(printf '%s\n' "$out" | grep '^RESULT ' | tail -n 1)
     if [ -z "$line" ]; then

@@ -1,0 +1,2 @@
+# Examples and `make demo`: see examples/README in the top README.
+EXTRA_BINS +=

@@ -1,0 +1,1 @@
+# Fuzzing (`make fuzz`), fault injection and the soak (`make soak`).
