@@ -66,14 +66,17 @@
                                          async_error(future) (or ASYNC_EDEADLK when
                                          nothing is left that could finish it)
        async_cancel(&task)               ask the task to stop
-       async_now(&loop)                  monotonic nanoseconds
+       async_now(&loop)                  monotonic nanoseconds (reads the clock)
    Inside a coroutine:
        ASYNC_AWAIT(t, f)                 suspend until f is done
        ASYNC_AWAIT_CATCH(t, f, err)      the same, but catch a cancellation
        ASYNC_YIELD(t)                    let the other ready tasks run
        ASYNC_RETURN(t, v) ASYNC_RAISE(t, e)   finish with a result / an error
    Tasks run in FIFO order; each loop turn runs the tasks that were ready when
-   it began, then fires due timers and polls the backend.
+   it began, then fires due timers and polls the backend. Like libuv, the
+   loop reads the clock once per turn (and every 64 tasks in a long turn);
+   a sleep counts from that reading. A coroutine that computed for long
+   before it sleeps can call async_now() first to bring it up to date.
 
    CANCELLATION
    ============
@@ -100,7 +103,8 @@
    A combinator watches n futures through n async_link slots you provide
    (the storage that keeps the library heap-free); completing one child costs
    O(1). Timeouts are relative nanoseconds; ASYNC_NO_TIMEOUT means none.
-   Timers are a pairing heap: O(1) start, O(log n) amortised stop and expiry.
+   Timers are a radix heap: O(1) start and stop, O(log range) amortised
+   expiry. Timers with equal deadlines fire in no particular order.
 
    SYNCHRONISATION
    ===============
@@ -123,7 +127,8 @@
 
    SIZES (x86-64)
    ==============
-   async_future 32 bytes, async_task 64, async_timer 72, async_link 24.
+   async_future 32 bytes, async_task 64, async_timer 64, async_link 24,
+   async_loop about 1.1 KB (the timer buckets).
 
    LIMITS
    ======
@@ -258,9 +263,20 @@ typedef struct async_loop_config {
 
 typedef struct async_timer async_timer;
 
+/* Timers wait in a radix heap: bucket 0 holds those due at `timer_floor`
+   (the last expiry), bucket b > 0 those whose deadline first differs from
+   it in bit b-1. Deadlines only move forward, so a timer only ever moves
+   to lower buckets: O(1) start and stop, O(log range) amortised expiry,
+   and a few visits per timer instead of a pointer chase per level. */
+#define ASYNC__BUCKETS 65
+
 struct async_loop {
     async_waiter *ready_head, *ready_tail; /* private, all of it */
-    async_timer *timers;                   /* pairing heap root */
+    async_timer *buckets[ASYNC__BUCKETS];
+    async_time bucket_min[ASYNC__BUCKETS]; /* valid where the bit in min_valid is set */
+    uint64_t nonempty, min_valid;          /* bit b-1 for bucket b > 0 */
+    async_time timer_floor;
+    size_t ntimers;
     async_time now;
     async_time (*clock)(void *user);
     void *clock_user;
@@ -281,7 +297,7 @@ async_time async_now(async_loop *loop);
 struct async_timer {
     async_future future;
     async_time deadline;
-    async_timer *child, *next, *prev; /* pairing heap; prev is the parent for a first child */
+    async_timer *next, **pprev; /* in a bucket of the loop's radix heap */
     async_loop *loop;
 };
 /* Start (restart) a timer `delay` ns from now; returns its future. */
@@ -794,61 +810,106 @@ void async_loop_set_backend(async_loop *loop, int (*poll)(void *, async_time), v
     loop->backend = backend;
 }
 
-/* ---- timers: a pairing heap; the earliest deadline is the root ---- */
-static async_timer *async__heap_meld(async_timer *a, async_timer *b) {
-    if (!a) return b;
-    if (!b) return a;
-    if (b->deadline < a->deadline) {
-        async_timer *swap = a;
-        a = b;
-        b = swap;
-    }
-    b->prev = a;
-    b->next = a->child;
-    if (a->child) a->child->prev = b;
-    a->child = b;
-    a->next = a->prev = NULL;
-    return a;
+/* ---- timers: a radix heap over deadlines ---- */
+/* The position of the highest bit where the deadline differs from the floor, plus one. */
+static int async__bucket_of(const async_loop *loop, async_time deadline) {
+    uint64_t diff = (uint64_t)deadline ^ (uint64_t)loop->timer_floor;
+#if defined(__GNUC__) || defined(__clang__)
+    return diff ? 64 - __builtin_clzll(diff) : 0;
+#else
+    int b = 0;
+    while (diff) diff >>= 1, b++;
+    return b;
+#endif
 }
 
-/* Two-pass pairing of a sibling list, iterative (a million equal deadlines
-   must not recurse a million deep). */
-static async_timer *async__heap_merge_pairs(async_timer *first) {
-    async_timer *paired = NULL, *a, *b, *rest, *result;
-    while (first) {
-        a = first;
-        b = a->next;
-        rest = b ? b->next : NULL;
-        a->next = a->prev = NULL;
-        if (b) b->next = b->prev = NULL;
-        a = async__heap_meld(a, b);
-        a->next = paired; /* a list of the pairs, reversed */
-        paired = a;
-        first = rest;
+static void async__bucket_push(async_loop *loop, async_timer *t) {
+    int b = async__bucket_of(loop, t->deadline);
+    uint64_t bit = b ? (uint64_t)1 << (b - 1) : 0;
+    t->next = loop->buckets[b];
+    if (t->next) t->next->pprev = &t->next;
+    t->pprev = &loop->buckets[b];
+    loop->buckets[b] = t;
+    if (!bit) return;
+    if (!(loop->nonempty & bit)) { /* the first: its minimum is known */
+        loop->bucket_min[b] = t->deadline;
+        loop->min_valid |= bit;
+        loop->nonempty |= bit;
+    } else if (t->deadline < loop->bucket_min[b]) {
+        loop->bucket_min[b] = t->deadline; /* still a lower bound if the bit is clear */
     }
-    result = NULL;
-    while (paired) {
-        rest = paired->next;
-        paired->next = NULL;
-        result = async__heap_meld(paired, result);
-        paired = rest;
-    }
-    return result;
 }
 
 static void async__heap_remove(async_loop *loop, async_timer *t) {
-    async_timer *sub = async__heap_merge_pairs(t->child);
-    t->child = NULL;
-    if (t == loop->timers) {
-        loop->timers = sub;
-    } else {
-        if (t->prev->child == t) t->prev->child = t->next;
-        else t->prev->next = t->next;
-        if (t->next) t->next->prev = t->prev;
-        loop->timers = async__heap_meld(loop->timers, sub);
-    }
-    t->next = t->prev = NULL;
+    int b = async__bucket_of(loop, t->deadline);
+    *t->pprev = t->next;
+    if (t->next) t->next->pprev = t->pprev;
+    t->next = NULL;
+    t->pprev = NULL;
     t->future.flags &= (uint8_t)~ASYNC__ARMED;
+    loop->ntimers--;
+    if (b) {
+        uint64_t bit = (uint64_t)1 << (b - 1);
+        if (!loop->buckets[b]) loop->nonempty &= ~bit, loop->min_valid |= bit;
+        else if (t->deadline == loop->bucket_min[b]) loop->min_valid &= ~bit; /* found again when needed */
+    }
+}
+
+/* The lowest non-empty bucket above 0, and its earliest deadline. */
+static int async__lowest_bucket(async_loop *loop, async_time *min) {
+    int b = 1;
+    uint64_t bits = loop->nonempty;
+    if (!bits) return 0;
+    while (!(bits & 1)) bits >>= 1, b++;
+    if (!(loop->min_valid & ((uint64_t)1 << (b - 1)))) {
+        async_timer *t = loop->buckets[b];
+        async_time m = t->deadline;
+        for (t = t->next; t; t = t->next)
+            if (t->deadline < m) m = t->deadline;
+        loop->bucket_min[b] = m;
+        loop->min_valid |= (uint64_t)1 << (b - 1);
+    }
+    *min = loop->bucket_min[b];
+    return b;
+}
+
+/* The earliest deadline, if any timer runs. */
+static int async__next_deadline(async_loop *loop, async_time *when) {
+    if (loop->buckets[0]) {
+        *when = loop->timer_floor;
+        return 1;
+    }
+    return async__lowest_bucket(loop, when) != 0;
+}
+
+/* Fire every timer due by loop->now. When bucket 0 runs dry, the floor
+   moves up to the next deadline (only if it is due: the floor must never
+   pass `now`, or a timer started later could land below it) and that
+   bucket's timers spread over the lower buckets. */
+static void async__fire_timers(async_loop *loop) {
+    for (;;) {
+        async_timer *t = loop->buckets[0];
+        if (t) {
+            async__heap_remove(loop, t);
+            async__complete(&t->future, ASYNC_FULFILLED, 0);
+            continue;
+        }
+        {
+            async_time min;
+            int b = async__lowest_bucket(loop, &min);
+            async_timer *list;
+            if (!b || min > loop->now) return;
+            list = loop->buckets[b];
+            loop->buckets[b] = NULL;
+            loop->nonempty &= ~((uint64_t)1 << (b - 1));
+            loop->timer_floor = min;
+            while (list) {
+                async_timer *next = list->next;
+                async__bucket_push(loop, list);
+                list = next;
+            }
+        }
+    }
 }
 
 static void async__timer_cancel_hook(async_future *f) {
@@ -859,17 +920,19 @@ async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_t
     /* A restarted timer keeps its waiters: they now wait for the new deadline. */
     if (timer->future.flags & ASYNC__ARMED) async__heap_remove(timer->loop, timer);
     else async_future_init_cancellable(&timer->future, async__timer_cancel_hook);
-    timer->deadline = deadline;
-    timer->child = timer->next = timer->prev = NULL;
+    if (loop->ntimers == 0 && loop->timer_floor < loop->now) loop->timer_floor = loop->now;
+    /* a deadline already past is due at the floor, which is never after now */
+    timer->deadline = deadline > loop->timer_floor ? deadline : loop->timer_floor;
     timer->loop = loop;
     timer->future.flags |= ASYNC__ARMED;
-    loop->timers = async__heap_meld(loop->timers, timer);
+    loop->ntimers++;
+    async__bucket_push(loop, timer);
     return &timer->future;
 }
 
 async_future *async_sleep(async_loop *loop, async_timer *timer, async_time delay) {
     /* The loop reads the clock each turn only while timers exist. */
-    async_time now = loop->timers ? loop->now : async__read_clock(loop);
+    async_time now = loop->ntimers ? loop->now : async__read_clock(loop);
     return async_timer_start_at(loop, timer, now + (delay > 0 ? delay : 0));
 }
 
@@ -877,14 +940,6 @@ void async_timer_stop(async_timer *timer) {
     if (!(timer->future.flags & ASYNC__ARMED)) return;
     async__heap_remove(timer->loop, timer);
     async__complete(&timer->future, ASYNC_CANCELLED, ASYNC_ECANCELED);
-}
-
-static void async__fire_timers(async_loop *loop) {
-    async_timer *t;
-    while ((t = loop->timers) != NULL && t->deadline <= loop->now) {
-        async__heap_remove(loop, t);
-        async__complete(&t->future, ASYNC_FULFILLED, 0);
-    }
 }
 
 /* ---- the loop ---- */
@@ -907,9 +962,10 @@ static int async__idle(async_loop *loop, async_time timeout) {
 }
 
 int async_run(async_loop *loop, async_future *f) {
+    unsigned ran = 0;
     while (f->state == ASYNC_PENDING) {
         async_waiter *batch = loop->ready_head;
-        async_time timeout;
+        async_time timeout, next;
         int rc;
         /* Run only what was ready when the turn began: a task that yields
            waits for the next turn, after timers and I/O had their say. */
@@ -918,8 +974,11 @@ int async_run(async_loop *loop, async_future *f) {
             async_waiter *next = batch->next;
             async__run_task(ASYNC__CONTAINER(batch, async_task, node));
             batch = next;
+            /* Sleeps count from the loop's time: keep it fresh through a long
+               batch, for the price of one clock read per 64 tasks. */
+            if ((++ran & 63) == 0 && loop->ntimers) async__read_clock(loop);
         }
-        if (loop->timers) {
+        if (loop->ntimers) {
             async__read_clock(loop);
             async__fire_timers(loop);
         }
@@ -927,15 +986,14 @@ int async_run(async_loop *loop, async_future *f) {
         if (loop->ready_head) {
             if (!loop->poll) continue;
             timeout = 0;
-        } else if (loop->timers) {
-            timeout = loop->timers->deadline - loop->now;
-            if (timeout < 0) timeout = 0;
+        } else if (async__next_deadline(loop, &next)) {
+            timeout = next > loop->now ? next - loop->now : 0;
         } else {
             timeout = -1;
         }
         rc = async__idle(loop, timeout);
         if (rc < 0) return rc;
-        if (loop->timers) {
+        if (loop->ntimers) {
             async__read_clock(loop);
             async__fire_timers(loop);
         }
