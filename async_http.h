@@ -196,6 +196,11 @@ typedef struct async_http_parser {
     async_http_body_cb on_body;
     void *user;
 
+    /* ---- Optional: called when the head buffer or the header array is full. It may
+       move the parser to larger storage with async_http_parser_rebase() and return 0;
+       anything else lets the limit stand (ASYNC_HTTP_EHEADER_TOO_LARGE). */
+    int (*grow)(void *user, struct async_http_parser *p);
+
     /* ---- Private state */
     int state;                  /* what the next byte is expected to be (ASYNC_HTTP__S_*) */
     int result;                 /* 0 while parsing; then 1 or the error code, for good */
@@ -233,6 +238,12 @@ int async_http_parser_feed(async_http_parser *p, const char *data, size_t len, s
    "connection closed before the end of the headers" or "... of the body" (p->offset == 0 then
    tells that nothing at all was received). Later feeds return the same result. */
 int async_http_parser_eof(async_http_parser *p);
+
+/* Moves the parser to new storage (from a grow callback): copies the head bytes and the
+   header fields there and points everything at the copies. The old storage is the
+   caller's to free afterwards. */
+void async_http_parser_rebase(async_http_parser *p, char *head_buf, size_t head_cap,
+                              async_http_header *headers, size_t max_headers);
 
 /* Whether the final response's status line and headers are available. */
 int async_http_parser_head_done(const async_http_parser *p);
@@ -295,6 +306,10 @@ struct async_http_request {
     const void *body;
     size_t body_len;
     async_time timeout; /* total timeout of this request; 0: the client's */
+    /* Stream the body instead of storing it: called with each decoded piece;
+       a negative return fails the request with that code. */
+    int (*on_body)(async_http_request *req, const char *data, size_t len);
+    void *user;
     /* The outcome. */
     async_http_response response;
     int error;
@@ -309,7 +324,7 @@ struct async_http_request {
     long conn;    /* index in client->conns, -1: none */
     int attempt, reused, got_bytes, is_head;
     size_t sent, send_len, body_cap;
-    char *head_mem; /* head buffer + header array, one allocation */
+    char *head_mem; /* header array + head buffer, one allocation that grows */
     async_http_request *wait_next;
     async_future pool_wait;
     async_io_op op;
@@ -391,6 +406,22 @@ void async_http_parser_init(async_http_parser *p, char *head_buf, size_t head_ca
 }
 
 int async_http_parser_head_done(const async_http_parser *p) { return p->head_done; }
+
+void async_http_parser_rebase(async_http_parser *p, char *head_buf, size_t head_cap,
+                              async_http_header *headers, size_t max_headers) {
+    size_t i;
+    memcpy(head_buf, p->head_buf, p->head_len);
+    for (i = 0; i < p->header_count; i++) {
+        headers[i] = p->headers[i];
+        headers[i].name = head_buf + (p->headers[i].name - p->head_buf);
+        headers[i].value = head_buf + (p->headers[i].value - p->head_buf);
+    }
+    if (p->reason) p->reason = head_buf + (p->reason - p->head_buf);
+    p->head_buf = head_buf;
+    p->head_cap = head_cap;
+    p->headers = headers;
+    p->max_headers = max_headers;
+}
 
 /* ---- Character classes and small string helpers */
 
@@ -565,6 +596,13 @@ static int async_http__field_line(async_http_parser *p, const char *line, size_t
     if (async_http__is_ows((unsigned char)*line))
         return async_http__malformed_at(p, "obsolete line folding (line starts with whitespace)",
                                         line);
+    if (p->header_count == p->max_headers && p->grow) {
+        size_t at = (size_t)(line - p->head_buf); /* the line moves with the head */
+        if (p->grow(p->user, p) == 0) {
+            line = colon = p->head_buf + at;
+            end = line + n;
+        }
+    }
     if (p->header_count == p->max_headers)
         return async_http__fail(p, ASYNC_HTTP_EHEADER_TOO_LARGE, "too many header fields",
                                 async_http__offset_of(p, line));
@@ -772,7 +810,10 @@ static int async_http__end_line(async_http_parser *p) {
 static int async_http__step_line(async_http_parser *p, const char *d, size_t n, size_t *used) {
     const char *lf = (const char *)memchr(d, '\n', n);
     size_t take = lf ? (size_t)(lf - d) + 1 : n, from = p->head_len;
-    int too_large = take > p->head_cap - p->head_len, rc;
+    int too_large, rc;
+    while (take > p->head_cap - p->head_len && p->grow && p->grow(p->user, p) == 0) {
+    }
+    too_large = take > p->head_cap - p->head_len;
     if (too_large) take = p->head_cap - p->head_len;
     memcpy(p->head_buf + p->head_len, d, take);
     p->head_len += take;
@@ -1479,6 +1520,7 @@ static int async_http__on_body(void *user, const char *data, size_t len) {
     async_http_request *r = (async_http_request *)user;
     async_http_client *c = r->client;
     size_t need = r->response.body_len + len + 1;
+    if (r->on_body) return r->on_body(r, data, len);
     if (r->response.body_len + len > c->config.max_body_size) return ASYNC_HTTP_EBODY_TOO_LARGE;
     if (need > r->body_cap) {
         size_t cap = r->body_cap ? r->body_cap * 2 : 4096;
@@ -1494,6 +1536,34 @@ static int async_http__on_body(void *user, const char *data, size_t len) {
     memcpy(r->response.body + r->response.body_len, data, len);
     r->response.body_len += len;
     return 0;
+}
+
+/* The response head starts in a small block (most heads are a few hundred
+   bytes) and doubles up to the configured limits: memory per request in
+   flight stays near one page. */
+#define ASYNC_HTTP__HEAD_START 1024
+#define ASYNC_HTTP__HEADERS_START 16
+
+static int async_http__head_alloc(async_http_request *r, size_t head_cap, size_t nheaders) {
+    char *mem = (char *)async_http__alloc(r->client, NULL, nheaders * sizeof(async_http_header) + head_cap);
+    if (!mem) return ASYNC_HTTP_ENOMEM;
+    if (r->head_mem) {
+        async_http_parser_rebase(&r->parser, mem + nheaders * sizeof(async_http_header), head_cap,
+                                 (async_http_header *)(void *)mem, nheaders);
+        async_http__alloc(r->client, r->head_mem, 0);
+    }
+    r->head_mem = mem;
+    return 0;
+}
+
+static int async_http__grow_head(void *user, async_http_parser *p) {
+    async_http_request *r = (async_http_request *)user;
+    const async_http_client_config *cfg = &r->client->config;
+    size_t cap = p->head_cap * 2, n = p->max_headers * 2;
+    if (cap > cfg->max_header_bytes) cap = cfg->max_header_bytes;
+    if (n > cfg->max_headers) n = cfg->max_headers;
+    if (cap == p->head_cap && n == p->max_headers) return -1; /* at the limits */
+    return async_http__head_alloc(r, cap, n);
 }
 
 /* User headers are sent as they are: each must be one "Name: value" line. */
@@ -1631,14 +1701,18 @@ retry:
         r->sent += (size_t)async_result(&r->op.future);
     }
     /* Read until the parser says the response is complete. */
-    if (!r->head_mem) {
-        r->head_mem = (char *)async_http__alloc(
-            c, NULL, c->config.max_header_bytes + c->config.max_headers * sizeof(async_http_header));
-        if (!r->head_mem) ASYNC_HTTP__FAIL(r, ASYNC_HTTP_ENOMEM);
+    {
+        size_t cap = c->config.max_header_bytes < ASYNC_HTTP__HEAD_START ? c->config.max_header_bytes
+                                                                          : ASYNC_HTTP__HEAD_START;
+        size_t n = c->config.max_headers < ASYNC_HTTP__HEADERS_START ? c->config.max_headers
+                                                                     : ASYNC_HTTP__HEADERS_START;
+        async_http__alloc(c, r->head_mem, 0); /* a retry starts afresh */
+        r->head_mem = NULL;
+        if (async_http__head_alloc(r, cap, n)) ASYNC_HTTP__FAIL(r, ASYNC_HTTP_ENOMEM);
+        async_http_parser_init(&r->parser, r->head_mem + n * sizeof(async_http_header), cap,
+                               (async_http_header *)(void *)r->head_mem, n, r->is_head, async_http__on_body, r);
+        r->parser.grow = async_http__grow_head;
     }
-    async_http_parser_init(&r->parser, r->head_mem + c->config.max_headers * sizeof(async_http_header),
-                           c->config.max_header_bytes, (async_http_header *)(void *)r->head_mem,
-                           c->config.max_headers, r->is_head, async_http__on_body, r);
     r->response.body_len = 0;
     for (;;) {
         k = &c->conns[r->conn];

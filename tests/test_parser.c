@@ -8,6 +8,7 @@
 #include "../async.h"
 #include "../async_http.h"
 #include "test.h"
+#include <stdlib.h>
 
 #define ABORT_CODE (-9999) /* what the test's on_body returns past its limit */
 
@@ -985,8 +986,81 @@ TEST(error_offsets) {
     expect_malformed(c, "invalid Content-Length", 35);
 }
 
+/* A grow callback moves the parser to larger storage mid-head: fed whole or one byte at a
+   time, a head far larger than the first buffer comes out intact, and the limit holds. */
+typedef struct growable {
+    char *mem;
+    size_t head_cap, nheaders, max_head, max_headers;
+    int grows;
+} growable;
+
+static int grow_storage(void *user, async_http_parser *p) {
+    growable *g = (growable *)user;
+    size_t cap = p->head_cap * 2 > g->max_head ? g->max_head : p->head_cap * 2;
+    size_t n = p->max_headers * 2 > g->max_headers ? g->max_headers : p->max_headers * 2;
+    char *mem;
+    if (cap == p->head_cap && n == p->max_headers) return -1;
+    mem = (char *)malloc(n * sizeof(async_http_header) + cap);
+    async_http_parser_rebase(p, mem + n * sizeof(async_http_header), cap, (async_http_header *)(void *)mem, n);
+    free(g->mem);
+    g->mem = mem;
+    g->grows++;
+    return 0;
+}
+
+static int parse_growing(const char *data, size_t len, size_t step, size_t max_head, growable *g,
+                         async_http_parser *p) {
+    size_t off = 0;
+    int rc = 0;
+    memset(g, 0, sizeof *g);
+    g->max_head = max_head;
+    g->max_headers = 64;
+    g->mem = (char *)malloc(4 * sizeof(async_http_header) + 64);
+    async_http_parser_init(p, g->mem + 4 * sizeof(async_http_header), 64, (async_http_header *)(void *)g->mem, 4,
+                           0, NULL, NULL);
+    p->grow = grow_storage;
+    p->user = g;
+    while (off < len && rc == 0) {
+        size_t n = len - off < step ? len - off : step;
+        rc = async_http_parser_feed(p, data + off, n, NULL);
+        off += n;
+    }
+    return rc;
+}
+
+TEST(grow_head_storage) {
+    char resp[8192];
+    size_t len, i, step;
+    int n = sprintf(resp, "HTTP/1.1 200 Fine\r\n");
+    for (i = 0; i < 30; i++) n += sprintf(resp + n, "X-Field-%u: value-%u\r\n", (unsigned)i, (unsigned)i);
+    n += sprintf(resp + n, "X-Long: ");
+    memset(resp + n, 'v', 2000);
+    n += 2000;
+    n += sprintf(resp + n, "\r\nContent-Length: 0\r\n\r\n");
+    len = (size_t)n;
+    for (step = 1; step <= len; step = step == 1 ? len : len + 1) {
+        growable g;
+        async_http_parser p;
+        size_t vlen;
+        const char *v;
+        CHECK_EQ(parse_growing(resp, len, step, 8192, &g, &p), 1);
+        CHECK(g.grows >= 5);
+        CHECK_EQ(p.header_count, 32);
+        CHECK(p.reason_len == 4 && memcmp(p.reason, "Fine", 4) == 0);
+        v = async_http_header_find(p.headers, p.header_count, "x-field-29", &vlen);
+        CHECK(v && vlen == 8 && memcmp(v, "value-29", 8) == 0);
+        v = async_http_header_find(p.headers, p.header_count, "X-Long", &vlen);
+        CHECK(v && vlen == 2000 && v[0] == 'v' && v[1999] == 'v');
+        free(g.mem);
+        /* the same head over a smaller limit */
+        CHECK_EQ(parse_growing(resp, len, step, 1024, &g, &p), ASYNC_HTTP_EHEADER_TOO_LARGE);
+        free(g.mem);
+    }
+}
+
 int main(void) {
     RUN(simple_content_length);
+    RUN(grow_head_storage);
     RUN(api_direct);
     RUN(keep_alive_rules);
     RUN(close_delimited_body);
