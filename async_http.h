@@ -282,6 +282,8 @@ typedef struct async_http_client {
     async_http_request *wait_head, *wait_tail; /* waiting for a connection, FIFO */
     size_t busy;                               /* connections lent to requests */
     uint64_t connects;                         /* connections opened so far */
+    async_http__conn *free_conns;              /* slots without a socket */
+    async_http__conn *idle_newest, *idle_oldest;
 } async_http_client;
 
 int async_http_client_init(async_http_client *c, async_io *io, const async_http_client_config *config);
@@ -1237,6 +1239,8 @@ struct async_http__conn {
     unsigned served; /* responses read on it: > 0 means a reused connection */
     char *rbuf, *sbuf;
     size_t scap;
+    async_http__conn *next, *prev;   /* the free list, or its host's idle list */
+    async_http__conn *newer, *older; /* every idle connection, the newest first */
 };
 
 struct async_http__host {
@@ -1247,6 +1251,7 @@ struct async_http__host {
     char *host_header; /* "name" or "name:port" */
     size_t busy;       /* connections lent out for it */
     int resolve_error; /* 0, or ASYNC_HTTP_ENAME: cached either way */
+    async_http__conn *idle;
 };
 
 static void *async_http__default_alloc(void *user, void *ptr, size_t size) {
@@ -1280,7 +1285,11 @@ int async_http_client_init(async_http_client *c, async_io *io, const async_http_
     c->conns = (async_http__conn *)async_http__alloc(c, NULL, cfg->limit * sizeof *c->conns);
     if (!c->conns) return ASYNC_HTTP_ENOMEM;
     memset(c->conns, 0, cfg->limit * sizeof *c->conns);
-    for (i = 0; i < cfg->limit; i++) c->conns[i].fd = -1;
+    for (i = cfg->limit; i-- > 0;) {
+        c->conns[i].fd = -1;
+        c->conns[i].next = c->free_conns;
+        c->free_conns = &c->conns[i];
+    }
     return 0;
 }
 
@@ -1429,26 +1438,51 @@ static int async_http__host_may_open(async_http_client *c, size_t host) {
     return !c->config.limit_per_host || c->hosts[host].busy < c->config.limit_per_host;
 }
 
-/* A connection for the request: an idle one to its host, else a free slot,
-   else an idle slot of another host (closed). -1 if it must wait. */
+static void async_http__idle_push(async_http_client *c, async_http__conn *k) {
+    async_http__host *h = &c->hosts[k->host];
+    k->state = ASYNC_HTTP__IDLE;
+    k->prev = NULL;
+    k->next = h->idle;
+    if (h->idle) h->idle->prev = k;
+    h->idle = k;
+    k->older = c->idle_newest;
+    k->newer = NULL;
+    if (c->idle_newest) c->idle_newest->newer = k;
+    else c->idle_oldest = k;
+    c->idle_newest = k;
+}
+
+static void async_http__idle_remove(async_http_client *c, async_http__conn *k) {
+    if (k->prev) k->prev->next = k->next;
+    else c->hosts[k->host].idle = k->next;
+    if (k->next) k->next->prev = k->prev;
+    if (k->newer) k->newer->older = k->older;
+    else c->idle_newest = k->older;
+    if (k->older) k->older->newer = k->newer;
+    else c->idle_oldest = k->newer;
+}
+
+/* A connection for the request, in O(1): the host's most recently used
+   idle one, else a free slot, else the slot of the longest idle connection
+   to another host (closed). -1 if the request must wait. */
 static long async_http__pick(async_http_client *c, size_t host) {
-    long free_slot = -1, other_idle = -1;
-    size_t i;
+    async_http__conn *k;
     if (!async_http__host_may_open(c, host)) return -1;
-    for (i = 0; i < c->config.limit; i++) {
-        async_http__conn *k = &c->conns[i];
-        if (k->state == ASYNC_HTTP__IDLE && k->host == host) return (long)i;
-        if (k->state == ASYNC_HTTP__FREE && free_slot < 0) free_slot = (long)i;
-        if (k->state == ASYNC_HTTP__IDLE && other_idle < 0) other_idle = (long)i;
+    if ((k = c->hosts[host].idle) != NULL) {
+        async_http__idle_remove(c, k);
+    } else if ((k = c->free_conns) != NULL) {
+        c->free_conns = k->next;
+    } else if ((k = c->idle_oldest) != NULL) {
+        async_http__idle_remove(c, k);
+        async_http__conn_close(c, k);
+    } else {
+        return -1;
     }
-    if (free_slot >= 0) return free_slot;
-    if (other_idle >= 0) async_http__conn_close(c, &c->conns[other_idle]);
-    return other_idle;
+    return (long)(k - c->conns);
 }
 
 static void async_http__lend(async_http_client *c, async_http_request *r, long slot) {
     async_http__conn *k = &c->conns[slot];
-    if (k->state != ASYNC_HTTP__IDLE || k->host != r->host) async_http__conn_close(c, k);
     k->state = ASYNC_HTTP__BUSY;
     k->host = r->host;
     c->hosts[r->host].busy++;
@@ -1498,11 +1532,13 @@ static void async_http__give_back(async_http_client *c, async_http_request *r, i
     if (r->conn < 0) return;
     k = &c->conns[r->conn];
     if (keep) {
-        k->state = ASYNC_HTTP__IDLE;
         k->served++;
+        async_http__idle_push(c, k);
     } else {
         async_http__conn_close(c, k);
         k->state = ASYNC_HTTP__FREE;
+        k->next = c->free_conns;
+        c->free_conns = k;
     }
     c->hosts[k->host].busy--;
     c->busy--;

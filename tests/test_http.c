@@ -469,6 +469,39 @@ TEST(test_pool_limit) {
     server_stop(&s);
 }
 
+/* A full pool closes the longest idle connection to another host to make room. */
+TEST(test_pool_evicts_idle_of_other_host) {
+    env e;
+    server a, b;
+    async_http_request r;
+    async_http_client_config cfg;
+    char url_a[64], url_b[64];
+    server_start(&a, play_ok);
+    server_start(&b, play_ok);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.limit = 1;
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    url_of(url_a, sizeof url_a, &a, "/");
+    url_of(url_b, sizeof url_b, &b, "/");
+    memset(&r, 0, sizeof r);
+    CHECK_EQ(fetch(&e, &r, "GET", url_a), 0);
+    async_http_request_release(&r);
+    CHECK_EQ(fetch(&e, &r, "GET", url_a), 0); /* reuses A's connection */
+    async_http_request_release(&r);
+    CHECK_EQ(fetch(&e, &r, "GET", url_b), 0); /* A's idle connection gives way */
+    async_http_request_release(&r);
+    CHECK_EQ(fetch(&e, &r, "GET", url_a), 0);
+    async_http_request_release(&r);
+    CHECK_EQ(a.accepted, 2);
+    CHECK_EQ(b.accepted, 1);
+    CHECK_EQ(e.client.connects, 3);
+    msleep(50);
+    CHECK(a.open + b.open <= 1); /* the evicted ones were closed */
+    env_close(&e);
+    server_stop(&a);
+    server_stop(&b);
+}
+
 TEST(test_pool_limit_per_host) {
     env e;
     server s;
@@ -922,6 +955,7 @@ int main(void) {
     RUN(test_body_over_limit);
     RUN(test_pool_limit);
     RUN(test_pool_limit_per_host);
+    RUN(test_pool_evicts_idle_of_other_host);
     RUN(test_idempotent_retry);
     RUN(test_no_retry_for_post);
     RUN(test_retry_only_once);
