@@ -273,8 +273,8 @@ typedef struct async_timer async_timer;
 struct async_loop {
     async_waiter *ready_head, *ready_tail; /* private, all of it */
     async_timer *buckets[ASYNC__BUCKETS];
-    async_time bucket_min[ASYNC__BUCKETS]; /* valid where the bit in min_valid is set */
-    uint64_t nonempty, min_valid;          /* bit b-1 for bucket b > 0 */
+    async_time bucket_min[ASYNC__BUCKETS]; /* a lower bound of each bucket's deadlines */
+    uint64_t nonempty;                     /* bit b-1 for bucket b > 0 */
     async_time timer_floor;
     size_t ntimers;
     async_time now;
@@ -831,15 +831,13 @@ static void async__bucket_push(async_loop *loop, async_timer *t) {
     t->pprev = &loop->buckets[b];
     loop->buckets[b] = t;
     if (!bit) return;
-    if (!(loop->nonempty & bit)) { /* the first: its minimum is known */
-        loop->bucket_min[b] = t->deadline;
-        loop->min_valid |= bit;
-        loop->nonempty |= bit;
-    } else if (t->deadline < loop->bucket_min[b]) {
-        loop->bucket_min[b] = t->deadline; /* still a lower bound if the bit is clear */
-    }
+    if (!(loop->nonempty & bit) || t->deadline < loop->bucket_min[b]) loop->bucket_min[b] = t->deadline;
+    loop->nonempty |= bit;
 }
 
+/* A stopped timer leaves its bucket's lower bound as it is: a bound that is
+   too low only wakes the loop early once, and the next spreading of the
+   bucket makes it exact again. */
 static void async__heap_remove(async_loop *loop, async_timer *t) {
     int b = async__bucket_of(loop, t->deadline);
     *t->pprev = t->next;
@@ -848,32 +846,20 @@ static void async__heap_remove(async_loop *loop, async_timer *t) {
     t->pprev = NULL;
     t->future.flags &= (uint8_t)~ASYNC__ARMED;
     loop->ntimers--;
-    if (b) {
-        uint64_t bit = (uint64_t)1 << (b - 1);
-        if (!loop->buckets[b]) loop->nonempty &= ~bit, loop->min_valid |= bit;
-        else if (t->deadline == loop->bucket_min[b]) loop->min_valid &= ~bit; /* found again when needed */
-    }
+    if (b && !loop->buckets[b]) loop->nonempty &= ~((uint64_t)1 << (b - 1));
 }
 
-/* The lowest non-empty bucket above 0, and its earliest deadline. */
-static int async__lowest_bucket(async_loop *loop, async_time *min) {
+/* The lowest non-empty bucket above 0, and a lower bound of its deadlines. */
+static int async__lowest_bucket(const async_loop *loop, async_time *min) {
     int b = 1;
     uint64_t bits = loop->nonempty;
     if (!bits) return 0;
     while (!(bits & 1)) bits >>= 1, b++;
-    if (!(loop->min_valid & ((uint64_t)1 << (b - 1)))) {
-        async_timer *t = loop->buckets[b];
-        async_time m = t->deadline;
-        for (t = t->next; t; t = t->next)
-            if (t->deadline < m) m = t->deadline;
-        loop->bucket_min[b] = m;
-        loop->min_valid |= (uint64_t)1 << (b - 1);
-    }
     *min = loop->bucket_min[b];
     return b;
 }
 
-/* The earliest deadline, if any timer runs. */
+/* The earliest deadline (or a little before it), if any timer runs. */
 static int async__next_deadline(async_loop *loop, async_time *when) {
     if (loop->buckets[0]) {
         *when = loop->timer_floor;
@@ -883,9 +869,10 @@ static int async__next_deadline(async_loop *loop, async_time *when) {
 }
 
 /* Fire every timer due by loop->now. When bucket 0 runs dry, the floor
-   moves up to the next deadline (only if it is due: the floor must never
-   pass `now`, or a timer started later could land below it) and that
-   bucket's timers spread over the lower buckets. */
+   moves up to the lowest bucket's bound (only if it is due: the floor must
+   never pass `now`, or a timer started later could land below it) and that
+   bucket's timers spread over the lower buckets, all of which they share
+   the bound's high bits with. */
 static void async__fire_timers(async_loop *loop) {
     for (;;) {
         async_timer *t = loop->buckets[0];
