@@ -36,7 +36,10 @@
    Operations are queued and submitted together: one io_uring_enter per loop
    turn. Cancelling an operation (or the task awaiting it) submits an
    io_uring cancel and the operation completes only when the kernel has let
-   go of its buffer. The ring asks for SINGLE_ISSUER|DEFER_TASKRUN, then
+   go of its buffer. Such an operation may still have succeeded (the kernel
+   finished it before the cancel arrived): after a caught cancellation, look
+   at the operation's own future, and close a socket that socket() or
+   accept() made all the same. The ring asks for SINGLE_ISSUER|DEFER_TASKRUN, then
    COOP_TASKRUN, then nothing, as far as the kernel allows.
 
    THE CLIENT (async_http_*)
@@ -1611,12 +1614,22 @@ static int async_http__check_headers(const char *const *h) {
     return 0;
 }
 
-/* Write the request into the connection's send buffer. */
+static char *async_http__put(char *p, const char *s, size_t n) {
+    memcpy(p, s, n);
+    return p + n;
+}
+
+#define ASYNC_HTTP__PUT_LIT(p, lit) async_http__put(p, lit, sizeof(lit) - 1)
+
+/* Write the request into the connection's send buffer (no printf: this runs
+   once per request). */
 static int async_http__build(async_http_request *r, async_http__conn *k) {
     async_http_client *c = r->client;
     const char *const *h;
-    size_t need = strlen(r->method) + r->path_len + strlen(c->hosts[r->host].host_header) +
-                  strlen(c->config.user_agent) + r->body_len + 128;
+    const char *host = c->hosts[r->host].host_header, *agent = c->config.user_agent;
+    size_t method_len = strlen(r->method), host_len = strlen(host), agent_len = strlen(agent);
+    size_t need = method_len + r->path_len + host_len + agent_len + r->body_len + 96;
+    int has_length = r->body_len || !strcmp(r->method, "POST") || !strcmp(r->method, "PUT");
     char *p;
     for (h = r->headers; h && *h; h++) need += strlen(*h) + 2;
     if (need > k->scap) {
@@ -1625,17 +1638,21 @@ static int async_http__build(async_http_request *r, async_http__conn *k) {
         k->sbuf = grown;
         k->scap = need;
     }
-    p = k->sbuf;
-    p += sprintf(p, "%s %.*s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n", r->method, (int)r->path_len, r->path,
-                 c->hosts[r->host].host_header, c->config.user_agent);
-    for (h = r->headers; h && *h; h++) p += sprintf(p, "%s\r\n", *h);
-    if (r->body_len || !strcmp(r->method, "POST") || !strcmp(r->method, "PUT"))
-        p += sprintf(p, "Content-Length: %zu\r\n", r->body_len);
-    p += sprintf(p, "\r\n");
-    if (r->body_len) {
-        memcpy(p, r->body, r->body_len);
-        p += r->body_len;
+    p = async_http__put(k->sbuf, r->method, method_len);
+    p = ASYNC_HTTP__PUT_LIT(p, " ");
+    p = async_http__put(p, r->path, r->path_len);
+    p = ASYNC_HTTP__PUT_LIT(p, " HTTP/1.1\r\nHost: ");
+    p = async_http__put(p, host, host_len);
+    p = ASYNC_HTTP__PUT_LIT(p, "\r\nUser-Agent: ");
+    p = async_http__put(p, agent, agent_len);
+    p = ASYNC_HTTP__PUT_LIT(p, "\r\n");
+    for (h = r->headers; h && *h; h++) {
+        p = async_http__put(p, *h, strlen(*h));
+        p = ASYNC_HTTP__PUT_LIT(p, "\r\n");
     }
+    if (has_length) p += sprintf(p, "Content-Length: %lu\r\n", (unsigned long)r->body_len);
+    p = ASYNC_HTTP__PUT_LIT(p, "\r\n");
+    if (r->body_len) p = async_http__put(p, (const char *)r->body, r->body_len);
     r->send_len = (size_t)(p - k->sbuf);
     return 0;
 }
@@ -1709,10 +1726,14 @@ retry:
         r->addrlen = c->hosts[r->host].addrlen;
         ASYNC_AWAIT_CATCH(t, async_io_socket(c->io, &r->op, r->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0),
                           r->step_err);
-        if (r->step_err) ASYNC_HTTP__FAIL(r, async_http__net_error(r->step_err));
+        /* Even when the request was cancelled meanwhile, a socket may have
+           been made: keep it, so that the failure path closes it. */
         k = &c->conns[r->conn];
-        k->fd = (int)async_result(&r->op.future);
-        c->connects++;
+        if (r->op.future.state == ASYNC_FULFILLED) {
+            k->fd = (int)async_result(&r->op.future);
+            c->connects++;
+        }
+        if (r->step_err) ASYNC_HTTP__FAIL(r, async_http__net_error(r->step_err));
         ASYNC_AWAIT_CATCH(t,
                           async_http__timed(r, async_io_connect(c->io, &r->op, k->fd,
                                                                 (struct sockaddr *)&r->addr, r->addrlen),
