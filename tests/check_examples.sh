@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# The examples, checked by what they print: runs `make demo`'s script, then
+# spiders on virtual time, then fetch and swapi_server against a server of
+# its own on a free loopback port. Ends with "RESULT examples <passed> <failed>".
+set -u
+cd "$(dirname "$0")/.."
+B=${B:-build}
+passed=0 failed=0
+server_pid=
+
+cleanup() { [ -n "$server_pid" ] && kill -TERM "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; }
+trap cleanup EXIT
+
+# check NAME COMMAND...: one test; on failure, show what was looked at ($out, $err).
+out= err= rc=0
+check() {
+    local name=$1
+    shift
+    if "$@"; then
+        passed=$((passed + 1))
+        echo "ok   $name"
+    else
+        failed=$((failed + 1))
+        echo "FAIL $name (exit $rc)"
+        printf '%s\n' "$out" | head -n 40 | sed 's/^/     | /'
+        [ -n "$err" ] && printf '%s\n' "$err" | head -n 10 | sed 's/^/     ! /'
+    fi
+    return 0
+}
+
+# run COMMAND...: capture stdout, stderr and the exit status.
+run() {
+    local e
+    e=$(mktemp)
+    out=$("$@" 2>"$e")
+    rc=$?
+    err=$(cat "$e")
+    rm -f "$e"
+}
+
+# The lines of one section of the demo's output (after "== TITLE ...").
+section() { awk -v t="== $1" 'index($0, "== ") == 1 { on = index($0, t) == 1; next } on && !/^\$ /' <<<"$demo"; }
+
+# ---- make demo ----
+run bash examples/demo.sh
+demo=$out demo_rc=$rc
+dead_port=$(sed -n 's|^listening on http://127.0.0.1:\([0-9]*\)$|\1|p' <<<"$demo") # stopped: nobody listens there now
+
+demo_ok() { [ "$demo_rc" -eq 0 ] && [[ $demo == *"demo: all examples succeeded" ]]; }
+check "make demo: every example succeeds" demo_ok
+
+gather_ok() {
+    out=$(section "seed 001: ten heroes with gather")
+    [ "$(grep '^Got hero ' <<<"$out" | sort -k3n | tr '\n' ' ')" = "$(printf 'Got hero %d ' $(seq 10))" ] &&
+        [ "$(tail -n 1 <<<"$out")" = "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]" ] && [ "$(wc -l <<<"$out")" -eq 11 ]
+}
+check "heroes_gather: ten heroes as they come, then the list in order" gather_ok
+
+as_completed_ok() {
+    out=$(section "seed 001: ten heroes with as_completed")
+    [ "$(grep -c '^Got hero [0-9]*: .' <<<"$out")" -eq 10 ] &&
+        [ "$(sed -n 's/^Got hero [0-9]*: //p' <<<"$out" | sort -u | wc -l)" -eq 10 ] &&
+        [ "$(sed -n 's/^Got hero \([0-9]*\): .*/\1/p' <<<"$out" | sort -n | tr '\n' ' ')" = "$(seq 10 | tr '\n' ' ')" ] &&
+        grep -qx 'Got hero 1: Luke Skywalker' <<<"$out" && grep -qx 'Got hero 4: Darth Vader' <<<"$out"
+}
+check "heroes_as_completed: ten distinct names" as_completed_ok
+
+status_codes_ok() {
+    out=$(section "seed 002")
+    [ "$(head -n 1 <<<"$out")" = "200: 1000" ] && grep -q '^1000 requests in [0-9.]* s$' <<<"$out" &&
+        [ "$(wc -l <<<"$out")" -eq 2 ]
+}
+check "status_codes: 200: 1000" status_codes_ok
+
+spider_lines=$(printf '%s\n' "Blog 1" "News 1" "Forum 1" "Blog 2" "News 2" "Forum 2" "Blog 3" "News 3" "Forum 3")
+spiders_real_ok() {
+    out=$(section "seed 004")
+    [ "$(head -n 9 <<<"$out")" = "$spider_lines" ] && [[ $(tail -n 1 <<<"$out") =~ ^3\.[0-4][0-9]$ ]]
+}
+check "spiders: interleaved, about 3 s of real time" spiders_real_ok
+
+wait_timeout_ok() {
+    out=$(section "asyncio.wait")
+    [ "$(sed -n 's/^[0-9.]* s  hero \([0-9]\) \(done\|cancelled\).*/\1 \2/p' <<<"$out" | tr '\n' ,)" = \
+        "5 done,1 done,3 done,6 done,2 cancelled,4 cancelled," ] &&
+        grep -qx '4 done, 2 cancelled, 0 failed' <<<"$out"
+}
+check "wait_timeout: the fast ones done, the slow ones cancelled" wait_timeout_ok
+
+server_stop_ok() {
+    out=$(section "stopping the server")
+    grep -q '^stopped by SIGTERM: 1024 requests on [0-9]* connections' <<<"$out"
+}
+check "swapi_server: stops on SIGTERM and says what it served" server_stop_ok
+
+spiders_virtual_ok() {
+    run "$B/spiders" --virtual
+    [ "$rc" -eq 0 ] && [ "$out" = "$spider_lines"$'\n'"3.00" ]
+}
+check "spiders --virtual: the same lines, exactly 3.00, at once" spiders_virtual_ok
+
+# ---- a server of our own for fetch, no delay unless a request asks ----
+coproc SERVER { exec "$B/swapi_server"; }
+server_pid=$SERVER_PID
+exec {server_out}<&"${SERVER[0]}"
+read -r -t 10 first <&"$server_out"
+base=${first#listening on }
+if [[ $base != http://127.0.0.1:* ]]; then
+    echo "FAIL swapi_server did not start"
+    echo "RESULT examples $passed $((failed + 1))"
+    exit 1
+fi
+luke='{"name": "Luke Skywalker", "height": "172", "mass": "77", "birth_year": "19BBY", "gender": "male", "url": "'$base'/api/people/1/"}'
+
+fetch_include_ok() {
+    run "$B/fetch" -i "$base/api/people/1"
+    [ "$rc" -eq 0 ] && [ "$out" = "$(printf '%s\n' "HTTP/1.1 200 OK" "Server: swapi_server (async_http.h)" \
+        "Content-Type: application/json" "Content-Length: $((${#luke} + 1))" "" "$luke")" ]
+}
+check "fetch -i: status line, headers, empty line, body" fetch_include_ok
+
+fetch_body_ok() {
+    run "$B/fetch" "$base/api/people/1"
+    [ "$rc" -eq 0 ] && [ "$out" = "$luke" ] && [ -z "$err" ]
+}
+check "fetch: the body alone" fetch_body_ok
+
+fetch_404_ok() {
+    run "$B/fetch" -i "$base/api/people/101"
+    [ "$rc" -eq 0 ] && [ "$(head -n 1 <<<"$out")" = "HTTP/1.1 404 Not Found" ] &&
+        [ "$(tail -n 1 <<<"$out")" = '{"detail": "Not Found"}' ]
+}
+check "fetch: a 404 is a response (exit 0)" fetch_404_ok
+
+fetch_refused_ok() {
+    run "$B/fetch" "http://127.0.0.1:$dead_port/api/people/1"
+    [ "$rc" -eq 1 ] && [ -z "$out" ] && [ "$err" = "fetch: http://127.0.0.1:$dead_port/api/people/1: connection refused" ]
+}
+check "fetch: a refused connection (exit 1, the URL and why)" fetch_refused_ok
+
+fetch_read_timeout_ok() {
+    run "$B/fetch" --read-timeout 0.2 "$base/api/people/1?delay_ms=3000"
+    [ "$rc" -eq 1 ] && [[ $err == "fetch: $base/api/people/1?delay_ms=3000: timed out: the read timeout passed"* ]]
+}
+check "fetch --read-timeout 0.2 against a 3 s delay" fetch_read_timeout_ok
+
+fetch_total_timeout_ok() {
+    run "$B/fetch" --timeout 0.25 "$base/api/people/2" "$base/api/people/3?delay_ms=3000"
+    [ "$rc" -eq 1 ] && [[ $out == '{"name": "C-3PO"'* ]] &&
+        [ "$err" = "fetch: $base/api/people/3?delay_ms=3000: timed out: the total timeout passed" ]
+}
+check "fetch --timeout 0.25: one in time, one timed out" fetch_total_timeout_ok
+
+fetch_usage_ok() {
+    run "$B/fetch"
+    [ "$rc" -eq 2 ] && [[ $err == usage:* ]] || return 1
+    run "$B/fetch" --timeout soon "$base/api/people/1"
+    [ "$rc" -eq 2 ] && [[ $err == usage:* ]] || return 1
+    run "$B/fetch" -Z "$base/api/people/1"
+    [ "$rc" -eq 2 ] && [ -z "$out" ]
+}
+check "fetch: usage errors (exit 2)" fetch_usage_ok
+
+fetch_post_ok() {
+    run "$B/fetch" -d 'name=Luke&side=light' "$base/api/echo"
+    [ "$rc" -eq 0 ] && [ "$out" = $'POST /api/echo\nname=Luke&side=light' ] || return 1
+    run "$B/fetch" -X PUT -d 'x' "$base/api/echo?id=1"
+    [ "$rc" -eq 0 ] && [ "$out" = $'PUT /api/echo?id=1\nx' ]
+}
+check "fetch -d: POSTs the data (and -X PUT -d)" fetch_post_ok
+
+fetch_header_ok() {
+    run "$B/fetch" -i -H 'Connection: close' "$base/api/people/1"
+    [ "$rc" -eq 0 ] && grep -qx 'Connection: close' <<<"$out" || return 1
+    run "$B/fetch" -H 'no colon' "$base/api/people/1"
+    [ "$rc" -eq 1 ] && [ "$err" = "fetch: $base/api/people/1: invalid request header" ]
+}
+check "fetch -H: the header is sent; a malformed one fails" fetch_header_ok
+
+fetch_order_ok() {
+    # The first answer comes last; the output keeps argument order.
+    run "$B/fetch" "$base/api/people/4?delay_ms=300" "$base/api/people/1"
+    [ "$rc" -eq 0 ] && [ "$(sed 's/", "height.*//' <<<"$out" | tr '\n' ,)" = '{"name": "Darth Vader,{"name": "Luke Skywalker,' ]
+}
+check "fetch: two URLs printed in argument order" fetch_order_ok
+
+pipelined_ok() {
+    local fd
+    exec {fd}<>"/dev/tcp/127.0.0.1/${base##*:}"
+    printf 'GET /api/people/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /api/people/2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&"$fd"
+    out=$(timeout 5 cat <&"$fd" | tr -d '\r')
+    exec {fd}>&-
+    [ "$(grep -c '^HTTP/1.1 200 OK$' <<<"$out")" -eq 2 ] &&
+        [ "$(grep -o '"name": "[^"]*"' <<<"$out" | tr '\n' ,)" = '"name": "Luke Skywalker","name": "C-3PO",' ]
+}
+check "swapi_server: two pipelined requests, answered in order" pipelined_ok
+
+too_large_ok() {
+    run "$B/fetch" -i -H "X-Padding: $(printf '%9000s' '')x" "$base/api/people/1"
+    [ "$rc" -eq 0 ] && [ "$(head -n 1 <<<"$out")" = "HTTP/1.1 431 Request Header Fields Too Large" ] &&
+        grep -qx 'Connection: close' <<<"$out"
+}
+check "swapi_server: a head over 8 KiB gets 431" too_large_ok
+
+thousand_ok() {
+    # Each answer waits 300 ms, so all thousand requests are open at once.
+    run "$B/status_codes" --limit 1000 "$base/api/people/2?delay_ms=300" 1000
+    [ "$rc" -eq 0 ] && [ "$(head -n 1 <<<"$out")" = "200: 1000" ] || return 1
+    kill -TERM "$server_pid"
+    wait "$server_pid"
+    rc=$?
+    server_pid=
+    out=$(cat <&"$server_out")
+    [ "$rc" -eq 0 ] && [[ $out =~ ^stopped\ by\ SIGTERM:\ .*at\ most\ ([0-9]+)\ at\ once$ ]] &&
+        [ "${BASH_REMATCH[1]}" -ge 1000 ]
+}
+check "swapi_server: 1000 connections at once, then a clean stop" thousand_ok
+
+echo "RESULT examples $passed $failed"
+[ "$failed" -eq 0 ]
