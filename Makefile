@@ -30,8 +30,20 @@ HTTP_LIBS := -luring -lpthread
 include examples/examples.mk
 include tests/hostile.mk
 
-.PHONY: all test embedded clean
-all: $(TEST_BINS) $(EXTRA_BINS)
+BENCH_BINS := $(B)/bench_client $(B)/bench_loop
+
+.PHONY: all test embedded bench clean
+all: $(TEST_BINS) $(EXTRA_BINS) $(BENCH_BINS)
+
+$(B)/bench_client: bench/bench_client.c async.h async_http.h | $(B)
+	$(CC) $(STRICT) -O2 -g $< -o $@ $(HTTP_LIBS)
+$(B)/bench_loop: bench/bench_loop.c async.h | $(B)
+	$(CC) $(STRICT) -O2 -g $< -o $@
+
+# The library against wrk, libcurl, aiohttp and asyncio, same machine, same
+# run (bench/run.sh; BENCH_SECONDS etc. there). Installs nothing.
+bench: $(BENCH_BINS)
+	BENCH_CLIENT=$(B)/bench_client BENCH_LOOP_BIN=$(B)/bench_loop bash bench/run.sh
 
 $(B):
 	@mkdir -p $(B)

@@ -2,7 +2,9 @@
    load, the way bench/curl_multi.c and bench/aiohttp_peer.py do it: one
    client whose pool holds CONNECTIONS keep-alive connections, CONNECTIONS
    workers each fetching URL again and again until TOTAL responses arrived
-   or SECONDS passed. Prints the peers' RESULT line. */
+   or SECONDS passed. Like the wrk and libcurl peers, it streams each body
+   past (on_body counts its bytes) instead of keeping it. Prints the peers'
+   RESULT line. */
 #define _POSIX_C_SOURCE 200809L
 #define ASYNC_IMPLEMENTATION
 #define ASYNC_HTTP_IMPLEMENTATION
@@ -16,6 +18,7 @@ typedef struct shared {
     async_http_client *client;
     const char *url;
     long started, done, errors, total;
+    unsigned long long body_bytes;
     async_time deadline;
 } shared;
 
@@ -25,10 +28,18 @@ typedef struct worker {
     shared *s;
 } worker;
 
+static int count_body(async_http_request *req, const char *data, size_t len) {
+    (void)data;
+    ((shared *)req->user)->body_bytes += len;
+    return 0;
+}
+
 static int worker_run(async_task *t) {
     worker *w = (worker *)t;
     shared *s = w->s;
     ASYNC_BEGIN(t);
+    w->req.on_body = count_body;
+    w->req.user = s;
     while (s->started < s->total && async_now(t->loop) < s->deadline) {
         s->started++;
         ASYNC_AWAIT(t, async_http_get(s->client, &w->req, s->url));
