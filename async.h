@@ -257,7 +257,8 @@ typedef struct async_loop_config {
     void *clock_user;
     /* Nonzero: virtual time. The clock stands still while tasks run and jumps
        to the next timer when every task waits: tests of timing behaviour
-       run instantly and exactly. */
+       run instantly and exactly. (With an I/O backend attached the loop
+       waits in the backend instead, and virtual time does not jump.) */
     int virtual_time;
 } async_loop_config;
 

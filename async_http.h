@@ -266,7 +266,7 @@ typedef struct async_http_client_config {
     size_t max_body_size;        /* 0: 64 MiB */
     size_t max_header_bytes;     /* status line + headers; 0: 16 KiB */
     size_t max_headers;          /* 0: 100 */
-    size_t recv_buffer_size;     /* per connection; 0: 16 KiB */
+    size_t recv_buffer_size;     /* per connection; 0: 64 KiB (only what a response fills is touched) */
     const char *user_agent;      /* NULL: "async_http.h" */
     void *(*alloc)(void *user, void *ptr, size_t size); /* NULL: realloc/free */
     void *alloc_user;
@@ -1280,7 +1280,7 @@ int async_http_client_init(async_http_client *c, async_io *io, const async_http_
     if (!cfg->max_body_size) cfg->max_body_size = (size_t)64 << 20;
     if (!cfg->max_header_bytes) cfg->max_header_bytes = 16 << 10;
     if (!cfg->max_headers) cfg->max_headers = 100;
-    if (!cfg->recv_buffer_size) cfg->recv_buffer_size = 16 << 10;
+    if (!cfg->recv_buffer_size) cfg->recv_buffer_size = 64 << 10;
     if (!cfg->user_agent) cfg->user_agent = "async_http.h";
     if (!cfg->alloc) cfg->alloc = async_http__default_alloc;
     c->io = io;
