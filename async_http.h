@@ -1468,12 +1468,26 @@ static void async_http__idle_remove(async_http_client *c, async_http__conn *k) {
 /* A connection for the request, in O(1): the host's most recently used
    idle one, else a free slot, else the slot of the longest idle connection
    to another host (closed). -1 if the request must wait. */
+/* An idle connection must have nothing to read: bytes a server sent unasked
+   would be taken for the next response, and an end of stream means it is
+   gone. One non-blocking peek (what libcurl's liveness check costs too). */
+static int async_http__idle_is_clean(const async_http__conn *k) {
+    char byte;
+    return recv(k->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
 static long async_http__pick(async_http_client *c, size_t host) {
     async_http__conn *k;
     if (!async_http__host_may_open(c, host)) return -1;
-    if ((k = c->hosts[host].idle) != NULL) {
+    while ((k = c->hosts[host].idle) != NULL) {
         async_http__idle_remove(c, k);
-    } else if ((k = c->free_conns) != NULL) {
+        if (async_http__idle_is_clean(k)) return (long)(k - c->conns);
+        async_http__conn_close(c, k); /* and its slot is free for a new one */
+        k->state = ASYNC_HTTP__FREE;
+        k->next = c->free_conns;
+        c->free_conns = k;
+    }
+    if ((k = c->free_conns) != NULL) {
         c->free_conns = k->next;
     } else if ((k = c->idle_oldest) != NULL) {
         async_http__idle_remove(c, k);
@@ -1561,6 +1575,7 @@ static int async_http__on_body(void *user, const char *data, size_t len) {
     size_t need = r->response.body_len + len + 1;
     if (r->on_body) return r->on_body(r, data, len);
     if (r->response.body_len + len > c->config.max_body_size) return ASYNC_HTTP_EBODY_TOO_LARGE;
+    /* sized to the announced length up front, which is within the limit (checked at the head) */
     if (need > r->body_cap) {
         size_t cap = r->body_cap ? r->body_cap * 2 : 4096;
         char *grown;
@@ -1791,6 +1806,10 @@ retry:
             r->got_bytes = 1;
             rc = async_http_parser_feed(&r->parser, k->rbuf, n, &used);
             if (rc < 0) ASYNC_HTTP__FAIL(r, rc);
+            /* An announced body over the limit fails at once, before a byte of it is kept. */
+            if (!r->on_body && r->parser.content_length > (int64_t)c->config.max_body_size &&
+                async_http_parser_head_done(&r->parser))
+                ASYNC_HTTP__FAIL(r, ASYNC_HTTP_EBODY_TOO_LARGE);
             if (rc == 1) {
                 if (used != n) r->parser.keep_alive = 0; /* stray bytes: the stream is off */
                 break;

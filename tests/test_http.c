@@ -253,13 +253,29 @@ static void play_send(server *s, int fd, int index) {
 }
 
 /* answers one request keep-alive, then closes: the pooled connection
-   is dead when the client next uses it. Later connections: answer and
-   close, or (index >= 1 when delay_ms == -1) close without answering. */
+   is dead before the client next uses it. */
 static void play_once_then_close(server *s, int fd, int index) {
+    (void)s, (void)index;
     if (!read_request(fd)) return;
-    if (index >= 1 && s->delay_ms == -1) return;
     send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
     msleep(20); /* let the response go out before the FIN */
+}
+
+/* The first connection answers one request, then takes the second and
+   closes without a word: the client learns only after it sent. Later
+   connections answer (or, with delay_ms == -1, drop the request too). */
+static void play_drop_second_request(server *s, int fd, int index) {
+    if (index == 0) {
+        if (!read_request(fd)) return;
+        send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        read_request(fd);
+        return;
+    }
+    if (s->delay_ms == -1) {
+        read_request(fd);
+        return;
+    }
+    play_ok(s, fd, index);
 }
 
 /* ------------------------------------------------------------------ */
@@ -521,7 +537,9 @@ TEST(test_pool_limit_per_host) {
     server_stop(&s);
 }
 
-TEST(test_idempotent_retry) {
+/* A pooled connection the server closed while it was idle is seen to be
+   dead before anything is sent on it: even a POST goes out on a new one. */
+TEST(test_dead_pooled_connection_skipped) {
     env e;
     server s;
     async_http_request r;
@@ -533,6 +551,29 @@ TEST(test_idempotent_retry) {
     CHECK_EQ(fetch(&e, &r, "GET", url), 0);
     async_http_request_release(&r);
     msleep(100); /* the server has closed the pooled connection by now */
+    memset(&r, 0, sizeof r);
+    r.body = "x=1", r.body_len = 3;
+    CHECK_EQ(fetch(&e, &r, "POST", url), 0);
+    CHECK_EQ(r.response.status, 200);
+    async_http_request_release(&r);
+    CHECK_EQ(s.accepted, 2);
+    env_close(&e);
+    server_stop(&s);
+}
+
+/* The server drops a request sent on a pooled connection: a GET is sent
+   again, once, on a new connection. */
+TEST(test_idempotent_retry) {
+    env e;
+    server s;
+    async_http_request r;
+    char url[64];
+    server_start(&s, play_drop_second_request);
+    CHECK_EQ(env_init(&e, NULL), 0);
+    url_of(url, sizeof url, &s, "/");
+    memset(&r, 0, sizeof r);
+    CHECK_EQ(fetch(&e, &r, "GET", url), 0);
+    async_http_request_release(&r);
     memset(&r, 0, sizeof r);
     CHECK_EQ(fetch(&e, &r, "GET", url), 0); /* retried on a new connection */
     CHECK_EQ(r.response.status, 200);
@@ -548,16 +589,16 @@ TEST(test_no_retry_for_post) {
     server s;
     async_http_request r;
     char url[64];
-    server_start(&s, play_once_then_close);
+    server_start(&s, play_drop_second_request);
     CHECK_EQ(env_init(&e, NULL), 0);
     url_of(url, sizeof url, &s, "/");
     memset(&r, 0, sizeof r);
     CHECK_EQ(fetch(&e, &r, "GET", url), 0);
     async_http_request_release(&r);
-    msleep(100);
     memset(&r, 0, sizeof r);
     r.body = "x=1", r.body_len = 3;
     CHECK_EQ(fetch(&e, &r, "POST", url), ASYNC_HTTP_ECLOSED);
+    msleep(50);
     CHECK_EQ(s.accepted, 1); /* not sent again */
     env_close(&e);
     server_stop(&s);
@@ -568,14 +609,13 @@ TEST(test_retry_only_once) {
     server s;
     async_http_request r;
     char url[64];
-    server_start(&s, play_once_then_close);
-    s.delay_ms = -1; /* the second connection closes without answering */
+    server_start(&s, play_drop_second_request);
+    s.delay_ms = -1; /* the second connection drops the request too */
     CHECK_EQ(env_init(&e, NULL), 0);
     url_of(url, sizeof url, &s, "/");
     memset(&r, 0, sizeof r);
     CHECK_EQ(fetch(&e, &r, "GET", url), 0);
     async_http_request_release(&r);
-    msleep(100);
     memset(&r, 0, sizeof r);
     CHECK_EQ(fetch(&e, &r, "GET", url), ASYNC_HTTP_ECLOSED);
     msleep(50);
@@ -997,6 +1037,7 @@ int main(void) {
     RUN(test_pool_limit);
     RUN(test_pool_limit_per_host);
     RUN(test_pool_evicts_idle_of_other_host);
+    RUN(test_dead_pooled_connection_skipped);
     RUN(test_idempotent_retry);
     RUN(test_no_retry_for_post);
     RUN(test_retry_only_once);
