@@ -172,6 +172,24 @@ static void server_start(server *s, scenario play) {
     pthread_create(&s->thread, NULL, accept_thread, s);
 }
 
+/* The same on [::1]. */
+static int server_start6(server *s, scenario play) {
+    struct sockaddr_in6 a;
+    socklen_t len = sizeof a;
+    memset(s, 0, sizeof *s);
+    pthread_mutex_init(&s->lock, NULL);
+    s->play = play;
+    s->fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    memset(&a, 0, sizeof a);
+    a.sin6_family = AF_INET6;
+    a.sin6_addr = in6addr_loopback;
+    if (bind(s->fd, (struct sockaddr *)&a, sizeof a) || listen(s->fd, 128)) return 0;
+    getsockname(s->fd, (struct sockaddr *)&a, &len);
+    s->port = ntohs(a.sin6_port);
+    pthread_create(&s->thread, NULL, accept_thread, s);
+    return 1;
+}
+
 static void server_stop(server *s) {
     int wait;
     s->stop = 1;
@@ -739,6 +757,23 @@ TEST(test_failure_is_isolated) {
     server_stop(&bad);
 }
 
+TEST(test_ipv6_literal) {
+    env e;
+    server s;
+    async_http_request r;
+    char url[64];
+    CHECK(server_start6(&s, play_ok));
+    CHECK_EQ(env_init(&e, NULL), 0);
+    snprintf(url, sizeof url, "http://[::1]:%d/x", s.port);
+    memset(&r, 0, sizeof r);
+    CHECK_EQ(fetch(&e, &r, "GET", url), 0);
+    CHECK(r.response.body_len == 2 && memcmp(r.response.body, "ok", 2) == 0);
+    async_http_request_release(&r);
+    CHECK_EQ(s.accepted, 1);
+    env_close(&e);
+    server_stop(&s);
+}
+
 TEST(test_url_errors) {
     env e;
     async_http_request r;
@@ -1027,6 +1062,7 @@ int main(void) {
     signal(SIGPIPE, SIG_IGN);
     RUN(test_setup_error_messages);
     RUN(test_url_errors);
+    RUN(test_ipv6_literal);
     RUN(test_refused);
     RUN(test_reset_mid_body);
     RUN(test_read_timeout);
