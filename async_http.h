@@ -113,7 +113,10 @@ typedef struct async_io {
     char error[256];     /* why init failed, and what to do */
 } async_io;
 
-enum { ASYNC_IO_SOCKET, ASYNC_IO_CONNECT, ASYNC_IO_SEND, ASYNC_IO_RECV, ASYNC_IO_ACCEPT, ASYNC_IO_CLOSE };
+enum {
+    ASYNC_IO_SOCKET, ASYNC_IO_CONNECT, ASYNC_IO_SEND, ASYNC_IO_RECV, ASYNC_IO_ACCEPT, ASYNC_IO_CLOSE,
+    ASYNC_IO_READ, ASYNC_IO_WRITE
+};
 
 typedef struct async_io_op {
     async_future future; /* result: the completion's res (>= 0); error: -errno */
@@ -144,6 +147,10 @@ async_future *async_io_recv(async_io *io, async_io_op *op, int fd, void *buf, si
 async_future *async_io_accept(async_io *io, async_io_op *op, int fd, struct sockaddr *addr, socklen_t *len,
                               int flags);
 async_future *async_io_close(async_io *io, async_io_op *op, int fd);
+/* read(2)/write(2) for what is not a socket (a pipe, an eventfd, a signalfd,
+   a file at `offset`; -1: the current position). */
+async_future *async_io_read(async_io *io, async_io_op *op, int fd, void *buf, size_t len, int64_t offset);
+async_future *async_io_write(async_io *io, async_io_op *op, int fd, const void *buf, size_t len, int64_t offset);
 /* Close without waiting for the outcome (nobody keeps a buffer). */
 void async_io_close_detached(async_io *io, int fd);
 
@@ -1100,6 +1107,16 @@ async_future *async_io_accept(async_io *io, async_io_op *op, int fd, struct sock
 
 async_future *async_io_close(async_io *io, async_io_op *op, int fd) {
     io_uring_prep_close(async_io__start(io, op, ASYNC_IO_CLOSE), fd);
+    return &op->future;
+}
+
+async_future *async_io_read(async_io *io, async_io_op *op, int fd, void *buf, size_t len, int64_t offset) {
+    io_uring_prep_read(async_io__start(io, op, ASYNC_IO_READ), fd, buf, (unsigned)len, (uint64_t)offset);
+    return &op->future;
+}
+
+async_future *async_io_write(async_io *io, async_io_op *op, int fd, const void *buf, size_t len, int64_t offset) {
+    io_uring_prep_write(async_io__start(io, op, ASYNC_IO_WRITE), fd, buf, (unsigned)len, (uint64_t)offset);
     return &op->future;
 }
 

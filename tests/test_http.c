@@ -691,13 +691,13 @@ TEST(test_cancel_in_flight) {
    socket the kernel makes all the same is closed, not leaked. */
 typedef struct quick_canceller {
     async_task task;
-    async_http_request *victim;
+    async_task *victim;
 } quick_canceller;
 
 static int quick_cancel_run(async_task *t) {
     quick_canceller *q = (quick_canceller *)t;
     ASYNC_BEGIN(t);
-    async_cancel(&q->victim->task);
+    async_cancel(q->victim);
     ASYNC_END(t);
 }
 
@@ -714,7 +714,7 @@ TEST(test_cancel_during_socket) {
         memset(&r, 0, sizeof r);
         async_http_get(&e.client, &r, url);
         memset(&q, 0, sizeof q);
-        q.victim = &r;
+        q.victim = &r.task;
         async_create_task(&e.loop, &q.task, quick_cancel_run);
         CHECK_EQ(async_run(&e.loop, &r.task.future), ASYNC_ECANCELED);
     }
@@ -726,6 +726,54 @@ TEST(test_cancel_during_socket) {
     }
     CHECK_EQ(count_fds(), fds);
     async_io_exit(&e.io);
+}
+
+/* read and write on a pipe, and a read cancelled while it waits. */
+typedef struct piper {
+    async_task task;
+    async_io *io;
+    async_io_op op;
+    int fds[2], err;
+    char buf[16];
+} piper;
+
+static int piper_run(async_task *t) {
+    piper *p = (piper *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(t, async_io_write(p->io, &p->op, p->fds[1], "hello", 5, -1));
+    if (async_result(&p->op.future) != 5) ASYNC_RAISE(t, -1);
+    ASYNC_AWAIT(t, async_io_read(p->io, &p->op, p->fds[0], p->buf, sizeof p->buf, -1));
+    if (async_result(&p->op.future) != 5 || memcmp(p->buf, "hello", 5) != 0) ASYNC_RAISE(t, -2);
+    ASYNC_AWAIT_CATCH(t, async_io_read(p->io, &p->op, p->fds[0], p->buf, sizeof p->buf, -1), p->err);
+    ASYNC_RETURN(t, async_cancelled(&p->op.future));
+    ASYNC_END(t);
+}
+
+TEST(test_pipe_read_write) {
+    env e;
+    piper p;
+    quick_canceller q;
+    CHECK_EQ(env_init(&e, NULL), 0);
+    memset(&p, 0, sizeof p);
+    p.io = &e.io;
+    CHECK(pipe(p.fds) == 0);
+    async_create_task(&e.loop, &p.task, piper_run);
+    {
+        async_timer tick;
+        memset(&tick, 0, sizeof tick);
+        async_run(&e.loop, async_sleep(&e.loop, &tick, ASYNC_MS(20))); /* the last read now waits */
+    }
+    CHECK(!async_done(&p.task.future));
+    memset(&q, 0, sizeof q);
+    q.victim = &p.task;
+    async_create_task(&e.loop, &q.task, quick_cancel_run);
+    CHECK_EQ(async_run(&e.loop, &p.task.future), 0);
+    CHECK_EQ(async_result(&p.task.future), 1); /* the waiting read was withdrawn */
+    CHECK_EQ(p.err, ASYNC_ECANCELED);
+    CHECK_EQ(e.io.inflight, 0);
+    close(p.fds[0]);
+    close(p.fds[1]);
+    env_close(&e);
 }
 
 /* A failing request does not take the others down. */
@@ -1079,6 +1127,7 @@ int main(void) {
     RUN(test_retry_only_once);
     RUN(test_cancel_in_flight);
     RUN(test_cancel_during_socket);
+    RUN(test_pipe_read_write);
     RUN(test_failure_is_isolated);
     if (start_servers()) {
         RUN(test_nginx_keep_alive);
