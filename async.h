@@ -128,7 +128,9 @@
    SIZES (x86-64)
    ==============
    async_future 32 bytes, async_task 64, async_timer 64, async_link 24,
-   async_loop about 1.1 KB (the timer buckets).
+   async_loop about 1.1 KB (the timer buckets). A task is one cache line:
+   give an array of many tasks 64-byte alignment (posix_memalign) and a
+   million of them run about twice as fast.
 
    LIMITS
    ======
