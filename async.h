@@ -43,7 +43,9 @@
    - End with ASYNC_RETURN(t, value), ASYNC_RAISE(t, error) or by falling
      through ASYNC_END(t) (result 0). Never `return` by hand.
    - Every object (task, timer, combinator, primitive) is your storage: it
-     must stay where it is and alive until it is done.
+     must stay where it is and alive until it is done. Zero a timer before
+     its first start (static, = {0} or memset); the others are set up by
+     their init or start calls.
 
    FUTURES
    =======
@@ -209,8 +211,7 @@ struct async_future {
     void (*cancel)(async_future *self);  /* how to cancel; NULL: mark cancelled */
     intptr_t value;                      /* result or error; a running task: what it awaits */
     uint8_t state;                       /* ASYNC_PENDING ... */
-    uint8_t flags;
-    uint16_t spare;
+    uint16_t flags;
     int32_t lc; /* a task's resumption point; other futures leave it alone */
 };
 
@@ -376,7 +377,7 @@ async_future *async_wait_for(async_loop *loop, async_wait_for_op *wf, async_futu
 /* ---- deadline: asyncio.timeout() for a task ---- */
 typedef struct async_deadline {
     async_timer timer;
-    async_waiter timer_waiter;
+    async_waiter timer_waiter, task_waiter;
     async_task *task;
     int expired;
 } async_deadline;
@@ -384,44 +385,53 @@ typedef struct async_deadline {
    completes with ASYNC_ETIMEDOUT, and by default the task ends failed with
    ASYNC_ETIMEDOUT. A task awaiting a gather cancels the whole group. */
 void async_deadline_start(async_loop *loop, async_deadline *d, async_task *task, async_time timeout);
-int async_deadline_stop(async_deadline *d); /* returns d->expired; stop it before its storage goes */
+int async_deadline_stop(async_deadline *d); /* returns d->expired; it also stops when the task ends */
 
-/* ---- semaphore, event, queue ---- */
+/* ---- semaphore, event, queue ----
+   Each wait is a future of yours (`slot`), so it composes: await it, or
+   give it to wait_for or gather. Waiters are served first come first
+   served. A task cancelled after its slot was granted, before it ran,
+   passes the grant on when it awaited the slot directly. */
+typedef struct async_waitlist {
+    async_future ring; /* private: a ring of waiting slots through their value fields */
+    async_future *last;
+} async_waitlist;
+
 typedef struct async_semaphore {
-    async_future waiters; /* a wait queue, never done */
+    async_waitlist waiters;
     intptr_t value;
 } async_semaphore;
 void async_semaphore_init(async_semaphore *s, intptr_t value);
-/* Await the returned future; after it the task holds one unit (unless the
-   await was cancelled: a cancelled waiter never keeps a unit). */
-async_future *async_semaphore_acquire(async_semaphore *s);
+/* Done (at once, or when a unit is released) when the caller holds a unit. */
+async_future *async_semaphore_acquire(async_semaphore *s, async_future *slot);
 int async_semaphore_try_acquire(async_semaphore *s); /* 1 if acquired */
 void async_semaphore_release(async_semaphore *s);
 
 typedef struct async_event {
-    async_future waiters;
+    async_waitlist waiters;
     int is_set;
 } async_event;
 void async_event_init(async_event *e);
 void async_event_set(async_event *e);
 void async_event_clear(async_event *e);
-async_future *async_event_wait(async_event *e);
+async_future *async_event_wait(async_event *e, async_future *slot);
 
 typedef struct async_queue {
-    async_future getters, putters; /* wait queues */
+    async_waitlist getters, putters;
     intptr_t *slots;
     size_t capacity, head, count;
 } async_queue;
 void async_queue_init(async_queue *q, intptr_t *slots, size_t capacity);
 int async_queue_put_nowait(async_queue *q, intptr_t item); /* 0 or ASYNC_EFULL */
 int async_queue_get_nowait(async_queue *q, intptr_t *item); /* 0 or ASYNC_EEMPTY */
-/* Futures to await until an item may be there / room may be there. */
-async_future *async_queue_wait_item(async_queue *q);
-async_future *async_queue_wait_room(async_queue *q);
-#define ASYNC_QUEUE_PUT(t, q, item)                                                  \
-    while (async_queue_put_nowait((q), (item)) != 0) ASYNC_AWAIT(t, async_queue_wait_room(q))
-#define ASYNC_QUEUE_GET(t, q, lvalue)                                                \
-    while (async_queue_get_nowait((q), &(lvalue)) != 0) ASYNC_AWAIT(t, async_queue_wait_item(q))
+/* Done when an item may be there / room may be there (another task may
+   take it first: the macros below try again). */
+async_future *async_queue_wait_item(async_queue *q, async_future *slot);
+async_future *async_queue_wait_room(async_queue *q, async_future *slot);
+#define ASYNC_QUEUE_PUT(t, q, item, slot)                                            \
+    while (async_queue_put_nowait((q), (item)) != 0) ASYNC_AWAIT(t, async_queue_wait_room((q), (slot)))
+#define ASYNC_QUEUE_GET(t, q, lvalue, slot)                                          \
+    while (async_queue_get_nowait((q), &(lvalue)) != 0) ASYNC_AWAIT(t, async_queue_wait_item((q), (slot)))
 
 /* ---- the coroutine macros ----
    The local continuation (lc) is an int in the task: the source line with
@@ -532,14 +542,15 @@ void async__finish(async_task *t, int state, intptr_t value);
 
 /* future.flags */
 enum {
-    ASYNC__WAITQUEUE = 1,   /* a primitive's wait queue: never done; waking is a grant */
+    ASYNC__SENTINEL = 1,    /* a wait list's own ring future, never awaited */
     ASYNC__SCHEDULED = 2,   /* task: in the ready queue */
     ASYNC__WAITING = 4,     /* task: in the waiter ring of what it awaits */
     ASYNC__CANCEL_REQ = 8,  /* task: cancellation requested, not yet delivered */
     ASYNC__BY_TIMEOUT = 16, /* task: ... by a deadline */
     ASYNC__CANCELLING = 32, /* task: a cancellation was delivered (and caught) */
     ASYNC__CAUGHT_TIMEOUT = 64,
-    ASYNC__ARMED = 128      /* timer: in the heap */
+    ASYNC__ARMED = 128,     /* timer: in the heap */
+    ASYNC__GRANT = 256      /* a primitive's granted slot: `cancel` hands the grant on */
 };
 
 /* ---- errors ---- */
@@ -647,15 +658,11 @@ void async_future_set_error(async_future *f, int error) {
 }
 
 int async_future_cancel(async_future *f) {
-    if (f->state != ASYNC_PENDING || (f->flags & ASYNC__WAITQUEUE)) return 0;
+    if (f->state != ASYNC_PENDING) return 0;
     if (f->cancel) f->cancel(f);
     else async__complete(f, ASYNC_CANCELLED, ASYNC_ECANCELED);
     return 1;
 }
-
-/* A future that is always done: what a primitive returns when there is
-   nothing to wait for. */
-static async_future async__ready = {NULL, NULL, 0, ASYNC_FULFILLED, 0, 0, 0};
 
 /* ---- tasks ---- */
 static void async__schedule(async_task *t) {
@@ -671,24 +678,13 @@ static void async__schedule(async_task *t) {
 static void async__wake_task(async_waiter *w, async_future *done) {
     async_task *t = ASYNC__CONTAINER(w, async_task, node);
     (void)done;
-    t->future.flags &= (uint8_t)~ASYNC__WAITING;
+    t->future.flags &= (uint16_t)~ASYNC__WAITING;
     async__schedule(t);
 }
 
-/* Apply a cancellation request to a suspended task. From a wait queue the
-   task simply leaves; anything else is cancelled, and its completion wakes
-   the task. */
-static void async__cancel_waiting(async_task *t) {
-    async_future *f = (async_future *)t->future.value;
-    if (f->flags & ASYNC__WAITQUEUE) {
-        async__ring_remove(&f->waiters, &t->node);
-        t->future.flags &= (uint8_t)~ASYNC__WAITING;
-        t->future.value = 0; /* not granted: nothing to hand back */
-        async__schedule(t);
-    } else {
-        async_future_cancel(f);
-    }
-}
+/* Apply a cancellation request to a suspended task: what it awaits is
+   cancelled, as asyncio does, and its completion wakes the task. */
+static void async__cancel_waiting(async_task *t) { async_future_cancel((async_future *)t->future.value); }
 
 static void async__task_request_cancel(async_task *t, int by_timeout) {
     if (t->future.state != ASYNC_PENDING) return;
@@ -724,13 +720,13 @@ async_future *async_create_task(async_loop *loop, async_task *t, async_fn fn) {
 
 void async__finish(async_task *t, int state, intptr_t value) {
     if (state == ASYNC_FAILED && value == ASYNC_ECANCELED) state = ASYNC_CANCELLED;
-    t->future.flags &= (uint8_t)~(ASYNC__CANCEL_REQ | ASYNC__BY_TIMEOUT);
+    t->future.flags &= (uint16_t)~(ASYNC__CANCEL_REQ | ASYNC__BY_TIMEOUT);
     async__complete(&t->future, state, value);
 }
 
 int async__suspend(async_task *t, async_future *f) {
     t->future.value = (intptr_t)f;
-    if (f->state != ASYNC_PENDING && !(f->flags & ASYNC__WAITQUEUE)) return 0;
+    if (f->state != ASYNC_PENDING) return 0;
     async__ring_push(&f->waiters, &t->node);
     t->future.flags |= ASYNC__WAITING;
     /* A request that came while the task ran applies to what it awaits now. */
@@ -745,28 +741,31 @@ void async__yield(async_task *t) {
 
 int async__resume(async_task *t, int catching, int *err) {
     async_future *f = (async_future *)t->future.value;
-    uint8_t flags = t->future.flags;
+    uint16_t flags = t->future.flags;
     int code;
     t->future.value = 0;
     if (!(flags & ASYNC__CANCEL_REQ)) {
         if (err) *err = f ? async_error(f) : 0;
         return 0;
     }
-    /* Granted by a wait queue, then cancelled before it ran: pass it on. */
-    if (f && (f->flags & ASYNC__WAITQUEUE) && f->cancel) f->cancel(f);
+    /* Granted a unit or an item, then cancelled before it used it: pass it on. */
+    if (f && (f->flags & ASYNC__GRANT) && f->state == ASYNC_FULFILLED) {
+        f->flags &= (uint16_t)~ASYNC__GRANT;
+        f->cancel(f);
+    }
     code = (flags & ASYNC__BY_TIMEOUT) ? ASYNC_ETIMEDOUT : ASYNC_ECANCELED;
     if (!catching) {
         async__finish(t, code == ASYNC_ETIMEDOUT ? ASYNC_FAILED : ASYNC_CANCELLED, code);
         return 1;
     }
-    t->future.flags = (uint8_t)((flags & ~(ASYNC__CANCEL_REQ | ASYNC__BY_TIMEOUT | ASYNC__CAUGHT_TIMEOUT)) |
+    t->future.flags = (uint16_t)((flags & ~(ASYNC__CANCEL_REQ | ASYNC__BY_TIMEOUT | ASYNC__CAUGHT_TIMEOUT)) |
                                 ASYNC__CANCELLING | (code == ASYNC_ETIMEDOUT ? ASYNC__CAUGHT_TIMEOUT : 0));
     *err = code;
     return 0;
 }
 
 static void async__run_task(async_task *t) {
-    t->future.flags &= (uint8_t)~ASYNC__SCHEDULED;
+    t->future.flags &= (uint16_t)~ASYNC__SCHEDULED;
     /* Cancelled before it ever ran: it never runs (asyncio does the same). */
     if (t->future.lc == 0 && (t->future.flags & ASYNC__CANCEL_REQ)) {
         int timeout = t->future.flags & ASYNC__BY_TIMEOUT;
@@ -847,7 +846,7 @@ static void async__heap_remove(async_loop *loop, async_timer *t) {
     if (t->next) t->next->pprev = t->pprev;
     t->next = NULL;
     t->pprev = NULL;
-    t->future.flags &= (uint8_t)~ASYNC__ARMED;
+    t->future.flags &= (uint16_t)~ASYNC__ARMED;
     loop->ntimers--;
     if (b && !loop->buckets[b]) loop->nonempty &= ~((uint64_t)1 << (b - 1));
 }
@@ -923,7 +922,8 @@ async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_t
 async_future *async_sleep(async_loop *loop, async_timer *timer, async_time delay) {
     /* The loop reads the clock each turn only while timers exist. */
     async_time now = loop->ntimers ? loop->now : async__read_clock(loop);
-    return async_timer_start_at(loop, timer, now + (delay > 0 ? delay : 0));
+    if (delay < 0) delay = 0;
+    return async_timer_start_at(loop, timer, delay > INT64_MAX - now ? INT64_MAX : now + delay);
 }
 
 void async_timer_stop(async_timer *timer) {
@@ -1004,7 +1004,7 @@ static void async__gather_wake(async_waiter *w, async_future *child) {
     g->pending--;
     if (child->state != ASYNC_FULFILLED && !g->return_exceptions && !g->cancelling) {
         async__gather_detach(g);
-        async__complete(&g->future, ASYNC_FAILED, async_error(child));
+        async_future_set_error(&g->future, async_error(child)); /* a cancelled child: cancelled */
     } else if (g->pending == 0) {
         if (g->cancelling) async__complete(&g->future, ASYNC_CANCELLED, ASYNC_ECANCELED);
         else async__complete(&g->future, ASYNC_FULFILLED, (intptr_t)g->n);
@@ -1114,6 +1114,7 @@ async_future *async_as_completed_next(async_as_completed *ac) {
 void async_as_completed_close(async_as_completed *ac) {
     if (ac->closed) return;
     ac->closed = 1;
+    if (ac->asked && ac->step.state == ASYNC_PENDING) async__complete(&ac->step, ASYNC_FAILED, ASYNC_EDONE);
     if (!ac->timed_out) async__ac_detach(ac);
     async__ring_remove(&ac->timer.future.waiters, &ac->timer_waiter);
     async_timer_stop(&ac->timer);
@@ -1243,46 +1244,88 @@ static void async__deadline_wake(async_waiter *l, async_future *timer) {
     async__task_request_cancel(d->task, 1);
 }
 
+/* The task ended (perhaps cancelled past its own async_deadline_stop):
+   its deadline must not outlive it in the timer heap. */
+static void async__deadline_task_done(async_waiter *l, async_future *task) {
+    async_deadline *d = ASYNC__CONTAINER(l, async_deadline, task_waiter);
+    (void)task;
+    async__ring_remove(&d->timer.future.waiters, &d->timer_waiter);
+    async_timer_stop(&d->timer);
+}
+
 void async_deadline_start(async_loop *loop, async_deadline *d, async_task *task, async_time timeout) {
     memset(d, 0, sizeof *d);
     d->task = task;
+    if (timeout < 0) return; /* ASYNC_NO_TIMEOUT */
     d->timer_waiter.wake = async__deadline_wake;
     async_future_add_waiter(async_sleep(loop, &d->timer, timeout), &d->timer_waiter);
+    d->task_waiter.wake = async__deadline_task_done;
+    async_future_add_waiter(&task->future, &d->task_waiter);
 }
 
 int async_deadline_stop(async_deadline *d) {
+    if (d->task) async__ring_remove(&d->task->future.waiters, &d->task_waiter);
     async__ring_remove(&d->timer.future.waiters, &d->timer_waiter);
     async_timer_stop(&d->timer);
     return d->expired;
 }
 
-/* ---- wait queues: semaphore, event, queue ----
-   A wait queue is a future that never completes; waking one of its waiters
-   is a grant (a unit, an item, room). A granted task cancelled before it ran
-   hands the grant on through the queue's cancel function. */
-static void async__waitqueue_init(async_future *q, void (*hand_on)(async_future *)) {
-    async_future_init_cancellable(q, hand_on);
-    q->flags = ASYNC__WAITQUEUE;
+/* ---- semaphore, event, queue: wait lists of slots ----
+   A wait list is a ring of pending slots linked through their value fields,
+   closed by the list's own sentinel future: appending is O(1), and a
+   cancelled slot finds its list by walking the ring to the sentinel. */
+static void async__waitlist_init(async_waitlist *wl) {
+    async_future_init(&wl->ring);
+    wl->ring.flags = ASYNC__SENTINEL;
+    wl->ring.value = (intptr_t)&wl->ring;
+    wl->last = &wl->ring;
 }
 
-static int async__waitqueue_wake_one(async_future *q) {
-    async_waiter *w = async__ring_pop(&q->waiters);
-    if (!w) return 0;
-    w->wake(w, q);
+static void async__waitlist_cancel(async_future *slot) {
+    async_future *prev = slot, *next;
+    async_waitlist *wl = NULL;
+    while ((next = (async_future *)prev->value) != slot) {
+        if (next->flags & ASYNC__SENTINEL) wl = ASYNC__CONTAINER(next, async_waitlist, ring);
+        prev = next;
+    }
+    prev->value = slot->value;
+    if (wl->last == slot) wl->last = prev;
+    async__complete(slot, ASYNC_CANCELLED, ASYNC_ECANCELED);
+}
+
+static async_future *async__waitlist_push(async_waitlist *wl, async_future *slot) {
+    async_future_init_cancellable(slot, async__waitlist_cancel);
+    slot->value = (intptr_t)&wl->ring;
+    wl->last->value = (intptr_t)slot;
+    wl->last = slot;
+    return slot;
+}
+
+/* Complete a slot as granted. A grant that can be handed on carries how:
+   if its task is cancelled before it used it, async__resume calls it. */
+static async_future *async__grant(async_future *slot, void (*hand_on)(async_future *), void *owner) {
+    slot->cancel = hand_on;
+    if (hand_on) slot->flags |= ASYNC__GRANT;
+    async__complete(slot, ASYNC_FULFILLED, (intptr_t)owner);
+    return slot;
+}
+
+/* Grant the first waiting slot; 0 if nobody waits. */
+static int async__waitlist_grant(async_waitlist *wl, void (*hand_on)(async_future *), void *owner) {
+    async_future *first = (async_future *)wl->ring.value;
+    if (first == &wl->ring) return 0;
+    wl->ring.value = first->value;
+    if (wl->last == first) wl->last = &wl->ring;
+    async__grant(first, hand_on, owner);
     return 1;
 }
 
-static void async__waitqueue_wake_all(async_future *q) {
-    while (async__waitqueue_wake_one(q)) {
-    }
-}
-
-static void async__semaphore_hand_on(async_future *q) {
-    async_semaphore_release(ASYNC__CONTAINER(q, async_semaphore, waiters));
+static void async__semaphore_hand_on(async_future *slot) {
+    async_semaphore_release((async_semaphore *)slot->value);
 }
 
 void async_semaphore_init(async_semaphore *s, intptr_t value) {
-    async__waitqueue_init(&s->waiters, async__semaphore_hand_on);
+    async__waitlist_init(&s->waiters);
     s->value = value;
 }
 
@@ -1292,42 +1335,55 @@ int async_semaphore_try_acquire(async_semaphore *s) {
     return 1;
 }
 
-async_future *async_semaphore_acquire(async_semaphore *s) {
-    /* A unit is only free when nobody queues (release hands units to waiters). */
-    return async_semaphore_try_acquire(s) ? &async__ready : &s->waiters;
+async_future *async_semaphore_acquire(async_semaphore *s, async_future *slot) {
+    /* A unit is only free when nobody waits: release hands units to waiters. */
+    async_future_init(slot);
+    if (async_semaphore_try_acquire(s)) return async__grant(slot, async__semaphore_hand_on, s);
+    return async__waitlist_push(&s->waiters, slot);
 }
 
 void async_semaphore_release(async_semaphore *s) {
-    if (!async__waitqueue_wake_one(&s->waiters)) s->value++;
+    if (!async__waitlist_grant(&s->waiters, async__semaphore_hand_on, s)) s->value++;
 }
 
 void async_event_init(async_event *e) {
-    async__waitqueue_init(&e->waiters, NULL);
+    async__waitlist_init(&e->waiters);
     e->is_set = 0;
 }
 
 void async_event_set(async_event *e) {
     e->is_set = 1;
-    async__waitqueue_wake_all(&e->waiters);
+    while (async__waitlist_grant(&e->waiters, NULL, e)) {
+    }
 }
 
 void async_event_clear(async_event *e) { e->is_set = 0; }
 
-async_future *async_event_wait(async_event *e) { return e->is_set ? &async__ready : &e->waiters; }
-
-static void async__queue_getter_hand_on(async_future *f) {
-    async_queue *q = ASYNC__CONTAINER(f, async_queue, getters);
-    if (q->count) async__waitqueue_wake_one(&q->getters);
+async_future *async_event_wait(async_event *e, async_future *slot) {
+    async_future_init(slot);
+    if (e->is_set) return async__grant(slot, NULL, e);
+    return async__waitlist_push(&e->waiters, slot);
 }
 
-static void async__queue_putter_hand_on(async_future *f) {
-    async_queue *q = ASYNC__CONTAINER(f, async_queue, putters);
-    if (q->count < q->capacity) async__waitqueue_wake_one(&q->putters);
+/* A queue's grant says "an item (or room) may be there"; a cancelled
+   grantee passes it to the next waiter while that still holds. */
+static void async__queue_getter_hand_on(async_future *slot);
+static void async__queue_putter_hand_on(async_future *slot);
+
+static void async__queue_wake_getter(async_queue *q) {
+    if (q->count) async__waitlist_grant(&q->getters, async__queue_getter_hand_on, q);
 }
+
+static void async__queue_wake_putter(async_queue *q) {
+    if (q->count < q->capacity) async__waitlist_grant(&q->putters, async__queue_putter_hand_on, q);
+}
+
+static void async__queue_getter_hand_on(async_future *slot) { async__queue_wake_getter((async_queue *)slot->value); }
+static void async__queue_putter_hand_on(async_future *slot) { async__queue_wake_putter((async_queue *)slot->value); }
 
 void async_queue_init(async_queue *q, intptr_t *slots, size_t capacity) {
-    async__waitqueue_init(&q->getters, async__queue_getter_hand_on);
-    async__waitqueue_init(&q->putters, async__queue_putter_hand_on);
+    async__waitlist_init(&q->getters);
+    async__waitlist_init(&q->putters);
     q->slots = slots;
     q->capacity = capacity;
     q->head = q->count = 0;
@@ -1337,7 +1393,7 @@ int async_queue_put_nowait(async_queue *q, intptr_t item) {
     if (q->count == q->capacity) return ASYNC_EFULL;
     q->slots[(q->head + q->count) % q->capacity] = item;
     q->count++;
-    async__waitqueue_wake_one(&q->getters);
+    async__queue_wake_getter(q);
     return 0;
 }
 
@@ -1346,12 +1402,21 @@ int async_queue_get_nowait(async_queue *q, intptr_t *item) {
     *item = q->slots[q->head];
     q->head = (q->head + 1) % q->capacity;
     q->count--;
-    async__waitqueue_wake_one(&q->putters);
+    async__queue_wake_putter(q);
     return 0;
 }
 
-async_future *async_queue_wait_item(async_queue *q) { return q->count ? &async__ready : &q->getters; }
-async_future *async_queue_wait_room(async_queue *q) { return q->count < q->capacity ? &async__ready : &q->putters; }
+async_future *async_queue_wait_item(async_queue *q, async_future *slot) {
+    async_future_init(slot);
+    if (q->count) return async__grant(slot, NULL, q);
+    return async__waitlist_push(&q->getters, slot);
+}
+
+async_future *async_queue_wait_room(async_queue *q, async_future *slot) {
+    async_future_init(slot);
+    if (q->count < q->capacity) return async__grant(slot, NULL, q);
+    return async__waitlist_push(&q->putters, slot);
+}
 
 #endif /* ASYNC__IMPLEMENTED */
 #endif /* ASYNC_IMPLEMENTATION */

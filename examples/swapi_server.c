@@ -67,6 +67,7 @@ typedef struct acceptor {
     async_task task;
     async_io_op op;
     async_timer pause;
+    async_future slot; /* the wait for a free connection slot */
 } acceptor;
 
 typedef struct stopper {
@@ -333,7 +334,7 @@ static int accept_run(async_task *t) {
     ASYNC_BEGIN(t);
     for (;;) {
         /* A free slot first: while all are taken, new clients wait in the backlog. */
-        ASYNC_AWAIT(t, async_semaphore_acquire(&srv.free_slots));
+        ASYNC_AWAIT(t, async_semaphore_acquire(&srv.free_slots, &a->slot));
         ASYNC_AWAIT(t, async_io_accept(&srv.io, &a->op, srv.listen_fd, NULL, NULL, SOCK_CLOEXEC));
         if (async_error(&a->op.future)) {
             /* Out of file descriptors, say: report it and let connections close. */

@@ -66,6 +66,7 @@ static void start_workers(async_loop *loop, worker *w, async_future **futs, int 
 /* ---- an awaiter: a task that awaits one future and records the outcome ---- */
 typedef struct awaiter {
     async_task task;
+    async_future slot; /* for a primitive's wait */
     async_future *target;
     int catches, err;
     async_time done_at;
@@ -722,11 +723,84 @@ TEST(test_deadline_not_reached) {
     CHECK_EQ(loop.ntimers, 0);
 }
 
+/* A task with a deadline it never stops (cancelled past its stop call): the
+   deadline leaves the timer heap with the task. No timeout means none, and
+   a huge one does not overflow into "now". */
+typedef struct deadlined {
+    async_task task;
+    async_deadline deadline;
+    async_timer nap;
+    async_time timeout, sleep;
+} deadlined;
+
+static int deadlined_run(async_task *t) {
+    deadlined *d = (deadlined *)t;
+    ASYNC_BEGIN(t);
+    async_deadline_start(t->loop, &d->deadline, t, d->timeout);
+    ASYNC_AWAIT(t, async_sleep(t->loop, &d->nap, d->sleep));
+    async_deadline_stop(&d->deadline);
+    ASYNC_RETURN(t, 7);
+    ASYNC_END(t);
+}
+
+TEST(test_deadline_edges) {
+    async_loop loop;
+    deadlined d;
+    async_wait_for_op wf;
+    worker w[1];
+    async_future *f[1];
+    int delays[1] = {5};
+    virtual_loop(&loop);
+    memset(&d, 0, sizeof d);
+    d.timeout = ASYNC_NO_TIMEOUT, d.sleep = ASYNC_MS(10);
+    async_create_task(&loop, &d.task, deadlined_run);
+    CHECK_EQ(async_run(&loop, &d.task.future), 0);
+    CHECK_EQ(async_result(&d.task.future), 7);
+    /* cancelled while sleeping: its stop is never reached */
+    memset(&d, 0, sizeof d);
+    d.timeout = ASYNC_SEC(5), d.sleep = ASYNC_SEC(1);
+    async_create_task(&loop, &d.task, deadlined_run);
+    run_for(&loop, ASYNC_MS(1));
+    CHECK_EQ(loop.ntimers, 2);
+    async_cancel(&d.task);
+    CHECK_EQ(async_run(&loop, &d.task.future), ASYNC_ECANCELED);
+    CHECK_EQ(loop.ntimers, 0);
+    /* the largest timeout is "far away", not an overflow */
+    start_workers(&loop, w, f, 1, delays);
+    CHECK_EQ(async_run(&loop, async_wait_for(&loop, &wf, f[0], INT64_MAX)), 0);
+    CHECK_EQ(async_result(&wf.future), 100);
+}
+
+/* Closing an as_completed while a consumer waits for its next step ends
+   that step with ASYNC_EDONE. */
+TEST(test_as_completed_close_wakes_consumer) {
+    async_loop loop;
+    worker w[2];
+    async_future *f[2];
+    async_link links[2];
+    ac_consumer c;
+    int delays[2] = {10, 500};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 2, delays);
+    memset(&c, 0, sizeof c);
+    async_as_completed_init(&loop, &c.ac, f, links, 2, ASYNC_NO_TIMEOUT);
+    async_create_task(&loop, &c.task, ac_consumer_run);
+    run_for(&loop, ASYNC_MS(20));
+    CHECK_EQ(c.steps, 1);
+    async_as_completed_close(&c.ac);
+    CHECK_EQ(async_run(&loop, &c.task.future), 0);
+    CHECK_EQ(c.errors[1], ASYNC_EDONE);
+    CHECK(f[1]->waiters == NULL);
+    async_cancel(&w[1].task);
+    async_run(&loop, f[1]);
+}
+
 /* ================= semaphore, event, queue ================= */
 
 typedef struct holder {
     async_task task;
     async_timer timer;
+    async_future slot;
     async_semaphore *sem;
     int id, *inside, *max_inside, *log, *nlog;
 } holder;
@@ -734,7 +808,7 @@ typedef struct holder {
 static int holder_run(async_task *t) {
     holder *h = (holder *)t;
     ASYNC_BEGIN(t);
-    ASYNC_AWAIT(t, async_semaphore_acquire(h->sem));
+    ASYNC_AWAIT(t, async_semaphore_acquire(h->sem, &h->slot));
     h->log[(*h->nlog)++] = h->id;
     if (++*h->inside > *h->max_inside) *h->max_inside = *h->inside;
     ASYNC_AWAIT(t, async_sleep(t->loop, &h->timer, ASYNC_MS(10 + h->id % 3)));
@@ -778,7 +852,7 @@ TEST(test_semaphore_cancelled_waiter_keeps_no_unit) {
     CHECK(async_semaphore_try_acquire(&sem));
     for (i = 0; i < 3; i++) {
         memset(&a[i], 0, sizeof a[i]);
-        a[i].target = async_semaphore_acquire(&sem);
+        a[i].target = async_semaphore_acquire(&sem, &a[i].slot);
         async_create_task(&loop, &a[i].task, awaiter_run);
     }
     run_for(&loop, 0);
@@ -793,7 +867,7 @@ TEST(test_semaphore_cancelled_waiter_keeps_no_unit) {
     {
         awaiter b;
         memset(&b, 0, sizeof b);
-        b.target = async_semaphore_acquire(&sem);
+        b.target = async_semaphore_acquire(&sem, &b.slot);
         async_create_task(&loop, &b.task, awaiter_run);
         run_for(&loop, 0);
         async_semaphore_release(&sem); /* a[1]'s unit: to a[2] */
@@ -803,6 +877,41 @@ TEST(test_semaphore_cancelled_waiter_keeps_no_unit) {
         CHECK(async_done(&a[2].task.future));
         CHECK_EQ(sem.value, 1); /* b's unit came back */
     }
+}
+
+/* A primitive's wait is a future of one's own: it composes with wait_for
+   and wait like any other. */
+TEST(test_primitive_waits_compose) {
+    async_loop loop;
+    async_event ev;
+    async_semaphore sem;
+    async_future slot, slot2;
+    async_wait_for_op wf;
+    async_wait_op w;
+    async_timer nap;
+    async_future *futs[2];
+    async_link links[2];
+    virtual_loop(&loop);
+    async_event_init(&ev);
+    /* asyncio.wait_for(event.wait(), 10 ms) */
+    CHECK_EQ(async_run(&loop, async_wait_for(&loop, &wf, async_event_wait(&ev, &slot), ASYNC_MS(10))),
+             ASYNC_ETIMEDOUT);
+    CHECK(async_cancelled(&slot));
+    CHECK(ev.waiters.last == &ev.waiters.ring); /* it left the event's list */
+    CHECK_EQ(async_now(&loop), ASYNC_MS(10));
+    /* asyncio.wait({sem.acquire(), sleep(1)}, FIRST_COMPLETED): the unit goes to the slot */
+    async_semaphore_init(&sem, 0);
+    memset(&nap, 0, sizeof nap);
+    futs[0] = async_semaphore_acquire(&sem, &slot2);
+    futs[1] = async_sleep(&loop, &nap, ASYNC_SEC(1));
+    async_wait(&loop, &w, futs, links, 2, ASYNC_FIRST_COMPLETED, ASYNC_NO_TIMEOUT);
+    async_semaphore_release(&sem);
+    CHECK_EQ(async_run(&loop, &w.future), 0);
+    CHECK(async_done(&slot2) && !async_cancelled(&slot2));
+    CHECK_EQ(sem.value, 0); /* the slot holds it */
+    async_semaphore_release(&sem);
+    CHECK_EQ(sem.value, 1);
+    async_timer_stop(&nap);
 }
 
 TEST(test_event_wakes_all) {
@@ -818,7 +927,7 @@ TEST(test_event_wakes_all) {
     async_event_init(&ev);
     for (i = 0; i < 3; i++) {
         memset(&a[i], 0, sizeof a[i]);
-        a[i].target = async_event_wait(&ev);
+        a[i].target = async_event_wait(&ev, &a[i].slot);
         f[i] = async_create_task(&loop, &a[i].task, awaiter_run);
     }
     run_for(&loop, ASYNC_MS(5));
@@ -826,15 +935,22 @@ TEST(test_event_wakes_all) {
     async_event_set(&ev);
     CHECK_EQ(async_run(&loop, async_gather(&g, f, links, 3, 0)), 0);
     CHECK_EQ(a[2].done_at, ASYNC_MS(5));
-    CHECK(async_done(async_event_wait(&ev))); /* set: no wait */
-    async_event_clear(&ev);
-    CHECK(!async_done(async_event_wait(&ev)));
+    {
+        async_future slot;
+        CHECK(async_done(async_event_wait(&ev, &slot))); /* set: no wait */
+        async_event_clear(&ev);
+        CHECK(!async_done(async_event_wait(&ev, &slot)));
+        async_future_cancel(&slot); /* leaves the event's list */
+        CHECK(async_cancelled(&slot));
+        CHECK(ev.waiters.last == &ev.waiters.ring);
+    }
     (void)s;
 }
 
 /* Producer/consumer over a queue of 2 slots. */
 typedef struct producer {
     async_task task;
+    async_future slot;
     async_queue *q;
     intptr_t i, n;
 } producer;
@@ -842,13 +958,14 @@ typedef struct producer {
 static int producer_run(async_task *t) {
     producer *p = (producer *)t;
     ASYNC_BEGIN(t);
-    for (p->i = 1; p->i <= p->n; p->i++) ASYNC_QUEUE_PUT(t, p->q, p->i);
-    ASYNC_QUEUE_PUT(t, p->q, 0); /* end */
+    for (p->i = 1; p->i <= p->n; p->i++) ASYNC_QUEUE_PUT(t, p->q, p->i, &p->slot);
+    ASYNC_QUEUE_PUT(t, p->q, 0, &p->slot); /* end */
     ASYNC_END(t);
 }
 
 typedef struct consumer {
     async_task task;
+    async_future slot;
     async_timer timer;
     async_queue *q;
     intptr_t item, sum, count;
@@ -858,7 +975,7 @@ static int consumer_run(async_task *t) {
     consumer *c = (consumer *)t;
     ASYNC_BEGIN(t);
     for (;;) {
-        ASYNC_QUEUE_GET(t, c->q, c->item);
+        ASYNC_QUEUE_GET(t, c->q, c->item, &c->slot);
         if (c->item == 0) break;
         c->sum += c->item;
         c->count++;
@@ -1007,9 +1124,12 @@ int main(void) {
     RUN(test_wait_for_done_zero_timeout);
     RUN(test_deadline_cancels_group);
     RUN(test_deadline_not_reached);
+    RUN(test_deadline_edges);
+    RUN(test_as_completed_close_wakes_consumer);
     RUN(test_semaphore_limit_and_fifo);
     RUN(test_semaphore_cancelled_waiter_keeps_no_unit);
     RUN(test_event_wakes_all);
+    RUN(test_primitive_waits_compose);
     RUN(test_queue_producer_consumer);
 #ifdef ASYNC_LC_GOTO
     RUN(test_switch_around_await);
