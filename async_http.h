@@ -335,6 +335,7 @@ struct async_http_request {
     socklen_t addrlen;
     long conn;    /* index in client->conns, -1: none */
     int attempt, reused, got_bytes, is_head;
+    int conn_used; /* something was done with the connection lent to it */
     size_t sent, send_len, body_cap;
     char *head_mem; /* header array + head buffer, one allocation that grows */
     async_http_request *wait_next;
@@ -1256,7 +1257,6 @@ struct async_http__conn {
     int fd;
     int state;
     size_t host;
-    unsigned served; /* responses read on it: > 0 means a reused connection */
     char *rbuf, *sbuf;
     size_t scap;
     async_http__conn *next, *prev;   /* the free list, or its host's idle list */
@@ -1270,7 +1270,6 @@ struct async_http__host {
     socklen_t addrlen;
     char *host_header; /* "name" or "name:port" */
     size_t busy;       /* connections lent out for it */
-    int resolve_error; /* 0, or ASYNC_HTTP_ENAME: cached either way */
     async_http__conn *idle;
 };
 
@@ -1316,7 +1315,6 @@ int async_http_client_init(async_http_client *c, async_io *io, const async_http_
 static void async_http__conn_close(async_http_client *c, async_http__conn *k) {
     if (k->fd >= 0) async_io_close_detached(c->io, k->fd);
     k->fd = -1;
-    k->served = 0;
 }
 
 void async_http_client_close(async_http_client *c) {
@@ -1383,11 +1381,12 @@ static int async_http__host_lookup(async_http_client *c, const char *name, size_
     size_t i;
     async_http__host *h;
     char portbuf[16];
+    int rc;
     for (i = 0; i < c->nhosts; i++) {
         h = &c->hosts[i];
         if (h->port == port && strlen(h->name) == name_len && memcmp(h->name, name, name_len) == 0) {
             *index = i;
-            return h->resolve_error;
+            return 0;
         }
     }
     if (c->nhosts == c->hosts_cap) {
@@ -1410,9 +1409,14 @@ static int async_http__host_lookup(async_http_client *c, const char *name, size_
     }
     snprintf(h->host_header, name_len + 2 + sizeof portbuf, "%s%s%s%s", bracketed ? "[" : "", h->name,
              bracketed ? "]" : "", port == 80 ? "" : portbuf);
-    h->resolve_error = async_http__resolve(h);
+    /* A failure is not kept: the name may resolve on the next request. */
+    if ((rc = async_http__resolve(h)) != 0) {
+        async_http__alloc(c, h->name, 0);
+        async_http__alloc(c, h->host_header, 0);
+        return rc;
+    }
     *index = c->nhosts++;
-    return h->resolve_error;
+    return 0;
 }
 
 /* http://host[:port][/path][?query][#fragment] */
@@ -1493,10 +1497,10 @@ static int async_http__idle_is_clean(const async_http__conn *k) {
     return recv(k->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-static long async_http__pick(async_http_client *c, size_t host) {
+static long async_http__pick(async_http_client *c, size_t host, int fresh) {
     async_http__conn *k;
     if (!async_http__host_may_open(c, host)) return -1;
-    while ((k = c->hosts[host].idle) != NULL) {
+    while (!fresh && (k = c->hosts[host].idle) != NULL) {
         async_http__idle_remove(c, k);
         if (async_http__idle_is_clean(k)) return (long)(k - c->conns);
         async_http__conn_close(c, k); /* and its slot is free for a new one */
@@ -1506,7 +1510,7 @@ static long async_http__pick(async_http_client *c, size_t host) {
     }
     if ((k = c->free_conns) != NULL) {
         c->free_conns = k->next;
-    } else if ((k = c->idle_oldest) != NULL) {
+    } else if ((k = c->idle_oldest) != NULL) { /* for a fresh one, perhaps the host's own */
         async_http__idle_remove(c, k);
         async_http__conn_close(c, k);
     } else {
@@ -1544,7 +1548,7 @@ static void async_http__serve_waiters(async_http_client *c) {
     async_http_request *r = c->wait_head, *prev = NULL;
     while (r) {
         async_http_request *next = r->wait_next;
-        long slot = async_http__pick(c, r->host);
+        long slot = async_http__pick(c, r->host, r->attempt > 0);
         if (slot >= 0) {
             if (prev) prev->wait_next = next;
             else c->wait_head = next;
@@ -1566,7 +1570,6 @@ static void async_http__give_back(async_http_client *c, async_http_request *r, i
     if (r->conn < 0) return;
     k = &c->conns[r->conn];
     if (keep) {
-        k->served++;
         async_http__idle_push(c, k);
     } else {
         async_http__conn_close(c, k);
@@ -1591,13 +1594,17 @@ static int async_http__on_body(void *user, const char *data, size_t len) {
     async_http_client *c = r->client;
     size_t need = r->response.body_len + len + 1;
     if (r->on_body) return r->on_body(r, data, len);
-    if (r->response.body_len + len > c->config.max_body_size) return ASYNC_HTTP_EBODY_TOO_LARGE;
-    /* sized to the announced length up front, which is within the limit (checked at the head) */
+    if (r->parser.content_length > (int64_t)c->config.max_body_size ||
+        r->response.body_len + len > c->config.max_body_size)
+        return ASYNC_HTTP_EBODY_TOO_LARGE;
     if (need > r->body_cap) {
         size_t cap = r->body_cap ? r->body_cap * 2 : 4096;
         char *grown;
+        /* The announced length up front, but no more than 1 MiB on a promise
+           alone: past that the body grows as its bytes arrive. */
         if (r->parser.content_length >= 0 && (size_t)r->parser.content_length + 1 > cap)
-            cap = (size_t)r->parser.content_length + 1;
+            cap = (size_t)r->parser.content_length + 1 < ((size_t)1 << 20) ? (size_t)r->parser.content_length + 1
+                                                                              : ((size_t)1 << 20);
         while (cap < need) cap *= 2;
         grown = (char *)async_http__alloc(c, r->response.body, cap);
         if (!grown) return ASYNC_HTTP_ENOMEM;
@@ -1734,9 +1741,13 @@ static int async_http__run(async_task *t) {
     }
 retry:
     r->got_bytes = 0;
+    r->conn_used = 0;
     /* A connection from the pool, or a turn in the queue for one. */
     {
-        long slot = c->wait_head ? -1 : async_http__pick(c, r->host);
+        /* Waiters in the queue could not use what is free now (their host is
+           at its limit), so trying first takes nothing from them. A retry
+           wants a new connection, not another pooled one. */
+        long slot = async_http__pick(c, r->host, r->attempt > 0);
         if (slot >= 0) {
             async_http__lend(c, r, slot);
         } else {
@@ -1753,6 +1764,7 @@ retry:
     }
     k = &c->conns[r->conn];
     r->reused = k->fd >= 0;
+    r->conn_used = 1;
     if (k->fd < 0) {
         r->addr = c->hosts[r->host].addr;
         r->addrlen = c->hosts[r->host].addrlen;
@@ -1823,9 +1835,10 @@ retry:
             r->got_bytes = 1;
             rc = async_http_parser_feed(&r->parser, k->rbuf, n, &used);
             if (rc < 0) ASYNC_HTTP__FAIL(r, rc);
-            /* An announced body over the limit fails at once, before a byte of it is kept. */
-            if (!r->on_body && r->parser.content_length > (int64_t)c->config.max_body_size &&
-                async_http_parser_head_done(&r->parser))
+            /* A body announced over the limit fails as soon as the head is read,
+               not after the server sent (or failed to send) all of it. */
+            if (rc == 0 && !r->on_body && r->parser.state == ASYNC_HTTP__S_BODY_LENGTH &&
+                r->parser.content_length > (int64_t)c->config.max_body_size)
                 ASYNC_HTTP__FAIL(r, ASYNC_HTTP_EBODY_TOO_LARGE);
             if (rc == 1) {
                 if (used != n) r->parser.keep_alive = 0; /* stray bytes: the stream is off */
@@ -1849,7 +1862,9 @@ retry:
     ASYNC_RETURN(t, r->response.status);
 
 fail:
-    async_http__give_back(c, r, 0);
+    /* A pooled connection granted to a request cancelled before it used it
+       goes back to the pool, still good. */
+    async_http__give_back(c, r, r->conn >= 0 && !r->conn_used && c->conns[r->conn].fd >= 0);
     if (async_task_cancelling(t) == ASYNC_ETIMEDOUT) r->error = ASYNC_HTTP_ETIMEOUT_TOTAL;
     else if (async_task_cancelling(t)) r->error = ASYNC_ECANCELED;
     else if (async_http__may_retry(r, r->error)) {

@@ -642,6 +642,167 @@ TEST(test_retry_only_once) {
     server_stop(&s);
 }
 
+/* HEAD (and 304) carry a Content-Length but no body: however large, it is
+   not a body over the limit, and the connection stays good. */
+static void play_head_huge_length(server *s, int fd, int index) {
+    (void)s, (void)index;
+    while (read_request(fd)) send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 104857600\r\n\r\n");
+}
+
+TEST(test_head_with_huge_length) {
+    env e;
+    server s;
+    async_http_request r;
+    async_http_client_config cfg;
+    char url[64];
+    server_start(&s, play_head_huge_length);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.max_body_size = 1000;
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    url_of(url, sizeof url, &s, "/");
+    memset(&r, 0, sizeof r);
+    CHECK_EQ(fetch(&e, &r, "HEAD", url), 0);
+    CHECK_EQ(r.response.body_len, 0);
+    async_http_request_release(&r);
+    CHECK_EQ(fetch(&e, &r, "HEAD", url), 0);
+    async_http_request_release(&r);
+    CHECK_EQ(e.client.connects, 1);
+    env_close(&e);
+    server_stop(&s);
+}
+
+/* A length announced far over the limit, with body bytes in the same
+   segment as the head: EBODY_TOO_LARGE, and no allocation of that size. */
+TEST(test_announced_length_over_limit) {
+    env e;
+    server s;
+    async_http_request r;
+    char url[64];
+    server_start(&s, play_send);
+    s.response = "HTTP/1.1 200 OK\r\nContent-Length: 4611686018427387904\r\n\r\nhello";
+    CHECK_EQ(env_init(&e, NULL), 0);
+    url_of(url, sizeof url, &s, "/");
+    memset(&r, 0, sizeof r);
+    CHECK_EQ(fetch(&e, &r, "GET", url), ASYNC_HTTP_EBODY_TOO_LARGE);
+    env_close(&e);
+    server_stop(&s);
+}
+
+/* Requests waiting for a host at its per-host limit do not hold back a
+   request for another host. */
+TEST(test_waiters_do_not_block_other_hosts) {
+    env e;
+    server slow, fast;
+    async_http_request r[3];
+    async_http_client_config cfg;
+    char slow_url[64], fast_url[64];
+    int i;
+    server_start(&slow, play_ok);
+    slow.delay_ms = 200;
+    server_start(&fast, play_ok);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.limit_per_host = 1;
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    url_of(slow_url, sizeof slow_url, &slow, "/");
+    url_of(fast_url, sizeof fast_url, &fast, "/");
+    memset(r, 0, sizeof r);
+    async_http_get(&e.client, &r[0], slow_url);
+    async_http_get(&e.client, &r[1], slow_url); /* waits for r[0]'s connection */
+    async_http_get(&e.client, &r[2], fast_url);
+    CHECK_EQ(async_run(&e.loop, &r[2].task.future), 0);
+    CHECK_EQ(async_result(&r[2].task.future), 200);
+    CHECK(!async_done(&r[0].task.future)); /* the fast one did not wait for the slow */
+    CHECK_EQ(async_run(&e.loop, &r[1].task.future), 0);
+    CHECK_EQ(async_result(&r[1].task.future), 200);
+    for (i = 0; i < 3; i++) async_http_request_release(&r[i]);
+    env_close(&e);
+    server_stop(&slow);
+    server_stop(&fast);
+}
+
+/* A retry goes out on a new connection, not on another pooled one that may
+   be just as stale. Every connection answers once, then drops the next. */
+static void play_answer_once_then_drop(server *s, int fd, int index) {
+    (void)s, (void)index;
+    if (!read_request(fd)) return;
+    send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    read_request(fd);
+}
+
+TEST(test_retry_uses_a_new_connection) {
+    env e;
+    server s;
+    async_http_request r[2];
+    async_future *f[2];
+    async_link links[2];
+    async_gather_op g;
+    char url[64];
+    server_start(&s, play_answer_once_then_drop);
+    CHECK_EQ(env_init(&e, NULL), 0);
+    url_of(url, sizeof url, &s, "/");
+    memset(r, 0, sizeof r);
+    f[0] = async_http_get(&e.client, &r[0], url); /* two at once: two pooled connections */
+    f[1] = async_http_get(&e.client, &r[1], url);
+    CHECK_EQ(async_run(&e.loop, async_gather(&g, f, links, 2, 1)), 0);
+    CHECK_EQ(async_result(f[0]) + async_result(f[1]), 400);
+    async_http_request_release(&r[0]);
+    async_http_request_release(&r[1]);
+    memset(&r[0], 0, sizeof r[0]);
+    CHECK_EQ(fetch(&e, &r[0], "GET", url), 0); /* dropped, then retried on a third connection */
+    async_http_request_release(&r[0]);
+    CHECK_EQ(s.accepted, 3);
+    env_close(&e);
+    server_stop(&s);
+}
+
+/* A request granted a pooled connection and cancelled before it used it
+   gives the connection back to the pool, still open. */
+typedef struct cancel_on_grant {
+    async_waiter w;
+    async_task *victim;
+} cancel_on_grant;
+
+static void cancel_on_grant_wake(async_waiter *w, async_future *done) {
+    (void)done;
+    async_cancel(((cancel_on_grant *)(void *)w)->victim);
+}
+
+TEST(test_granted_then_cancelled_keeps_connection) {
+    env e;
+    server s;
+    async_http_request r[3];
+    async_http_client_config cfg;
+    cancel_on_grant k;
+    char url[64];
+    server_start(&s, play_ok);
+    s.delay_ms = 50;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.limit = 1;
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    url_of(url, sizeof url, &s, "/");
+    memset(r, 0, sizeof r);
+    async_http_get(&e.client, &r[0], url);
+    async_http_get(&e.client, &r[1], url); /* waits for the only connection */
+    {
+        async_timer tick;
+        memset(&tick, 0, sizeof tick);
+        async_run(&e.loop, async_sleep(&e.loop, &tick, ASYNC_MS(10)));
+    }
+    CHECK(e.client.wait_head == &r[1]);
+    memset(&k, 0, sizeof k);
+    k.w.wake = cancel_on_grant_wake; /* runs as r[0] hands its connection to r[1] */
+    k.victim = &r[1].task;
+    async_future_add_waiter(&r[1].pool_wait, &k.w);
+    CHECK_EQ(async_run(&e.loop, &r[1].task.future), ASYNC_ECANCELED);
+    CHECK_EQ(async_result(&r[0].task.future), 200);
+    CHECK_EQ(fetch(&e, &r[2], "GET", url), 0);
+    CHECK_EQ(e.client.connects, 1); /* the connection r[1] never used went on to r[2] */
+    async_http_request_release(&r[0]);
+    async_http_request_release(&r[2]);
+    env_close(&e);
+    server_stop(&s);
+}
+
 /* Cancel a request whose recv is in flight: it ends cancelled only after
    the kernel let go of the buffer; nothing leaks (ASan), no fd stays open. */
 typedef struct canceller {
@@ -1125,6 +1286,11 @@ int main(void) {
     RUN(test_idempotent_retry);
     RUN(test_no_retry_for_post);
     RUN(test_retry_only_once);
+    RUN(test_head_with_huge_length);
+    RUN(test_announced_length_over_limit);
+    RUN(test_waiters_do_not_block_other_hosts);
+    RUN(test_retry_uses_a_new_connection);
+    RUN(test_granted_then_cancelled_keeps_connection);
     RUN(test_cancel_in_flight);
     RUN(test_cancel_during_socket);
     RUN(test_pipe_read_write);
