@@ -194,7 +194,8 @@ typedef struct async_http_parser {
     int chunked;                /* the body is chunked (and on_body gets it de-chunked) */
     int64_t content_length;     /* Content-Length value, -1 if none (or TE is used) */
     uint64_t body_bytes;        /* decoded body bytes given to on_body so far */
-    size_t offset;              /* stream bytes consumed so far (interim responses included) */
+    size_t offset;              /* stream bytes consumed so far (interim responses included);
+                                   after an error only error_offset is exact */
     const char *error_reason;   /* static string once an error is returned, else NULL */
     size_t error_offset;        /* stream offset of the byte where the error was found */
 
@@ -377,6 +378,7 @@ void async_http_request_release(async_http_request *req);
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1774,8 +1776,11 @@ retry:
            been made: keep it, so that the failure path closes it. */
         k = &c->conns[r->conn];
         if (r->op.future.state == ASYNC_FULFILLED) {
+            int one = 1;
             k->fd = (int)async_result(&r->op.future);
             c->connects++;
+            /* The rest of a short send must not wait for the peer's delayed ACK. */
+            setsockopt(k->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         }
         if (r->step_err) ASYNC_HTTP__FAIL(r, async_http__net_error(r->step_err));
         ASYNC_AWAIT_CATCH(t,
@@ -1830,7 +1835,9 @@ retry:
             if (n == 0) {
                 rc = async_http_parser_eof(&r->parser);
                 if (rc == 1) break;
-                ASYNC_HTTP__FAIL(r, r->parser.offset == 0 ? ASYNC_HTTP_ECLOSED : rc);
+                /* Closed before the response ended: nothing sent, or cut short in
+                   the head or the body; the parser's reason says where. */
+                ASYNC_HTTP__FAIL(r, ASYNC_HTTP_ECLOSED);
             }
             r->got_bytes = 1;
             rc = async_http_parser_feed(&r->parser, k->rbuf, n, &used);
@@ -1872,9 +1879,10 @@ fail:
         goto retry;
     }
     async_deadline_stop(&r->deadline);
-    if (r->error == ASYNC_HTTP_EMALFORMED || r->error == ASYNC_HTTP_EHEADER_TOO_LARGE)
-        snprintf(r->detail, sizeof r->detail, "%s: %s at byte %zu", async_strerror(r->error),
-                 r->parser.error_reason ? r->parser.error_reason : "?", r->parser.error_offset);
+    if (r->error == ASYNC_HTTP_EMALFORMED || r->error == ASYNC_HTTP_EHEADER_TOO_LARGE ||
+        (r->error == ASYNC_HTTP_ECLOSED && r->parser.offset > 0))
+        snprintf(r->detail, sizeof r->detail, "%s: %s at byte %lu", async_strerror(r->error),
+                 r->parser.error_reason ? r->parser.error_reason : "?", (unsigned long)r->parser.error_offset);
     async_http_request_release(r); /* a failed request holds nothing */
     ASYNC_RAISE(t, r->error);
     ASYNC_END(t);

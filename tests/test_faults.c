@@ -1,0 +1,453 @@
+/* test_faults.c - fault injection: the io_uring completions of connects, sends and recvs
+ * fail at a chosen rate with a chosen error (ECONNRESET, EPIPE, ETIMEDOUT, ENOBUFS), and
+ * sends and recvs come up short, under a seeded generator (async_http.h's
+ * ASYNC_IO_FAULT_LENGTH / ASYNC_IO_FAULT_RESULT hooks, compiled into this test only).
+ * 10,000 requests go through one client, 100 at a time, to nginx on loopback (started by the
+ * test, own config in a temp dir, a free port) with 10 % of the operations failing. Every
+ * request must end with the right response or a clear error; afterwards no connection is
+ * lent out, nothing is in flight, every byte the client allocated is freed, no fd is left
+ * open, and with the faults off the same client serves 100 more requests without a failure.
+ * Also: a request cancelled at every step of its life lets go of everything.
+ *
+ * FAULT_SEED in the environment picks another seed (default 1). */
+#define _GNU_SOURCE
+#define ASYNC_IMPLEMENTATION
+#include "../async.h"
+
+#include <errno.h>
+#include <stddef.h>
+
+/* ---- The fault injector: the hooks call these, defined below */
+static size_t fault_length(int kind, size_t len);
+static int fault_result(int kind, int res);
+#define ASYNC_IO_FAULT_LENGTH(kind, len) fault_length((kind), (len))
+#define ASYNC_IO_FAULT_RESULT(kind, res) fault_result((kind), (res))
+#define ASYNC_HTTP_IMPLEMENTATION
+#include "../async_http.h"
+#include "test.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- The fault injector */
+
+static struct {
+    int on;
+    unsigned fail_permille;  /* completions of connect/send/recv turned into failures */
+    unsigned short_permille; /* sends and recvs asked for fewer bytes */
+    uint64_t rng;
+    unsigned long failed[4], shortened, seen, by_kind[8];
+} faults;
+
+static const int fault_errors[4] = {ECONNRESET, EPIPE, ETIMEDOUT, ENOBUFS};
+
+static uint64_t fault_next(void) { /* xorshift64* */
+    faults.rng ^= faults.rng >> 12;
+    faults.rng ^= faults.rng << 25;
+    faults.rng ^= faults.rng >> 27;
+    return faults.rng * 2685821657736338717ull;
+}
+
+/* Only sends and recvs are submitted with a length. */
+static size_t fault_length(int kind, size_t len) {
+    if (!faults.on || (kind != ASYNC_IO_SEND && kind != ASYNC_IO_RECV) || len <= 1) return len;
+    if (fault_next() % 1000 >= faults.short_permille) return len;
+    faults.shortened++;
+    return 1 + (size_t)(fault_next() % (len - 1));
+}
+
+static int fault_result(int kind, int res) {
+    unsigned which;
+    if (!faults.on || res < 0) return res; /* only successful completions are turned */
+    faults.seen++;
+    if (fault_next() % 1000 >= faults.fail_permille) return res;
+    which = (unsigned)(fault_next() % 4);
+    faults.failed[which]++;
+    faults.by_kind[kind & 7]++;
+    return -fault_errors[which];
+}
+
+/* ------------------------------------------------------------------ */
+/* helpers                                                             */
+
+static int count_fds(void) {
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.') n++;
+    closedir(d);
+    return n - 1;
+}
+
+static void msleep(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static int free_port(void) {
+    struct sockaddr_in a;
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a)) {
+        perror("bind");
+        exit(2);
+    }
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+static int wait_for_port(int port) {
+    int i;
+    for (i = 0; i < 300; i++) {
+        struct sockaddr_in a;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
+        memset(&a, 0, sizeof a);
+        a.sin_family = AF_INET;
+        a.sin_port = htons((uint16_t)port);
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (ok) return 1;
+        msleep(20);
+    }
+    return 0;
+}
+
+/* ---- nginx in a temp dir */
+
+static char root[256];
+static pid_t nginx_pid;
+static int nginx_port;
+static char small_body[] = "hello, faults\n";
+static char big_body[20000]; /* more than one recv buffer */
+
+static void write_file(const char *name, const char *data, size_t len) {
+    char path[512];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/%s", root, name);
+    f = fopen(path, "wb");
+    fwrite(data, 1, len, f);
+    fclose(f);
+}
+
+static int start_nginx(void) {
+    char conf[4096], path[512];
+    size_t i;
+    FILE *f;
+    snprintf(root, sizeof root, "/tmp/async_faults_XXXXXX");
+    if (!mkdtemp(root)) return 0;
+    for (i = 0; i < sizeof big_body; i++) big_body[i] = (char)('a' + (i * 13 + i / 777) % 26);
+    write_file("small.txt", small_body, sizeof small_body - 1);
+    write_file("big.txt", big_body, sizeof big_body);
+    nginx_port = free_port();
+    snprintf(conf, sizeof conf,
+             "daemon off; worker_processes 1; pid %s/nginx.pid; error_log %s/error.log crit;\n"
+             "events { worker_connections 4096; }\n"
+             "http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;\n"
+             "  client_body_temp_path %s; proxy_temp_path %s; fastcgi_temp_path %s;\n"
+             "  uwsgi_temp_path %s; scgi_temp_path %s;\n"
+             "  default_type text/plain;\n"
+             "  server { listen 127.0.0.1:%d backlog=4096; root %s; }\n}\n",
+             root, root, root, root, root, root, root, nginx_port, root);
+    snprintf(path, sizeof path, "%s/nginx.conf", root);
+    f = fopen(path, "w");
+    fputs(conf, f);
+    fclose(f);
+    nginx_pid = fork();
+    if (nginx_pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execlp("nginx", "nginx", "-p", root, "-c", path, (char *)NULL);
+        _exit(127);
+    }
+    return nginx_pid > 0 && wait_for_port(nginx_port);
+}
+
+static void stop_nginx(void) {
+    char cmd[300];
+    if (nginx_pid > 0) {
+        kill(nginx_pid, SIGTERM);
+        waitpid(nginx_pid, NULL, 0);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", root);
+}
+
+/* ---- One loop, one ring, one client, a counting allocator */
+
+typedef struct env {
+    async_loop loop;
+    async_io io;
+    async_http_client client;
+} env;
+
+static long live_blocks;
+
+static void *counting_alloc(void *user, void *ptr, size_t size) {
+    (void)user;
+    if (size == 0) {
+        if (ptr) live_blocks--;
+        free(ptr);
+        return NULL;
+    }
+    if (!ptr) live_blocks++;
+    return realloc(ptr, size);
+}
+
+static int env_init(env *e, size_t limit) {
+    async_http_client_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.limit = limit;
+    cfg.alloc = counting_alloc;
+    cfg.timeout_sock_read = ASYNC_SEC(10); /* nothing waits that long here: a hang would show */
+    async_loop_init(&e->loop, NULL);
+    if (async_io_init(&e->io, &e->loop, NULL)) {
+        fprintf(stderr, "io_uring: %s\n", async_io_error(&e->io));
+        return -1;
+    }
+    return async_http_client_init(&e->client, &e->io, &cfg);
+}
+
+/* Detached closes go to the kernel with the next submission. */
+static void flush(env *e) { e->loop.poll(e->loop.backend, 0); }
+
+static void env_close(env *e) {
+    async_http_client_close(&e->client);
+    flush(e);
+    async_io_exit(&e->io);
+}
+
+static void pool_is_clean(env *e) {
+    async_http_client *c = &e->client;
+    size_t i, bad = 0;
+    CHECK_EQ(c->busy, 0);
+    CHECK(c->wait_head == NULL && c->wait_tail == NULL);
+    for (i = 0; i < c->config.limit; i++) bad += c->conns[i].state == ASYNC_HTTP__BUSY;
+    CHECK_EQ(bad, 0);
+    for (i = 0; i < c->nhosts; i++) CHECK_EQ(c->hosts[i].busy, 0);
+    CHECK_EQ(e->io.inflight, 0);
+}
+
+/* ---- A batch of requests, gathered */
+
+#define BATCH 100
+
+typedef struct batch {
+    async_task task;
+    env *e;
+    async_http_request reqs[BATCH];
+    async_future *futs[BATCH];
+    async_link links[BATCH];
+    async_gather_op g;
+    char urls[2][96];
+    int n;
+} batch;
+
+static int batch_run(async_task *t) {
+    batch *b = (batch *)t;
+    int i;
+    ASYNC_BEGIN(t);
+    for (i = 0; i < b->n; i++) {
+        memset(&b->reqs[i], 0, sizeof b->reqs[i]);
+        b->futs[i] = async_http_get(&b->e->client, &b->reqs[i], b->urls[i & 1]);
+    }
+    ASYNC_AWAIT(t, async_gather(&b->g, b->futs, b->links, (size_t)b->n, 1));
+    ASYNC_END(t);
+}
+
+typedef struct tally {
+    unsigned long ok, wrong_body, reset, network, other, not_done;
+} tally;
+
+/* Runs n requests (alternating a small and a big file), BATCH at a time. */
+static void run_requests(env *e, batch *b, int n, tally *t) {
+    int done = 0, i;
+    memset(t, 0, sizeof *t);
+    snprintf(b->urls[0], sizeof b->urls[0], "http://127.0.0.1:%d/small.txt", nginx_port);
+    snprintf(b->urls[1], sizeof b->urls[1], "http://127.0.0.1:%d/big.txt", nginx_port);
+    while (done < n) {
+        b->e = e;
+        b->n = n - done < BATCH ? n - done : BATCH;
+        async_create_task(&e->loop, &b->task, batch_run);
+        CHECK_EQ(async_run(&e->loop, &b->task.future), 0);
+        for (i = 0; i < b->n; i++) {
+            async_http_request *r = &b->reqs[i];
+            int err = async_error(&r->task.future);
+            const char *want = (i & 1) ? big_body : small_body;
+            size_t want_len = (i & 1) ? sizeof big_body : sizeof small_body - 1;
+            if (!async_done(&r->task.future)) t->not_done++;
+            else if (err == 0) {
+                if (r->response.status == 200 && r->response.body_len == want_len &&
+                    memcmp(r->response.body, want, want_len) == 0)
+                    t->ok++;
+                else
+                    t->wrong_body++;
+            } else if (err == ASYNC_HTTP_ERESET) t->reset++;
+            else if (err == ASYNC_HTTP_ENETWORK) t->network++;
+            else {
+                t->other++;
+                fprintf(stderr, "  unexpected error %d: %s\n", err, async_http_request_error(r));
+            }
+            if (err) CHECK(r->response.body == NULL && r->head_mem == NULL); /* released */
+            async_http_request_release(r);
+        }
+        done += b->n;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* the tests                                                           */
+
+TEST(ten_thousand_requests_with_faults) {
+    static env e;
+    static batch b;
+    tally t;
+    int fds = count_fds(), open_fds;
+    const char *seed = getenv("FAULT_SEED");
+    CHECK_EQ(env_init(&e, 100), 0);
+
+    memset(&faults, 0, sizeof faults);
+    faults.rng = seed ? strtoull(seed, NULL, 10) * 0x9E3779B97F4A7C15ull + 1 : 0x9E3779B97F4A7C15ull;
+    faults.fail_permille = 100;  /* 10 % of the operations fail */
+    faults.short_permille = 100; /* 10 % of the sends and recvs come short */
+    faults.on = 1;
+    run_requests(&e, &b, 10000, &t);
+    faults.on = 0;
+    open_fds = count_fds();
+
+    printf("NOTE faults: %lu ops, %lu failed (ECONNRESET %lu, EPIPE %lu, ETIMEDOUT %lu, ENOBUFS %lu; "
+           "connect %lu, send %lu, recv %lu), %lu short\n",
+           faults.seen, faults.failed[0] + faults.failed[1] + faults.failed[2] + faults.failed[3],
+           faults.failed[0], faults.failed[1], faults.failed[2], faults.failed[3],
+           faults.by_kind[ASYNC_IO_CONNECT], faults.by_kind[ASYNC_IO_SEND], faults.by_kind[ASYNC_IO_RECV],
+           faults.shortened);
+    printf("NOTE 10000 requests: %lu ok, %lu reset, %lu network error, %lu other, %lu wrong body; "
+           "%llu connections\n",
+           t.ok, t.reset, t.network, t.other, t.wrong_body, (unsigned long long)e.client.connects);
+    CHECK_EQ(t.not_done, 0);
+    CHECK_EQ(t.ok + t.reset + t.network, 10000);
+    CHECK_EQ(t.other, 0);
+    CHECK_EQ(t.wrong_body, 0);
+    /* the faults did happen, at about the rate asked for, and most requests still got through */
+    CHECK(faults.seen > 15000);
+    CHECK(faults.failed[0] + faults.failed[1] + faults.failed[2] + faults.failed[3] > faults.seen / 20);
+    CHECK(faults.shortened > 1000);
+    CHECK(t.reset > 0 && t.network > 0);
+    CHECK(faults.by_kind[ASYNC_IO_CONNECT] > 0 && faults.by_kind[ASYNC_IO_SEND] > 0 &&
+          faults.by_kind[ASYNC_IO_RECV] > 0);
+    CHECK(t.ok > 5000);
+
+    /* Nothing lost: no connection lent out, nothing in flight, fds within the pool's. */
+    pool_is_clean(&e);
+    flush(&e);
+    CHECK(open_fds <= fds + 100 + 2);
+
+    /* The faults off, the same client serves on. */
+    run_requests(&e, &b, 100, &t);
+    CHECK_EQ(t.ok, 100);
+    pool_is_clean(&e);
+
+    env_close(&e);
+    CHECK_EQ(live_blocks, 0);
+    CHECK_EQ(count_fds(), fds);
+}
+
+/* A request cancelled after k loop turns, for every k from its first step to its end. */
+typedef struct canceller {
+    async_task task;
+    async_task *victim;
+    int turns;
+} canceller;
+
+static int canceller_run(async_task *t) {
+    canceller *c = (canceller *)t;
+    ASYNC_BEGIN(t);
+    while (c->turns-- > 0) ASYNC_YIELD(t);
+    async_cancel(c->victim);
+    ASYNC_END(t);
+}
+
+/* The fds the client holds: one per connection it keeps open. */
+static int client_fds(const async_http_client *c) {
+    size_t i;
+    int n = 0;
+    for (i = 0; i < c->config.limit; i++) n += c->conns[i].fd >= 0;
+    return n;
+}
+
+/* Returns how many of the runs leaked an fd. */
+static int cancel_after_turns(int from, int to, int *cancelled) {
+    static env e;
+    char url[96];
+    int k, leaks = 0, fds = count_fds(), base;
+    CHECK_EQ(env_init(&e, 4), 0);
+    base = count_fds(); /* the ring's included */
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/big.txt", nginx_port);
+    *cancelled = 0;
+    for (k = from; k <= to; k++) {
+        async_http_request r;
+        canceller c;
+        int err;
+        memset(&r, 0, sizeof r);
+        memset(&c, 0, sizeof c);
+        async_http_get(&e.client, &r, url);
+        c.victim = &r.task;
+        c.turns = k;
+        async_create_task(&e.loop, &c.task, canceller_run);
+        err = async_run(&e.loop, &r.task.future);
+        async_run(&e.loop, &c.task.future);
+        CHECK(err == 0 || err == ASYNC_ECANCELED);
+        if (err == ASYNC_ECANCELED) {
+            (*cancelled)++;
+            CHECK(r.response.body == NULL && r.head_mem == NULL);
+        }
+        async_http_request_release(&r);
+        pool_is_clean(&e);
+        /* Every fd open is one of the pool's connections. */
+        flush(&e);
+        if (count_fds() != base + client_fds(&e.client)) {
+            fprintf(stderr, "  %s after %d turns: %d fds, %d expected\n", err ? "cancelled" : "done", k,
+                    count_fds(), base + client_fds(&e.client));
+            leaks++;
+        }
+    }
+    env_close(&e);
+    CHECK_EQ(live_blocks, 0);
+    if (count_fds() != fds) leaks++;
+    return leaks;
+}
+
+/* From k = 0 (cancelled as its socket() is queued) to the response: 0 and 1 once lost
+   the new socket's fd. */
+TEST(cancel_at_every_step) {
+    int cancelled, leaks = cancel_after_turns(0, 40, &cancelled);
+    CHECK_EQ(leaks, 0);
+    CHECK(cancelled >= 5); /* socket, connect, send, recv at least */
+}
+
+int main(void) {
+    signal(SIGPIPE, SIG_IGN);
+    if (!start_nginx()) {
+        fprintf(stderr, "FAIL: could not start nginx (apt-get install nginx-light)\n");
+        stop_nginx();
+        test__failed++;
+        return test_summary("faults");
+    }
+    RUN(ten_thousand_requests_with_faults);
+    RUN(cancel_at_every_step);
+    stop_nginx();
+    return test_summary("faults");
+}
