@@ -341,7 +341,8 @@ struct async_http_request {
     char *head_mem; /* header array + head buffer, one allocation that grows */
     async_http_request *wait_next;
     async_future pool_wait;
-    async_io_op op;
+    async_io_op op, recv_op;
+    int recv_posted;
     async_wait_for_op wait;
     async_deadline deadline;
     async_http_parser parser;
@@ -1743,6 +1744,7 @@ static int async_http__run(async_task *t) {
     }
 retry:
     r->got_bytes = 0;
+    r->recv_posted = 0;
     r->conn_used = 0;
     /* A connection from the pool, or a turn in the queue for one. */
     {
@@ -1799,14 +1801,6 @@ retry:
     k = &c->conns[r->conn];
     rc = async_http__build(r, k);
     if (rc) ASYNC_HTTP__FAIL(r, rc);
-    for (r->sent = 0; r->sent < r->send_len;) {
-        k = &c->conns[r->conn];
-        ASYNC_AWAIT_CATCH(t, async_io_send(c->io, &r->op, k->fd, k->sbuf + r->sent, r->send_len - r->sent, 0),
-                          r->step_err);
-        if (r->step_err) ASYNC_HTTP__FAIL(r, async_http__net_error(r->step_err));
-        r->sent += (size_t)async_result(&r->op.future);
-    }
-    /* Read until the parser says the response is complete. */
     {
         size_t cap = c->config.max_header_bytes < ASYNC_HTTP__HEAD_START ? c->config.max_header_bytes
                                                                           : ASYNC_HTTP__HEAD_START;
@@ -1820,17 +1814,30 @@ retry:
         r->parser.grow = async_http__grow_head;
     }
     r->response.body_len = 0;
+    /* The first receive goes out with the send, in the same submission: the
+       response is read the moment it arrives, a loop turn sooner. */
+    async_io_recv(c->io, &r->recv_op, k->fd, k->rbuf, c->config.recv_buffer_size, 0);
+    r->recv_posted = 1;
+    for (r->sent = 0; r->sent < r->send_len;) {
+        k = &c->conns[r->conn];
+        ASYNC_AWAIT_CATCH(t, async_io_send(c->io, &r->op, k->fd, k->sbuf + r->sent, r->send_len - r->sent, 0),
+                          r->step_err);
+        if (r->step_err) ASYNC_HTTP__FAIL(r, async_http__net_error(r->step_err));
+        r->sent += (size_t)async_result(&r->op.future);
+    }
+    /* Read until the parser says the response is complete. */
     for (;;) {
         k = &c->conns[r->conn];
-        ASYNC_AWAIT_CATCH(t,
-                          async_http__timed(r, async_io_recv(c->io, &r->op, k->fd, k->rbuf,
-                                                             c->config.recv_buffer_size, 0),
-                                            c->config.timeout_sock_read),
-                          r->step_err);
+        if (!r->recv_posted) {
+            async_io_recv(c->io, &r->recv_op, k->fd, k->rbuf, c->config.recv_buffer_size, 0);
+            r->recv_posted = 1;
+        }
+        ASYNC_AWAIT_CATCH(t, async_http__timed(r, &r->recv_op.future, c->config.timeout_sock_read), r->step_err);
+        r->recv_posted = 0; /* done, whatever happened: a timeout or a cancel waits for the kernel */
         if (r->step_err == ASYNC_ETIMEDOUT && !async_task_cancelling(t)) ASYNC_HTTP__FAIL(r, ASYNC_HTTP_ETIMEOUT_READ);
         if (r->step_err) ASYNC_HTTP__FAIL(r, async_http__net_error(r->step_err));
         {
-            size_t n = (size_t)async_result(&r->op.future), used = 0;
+            size_t n = (size_t)async_result(&r->recv_op.future), used = 0;
             k = &c->conns[r->conn];
             if (n == 0) {
                 rc = async_http_parser_eof(&r->parser);
@@ -1869,6 +1876,13 @@ retry:
     ASYNC_RETURN(t, r->response.status);
 
 fail:
+    /* A receive still out (the send failed) is withdrawn, and its buffer is
+       only let go once the kernel is done with it. */
+    if (r->recv_posted) {
+        async_future_cancel(&r->recv_op.future);
+        ASYNC_AWAIT_CATCH(t, &r->recv_op.future, r->step_err);
+        r->recv_posted = 0;
+    }
     /* A pooled connection granted to a request cancelled before it used it
        goes back to the pool, still good. */
     async_http__give_back(c, r, r->conn >= 0 && !r->conn_used && c->conns[r->conn].fd >= 0);
