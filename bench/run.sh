@@ -18,6 +18,8 @@
 #   BENCH_PEERS ["ours wrk libcurl aiohttp"]
 #   BENCH_WORKLOADS ["c100 c1000 chunked_c100 big_c100"]
 #   BENCH_LOOP [1] (0 skips the loop section)   BENCH_KEEP [0] (1 keeps logs)
+#   BENCH_REPEAT [3]: every peer runs this many times, the rounds interleaved
+#   so that drift hits all peers alike; the table keeps each one's median run
 #   BENCH_CLIENT [bench/bench_client]  BENCH_LOOP_BIN [bench/bench_loop] (our binaries)
 # Smoke run: BENCH_SECONDS=2 BENCH_REQUESTS=20000 BENCH_YIELDS=200000 \
 #            BENCH_TASKS=100000 BENCH_SLEEPS=10000 bench/run.sh
@@ -32,6 +34,7 @@ TASKS=${BENCH_TASKS:-1000000}
 SLEEPS=${BENCH_SLEEPS:-100000}
 PEERS=${BENCH_PEERS:-ours wrk libcurl aiohttp}
 WORKLOADS=${BENCH_WORKLOADS:-c100 c1000 chunked_c100 big_c100}
+REPEAT=${BENCH_REPEAT:-3}
 PY=/usr/bin/python3   # Debian's python: python3-aiohttp is installed for it only
 CC=${CC:-cc}
 CLIENT=${BENCH_CLIENT:-$here/bench_client}
@@ -120,6 +123,7 @@ if [ "$ok_nginx" = 1 ] && [ -n "$WORKLOADS" ]; then
     port=$("$here/nginx.sh" start "$work/nginx")
     base=http://127.0.0.1:$port
     echo "nginx on $base (worker pinned to CPU 1); clients on CPU 0"
+    for round in $(seq "$REPEAT"); do
     for wl in $WORKLOADS; do
         TOTAL=$REQS
         case $wl in
@@ -141,17 +145,42 @@ if [ "$ok_nginx" = 1 ] && [ -n "$WORKLOADS" ]; then
             record aiohttp "$wl" "$limit" "$PY" "$here/aiohttp_peer.py" "$url" "$conns" "$TOTAL" "$SECS"
         fi
     done
+    done
     "$here/nginx.sh" stop "$work/nginx"
 fi
 
 # ---- loop section ----
 if [ "${BENCH_LOOP:-1}" = 1 ]; then
+    for round in $(seq "$REPEAT"); do
     for what in yield tasks sleeps; do
         case $what in yield) n=$YIELDS ;; tasks) n=$TASKS ;; sleeps) n=$SLEEPS ;; esac
         if have ours; then run_ours_loop "$what" "$n"; fi
         if [ "$ok_py" = 1 ]; then record asyncio "$what" 600 "$PY" "$here/asyncio_peer.py" "$what" "$n"; fi
     done
+    done
 fi
+
+# ---- each peer's median run per workload (by req/s, or the loop's headline figure) ----
+awk '
+    { key = $1 " " $2; delete v
+      for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+      if ("requests" in v) fig = v["seconds"] > 0 ? v["requests"] / v["seconds"] : 0
+      else if ("ns_per_yield" in v) fig = v["ns_per_yield"]
+      else if ("ns_per_task" in v) fig = v["ns_per_task"]
+      else fig = v["late_p99_ms"]
+      n[key]++; f[key, n[key]] = fig + 0; line[key, n[key]] = $0
+      if (!(key in order)) { order[key] = ++nkeys; keys[nkeys] = key } }
+    END {
+      for (k = 1; k <= nkeys; k++) {
+          key = keys[k]; m = n[key]
+          for (i = 1; i <= m; i++) idx[i] = i
+          for (i = 2; i <= m; i++) for (j = i; j > 1 && f[key, idx[j]] < f[key, idx[j - 1]]; j--) { t = idx[j]; idx[j] = idx[j - 1]; idx[j - 1] = t }
+          print line[key, idx[int((m + 1) / 2)]]
+      }
+    }
+' "$results" > "$results.median"
+echo
+echo "($REPEAT interleaved rounds; each figure below is that peer's median round)"
 
 # ---- table and ratios (awk over the collected RESULT lines) ----
 echo
@@ -170,7 +199,7 @@ awk '
       }
     }
     END { if (nl) { printf "\n%-8s %-8s %9s %s\n", "peer", "loop", "rss_MiB", "figures"; for (i = 1; i <= nl; i++) print loop[i] } }
-' "$results"
+'  "$results.median"
 echo
 awk '
     { for (i = 3; i <= NF; i++) { split($i, kv, "="); r[$1, $2, kv[1]] = kv[2] }
@@ -204,4 +233,4 @@ awk '
             if (("ours", L[i]) in seen && ("asyncio", L[i]) in seen)
                 ratio("rss_" L[i] "_asyncio_vs_ours", r["asyncio", L[i], "rss_kib"], r["ours", L[i], "rss_kib"])
     }
-' "$results"
+' "$results.median"
