@@ -110,10 +110,13 @@
 
    SYNCHRONISATION
    ===============
-       async_semaphore  acquire is awaited; release wakes the first waiter (FIFO)
-       async_event      set / clear / wait
-       async_queue      bounded, on caller-provided intptr_t slots;
-                        ASYNC_QUEUE_PUT(t, q, v) / ASYNC_QUEUE_GET(t, q, lvalue)
+       async_semaphore_acquire(&sem, &slot)   done when you hold a unit; FIFO
+       async_event_wait(&ev, &slot)           done when the event is set
+       async_queue (bounded, on caller-provided intptr_t slots):
+           ASYNC_QUEUE_PUT(t, &q, v, &slot) / ASYNC_QUEUE_GET(t, &q, lvalue, &slot)
+   Each wait is a future of yours (`slot`), so it also composes with
+   wait_for, wait or gather. A task cancelled while it waits keeps nothing;
+   one cancelled after the grant, before it ran, passes the grant on.
 
    CONFIGURATION (macros defined before the include)
    =================================================
