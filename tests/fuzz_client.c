@@ -27,13 +27,7 @@
 #define ASYNC_HTTP_IMPLEMENTATION
 #include "../async.h"
 #include "../async_http.h"
-
-#include <dirent.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+#include "net.h"
 
 #define FUZZ_ASSERT(cond)                                                                    \
     do {                                                                                     \
@@ -159,49 +153,9 @@ static int acceptor_run(async_task *t) {
     ASYNC_END(t);
 }
 
-static int listen_loopback(int *port) {
-    struct sockaddr_in a;
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) || listen(fd, 64)) {
-        perror("listen");
-        exit(2);
-    }
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
-static int count_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.') n++;
-    closedir(d);
-    return n - 1;
-}
-
-/* ---- A counting allocator: the client must give back every byte */
-
-static long live_blocks;
-
-static void *counting_alloc(void *user, void *ptr, size_t size) {
-    (void)user;
-    if (size == 0) {
-        if (ptr) live_blocks--;
-        free(ptr);
-        return NULL;
-    }
-    if (size > ((size_t)1 << 30)) return NULL; /* as a real allocator would, past what it has
-                                                  (and ASan would abort on a huge size) */
-    if (!ptr) live_blocks++;
-    return realloc(ptr, size);
-}
+/* ---- What the client allocates (net.h's counting_alloc): it must give back every byte;
+   sizes past 1 GiB fail, as a real allocator's would past what it has (and ASan would abort) */
+static alloc_count allocs = {.fail_over = (size_t)1 << 30};
 
 /* ---- Checks */
 
@@ -256,14 +210,6 @@ static void check_pool(const async_http_client *c) {
     for (i = 0; i < c->nhosts; i++) FUZZ_ASSERT(c->hosts[i].busy == 0);
 }
 
-static int fetch(async_http_client *c, async_http_request *r, const char *method, const char *url,
-                 async_time timeout) {
-    memset(r, 0, sizeof *r);
-    r->timeout = timeout;
-    async_http_fetch(c, r, method, url);
-    return async_run(&loop, &r->task.future);
-}
-
 /* ---- The target */
 
 static int setup(void) {
@@ -273,8 +219,8 @@ static int setup(void) {
         fprintf(stderr, "io_uring: %s\n", async_io_error(&io));
         exit(1);
     }
-    lfd_fuzz = listen_loopback(&port_fuzz);
-    lfd_good = listen_loopback(&port_good);
+    lfd_fuzz = listen_on_loopback(64, &port_fuzz);
+    lfd_good = listen_on_loopback(64, &port_good);
     return 1;
 }
 
@@ -337,6 +283,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cfg.timeout_total = ASYNC_SEC(5);
     cfg.timeout_sock_read = ASYNC_SEC(2);
     cfg.alloc = counting_alloc;
+    cfg.alloc_user = &allocs;
     snprintf(fuzz_url, sizeof fuzz_url, "http://127.0.0.1:%d/fuzz", port_fuzz);
     snprintf(good_url, sizeof good_url, "http://127.0.0.1:%d/good", port_good);
 
@@ -345,13 +292,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_ASSERT(async_http_client_init(&client, &io, &cfg) == 0);
 
     /* The fuzzed response. */
-    fetch(&client, &r, method, fuzz_url, fuzz_timeout);
+    fetch_new(&client, &r, method, fuzz_url, fuzz_timeout);
     check_request(&r, &client.config, !strcmp(method, "HEAD"), input.end);
     async_http_request_release(&r);
     check_pool(&client);
 
     /* The client goes on: a good server answers properly. */
-    err = fetch(&client, &r, "GET", good_url, 0);
+    err = fetch_new(&client, &r, "GET", good_url, 0);
     if (err) fprintf(stderr, "good request failed: %s\n", async_http_request_error(&r));
     FUZZ_ASSERT(err == 0 && r.response.status == 200 && r.response.body_len == 1 &&
                 r.response.body[0] == 'k');
@@ -359,13 +306,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check_pool(&client);
 
     /* The fuzz server again: on its pooled connection if the response left it reusable. */
-    fetch(&client, &r, "GET", fuzz_url, fuzz_timeout);
+    fetch_new(&client, &r, "GET", fuzz_url, fuzz_timeout);
     check_request(&r, &client.config, 0, input.end);
     async_http_request_release(&r);
     check_pool(&client);
 
     async_http_client_close(&client);
-    FUZZ_ASSERT(live_blocks == 0);
+    FUZZ_ASSERT(allocs.live == 0);
     stop_servers();
     /* Detached closes go to the kernel with the next submission. */
     for (tries = 0; tries < 100 && count_fds() != fds; tries++) loop.poll(loop.backend, ASYNC_MS(1));

@@ -18,6 +18,11 @@ FUZZ_BINS := $(B)/fuzz_parser $(B)/fuzz_client
 TEST_BINS += $(B)/test_hostile_clang $(B)/test_hostile_san $(B)/test_faults_clang $(B)/test_faults_san
 EXTRA_BINS += $(FUZZ_BINS) $(B)/soak
 
+# tests/net.h, the helpers of the tests that talk to sockets: a change to it rebuilds them
+# (test_http's rules are in the top Makefile; this adds the prerequisite to them).
+$(B)/test_http_clang $(B)/test_http_san $(B)/test_hostile_clang $(B)/test_hostile_san \
+$(B)/test_faults_clang $(B)/test_faults_san $(B)/fuzz_client $(B)/soak: tests/net.h
+
 $(B)/fuzz_parser: tests/fuzz_parser.c async.h async_http.h | $(B)
 	$(CLANG) $(FUZZ_FLAGS) $< -o $@ $(HTTP_LIBS)
 $(B)/fuzz_client: tests/fuzz_client.c async.h async_http.h | $(B)

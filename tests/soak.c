@@ -15,28 +15,9 @@
 #define ASYNC_HTTP_IMPLEMENTATION
 #include "../async.h"
 #include "../async_http.h"
-
-#include <dirent.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+#include "net.h"
 
 /* ---- helpers */
-
-static int count_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.') n++;
-    closedir(d);
-    return n - 1;
-}
 
 /* VmRSS and VmHWM (peak) in KiB. */
 static void memory(long *rss, long *peak) {
@@ -51,105 +32,26 @@ static void memory(long *rss, long *peak) {
     fclose(f);
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void msleep(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
-
 static long env_long(const char *name, long dflt) {
     const char *s = getenv(name);
     return s && *s ? atol(s) : dflt;
 }
 
-static int free_port(void) {
-    struct sockaddr_in a;
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&a, sizeof a)) {
-        perror("bind");
-        exit(2);
-    }
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
-static int wait_for_port(int port) {
-    int i;
-    for (i = 0; i < 300; i++) {
-        struct sockaddr_in a;
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
-        memset(&a, 0, sizeof a);
-        a.sin_family = AF_INET;
-        a.sin_port = htons((uint16_t)port);
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-        close(fd);
-        if (ok) return 1;
-        msleep(20);
-    }
-    return 0;
-}
-
 /* ---- nginx */
 
-static char root[256];
-static pid_t nginx_pid;
+static fixture served; /* nginx, and the temp dir of the files it serves */
 static int nginx_port;
 static const char body[] = "{\"name\": \"Luke Skywalker\", \"height\": \"172\", \"mass\": \"77\"}\n";
 
 static int start_nginx(void) {
-    char conf[4096], path[512];
-    FILE *f;
-    snprintf(root, sizeof root, "/tmp/async_soak_XXXXXX");
-    if (!mkdtemp(root)) return 0;
-    snprintf(path, sizeof path, "%s/people.json", root);
-    f = fopen(path, "wb");
-    fwrite(body, 1, sizeof body - 1, f);
-    fclose(f);
-    nginx_port = free_port();
-    snprintf(conf, sizeof conf,
-             "daemon off; worker_processes 1; pid %s/nginx.pid; error_log %s/error.log crit;\n"
-             "events { worker_connections 4096; }\n"
-             "http { access_log off; keepalive_requests 100000000; keepalive_timeout 600s;\n"
-             "  client_body_temp_path %s; proxy_temp_path %s; fastcgi_temp_path %s;\n"
-             "  uwsgi_temp_path %s; scgi_temp_path %s;\n"
-             "  types { application/json json; }\n"
-             "  server { listen 127.0.0.1:%d backlog=4096; root %s; }\n}\n",
-             root, root, root, root, root, root, root, nginx_port, root);
-    snprintf(path, sizeof path, "%s/nginx.conf", root);
-    f = fopen(path, "w");
-    fputs(conf, f);
-    fclose(f);
-    nginx_pid = fork();
-    if (nginx_pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 1);
-        dup2(devnull, 2);
-        execlp("nginx", "nginx", "-p", root, "-c", path, (char *)NULL);
-        _exit(127);
-    }
-    return nginx_pid > 0 && wait_for_port(nginx_port);
-}
-
-static void stop_nginx(void) {
-    char cmd[300];
-    if (nginx_pid > 0) {
-        kill(nginx_pid, SIGTERM);
-        waitpid(nginx_pid, NULL, 0);
-    }
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", root);
+    static const nginx_options o = {.error_log = "crit", .worker_connections = 4096,
+                                    .http = "keepalive_requests 100000000; keepalive_timeout 600s;\n"
+                                            "  types { application/json json; }",
+                                    .listen = "backlog=4096"};
+    if (!fixture_init(&served, "async_soak")) return 0;
+    fixture_write(&served, "people.json", body, sizeof body - 1);
+    nginx_port = fixture_nginx(&served, &o);
+    return nginx_port && wait_for_port(nginx_port);
 }
 
 /* ---- the soak */
@@ -162,9 +64,7 @@ typedef struct sample {
 } sample;
 
 static struct {
-    async_loop loop;
-    async_io io;
-    async_http_client client;
+    env e; /* one loop, one ring, one client */
     char url[96];
     long total, started, done;
     uint64_t rng;
@@ -201,7 +101,7 @@ static void take_sample(const char *when) {
     s->when = when;
     s->done = soak.done;
     s->fds = count_fds();
-    s->t = now_s();
+    s->t = now_ms() / 1e3;
     memory(&s->rss, &s->peak);
 }
 
@@ -226,7 +126,7 @@ static int worker_run(async_task *t) {
             w->req.timeout = ASYNC_MS(500 + (long)(rnd() % 1500));
         }
         w->cancel = rnd() % 100 == 0;
-        async_http_get(&soak.client, &w->req, soak.url);
+        async_http_get(&soak.e.client, &w->req, soak.url);
         if (w->cancel) {
             /* cancelled after 0 - 2 ms, unless it is done by then */
             soak.cancels_asked++;
@@ -262,26 +162,13 @@ static int worker_run(async_task *t) {
     ASYNC_END(t);
 }
 
-typedef struct runner {
-    async_task task;
-    worker *workers;
-    async_future **futs;
-    async_link *links;
-    async_gather_op g;
-    int n;
-} runner;
-
-static int runner_run(async_task *t) {
-    runner *r = (runner *)t;
-    int i;
-    ASYNC_BEGIN(t);
-    for (i = 0; i < r->n; i++) r->futs[i] = async_create_task(t->loop, &r->workers[i].task, worker_run);
-    ASYNC_AWAIT(t, async_gather(&r->g, r->futs, r->links, (size_t)r->n, 1));
-    ASYNC_END(t);
+static async_future *start_worker(void *user, int i) {
+    worker *workers = (worker *)user;
+    return async_create_task(&soak.e.loop, &workers[i].task, worker_run);
 }
 
 int main(void) {
-    runner run;
+    worker *workers;
     async_http_client_config cfg;
     double t0, t1;
     int fds0, fds_after, i, failed = 0, concurrency;
@@ -299,47 +186,37 @@ int main(void) {
     }
     if (!start_nginx()) {
         fprintf(stderr, "soak: could not start nginx (apt-get install nginx-light)\n");
-        stop_nginx();
+        fixture_stop(&served);
         return 2;
     }
     snprintf(soak.url, sizeof soak.url, "http://127.0.0.1:%d/people.json", nginx_port);
     fds0 = count_fds();
 
-    async_loop_init(&soak.loop, NULL);
-    if (async_io_init(&soak.io, &soak.loop, NULL)) {
-        fprintf(stderr, "io_uring: %s\n", async_io_error(&soak.io));
-        stop_nginx();
-        return 2;
-    }
     memset(&cfg, 0, sizeof cfg);
     cfg.limit = 100;
-    async_http_client_init(&soak.client, &soak.io, &cfg);
+    if (env_init(&soak.e, &cfg)) {
+        fixture_stop(&served);
+        return 2;
+    }
 
-    memset(&run, 0, sizeof run);
-    run.n = concurrency;
-    run.workers = (worker *)calloc((size_t)concurrency, sizeof *run.workers);
-    run.futs = (async_future **)calloc((size_t)concurrency, sizeof *run.futs);
-    run.links = (async_link *)calloc((size_t)concurrency, sizeof *run.links);
+    workers = (worker *)calloc((size_t)concurrency, sizeof *workers);
     soak.next_sample = soak.total / 100; /* "start": once the pool is warm */
 
     printf("soak: %ld requests, %d at a time, to %s (nginx, keep-alive)\n", soak.total, concurrency, soak.url);
     fflush(stdout);
-    t0 = now_s();
-    async_create_task(&soak.loop, &run.task, runner_run);
-    async_run(&soak.loop, &run.task.future);
-    t1 = now_s();
+    t0 = now_ms() / 1e3;
+    run_gathered(&soak.e.loop, concurrency, start_worker, workers);
+    t1 = now_ms() / 1e3;
 
     /* Nothing lent out, nothing in flight; then close and count the fds. */
-    for (slot = 0; slot < soak.client.config.limit; slot++)
-        busy_slots += soak.client.conns[slot].state == ASYNC_HTTP__BUSY;
-    inflight = soak.io.inflight;
-    async_http_client_close(&soak.client);
-    soak.loop.poll(soak.loop.backend, 0); /* detached closes */
-    async_io_exit(&soak.io);
+    for (slot = 0; slot < soak.e.client.config.limit; slot++)
+        busy_slots += soak.e.client.conns[slot].state == ASYNC_HTTP__BUSY;
+    inflight = soak.e.io.inflight;
+    env_close(&soak.e);
     fds_after = count_fds();
 
     printf("soak: %ld requests in %.1f s: %.0f requests/s; %llu connections opened\n", soak.done, t1 - t0,
-           (double)soak.done / (t1 - t0), (unsigned long long)soak.client.connects);
+           (double)soak.done / (t1 - t0), (unsigned long long)soak.e.client.connects);
     printf("  ok %ld, cancelled %ld (of %ld cancels asked), total timeout %ld (%ld tight timeouts set), "
            "wrong response %ld\n",
            soak.ok, soak.cancelled, soak.cancels_asked, soak.timeout_total, soak.tight_timeouts, soak.wrong);
@@ -388,10 +265,8 @@ int main(void) {
         printf("FAIL: the mix is off (too few successes, or no cancellation or timeout happened)\n");
         failed = 1;
     }
-    stop_nginx();
-    free(run.workers);
-    free(run.futs);
-    free(run.links);
+    fixture_stop(&served);
+    free(workers);
     printf("soak: %s\n", failed ? "FAILED" : "passed");
     return failed;
 }

@@ -25,15 +25,7 @@ static int fault_result(int kind, int res);
 #define ASYNC_HTTP_IMPLEMENTATION
 #include "../async_http.h"
 #include "test.h"
-
-#include <dirent.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+#include "net.h"
 
 /* ---- The fault injector */
 
@@ -73,161 +65,39 @@ static int fault_result(int kind, int res) {
     return -fault_errors[which];
 }
 
-/* ------------------------------------------------------------------ */
-/* helpers                                                             */
-
-static int count_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.') n++;
-    closedir(d);
-    return n - 1;
-}
-
-static void msleep(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
-
-static int free_port(void) {
-    struct sockaddr_in a;
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&a, sizeof a)) {
-        perror("bind");
-        exit(2);
-    }
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
-static int wait_for_port(int port) {
-    int i;
-    for (i = 0; i < 300; i++) {
-        struct sockaddr_in a;
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
-        memset(&a, 0, sizeof a);
-        a.sin_family = AF_INET;
-        a.sin_port = htons((uint16_t)port);
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-        close(fd);
-        if (ok) return 1;
-        msleep(20);
-    }
-    return 0;
-}
-
 /* ---- nginx in a temp dir */
 
-static char root[256];
-static pid_t nginx_pid;
+static fixture served; /* nginx, and the temp dir of the files it serves */
 static int nginx_port;
 static char small_body[] = "hello, faults\n";
 static char big_body[20000]; /* more than one recv buffer */
 
-static void write_file(const char *name, const char *data, size_t len) {
-    char path[512];
-    FILE *f;
-    snprintf(path, sizeof path, "%s/%s", root, name);
-    f = fopen(path, "wb");
-    fwrite(data, 1, len, f);
-    fclose(f);
-}
-
 static int start_nginx(void) {
-    char conf[4096], path[512];
+    static const nginx_options o = {.error_log = "crit", .worker_connections = 4096,
+                                    .http = "keepalive_requests 1000000; keepalive_timeout 300s;\n"
+                                            "  default_type text/plain;",
+                                    .listen = "backlog=4096"};
     size_t i;
-    FILE *f;
-    snprintf(root, sizeof root, "/tmp/async_faults_XXXXXX");
-    if (!mkdtemp(root)) return 0;
+    if (!fixture_init(&served, "async_faults")) return 0;
     for (i = 0; i < sizeof big_body; i++) big_body[i] = (char)('a' + (i * 13 + i / 777) % 26);
-    write_file("small.txt", small_body, sizeof small_body - 1);
-    write_file("big.txt", big_body, sizeof big_body);
-    nginx_port = free_port();
-    snprintf(conf, sizeof conf,
-             "daemon off; worker_processes 1; pid %s/nginx.pid; error_log %s/error.log crit;\n"
-             "events { worker_connections 4096; }\n"
-             "http { access_log off; keepalive_requests 1000000; keepalive_timeout 300s;\n"
-             "  client_body_temp_path %s; proxy_temp_path %s; fastcgi_temp_path %s;\n"
-             "  uwsgi_temp_path %s; scgi_temp_path %s;\n"
-             "  default_type text/plain;\n"
-             "  server { listen 127.0.0.1:%d backlog=4096; root %s; }\n}\n",
-             root, root, root, root, root, root, root, nginx_port, root);
-    snprintf(path, sizeof path, "%s/nginx.conf", root);
-    f = fopen(path, "w");
-    fputs(conf, f);
-    fclose(f);
-    nginx_pid = fork();
-    if (nginx_pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 1);
-        dup2(devnull, 2);
-        execlp("nginx", "nginx", "-p", root, "-c", path, (char *)NULL);
-        _exit(127);
-    }
-    return nginx_pid > 0 && wait_for_port(nginx_port);
+    fixture_write(&served, "small.txt", small_body, sizeof small_body - 1);
+    fixture_write(&served, "big.txt", big_body, sizeof big_body);
+    nginx_port = fixture_nginx(&served, &o);
+    return nginx_port && wait_for_port(nginx_port);
 }
 
-static void stop_nginx(void) {
-    char cmd[300];
-    if (nginx_pid > 0) {
-        kill(nginx_pid, SIGTERM);
-        waitpid(nginx_pid, NULL, 0);
-    }
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", root);
-}
+/* ---- One loop, one ring, one client (net.h), a counting allocator */
 
-/* ---- One loop, one ring, one client, a counting allocator */
+static alloc_count allocs;
 
-typedef struct env {
-    async_loop loop;
-    async_io io;
-    async_http_client client;
-} env;
-
-static long live_blocks;
-
-static void *counting_alloc(void *user, void *ptr, size_t size) {
-    (void)user;
-    if (size == 0) {
-        if (ptr) live_blocks--;
-        free(ptr);
-        return NULL;
-    }
-    if (!ptr) live_blocks++;
-    return realloc(ptr, size);
-}
-
-static int env_init(env *e, size_t limit) {
+static int env_open(env *e, size_t limit) {
     async_http_client_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.limit = limit;
     cfg.alloc = counting_alloc;
+    cfg.alloc_user = &allocs;
     cfg.timeout_sock_read = ASYNC_SEC(10); /* nothing waits that long here: a hang would show */
-    async_loop_init(&e->loop, NULL);
-    if (async_io_init(&e->io, &e->loop, NULL)) {
-        fprintf(stderr, "io_uring: %s\n", async_io_error(&e->io));
-        return -1;
-    }
-    return async_http_client_init(&e->client, &e->io, &cfg);
-}
-
-/* Detached closes go to the kernel with the next submission. */
-static void flush(env *e) { e->loop.poll(e->loop.backend, 0); }
-
-static void env_close(env *e) {
-    async_http_client_close(&e->client);
-    flush(e);
-    async_io_exit(&e->io);
+    return env_init(e, &cfg);
 }
 
 static void pool_is_clean(env *e) {
@@ -246,26 +116,16 @@ static void pool_is_clean(env *e) {
 #define BATCH 100
 
 typedef struct batch {
-    async_task task;
     env *e;
     async_http_request reqs[BATCH];
-    async_future *futs[BATCH];
-    async_link links[BATCH];
-    async_gather_op g;
     char urls[2][96];
     int n;
 } batch;
 
-static int batch_run(async_task *t) {
-    batch *b = (batch *)t;
-    int i;
-    ASYNC_BEGIN(t);
-    for (i = 0; i < b->n; i++) {
-        memset(&b->reqs[i], 0, sizeof b->reqs[i]);
-        b->futs[i] = async_http_get(&b->e->client, &b->reqs[i], b->urls[i & 1]);
-    }
-    ASYNC_AWAIT(t, async_gather(&b->g, b->futs, b->links, (size_t)b->n, 1));
-    ASYNC_END(t);
+static async_future *batch_start(void *user, int i) {
+    batch *b = (batch *)user;
+    memset(&b->reqs[i], 0, sizeof b->reqs[i]);
+    return async_http_get(&b->e->client, &b->reqs[i], b->urls[i & 1]);
 }
 
 typedef struct tally {
@@ -281,8 +141,7 @@ static void run_requests(env *e, batch *b, int n, tally *t) {
     while (done < n) {
         b->e = e;
         b->n = n - done < BATCH ? n - done : BATCH;
-        async_create_task(&e->loop, &b->task, batch_run);
-        CHECK_EQ(async_run(&e->loop, &b->task.future), 0);
+        CHECK_EQ(run_gathered(&e->loop, b->n, batch_start, b), 0);
         for (i = 0; i < b->n; i++) {
             async_http_request *r = &b->reqs[i];
             int err = async_error(&r->task.future);
@@ -317,7 +176,7 @@ TEST(ten_thousand_requests_with_faults) {
     tally t;
     int fds = count_fds(), open_fds;
     const char *seed = getenv("FAULT_SEED");
-    CHECK_EQ(env_init(&e, 100), 0);
+    CHECK_EQ(env_open(&e, 100), 0);
 
     memset(&faults, 0, sizeof faults);
     faults.rng = seed ? strtoull(seed, NULL, 10) * 0x9E3779B97F4A7C15ull + 1 : 0x9E3779B97F4A7C15ull;
@@ -352,7 +211,7 @@ TEST(ten_thousand_requests_with_faults) {
 
     /* Nothing lost: no connection lent out, nothing in flight, fds within the pool's. */
     pool_is_clean(&e);
-    flush(&e);
+    env_flush(&e);
     CHECK(open_fds <= fds + 100 + 2);
 
     /* The faults off, the same client serves on. */
@@ -361,7 +220,7 @@ TEST(ten_thousand_requests_with_faults) {
     pool_is_clean(&e);
 
     env_close(&e);
-    CHECK_EQ(live_blocks, 0);
+    CHECK_EQ(allocs.live, 0);
     CHECK_EQ(count_fds(), fds);
 }
 
@@ -393,7 +252,7 @@ static int cancel_after_turns(int from, int to, int *cancelled) {
     static env e;
     char url[96];
     int k, leaks = 0, fds = count_fds(), base;
-    CHECK_EQ(env_init(&e, 4), 0);
+    CHECK_EQ(env_open(&e, 4), 0);
     base = count_fds(); /* the ring's included */
     snprintf(url, sizeof url, "http://127.0.0.1:%d/big.txt", nginx_port);
     *cancelled = 0;
@@ -417,7 +276,7 @@ static int cancel_after_turns(int from, int to, int *cancelled) {
         async_http_request_release(&r);
         pool_is_clean(&e);
         /* Every fd open is one of the pool's connections. */
-        flush(&e);
+        env_flush(&e);
         if (count_fds() != base + client_fds(&e.client)) {
             fprintf(stderr, "  %s after %d turns: %d fds, %d expected\n", err ? "cancelled" : "done", k,
                     count_fds(), base + client_fds(&e.client));
@@ -425,7 +284,7 @@ static int cancel_after_turns(int from, int to, int *cancelled) {
         }
     }
     env_close(&e);
-    CHECK_EQ(live_blocks, 0);
+    CHECK_EQ(allocs.live, 0);
     if (count_fds() != fds) leaks++;
     return leaks;
 }
@@ -442,12 +301,12 @@ int main(void) {
     signal(SIGPIPE, SIG_IGN);
     if (!start_nginx()) {
         fprintf(stderr, "FAIL: could not start nginx (apt-get install nginx-light)\n");
-        stop_nginx();
+        fixture_stop(&served);
         test__failed++;
         return test_summary("faults");
     }
     RUN(ten_thousand_requests_with_faults);
     RUN(cancel_at_every_step);
-    stop_nginx();
+    fixture_stop(&served);
     return test_summary("faults");
 }

@@ -10,196 +10,10 @@
 #include "../async.h"
 #include "../async_http.h"
 #include "test.h"
-
-#include <dirent.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdlib.h>
-#include <time.h>
-#include <unistd.h>
+#include "net.h"
 
 /* ------------------------------------------------------------------ */
-/* helpers                                                             */
-
-static int count_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.') n++;
-    closedir(d);
-    return n - 1;
-}
-
-static void msleep(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int listen_on_loopback(int backlog, int *port) {
-    struct sockaddr_in a;
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) || listen(fd, backlog)) {
-        perror("listen");
-        exit(2);
-    }
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
-/* ------------------------------------------------------------------ */
-/* a scripted server: each connection runs a scenario in a thread      */
-
-typedef struct server server;
-typedef void (*scenario)(server *s, int fd, int index);
-
-struct server {
-    int fd, port;
-    scenario play;
-    pthread_t thread;
-    pthread_mutex_t lock;
-    int accepted, open, stop;
-    const char *response; /* what play_send and play_ok send */
-};
-
-static void server_count(server *s, int delta) {
-    pthread_mutex_lock(&s->lock);
-    s->open += delta;
-    pthread_mutex_unlock(&s->lock);
-}
-
-static int server_open(server *s) {
-    int n;
-    pthread_mutex_lock(&s->lock);
-    n = s->open;
-    pthread_mutex_unlock(&s->lock);
-    return n;
-}
-
-static int server_stopping(server *s) {
-    int n;
-    pthread_mutex_lock(&s->lock);
-    n = s->stop;
-    pthread_mutex_unlock(&s->lock);
-    return n;
-}
-
-typedef struct conn_arg {
-    server *s;
-    int fd, index;
-} conn_arg;
-
-static void *conn_thread(void *p) {
-    conn_arg a = *(conn_arg *)p;
-    free(p);
-    a.s->play(a.s, a.fd, a.index);
-    close(a.fd);
-    server_count(a.s, -1);
-    return NULL;
-}
-
-static void *accept_thread(void *p) {
-    server *s = (server *)p;
-    for (;;) {
-        int fd = accept(s->fd, NULL, NULL);
-        conn_arg *a;
-        pthread_t t;
-        if (fd < 0) return NULL;
-        if (server_stopping(s)) {
-            close(fd);
-            return NULL;
-        }
-        server_count(s, 1);
-        a = (conn_arg *)malloc(sizeof *a);
-        a->s = s, a->fd = fd;
-        pthread_mutex_lock(&s->lock);
-        a->index = s->accepted++;
-        pthread_mutex_unlock(&s->lock);
-        pthread_create(&t, NULL, conn_thread, a);
-        pthread_detach(t);
-    }
-}
-
-static void server_start(server *s, scenario play) {
-    memset(s, 0, sizeof *s);
-    pthread_mutex_init(&s->lock, NULL);
-    s->play = play;
-    s->fd = listen_on_loopback(128, &s->port);
-    pthread_create(&s->thread, NULL, accept_thread, s);
-}
-
-/* Whether every connection of the server has ended within ms: the client let go. */
-static int server_drained(server *s, int ms) {
-    int waited;
-    for (waited = 0; waited < ms && server_open(s) > 0; waited += 5) msleep(5);
-    return server_open(s) == 0;
-}
-
-static void server_stop(server *s) {
-    pthread_mutex_lock(&s->lock);
-    s->stop = 1;
-    pthread_mutex_unlock(&s->lock);
-    shutdown(s->fd, SHUT_RDWR);
-    pthread_join(s->thread, NULL);
-    close(s->fd);
-    server_drained(s, 2000);
-    pthread_mutex_destroy(&s->lock);
-}
-
-/* Read one request head; 0 when the client closed. */
-static int read_request(int fd) {
-    char buf[4096];
-    size_t len = 0;
-    while (len < sizeof buf) {
-        ssize_t n = recv(fd, buf + len, sizeof buf - len, 0);
-        if (n <= 0) return 0;
-        len += (size_t)n;
-        if (len >= 4 && memmem(buf, len, "\r\n\r\n", 4)) return 1;
-    }
-    return 0;
-}
-
-/* 0 once the peer is gone. */
-static int send_all(int fd, const char *data, size_t len) {
-    while (len) {
-        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-        if (n <= 0) return 0;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 1;
-}
-
-static int send_str(int fd, const char *s) { return send_all(fd, s, strlen(s)); }
-
-static void reset_connection(int fd) {
-    struct linger l = {1, 0}; /* close() then sends RST */
-    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
-}
-
-/* ------------------------------------------------------------------ */
-/* the scenarios                                                       */
-
-#define OK_RESPONSE "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-
-/* the good server: keep-alive, answers every request */
-static void play_ok(server *s, int fd, int index) {
-    (void)index;
-    while (read_request(fd))
-        if (!send_str(fd, s->response ? s->response : OK_RESPONSE)) return;
-}
+/* the scenarios of the scripted server (net.h); play_ok is there too  */
 
 /* sends s->response, then waits for the client to close */
 static void play_send(server *s, int fd, int index) {
@@ -341,49 +155,17 @@ static void play_unsolicited(server *s, int fd, int index) {
 /* ------------------------------------------------------------------ */
 /* the harness                                                         */
 
-typedef struct env {
-    async_loop loop;
-    async_io io;
-    async_http_client client;
-} env;
+static server good; /* the well-behaved server every test goes back to */
+static alloc_count allocs = {.fail_over = (size_t)1 << 40}; /* past what there is (ASan aborts) */
 
-static server good;     /* the well-behaved server every test goes back to */
-static size_t biggest_alloc;
-
-static void *tracking_alloc(void *user, void *ptr, size_t size) {
-    (void)user;
-    if (size == 0) {
-        free(ptr);
-        return NULL;
-    }
-    if (size > biggest_alloc) biggest_alloc = size;
-    if (size > (size_t)1 << 40) return NULL; /* what realloc does past what there is (ASan aborts) */
-    return realloc(ptr, size);
-}
-
-static int env_init(env *e, const async_http_client_config *cfg) {
+/* A client that allocates through allocs. */
+static int env_init_tracked(env *e, const async_http_client_config *cfg) {
     async_http_client_config c;
     if (cfg) c = *cfg;
     else memset(&c, 0, sizeof c);
-    c.alloc = tracking_alloc;
-    async_loop_init(&e->loop, NULL);
-    if (async_io_init(&e->io, &e->loop, NULL)) {
-        fprintf(stderr, "io_uring: %s\n", async_io_error(&e->io));
-        return -1;
-    }
-    return async_http_client_init(&e->client, &e->io, &c);
-}
-
-static void env_close(env *e) {
-    async_http_client_close(&e->client);
-    async_io_exit(&e->io);
-}
-
-static int fetch(env *e, async_http_request *r, const char *url, async_time timeout) {
-    memset(r, 0, sizeof *r);
-    r->timeout = timeout;
-    async_http_get(&e->client, r, url);
-    return async_run(&e->loop, &r->task.future);
+    c.alloc = counting_alloc;
+    c.alloc_user = &allocs;
+    return env_init(e, &c);
 }
 
 static void pool_is_clean(const async_http_client *c) {
@@ -398,8 +180,8 @@ static void pool_is_clean(const async_http_client *c) {
 static void client_still_works(env *e) {
     async_http_request r;
     char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/", good.port);
-    CHECK_EQ(fetch(e, &r, url, 0), 0);
+    url_of(url, sizeof url, &good, "/");
+    CHECK_EQ(fetch_new(&e->client, &r, "GET", url, 0), 0);
     CHECK_EQ(r.response.status, 200);
     CHECK(r.response.body_len == 2 && memcmp(r.response.body, "ok", 2) == 0);
     async_http_request_release(&r);
@@ -431,10 +213,10 @@ static void hostile(const expect *x) {
     memset(&cfg, 0, sizeof cfg);
     cfg.timeout_sock_read = x->sock_read;
     cfg.max_body_size = x->max_body;
-    CHECK_EQ(env_init(&e, &cfg), 0);
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/", s.port);
+    CHECK_EQ(env_init_tracked(&e, &cfg), 0);
+    url_of(url, sizeof url, &s, "/");
     t0 = now_ms();
-    err = fetch(&e, &r, url, x->total);
+    err = fetch_new(&e.client, &r, "GET", url, x->total);
     ms = now_ms() - t0;
     CHECK_EQ(err, x->error);
     if (!strstr(async_http_request_error(&r), x->message))
@@ -524,9 +306,9 @@ TEST(big_chunk_over_body_limit) {
     int n = snprintf(resp, sizeof resp, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4000000000000000\r\n");
     memset(resp + n, 'b', 60000);
     resp[n + 60000] = 0;
-    biggest_alloc = 0;
+    allocs.biggest = 0;
     hostile(&x);
-    CHECK(biggest_alloc < 1 << 20); /* the buffers of the config, nothing near 2^62 */
+    CHECK(allocs.biggest < 1 << 20); /* the buffers of the config, nothing near 2^62 */
 }
 
 TEST(garbage_instead_of_http) {
@@ -569,13 +351,13 @@ TEST(hostile_and_good_together) {
     int i, fds = count_fds();
     memset(&cfg, 0, sizeof cfg);
     cfg.timeout_sock_read = ASYNC_MS(30);
-    CHECK_EQ(env_init(&e, &cfg), 0);
+    CHECK_EQ(env_init_tracked(&e, &cfg), 0);
     for (i = 0; i < N; i++) {
         if (i < NBAD) {
             server_start(&bad[i], plays[i]);
-            snprintf(urls[i], sizeof urls[i], "http://127.0.0.1:%d/", bad[i].port);
+            url_of(urls[i], sizeof urls[i], &bad[i], "/");
         } else {
-            snprintf(urls[i], sizeof urls[i], "http://127.0.0.1:%d/", good.port);
+            url_of(urls[i], sizeof urls[i], &good, "/");
         }
         memset(&reqs[i], 0, sizeof reqs[i]);
         reqs[i].timeout = ASYNC_MS(150);
@@ -606,11 +388,11 @@ TEST(hostile_and_good_together) {
 TEST(content_length_over_body_limit_head_alone) {
     expect x = {play_head_then_body, "HTTP/1.1 200 OK\r\nContent-Length: 4611686018427387904\r\n\r\nabc",
                 ASYNC_MS(1000), 0, 0, ASYNC_HTTP_EBODY_TOO_LARGE, "body too large", 200};
-    biggest_alloc = 0;
+    allocs.biggest = 0;
     hostile(&x);
     x.response = "HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\nabc";
     hostile(&x);
-    CHECK(biggest_alloc < 1 << 20);
+    CHECK(allocs.biggest < 1 << 20);
 }
 
 /* The same with the head and the first body bytes in one read: the body callback sees the
@@ -619,13 +401,13 @@ TEST(content_length_over_body_limit_head_alone) {
 TEST(content_length_over_body_limit) {
     expect x = {play_send_close, "HTTP/1.1 200 OK\r\nContent-Length: 4611686018427387904\r\n\r\nabc", ASYNC_MS(500),
                 0, 0, ASYNC_HTTP_EBODY_TOO_LARGE, "body too large", 2000};
-    biggest_alloc = 0;
+    allocs.biggest = 0;
     hostile(&x);
     /* 100 MB announced, 64 MiB allowed: nothing near 100 MB is allocated either */
     x.response = "HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\nabc";
-    biggest_alloc = 0;
+    allocs.biggest = 0;
     hostile(&x);
-    CHECK(biggest_alloc < 1 << 20);
+    CHECK(allocs.biggest < 1 << 20);
 }
 
 /* A response nobody asked for, sent after a complete one on a kept-alive connection, must
@@ -637,14 +419,14 @@ TEST(unsolicited_response_not_taken_for_the_next) {
     async_http_request r;
     char url[64];
     server_start(&s, play_unsolicited);
-    CHECK_EQ(env_init(&e, NULL), 0);
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/", s.port);
-    CHECK_EQ(fetch(&e, &r, url, 0), 0);
+    CHECK_EQ(env_init_tracked(&e, NULL), 0);
+    url_of(url, sizeof url, &s, "/");
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
     CHECK(r.response.body_len == 2 && memcmp(r.response.body, "ok", 2) == 0);
     async_http_request_release(&r);
     msleep(60); /* the unsolicited bytes are in the pooled connection's socket by now */
     /* A proper answer: "good" on that connection, or "ok" on a new one; never "evil". */
-    CHECK_EQ(fetch(&e, &r, url, 0), 0);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
     if (r.response.body_len == 4 && memcmp(r.response.body, "evil", 4) == 0)
         fprintf(stderr, "  the second request got \"evil\", sent before it was asked\n");
     CHECK((r.response.body_len == 4 && memcmp(r.response.body, "good", 4) == 0) ||

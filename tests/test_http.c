@@ -8,239 +8,10 @@
 #include "../async.h"
 #include "../async_http.h"
 #include "test.h"
-
-#include <dirent.h>
-#include <netinet/tcp.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+#include "net.h"
 
 /* ------------------------------------------------------------------ */
-/* helpers                                                             */
-
-static int count_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.') n++;
-    closedir(d);
-    return n - 1; /* the directory's own fd */
-}
-
-static void msleep(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
-
-static int listen_on_loopback(int backlog, int *port) {
-    struct sockaddr_in a;
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) || listen(fd, backlog)) {
-        perror("listen");
-        exit(2);
-    }
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
-static int free_port(void) {
-    int port, fd = listen_on_loopback(1, &port);
-    close(fd);
-    return port;
-}
-
-static int wait_for_port(int port) {
-    int i;
-    for (i = 0; i < 300; i++) {
-        struct sockaddr_in a;
-        int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
-        memset(&a, 0, sizeof a);
-        a.sin_family = AF_INET;
-        a.sin_port = htons((uint16_t)port);
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-        close(fd);
-        if (ok) return 1;
-        msleep(20);
-    }
-    return 0;
-}
-
-/* One loop, one ring, one client: what every test starts from. */
-typedef struct env {
-    async_loop loop;
-    async_io io;
-    async_http_client client;
-} env;
-
-static int env_init(env *e, const async_http_client_config *cfg) {
-    async_loop_init(&e->loop, NULL);
-    if (async_io_init(&e->io, &e->loop, NULL)) {
-        fprintf(stderr, "io_uring: %s\n", async_io_error(&e->io));
-        return -1;
-    }
-    return async_http_client_init(&e->client, &e->io, cfg);
-}
-
-static void env_close(env *e) {
-    async_http_client_close(&e->client);
-    async_io_exit(&e->io);
-}
-
-static int fetch(env *e, async_http_request *r, const char *method, const char *url) {
-    int err;
-    async_http_fetch(&e->client, r, method, url);
-    err = async_run(&e->loop, &r->task.future);
-    return err;
-}
-
-/* ------------------------------------------------------------------ */
-/* a scripted server: each connection runs a scenario in a thread      */
-
-typedef struct server server;
-typedef void (*scenario)(server *s, int fd, int index);
-
-struct server {
-    int fd, port;
-    scenario play;
-    pthread_t thread;
-    pthread_mutex_t lock;
-    int accepted, open, max_open, stop;
-    int delay_ms;
-    const char *response;
-};
-
-static void server_count(server *s, int delta) {
-    pthread_mutex_lock(&s->lock);
-    s->open += delta;
-    if (s->open > s->max_open) s->max_open = s->open;
-    pthread_mutex_unlock(&s->lock);
-}
-
-typedef struct conn_arg {
-    server *s;
-    int fd, index;
-} conn_arg;
-
-static void *conn_thread(void *p) {
-    conn_arg a = *(conn_arg *)p;
-    free(p);
-    a.s->play(a.s, a.fd, a.index);
-    close(a.fd);
-    server_count(a.s, -1);
-    return NULL;
-}
-
-static void *accept_thread(void *p) {
-    server *s = (server *)p;
-    for (;;) {
-        int fd = accept(s->fd, NULL, NULL);
-        conn_arg *a;
-        pthread_t t;
-        if (fd < 0) return NULL;
-        if (s->stop) {
-            close(fd);
-            return NULL;
-        }
-        server_count(s, 1);
-        a = (conn_arg *)malloc(sizeof *a);
-        a->s = s, a->fd = fd;
-        pthread_mutex_lock(&s->lock);
-        a->index = s->accepted++;
-        pthread_mutex_unlock(&s->lock);
-        pthread_create(&t, NULL, conn_thread, a);
-        pthread_detach(t);
-    }
-}
-
-static void server_start(server *s, scenario play) {
-    memset(s, 0, sizeof *s);
-    pthread_mutex_init(&s->lock, NULL);
-    s->play = play;
-    s->fd = listen_on_loopback(128, &s->port);
-    pthread_create(&s->thread, NULL, accept_thread, s);
-}
-
-/* The same on [::1]. */
-static int server_start6(server *s, scenario play) {
-    struct sockaddr_in6 a;
-    socklen_t len = sizeof a;
-    memset(s, 0, sizeof *s);
-    pthread_mutex_init(&s->lock, NULL);
-    s->play = play;
-    s->fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    memset(&a, 0, sizeof a);
-    a.sin6_family = AF_INET6;
-    a.sin6_addr = in6addr_loopback;
-    if (bind(s->fd, (struct sockaddr *)&a, sizeof a) || listen(s->fd, 128)) return 0;
-    getsockname(s->fd, (struct sockaddr *)&a, &len);
-    s->port = ntohs(a.sin6_port);
-    pthread_create(&s->thread, NULL, accept_thread, s);
-    return 1;
-}
-
-static void server_stop(server *s) {
-    int wait;
-    s->stop = 1;
-    shutdown(s->fd, SHUT_RDWR);
-    pthread_join(s->thread, NULL);
-    close(s->fd);
-    for (wait = 0; wait < 200 && s->open > 0; wait++) msleep(10); /* connection threads wind down */
-    pthread_mutex_destroy(&s->lock);
-}
-
-static void url_of(char *out, size_t n, const server *s, const char *path) {
-    snprintf(out, n, "http://127.0.0.1:%d%s", s->port, path);
-}
-
-/* Read one request head; 0 when the client closed. */
-static int read_request(int fd) {
-    char buf[4096];
-    size_t len = 0;
-    while (len < sizeof buf) {
-        ssize_t n = recv(fd, buf + len, sizeof buf - len, 0);
-        if (n <= 0) return 0;
-        len += (size_t)n;
-        if (len >= 4 && memmem(buf, len, "\r\n\r\n", 4)) return 1;
-    }
-    return 0;
-}
-
-static void send_all(int fd, const char *data, size_t len) {
-    while (len) {
-        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-        if (n <= 0) return;
-        data += n;
-        len -= (size_t)n;
-    }
-}
-
-static void send_str(int fd, const char *s) { send_all(fd, s, strlen(s)); }
-
-static void reset_connection(int fd) {
-    struct linger l = {1, 0}; /* close() then sends RST */
-    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
-}
-
-/* keep-alive server: answers every request after delay_ms */
-static void play_ok(server *s, int fd, int index) {
-    (void)index;
-    while (read_request(fd)) {
-        if (s->delay_ms) msleep(s->delay_ms);
-        send_str(fd, s->response ? s->response : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
-    }
-}
+/* the scenarios of the scripted server (net.h); play_ok is there too  */
 
 static void play_reset_mid_body(server *s, int fd, int index) {
     (void)s, (void)index;
@@ -253,14 +24,14 @@ static void play_reset_mid_body(server *s, int fd, int index) {
 static void play_stall(server *s, int fd, int index) {
     (void)index;
     read_request(fd);
-    while (!s->stop) msleep(10); /* silent until the test ends */
+    while (!server_stopping(s)) msleep(10); /* silent until the test ends */
 }
 
 static void play_stall_in_body(server *s, int fd, int index) {
     (void)index;
     if (!read_request(fd)) return;
     send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nstart");
-    while (!s->stop) msleep(10);
+    while (!server_stopping(s)) msleep(10);
 }
 
 static void play_send(server *s, int fd, int index) {
@@ -275,7 +46,7 @@ static void play_send(server *s, int fd, int index) {
 static void play_once_then_close(server *s, int fd, int index) {
     (void)s, (void)index;
     if (!read_request(fd)) return;
-    send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    send_str(fd, OK_RESPONSE);
     msleep(20); /* let the response go out before the FIN */
 }
 
@@ -285,7 +56,7 @@ static void play_once_then_close(server *s, int fd, int index) {
 static void play_drop_second_request(server *s, int fd, int index) {
     if (index == 0) {
         if (!read_request(fd)) return;
-        send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        send_str(fd, OK_RESPONSE);
         read_request(fd);
         return;
     }
@@ -307,11 +78,11 @@ TEST(test_refused) {
     CHECK_EQ(env_init(&e, NULL), 0);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", free_port());
     memset(&r, 0, sizeof r);
-    CHECK_EQ(fetch(&e, &r, "GET", url), ASYNC_HTTP_EREFUSED);
+    CHECK_EQ(fetch(&e.client, &r, "GET", url), ASYNC_HTTP_EREFUSED);
     CHECK_STR(async_http_request_error(&r), "connection refused");
     /* the client goes on: the same URL again gives the same clear error */
     memset(&r, 0, sizeof r);
-    CHECK_EQ(fetch(&e, &r, "GET", url), ASYNC_HTTP_EREFUSED);
+    CHECK_EQ(fetch(&e.client, &r, "GET", url), ASYNC_HTTP_EREFUSED);
     CHECK_EQ(e.client.busy, 0);
     env_close(&e);
     CHECK_EQ(count_fds(), fds);
@@ -326,7 +97,7 @@ TEST(test_reset_mid_body) {
     CHECK_EQ(env_init(&e, NULL), 0);
     url_of(url, sizeof url, &s, "/");
     memset(&r, 0, sizeof r);
-    CHECK_EQ(fetch(&e, &r, "GET", url), ASYNC_HTTP_ERESET);
+    CHECK_EQ(fetch(&e.client, &r, "GET", url), ASYNC_HTTP_ERESET);
     CHECK_EQ(e.client.busy, 0);
     async_http_request_release(&r);
     env_close(&e);
@@ -345,7 +116,7 @@ TEST(test_read_timeout) {
     CHECK_EQ(env_init(&e, &cfg), 0);
     url_of(url, sizeof url, &s, "/");
     memset(&r, 0, sizeof r);
-    CHECK_EQ(fetch(&e, &r, "GET", url), ASYNC_HTTP_ETIMEOUT_READ);
+    CHECK_EQ(fetch(&e.client, &r, "GET", url), ASYNC_HTTP_ETIMEOUT_READ);
     CHECK(strstr(async_http_request_error(&r), "read timeout") != NULL);
     async_http_request_release(&r);
     env_close(&e);
@@ -363,7 +134,7 @@ TEST(test_total_timeout) {
     url_of(url, sizeof url, &s, "/");
     memset(&r, 0, sizeof r);
     r.timeout = ASYNC_MS(100); /* per request */
-    CHECK_EQ(fetch(&e, &r, "GET", url), ASYNC_HTTP_ETIMEOUT_TOTAL);
+    CHECK_EQ(fetch(&e.client, &r, "GET", url), ASYNC_HTTP_ETIMEOUT_TOTAL);
     CHECK(strstr(async_http_request_error(&r), "total timeout") != NULL);
     CHECK_EQ(e.client.busy, 0);
     env_close(&e);
@@ -379,10 +150,7 @@ TEST(test_connect_timeout) {
     char url[64];
     int port, lfd = listen_on_loopback(0, &port), filler[4], i;
     struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    loopback_addr(&a, port);
     for (i = 0; i < 4; i++) {
         filler[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
         connect(filler[i], (struct sockaddr *)&a, sizeof a);
@@ -392,7 +160,7 @@ TEST(test_connect_timeout) {
     CHECK_EQ(env_init(&e, &cfg), 0);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
     memset(&r, 0, sizeof r);
-    CHECK_EQ(fetch(&e, &r, "GET", url), ASYNC_HTTP_ETIMEOUT_CONNECT);
+    CHECK_EQ(fetch(&e.client, &r, "GET", url), ASYNC_HTTP_ETIMEOUT_CONNECT);
     CHECK(strstr(async_http_request_error(&r), "connect timeout") != NULL);
     env_close(&e);
     for (i = 0; i < 4; i++) close(filler[i]);
@@ -409,7 +177,7 @@ TEST(test_malformed_status_line) {
     CHECK_EQ(env_init(&e, NULL), 0);
     url_of(url, sizeof url, &s, "/");
     memset(&r, 0, sizeof r);
-    CHECK_EQ(fetch(&e, &r, "GET", url), ASYNC_HTTP_EMALFORMED);
+    CHECK_EQ(fetch(&e.client, &r, "GET", url), ASYNC_HTTP_EMALFORMED);
     /* the message says what and where */
     CHECK(strstr(async_http_request_error(&r), "malformed response") != NULL);
     CHECK(strstr(async_http_request_error(&r), "invalid status code at byte 10") != NULL); /* the first 'O' */
@@ -435,7 +203,7 @@ TEST(test_body_over_limit) {
     CHECK_EQ(env_init(&e, &cfg), 0);
     url_of(url, sizeof url, &s, "/");
     memset(&r, 0, sizeof r);
-    CHECK_EQ(fetch(&e, &r, "GET", url), ASYNC_HTTP_EBODY_TOO_LARGE);
+    CHECK_EQ(fetch(&e.client, &r, "GET", url), ASYNC_HTTP_EBODY_TOO_LARGE);
     CHECK(r.response.body_len <= 1000);
     async_http_request_release(&r);
     env_close(&e);
@@ -445,41 +213,26 @@ TEST(test_body_over_limit) {
 /* Many requests through a client with a small pool: the server never sees
    more connections at once than the limit, and the pool is fully used. */
 typedef struct many {
-    async_task task;
     env *e;
     async_http_request *reqs;
-    async_future **futs;
-    async_link *links;
-    async_gather_op g;
     const char *url;
-    int n;
 } many;
 
-static int many_run(async_task *t) {
-    many *m = (many *)t;
-    int i;
-    ASYNC_BEGIN(t);
-    for (i = 0; i < m->n; i++) m->futs[i] = async_http_get(&m->e->client, &m->reqs[i], m->url);
-    ASYNC_AWAIT(t, async_gather(&m->g, m->futs, m->links, (size_t)m->n, 1));
-    ASYNC_END(t);
+static async_future *many_start(void *user, int i) {
+    many *m = (many *)user;
+    return async_http_get(&m->e->client, &m->reqs[i], m->url);
 }
 
 static int run_many(env *e, const char *url, int n, async_http_request *reqs) {
     many m;
     int i, ok = 0;
-    memset(&m, 0, sizeof m);
     memset(reqs, 0, (size_t)n * sizeof *reqs);
-    m.e = e, m.url = url, m.n = n, m.reqs = reqs;
-    m.futs = (async_future **)calloc((size_t)n, sizeof *m.futs);
-    m.links = (async_link *)calloc((size_t)n, sizeof *m.links);
-    async_create_task(&e->loop, &m.task, many_run);
-    async_run(&e->loop, &m.task.future);
+    m.e = e, m.url = url, m.reqs = reqs;
+    run_gathered(&e->loop, n, many_start, &m);
     for (i = 0; i < n; i++) {
         ok += async_result(&reqs[i].task.future) == 200;
         async_http_request_release(&reqs[i]);
     }
-    free(m.futs);
-    free(m.links);
     return ok;
 }
 
@@ -518,13 +271,13 @@ TEST(test_pool_evicts_idle_of_other_host) {
     url_of(url_a, sizeof url_a, &a, "/");
     url_of(url_b, sizeof url_b, &b, "/");
     memset(&r, 0, sizeof r);
-    CHECK_EQ(fetch(&e, &r, "GET", url_a), 0);
+    CHECK_EQ(fetch(&e.client, &r, "GET", url_a), 0);
     async_http_request_release(&r);
-    CHECK_EQ(fetch(&e, &r, "GET", url_a), 0); /* reuses A's connection */
+    CHECK_EQ(fetch(&e.client, &r, "GET", url_a), 0); /* reuses A's connection */
     async_http_request_release(&r);
-    CHECK_EQ(fetch(&e, &r, "GET", url_b), 0); /* A's idle connection gives way */
+    CHECK_EQ(fetch(&e.client, &r, "GET", url_b), 0); /* A's idle connection gives way */
     async_http_request_release(&r);
-    CHECK_EQ(fetch(&e, &r, "GET", url_a), 0);
+    CHECK_EQ(fetch(&e.client, &r, "GET", url_a), 0);
     async_http_request_release(&r);
     CHECK_EQ(a.accepted, 2);
     CHECK_EQ(b.accepted, 1);
@@ -566,12 +319,12 @@ TEST(test_dead_pooled_connection_skipped) {
     CHECK_EQ(env_init(&e, NULL), 0);
     url_of(url, sizeof url, &s, "/");
     memset(&r, 0, sizeof r);
-    CHECK_EQ(fetch(&e, &r, "GET", url), 0);
+    CHECK_EQ(fetch(&e.client, &r, "GET", url), 0);
     async_http_request_release(&r);
     msleep(100); /* the server has closed the pooled connection by now */
     memset(&r, 0, sizeof r);
     r.body = "x=1", r.body_len = 3;
-    CHECK_EQ(fetch(&e, &r, "POST", url), 0);
+    CHECK_EQ(fetch(&e.client, &r, "POST", url), 0);
     CHECK_EQ(r.response.status, 200);
     async_http_request_release(&r);
     CHECK_EQ(s.accepted, 2);
@@ -590,10 +343,10 @@ TEST(test_idempotent_retry) {
     CHECK_EQ(env_init(&e, NULL), 0);
     url_of(url, sizeof url, &s, "/");
     memset(&r, 0, sizeof r);
-    CHECK_EQ(fetch(&e, &r, "GET", url), 0);
+    CHECK_EQ(fetch(&e.client, &r, "GET", url), 0);
     async_http_request_release(&r);
     memset(&r, 0, sizeof r);
-    CHECK_EQ(fetch(&e, &r, "GET", url), 0); /* retried on a new connection */
+    CHECK_EQ(fetch(&e.client, &r, "GET", url), 0); /* retried on a new connection */
     CHECK_EQ(r.response.status, 200);
     async_http_request_release(&r);
     CHECK_EQ(s.accepted, 2);
@@ -611,11 +364,11 @@ TEST(test_no_retry_for_post) {
     CHECK_EQ(env_init(&e, NULL), 0);
     url_of(url, sizeof url, &s, "/");
     memset(&r, 0, sizeof r);
-    CHECK_EQ(fetch(&e, &r, "GET", url), 0);
+    CHECK_EQ(fetch(&e.client, &r, "GET", url), 0);
     async_http_request_release(&r);
     memset(&r, 0, sizeof r);
     r.body = "x=1", r.body_len = 3;
-    CHECK_EQ(fetch(&e, &r, "POST", url), ASYNC_HTTP_ECLOSED);
+    CHECK_EQ(fetch(&e.client, &r, "POST", url), ASYNC_HTTP_ECLOSED);
     msleep(50);
     CHECK_EQ(s.accepted, 1); /* not sent again */
     env_close(&e);
@@ -632,10 +385,10 @@ TEST(test_retry_only_once) {
     CHECK_EQ(env_init(&e, NULL), 0);
     url_of(url, sizeof url, &s, "/");
     memset(&r, 0, sizeof r);
-    CHECK_EQ(fetch(&e, &r, "GET", url), 0);
+    CHECK_EQ(fetch(&e.client, &r, "GET", url), 0);
     async_http_request_release(&r);
     memset(&r, 0, sizeof r);
-    CHECK_EQ(fetch(&e, &r, "GET", url), ASYNC_HTTP_ECLOSED);
+    CHECK_EQ(fetch(&e.client, &r, "GET", url), ASYNC_HTTP_ECLOSED);
     msleep(50);
     CHECK_EQ(s.accepted, 2); /* one retry, not two */
     env_close(&e);
@@ -661,10 +414,10 @@ TEST(test_head_with_huge_length) {
     CHECK_EQ(env_init(&e, &cfg), 0);
     url_of(url, sizeof url, &s, "/");
     memset(&r, 0, sizeof r);
-    CHECK_EQ(fetch(&e, &r, "HEAD", url), 0);
+    CHECK_EQ(fetch(&e.client, &r, "HEAD", url), 0);
     CHECK_EQ(r.response.body_len, 0);
     async_http_request_release(&r);
-    CHECK_EQ(fetch(&e, &r, "HEAD", url), 0);
+    CHECK_EQ(fetch(&e.client, &r, "HEAD", url), 0);
     async_http_request_release(&r);
     CHECK_EQ(e.client.connects, 1);
     env_close(&e);
@@ -683,7 +436,7 @@ TEST(test_announced_length_over_limit) {
     CHECK_EQ(env_init(&e, NULL), 0);
     url_of(url, sizeof url, &s, "/");
     memset(&r, 0, sizeof r);
-    CHECK_EQ(fetch(&e, &r, "GET", url), ASYNC_HTTP_EBODY_TOO_LARGE);
+    CHECK_EQ(fetch(&e.client, &r, "GET", url), ASYNC_HTTP_EBODY_TOO_LARGE);
     env_close(&e);
     server_stop(&s);
 }
@@ -725,7 +478,7 @@ TEST(test_waiters_do_not_block_other_hosts) {
 static void play_answer_once_then_drop(server *s, int fd, int index) {
     (void)s, (void)index;
     if (!read_request(fd)) return;
-    send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    send_str(fd, OK_RESPONSE);
     read_request(fd);
 }
 
@@ -748,7 +501,7 @@ TEST(test_retry_uses_a_new_connection) {
     async_http_request_release(&r[0]);
     async_http_request_release(&r[1]);
     memset(&r[0], 0, sizeof r[0]);
-    CHECK_EQ(fetch(&e, &r[0], "GET", url), 0); /* dropped, then retried on a third connection */
+    CHECK_EQ(fetch(&e.client, &r[0], "GET", url), 0); /* dropped, then retried on a third connection */
     async_http_request_release(&r[0]);
     CHECK_EQ(s.accepted, 3);
     env_close(&e);
@@ -795,7 +548,7 @@ TEST(test_granted_then_cancelled_keeps_connection) {
     async_future_add_waiter(&r[1].pool_wait, &k.w);
     CHECK_EQ(async_run(&e.loop, &r[1].task.future), ASYNC_ECANCELED);
     CHECK_EQ(async_result(&r[0].task.future), 200);
-    CHECK_EQ(fetch(&e, &r[2], "GET", url), 0);
+    CHECK_EQ(fetch(&e.client, &r[2], "GET", url), 0);
     CHECK_EQ(e.client.connects, 1); /* the connection r[1] never used went on to r[2] */
     async_http_request_release(&r[0]);
     async_http_request_release(&r[2]);
@@ -975,7 +728,7 @@ TEST(test_ipv6_literal) {
     CHECK_EQ(env_init(&e, NULL), 0);
     snprintf(url, sizeof url, "http://[::1]:%d/x", s.port);
     memset(&r, 0, sizeof r);
-    CHECK_EQ(fetch(&e, &r, "GET", url), 0);
+    CHECK_EQ(fetch(&e.client, &r, "GET", url), 0);
     CHECK(r.response.body_len == 2 && memcmp(r.response.body, "ok", 2) == 0);
     async_http_request_release(&r);
     CHECK_EQ(s.accepted, 1);
@@ -988,22 +741,22 @@ TEST(test_url_errors) {
     async_http_request r;
     CHECK_EQ(env_init(&e, NULL), 0);
     memset(&r, 0, sizeof r);
-    CHECK_EQ(fetch(&e, &r, "GET", "https://127.0.0.1/"), ASYNC_HTTP_ESCHEME);
+    CHECK_EQ(fetch(&e.client, &r, "GET", "https://127.0.0.1/"), ASYNC_HTTP_ESCHEME);
     CHECK(strstr(async_http_request_error(&r), "TLS") != NULL);
     memset(&r, 0, sizeof r);
-    CHECK_EQ(fetch(&e, &r, "GET", "ftp://127.0.0.1/"), ASYNC_HTTP_ESCHEME);
+    CHECK_EQ(fetch(&e.client, &r, "GET", "ftp://127.0.0.1/"), ASYNC_HTTP_ESCHEME);
     memset(&r, 0, sizeof r);
-    CHECK_EQ(fetch(&e, &r, "GET", "http://"), ASYNC_HTTP_EURL);
+    CHECK_EQ(fetch(&e.client, &r, "GET", "http://"), ASYNC_HTTP_EURL);
     memset(&r, 0, sizeof r);
-    CHECK_EQ(fetch(&e, &r, "GET", "http://127.0.0.1:99999/"), ASYNC_HTTP_EURL);
+    CHECK_EQ(fetch(&e.client, &r, "GET", "http://127.0.0.1:99999/"), ASYNC_HTTP_EURL);
     memset(&r, 0, sizeof r);
-    CHECK_EQ(fetch(&e, &r, "GET", "http://no-such-host.invalid/"), ASYNC_HTTP_ENAME);
+    CHECK_EQ(fetch(&e.client, &r, "GET", "http://no-such-host.invalid/"), ASYNC_HTTP_ENAME);
     CHECK_STR(async_http_request_error(&r), "host name not found");
     memset(&r, 0, sizeof r);
     {
         const char *bad_headers[] = {"X-Evil: a\r\nInjected: b", NULL};
         r.headers = bad_headers;
-        CHECK_EQ(fetch(&e, &r, "GET", "http://127.0.0.1:1/"), ASYNC_HTTP_EHEADER);
+        CHECK_EQ(fetch(&e.client, &r, "GET", "http://127.0.0.1:1/"), ASYNC_HTTP_EHEADER);
     }
     env_close(&e);
 }
@@ -1023,66 +776,31 @@ TEST(test_setup_error_messages) {
 /* ------------------------------------------------------------------ */
 /* nginx and Python's http.server                                      */
 
-static char root[256];
-static pid_t nginx_pid, python_pid, python10_pid;
+static fixture servers; /* nginx and the two python3 servers, and the temp dir of their files */
 static int nginx_port, python_port, python10_port;
 
-static void write_file(const char *name, const char *data, size_t len) {
-    char path[512];
-    FILE *f;
-    snprintf(path, sizeof path, "%s/%s", root, name);
-    f = fopen(path, "wb");
-    fwrite(data, 1, len, f);
-    fclose(f);
-}
-
-static pid_t spawn(char *const argv[]) {
-    pid_t pid = fork();
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 1);
-        dup2(devnull, 2);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
 static int start_servers(void) {
-    char conf[4096], path[512], port_s[16], port10_s[16];
     static char big[1 << 20];
+    char gz[512], port_s[16], port10_s[16];
+    nginx_options o = {.worker_connections = 1024,
+                       .http = "keepalive_requests 1000;\n"
+                               "  types { application/json json; application/octet-stream bin; }",
+                       .server = gz};
     size_t i;
-    FILE *f;
-    snprintf(root, sizeof root, "/tmp/async_http_test_XXXXXX");
-    if (!mkdtemp(root)) return 0;
-    write_file("small.json", "{\"name\": \"Luke Skywalker\", \"height\": \"172\"}", 44);
+    if (!fixture_init(&servers, "async_http_test")) return 0;
+    fixture_write(&servers, "small.json", "{\"name\": \"Luke Skywalker\", \"height\": \"172\"}", 44);
     for (i = 0; i < sizeof big; i++) big[i] = (char)('a' + (i * 7 + i / 1000) % 26);
-    write_file("big.bin", big, sizeof big);
-    nginx_port = free_port();
-    snprintf(conf, sizeof conf,
-             "daemon off; worker_processes 1; pid %s/nginx.pid; error_log %s/error.log;\n"
-             "events { worker_connections 1024; }\n"
-             "http { access_log off; keepalive_requests 1000;\n"
-             "  client_body_temp_path %s; proxy_temp_path %s; fastcgi_temp_path %s;\n"
-             "  uwsgi_temp_path %s; scgi_temp_path %s;\n"
-             "  types { application/json json; application/octet-stream bin; }\n"
-             "  server { listen 127.0.0.1:%d; root %s;\n"
-             "    location /gz/ { alias %s/; gzip on; gzip_min_length 1; gzip_types application/json; }\n"
-             "  }\n}\n",
-             root, root, root, root, root, root, root, nginx_port, root, root);
-    snprintf(path, sizeof path, "%s/nginx.conf", root);
-    f = fopen(path, "w");
-    fputs(conf, f);
-    fclose(f);
-    {
-        char *argv[] = {"nginx", "-p", root, "-c", path, NULL};
-        nginx_pid = spawn(argv);
-    }
+    fixture_write(&servers, "big.bin", big, sizeof big);
+    snprintf(gz, sizeof gz,
+             "location /gz/ { alias %s/; gzip on; gzip_min_length 1; gzip_types application/json; }",
+             servers.root);
+    nginx_port = fixture_nginx(&servers, &o);
     python_port = free_port();
     snprintf(port_s, sizeof port_s, "%d", python_port);
     {
-        char *argv[] = {"python3", "-m", "http.server", port_s, "--bind", "127.0.0.1", "--directory", root, NULL};
-        python_pid = spawn(argv);
+        char *argv[] = {"python3", "-m", "http.server", port_s, "--bind", "127.0.0.1", "--directory",
+                        servers.root, NULL};
+        fixture_spawn(&servers, argv);
     }
     /* http.server's handler without Content-Length: HTTP/1.0, body delimited by close */
     python10_port = free_port();
@@ -1097,23 +815,12 @@ static int start_servers(void) {
                         "  def log_message(self,*a): pass\n"
                         "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n",
                         port10_s, NULL};
-        python10_pid = spawn(argv);
+        fixture_spawn(&servers, argv);
     }
     return wait_for_port(nginx_port) && wait_for_port(python_port) && wait_for_port(python10_port);
 }
 
-static void stop_servers(void) {
-    char cmd[600];
-    pid_t pids[3] = {nginx_pid, python_pid, python10_pid};
-    int i;
-    for (i = 0; i < 3; i++)
-        if (pids[i] > 0) {
-            kill(pids[i], SIGTERM);
-            waitpid(pids[i], NULL, 0);
-        }
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", root);
-}
+static void stop_servers(void) { fixture_stop(&servers); }
 
 static void nginx_url(char *out, size_t n, const char *path) {
     snprintf(out, n, "http://127.0.0.1:%d%s", nginx_port, path);
@@ -1130,7 +837,7 @@ TEST(test_nginx_keep_alive) {
     nginx_url(url, sizeof url, "/small.json");
     for (i = 0; i < 3; i++) {
         memset(&r, 0, sizeof r);
-        CHECK_EQ(fetch(&e, &r, "GET", url), 0);
+        CHECK_EQ(fetch(&e.client, &r, "GET", url), 0);
         CHECK_EQ(r.response.status, 200);
         CHECK_EQ(r.response.body_len, 44);
         CHECK(memcmp(r.response.body, "{\"name\": \"Luke", 14) == 0);
@@ -1143,7 +850,7 @@ TEST(test_nginx_keep_alive) {
     CHECK_EQ(e.client.connects, 1); /* three requests, one connection */
     memset(&r, 0, sizeof r);
     nginx_url(url, sizeof url, "/missing");
-    CHECK_EQ(fetch(&e, &r, "GET", url), 0);
+    CHECK_EQ(fetch(&e.client, &r, "GET", url), 0);
     CHECK_EQ(r.response.status, 404);
     CHECK(r.response.reason_len == 9 && memcmp(r.response.reason, "Not Found", 9) == 0);
     async_http_request_release(&r);
@@ -1158,7 +865,7 @@ TEST(test_nginx_big_body) {
     CHECK_EQ(env_init(&e, NULL), 0);
     nginx_url(url, sizeof url, "/big.bin");
     memset(&r, 0, sizeof r);
-    CHECK_EQ(fetch(&e, &r, "GET", url), 0);
+    CHECK_EQ(fetch(&e.client, &r, "GET", url), 0);
     CHECK_EQ(r.response.body_len, 1 << 20);
     for (i = 0; i < r.response.body_len; i++) bad += r.response.body[i] != (char)('a' + (i * 7 + i / 1000) % 26);
     CHECK_EQ(bad, 0);
@@ -1176,7 +883,7 @@ TEST(test_nginx_head_and_304) {
     CHECK_EQ(env_init(&e, NULL), 0);
     nginx_url(url, sizeof url, "/big.bin");
     memset(&r, 0, sizeof r);
-    CHECK_EQ(fetch(&e, &r, "HEAD", url), 0);
+    CHECK_EQ(fetch(&e.client, &r, "HEAD", url), 0);
     CHECK_EQ(r.response.status, 200);
     CHECK_EQ(r.response.body_len, 0); /* Content-Length says 1 MiB, but HEAD has no body */
     v = async_http_response_header(&r.response, "Content-Length", &len);
@@ -1189,7 +896,7 @@ TEST(test_nginx_head_and_304) {
     memset(&r, 0, sizeof r);
     hdrs[0] = ims, hdrs[1] = NULL;
     r.headers = hdrs;
-    CHECK_EQ(fetch(&e, &r, "GET", url), 0);
+    CHECK_EQ(fetch(&e.client, &r, "GET", url), 0);
     CHECK_EQ(r.response.status, 304);
     CHECK_EQ(r.response.body_len, 0);
     async_http_request_release(&r);
@@ -1208,7 +915,7 @@ TEST(test_nginx_chunked) {
     nginx_url(url, sizeof url, "/gz/small.json");
     memset(&r, 0, sizeof r);
     r.headers = hdrs;
-    CHECK_EQ(fetch(&e, &r, "GET", url), 0);
+    CHECK_EQ(fetch(&e.client, &r, "GET", url), 0);
     CHECK_EQ(r.response.status, 200);
     v = async_http_response_header(&r.response, "Transfer-Encoding", &len);
     CHECK(v && len == 7 && memcmp(v, "chunked", 7) == 0);
@@ -1218,7 +925,7 @@ TEST(test_nginx_chunked) {
     /* and the connection is reusable after the last chunk */
     memset(&r, 0, sizeof r);
     r.headers = hdrs;
-    CHECK_EQ(fetch(&e, &r, "GET", url), 0);
+    CHECK_EQ(fetch(&e.client, &r, "GET", url), 0);
     CHECK_EQ(e.client.connects, 1);
     async_http_request_release(&r);
     env_close(&e);
@@ -1231,13 +938,13 @@ TEST(test_nginx_ipv6_literal_and_name) {
     CHECK_EQ(env_init(&e, NULL), 0);
     snprintf(url, sizeof url, "http://localhost:%d/small.json", nginx_port);
     memset(&r, 0, sizeof r);
-    CHECK_EQ(fetch(&e, &r, "GET", url), 0);
+    CHECK_EQ(fetch(&e.client, &r, "GET", url), 0);
     CHECK_EQ(r.response.status, 200);
     async_http_request_release(&r);
     /* nginx listens on IPv4 only: [::1] is refused, which proves the v6 path was taken */
     snprintf(url, sizeof url, "http://[::1]:%d/small.json", nginx_port);
     memset(&r, 0, sizeof r);
-    CHECK_EQ(fetch(&e, &r, "GET", url), ASYNC_HTTP_EREFUSED);
+    CHECK_EQ(fetch(&e.client, &r, "GET", url), ASYNC_HTTP_EREFUSED);
     env_close(&e);
 }
 
@@ -1250,7 +957,7 @@ TEST(test_python_http10) {
     snprintf(url, sizeof url, "http://127.0.0.1:%d/small.json", python_port);
     for (i = 0; i < 2; i++) {
         memset(&r, 0, sizeof r);
-        CHECK_EQ(fetch(&e, &r, "GET", url), 0);
+        CHECK_EQ(fetch(&e.client, &r, "GET", url), 0);
         CHECK_EQ(r.response.status, 200);
         CHECK_EQ(r.response.version_minor, 0);
         CHECK_EQ(r.response.body_len, 44);
@@ -1259,7 +966,7 @@ TEST(test_python_http10) {
     CHECK_EQ(e.client.connects, 2); /* HTTP/1.0: not kept alive */
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", python10_port);
     memset(&r, 0, sizeof r);
-    CHECK_EQ(fetch(&e, &r, "GET", url), 0);
+    CHECK_EQ(fetch(&e.client, &r, "GET", url), 0);
     CHECK(async_http_response_header(&r.response, "Content-Length", NULL) == NULL);
     CHECK_EQ(r.response.body_len, 22000); /* all of it, up to the close */
     CHECK(memcmp(r.response.body + 21978, "closed-delimited body ", 22) == 0);

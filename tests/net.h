@@ -1,0 +1,498 @@
+/* net.h - what the tests that talk to sockets share (test_http, test_hostile, test_faults,
+ * soak, fuzz_client): static helpers, test-only; not every test uses every one of them.
+ *
+ *   count_fds, msleep, now_ms              open fds, sleeping, a monotonic clock in ms
+ *   loopback_addr, listen_on_loopback,     127.0.0.1: an address, a listening socket on a port
+ *   free_port, wait_for_port               the kernel picks, a port nothing listens on, waiting
+ *                                          until something does
+ *   server_start, server_start6,           a scripted server: a thread accepts, and each
+ *   server_stop, server_drained, ...       connection runs a scenario in a thread of its own on
+ *                                          plain blocking sockets; the scenarios' tools
+ *                                          read_request, send_all, send_str, reset_connection;
+ *                                          play_ok, the well-behaved scenario
+ *   fixture_init, fixture_write,           a temp dir of files served by child processes
+ *   fixture_spawn, fixture_nginx,          (nginx from a config of the test's, python3), ended
+ *   fixture_stop                           and removed by fixture_stop
+ *   env_init, env_flush, env_close         one loop, one ring, one client
+ *   fetch, fetch_new                       one request, run to its end
+ *   run_gathered                           many at once, run until all are done
+ *   counting_alloc, alloc_count            an allocator that counts what the client holds
+ *
+ * Include it after async.h and async_http.h (and their implementations); the tests define
+ * _GNU_SOURCE before their first include (memmem, mkdtemp, SOCK_CLOEXEC). Link -lpthread. */
+#ifndef NET_H
+#define NET_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* of use only when this header comes before any system header */
+#endif
+#include "../async.h"
+#include "../async_http.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Static, and no warning in a test that leaves some of them unused. */
+#if defined(__GNUC__)
+#define NET_FN static __attribute__((unused))
+#else
+#define NET_FN static
+#endif
+
+/* ------------------------------------------------------------------ */
+/* fds and time                                                        */
+
+NET_FN int count_fds(void) {
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.') n++;
+    closedir(d);
+    return n - 1; /* the directory's own fd */
+}
+
+NET_FN void msleep(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+NET_FN double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* ------------------------------------------------------------------ */
+/* 127.0.0.1                                                           */
+
+NET_FN void loopback_addr(struct sockaddr_in *a, int port) {
+    memset(a, 0, sizeof *a);
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+}
+
+/* A socket listening on 127.0.0.1, on the port the kernel chose (*port); exits on failure. */
+NET_FN int listen_on_loopback(int backlog, int *port) {
+    struct sockaddr_in a;
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    loopback_addr(&a, 0);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) || listen(fd, backlog)) {
+        perror("listen");
+        exit(2);
+    }
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* A port of 127.0.0.1 that nothing listens on. */
+NET_FN int free_port(void) {
+    int port, fd = listen_on_loopback(1, &port);
+    close(fd);
+    return port;
+}
+
+/* Whether something accepts connections on 127.0.0.1:port within 6 s. */
+NET_FN int wait_for_port(int port) {
+    int i;
+    for (i = 0; i < 300; i++) {
+        struct sockaddr_in a;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
+        loopback_addr(&a, port);
+        ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (ok) return 1;
+        msleep(20);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* a scripted server: each connection runs a scenario in a thread      */
+
+typedef struct server server;
+typedef void (*scenario)(server *s, int fd, int index); /* index: the connection's, from 0 */
+
+struct server {
+    int fd, port;
+    scenario play;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    int accepted, open, max_open, stop; /* under lock */
+    int delay_ms;         /* play_ok's pause before each answer (a scenario may read it otherwise) */
+    const char *response; /* what play_ok and the tests' own scenarios send */
+};
+
+#define OK_RESPONSE "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+NET_FN void server_count(server *s, int delta) {
+    pthread_mutex_lock(&s->lock);
+    s->open += delta;
+    if (s->open > s->max_open) s->max_open = s->open;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* A counter of s (&s->open, &s->stop, ...), read under its lock. */
+NET_FN int server_get(server *s, const int *field) {
+    int n;
+    pthread_mutex_lock(&s->lock);
+    n = *field;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+/* The connections open now. */
+NET_FN int server_open(server *s) { return server_get(s, &s->open); }
+
+/* Whether server_stop was called: the scenarios that never end on their own end then. */
+NET_FN int server_stopping(server *s) { return server_get(s, &s->stop); }
+
+typedef struct conn_arg {
+    server *s;
+    int fd, index;
+} conn_arg;
+
+NET_FN void *conn_thread(void *p) {
+    conn_arg a = *(conn_arg *)p;
+    free(p);
+    a.s->play(a.s, a.fd, a.index);
+    close(a.fd);
+    server_count(a.s, -1);
+    return NULL;
+}
+
+NET_FN void *accept_thread(void *p) {
+    server *s = (server *)p;
+    for (;;) {
+        int fd = accept(s->fd, NULL, NULL);
+        conn_arg *a;
+        pthread_t t;
+        if (fd < 0) return NULL;
+        if (server_stopping(s)) {
+            close(fd);
+            return NULL;
+        }
+        server_count(s, 1);
+        a = (conn_arg *)malloc(sizeof *a);
+        a->s = s, a->fd = fd;
+        pthread_mutex_lock(&s->lock);
+        a->index = s->accepted++;
+        pthread_mutex_unlock(&s->lock);
+        pthread_create(&t, NULL, conn_thread, a);
+        pthread_detach(t);
+    }
+}
+
+/* Serves the listening socket fd (on port) with play. */
+NET_FN void server_serve(server *s, scenario play, int fd, int port) {
+    memset(s, 0, sizeof *s);
+    pthread_mutex_init(&s->lock, NULL);
+    s->play = play;
+    s->fd = fd;
+    s->port = port;
+    pthread_create(&s->thread, NULL, accept_thread, s);
+}
+
+/* On 127.0.0.1, a port of the kernel's choice (s->port). */
+NET_FN void server_start(server *s, scenario play) {
+    int port, fd = listen_on_loopback(128, &port);
+    server_serve(s, play, fd, port);
+}
+
+/* The same on [::1]; 0 if it cannot listen there. */
+NET_FN int server_start6(server *s, scenario play) {
+    struct sockaddr_in6 a;
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    memset(s, 0, sizeof *s);
+    memset(&a, 0, sizeof a);
+    a.sin6_family = AF_INET6;
+    a.sin6_addr = in6addr_loopback;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) || listen(fd, 128)) {
+        close(fd);
+        return 0;
+    }
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    server_serve(s, play, fd, ntohs(a.sin6_port));
+    return 1;
+}
+
+/* Whether every connection of the server has ended within ms: the client let go. */
+NET_FN int server_drained(server *s, int ms) {
+    int waited;
+    for (waited = 0; waited < ms && server_open(s) > 0; waited += 5) msleep(5);
+    return server_open(s) == 0;
+}
+
+/* Stops accepting, and gives the connection threads 2 s to wind down. */
+NET_FN void server_stop(server *s) {
+    pthread_mutex_lock(&s->lock);
+    s->stop = 1;
+    pthread_mutex_unlock(&s->lock);
+    shutdown(s->fd, SHUT_RDWR);
+    pthread_join(s->thread, NULL);
+    close(s->fd);
+    server_drained(s, 2000);
+    pthread_mutex_destroy(&s->lock);
+}
+
+NET_FN void url_of(char *out, size_t n, const server *s, const char *path) {
+    snprintf(out, n, "http://127.0.0.1:%d%s", s->port, path);
+}
+
+/* Read one request head; 0 when the client closed. */
+NET_FN int read_request(int fd) {
+    char buf[4096];
+    size_t len = 0;
+    while (len < sizeof buf) {
+        ssize_t n = recv(fd, buf + len, sizeof buf - len, 0);
+        if (n <= 0) return 0;
+        len += (size_t)n;
+        if (len >= 4 && memmem(buf, len, "\r\n\r\n", 4)) return 1;
+    }
+    return 0;
+}
+
+/* 0 once the peer is gone. */
+NET_FN int send_all(int fd, const char *data, size_t len) {
+    while (len) {
+        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+        if (n <= 0) return 0;
+        data += n;
+        len -= (size_t)n;
+    }
+    return 1;
+}
+
+NET_FN int send_str(int fd, const char *s) { return send_all(fd, s, strlen(s)); }
+
+NET_FN void reset_connection(int fd) {
+    struct linger l = {1, 0}; /* close() then sends RST */
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+}
+
+/* The good server: keep-alive, answers every request (with s->response, or OK_RESPONSE),
+   each after s->delay_ms if that is over 0. */
+NET_FN void play_ok(server *s, int fd, int index) {
+    (void)index;
+    while (read_request(fd)) {
+        if (s->delay_ms > 0) msleep(s->delay_ms);
+        if (!send_str(fd, s->response ? s->response : OK_RESPONSE)) return;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* a temp dir served by child processes: nginx, python3                */
+
+typedef struct fixture {
+    char root[256]; /* the temp dir: the files served, the configs, the logs */
+    pid_t pids[8];  /* the children, in the order they were started */
+    int npids;
+} fixture;
+
+/* Makes the temp dir /tmp/<name>_XXXXXX; 0 if it could not. */
+NET_FN int fixture_init(fixture *f, const char *name) {
+    memset(f, 0, sizeof *f);
+    snprintf(f->root, sizeof f->root, "/tmp/%s_XXXXXX", name);
+    if (mkdtemp(f->root)) return 1;
+    f->root[0] = '\0';
+    return 0;
+}
+
+NET_FN void fixture_write(const fixture *f, const char *name, const char *data, size_t len) {
+    char path[512];
+    FILE *out;
+    snprintf(path, sizeof path, "%s/%s", f->root, name);
+    out = fopen(path, "wb");
+    fwrite(data, 1, len, out);
+    fclose(out);
+}
+
+/* Starts argv[0] (looked up on PATH), its stdout and stderr to /dev/null; the pid, or -1. */
+NET_FN pid_t fixture_spawn(fixture *f, char *const argv[]) {
+    pid_t pid;
+    if (f->npids == (int)(sizeof f->pids / sizeof f->pids[0])) return -1;
+    pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    if (pid > 0) f->pids[f->npids++] = pid;
+    return pid;
+}
+
+/* What an nginx config has of the test's own; the rest (the pid file, the logs and the temp
+   paths in the temp dir, one server on 127.0.0.1 whose root is the temp dir) is the same. */
+typedef struct nginx_options {
+    const char *error_log; /* its level ("crit"), or NULL for nginx's default */
+    int worker_connections;
+    const char *http;      /* more directives of the http block, or NULL */
+    const char *listen;    /* parameters of the listen directive ("backlog=4096"), or NULL */
+    const char *server;    /* more directives of the server block, or NULL */
+} nginx_options;
+
+/* Writes <root>/nginx.conf and starts nginx on it, on a free port of 127.0.0.1: the port
+   (wait_for_port says when nginx is up), or 0 if it could not be started. */
+NET_FN int fixture_nginx(fixture *f, const nginx_options *o) {
+    char conf[8192], path[512];
+    const char *r = f->root;
+    int port = free_port();
+    FILE *out;
+    snprintf(conf, sizeof conf,
+             "daemon off; worker_processes 1; pid %s/nginx.pid; error_log %s/error.log%s%s;\n"
+             "events { worker_connections %d; }\n"
+             "http { access_log off; %s\n"
+             "  client_body_temp_path %s; proxy_temp_path %s; fastcgi_temp_path %s;\n"
+             "  uwsgi_temp_path %s; scgi_temp_path %s;\n"
+             "  server { listen 127.0.0.1:%d%s%s; root %s;%s%s }\n}\n",
+             r, r, o->error_log ? " " : "", o->error_log ? o->error_log : "", o->worker_connections,
+             o->http ? o->http : "", r, r, r, r, r, port, o->listen ? " " : "", o->listen ? o->listen : "", r,
+             o->server ? " " : "", o->server ? o->server : "");
+    snprintf(path, sizeof path, "%s/nginx.conf", r);
+    out = fopen(path, "w");
+    if (!out) return 0;
+    fputs(conf, out);
+    fclose(out);
+    {
+        char *argv[] = {"nginx", "-p", f->root, "-c", path, NULL};
+        return fixture_spawn(f, argv) > 0 ? port : 0;
+    }
+}
+
+/* Ends the children (SIGTERM, and waits for each) and removes the temp dir. */
+NET_FN void fixture_stop(fixture *f) {
+    char cmd[300];
+    int i;
+    for (i = 0; i < f->npids; i++) {
+        kill(f->pids[i], SIGTERM);
+        waitpid(f->pids[i], NULL, 0);
+    }
+    f->npids = 0;
+    if (!f->root[0]) return;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->root);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", f->root);
+}
+
+/* ------------------------------------------------------------------ */
+/* one loop, one ring, one client                                      */
+
+typedef struct env {
+    async_loop loop;
+    async_io io;
+    async_http_client client;
+} env;
+
+/* cfg: NULL for the defaults. 0, or the error (the ring's is printed). */
+NET_FN int env_init(env *e, const async_http_client_config *cfg) {
+    async_loop_init(&e->loop, NULL);
+    if (async_io_init(&e->io, &e->loop, NULL)) {
+        fprintf(stderr, "io_uring: %s\n", async_io_error(&e->io));
+        return -1;
+    }
+    return async_http_client_init(&e->client, &e->io, cfg);
+}
+
+/* Detached closes go to the kernel with the next submission: this one. */
+NET_FN void env_flush(env *e) { e->loop.poll(e->loop.backend, 0); }
+
+NET_FN void env_close(env *e) {
+    async_http_client_close(&e->client);
+    env_flush(e);
+    async_io_exit(&e->io);
+}
+
+/* Runs request r (its fields set by the caller) to its end on the client's loop: its error,
+   or 0. */
+NET_FN int fetch(async_http_client *c, async_http_request *r, const char *method, const char *url) {
+    async_http_fetch(c, r, method, url);
+    return async_run(c->io->loop, &r->task.future);
+}
+
+/* The same for a request of nothing but a total timeout (0: the client's). */
+NET_FN int fetch_new(async_http_client *c, async_http_request *r, const char *method, const char *url,
+                     async_time timeout) {
+    memset(r, 0, sizeof *r);
+    r->timeout = timeout;
+    return fetch(c, r, method, url);
+}
+
+/* Many at once: a task starts n operations (start(user, i) returns the i-th one's future)
+   and gathers them, failed ones included; run on loop until all are done. async_run's result. */
+typedef async_future *(*start_fn)(void *user, int i);
+
+typedef struct gathered {
+    async_task task;
+    start_fn start;
+    void *user;
+    async_future **futs;
+    async_link *links;
+    async_gather_op g;
+    int n;
+} gathered;
+
+NET_FN int gathered_run(async_task *t) {
+    gathered *g = (gathered *)t;
+    int i;
+    ASYNC_BEGIN(t);
+    for (i = 0; i < g->n; i++) g->futs[i] = g->start(g->user, i);
+    ASYNC_AWAIT(t, async_gather(&g->g, g->futs, g->links, (size_t)g->n, 1));
+    ASYNC_END(t);
+}
+
+NET_FN int run_gathered(async_loop *loop, int n, start_fn start, void *user) {
+    gathered g;
+    int err;
+    memset(&g, 0, sizeof g);
+    g.start = start, g.user = user, g.n = n;
+    g.futs = (async_future **)calloc((size_t)n, sizeof *g.futs);
+    g.links = (async_link *)calloc((size_t)n, sizeof *g.links);
+    async_create_task(loop, &g.task, gathered_run);
+    err = async_run(loop, &g.task.future);
+    free(g.futs);
+    free(g.links);
+    return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* an allocator that counts                                            */
+
+/* For async_http_client_config: .alloc = counting_alloc, .alloc_user = an alloc_count. */
+typedef struct alloc_count {
+    long live;        /* blocks allocated and not freed: 0 once the client gave back every byte */
+    size_t biggest;   /* the largest size asked for */
+    size_t fail_over; /* larger sizes fail, as a real allocator's would past what it has (and
+                         ASan would abort on a huge size); 0: none do */
+} alloc_count;
+
+NET_FN void *counting_alloc(void *user, void *ptr, size_t size) {
+    alloc_count *a = (alloc_count *)user;
+    if (size == 0) {
+        if (ptr) a->live--;
+        free(ptr);
+        return NULL;
+    }
+    if (size > a->biggest) a->biggest = size;
+    if (a->fail_over && size > a->fail_over) return NULL;
+    if (!ptr) a->live++;
+    return realloc(ptr, size);
+}
+
+#endif /* NET_H */
