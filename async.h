@@ -994,19 +994,28 @@ int async_run(async_loop *loop, async_future *f) {
     return async_error(f);
 }
 
-/* ---- gather ---- */
-static void async__gather_detach(async_gather_op *g) {
+/* ---- what the combinators share ---- */
+/* Stop watching the children still pending (those done already let go). */
+static void async__detach_links(async_future *const *futs, async_link *links, size_t n) {
     size_t i;
-    for (i = 0; i < g->n; i++)
-        if (!async_done(g->futs[i])) async__ring_remove(&g->futs[i]->waiters, &g->links[i].waiter);
+    for (i = 0; i < n; i++)
+        if (!async_done(futs[i])) async__ring_remove(&futs[i]->waiters, &links[i].waiter);
 }
+
+/* Stop a combinator's own timer without waking the combinator. */
+static void async__timer_release(async_timer *timer, async_waiter *w) {
+    async__ring_remove(&timer->future.waiters, w);
+    async_timer_stop(timer);
+}
+
+/* ---- gather ---- */
 
 static void async__gather_wake(async_waiter *w, async_future *child) {
     async_gather_op *g = (async_gather_op *)((async_link *)w)->owner;
     if (g->future.state != ASYNC_PENDING) return;
     g->pending--;
     if (child->state != ASYNC_FULFILLED && !g->return_exceptions && !g->cancelling) {
-        async__gather_detach(g);
+        async__detach_links(g->futs, g->links, g->n);
         async_future_set_error(&g->future, async_error(child)); /* a cancelled child: cancelled */
     } else if (g->pending == 0) {
         if (g->cancelling) async__complete(&g->future, ASYNC_CANCELLED, ASYNC_ECANCELED);
@@ -1071,17 +1080,11 @@ static void async__ac_child_wake(async_waiter *w, async_future *child) {
     async__ac_emit(ac);
 }
 
-static void async__ac_detach(async_as_completed *ac) {
-    size_t i;
-    for (i = 0; i < ac->n; i++)
-        if (!async_done(ac->futs[i])) async__ring_remove(&ac->futs[i]->waiters, &ac->links[i].waiter);
-}
-
 static void async__ac_timer_wake(async_waiter *w, async_future *timer) {
     async_as_completed *ac = ASYNC__CONTAINER(w, async_as_completed, timer_waiter);
     if (timer->state != ASYNC_FULFILLED || ac->closed) return;
     ac->timed_out = 1;
-    async__ac_detach(ac); /* the rest run on, unwatched */
+    async__detach_links(ac->futs, ac->links, ac->n); /* the rest run on, unwatched */
     async__ac_emit(ac);
 }
 
@@ -1118,9 +1121,8 @@ void async_as_completed_close(async_as_completed *ac) {
     if (ac->closed) return;
     ac->closed = 1;
     if (ac->asked && ac->step.state == ASYNC_PENDING) async__complete(&ac->step, ASYNC_FAILED, ASYNC_EDONE);
-    if (!ac->timed_out) async__ac_detach(ac);
-    async__ring_remove(&ac->timer.future.waiters, &ac->timer_waiter);
-    async_timer_stop(&ac->timer);
+    if (!ac->timed_out) async__detach_links(ac->futs, ac->links, ac->n);
+    async__timer_release(&ac->timer, &ac->timer_waiter);
 }
 
 /* ---- wait ---- */
@@ -1133,11 +1135,8 @@ static int async__wait_satisfied(const async_wait_op *w, const async_future *chi
 }
 
 static void async__wait_finish(async_wait_op *w, int state) {
-    size_t i;
-    for (i = 0; i < w->n; i++)
-        if (!async_done(w->futs[i])) async__ring_remove(&w->futs[i]->waiters, &w->links[i].waiter);
-    async__ring_remove(&w->timer.future.waiters, &w->timer_waiter);
-    async_timer_stop(&w->timer);
+    async__detach_links(w->futs, w->links, w->n);
+    async__timer_release(&w->timer, &w->timer_waiter);
     async__complete(&w->future, state, state == ASYNC_CANCELLED ? ASYNC_ECANCELED : (intptr_t)w->ndone);
 }
 
@@ -1197,8 +1196,7 @@ async_future *async_wait(async_loop *loop, async_wait_op *w, async_future *const
 /* ---- wait_for ---- */
 static void async__wait_for_settle(async_wait_for_op *wf) {
     async_future *in = wf->inner;
-    async__ring_remove(&wf->timer.future.waiters, &wf->timer_waiter);
-    async_timer_stop(&wf->timer);
+    async__timer_release(&wf->timer, &wf->timer_waiter);
     if (wf->timed_out) async__complete(&wf->future, ASYNC_FAILED, ASYNC_ETIMEDOUT);
     else async__complete(&wf->future, in->state, in->value);
 }
@@ -1252,8 +1250,7 @@ static void async__deadline_wake(async_waiter *l, async_future *timer) {
 static void async__deadline_task_done(async_waiter *l, async_future *task) {
     async_deadline *d = ASYNC__CONTAINER(l, async_deadline, task_waiter);
     (void)task;
-    async__ring_remove(&d->timer.future.waiters, &d->timer_waiter);
-    async_timer_stop(&d->timer);
+    async__timer_release(&d->timer, &d->timer_waiter);
 }
 
 void async_deadline_start(async_loop *loop, async_deadline *d, async_task *task, async_time timeout) {
@@ -1268,8 +1265,7 @@ void async_deadline_start(async_loop *loop, async_deadline *d, async_task *task,
 
 int async_deadline_stop(async_deadline *d) {
     if (d->task) async__ring_remove(&d->task->future.waiters, &d->task_waiter);
-    async__ring_remove(&d->timer.future.waiters, &d->timer_waiter);
-    async_timer_stop(&d->timer);
+    async__timer_release(&d->timer, &d->timer_waiter);
     return d->expired;
 }
 

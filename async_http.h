@@ -30,7 +30,7 @@
    THE BACKEND (async_io_*)
    ========================
    One io_uring per loop, plugged into the loop's backend hook. Socket,
-   connect, send, recv, accept and close are awaitable operations, one verb
+   connect, send, recv, accept, close, read and write are awaitable operations, one verb
    each as in liburing; their state (an async_io_op) is your storage and so
    are their buffers, which must stay put until the operation is done.
    Operations are queued and submitted together: one io_uring_enter per loop
@@ -48,11 +48,13 @@
    keep-alive connections with a total limit (default 100) and an optional
    per-host limit (requests beyond wait their turn, first come first
    served), ClientTimeout's total (default 300 s), connect and sock_read
-   timeouts, a body size limit, and one retry on a fresh connection for an
-   idempotent request whose pooled connection the server had closed.
-   http:// URLs with IPv4 or [IPv6] literals or host names (resolved once per
-   client with getaddrinfo, which blocks, and cached). https:// fails with
-   ASYNC_HTTP_ESCHEME: TLS is not built.
+   timeouts, a body size limit (or a streamed body: request.on_body), and
+   one retry on a new connection for an idempotent request whose pooled
+   connection the server closed. A pooled connection is peeked before reuse
+   (one non-blocking recv): bytes the server sent unasked, or its close,
+   retire it. http:// URLs with IPv4 or [IPv6] literals or host names
+   (resolved once per client with getaddrinfo, which blocks; a failure is
+   not cached). https:// fails with ASYNC_HTTP_ESCHEME: TLS is not built.
 
    CONFIGURATION
    =============
@@ -1500,16 +1502,21 @@ static int async_http__idle_is_clean(const async_http__conn *k) {
     return recv(k->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
+/* Close the connection and put its slot on the free list. */
+static void async_http__free_slot(async_http_client *c, async_http__conn *k) {
+    async_http__conn_close(c, k);
+    k->state = ASYNC_HTTP__FREE;
+    k->next = c->free_conns;
+    c->free_conns = k;
+}
+
 static long async_http__pick(async_http_client *c, size_t host, int fresh) {
     async_http__conn *k;
     if (!async_http__host_may_open(c, host)) return -1;
     while (!fresh && (k = c->hosts[host].idle) != NULL) {
         async_http__idle_remove(c, k);
         if (async_http__idle_is_clean(k)) return (long)(k - c->conns);
-        async_http__conn_close(c, k); /* and its slot is free for a new one */
-        k->state = ASYNC_HTTP__FREE;
-        k->next = c->free_conns;
-        c->free_conns = k;
+        async_http__free_slot(c, k); /* a new one may take its place */
     }
     if ((k = c->free_conns) != NULL) {
         c->free_conns = k->next;
@@ -1531,17 +1538,29 @@ static void async_http__lend(async_http_client *c, async_http_request *r, long s
     r->conn = slot;
 }
 
+static void async_http__pool_wait_cancel(async_future *f);
+
+/* The queue of requests waiting for a connection: FIFO, singly linked. */
+static void async_http__enqueue(async_http_client *c, async_http_request *r) {
+    async_future_init_cancellable(&r->pool_wait, async_http__pool_wait_cancel);
+    r->wait_next = NULL;
+    if (c->wait_tail) c->wait_tail->wait_next = r;
+    else c->wait_head = r;
+    c->wait_tail = r;
+}
+
+static void async_http__unqueue(async_http_client *c, async_http_request *r, async_http_request *prev) {
+    if (prev) prev->wait_next = r->wait_next;
+    else c->wait_head = r->wait_next;
+    if (c->wait_tail == r) c->wait_tail = prev;
+}
+
 static void async_http__pool_wait_cancel(async_future *f) {
-    async_http_request *r = ASYNC_HTTP__CONTAINER(f, async_http_request, pool_wait), **pp;
+    async_http_request *r = ASYNC_HTTP__CONTAINER(f, async_http_request, pool_wait);
     async_http_client *c = r->client;
-    async_http_request *prev = NULL;
-    for (pp = &c->wait_head; *pp; prev = *pp, pp = &(*pp)->wait_next) {
-        if (*pp == r) {
-            *pp = r->wait_next;
-            if (c->wait_tail == r) c->wait_tail = prev;
-            break;
-        }
-    }
+    async_http_request *prev = NULL, *q;
+    for (q = c->wait_head; q && q != r; q = q->wait_next) prev = q;
+    if (q) async_http__unqueue(c, r, prev);
     async_future_set_error(f, ASYNC_ECANCELED);
 }
 
@@ -1553,9 +1572,7 @@ static void async_http__serve_waiters(async_http_client *c) {
         async_http_request *next = r->wait_next;
         long slot = async_http__pick(c, r->host, r->attempt > 0);
         if (slot >= 0) {
-            if (prev) prev->wait_next = next;
-            else c->wait_head = next;
-            if (c->wait_tail == r) c->wait_tail = prev;
+            async_http__unqueue(c, r, prev);
             async_http__lend(c, r, slot);
             async_future_set_result(&r->pool_wait, 0);
         } else {
@@ -1575,10 +1592,7 @@ static void async_http__give_back(async_http_client *c, async_http_request *r, i
     if (keep) {
         async_http__idle_push(c, k);
     } else {
-        async_http__conn_close(c, k);
-        k->state = ASYNC_HTTP__FREE;
-        k->next = c->free_conns;
-        c->free_conns = k;
+        async_http__free_slot(c, k);
     }
     c->hosts[k->host].busy--;
     c->busy--;
@@ -1752,15 +1766,8 @@ retry:
            at its limit), so trying first takes nothing from them. A retry
            wants a new connection, not another pooled one. */
         long slot = async_http__pick(c, r->host, r->attempt > 0);
-        if (slot >= 0) {
-            async_http__lend(c, r, slot);
-        } else {
-            async_future_init_cancellable(&r->pool_wait, async_http__pool_wait_cancel);
-            r->wait_next = NULL;
-            if (c->wait_tail) c->wait_tail->wait_next = r;
-            else c->wait_head = r;
-            c->wait_tail = r;
-        }
+        if (slot >= 0) async_http__lend(c, r, slot);
+        else async_http__enqueue(c, r);
     }
     if (r->conn < 0) {
         ASYNC_AWAIT_CATCH(t, &r->pool_wait, r->step_err);

@@ -921,7 +921,6 @@ TEST(test_event_wakes_all) {
     async_future *f[3];
     async_link links[3];
     async_gather_op g;
-    setter s;
     int i;
     virtual_loop(&loop);
     async_event_init(&ev);
@@ -944,7 +943,6 @@ TEST(test_event_wakes_all) {
         CHECK(async_cancelled(&slot));
         CHECK(ev.waiters.last == &ev.waiters.ring);
     }
-    (void)s;
 }
 
 /* Producer/consumer over a queue of 2 slots. */
