@@ -300,6 +300,16 @@ typedef struct async_http_client {
 } async_http_client;
 
 int async_http_client_init(async_http_client *c, async_io *io, const async_http_client_config *config);
+
+/* What the client has done and holds now (for tests, logs and metrics). */
+typedef struct async_http_client_stats {
+    uint64_t connects;  /* connections opened so far */
+    size_t busy;        /* connections lent to requests now */
+    size_t busy_by_host;/* the same, summed over the hosts' own counts (equal to busy) */
+    size_t idle;        /* keep-alive connections waiting in the pool */
+    size_t waiting;     /* requests queued for a connection */
+} async_http_client_stats;
+void async_http_client_get_stats(const async_http_client *c, async_http_client_stats *stats);
 /* Closes the pooled connections and frees what the client holds. No
    request may be running. */
 void async_http_client_close(async_http_client *c);
@@ -1320,6 +1330,18 @@ int async_http_client_init(async_http_client *c, async_io *io, const async_http_
 static void async_http__conn_close(async_http_client *c, async_http__conn *k) {
     if (k->fd >= 0) async_io_close_detached(c->io, k->fd);
     k->fd = -1;
+}
+
+void async_http_client_get_stats(const async_http_client *c, async_http_client_stats *s) {
+    const async_http__conn *k;
+    const async_http_request *r;
+    size_t i;
+    memset(s, 0, sizeof *s);
+    s->connects = c->connects;
+    s->busy = c->busy;
+    for (i = 0; i < c->nhosts; i++) s->busy_by_host += c->hosts[i].busy;
+    for (k = c->idle_newest; k; k = k->older) s->idle++;
+    for (r = c->wait_head; r; r = r->wait_next) s->waiting++;
 }
 
 void async_http_client_close(async_http_client *c) {

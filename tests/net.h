@@ -421,6 +421,23 @@ NET_FN void env_close(env *e) {
 
 /* Runs request r (its fields set by the caller) to its end on the client's loop: its error,
    or 0. */
+/* Connections the client has opened so far. */
+NET_FN uint64_t client_connects(const async_http_client *c) {
+    async_http_client_stats s;
+    async_http_client_get_stats(c, &s);
+    return s.connects;
+}
+
+/* Whether nothing is lent out or queued: what every test ends with. */
+NET_FN int client_settled(const async_http_client *c) {
+    async_http_client_stats s;
+    async_http_client_get_stats(c, &s);
+    if (s.busy || s.busy_by_host || s.waiting)
+        fprintf(stderr, "client not settled: busy %zu, by host %zu, waiting %zu\n", s.busy, s.busy_by_host,
+                s.waiting);
+    return !s.busy && !s.busy_by_host && !s.waiting;
+}
+
 NET_FN int fetch(async_http_client *c, async_http_request *r, const char *method, const char *url) {
     async_http_fetch(c, r, method, url);
     return async_run(c->io->loop, &r->task.future);

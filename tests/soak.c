@@ -173,7 +173,8 @@ int main(void) {
     double t0, t1;
     int fds0, fds_after, i, failed = 0, concurrency;
     long unexpected = 0, rss_growth, peak_growth;
-    size_t slot, busy_slots = 0;
+    size_t busy_slots = 0;
+    unsigned long long connects;
     unsigned inflight;
 
     signal(SIGPIPE, SIG_IGN);
@@ -209,14 +210,14 @@ int main(void) {
     t1 = now_ms() / 1e3;
 
     /* Nothing lent out, nothing in flight; then close and count the fds. */
-    for (slot = 0; slot < soak.e.client.config.limit; slot++)
-        busy_slots += soak.e.client.conns[slot].state == ASYNC_HTTP__BUSY;
+    busy_slots = !client_settled(&soak.e.client);
+    connects = (unsigned long long)client_connects(&soak.e.client);
     inflight = soak.e.io.inflight;
     env_close(&soak.e);
     fds_after = count_fds();
 
     printf("soak: %ld requests in %.1f s: %.0f requests/s; %llu connections opened\n", soak.done, t1 - t0,
-           (double)soak.done / (t1 - t0), (unsigned long long)soak.e.client.connects);
+           (double)soak.done / (t1 - t0), connects);
     printf("  ok %ld, cancelled %ld (of %ld cancels asked), total timeout %ld (%ld tight timeouts set), "
            "wrong response %ld\n",
            soak.ok, soak.cancelled, soak.cancels_asked, soak.timeout_total, soak.tight_timeouts, soak.wrong);
