@@ -1,6 +1,8 @@
-/* async_http.h - aiohttp in C: an io_uring socket backend for async.h, an
+/* async_http.h - aiohttp in C: an I/O backend for async.h (io_uring), an
    incremental HTTP/1.1 response parser and an HTTP/1.1 client with a
-   keep-alive connection pool. Linux, liburing.
+   keep-alive connection pool. Linux.
+
+   version 0.3.0 - MIT license (at the end of this file)
 
    Do this:
        #define ASYNC_IMPLEMENTATION
@@ -13,8 +15,8 @@
        async_io io;              async_io_init(&io, &loop, NULL);   // the ring, on the loop
        async_http_client client; async_http_client_init(&client, &io, NULL);
 
-       async_http_request req = {0};
-       async_http_get(&client, &req, "http://127.0.0.1:8080/api/people/1");
+       async_http_request req;
+       async_http_start(&client, &req, &(async_http_request_desc){.url = "http://127.0.0.1:8080/api/people/1"});
        int err = async_run(&loop, &req.task.future);
        if (err) printf("%s\n", async_http_request_error(&req));
        else printf("%d %.*s\n", req.response.status, (int)req.response.body_len, req.response.body);
@@ -40,7 +42,8 @@
    finished it before the cancel arrived): after a caught cancellation, look
    at the operation's own future, and close a socket that socket() or
    accept() made all the same. The ring asks for SINGLE_ISSUER|DEFER_TASKRUN, then
-   COOP_TASKRUN, then nothing, as far as the kernel allows.
+   COOP_TASKRUN, then nothing, as far as the kernel allows. async_io_send
+   always adds MSG_NOSIGNAL: a peer that went away is an error, not SIGPIPE.
 
    THE CLIENT (async_http_*)
    =========================
@@ -48,13 +51,20 @@
    keep-alive connections with a total limit (default 100) and an optional
    per-host limit (requests beyond wait their turn, first come first
    served), ClientTimeout's total (default 300 s), connect and sock_read
-   timeouts, a body size limit (or a streamed body: request.on_body), and
+   timeouts, a body size limit (or a streamed body: on_body), and
    one retry on a new connection for an idempotent request whose pooled
-   connection the server closed. A pooled connection is peeked before reuse
-   (one non-blocking recv): bytes the server sent unasked, or its close,
+   connection the server closed. A pooled connection is checked before reuse
+   (one non-blocking peek): bytes the server sent unasked, or its close,
    retire it. http:// URLs with IPv4 or [IPv6] literals or host names
    (resolved once per client with getaddrinfo, which blocks; a failure is
    not cached). https:// fails with ASYNC_HTTP_ESCHEME: TLS is not built.
+
+   A request is described by an async_http_request_desc (method, URL,
+   headers, body, timeout, on_body); async_http_start copies what it needs
+   (the URL and the header lines), so the desc may go as soon as it returns;
+   only the body must stay put until the request is done. The older calls
+   async_http_fetch / _get / _head / _post / _put / _delete take the same
+   inputs from the request's own fields (headers, body, timeout, on_body).
 
    CONFIGURATION
    =============
@@ -62,6 +72,26 @@
    buffer sizes and the allocator (`alloc(user, ptr, size)`: realloc-like,
    size 0 frees; default realloc/free). async.h itself never allocates; the
    client allocates connection buffers and response bodies through `alloc`.
+   Macros defined before the include:
+       ASYNC_HTTP_PARSER_ONLY   only the response parser: no backend, no
+                                client, no liburing (builds anywhere C99 does)
+
+   SECTIONS
+   ========
+   Each part of the file starts with a banner `// >>name`; search for it.
+       >>errors     one list of the error codes, their names and texts
+       >>parser     the incremental HTTP/1.1 response parser (no I/O)
+       >>io         the backend contract: async_io_* operations, one verb each
+       >>uring      the io_uring backend
+       >>client     the client's types and calls
+       >>pool       connections: per-host idle lists, the free list, the queue
+       >>url        URLs and the host table
+       >>stream     a connection's byte stream: open, send, recv, idle check, close
+       >>request    building the request bytes
+       >>sink       parser -> sink: the stored body (with its limit) or on_body
+       >>exchange   one request as steps: pool, open, send, receive, settle, conclude
+       >>license
+   In the implementation the same banners appear in the same order.
 
    LIMITS
    ======
@@ -72,94 +102,51 @@
 #define ASYNC_HTTP_H
 
 #include "async.h"
+#ifndef ASYNC_HTTP_PARSER_ONLY
 #include <liburing.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#endif
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* ---- errors ---- */
-enum {
-    ASYNC_HTTP_EREFUSED = -4200,         /* connection refused */
-    ASYNC_HTTP_ERESET = -4201,           /* connection reset by the server */
-    ASYNC_HTTP_ECLOSED = -4202,          /* the server closed the connection before the response ended */
-    ASYNC_HTTP_ETIMEOUT_TOTAL = -4203,   /* the total timeout passed */
-    ASYNC_HTTP_ETIMEOUT_CONNECT = -4204, /* the connect timeout passed */
-    ASYNC_HTTP_ETIMEOUT_READ = -4205,    /* the read (sock_read) timeout passed */
-    ASYNC_HTTP_EMALFORMED = -4206,        /* malformed response: the parser's error_reason, error_offset */
-    ASYNC_HTTP_EHEADER_TOO_LARGE = -4207, /* response head over max_header_bytes or max_headers */
-    ASYNC_HTTP_EBODY_TOO_LARGE = -4208,  /* the body is over the client's max_body_size */
-    ASYNC_HTTP_ENAME = -4209,            /* the host name was not found */
-    ASYNC_HTTP_ESCHEME = -4210,          /* unsupported URL scheme (https: TLS is not built) */
-    ASYNC_HTTP_EURL = -4211,             /* the URL is not valid */
-    ASYNC_HTTP_ENOMEM = -4212,           /* the allocator failed */
-    ASYNC_HTTP_ENOURING = -4213,         /* io_uring cannot be set up: see async_io_error() */
-    ASYNC_HTTP_ENETWORK = -4214,         /* another socket error (unreachable network, ...) */
-    ASYNC_HTTP_EHEADER = -4215           /* a request header is not a valid "Name: value" line */
-};
-/* An operation's raw failure is -errno; async_strerror() names those too. */
+// >>errors
+/* Every code of this header, with its name and text: the enums and
+   async_strerror's names are made from these lists, so they cannot drift.
+   The backend's own set-up errors have a range of their own. */
+#define ASYNC_IO_ERRORS(X)                                                                                      \
+    X(ASYNC_IO_ENOURING, -4150, "io_uring is not available (async_io_error() says why and what to do)")         \
+    X(ASYNC_IO_EBACKEND, -4151, "the I/O backend could not be set up (async_io_error() says why)")
 
-/* ---- the io_uring backend ---- */
-typedef struct async_io_config {
-    unsigned entries; /* submission queue size; 0: 1024 */
-    unsigned flags;   /* io_uring_setup flags to use instead of the best the kernel takes */
-} async_io_config;
+#define ASYNC_HTTP_ERRORS(X)                                                                                    \
+    X(ASYNC_HTTP_EREFUSED, -4200, "connection refused")                                                          \
+    X(ASYNC_HTTP_ERESET, -4201, "connection reset by the server")                                                \
+    X(ASYNC_HTTP_ECLOSED, -4202, "the server closed the connection before the response was complete")           \
+    X(ASYNC_HTTP_ETIMEOUT_TOTAL, -4203, "timed out: the total timeout passed")                                   \
+    X(ASYNC_HTTP_ETIMEOUT_CONNECT, -4204, "timed out: the connect timeout passed")                               \
+    X(ASYNC_HTTP_ETIMEOUT_READ, -4205, "timed out: the read timeout passed (the server went silent)")            \
+    X(ASYNC_HTTP_EMALFORMED, -4206, "malformed response")                                                        \
+    X(ASYNC_HTTP_EHEADER_TOO_LARGE, -4207, "response headers too large")                                         \
+    X(ASYNC_HTTP_EBODY_TOO_LARGE, -4208, "response body too large")                                              \
+    X(ASYNC_HTTP_ENAME, -4209, "host name not found")                                                            \
+    X(ASYNC_HTTP_ESCHEME, -4210, "unsupported URL scheme (https: TLS is not built)")                             \
+    X(ASYNC_HTTP_EURL, -4211, "invalid URL")                                                                     \
+    X(ASYNC_HTTP_ENOMEM, -4212, "out of memory")                                                                 \
+    X(ASYNC_HTTP_ENETWORK, -4214, "network error")                                                               \
+    X(ASYNC_HTTP_EHEADER, -4215, "invalid request header")
 
-typedef struct async_io {
-    struct io_uring ring;
-    async_loop *loop;
-    unsigned inflight;   /* submissions whose completion has not been seen */
-    unsigned setup_flags;/* what the kernel accepted */
-    char error[256];     /* why init failed, and what to do */
-} async_io;
+#define ASYNC_HTTP__ENUM(name, code, text) name = code,
+enum { ASYNC_IO_ERRORS(ASYNC_HTTP__ENUM) };
+enum { ASYNC_HTTP_ERRORS(ASYNC_HTTP__ENUM) ASYNC_HTTP_ENOURING = ASYNC_IO_ENOURING /* the older name */ };
+/* An operation's raw failure is -errno; async_strerror() names those too.
+   async_http_errors_register() makes async_strerror() know these codes;
+   async_io_init and async_http_client_init call it. */
+void async_http_errors_register(void);
 
-enum {
-    ASYNC_IO_SOCKET, ASYNC_IO_CONNECT, ASYNC_IO_SEND, ASYNC_IO_RECV, ASYNC_IO_ACCEPT, ASYNC_IO_CLOSE,
-    ASYNC_IO_READ, ASYNC_IO_WRITE
-};
-
-typedef struct async_io_op {
-    async_future future; /* result: the completion's res (>= 0); error: -errno */
-    async_io *io;
-    uint8_t kind;        /* ASYNC_IO_SEND, ... */
-    uint8_t cancel_sent;
-} async_io_op;
-
-/* Fault injection, for tests: define these before the implementation.
-   ASYNC_IO_FAULT_LENGTH(kind, len) may shrink a send or recv before it is
-   submitted (a short read or write); ASYNC_IO_FAULT_RESULT(kind, res) may
-   replace the result of a connect, send or recv with a failure. */
-#ifndef ASYNC_IO_FAULT_LENGTH
-#define ASYNC_IO_FAULT_LENGTH(kind, len) (len)
-#endif
-#ifndef ASYNC_IO_FAULT_RESULT
-#define ASYNC_IO_FAULT_RESULT(kind, res) (res)
-#endif
-
-int async_io_init(async_io *io, async_loop *loop, const async_io_config *config); /* 0 or ASYNC_HTTP_ENOURING */
-const char *async_io_error(const async_io *io);
-void async_io_exit(async_io *io);
-
-async_future *async_io_socket(async_io *io, async_io_op *op, int domain, int type, int protocol);
-async_future *async_io_connect(async_io *io, async_io_op *op, int fd, const struct sockaddr *addr, socklen_t len);
-async_future *async_io_send(async_io *io, async_io_op *op, int fd, const void *buf, size_t len, int flags);
-async_future *async_io_recv(async_io *io, async_io_op *op, int fd, void *buf, size_t len, int flags);
-async_future *async_io_accept(async_io *io, async_io_op *op, int fd, struct sockaddr *addr, socklen_t *len,
-                              int flags);
-async_future *async_io_close(async_io *io, async_io_op *op, int fd);
-/* read(2)/write(2) for what is not a socket (a pipe, an eventfd, a signalfd,
-   a file at `offset`; -1: the current position). */
-async_future *async_io_read(async_io *io, async_io_op *op, int fd, void *buf, size_t len, int64_t offset);
-async_future *async_io_write(async_io *io, async_io_op *op, int fd, const void *buf, size_t len, int64_t offset);
-/* Close without waiting for the outcome (nobody keeps a buffer). */
-void async_io_close_detached(async_io *io, int fd);
-
-/* The message for a failed io_uring_setup (exposed for the tests). */
-void async_io__describe_setup_error(char *out, size_t size, int err, int sysctl_disabled);
-
-/* ---- Response parser ------------------------------------------------------------------------
+// >>parser
+/* The response parser.
  *
  * Push-style: feed the bytes as they arrive, in pieces of any size. The parser keeps no pointer
  * to earlier pieces: it copies the status line and header lines into the caller's head buffer
@@ -225,6 +212,7 @@ typedef struct async_http_parser {
     uint64_t chunk_size;        /* chunk size being read */
     size_t chunk_line_len;      /* bytes of the chunk-size line so far */
     int chunk_has_digit;        /* the chunk size has a digit already */
+    int64_t body_length;        /* what async_http_parser_body_length() tells */
 } async_http_parser;
 
 /* head_buf: caller storage for the status line and header lines (raw, CRLFs included); its size
@@ -261,19 +249,110 @@ void async_http_parser_rebase(async_http_parser *p, char *head_buf, size_t head_
 /* Whether the final response's status line and headers are available. */
 int async_http_parser_head_done(const async_http_parser *p);
 
+/* Once the head is done: the length of the body that follows it (0 when there is none, as for
+   a HEAD, 204 or 304), or -1 when the body is chunked or ends with the connection. */
+int64_t async_http_parser_body_length(const async_http_parser *p);
+
 /* Case-insensitive lookup among n fields; returns the first match's value (and *len) or NULL.
    len may be NULL. */
 const char *async_http_header_find(const async_http_header *h, size_t n, const char *name,
                                    size_t *len);
 
-/* ---- the client ---- */
+#ifndef ASYNC_HTTP_PARSER_ONLY
+// >>io
+/* The backend: socket operations as futures, one verb each. */
+typedef struct async_io_config {
+    unsigned entries; /* submission queue size; 0: 1024 */
+    unsigned flags;   /* io_uring_setup flags to use instead of the best the kernel takes */
+} async_io_config;
+
+typedef struct async_io__backend async_io__backend;
+
+typedef struct async_io {
+    async_loop *loop;
+    unsigned inflight;    /* operations whose completion has not been seen (read it, don't write it) */
+    /* Private. */
+    const async_io__backend *_backend;
+    struct io_uring _ring;
+    unsigned _setup_flags; /* what the kernel accepted */
+    char _error[256];      /* why init failed, and what to do */
+} async_io;
+
+enum {
+    ASYNC_IO_SOCKET, ASYNC_IO_CONNECT, ASYNC_IO_SEND, ASYNC_IO_RECV, ASYNC_IO_ACCEPT, ASYNC_IO_CLOSE,
+    ASYNC_IO_READ, ASYNC_IO_WRITE
+};
+
+/* What an operation asks of the backend (private: the verbs fill it in). */
+typedef struct async_io__args {
+    int fd, flags, protocol;
+    void *buf;
+    size_t len;
+    const struct sockaddr *addr;
+    socklen_t addrlen, *addrlenp;
+    int64_t offset;
+} async_io__args;
+
+typedef struct async_io_op {
+    async_future future; /* result: the completion's res (>= 0); error: -errno */
+    async_io *io;
+    uint8_t kind;        /* ASYNC_IO_SEND, ... */
+    uint8_t _cancel_sent;
+    async_io__args _args;
+} async_io_op;
+
+/* Fault injection, for tests: define these before the implementation.
+   ASYNC_IO_FAULT_LENGTH(kind, len) may shrink a send or recv before it is
+   submitted (a short read or write); ASYNC_IO_FAULT_RESULT(kind, res) may
+   replace the result of a connect, send or recv with a failure. */
+#ifndef ASYNC_IO_FAULT_LENGTH
+#define ASYNC_IO_FAULT_LENGTH(kind, len) (len)
+#endif
+#ifndef ASYNC_IO_FAULT_RESULT
+#define ASYNC_IO_FAULT_RESULT(kind, res) (res)
+#endif
+
+int async_io_init(async_io *io, async_loop *loop, const async_io_config *config); /* 0 or ASYNC_IO_ENOURING */
+const char *async_io_error(const async_io *io);
+/* Whatever is still in flight is the caller's to have finished first. */
+void async_io_exit(async_io *io);
+
+async_future *async_io_socket(async_io *io, async_io_op *op, int domain, int type, int protocol);
+async_future *async_io_connect(async_io *io, async_io_op *op, int fd, const struct sockaddr *addr, socklen_t len);
+async_future *async_io_send(async_io *io, async_io_op *op, int fd, const void *buf, size_t len, int flags);
+async_future *async_io_recv(async_io *io, async_io_op *op, int fd, void *buf, size_t len, int flags);
+async_future *async_io_accept(async_io *io, async_io_op *op, int fd, struct sockaddr *addr, socklen_t *len,
+                              int flags);
+async_future *async_io_close(async_io *io, async_io_op *op, int fd);
+/* read(2)/write(2) for what is not a socket (a pipe, an eventfd, a signalfd,
+   a file at `offset`; -1: the current position). */
+async_future *async_io_read(async_io *io, async_io_op *op, int fd, void *buf, size_t len, int64_t offset);
+async_future *async_io_write(async_io *io, async_io_op *op, int fd, const void *buf, size_t len, int64_t offset);
+/* Close without waiting for the outcome (nobody keeps a buffer). */
+void async_io_close_detached(async_io *io, int fd);
+
+/* What a client needs of a TCP socket that is not an operation: set it up
+   for request/response traffic (TCP_NODELAY: the rest of a short send must
+   not wait for the peer's delayed ACK), and tell whether an idle connection
+   is still clean (nothing to read, not closed by the peer: one
+   non-blocking peek, what libcurl's liveness check costs too). */
+void async_io_tcp_tune(async_io *io, int fd);
+int async_io_idle_clean(async_io *io, int fd);
+
+/* The message for a failed io_uring_setup (exposed for the tests). */
+void async_io__describe_setup_error(char *out, size_t size, int err, int sysctl_disabled);
+#endif /* ASYNC_HTTP_PARSER_ONLY */
+
+
+#ifndef ASYNC_HTTP_PARSER_ONLY
+// >>client
 typedef struct async_http_client_config {
     size_t limit;                /* connections in all; 0: 100 */
     size_t limit_per_host;       /* 0: no per-host limit */
     async_time timeout_total;    /* whole request, pool wait included; 0: 300 s; ASYNC_NO_TIMEOUT: none */
     async_time timeout_connect;  /* 0 or ASYNC_NO_TIMEOUT: none */
     async_time timeout_sock_read;/* each read; 0 or ASYNC_NO_TIMEOUT: none */
-    size_t max_body_size;        /* 0: 64 MiB */
+    size_t max_body_size;        /* a stored body; 0: 64 MiB (a streamed one, on_body, has no limit) */
     size_t max_header_bytes;     /* status line + headers; 0: 16 KiB */
     size_t max_headers;          /* 0: 100 */
     size_t recv_buffer_size;     /* per connection; 0: 64 KiB (only what a response fills is touched) */
@@ -286,33 +365,34 @@ typedef struct async_http__conn async_http__conn;
 typedef struct async_http__host async_http__host;
 typedef struct async_http_request async_http_request;
 
+/* Fields are private: configure with the config, look with async_http_client_get_stats. */
 typedef struct async_http_client {
-    async_http_client_config config;
+    async_http_client_config config; /* with the defaults filled in */
     async_io *io;
-    async_http__conn *conns; /* `limit` slots */
-    async_http__host *hosts;
-    size_t nhosts, hosts_cap;
-    async_http_request *wait_head, *wait_tail; /* waiting for a connection, FIFO */
-    size_t busy;                               /* connections lent to requests */
-    uint64_t connects;                         /* connections opened so far */
-    async_http__conn *free_conns;              /* slots without a socket */
-    async_http__conn *idle_newest, *idle_oldest;
+    async_http__conn *_conns;        /* `limit` slots */
+    async_http__host *_hosts;
+    size_t _nhosts, _hosts_cap;
+    async_http_request *_wait_head, *_wait_tail; /* waiting for a connection, FIFO */
+    size_t _busy;                                /* connections lent to requests */
+    uint64_t _connects;                          /* connections opened so far */
+    async_http__conn *_free_conns;               /* slots without a socket */
+    async_http__conn *_idle_newest, *_idle_oldest;
 } async_http_client;
 
 int async_http_client_init(async_http_client *c, async_io *io, const async_http_client_config *config);
-
-/* What the client has done and holds now (for tests, logs and metrics). */
-typedef struct async_http_client_stats {
-    uint64_t connects;  /* connections opened so far */
-    size_t busy;        /* connections lent to requests now */
-    size_t busy_by_host;/* the same, summed over the hosts' own counts (equal to busy) */
-    size_t idle;        /* keep-alive connections waiting in the pool */
-    size_t waiting;     /* requests queued for a connection */
-} async_http_client_stats;
-void async_http_client_get_stats(const async_http_client *c, async_http_client_stats *stats);
 /* Closes the pooled connections and frees what the client holds. No
    request may be running. */
 void async_http_client_close(async_http_client *c);
+
+/* What the client has done and holds now (for tests, logs and metrics). */
+typedef struct async_http_client_stats {
+    uint64_t connects;   /* connections opened so far */
+    size_t busy;         /* connections lent to requests now */
+    size_t busy_by_host; /* the same, summed over the hosts' own counts (equal to busy) */
+    size_t idle;         /* keep-alive connections waiting in the pool */
+    size_t waiting;      /* requests queued for a connection */
+} async_http_client_stats;
+void async_http_client_get_stats(const async_http_client *c, async_http_client_stats *stats);
 
 typedef struct async_http_response {
     int status, version_minor;
@@ -324,45 +404,74 @@ typedef struct async_http_response {
     size_t body_len;
 } async_http_response;
 
-struct async_http_request {
-    async_task task; /* await &task.future: result = status, or an error */
-    /* Set before starting (zero: nothing / the client's default). */
-    const char *const *headers; /* NULL-terminated "Name: value" lines */
-    const void *body;
+/* What to ask (sokol's desc): every field optional but url. */
+typedef struct async_http_request_desc {
+    const char *method;         /* NULL: "GET" */
+    const char *url;            /* http://host[:port][/path][?query]; copied */
+    const char *const *headers; /* NULL-terminated "Name: value" lines; copied */
+    const void *body;           /* not copied: it must stay put until the request is done */
     size_t body_len;
-    async_time timeout; /* total timeout of this request; 0: the client's */
+    async_time timeout;         /* total timeout of this request; 0: the client's */
     /* Stream the body instead of storing it: called with each decoded piece;
        a negative return fails the request with that code. */
+    int (*on_body)(async_http_request *req, const char *data, size_t len);
+    void *user;                 /* yours; also readable as req->user */
+} async_http_request_desc;
+
+/* Everything a request is between two attempts (a retry starts afresh). */
+typedef struct async_http__attempt {
+    long conn;         /* index in the client's connections, -1: none */
+    int reused;        /* the connection came from the pool */
+    int touched;       /* the connection was used (so it cannot go back to the pool unused) */
+    int got_bytes;     /* response bytes arrived */
+    int phase;         /* what an ASYNC_ETIMEDOUT means (ASYNC_HTTP__PHASE_*) */
+    int built;         /* the request bytes are in the send buffer */
+    int done;          /* the response is complete */
+    size_t sent, send_len;
+    async_time connect_deadline;
+} async_http__attempt;
+
+struct async_http_request {
+    async_task task; /* await &task.future: result = status, or an error */
+    /* Inputs of async_http_fetch and its shorthands (zero: nothing / the
+       client's default); async_http_start sets them from its desc. */
+    const char *const *headers;
+    const void *body;
+    size_t body_len;
+    async_time timeout;
     int (*on_body)(async_http_request *req, const char *data, size_t len);
     void *user;
     /* The outcome. */
     async_http_response response;
     int error;
-    /* Private. */
-    async_http_client *client;
-    const char *method, *url;
-    const char *path;
-    size_t path_len;
-    size_t host;  /* index in client->hosts */
-    struct sockaddr_storage addr; /* the kernel may read it until connect completes */
-    socklen_t addrlen;
-    long conn;    /* index in client->conns, -1: none */
-    int attempt, reused, got_bytes, is_head;
-    int conn_used; /* something was done with the connection lent to it */
-    size_t sent, send_len, body_cap;
-    char *head_mem; /* header array + head buffer, one allocation that grows */
-    async_http_request *wait_next;
-    async_future pool_wait;
-    async_io_op op, recv_op;
-    int recv_posted;
-    async_wait_for_op wait;
-    async_deadline deadline;
-    async_http_parser parser;
-    int step_err;
-    char detail[160];
+    /* Private, all below. */
+    async_http_client *_client;
+    char *_inputs;        /* the request's own copy of method, URL and header lines (one block) */
+    const char *_method, *_url;
+    const char *const *_headers;
+    const char *_path;    /* in _url */
+    size_t _path_len;
+    size_t _host;         /* index in the client's host table */
+    int _is_head;
+    int _attempts;        /* attempts made before this one */
+    int _err;             /* what the last await or step failed with */
+    int _settle_err;      /* what settling's awaits said (nothing it needs) */
+    size_t _body_cap;
+    char *_head_mem;      /* header array + head buffer, one allocation that grows */
+    async_http_request *_wait_next;
+    async_future _pool_wait;
+    async_wait_for_op _wait;
+    async_deadline _deadline;
+    async_http_parser _parser;
+    async_http__attempt _try;
+    char _detail[160];
 };
 
-/* Start a request; the returned future is &req->task.future. */
+/* Start a request; the returned future is &req->task.future. The request
+   needs no zeroing before: this sets every field. */
+async_future *async_http_start(async_http_client *c, async_http_request *req, const async_http_request_desc *desc);
+/* The same with the request's own input fields (headers, body, body_len,
+   timeout, on_body, user) set before the call. */
 async_future *async_http_fetch(async_http_client *c, async_http_request *req, const char *method, const char *url);
 async_future *async_http_get(async_http_client *c, async_http_request *req, const char *url);
 async_future *async_http_head(async_http_client *c, async_http_request *req, const char *url);
@@ -377,6 +486,7 @@ const char *async_http_response_header(const async_http_response *r, const char 
 const char *async_http_request_error(const async_http_request *req);
 /* Free the response's memory. */
 void async_http_request_release(async_http_request *req);
+#endif /* ASYNC_HTTP_PARSER_ONLY */
 
 #ifdef __cplusplus
 }
@@ -388,17 +498,69 @@ void async_http_request_release(async_http_request *req);
 #ifndef ASYNC_HTTP__IMPLEMENTED
 #define ASYNC_HTTP__IMPLEMENTED
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
-#include <netinet/tcp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef ASYNC_HTTP_PARSER_ONLY
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
 #include <unistd.h>
+#endif
 
-/* ============================= the parser ============================= */
+#define ASYNC_HTTP__CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
+// >>errors
+typedef struct async_http__error_text {
+    int code;
+    const char *text;
+} async_http__error_text;
+
+#define ASYNC_HTTP__ROW(name, code, text) {code, text},
+static const async_http__error_text async_http__errors[] = {ASYNC_IO_ERRORS(ASYNC_HTTP__ROW)
+                                                                ASYNC_HTTP_ERRORS(ASYNC_HTTP__ROW)};
+#define ASYNC_HTTP__NERRORS (sizeof async_http__errors / sizeof async_http__errors[0])
+
+static const char *async_http__error_name(int code) {
+    size_t i;
+    for (i = 0; i < ASYNC_HTTP__NERRORS; i++)
+        if (async_http__errors[i].code == code) return async_http__errors[i].text;
+    return "unknown error";
+}
+
+static const char *async_http__errno_name(int code) { return strerror(-code); }
+
+static void async_http__register_once(void) {
+    static async_error_domain http = {0, 0, async_http__error_name, NULL};
+    static async_error_domain os = {-4095, -1, async_http__errno_name, NULL};
+    size_t i;
+    http.lowest = http.highest = async_http__errors[0].code;
+    for (i = 1; i < ASYNC_HTTP__NERRORS; i++) {
+        if (async_http__errors[i].code < http.lowest) http.lowest = async_http__errors[i].code;
+        if (async_http__errors[i].code > http.highest) http.highest = async_http__errors[i].code;
+    }
+    async_register_errors(&http);
+    async_register_errors(&os);
+}
+
+#ifdef ASYNC_HTTP_PARSER_ONLY
+void async_http_errors_register(void) {
+    static int done;
+    if (!done) async_http__register_once();
+    done = 1;
+}
+#else
+/* Loops on several threads may start at once: the registry is shared. */
+void async_http_errors_register(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, async_http__register_once);
+}
+#endif
+
+// >>parser
 
 /* What the parser expects next. The first three collect whole lines into head_buf. */
 enum {
@@ -430,10 +592,13 @@ void async_http_parser_init(async_http_parser *p, char *head_buf, size_t head_ca
     p->on_body = on_body;
     p->user = user;
     p->content_length = -1;
+    p->body_length = -1;
     p->state = ASYNC_HTTP__S_STATUS_LINE;
 }
 
 int async_http_parser_head_done(const async_http_parser *p) { return p->head_done; }
+
+int64_t async_http_parser_body_length(const async_http_parser *p) { return p->head_done ? p->body_length : -1; }
 
 void async_http_parser_rebase(async_http_parser *p, char *head_buf, size_t head_cap,
                               async_http_header *headers, size_t max_headers) {
@@ -787,6 +952,7 @@ static int async_http__body_with_length(async_http_parser *p) {
     if ((why = async_http__content_length(p, &length, &at)) != NULL)
         return async_http__malformed_at(p, why, at);
     p->content_length = (int64_t)length;
+    p->body_length = (int64_t)length;
     if (length == 0) return async_http__done(p);
     p->remaining = length;
     p->state = ASYNC_HTTP__S_BODY_LENGTH;
@@ -801,6 +967,7 @@ static int async_http__no_body(async_http_parser *p, const async_http__framing *
     if (p->status == 101) p->keep_alive = 0; /* the connection now speaks something else */
     if (f->content_length && !async_http__content_length(p, &length, &at))
         p->content_length = (int64_t)length;
+    p->body_length = 0;
     return async_http__done(p);
 }
 
@@ -1024,171 +1191,216 @@ int async_http_parser_eof(async_http_parser *p) {
                                  p->offset);
 }
 
-#define ASYNC_HTTP__CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
-/* ---- error names ---- */
-static const char *async_http__error_name(int code) {
-    switch (code) {
-    case ASYNC_HTTP_EREFUSED: return "connection refused";
-    case ASYNC_HTTP_ERESET: return "connection reset by the server";
-    case ASYNC_HTTP_ECLOSED: return "the server closed the connection before the response was complete";
-    case ASYNC_HTTP_ETIMEOUT_TOTAL: return "timed out: the total timeout passed";
-    case ASYNC_HTTP_ETIMEOUT_CONNECT: return "timed out: the connect timeout passed";
-    case ASYNC_HTTP_ETIMEOUT_READ: return "timed out: the read timeout passed (the server went silent)";
-    case ASYNC_HTTP_EMALFORMED: return "malformed response";
-    case ASYNC_HTTP_EHEADER_TOO_LARGE: return "response headers too large";
-    case ASYNC_HTTP_EBODY_TOO_LARGE: return "response body too large";
-    case ASYNC_HTTP_ENAME: return "host name not found";
-    case ASYNC_HTTP_ESCHEME: return "unsupported URL scheme (https: TLS is not built)";
-    case ASYNC_HTTP_EURL: return "invalid URL";
-    case ASYNC_HTTP_ENOMEM: return "out of memory";
-    case ASYNC_HTTP_ENOURING: return "io_uring is not available";
-    case ASYNC_HTTP_ENETWORK: return "network error";
-    case ASYNC_HTTP_EHEADER: return "invalid request header";
-    default: return "unknown error";
-    }
+#ifndef ASYNC_HTTP_PARSER_ONLY
+// >>io
+/* The contract every backend keeps: `start` begins an operation described
+   in its async_io_op (or completes it at once); its completion goes through
+   async_io__complete exactly once; `cancel` asks for an early end, and the
+   operation still completes only when the kernel has let go of its buffer. */
+struct async_io__backend {
+    const char *name;
+    void (*start)(async_io *io, async_io_op *op); /* reads op->_args */
+    void (*cancel)(async_io_op *op);
+    void (*close_detached)(async_io *io, int fd);
+    int (*poll)(void *io, async_time timeout); /* the loop's backend hook */
+    void (*exit)(async_io *io);
+};
+
+static void async_io__complete(async_io_op *op, int res) {
+    async_io *io = op->io;
+    io->inflight--;
+    if (op->kind == ASYNC_IO_CONNECT || op->kind == ASYNC_IO_SEND || op->kind == ASYNC_IO_RECV)
+        res = ASYNC_IO_FAULT_RESULT(op->kind, res);
+    if (res >= 0) async_future_set_result(&op->future, res);
+    else if (op->_cancel_sent && (res == -ECANCELED || res == -EINTR)) async_future_set_error(&op->future, ASYNC_ECANCELED);
+    else async_future_set_error(&op->future, res);
 }
 
-static const char *async_http__errno_name(int code) { return strerror(-code); }
-
-static void async_http__register_errors(void) {
-    static async_error_domain http = {ASYNC_HTTP_EHEADER, ASYNC_HTTP_EREFUSED, async_http__error_name, NULL};
-    static async_error_domain os = {-4095, -1, async_http__errno_name, NULL};
-    async_register_errors(&http);
-    async_register_errors(&os);
+static void async_io__op_cancel(async_future *f) {
+    async_io_op *op = ASYNC_HTTP__CONTAINER(f, async_io_op, future);
+    if (op->_cancel_sent) return;
+    op->_cancel_sent = 1;
+    op->io->_backend->cancel(op);
 }
 
-/* ======================== the io_uring backend ======================== */
+/* Every verb writes what its kind needs into op->_args, then this starts it. */
+static async_future *async_io__submit(async_io *io, async_io_op *op, int kind) {
+    async_future_init_cancellable(&op->future, async_io__op_cancel);
+    op->io = io;
+    op->kind = (uint8_t)kind;
+    op->_cancel_sent = 0;
+    io->inflight++;
+    io->_backend->start(io, op);
+    return &op->future;
+}
 
-/* A submission slot. Only operations count as in flight: the completions of
-   cancels and detached closes are seen and dropped. */
-static struct io_uring_sqe *async_io__sqe(async_io *io) {
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&io->ring);
-    if (!sqe) { /* the queue is full: hand it to the kernel now */
-        io_uring_submit(&io->ring);
-        sqe = io_uring_get_sqe(&io->ring);
+async_future *async_io_socket(async_io *io, async_io_op *op, int domain, int type, int protocol) {
+    op->_args.fd = domain;
+    op->_args.flags = type;
+    op->_args.protocol = protocol;
+    return async_io__submit(io, op, ASYNC_IO_SOCKET);
+}
+
+async_future *async_io_connect(async_io *io, async_io_op *op, int fd, const struct sockaddr *addr, socklen_t len) {
+    op->_args.fd = fd;
+    op->_args.addr = addr;
+    op->_args.addrlen = len;
+    return async_io__submit(io, op, ASYNC_IO_CONNECT);
+}
+
+static async_future *async_io__transfer(async_io *io, async_io_op *op, int kind, int fd, const void *buf,
+                                        size_t len, int flags, int64_t offset) {
+    op->_args.fd = fd;
+    op->_args.buf = (void *)(uintptr_t)buf;
+    op->_args.len = len;
+    op->_args.flags = flags;
+    op->_args.offset = offset;
+    return async_io__submit(io, op, kind);
+}
+
+async_future *async_io_send(async_io *io, async_io_op *op, int fd, const void *buf, size_t len, int flags) {
+    return async_io__transfer(io, op, ASYNC_IO_SEND, fd, buf, ASYNC_IO_FAULT_LENGTH(ASYNC_IO_SEND, len),
+                              flags | MSG_NOSIGNAL, 0);
+}
+
+async_future *async_io_recv(async_io *io, async_io_op *op, int fd, void *buf, size_t len, int flags) {
+    return async_io__transfer(io, op, ASYNC_IO_RECV, fd, buf, ASYNC_IO_FAULT_LENGTH(ASYNC_IO_RECV, len), flags, 0);
+}
+
+async_future *async_io_read(async_io *io, async_io_op *op, int fd, void *buf, size_t len, int64_t offset) {
+    return async_io__transfer(io, op, ASYNC_IO_READ, fd, buf, len, 0, offset);
+}
+
+async_future *async_io_write(async_io *io, async_io_op *op, int fd, const void *buf, size_t len, int64_t offset) {
+    return async_io__transfer(io, op, ASYNC_IO_WRITE, fd, buf, len, 0, offset);
+}
+
+async_future *async_io_accept(async_io *io, async_io_op *op, int fd, struct sockaddr *addr, socklen_t *len,
+                              int flags) {
+    op->_args.fd = fd;
+    op->_args.buf = addr;
+    op->_args.addrlenp = len;
+    op->_args.flags = flags;
+    return async_io__submit(io, op, ASYNC_IO_ACCEPT);
+}
+
+async_future *async_io_close(async_io *io, async_io_op *op, int fd) {
+    op->_args.fd = fd;
+    return async_io__submit(io, op, ASYNC_IO_CLOSE);
+}
+
+void async_io_close_detached(async_io *io, int fd) { io->_backend->close_detached(io, fd); }
+
+void async_io_tcp_tune(async_io *io, int fd) {
+    int one = 1;
+    (void)io;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+int async_io_idle_clean(async_io *io, int fd) {
+    char byte;
+    (void)io;
+    return recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+const char *async_io_error(const async_io *io) { return io->_error; }
+
+void async_io_exit(async_io *io) {
+    if (io->_backend) io->_backend->exit(io);
+    if (io->loop && io->loop->backend == io) async_loop_set_backend(io->loop, NULL, NULL);
+    io->_backend = NULL;
+}
+
+// >>uring
+/* io_uring: an operation is one SQE whose user data is the op; its CQE
+   completes it. Cancels and detached closes carry no user data: their
+   completions are seen and dropped. */
+
+/* A submission slot. When the queue is full it goes to the kernel first. */
+static struct io_uring_sqe *async_io__uring_sqe(async_io *io) {
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&io->_ring);
+    if (!sqe) {
+        io_uring_submit(&io->_ring);
+        sqe = io_uring_get_sqe(&io->_ring);
     }
     ASYNC_ASSERT(sqe);
     return sqe;
 }
 
-static void async_io__op_cancel(async_future *f) {
-    async_io_op *op = ASYNC_HTTP__CONTAINER(f, async_io_op, future);
-    struct io_uring_sqe *sqe;
-    if (op->cancel_sent) return;
-    op->cancel_sent = 1;
-    sqe = async_io__sqe(op->io);
-    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
-    io_uring_sqe_set_data(sqe, NULL); /* its own completion says nothing we need */
-}
-
-static struct io_uring_sqe *async_io__start(async_io *io, async_io_op *op, int kind) {
-    struct io_uring_sqe *sqe = async_io__sqe(io);
-    io->inflight++;
-    async_future_init_cancellable(&op->future, async_io__op_cancel);
-    op->io = io;
-    op->kind = (uint8_t)kind;
-    op->cancel_sent = 0;
+static void async_io__uring_start(async_io *io, async_io_op *op) {
+    struct io_uring_sqe *sqe = async_io__uring_sqe(io);
+    const async_io__args *a = &op->_args;
+    switch (op->kind) {
+    case ASYNC_IO_SOCKET: io_uring_prep_socket(sqe, a->fd, a->flags, a->protocol, 0); break;
+    case ASYNC_IO_CONNECT: io_uring_prep_connect(sqe, a->fd, a->addr, a->addrlen); break;
+    case ASYNC_IO_SEND: io_uring_prep_send(sqe, a->fd, a->buf, a->len, a->flags); break;
+    case ASYNC_IO_RECV: io_uring_prep_recv(sqe, a->fd, a->buf, a->len, a->flags); break;
+    case ASYNC_IO_ACCEPT: io_uring_prep_accept(sqe, a->fd, (struct sockaddr *)a->buf, a->addrlenp, a->flags); break;
+    case ASYNC_IO_CLOSE: io_uring_prep_close(sqe, a->fd); break;
+    case ASYNC_IO_READ: io_uring_prep_read(sqe, a->fd, a->buf, (unsigned)a->len, (uint64_t)a->offset); break;
+    default: io_uring_prep_write(sqe, a->fd, a->buf, (unsigned)a->len, (uint64_t)a->offset); break;
+    }
     io_uring_sqe_set_data(sqe, op);
-    return sqe;
 }
 
-async_future *async_io_socket(async_io *io, async_io_op *op, int domain, int type, int protocol) {
-    io_uring_prep_socket(async_io__start(io, op, ASYNC_IO_SOCKET), domain, type, protocol, 0);
-    return &op->future;
-}
-
-async_future *async_io_connect(async_io *io, async_io_op *op, int fd, const struct sockaddr *addr, socklen_t len) {
-    io_uring_prep_connect(async_io__start(io, op, ASYNC_IO_CONNECT), fd, addr, len);
-    return &op->future;
-}
-
-async_future *async_io_send(async_io *io, async_io_op *op, int fd, const void *buf, size_t len, int flags) {
-    io_uring_prep_send(async_io__start(io, op, ASYNC_IO_SEND), fd, buf, ASYNC_IO_FAULT_LENGTH(ASYNC_IO_SEND, len),
-                       flags | MSG_NOSIGNAL);
-    return &op->future;
-}
-
-async_future *async_io_recv(async_io *io, async_io_op *op, int fd, void *buf, size_t len, int flags) {
-    io_uring_prep_recv(async_io__start(io, op, ASYNC_IO_RECV), fd, buf, ASYNC_IO_FAULT_LENGTH(ASYNC_IO_RECV, len),
-                       flags);
-    return &op->future;
-}
-
-async_future *async_io_accept(async_io *io, async_io_op *op, int fd, struct sockaddr *addr, socklen_t *len,
-                              int flags) {
-    io_uring_prep_accept(async_io__start(io, op, ASYNC_IO_ACCEPT), fd, addr, len, flags);
-    return &op->future;
-}
-
-async_future *async_io_close(async_io *io, async_io_op *op, int fd) {
-    io_uring_prep_close(async_io__start(io, op, ASYNC_IO_CLOSE), fd);
-    return &op->future;
-}
-
-async_future *async_io_read(async_io *io, async_io_op *op, int fd, void *buf, size_t len, int64_t offset) {
-    io_uring_prep_read(async_io__start(io, op, ASYNC_IO_READ), fd, buf, (unsigned)len, (uint64_t)offset);
-    return &op->future;
-}
-
-async_future *async_io_write(async_io *io, async_io_op *op, int fd, const void *buf, size_t len, int64_t offset) {
-    io_uring_prep_write(async_io__start(io, op, ASYNC_IO_WRITE), fd, buf, (unsigned)len, (uint64_t)offset);
-    return &op->future;
-}
-
-void async_io_close_detached(async_io *io, int fd) {
-    struct io_uring_sqe *sqe = async_io__sqe(io);
-    io_uring_prep_close(sqe, fd);
+static void async_io__uring_cancel(async_io_op *op) {
+    struct io_uring_sqe *sqe = async_io__uring_sqe(op->io);
+    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
     io_uring_sqe_set_data(sqe, NULL);
 }
 
-static void async_io__complete(async_io_op *op, int res) {
-    if (op->kind == ASYNC_IO_CONNECT || op->kind == ASYNC_IO_SEND || op->kind == ASYNC_IO_RECV)
-        res = ASYNC_IO_FAULT_RESULT(op->kind, res);
-    if (res >= 0) async_future_set_result(&op->future, res);
-    else if (op->cancel_sent && (res == -ECANCELED || res == -EINTR)) async_future_set_error(&op->future, ASYNC_ECANCELED);
-    else async_future_set_error(&op->future, res);
+static void async_io__uring_close_detached(async_io *io, int fd) {
+    struct io_uring_sqe *sqe = async_io__uring_sqe(io);
+    io_uring_prep_close(sqe, fd);
+    io_uring_sqe_set_data(sqe, NULL);
 }
 
 /* Reap every completion. A completion may wake tasks (into the ready queue)
    and run combinators' wake functions, which may queue submissions, never
    touch the completion queue. */
-static void async_io__reap(async_io *io) {
+static void async_io__uring_reap(async_io *io) {
     struct io_uring_cqe *batch[256];
     unsigned n, i;
     /* peek_batch rather than the io_uring_for_each_cqe macro: that one
        expands C11 atomics into this (C99) file. */
     do {
-        n = io_uring_peek_batch_cqe(&io->ring, batch, 256);
+        n = io_uring_peek_batch_cqe(&io->_ring, batch, 256);
         for (i = 0; i < n; i++) {
             async_io_op *op = (async_io_op *)io_uring_cqe_get_data(batch[i]);
-            int res = batch[i]->res;
-            if (op) {
-                io->inflight--;
-                async_io__complete(op, res);
-            }
+            if (op) async_io__complete(op, batch[i]->res);
         }
-        io_uring_cq_advance(&io->ring, n);
+        io_uring_cq_advance(&io->_ring, n);
     } while (n == 256);
 }
 
-static int async_io__poll(void *backend, async_time timeout) {
+static int async_io__uring_poll(void *backend, async_time timeout) {
     async_io *io = (async_io *)backend;
     int rc;
     if (timeout < 0 && io->inflight == 0) return ASYNC_EDEADLK;
     if (timeout == 0) {
-        rc = io_uring_submit_and_get_events(&io->ring);
+        rc = io_uring_submit_and_get_events(&io->_ring);
     } else {
         struct io_uring_cqe *cqe;
         struct __kernel_timespec ts;
         ts.tv_sec = timeout / 1000000000;
         ts.tv_nsec = timeout % 1000000000;
-        rc = io_uring_submit_and_wait_timeout(&io->ring, &cqe, 1, timeout < 0 ? NULL : &ts, NULL);
+        rc = io_uring_submit_and_wait_timeout(&io->_ring, &cqe, 1, timeout < 0 ? NULL : &ts, NULL);
     }
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) return rc;
-    async_io__reap(io);
+    async_io__uring_reap(io);
     return 0;
 }
+
+static void async_io__uring_exit(async_io *io) {
+    io_uring_submit(&io->_ring); /* the detached closes still queued */
+    io_uring_queue_exit(&io->_ring);
+}
+
+static const async_io__backend async_io__uring = {
+    "io_uring",          async_io__uring_start, async_io__uring_cancel, async_io__uring_close_detached,
+    async_io__uring_poll, async_io__uring_exit,
+};
 
 void async_io__describe_setup_error(char *out, size_t size, int err, int sysctl_disabled) {
     if (sysctl_disabled == 2)
@@ -1221,8 +1433,8 @@ static int async_io__sysctl_disabled(void) {
     return v;
 }
 
-int async_io_init(async_io *io, async_loop *loop, const async_io_config *config) {
-    /* The best set of flags first; older kernels refuse newer flags with EINVAL. */
+/* The best set of flags first; older kernels refuse newer flags with EINVAL. */
+static int async_io__uring_init(async_io *io, const async_io_config *config) {
     static const unsigned tries[] = {
         IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
         IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN,
@@ -1231,49 +1443,57 @@ int async_io_init(async_io *io, async_loop *loop, const async_io_config *config)
     unsigned entries = config && config->entries ? config->entries : 1024;
     size_t i;
     int rc = -EINVAL;
-    memset(io, 0, sizeof *io);
-    async_http__register_errors();
     for (i = 0; i < sizeof tries / sizeof tries[0]; i++) {
         struct io_uring_params p;
         memset(&p, 0, sizeof p);
         p.flags = config && config->flags ? config->flags : tries[i];
         p.cq_entries = entries * 4; /* room for a burst of completions */
         p.flags |= IORING_SETUP_CQSIZE;
-        rc = io_uring_queue_init_params(entries, &io->ring, &p);
+        rc = io_uring_queue_init_params(entries, &io->_ring, &p);
         if (rc == 0) {
-            io->setup_flags = p.flags;
-            break;
+            io->_setup_flags = p.flags;
+            io->_backend = &async_io__uring;
+            return 0;
         }
         if (rc != -EINVAL || (config && config->flags)) break;
     }
-    if (rc < 0) {
-        async_io__describe_setup_error(io->error, sizeof io->error, rc, async_io__sysctl_disabled());
-        return ASYNC_HTTP_ENOURING;
-    }
+    async_io__describe_setup_error(io->_error, sizeof io->_error, rc, async_io__sysctl_disabled());
+    return ASYNC_IO_ENOURING;
+}
+
+int async_io_init(async_io *io, async_loop *loop, const async_io_config *config) {
+    int rc;
+    memset(io, 0, sizeof *io);
+    async_http_errors_register();
+    if ((rc = async_io__uring_init(io, config)) != 0) return rc;
     io->loop = loop;
-    async_loop_set_backend(loop, async_io__poll, io);
+    async_loop_set_backend(loop, io->_backend->poll, io);
     return 0;
 }
 
-const char *async_io_error(const async_io *io) { return io->error; }
-
-void async_io_exit(async_io *io) {
-    /* Whatever is still in flight is the caller's to have finished first. */
-    io_uring_submit(&io->ring);
-    io_uring_queue_exit(&io->ring);
-    if (io->loop && io->loop->backend == io) async_loop_set_backend(io->loop, NULL, NULL);
-}
-
-/* ============================== the client ============================== */
-
+// >>client
+/* A connection slot: free (no socket), idle in the pool, or lent to a request. */
 enum { ASYNC_HTTP__FREE, ASYNC_HTTP__IDLE, ASYNC_HTTP__BUSY };
 
-struct async_http__conn {
+/* A connection's byte stream (see >>stream): its socket, its buffers, and
+   the operations that may be in flight on them. The slot array never
+   moves, so the kernel may hold these buffers for as long as it likes. */
+typedef struct async_http__stream {
     int fd;
-    int state;
-    size_t host;
     char *rbuf, *sbuf;
     size_t scap;
+    struct sockaddr_storage addr; /* the kernel may read it until connect completes */
+    socklen_t addrlen;
+    async_io_op open_op, send_op, recv_op;
+    unsigned pending; /* ops started whose outcome was not taken (ASYNC_HTTP__OP_*) */
+} async_http__stream;
+
+enum { ASYNC_HTTP__OP_OPEN = 1, ASYNC_HTTP__OP_SEND = 2, ASYNC_HTTP__OP_RECV = 4 };
+
+struct async_http__conn {
+    async_http__stream s;
+    int state;
+    size_t host;
     async_http__conn *next, *prev;   /* the free list, or its host's idle list */
     async_http__conn *newer, *older; /* every idle connection, the newest first */
 };
@@ -1315,21 +1535,16 @@ int async_http_client_init(async_http_client *c, async_io *io, const async_http_
     if (!cfg->user_agent) cfg->user_agent = "async_http.h";
     if (!cfg->alloc) cfg->alloc = async_http__default_alloc;
     c->io = io;
-    async_http__register_errors();
-    c->conns = (async_http__conn *)async_http__alloc(c, NULL, cfg->limit * sizeof *c->conns);
-    if (!c->conns) return ASYNC_HTTP_ENOMEM;
-    memset(c->conns, 0, cfg->limit * sizeof *c->conns);
+    async_http_errors_register();
+    c->_conns = (async_http__conn *)async_http__alloc(c, NULL, cfg->limit * sizeof *c->_conns);
+    if (!c->_conns) return ASYNC_HTTP_ENOMEM;
+    memset(c->_conns, 0, cfg->limit * sizeof *c->_conns);
     for (i = cfg->limit; i-- > 0;) {
-        c->conns[i].fd = -1;
-        c->conns[i].next = c->free_conns;
-        c->free_conns = &c->conns[i];
+        c->_conns[i].s.fd = -1;
+        c->_conns[i].next = c->_free_conns;
+        c->_free_conns = &c->_conns[i];
     }
     return 0;
-}
-
-static void async_http__conn_close(async_http_client *c, async_http__conn *k) {
-    if (k->fd >= 0) async_io_close_detached(c->io, k->fd);
-    k->fd = -1;
 }
 
 void async_http_client_get_stats(const async_http_client *c, async_http_client_stats *s) {
@@ -1337,33 +1552,182 @@ void async_http_client_get_stats(const async_http_client *c, async_http_client_s
     const async_http_request *r;
     size_t i;
     memset(s, 0, sizeof *s);
-    s->connects = c->connects;
-    s->busy = c->busy;
-    for (i = 0; i < c->nhosts; i++) s->busy_by_host += c->hosts[i].busy;
-    for (k = c->idle_newest; k; k = k->older) s->idle++;
-    for (r = c->wait_head; r; r = r->wait_next) s->waiting++;
+    s->connects = c->_connects;
+    s->busy = c->_busy;
+    for (i = 0; i < c->_nhosts; i++) s->busy_by_host += c->_hosts[i].busy;
+    for (k = c->_idle_newest; k; k = k->older) s->idle++;
+    for (r = c->_wait_head; r; r = r->_wait_next) s->waiting++;
 }
+
+static void async_http__stream_close(async_io *io, async_http__stream *s);
 
 void async_http_client_close(async_http_client *c) {
     size_t i;
-    if (!c->conns) return;
+    if (!c->_conns) return;
     for (i = 0; i < c->config.limit; i++) {
-        async_http__conn *k = &c->conns[i];
-        if (k->fd >= 0) close(k->fd);
-        async_http__alloc(c, k->rbuf, 0);
-        async_http__alloc(c, k->sbuf, 0);
+        async_http__conn *k = &c->_conns[i];
+        async_http__stream_close(c->io, &k->s);
+        async_http__alloc(c, k->s.rbuf, 0);
+        async_http__alloc(c, k->s.sbuf, 0);
     }
-    for (i = 0; i < c->nhosts; i++) {
-        async_http__alloc(c, c->hosts[i].name, 0);
-        async_http__alloc(c, c->hosts[i].host_header, 0);
+    for (i = 0; i < c->_nhosts; i++) {
+        async_http__alloc(c, c->_hosts[i].name, 0);
+        async_http__alloc(c, c->_hosts[i].host_header, 0);
     }
-    async_http__alloc(c, c->hosts, 0);
-    async_http__alloc(c, c->conns, 0);
-    c->conns = NULL;
-    c->hosts = NULL;
+    async_http__alloc(c, c->_hosts, 0);
+    async_http__alloc(c, c->_conns, 0);
+    c->_conns = NULL;
+    c->_hosts = NULL;
+    c->_nhosts = 0;
 }
 
-/* ---- URLs and hosts ---- */
+// >>pool
+static int async_http__host_may_open(async_http_client *c, size_t host) {
+    return !c->config.limit_per_host || c->_hosts[host].busy < c->config.limit_per_host;
+}
+
+static void async_http__idle_push(async_http_client *c, async_http__conn *k) {
+    async_http__host *h = &c->_hosts[k->host];
+    k->state = ASYNC_HTTP__IDLE;
+    k->prev = NULL;
+    k->next = h->idle;
+    if (h->idle) h->idle->prev = k;
+    h->idle = k;
+    k->older = c->_idle_newest;
+    k->newer = NULL;
+    if (c->_idle_newest) c->_idle_newest->newer = k;
+    else c->_idle_oldest = k;
+    c->_idle_newest = k;
+}
+
+static void async_http__idle_remove(async_http_client *c, async_http__conn *k) {
+    if (k->prev) k->prev->next = k->next;
+    else c->_hosts[k->host].idle = k->next;
+    if (k->next) k->next->prev = k->prev;
+    if (k->newer) k->newer->older = k->older;
+    else c->_idle_newest = k->older;
+    if (k->older) k->older->newer = k->newer;
+    else c->_idle_oldest = k->newer;
+}
+
+static int async_http__stream_idle_clean(async_io *io, const async_http__stream *s);
+
+/* Close the connection and put its slot on the free list. */
+static void async_http__free_slot(async_http_client *c, async_http__conn *k) {
+    async_http__stream_close(c->io, &k->s);
+    k->state = ASYNC_HTTP__FREE;
+    k->next = c->_free_conns;
+    c->_free_conns = k;
+}
+
+/* A connection for the request, in O(1): the host's most recently used
+   idle one (if it is still clean), else a free slot, else the slot of the
+   longest idle connection to another host (closed). -1 if the request
+   must wait. */
+static long async_http__pick(async_http_client *c, size_t host, int fresh) {
+    async_http__conn *k;
+    if (!async_http__host_may_open(c, host)) return -1;
+    while (!fresh && (k = c->_hosts[host].idle) != NULL) {
+        async_http__idle_remove(c, k);
+        if (async_http__stream_idle_clean(c->io, &k->s)) return (long)(k - c->_conns);
+        async_http__free_slot(c, k); /* a new one may take its place */
+    }
+    if ((k = c->_free_conns) != NULL) {
+        c->_free_conns = k->next;
+    } else if ((k = c->_idle_oldest) != NULL) { /* for a fresh one, perhaps the host's own */
+        async_http__idle_remove(c, k);
+        async_http__stream_close(c->io, &k->s);
+    } else {
+        return -1;
+    }
+    return (long)(k - c->_conns);
+}
+
+static void async_http__lend(async_http_client *c, async_http_request *r, long slot) {
+    async_http__conn *k = &c->_conns[slot];
+    k->state = ASYNC_HTTP__BUSY;
+    k->host = r->_host;
+    c->_hosts[r->_host].busy++;
+    c->_busy++;
+    r->_try.conn = slot;
+}
+
+static void async_http__pool_wait_cancel(async_future *f);
+
+/* The queue of requests waiting for a connection: FIFO, singly linked. */
+static void async_http__enqueue(async_http_client *c, async_http_request *r) {
+    async_future_init_cancellable(&r->_pool_wait, async_http__pool_wait_cancel);
+    r->_wait_next = NULL;
+    if (c->_wait_tail) c->_wait_tail->_wait_next = r;
+    else c->_wait_head = r;
+    c->_wait_tail = r;
+}
+
+static void async_http__unqueue(async_http_client *c, async_http_request *r, async_http_request *prev) {
+    if (prev) prev->_wait_next = r->_wait_next;
+    else c->_wait_head = r->_wait_next;
+    if (c->_wait_tail == r) c->_wait_tail = prev;
+}
+
+static void async_http__pool_wait_cancel(async_future *f) {
+    async_http_request *r = ASYNC_HTTP__CONTAINER(f, async_http_request, _pool_wait);
+    async_http_client *c = r->_client;
+    async_http_request *prev = NULL, *q;
+    for (q = c->_wait_head; q && q != r; q = q->_wait_next) prev = q;
+    if (q) async_http__unqueue(c, r, prev);
+    async_future_set_error(f, ASYNC_ECANCELED);
+}
+
+/* Give freed capacity to the waiters, first come first served (a waiter
+   whose host is at its own limit lets the next one go). */
+static void async_http__serve_waiters(async_http_client *c) {
+    async_http_request *r = c->_wait_head, *prev = NULL;
+    while (r) {
+        async_http_request *next = r->_wait_next;
+        long slot = async_http__pick(c, r->_host, r->_attempts > 0);
+        if (slot >= 0) {
+            async_http__unqueue(c, r, prev);
+            async_http__lend(c, r, slot);
+            async_future_set_result(&r->_pool_wait, 0);
+        } else {
+            if (c->_busy >= c->config.limit) return;
+            prev = r;
+        }
+        r = next;
+    }
+}
+
+/* A connection for this attempt now (1), or a place in the queue (0).
+   Waiters in the queue could not use what is free now (their host is at
+   its limit), so trying first takes nothing from them. A retry wants a new
+   connection, not another pooled one. */
+static int async_http__take_conn(async_http_request *r) {
+    async_http_client *c = r->_client;
+    long slot = async_http__pick(c, r->_host, r->_attempts > 0);
+    if (slot < 0) {
+        async_http__enqueue(c, r);
+        return 0;
+    }
+    async_http__lend(c, r, slot);
+    return 1;
+}
+
+/* Take the request's connection back: pooled if it may carry another
+   response, else closed. */
+static void async_http__give_back(async_http_request *r, int keep) {
+    async_http_client *c = r->_client;
+    async_http__conn *k;
+    if (r->_try.conn < 0) return;
+    k = &c->_conns[r->_try.conn];
+    if (keep) async_http__idle_push(c, k);
+    else async_http__free_slot(c, k);
+    c->_hosts[k->host].busy--;
+    c->_busy--;
+    r->_try.conn = -1;
+    async_http__serve_waiters(c);
+}
+
+// >>url
 static char *async_http__strndup(async_http_client *c, const char *s, size_t n) {
     char *d = (char *)async_http__alloc(c, NULL, n + 1);
     if (d) {
@@ -1409,21 +1773,21 @@ static int async_http__host_lookup(async_http_client *c, const char *name, size_
     async_http__host *h;
     char portbuf[16];
     int rc;
-    for (i = 0; i < c->nhosts; i++) {
-        h = &c->hosts[i];
+    for (i = 0; i < c->_nhosts; i++) {
+        h = &c->_hosts[i];
         if (h->port == port && strlen(h->name) == name_len && memcmp(h->name, name, name_len) == 0) {
             *index = i;
             return 0;
         }
     }
-    if (c->nhosts == c->hosts_cap) {
-        size_t cap = c->hosts_cap ? c->hosts_cap * 2 : 8;
-        async_http__host *grown = (async_http__host *)async_http__alloc(c, c->hosts, cap * sizeof *grown);
+    if (c->_nhosts == c->_hosts_cap) {
+        size_t cap = c->_hosts_cap ? c->_hosts_cap * 2 : 8;
+        async_http__host *grown = (async_http__host *)async_http__alloc(c, c->_hosts, cap * sizeof *grown);
         if (!grown) return ASYNC_HTTP_ENOMEM;
-        c->hosts = grown;
-        c->hosts_cap = cap;
+        c->_hosts = grown;
+        c->_hosts_cap = cap;
     }
-    h = &c->hosts[c->nhosts];
+    h = &c->_hosts[c->_nhosts];
     memset(h, 0, sizeof *h);
     h->port = port;
     h->name = async_http__strndup(c, name, name_len);
@@ -1442,15 +1806,16 @@ static int async_http__host_lookup(async_http_client *c, const char *name, size_
         async_http__alloc(c, h->host_header, 0);
         return rc;
     }
-    *index = c->nhosts++;
+    *index = c->_nhosts++;
     return 0;
 }
 
 /* http://host[:port][/path][?query][#fragment] */
 static int async_http__parse_url(async_http_request *r) {
-    const char *u = r->url, *host, *host_end, *p;
+    const char *u = r->_url, *host, *host_end, *p;
     unsigned long port = 80;
     int bracketed = 0;
+    size_t k;
     if (strncmp(u, "https://", 8) == 0) return ASYNC_HTTP_ESCHEME;
     if (strncmp(u, "http://", 7) != 0) return strstr(u, "://") ? ASYNC_HTTP_ESCHEME : ASYNC_HTTP_EURL;
     host = u + 7;
@@ -1474,215 +1839,120 @@ static int async_http__parse_url(async_http_request *r) {
         p = end;
     }
     if (*p && *p != '/' && *p != '?' && *p != '#') return ASYNC_HTTP_EURL;
-    r->path = *p == '/' || *p == '?' ? p : "/";
-    r->path_len = *p == '/' || *p == '?' ? strcspn(p, "#") : 1;
-    {
-        size_t k;
-        for (k = 0; k < r->path_len; k++)
-            if ((unsigned char)r->path[k] <= ' ' || r->path[k] == 0x7f) return ASYNC_HTTP_EURL;
+    r->_path = *p == '/' || *p == '?' ? p : "/";
+    r->_path_len = *p == '/' || *p == '?' ? strcspn(p, "#") : 1;
+    for (k = 0; k < r->_path_len; k++)
+        if ((unsigned char)r->_path[k] <= ' ' || r->_path[k] == 0x7f) return ASYNC_HTTP_EURL;
+    return async_http__host_lookup(r->_client, host, (size_t)(host_end - host), (unsigned)port, bracketed,
+                                   &r->_host);
+}
+
+// >>stream
+/* A connection's bytes, as stream operations in the poll style every
+   phase of a request uses: an operation returns the future to await and is
+   then called again, or NULL once it is over, with its outcome in its out
+   parameters. Plain TCP over async_io_* is the only stream so far. */
+
+static async_io_op *async_http__stream_op(async_http__stream *s, unsigned which) {
+    return which == ASYNC_HTTP__OP_OPEN ? &s->open_op : which == ASYNC_HTTP__OP_SEND ? &s->send_op : &s->recv_op;
+}
+
+/* Start an operation of the stream's and remember to take its outcome. */
+static async_future *async_http__stream_started(async_http__stream *s, unsigned which, async_future *f) {
+    s->pending |= which;
+    return f;
+}
+
+/* The outcome of an operation of the stream's that is done: its result, or its error. */
+static long async_http__stream_take(async_http__stream *s, unsigned which) {
+    async_io_op *op = async_http__stream_op(s, which);
+    s->pending &= ~which;
+    return async_error(&op->future) ? (long)async_error(&op->future) : (long)async_result(&op->future);
+}
+
+/* Socket, then connect to s->addr. *err: 0 once connected. */
+static async_future *async_http__stream_open(async_io *io, async_http__stream *s, int *err) {
+    long res;
+    if (!(s->pending & ASYNC_HTTP__OP_OPEN))
+        return async_http__stream_started(s, ASYNC_HTTP__OP_OPEN,
+                                          async_io_socket(io, &s->open_op, s->addr.ss_family,
+                                                          SOCK_STREAM | SOCK_CLOEXEC, 0));
+    res = async_http__stream_take(s, ASYNC_HTTP__OP_OPEN);
+    if (res < 0) {
+        *err = (int)res;
+        return NULL;
     }
-    return async_http__host_lookup(r->client, host, (size_t)(host_end - host), (unsigned)port, bracketed, &r->host);
+    if (s->open_op.kind == ASYNC_IO_CONNECT) return NULL; /* connected */
+    s->fd = (int)res;
+    async_io_tcp_tune(io, s->fd);
+    return async_http__stream_started(
+        s, ASYNC_HTTP__OP_OPEN, async_io_connect(io, &s->open_op, s->fd, (struct sockaddr *)&s->addr, s->addrlen));
 }
 
-/* ---- the pool ---- */
-static int async_http__host_may_open(async_http_client *c, size_t host) {
-    return !c->config.limit_per_host || c->hosts[host].busy < c->config.limit_per_host;
-}
-
-static void async_http__idle_push(async_http_client *c, async_http__conn *k) {
-    async_http__host *h = &c->hosts[k->host];
-    k->state = ASYNC_HTTP__IDLE;
-    k->prev = NULL;
-    k->next = h->idle;
-    if (h->idle) h->idle->prev = k;
-    h->idle = k;
-    k->older = c->idle_newest;
-    k->newer = NULL;
-    if (c->idle_newest) c->idle_newest->newer = k;
-    else c->idle_oldest = k;
-    c->idle_newest = k;
-}
-
-static void async_http__idle_remove(async_http_client *c, async_http__conn *k) {
-    if (k->prev) k->prev->next = k->next;
-    else c->hosts[k->host].idle = k->next;
-    if (k->next) k->next->prev = k->prev;
-    if (k->newer) k->newer->older = k->older;
-    else c->idle_newest = k->older;
-    if (k->older) k->older->newer = k->newer;
-    else c->idle_oldest = k->newer;
-}
-
-/* A connection for the request, in O(1): the host's most recently used
-   idle one, else a free slot, else the slot of the longest idle connection
-   to another host (closed). -1 if the request must wait. */
-/* An idle connection must have nothing to read: bytes a server sent unasked
-   would be taken for the next response, and an end of stream means it is
-   gone. One non-blocking peek (what libcurl's liveness check costs too). */
-static int async_http__idle_is_clean(const async_http__conn *k) {
-    char byte;
-    return recv(k->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-}
-
-/* Close the connection and put its slot on the free list. */
-static void async_http__free_slot(async_http_client *c, async_http__conn *k) {
-    async_http__conn_close(c, k);
-    k->state = ASYNC_HTTP__FREE;
-    k->next = c->free_conns;
-    c->free_conns = k;
-}
-
-static long async_http__pick(async_http_client *c, size_t host, int fresh) {
-    async_http__conn *k;
-    if (!async_http__host_may_open(c, host)) return -1;
-    while (!fresh && (k = c->hosts[host].idle) != NULL) {
-        async_http__idle_remove(c, k);
-        if (async_http__idle_is_clean(k)) return (long)(k - c->conns);
-        async_http__free_slot(c, k); /* a new one may take its place */
-    }
-    if ((k = c->free_conns) != NULL) {
-        c->free_conns = k->next;
-    } else if ((k = c->idle_oldest) != NULL) { /* for a fresh one, perhaps the host's own */
-        async_http__idle_remove(c, k);
-        async_http__conn_close(c, k);
-    } else {
-        return -1;
-    }
-    return (long)(k - c->conns);
-}
-
-static void async_http__lend(async_http_client *c, async_http_request *r, long slot) {
-    async_http__conn *k = &c->conns[slot];
-    k->state = ASYNC_HTTP__BUSY;
-    k->host = r->host;
-    c->hosts[r->host].busy++;
-    c->busy++;
-    r->conn = slot;
-}
-
-static void async_http__pool_wait_cancel(async_future *f);
-
-/* The queue of requests waiting for a connection: FIFO, singly linked. */
-static void async_http__enqueue(async_http_client *c, async_http_request *r) {
-    async_future_init_cancellable(&r->pool_wait, async_http__pool_wait_cancel);
-    r->wait_next = NULL;
-    if (c->wait_tail) c->wait_tail->wait_next = r;
-    else c->wait_head = r;
-    c->wait_tail = r;
-}
-
-static void async_http__unqueue(async_http_client *c, async_http_request *r, async_http_request *prev) {
-    if (prev) prev->wait_next = r->wait_next;
-    else c->wait_head = r->wait_next;
-    if (c->wait_tail == r) c->wait_tail = prev;
-}
-
-static void async_http__pool_wait_cancel(async_future *f) {
-    async_http_request *r = ASYNC_HTTP__CONTAINER(f, async_http_request, pool_wait);
-    async_http_client *c = r->client;
-    async_http_request *prev = NULL, *q;
-    for (q = c->wait_head; q && q != r; q = q->wait_next) prev = q;
-    if (q) async_http__unqueue(c, r, prev);
-    async_future_set_error(f, ASYNC_ECANCELED);
-}
-
-/* Give freed capacity to the waiters, first come first served (a waiter
-   whose host is at its own limit lets the next one go). */
-static void async_http__serve_waiters(async_http_client *c) {
-    async_http_request *r = c->wait_head, *prev = NULL;
-    while (r) {
-        async_http_request *next = r->wait_next;
-        long slot = async_http__pick(c, r->host, r->attempt > 0);
-        if (slot >= 0) {
-            async_http__unqueue(c, r, prev);
-            async_http__lend(c, r, slot);
-            async_future_set_result(&r->pool_wait, 0);
-        } else {
-            if (c->busy >= c->config.limit) return;
-            prev = r;
+/* Send s->sbuf[*sent, len). *err: 0 once all of it is sent. */
+static async_future *async_http__stream_send(async_io *io, async_http__stream *s, size_t len, size_t *sent,
+                                             int *err) {
+    if (s->pending & ASYNC_HTTP__OP_SEND) {
+        long res = async_http__stream_take(s, ASYNC_HTTP__OP_SEND);
+        if (res < 0) {
+            *err = (int)res;
+            return NULL;
         }
-        r = next;
+        *sent += (size_t)res;
     }
+    if (*sent == len) return NULL;
+    return async_http__stream_started(s, ASYNC_HTTP__OP_SEND,
+                                      async_io_send(io, &s->send_op, s->fd, s->sbuf + *sent, len - *sent, 0));
 }
 
-/* Take the request's connection back: pooled if it may carry another
-   response, else closed. */
-static void async_http__give_back(async_http_client *c, async_http_request *r, int keep) {
-    async_http__conn *k;
-    if (r->conn < 0) return;
-    k = &c->conns[r->conn];
-    if (keep) {
-        async_http__idle_push(c, k);
-    } else {
-        async_http__free_slot(c, k);
+/* Start a receive into s->rbuf (cap bytes) now, to be picked up later. */
+static void async_http__stream_recv_start(async_io *io, async_http__stream *s, size_t cap) {
+    if (!(s->pending & ASYNC_HTTP__OP_RECV))
+        async_http__stream_started(s, ASYNC_HTTP__OP_RECV, async_io_recv(io, &s->recv_op, s->fd, s->rbuf, cap, 0));
+}
+
+/* Receive into s->rbuf (cap bytes): *n bytes there, 0 at the end of the
+   stream, or *err. */
+static async_future *async_http__stream_recv(async_io *io, async_http__stream *s, size_t cap, size_t *n, int *err) {
+    long res;
+    async_http__stream_recv_start(io, s, cap);
+    if (!async_done(&s->recv_op.future)) return &s->recv_op.future;
+    res = async_http__stream_take(s, ASYNC_HTTP__OP_RECV);
+    if (res < 0) *err = (int)res;
+    else *n = (size_t)res;
+    return NULL;
+}
+
+/* Nothing of the kernel's may hold the stream's buffers when a request lets
+   go of it: withdraw what is still in flight and wait for it. A socket made
+   by an open that was cancelled meanwhile is kept, so that it is closed. */
+static async_future *async_http__stream_settle(async_http__stream *s) {
+    static const unsigned ops[] = {ASYNC_HTTP__OP_OPEN, ASYNC_HTTP__OP_SEND, ASYNC_HTTP__OP_RECV};
+    size_t i;
+    for (i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        async_io_op *op = async_http__stream_op(s, ops[i]);
+        long res;
+        if (!(s->pending & ops[i])) continue;
+        if (!async_done(&op->future)) {
+            async_future_cancel(&op->future);
+            return &op->future;
+        }
+        res = async_http__stream_take(s, ops[i]);
+        if (op->kind == ASYNC_IO_SOCKET && res >= 0) s->fd = (int)res;
     }
-    c->hosts[k->host].busy--;
-    c->busy--;
-    r->conn = -1;
-    async_http__serve_waiters(c);
+    return NULL;
 }
 
-/* ---- the request ---- */
-static int async_http__idempotent(const char *m) {
-    return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "PUT") || !strcmp(m, "DELETE") ||
-           !strcmp(m, "OPTIONS") || !strcmp(m, "TRACE");
+static int async_http__stream_idle_clean(async_io *io, const async_http__stream *s) {
+    return async_io_idle_clean(io, s->fd);
 }
 
-static int async_http__on_body(void *user, const char *data, size_t len) {
-    async_http_request *r = (async_http_request *)user;
-    async_http_client *c = r->client;
-    size_t need = r->response.body_len + len + 1;
-    if (r->on_body) return r->on_body(r, data, len);
-    if (r->parser.content_length > (int64_t)c->config.max_body_size ||
-        r->response.body_len + len > c->config.max_body_size)
-        return ASYNC_HTTP_EBODY_TOO_LARGE;
-    if (need > r->body_cap) {
-        size_t cap = r->body_cap ? r->body_cap * 2 : 4096;
-        char *grown;
-        /* The announced length up front, but no more than 1 MiB on a promise
-           alone: past that the body grows as its bytes arrive. */
-        if (r->parser.content_length >= 0 && (size_t)r->parser.content_length + 1 > cap)
-            cap = (size_t)r->parser.content_length + 1 < ((size_t)1 << 20) ? (size_t)r->parser.content_length + 1
-                                                                              : ((size_t)1 << 20);
-        while (cap < need) cap *= 2;
-        grown = (char *)async_http__alloc(c, r->response.body, cap);
-        if (!grown) return ASYNC_HTTP_ENOMEM;
-        r->response.body = grown;
-        r->body_cap = cap;
-    }
-    memcpy(r->response.body + r->response.body_len, data, len);
-    r->response.body_len += len;
-    return 0;
+static void async_http__stream_close(async_io *io, async_http__stream *s) {
+    if (s->fd >= 0) async_io_close_detached(io, s->fd);
+    s->fd = -1;
 }
 
-/* The response head starts in a small block (most heads are a few hundred
-   bytes) and doubles up to the configured limits: memory per request in
-   flight stays near one page. */
-#define ASYNC_HTTP__HEAD_START 1024
-#define ASYNC_HTTP__HEADERS_START 16
-
-static int async_http__head_alloc(async_http_request *r, size_t head_cap, size_t nheaders) {
-    char *mem = (char *)async_http__alloc(r->client, NULL, nheaders * sizeof(async_http_header) + head_cap);
-    if (!mem) return ASYNC_HTTP_ENOMEM;
-    if (r->head_mem) {
-        async_http_parser_rebase(&r->parser, mem + nheaders * sizeof(async_http_header), head_cap,
-                                 (async_http_header *)(void *)mem, nheaders);
-        async_http__alloc(r->client, r->head_mem, 0);
-    }
-    r->head_mem = mem;
-    return 0;
-}
-
-static int async_http__grow_head(void *user, async_http_parser *p) {
-    async_http_request *r = (async_http_request *)user;
-    const async_http_client_config *cfg = &r->client->config;
-    size_t cap = p->head_cap * 2, n = p->max_headers * 2;
-    if (cap > cfg->max_header_bytes) cap = cfg->max_header_bytes;
-    if (n > cfg->max_headers) n = cfg->max_headers;
-    if (cap == p->head_cap && n == p->max_headers) return -1; /* at the limits */
-    return async_http__head_alloc(r, cap, n);
-}
-
+// >>request
 /* User headers are sent as they are: each must be one "Name: value" line. */
 static int async_http__check_headers(const char *const *h) {
     for (; h && *h; h++) {
@@ -1701,250 +1971,417 @@ static char *async_http__put(char *p, const char *s, size_t n) {
 
 /* Write the request into the connection's send buffer (no printf: this runs
    once per request). */
-static int async_http__build(async_http_request *r, async_http__conn *k) {
-    async_http_client *c = r->client;
+static int async_http__build(async_http_request *r, async_http__stream *s) {
+    async_http_client *c = r->_client;
     const char *const *h;
-    const char *host = c->hosts[r->host].host_header, *agent = c->config.user_agent;
-    size_t method_len = strlen(r->method), host_len = strlen(host), agent_len = strlen(agent);
-    size_t need = method_len + r->path_len + host_len + agent_len + r->body_len + 96;
-    int has_length = r->body_len || !strcmp(r->method, "POST") || !strcmp(r->method, "PUT");
+    const char *host = c->_hosts[r->_host].host_header, *agent = c->config.user_agent;
+    size_t method_len = strlen(r->_method), host_len = strlen(host), agent_len = strlen(agent);
+    size_t need = method_len + r->_path_len + host_len + agent_len + r->body_len + 96;
+    int has_length = r->body_len || !strcmp(r->_method, "POST") || !strcmp(r->_method, "PUT");
     char *p;
-    for (h = r->headers; h && *h; h++) need += strlen(*h) + 2;
-    if (need > k->scap) {
-        char *grown = (char *)async_http__alloc(c, k->sbuf, need);
+    for (h = r->_headers; h && *h; h++) need += strlen(*h) + 2;
+    if (need > s->scap) {
+        char *grown = (char *)async_http__alloc(c, s->sbuf, need);
         if (!grown) return ASYNC_HTTP_ENOMEM;
-        k->sbuf = grown;
-        k->scap = need;
+        s->sbuf = grown;
+        s->scap = need;
     }
-    p = async_http__put(k->sbuf, r->method, method_len);
+    p = async_http__put(s->sbuf, r->_method, method_len);
     p = ASYNC_HTTP__PUT_LIT(p, " ");
-    p = async_http__put(p, r->path, r->path_len);
+    p = async_http__put(p, r->_path, r->_path_len);
     p = ASYNC_HTTP__PUT_LIT(p, " HTTP/1.1\r\nHost: ");
     p = async_http__put(p, host, host_len);
     p = ASYNC_HTTP__PUT_LIT(p, "\r\nUser-Agent: ");
     p = async_http__put(p, agent, agent_len);
     p = ASYNC_HTTP__PUT_LIT(p, "\r\n");
-    for (h = r->headers; h && *h; h++) {
+    for (h = r->_headers; h && *h; h++) {
         p = async_http__put(p, *h, strlen(*h));
         p = ASYNC_HTTP__PUT_LIT(p, "\r\n");
     }
     if (has_length) p += sprintf(p, "Content-Length: %lu\r\n", (unsigned long)r->body_len);
     p = ASYNC_HTTP__PUT_LIT(p, "\r\n");
     if (r->body_len) p = async_http__put(p, (const char *)r->body, r->body_len);
-    r->send_len = (size_t)(p - k->sbuf);
+    r->_try.send_len = (size_t)(p - s->sbuf);
     return 0;
 }
 
-/* Map an operation's failure to the client's codes. */
-static int async_http__net_error(int err) {
-    switch (err) {
-    case -ECONNREFUSED: return ASYNC_HTTP_EREFUSED;
-    case -ECONNRESET:
-    case -EPIPE: return ASYNC_HTTP_ERESET;
-    case ASYNC_ECANCELED: return ASYNC_ECANCELED;
-    default: return err < 0 && err > -4096 ? ASYNC_HTTP_ENETWORK : err;
+// >>sink
+/* parser -> sink: each decoded piece of the body goes to the user's
+   on_body, or into the stored body, whose size limit lives here. */
+static int async_http__sink_head(async_http_request *r);
+
+static int async_http__sink_write(void *user, const char *data, size_t len) {
+    async_http_request *r = (async_http_request *)user;
+    async_http_client *c = r->_client;
+    size_t need = r->response.body_len + len + 1;
+    int64_t announced = async_http_parser_body_length(&r->_parser);
+    if (r->on_body) return r->on_body(r, data, len);
+    if (async_http__sink_head(r) || r->response.body_len + len > c->config.max_body_size)
+        return ASYNC_HTTP_EBODY_TOO_LARGE;
+    if (need > r->_body_cap) {
+        size_t cap = r->_body_cap ? r->_body_cap * 2 : 4096;
+        char *grown;
+        /* The announced length up front, but no more than 1 MiB on a promise
+           alone: past that the body grows as its bytes arrive. */
+        if (announced >= 0 && (size_t)announced + 1 > cap)
+            cap = (size_t)announced + 1 < ((size_t)1 << 20) ? (size_t)announced + 1 : ((size_t)1 << 20);
+        while (cap < need) cap *= 2;
+        grown = (char *)async_http__alloc(c, r->response.body, cap);
+        if (!grown) return ASYNC_HTTP_ENOMEM;
+        r->response.body = grown;
+        r->_body_cap = cap;
     }
+    memcpy(r->response.body + r->response.body_len, data, len);
+    r->response.body_len += len;
+    return 0;
 }
 
-/* A pooled connection the server closed meanwhile shows as a reset or an
-   end of stream before any byte of the response. */
-static int async_http__may_retry(async_http_request *r, int err) {
-    return r->reused && !r->got_bytes && r->attempt == 0 && async_http__idempotent(r->method) &&
-           (err == ASYNC_HTTP_ERESET || err == ASYNC_HTTP_ECLOSED);
+/* Once the head is in: a stored body announced over the limit fails now,
+   not after the server sent (or failed to send) all of it. */
+static int async_http__sink_head(async_http_request *r) {
+    if (r->on_body || !async_http_parser_head_done(&r->_parser)) return 0;
+    return async_http_parser_body_length(&r->_parser) > (int64_t)r->_client->config.max_body_size
+               ? ASYNC_HTTP_EBODY_TOO_LARGE
+               : 0;
+}
+
+// >>exchange
+/* One request is a loop of attempts (a retry is another attempt); an
+   attempt is phases, each a step in the stream's poll style: it returns
+   the future to await next, or NULL when the phase is over (done, not
+   needed, or failed: r->_err). A failed phase leaves the next ones nothing
+   to do but settle. conclude() then says what happens: done, retry, fail. */
+enum { ASYNC_HTTP__DONE, ASYNC_HTTP__RETRY, ASYNC_HTTP__FAIL };
+enum { ASYNC_HTTP__PHASE_OTHER, ASYNC_HTTP__PHASE_CONNECT, ASYNC_HTTP__PHASE_READ };
+
+/* The response head starts in a small block (most heads are a few hundred
+   bytes) and doubles up to the configured limits: memory per request in
+   flight stays near one page. */
+#define ASYNC_HTTP__HEAD_START 1024
+#define ASYNC_HTTP__HEADERS_START 16
+
+static int async_http__head_alloc(async_http_request *r, size_t head_cap, size_t nheaders) {
+    char *mem = (char *)async_http__alloc(r->_client, NULL, nheaders * sizeof(async_http_header) + head_cap);
+    if (!mem) return ASYNC_HTTP_ENOMEM;
+    if (r->_head_mem) {
+        async_http_parser_rebase(&r->_parser, mem + nheaders * sizeof(async_http_header), head_cap,
+                                 (async_http_header *)(void *)mem, nheaders);
+        async_http__alloc(r->_client, r->_head_mem, 0);
+    }
+    r->_head_mem = mem;
+    return 0;
+}
+
+static int async_http__grow_head(void *user, async_http_parser *p) {
+    async_http_request *r = (async_http_request *)user;
+    const async_http_client_config *cfg = &r->_client->config;
+    size_t cap = p->head_cap * 2, n = p->max_headers * 2;
+    if (cap > cfg->max_header_bytes) cap = cfg->max_header_bytes;
+    if (n > cfg->max_headers) n = cfg->max_headers;
+    if (cap == p->head_cap && n == p->max_headers) return -1; /* at the limits */
+    return async_http__head_alloc(r, cap, n);
 }
 
 /* Await f with a timeout (none if <= 0); on timeout the result is ASYNC_ETIMEDOUT. */
 static async_future *async_http__timed(async_http_request *r, async_future *f, async_time timeout) {
     if (timeout <= 0) return f;
-    return async_wait_for(r->task.loop, &r->wait, f, timeout);
+    return async_wait_for(r->task.loop, &r->_wait, f, timeout);
 }
 
-#define ASYNC_HTTP__FAIL(r, code)                                                    \
-    do {                                                                             \
-        (r)->error = (code);                                                         \
-        goto fail;                                                                   \
-    } while (0)
+static async_http__conn *async_http__conn_of(async_http_request *r) { return &r->_client->_conns[r->_try.conn]; }
 
-static int async_http__run(async_task *t) {
-    async_http_request *r = (async_http_request *)t;
-    async_http_client *c = r->client;
+/* Before the first attempt: the URL and the headers make sense, and the
+   total timeout runs (through the pool wait, every attempt and the body). */
+static int async_http__begin(async_http_request *r) {
+    async_http_client *c = r->_client;
+    async_time total = r->timeout ? r->timeout : c->config.timeout_total;
+    int rc = r->_err; /* the copy of the inputs may have failed */
+    if (!rc) rc = async_http__parse_url(r);
+    if (!rc) rc = async_http__check_headers(r->_headers);
+    if (rc) return rc;
+    if (total > 0) async_deadline_start(r->task.loop, &r->_deadline, &r->task, total);
+    return 0;
+}
+
+/* Every attempt starts from nothing but the request itself. */
+static void async_http__begin_attempt(async_http_request *r) {
+    memset(&r->_try, 0, sizeof r->_try);
+    r->_try.conn = -1;
+    r->_err = 0;
+}
+
+/* Open the connection lent to the request, unless it came from the pool.
+   The connect timeout covers the whole of it. */
+static async_future *async_http__open_step(async_http_request *r) {
+    async_http_client *c = r->_client;
     async_http__conn *k;
-    int rc;
-    ASYNC_BEGIN(t);
-    r->error = async_http__parse_url(r);
-    if (!r->error) r->error = async_http__check_headers(r->headers);
-    if (r->error) ASYNC_RAISE(t, r->error);
-    {
-        async_time total = r->timeout ? r->timeout : c->config.timeout_total;
-        if (total > 0) async_deadline_start(t->loop, &r->deadline, t, total);
+    async_future *f;
+    if (r->_err) return NULL;
+    k = async_http__conn_of(r);
+    if (!r->_try.touched) {
+        r->_try.touched = 1;
+        r->_try.reused = k->s.fd >= 0;
+        if (r->_try.reused) return NULL;
+        k->s.addr = c->_hosts[r->_host].addr;
+        k->s.addrlen = c->_hosts[r->_host].addrlen;
+        if (c->config.timeout_connect > 0 && c->config.timeout_connect != ASYNC_NO_TIMEOUT)
+            r->_try.connect_deadline = async_now(r->task.loop) + c->config.timeout_connect;
     }
-retry:
-    r->got_bytes = 0;
-    r->recv_posted = 0;
-    r->conn_used = 0;
-    /* A connection from the pool, or a turn in the queue for one. */
-    {
-        /* Waiters in the queue could not use what is free now (their host is
-           at its limit), so trying first takes nothing from them. A retry
-           wants a new connection, not another pooled one. */
-        long slot = async_http__pick(c, r->host, r->attempt > 0);
-        if (slot >= 0) async_http__lend(c, r, slot);
-        else async_http__enqueue(c, r);
+    if ((f = async_http__stream_open(c->io, &k->s, &r->_err)) != NULL) {
+        async_time left = r->_try.connect_deadline ? r->_try.connect_deadline - async_now(r->task.loop) : 0;
+        r->_try.phase = ASYNC_HTTP__PHASE_CONNECT;
+        return async_http__timed(r, f, r->_try.connect_deadline && left <= 0 ? 1 : left);
     }
-    if (r->conn < 0) {
-        ASYNC_AWAIT_CATCH(t, &r->pool_wait, r->step_err);
-        if (r->step_err) ASYNC_HTTP__FAIL(r, r->step_err);
-    }
-    k = &c->conns[r->conn];
-    r->reused = k->fd >= 0;
-    r->conn_used = 1;
-    if (k->fd < 0) {
-        r->addr = c->hosts[r->host].addr;
-        r->addrlen = c->hosts[r->host].addrlen;
-        ASYNC_AWAIT_CATCH(t, async_io_socket(c->io, &r->op, r->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0),
-                          r->step_err);
-        /* Even when the request was cancelled meanwhile, a socket may have
-           been made: keep it, so that the failure path closes it. */
-        k = &c->conns[r->conn];
-        if (r->op.future.state == ASYNC_FULFILLED) {
-            int one = 1;
-            k->fd = (int)async_result(&r->op.future);
-            c->connects++;
-            /* The rest of a short send must not wait for the peer's delayed ACK. */
-            setsockopt(k->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        }
-        if (r->step_err) ASYNC_HTTP__FAIL(r, async_http__net_error(r->step_err));
-        ASYNC_AWAIT_CATCH(t,
-                          async_http__timed(r, async_io_connect(c->io, &r->op, k->fd,
-                                                                (struct sockaddr *)&r->addr, r->addrlen),
-                                            c->config.timeout_connect),
-                          r->step_err);
-        if (r->step_err == ASYNC_ETIMEDOUT && !async_task_cancelling(t)) ASYNC_HTTP__FAIL(r, ASYNC_HTTP_ETIMEOUT_CONNECT);
-        if (r->step_err) ASYNC_HTTP__FAIL(r, async_http__net_error(r->step_err));
-        k = &c->conns[r->conn];
-        if (!k->rbuf) {
-            k->rbuf = (char *)async_http__alloc(c, NULL, c->config.recv_buffer_size);
-            if (!k->rbuf) ASYNC_HTTP__FAIL(r, ASYNC_HTTP_ENOMEM);
-        }
-    }
-    k = &c->conns[r->conn];
-    rc = async_http__build(r, k);
-    if (rc) ASYNC_HTTP__FAIL(r, rc);
-    {
-        size_t cap = c->config.max_header_bytes < ASYNC_HTTP__HEAD_START ? c->config.max_header_bytes
-                                                                          : ASYNC_HTTP__HEAD_START;
-        size_t n = c->config.max_headers < ASYNC_HTTP__HEADERS_START ? c->config.max_headers
-                                                                     : ASYNC_HTTP__HEADERS_START;
-        async_http__alloc(c, r->head_mem, 0); /* a retry starts afresh */
-        r->head_mem = NULL;
-        if (async_http__head_alloc(r, cap, n)) ASYNC_HTTP__FAIL(r, ASYNC_HTTP_ENOMEM);
-        async_http_parser_init(&r->parser, r->head_mem + n * sizeof(async_http_header), cap,
-                               (async_http_header *)(void *)r->head_mem, n, r->is_head, async_http__on_body, r);
-        r->parser.grow = async_http__grow_head;
-    }
-    r->response.body_len = 0;
-    /* The first receive goes out with the send, in the same submission: the
-       response is read the moment it arrives, a loop turn sooner. */
-    async_io_recv(c->io, &r->recv_op, k->fd, k->rbuf, c->config.recv_buffer_size, 0);
-    r->recv_posted = 1;
-    for (r->sent = 0; r->sent < r->send_len;) {
-        k = &c->conns[r->conn];
-        ASYNC_AWAIT_CATCH(t, async_io_send(c->io, &r->op, k->fd, k->sbuf + r->sent, r->send_len - r->sent, 0),
-                          r->step_err);
-        if (r->step_err) ASYNC_HTTP__FAIL(r, async_http__net_error(r->step_err));
-        r->sent += (size_t)async_result(&r->op.future);
-    }
-    /* Read until the parser says the response is complete. */
-    for (;;) {
-        k = &c->conns[r->conn];
-        if (!r->recv_posted) {
-            async_io_recv(c->io, &r->recv_op, k->fd, k->rbuf, c->config.recv_buffer_size, 0);
-            r->recv_posted = 1;
-        }
-        ASYNC_AWAIT_CATCH(t, async_http__timed(r, &r->recv_op.future, c->config.timeout_sock_read), r->step_err);
-        r->recv_posted = 0; /* done, whatever happened: a timeout or a cancel waits for the kernel */
-        if (r->step_err == ASYNC_ETIMEDOUT && !async_task_cancelling(t)) ASYNC_HTTP__FAIL(r, ASYNC_HTTP_ETIMEOUT_READ);
-        if (r->step_err) ASYNC_HTTP__FAIL(r, async_http__net_error(r->step_err));
-        {
-            size_t n = (size_t)async_result(&r->recv_op.future), used = 0;
-            k = &c->conns[r->conn];
-            if (n == 0) {
-                rc = async_http_parser_eof(&r->parser);
-                if (rc == 1) break;
-                /* Closed before the response ended: nothing sent, or cut short in
-                   the head or the body; the parser's reason says where. */
-                ASYNC_HTTP__FAIL(r, ASYNC_HTTP_ECLOSED);
-            }
-            r->got_bytes = 1;
-            rc = async_http_parser_feed(&r->parser, k->rbuf, n, &used);
-            if (rc < 0) ASYNC_HTTP__FAIL(r, rc);
-            /* A body announced over the limit fails as soon as the head is read,
-               not after the server sent (or failed to send) all of it. */
-            if (rc == 0 && !r->on_body && r->parser.state == ASYNC_HTTP__S_BODY_LENGTH &&
-                r->parser.content_length > (int64_t)c->config.max_body_size)
-                ASYNC_HTTP__FAIL(r, ASYNC_HTTP_EBODY_TOO_LARGE);
-            if (rc == 1) {
-                if (used != n) r->parser.keep_alive = 0; /* stray bytes: the stream is off */
-                break;
-            }
-        }
-    }
-    async_http__give_back(c, r, r->parser.keep_alive);
-    async_deadline_stop(&r->deadline);
-    {
-        async_http_response *resp = &r->response;
-        resp->status = r->parser.status;
-        resp->version_minor = r->parser.version_minor;
-        resp->reason = r->parser.reason;
-        resp->reason_len = r->parser.reason_len;
-        resp->headers = r->parser.headers;
-        resp->header_count = r->parser.header_count;
-        if (!resp->body) resp->body = (char *)"";
-        else resp->body[resp->body_len] = 0;
-    }
-    ASYNC_RETURN(t, r->response.status);
+    if (r->_err) return NULL;
+    c->_connects++;
+    if (!k->s.rbuf && !(k->s.rbuf = (char *)async_http__alloc(c, NULL, c->config.recv_buffer_size)))
+        r->_err = ASYNC_HTTP_ENOMEM;
+    return NULL;
+}
 
-fail:
-    /* A receive still out (the send failed) is withdrawn, and its buffer is
-       only let go once the kernel is done with it. */
-    if (r->recv_posted) {
-        async_future_cancel(&r->recv_op.future);
-        ASYNC_AWAIT_CATCH(t, &r->recv_op.future, r->step_err);
-        r->recv_posted = 0;
+/* The request's bytes in the send buffer, the parser and the sink ready,
+   and the first receive started with the send: the response is read the
+   moment it arrives, a loop turn sooner. */
+static int async_http__begin_exchange(async_http_request *r, async_http__conn *k) {
+    const async_http_client_config *cfg = &r->_client->config;
+    size_t cap = cfg->max_header_bytes < ASYNC_HTTP__HEAD_START ? cfg->max_header_bytes : ASYNC_HTTP__HEAD_START;
+    size_t n = cfg->max_headers < ASYNC_HTTP__HEADERS_START ? cfg->max_headers : ASYNC_HTTP__HEADERS_START;
+    int rc = async_http__build(r, &k->s);
+    if (rc) return rc;
+    async_http__alloc(r->_client, r->_head_mem, 0); /* a retry starts afresh */
+    r->_head_mem = NULL;
+    if (async_http__head_alloc(r, cap, n)) return ASYNC_HTTP_ENOMEM;
+    async_http_parser_init(&r->_parser, r->_head_mem + n * sizeof(async_http_header), cap,
+                           (async_http_header *)(void *)r->_head_mem, n, r->_is_head, async_http__sink_write, r);
+    r->_parser.grow = async_http__grow_head;
+    r->response.body_len = 0;
+    async_http__stream_recv_start(r->_client->io, &k->s, cfg->recv_buffer_size);
+    return 0;
+}
+
+static async_future *async_http__send_step(async_http_request *r) {
+    async_http__conn *k;
+    if (r->_err) return NULL;
+    k = async_http__conn_of(r);
+    if (!r->_try.built) {
+        r->_try.built = 1;
+        if ((r->_err = async_http__begin_exchange(r, k)) != 0) return NULL;
+    }
+    r->_try.phase = ASYNC_HTTP__PHASE_OTHER;
+    return async_http__stream_send(r->_client->io, &k->s, r->_try.send_len, &r->_try.sent, &r->_err);
+}
+
+/* Bytes of the response (n == 0: the server closed): into the parser and
+   on to the sink. Returns 0 (r->_try.done once the response is complete)
+   or an error. */
+static int async_http__received(async_http_request *r, const char *data, size_t n) {
+    size_t used = 0;
+    int rc;
+    if (n == 0) {
+        /* Closed before the response ended: nothing sent, or cut short in
+           the head or the body; the parser's reason says where. */
+        if (async_http_parser_eof(&r->_parser) != 1) return ASYNC_HTTP_ECLOSED;
+        r->_try.done = 1;
+        return 0;
+    }
+    r->_try.got_bytes = 1;
+    rc = async_http_parser_feed(&r->_parser, data, n, &used);
+    if (rc < 0) return rc;
+    if (rc == 0) return async_http__sink_head(r);
+    if (used != n) r->_parser.keep_alive = 0; /* stray bytes: the stream is off */
+    r->_try.done = 1;
+    return 0;
+}
+
+static async_future *async_http__recv_step(async_http_request *r) {
+    async_http_client *c = r->_client;
+    while (!r->_err && !r->_try.done) {
+        async_http__conn *k = async_http__conn_of(r);
+        size_t n = 0;
+        async_future *f = async_http__stream_recv(c->io, &k->s, c->config.recv_buffer_size, &n, &r->_err);
+        if (f) {
+            r->_try.phase = ASYNC_HTTP__PHASE_READ;
+            return async_http__timed(r, f, c->config.timeout_sock_read);
+        }
+        if (!r->_err) r->_err = async_http__received(r, k->s.rbuf, n);
+    }
+    return NULL;
+}
+
+static async_future *async_http__settle_step(async_http_request *r) {
+    return r->_try.conn < 0 ? NULL : async_http__stream_settle(&async_http__conn_of(r)->s);
+}
+
+static int async_http__idempotent(const char *m) {
+    return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "PUT") || !strcmp(m, "DELETE") ||
+           !strcmp(m, "OPTIONS") || !strcmp(m, "TRACE");
+}
+
+/* An operation's failure in the client's terms. */
+static int async_http__net_error(int err) {
+    switch (err) {
+    case -ECONNREFUSED: return ASYNC_HTTP_EREFUSED;
+    case -ECONNRESET:
+    case -EPIPE: return ASYNC_HTTP_ERESET;
+    default: return err < 0 && err > -4096 ? ASYNC_HTTP_ENETWORK : err;
+    }
+}
+
+/* What the attempt failed with, 0 if it did not: a cancellation of the
+   request (the total timeout is one), one of its own timeouts (the phase
+   tells which), or the failure of an operation or of the response. */
+static int async_http__outcome(async_http_request *r) {
+    int cancelling = async_task_cancelling(&r->task);
+    if (cancelling == ASYNC_ETIMEDOUT) return ASYNC_HTTP_ETIMEOUT_TOTAL;
+    if (cancelling) return ASYNC_ECANCELED;
+    if (r->_err == ASYNC_ETIMEDOUT)
+        return r->_try.phase == ASYNC_HTTP__PHASE_CONNECT ? ASYNC_HTTP_ETIMEOUT_CONNECT : ASYNC_HTTP_ETIMEOUT_READ;
+    return async_http__net_error(r->_err);
+}
+
+/* A pooled connection the server closed meanwhile shows as a reset or an
+   end of stream before any byte of the response. */
+static int async_http__may_retry(async_http_request *r, int err) {
+    return r->_try.reused && !r->_try.got_bytes && r->_attempts == 0 && async_http__idempotent(r->_method) &&
+           (err == ASYNC_HTTP_ERESET || err == ASYNC_HTTP_ECLOSED);
+}
+
+/* A detail for the request's error message, after the code's own text. */
+static void async_http__set_detail(async_http_request *r, const char *fmt, ...) {
+    va_list ap;
+    int n = snprintf(r->_detail, sizeof r->_detail, "%s: ", async_strerror(r->error));
+    if (n < 0 || (size_t)n >= sizeof r->_detail) return;
+    va_start(ap, fmt);
+    vsnprintf(r->_detail + n, sizeof r->_detail - (size_t)n, fmt, ap);
+    va_end(ap);
+}
+
+static void async_http__finish_response(async_http_request *r) {
+    async_http_response *resp = &r->response;
+    resp->status = r->_parser.status;
+    resp->version_minor = r->_parser.version_minor;
+    resp->reason = r->_parser.reason;
+    resp->reason_len = r->_parser.reason_len;
+    resp->headers = r->_parser.headers;
+    resp->header_count = r->_parser.header_count;
+    if (!resp->body) resp->body = (char *)"";
+    else resp->body[resp->body_len] = 0;
+}
+
+/* After an attempt: done, another attempt, or the request fails. */
+static int async_http__conclude(async_http_request *r) {
+    int err = async_http__outcome(r);
+    if (!err) {
+        async_http__give_back(r, r->_parser.keep_alive);
+        async_deadline_stop(&r->_deadline);
+        async_http__finish_response(r);
+        return ASYNC_HTTP__DONE;
     }
     /* A pooled connection granted to a request cancelled before it used it
        goes back to the pool, still good. */
-    async_http__give_back(c, r, r->conn >= 0 && !r->conn_used && c->conns[r->conn].fd >= 0);
-    if (async_task_cancelling(t) == ASYNC_ETIMEDOUT) r->error = ASYNC_HTTP_ETIMEOUT_TOTAL;
-    else if (async_task_cancelling(t)) r->error = ASYNC_ECANCELED;
-    else if (async_http__may_retry(r, r->error)) {
-        r->attempt++;
-        goto retry;
+    async_http__give_back(r, r->_try.conn >= 0 && !r->_try.touched && async_http__conn_of(r)->s.fd >= 0);
+    if (async_http__may_retry(r, err)) {
+        r->_attempts++;
+        return ASYNC_HTTP__RETRY;
     }
-    async_deadline_stop(&r->deadline);
-    if (r->error == ASYNC_HTTP_EMALFORMED || r->error == ASYNC_HTTP_EHEADER_TOO_LARGE ||
-        (r->error == ASYNC_HTTP_ECLOSED && r->parser.offset > 0))
-        snprintf(r->detail, sizeof r->detail, "%s: %s at byte %lu", async_strerror(r->error),
-                 r->parser.error_reason ? r->parser.error_reason : "?", (unsigned long)r->parser.error_offset);
+    async_deadline_stop(&r->_deadline);
+    r->error = err;
+    if (err == ASYNC_HTTP_EMALFORMED || err == ASYNC_HTTP_EHEADER_TOO_LARGE ||
+        (err == ASYNC_HTTP_ECLOSED && r->_parser.offset > 0))
+        async_http__set_detail(r, "%s at byte %lu", r->_parser.error_reason ? r->_parser.error_reason : "?",
+                               (unsigned long)r->_parser.error_offset);
     async_http_request_release(r); /* a failed request holds nothing */
-    ASYNC_RAISE(t, r->error);
+    return ASYNC_HTTP__FAIL;
+}
+
+/* Await each future a step names until the step is over. One line: the
+   portable coroutines allow one await per line. */
+#define ASYNC_HTTP__DRIVE(t, step, err)                                                                          \
+    while ((f = step(r)) != NULL) ASYNC_AWAIT_CATCH(t, f, err)
+
+static int async_http__run(async_task *t) {
+    async_http_request *r = (async_http_request *)t;
+    async_future *f;
+    ASYNC_BEGIN(t);
+    if ((r->error = async_http__begin(r)) != 0) {
+        async_http_request_release(r);
+        ASYNC_RAISE(t, r->error);
+    }
+    for (;;) {
+        async_http__begin_attempt(r);
+        if (!async_http__take_conn(r)) ASYNC_AWAIT_CATCH(t, &r->_pool_wait, r->_err);
+        ASYNC_HTTP__DRIVE(t, async_http__open_step, r->_err);
+        ASYNC_HTTP__DRIVE(t, async_http__send_step, r->_err);
+        ASYNC_HTTP__DRIVE(t, async_http__recv_step, r->_err);
+        ASYNC_HTTP__DRIVE(t, async_http__settle_step, r->_settle_err);
+        switch (async_http__conclude(r)) {
+        case ASYNC_HTTP__DONE: ASYNC_RETURN(t, r->response.status);
+        case ASYNC_HTTP__FAIL: ASYNC_RAISE(t, r->error);
+        default: break; /* another attempt */
+        }
+    }
     ASYNC_END(t);
 }
 
-async_future *async_http_fetch(async_http_client *c, async_http_request *req, const char *method, const char *url) {
-    memset(&req->response, 0, sizeof req->response);
-    req->error = 0;
-    req->client = c;
-    req->method = method;
-    req->url = url;
-    req->conn = -1;
-    req->attempt = 0;
-    req->is_head = !strcmp(method, "HEAD");
-    req->detail[0] = 0;
-    req->head_mem = NULL;
-    req->body_cap = 0;
-    memset(&req->deadline, 0, sizeof req->deadline);
+/* The request's own copy of what it was asked: the method, the URL and the
+   header lines, in one block (a redirect may replace the URL). */
+static int async_http__copy_inputs(async_http_request *r, const async_http_request_desc *d) {
+    const char *method = d->method ? d->method : "GET";
+    size_t n = 0, i, size, ml = strlen(method) + 1, ul = strlen(d->url) + 1;
+    const char **lines;
+    char *p;
+    while (d->headers && d->headers[n]) n++;
+    size = (n + 1) * sizeof(char *) + ml + ul;
+    for (i = 0; i < n; i++) size += strlen(d->headers[i]) + 1;
+    if (!(p = (char *)async_http__alloc(r->_client, NULL, size))) return ASYNC_HTTP_ENOMEM;
+    r->_inputs = p;
+    lines = (const char **)(void *)p;
+    p += (n + 1) * sizeof(char *);
+    r->_url = p;
+    memcpy(p, d->url, ul);
+    p += ul;
+    r->_method = p;
+    memcpy(p, method, ml);
+    p += ml;
+    for (i = 0; i < n; i++) {
+        size_t len = strlen(d->headers[i]) + 1;
+        lines[i] = p;
+        memcpy(p, d->headers[i], len);
+        p += len;
+    }
+    lines[n] = NULL;
+    r->_headers = lines;
+    return 0;
+}
+
+async_future *async_http_start(async_http_client *c, async_http_request *req, const async_http_request_desc *desc) {
+    memset(req, 0, sizeof *req);
+    req->_client = c;
+    req->_try.conn = -1;
+    req->_method = "GET";
+    req->headers = desc->headers;
+    req->body = desc->body;
+    req->body_len = desc->body_len;
+    req->timeout = desc->timeout;
+    req->on_body = desc->on_body;
+    req->user = desc->user;
+    req->_err = desc->url ? async_http__copy_inputs(req, desc) : ASYNC_HTTP_EURL;
+    req->_is_head = !strcmp(req->_method, "HEAD");
     return async_create_task(c->io->loop, &req->task, async_http__run);
+}
+
+async_future *async_http_fetch(async_http_client *c, async_http_request *req, const char *method, const char *url) {
+    async_http_request_desc d;
+    memset(&d, 0, sizeof d);
+    d.method = method;
+    d.url = url;
+    d.headers = req->headers;
+    d.body = req->body;
+    d.body_len = req->body_len;
+    d.timeout = req->timeout;
+    d.on_body = req->on_body;
+    d.user = req->user;
+    return async_http_start(c, req, &d);
 }
 
 async_future *async_http_get(async_http_client *c, async_http_request *req, const char *url) {
@@ -1979,19 +2416,49 @@ const char *async_http_response_header(const async_http_response *r, const char 
 
 const char *async_http_request_error(const async_http_request *req) {
     int err = async_error(&req->task.future);
-    if (req->detail[0]) return req->detail;
+    if (req->_detail[0]) return req->_detail;
     return async_strerror(err ? err : req->error);
 }
 
 void async_http_request_release(async_http_request *req) {
-    async_http_client *c = req->client;
+    async_http_client *c = req->_client;
     if (!c) return;
-    if (req->body_cap) async_http__alloc(c, req->response.body, 0);
-    async_http__alloc(c, req->head_mem, 0);
-    req->head_mem = NULL;
-    req->body_cap = 0;
+    if (req->_body_cap) async_http__alloc(c, req->response.body, 0);
+    async_http__alloc(c, req->_head_mem, 0);
+    async_http__alloc(c, req->_inputs, 0);
+    req->_inputs = NULL;
+    req->_url = NULL;
+    req->_headers = NULL;
+    req->_head_mem = NULL;
+    req->_body_cap = 0;
     memset(&req->response, 0, sizeof req->response);
 }
+#endif /* ASYNC_HTTP_PARSER_ONLY */
 
 #endif /* ASYNC_HTTP__IMPLEMENTED */
 #endif /* ASYNC_HTTP_IMPLEMENTATION */
+
+// >>license
+/*
+   MIT License
+
+   Copyright (c) 2026 the async.h authors
+
+   Permission is hereby granted, free of charge, to any person obtaining a copy
+   of this software and associated documentation files (the "Software"), to deal
+   in the Software without restriction, including without limitation the rights
+   to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+   copies of the Software, and to permit persons to whom the Software is
+   furnished to do so, subject to the following conditions:
+
+   The above copyright notice and this permission notice shall be included in all
+   copies or substantial portions of the Software.
+
+   THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+   IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+   FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+   AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+   LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+   OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+   SOFTWARE.
+*/

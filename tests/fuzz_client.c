@@ -185,7 +185,7 @@ static void check_request(async_http_request *r, const async_http_client_config 
         FUZZ_ASSERT(msg && *msg && strcmp(msg, "unknown error") != 0);
         if (err == ASYNC_HTTP_EMALFORMED || err == ASYNC_HTTP_EHEADER_TOO_LARGE)
             FUZZ_ASSERT(strstr(msg, " at byte ") != NULL);
-        FUZZ_ASSERT(r->response.body == NULL && r->head_mem == NULL); /* released */
+        FUZZ_ASSERT(r->response.body == NULL && r->response.headers == NULL); /* released */
     } else {
         async_http_response *resp = &r->response;
         size_t i;

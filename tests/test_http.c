@@ -83,7 +83,7 @@ TEST(test_refused) {
     /* the client goes on: the same URL again gives the same clear error */
     memset(&r, 0, sizeof r);
     CHECK_EQ(fetch(&e.client, &r, "GET", url), ASYNC_HTTP_EREFUSED);
-    CHECK_EQ(e.client.busy, 0);
+    CHECK(client_settled(&e.client));
     env_close(&e);
     CHECK_EQ(count_fds(), fds);
 }
@@ -98,7 +98,7 @@ TEST(test_reset_mid_body) {
     url_of(url, sizeof url, &s, "/");
     memset(&r, 0, sizeof r);
     CHECK_EQ(fetch(&e.client, &r, "GET", url), ASYNC_HTTP_ERESET);
-    CHECK_EQ(e.client.busy, 0);
+    CHECK(client_settled(&e.client));
     async_http_request_release(&r);
     env_close(&e);
     server_stop(&s);
@@ -136,7 +136,7 @@ TEST(test_total_timeout) {
     r.timeout = ASYNC_MS(100); /* per request */
     CHECK_EQ(fetch(&e.client, &r, "GET", url), ASYNC_HTTP_ETIMEOUT_TOTAL);
     CHECK(strstr(async_http_request_error(&r), "total timeout") != NULL);
-    CHECK_EQ(e.client.busy, 0);
+    CHECK(client_settled(&e.client));
     env_close(&e);
     server_stop(&s);
     CHECK_EQ(count_fds(), fds);
@@ -251,7 +251,7 @@ TEST(test_pool_limit) {
     CHECK_EQ(run_many(&e, url, 40, reqs), 40);
     CHECK_EQ(s.max_open, 4);        /* never more than the limit ... */
     CHECK_EQ(s.accepted, 4);        /* ... and each connection reused */
-    CHECK_EQ(e.client.busy, 0);
+    CHECK(client_settled(&e.client));
     env_close(&e);
     server_stop(&s);
 }
@@ -541,11 +541,15 @@ TEST(test_granted_then_cancelled_keeps_connection) {
         memset(&tick, 0, sizeof tick);
         async_run(&e.loop, async_sleep(&e.loop, &tick, ASYNC_MS(10)));
     }
-    CHECK(e.client.wait_head == &r[1]);
+    {
+        async_http_client_stats st;
+        async_http_client_get_stats(&e.client, &st);
+        CHECK_EQ(st.waiting, 1);
+    }
     memset(&k, 0, sizeof k);
-    k.w.wake = cancel_on_grant_wake; /* runs as r[0] hands its connection to r[1] */
+    k.w.wake = cancel_on_grant_wake; /* runs as r[0] ends, just after it handed its connection to r[1] */
     k.victim = &r[1].task;
-    async_future_add_waiter(&r[1].pool_wait, &k.w);
+    async_future_add_waiter(&r[0].task.future, &k.w);
     CHECK_EQ(async_run(&e.loop, &r[1].task.future), ASYNC_ECANCELED);
     CHECK_EQ(async_result(&r[0].task.future), 200);
     CHECK_EQ(fetch(&e.client, &r[2], "GET", url), 0);
@@ -594,7 +598,7 @@ TEST(test_cancel_in_flight) {
         CHECK(async_cancelled(&r[i].task.future));
         async_http_request_release(&r[i]);
     }
-    CHECK_EQ(e.client.busy, 0);
+    CHECK(client_settled(&e.client));
     CHECK_EQ(e.io.inflight, 0);
     env_close(&e);
     server_stop(&s);

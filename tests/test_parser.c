@@ -1058,7 +1058,33 @@ TEST(grow_head_storage) {
     }
 }
 
+
+/* One list makes the codes, their names and the registered range: every code is named by
+   async_strerror with its own text, and no two codes are the same. */
+typedef struct error_row {
+    int code;
+    const char *name, *text;
+} error_row;
+#define ERROR_ROW(name, code, text) {code, #name, text},
+static const error_row error_rows[] = {ASYNC_IO_ERRORS(ERROR_ROW) ASYNC_HTTP_ERRORS(ERROR_ROW)};
+
+TEST(error_list) {
+    size_t i, j, n = sizeof error_rows / sizeof error_rows[0];
+    async_http_errors_register();
+    CHECK(n >= 16);
+    for (i = 0; i < n; i++) {
+        if (strcmp(async_strerror(error_rows[i].code), error_rows[i].text) != 0)
+            fprintf(stderr, "  %s: \"%s\"\n", error_rows[i].name, async_strerror(error_rows[i].code));
+        CHECK_STR(async_strerror(error_rows[i].code), error_rows[i].text);
+        CHECK(error_rows[i].code < -4096); /* never an -errno */
+        for (j = 0; j < i; j++) CHECK(error_rows[i].code != error_rows[j].code);
+    }
+    CHECK_EQ(ASYNC_HTTP_ENOURING, ASYNC_IO_ENOURING); /* the older name stays */
+    CHECK_STR(async_strerror(-4299), "unknown error");
+}
+
 int main(void) {
+    RUN(error_list);
     RUN(simple_content_length);
     RUN(grow_head_storage);
     RUN(api_direct);
