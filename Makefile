@@ -20,10 +20,11 @@ ASYNC_TESTS := $(B)/test_async_gcc_goto $(B)/test_async_gcc_switch \
 # async_http.h: gcc and clang strict builds, and ASan+UBSan for the ones
 # that talk to sockets (the sanitizers are what catch a buffer freed while
 # the kernel still holds it).
-HTTP_TESTS := $(B)/test_parser_gcc $(B)/test_parser_clang $(B)/test_parser_san \
-              $(B)/test_http_clang $(B)/test_http_san
+PARSER_TESTS := $(B)/test_parser_gcc $(B)/test_parser_clang $(B)/test_parser_san
+# The tests that talk to sockets run once on each backend (tests/run.sh --both).
+SOCKET_TESTS := $(B)/test_http_clang $(B)/test_http_san
 
-TEST_BINS := $(ASYNC_TESTS) $(HTTP_TESTS)
+TEST_BINS := $(ASYNC_TESTS) $(PARSER_TESTS) $(B)/test_backend_clang $(B)/test_backend_san
 HTTP_LIBS := -luring -lpthread
 
 # The examples and `make demo`; fuzzing, fault injection and the soak.
@@ -33,7 +34,7 @@ include tests/hostile.mk
 BENCH_BINS := $(B)/bench_client $(B)/bench_loop
 
 .PHONY: all test embedded bench clean
-all: $(TEST_BINS) $(EXTRA_BINS) $(BENCH_BINS)
+all: $(TEST_BINS) $(SOCKET_TESTS) $(EXTRA_BINS) $(BENCH_BINS)
 
 $(B)/bench_client: bench/bench_client.c async.h async_http.h | $(B)
 	$(CC) $(STRICT) -O2 -g $< -o $@ $(HTTP_LIBS)
@@ -73,13 +74,22 @@ $(B)/test_http_clang: tests/test_http.c async.h async_http.h tests/test.h | $(B)
 $(B)/test_http_san: tests/test_http.c async.h async_http.h tests/test.h | $(B)
 	$(CC) $(STRICT) $(SAN) $< -o $@ $(HTTP_LIBS)
 
+# Which backend runs, epoll under a seccomp filter that refuses io_uring, a tiny ring.
+$(B)/test_backend_clang: tests/test_backend.c tests/seccomp.h tests/net.h async.h async_http.h tests/test.h | $(B)
+	$(CLANG) $(STRICT) $(CFLAGS) $< -o $@ $(HTTP_LIBS)
+$(B)/test_backend_san: tests/test_backend.c tests/seccomp.h tests/net.h async.h async_http.h tests/test.h | $(B)
+	$(CC) $(STRICT) $(SAN) $< -o $@ $(HTTP_LIBS)
+# Runs a command with io_uring refused, as in Docker (make demo DEMO_WRAP=build/no_uring).
+$(B)/no_uring: tests/no_uring.c tests/seccomp.h | $(B)
+	$(CC) $(STRICT) $(CFLAGS) $< -o $@
+
 # async.h on a Cortex-M4, freestanding, with the POSIX clock switched off.
 embedded: | $(B)
 	$(ARM_CC) $(ARM_FLAGS) -c examples/embedded.c -o $(B)/embedded.o
 	@arm-none-eabi-size $(B)/embedded.o
 
 test: all
-	@bash tests/run.sh $(TEST_BINS)
+	@B=$(B) bash tests/run.sh $(TEST_BINS) --both $(SOCKET_TESTS)
 
 clean:
 	rm -rf $(B)

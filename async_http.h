@@ -103,7 +103,9 @@
 
 #include "async.h"
 #ifndef ASYNC_HTTP_PARSER_ONLY
+#ifndef ASYNC_HTTP_NO_URING
 #include <liburing.h>
+#endif
 #include <netinet/in.h>
 #include <sys/socket.h>
 #endif
@@ -195,6 +197,10 @@ typedef struct async_http_parser {
     int is_head_response;
     async_http_body_cb on_body;
     void *user;
+    /* Set after init if not the default: */
+    int upgrade_expected;       /* the request asked to upgrade: a 101 ends the response (else a
+                                   101 is an error: no HTTP/1.1 response would follow it); 0 */
+    unsigned max_interim;       /* 1xx responses allowed before the final one; 16 */
 
     /* ---- Optional: called when the head buffer or the header array is full. It may
        move the parser to larger storage with async_http_parser_rebase() and return 0;
@@ -213,6 +219,7 @@ typedef struct async_http_parser {
     size_t chunk_line_len;      /* bytes of the chunk-size line so far */
     int chunk_has_digit;        /* the chunk size has a digit already */
     int64_t body_length;        /* what async_http_parser_body_length() tells */
+    unsigned interim;           /* 1xx responses seen */
 } async_http_parser;
 
 /* head_buf: caller storage for the status line and header lines (raw, CRLFs included); its size
@@ -261,21 +268,40 @@ const char *async_http_header_find(const async_http_header *h, size_t n, const c
 #ifndef ASYNC_HTTP_PARSER_ONLY
 // >>io
 /* The backend: socket operations as futures, one verb each. */
+enum { ASYNC_IO_BACKEND_AUTO, ASYNC_IO_BACKEND_URING, ASYNC_IO_BACKEND_EPOLL };
+
 typedef struct async_io_config {
-    unsigned entries; /* submission queue size; 0: 1024 */
+    /* ASYNC_IO_BACKEND_AUTO (0): io_uring, or epoll where io_uring is
+       refused; then the environment variable ASYNC_IO_BACKEND=io_uring|epoll
+       may choose. _URING or _EPOLL: that one or nothing. */
+    int backend;
+    /* Told once, when the backend that runs is not the first choice (the
+       fallback to epoll, and why). NULL: nobody is told. */
+    void (*log)(void *user, const char *message);
+    void *log_user;
+    unsigned entries; /* io_uring submission queue size; 0: 1024 */
     unsigned flags;   /* io_uring_setup flags to use instead of the best the kernel takes */
 } async_io_config;
 
 typedef struct async_io__backend async_io__backend;
+typedef struct async_io__fd async_io__fd;
+typedef struct async_io_op async_io_op;
 
 typedef struct async_io {
     async_loop *loop;
     unsigned inflight;    /* operations whose completion has not been seen (read it, don't write it) */
     /* Private. */
     const async_io__backend *_backend;
+#ifndef ASYNC_HTTP_NO_URING
     struct io_uring _ring;
-    unsigned _setup_flags; /* what the kernel accepted */
-    char _error[256];      /* why init failed, and what to do */
+    unsigned _setup_flags;       /* what the kernel accepted */
+    async_io_op *_backlog_head;  /* waiting for a free submission slot, oldest first */
+    async_io_op *_backlog_tail;
+#endif
+    int _epfd;
+    async_io__fd *_fds; /* epoll: per fd, what waits for it */
+    int _nfds;
+    char _error[512];   /* why init failed, and what to do */
 } async_io;
 
 enum {
@@ -293,13 +319,14 @@ typedef struct async_io__args {
     int64_t offset;
 } async_io__args;
 
-typedef struct async_io_op {
+struct async_io_op {
     async_future future; /* result: the completion's res (>= 0); error: -errno */
     async_io *io;
     uint8_t kind;        /* ASYNC_IO_SEND, ... */
-    uint8_t _cancel_sent;
+    uint8_t _cancel_sent, _queued;
+    async_io_op *_next;  /* in a backend's list (a backlog, an fd's waiters) */
     async_io__args _args;
-} async_io_op;
+};
 
 /* Fault injection, for tests: define these before the implementation.
    ASYNC_IO_FAULT_LENGTH(kind, len) may shrink a send or recv before it is
@@ -311,9 +338,17 @@ typedef struct async_io_op {
 #ifndef ASYNC_IO_FAULT_RESULT
 #define ASYNC_IO_FAULT_RESULT(kind, res) (res)
 #endif
+/* ASYNC_IO_FAULT_SUBMIT(res) may replace what io_uring_submit returned when
+   the submission queue was full (-EBUSY: the kernel could not take it). */
+#ifndef ASYNC_IO_FAULT_SUBMIT
+#define ASYNC_IO_FAULT_SUBMIT(res) (res)
+#endif
 
-int async_io_init(async_io *io, async_loop *loop, const async_io_config *config); /* 0 or ASYNC_IO_ENOURING */
+/* 0, or ASYNC_IO_ENOURING (io_uring was asked for and refused) or
+   ASYNC_IO_EBACKEND; async_io_error() then says why and what to do. */
+int async_io_init(async_io *io, async_loop *loop, const async_io_config *config);
 const char *async_io_error(const async_io *io);
+const char *async_io_backend_name(const async_io *io); /* "io_uring" or "epoll" */
 /* Whatever is still in flight is the caller's to have finished first. */
 void async_io_exit(async_io *io);
 
@@ -355,6 +390,7 @@ typedef struct async_http_client_config {
     size_t max_body_size;        /* a stored body; 0: 64 MiB (a streamed one, on_body, has no limit) */
     size_t max_header_bytes;     /* status line + headers; 0: 16 KiB */
     size_t max_headers;          /* 0: 100 */
+    unsigned max_interim;        /* 1xx responses allowed before the final one; 0: 16 */
     size_t recv_buffer_size;     /* per connection; 0: 64 KiB (only what a response fills is touched) */
     const char *user_agent;      /* NULL: "async_http.h" */
     void *(*alloc)(void *user, void *ptr, size_t size); /* NULL: realloc/free */
@@ -505,9 +541,11 @@ void async_http_request_release(async_http_request *req);
 #include <string.h>
 #ifndef ASYNC_HTTP_PARSER_ONLY
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 #endif
 
@@ -571,7 +609,8 @@ enum {
     ASYNC_HTTP__S_BODY_CLOSE,    /* body bytes until the peer closes */
     ASYNC_HTTP__S_CHUNK_SIZE,    /* hex digits of a chunk size */
     ASYNC_HTTP__S_CHUNK_SIZE_WS, /* whitespace after the size: only ';' may follow */
-    ASYNC_HTTP__S_CHUNK_EXT,     /* chunk extensions, skipped up to CR */
+    ASYNC_HTTP__S_CHUNK_EXT_NAME,/* after ';': (whitespace and) an extension's name */
+    ASYNC_HTTP__S_CHUNK_EXT,     /* the rest of the extensions, skipped up to CR */
     ASYNC_HTTP__S_CHUNK_SIZE_LF, /* LF ending the chunk-size line */
     ASYNC_HTTP__S_CHUNK_DATA,    /* `remaining` bytes of chunk data */
     ASYNC_HTTP__S_CHUNK_DATA_CR, /* CRLF after the chunk data */
@@ -593,6 +632,7 @@ void async_http_parser_init(async_http_parser *p, char *head_buf, size_t head_ca
     p->user = user;
     p->content_length = -1;
     p->body_length = -1;
+    p->max_interim = 16;
     p->state = ASYNC_HTTP__S_STATUS_LINE;
 }
 
@@ -973,7 +1013,15 @@ static int async_http__no_body(async_http_parser *p, const async_http__framing *
 
 static int async_http__end_of_head(async_http_parser *p) {
     async_http__framing f;
-    if (p->status < 200 && p->status != 101) return async_http__next_response(p);
+    if (p->status < 200 && p->status != 101) {
+        /* A peer that sends 1xx forever would otherwise hold us until the total timeout. */
+        if (++p->interim > p->max_interim)
+            return async_http__malformed_at(p, "too many interim (1xx) responses", p->head_buf);
+        return async_http__next_response(p);
+    }
+    if (p->status == 101 && !p->upgrade_expected)
+        return async_http__malformed_at(p, "101 Switching Protocols to a request that asked for no upgrade",
+                                        p->head_buf + 9);
     async_http__scan_framing(p, &f);
     p->head_done = 1;
     p->trailer_start = p->header_count;
@@ -1088,7 +1136,7 @@ static int async_http__chunk_size_digit(async_http_parser *p, unsigned char c, s
     if (!p->chunk_has_digit) return async_http__malformed(p, "invalid chunk size", off);
     switch (c) {
     case '\r': p->state = ASYNC_HTTP__S_CHUNK_SIZE_LF; return 0;
-    case ';':  p->state = ASYNC_HTTP__S_CHUNK_EXT; return 0;
+    case ';':  p->state = ASYNC_HTTP__S_CHUNK_EXT_NAME; return 0;
     case ' ': case '\t': p->state = ASYNC_HTTP__S_CHUNK_SIZE_WS; return 0;
     case '\n': return async_http__malformed(p, "bare LF (not preceded by CR)", off);
     default:   return async_http__malformed(p, "invalid chunk size", off);
@@ -1104,9 +1152,13 @@ static int async_http__chunk_size_byte(async_http_parser *p, unsigned char c, si
     case ASYNC_HTTP__S_CHUNK_SIZE:
         return async_http__chunk_size_digit(p, c, off);
     case ASYNC_HTTP__S_CHUNK_SIZE_WS:
-        if (c == ';') p->state = ASYNC_HTTP__S_CHUNK_EXT;
+        if (c == ';') p->state = ASYNC_HTTP__S_CHUNK_EXT_NAME;
         else if (!async_http__is_ows(c))
             return async_http__malformed(p, "invalid character after chunk size", off);
+        return 0;
+    case ASYNC_HTTP__S_CHUNK_EXT_NAME: /* chunk-ext = *( BWS ";" BWS chunk-ext-name [ ... ] ) */
+        if (async_http__is_tchar(c)) p->state = ASYNC_HTTP__S_CHUNK_EXT;
+        else if (!async_http__is_ows(c)) return async_http__malformed(p, "chunk extension without a name", off);
         return 0;
     case ASYNC_HTTP__S_CHUNK_EXT:
         if (c == '\r') p->state = ASYNC_HTTP__S_CHUNK_SIZE_LF;
@@ -1313,24 +1365,29 @@ void async_io_exit(async_io *io) {
 }
 
 // >>uring
+#ifndef ASYNC_HTTP_NO_URING
 /* io_uring: an operation is one SQE whose user data is the op; its CQE
    completes it. Cancels and detached closes carry no user data: their
-   completions are seen and dropped. */
+   completions are seen and dropped. When the submission queue is full and
+   the kernel cannot take it yet (it answers EBUSY or EAGAIN while its
+   completion queue overflows), an operation waits in a backlog that each
+   loop turn moves into the queue as room frees up: nothing asserts,
+   nothing blocks. */
+enum { ASYNC_IO__QUEUED_START = 1, ASYNC_IO__QUEUED_CANCEL = 2 };
 
-/* A submission slot. When the queue is full it goes to the kernel first. */
 static struct io_uring_sqe *async_io__uring_sqe(async_io *io) {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&io->_ring);
-    if (!sqe) {
-        io_uring_submit(&io->_ring);
-        sqe = io_uring_get_sqe(&io->_ring);
-    }
-    ASYNC_ASSERT(sqe);
+    if (!sqe && ASYNC_IO_FAULT_SUBMIT(io_uring_submit(&io->_ring)) >= 0) sqe = io_uring_get_sqe(&io->_ring);
     return sqe;
 }
 
-static void async_io__uring_start(async_io *io, async_io_op *op) {
-    struct io_uring_sqe *sqe = async_io__uring_sqe(io);
+static void async_io__uring_prep(struct io_uring_sqe *sqe, async_io_op *op) {
     const async_io__args *a = &op->_args;
+    if (op->_queued == ASYNC_IO__QUEUED_CANCEL) {
+        io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
+        io_uring_sqe_set_data(sqe, NULL);
+        return;
+    }
     switch (op->kind) {
     case ASYNC_IO_SOCKET: io_uring_prep_socket(sqe, a->fd, a->flags, a->protocol, 0); break;
     case ASYNC_IO_CONNECT: io_uring_prep_connect(sqe, a->fd, a->addr, a->addrlen); break;
@@ -1344,14 +1401,64 @@ static void async_io__uring_start(async_io *io, async_io_op *op) {
     io_uring_sqe_set_data(sqe, op);
 }
 
+static void async_io__backlog_push(async_io *io, async_io_op *op, int what) {
+    op->_queued = (uint8_t)what;
+    op->_next = NULL;
+    if (io->_backlog_tail) io->_backlog_tail->_next = op;
+    else io->_backlog_head = op;
+    io->_backlog_tail = op;
+}
+
+static void async_io__backlog_unlink(async_io *io, async_io_op *op) {
+    async_io_op **pp = &io->_backlog_head, *prev = NULL;
+    while (*pp != op) prev = *pp, pp = &(*pp)->_next;
+    *pp = op->_next;
+    if (io->_backlog_tail == op) io->_backlog_tail = prev;
+    op->_queued = 0;
+}
+
+/* Move the backlog into the submission queue, as far as there is room. */
+static void async_io__backlog_flush(async_io *io) {
+    async_io_op *op;
+    struct io_uring_sqe *sqe;
+    while ((op = io->_backlog_head) != NULL && (sqe = io_uring_get_sqe(&io->_ring)) != NULL) {
+        io->_backlog_head = op->_next;
+        if (!io->_backlog_head) io->_backlog_tail = NULL;
+        async_io__uring_prep(sqe, op);
+        op->_queued = 0;
+    }
+}
+
+static void async_io__uring_start(async_io *io, async_io_op *op) {
+    struct io_uring_sqe *sqe = io->_backlog_head ? NULL : async_io__uring_sqe(io);
+    op->_queued = 0;
+    if (sqe) async_io__uring_prep(sqe, op);
+    else async_io__backlog_push(io, op, ASYNC_IO__QUEUED_START);
+}
+
 static void async_io__uring_cancel(async_io_op *op) {
-    struct io_uring_sqe *sqe = async_io__uring_sqe(op->io);
-    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
-    io_uring_sqe_set_data(sqe, NULL);
+    async_io *io = op->io;
+    struct io_uring_sqe *sqe;
+    if (op->_queued == ASYNC_IO__QUEUED_START) { /* never reached the kernel */
+        async_io__backlog_unlink(io, op);
+        async_io__complete(op, -ECANCELED);
+        return;
+    }
+    if ((sqe = async_io__uring_sqe(io)) != NULL) {
+        op->_queued = ASYNC_IO__QUEUED_CANCEL;
+        async_io__uring_prep(sqe, op);
+        op->_queued = 0;
+    } else {
+        async_io__backlog_push(io, op, ASYNC_IO__QUEUED_CANCEL);
+    }
 }
 
 static void async_io__uring_close_detached(async_io *io, int fd) {
     struct io_uring_sqe *sqe = async_io__uring_sqe(io);
+    if (!sqe) {
+        close(fd); /* no room: nothing holds a buffer of it, so close it now */
+        return;
+    }
     io_uring_prep_close(sqe, fd);
     io_uring_sqe_set_data(sqe, NULL);
 }
@@ -1368,7 +1475,9 @@ static void async_io__uring_reap(async_io *io) {
         n = io_uring_peek_batch_cqe(&io->_ring, batch, 256);
         for (i = 0; i < n; i++) {
             async_io_op *op = (async_io_op *)io_uring_cqe_get_data(batch[i]);
-            if (op) async_io__complete(op, batch[i]->res);
+            if (!op) continue;
+            if (op->_queued) async_io__backlog_unlink(io, op); /* its cancel is moot now */
+            async_io__complete(op, batch[i]->res);
         }
         io_uring_cq_advance(&io->_ring, n);
     } while (n == 256);
@@ -1378,6 +1487,9 @@ static int async_io__uring_poll(void *backend, async_time timeout) {
     async_io *io = (async_io *)backend;
     int rc;
     if (timeout < 0 && io->inflight == 0) return ASYNC_EDEADLK;
+    async_io__backlog_flush(io);
+    /* With a backlog, come back soon: room frees up as completions are reaped. */
+    if (io->_backlog_head) timeout = 0;
     if (timeout == 0) {
         rc = io_uring_submit_and_get_events(&io->_ring);
     } else {
@@ -1387,6 +1499,7 @@ static int async_io__uring_poll(void *backend, async_time timeout) {
         ts.tv_nsec = timeout % 1000000000;
         rc = io_uring_submit_and_wait_timeout(&io->_ring, &cqe, 1, timeout < 0 ? NULL : &ts, NULL);
     }
+    /* EBUSY/EAGAIN: the kernel's completion queue is full; reaping makes room. */
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) return rc;
     async_io__uring_reap(io);
     return 0;
@@ -1401,28 +1514,6 @@ static const async_io__backend async_io__uring = {
     "io_uring",          async_io__uring_start, async_io__uring_cancel, async_io__uring_close_detached,
     async_io__uring_poll, async_io__uring_exit,
 };
-
-void async_io__describe_setup_error(char *out, size_t size, int err, int sysctl_disabled) {
-    if (sysctl_disabled == 2)
-        snprintf(out, size, "io_uring is disabled on this machine (sysctl kernel.io_uring_disabled = 2); "
-                            "enable it with: sysctl -w kernel.io_uring_disabled=0");
-    else if (sysctl_disabled == 1 && err == -EPERM)
-        snprintf(out, size, "io_uring is restricted to the group in kernel.io_uring_io_uring_group "
-                            "(sysctl kernel.io_uring_disabled = 1); run as a member of that group, or: "
-                            "sysctl -w kernel.io_uring_disabled=0");
-    else if (err == -ENOSYS)
-        snprintf(out, size, "io_uring_setup is not available (ENOSYS): the kernel is too old or built without "
-                            "io_uring, or a seccomp profile (a container's default) blocks it; use Linux 5.19+ "
-                            "and allow io_uring_setup/io_uring_enter/io_uring_register in the seccomp profile");
-    else if (err == -EPERM)
-        snprintf(out, size, "io_uring_setup was refused (EPERM): a seccomp profile or security module blocks "
-                            "io_uring; allow io_uring_setup/io_uring_enter/io_uring_register for this program");
-    else if (err == -ENOMEM)
-        snprintf(out, size, "io_uring_setup ran out of locked memory (ENOMEM): raise the limit (ulimit -l) or "
-                            "ask for fewer entries");
-    else
-        snprintf(out, size, "io_uring_setup failed: %s", strerror(-err));
-}
 
 static int async_io__sysctl_disabled(void) {
     FILE *f = fopen("/proc/sys/kernel/io_uring_disabled", "r");
@@ -1460,16 +1551,316 @@ static int async_io__uring_init(async_io *io, const async_io_config *config) {
     async_io__describe_setup_error(io->_error, sizeof io->_error, rc, async_io__sysctl_disabled());
     return ASYNC_IO_ENOURING;
 }
+#endif /* ASYNC_HTTP_NO_URING */
+
+void async_io__describe_setup_error(char *out, size_t size, int err, int sysctl_disabled) {
+    if (sysctl_disabled == 2)
+        snprintf(out, size, "io_uring is disabled on this machine (sysctl kernel.io_uring_disabled = 2); "
+                            "enable it with: sysctl -w kernel.io_uring_disabled=0");
+    else if (sysctl_disabled == 1 && err == -EPERM)
+        snprintf(out, size, "io_uring is restricted to the group in kernel.io_uring_io_uring_group "
+                            "(sysctl kernel.io_uring_disabled = 1); run as a member of that group, or: "
+                            "sysctl -w kernel.io_uring_disabled=0");
+    else if (err == -ENOSYS)
+        snprintf(out, size, "io_uring_setup is not available (ENOSYS): the kernel is too old or built without "
+                            "io_uring, or a seccomp profile (a container's default) blocks it; use Linux 5.19+ "
+                            "and allow io_uring_setup/io_uring_enter/io_uring_register in the seccomp profile");
+    else if (err == -EPERM)
+        snprintf(out, size, "io_uring_setup was refused (EPERM): a seccomp profile or security module blocks "
+                            "io_uring; allow io_uring_setup/io_uring_enter/io_uring_register for this program");
+    else if (err == -ENOMEM)
+        snprintf(out, size, "io_uring_setup ran out of locked memory (ENOMEM): raise the limit (ulimit -l) or "
+                            "ask for fewer entries");
+    else
+        snprintf(out, size, "io_uring_setup failed: %s", strerror(-err));
+}
+
+// >>epoll
+/* epoll: readiness, not completion. An operation tries its syscall at once,
+   non-blocking; on EAGAIN it waits in its fd's list and tries again when
+   the fd is ready. Each fd is registered once, edge-triggered, for both
+   directions; what the last event or try said (readable, writable) saves
+   the syscall that would only answer EAGAIN. Between two tries the kernel
+   holds nothing of the operation's, so a cancelled one ends at once. */
+struct async_io__fd {
+    async_io_op *readers, *writers; /* waiting, oldest first */
+    uint8_t registered, nonblocking, readable, writable;
+    uint8_t hangup; /* the peer closed (or an error came): reads never wait again */
+};
+
+/* fd's state, the table grown to hold it; NULL if memory ran out. */
+static async_io__fd *async_io__epoll_fd(async_io *io, int fd) {
+    if (fd >= io->_nfds) {
+        int n = io->_nfds ? io->_nfds : 64;
+        async_io__fd *grown;
+        while (n <= fd) n *= 2;
+        if (!(grown = (async_io__fd *)realloc(io->_fds, (size_t)n * sizeof *grown))) return NULL;
+        memset(grown + io->_nfds, 0, (size_t)(n - io->_nfds) * sizeof *grown);
+        io->_fds = grown;
+        io->_nfds = n;
+    }
+    return &io->_fds[fd];
+}
+
+static void async_io__epoll_forget(async_io *io, int fd) {
+    if (fd >= 0 && fd < io->_nfds) memset(&io->_fds[fd], 0, sizeof io->_fds[fd]);
+}
+
+/* A new fd is tried as if ready; an fd of the caller's is made non-blocking first. */
+static void async_io__epoll_adopt(async_io__fd *st, int fd) {
+    if (!st->nonblocking) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0 && !(fl & O_NONBLOCK)) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+        st->nonblocking = 1;
+        st->readable = st->writable = 1;
+    }
+}
+
+static int async_io__epoll_wants_read(const async_io_op *op) {
+    return op->kind == ASYNC_IO_RECV || op->kind == ASYNC_IO_ACCEPT || op->kind == ASYNC_IO_READ;
+}
+
+/* One try of the operation's syscall: its result, or -errno (-EAGAIN: not ready). */
+static int async_io__epoll_try(async_io_op *op) {
+    const async_io__args *a = &op->_args;
+    ssize_t n;
+    int err = 0;
+    socklen_t len = sizeof err;
+    switch (op->kind) {
+    case ASYNC_IO_SEND: n = send(a->fd, a->buf, a->len, a->flags | MSG_DONTWAIT); break;
+    case ASYNC_IO_RECV: n = recv(a->fd, a->buf, a->len, a->flags | MSG_DONTWAIT); break;
+    case ASYNC_IO_READ: n = a->offset < 0 ? read(a->fd, a->buf, a->len) : pread(a->fd, a->buf, a->len, a->offset); break;
+    case ASYNC_IO_WRITE:
+        n = a->offset < 0 ? write(a->fd, a->buf, a->len) : pwrite(a->fd, a->buf, a->len, a->offset);
+        break;
+    case ASYNC_IO_ACCEPT:
+        n = accept(a->fd, (struct sockaddr *)a->buf, a->addrlenp);
+        if (n >= 0) { /* accept4's flags, with what epoll needs */
+            fcntl((int)n, F_SETFL, O_NONBLOCK);
+            if (a->flags & SOCK_CLOEXEC) fcntl((int)n, F_SETFD, FD_CLOEXEC);
+        }
+        break;
+    default: /* ASYNC_IO_CONNECT, once writable: how it went */
+        if (getsockopt(a->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+        return -err;
+    }
+    if (n < 0) return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    return (int)n;
+}
+
+/* Try op; 1 if it completed. What the try said about readiness is kept. */
+static int async_io__epoll_attempt(async_io *io, async_io_op *op, async_io__fd *st) {
+    int res = async_io__epoll_try(op), reading = async_io__epoll_wants_read(op);
+    int transfer = op->kind != ASYNC_IO_ACCEPT && op->kind != ASYNC_IO_CONNECT;
+    if (res == -EAGAIN || (transfer && res > 0 && (size_t)res < op->_args.len)) {
+        /* Drained (or full): the next edge says when that changes. An end of
+           stream (0) stays readable for good. */
+        if (reading) st->readable = st->hangup;
+        else st->writable = 0;
+    }
+    if (res == -EAGAIN) return 0;
+    if (op->kind == ASYNC_IO_ACCEPT && res >= 0) {
+        async_io__fd *nst = async_io__epoll_fd(io, res);
+        if (nst) {
+            memset(nst, 0, sizeof *nst);
+            nst->nonblocking = nst->readable = nst->writable = 1;
+        }
+    }
+    async_io__complete(op, res);
+    return 1;
+}
+
+static void async_io__epoll_enqueue(async_io_op **list, async_io_op *op) {
+    op->_next = NULL;
+    while (*list) list = &(*list)->_next;
+    *list = op;
+}
+
+/* Wait for readiness: register the fd on first need. */
+static void async_io__epoll_wait(async_io *io, async_io_op *op, async_io__fd *st) {
+    if (!st->registered) {
+        struct epoll_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+        ev.data.fd = op->_args.fd;
+        if (epoll_ctl(io->_epfd, EPOLL_CTL_ADD, op->_args.fd, &ev) < 0 && errno != EEXIST) {
+            /* Not pollable (a regular file): it would never wait, so do it now. */
+            int res = async_io__epoll_try(op);
+            async_io__complete(op, res == -EAGAIN ? -EIO : res);
+            return;
+        }
+        st->registered = 1;
+    }
+    op->_queued = 1;
+    async_io__epoll_enqueue(async_io__epoll_wants_read(op) ? &st->readers : &st->writers, op);
+}
+
+static void async_io__epoll_start(async_io *io, async_io_op *op) {
+    const async_io__args *a = &op->_args;
+    async_io__fd *st;
+    int fd;
+    op->_queued = 0;
+    switch (op->kind) {
+    case ASYNC_IO_SOCKET:
+        fd = socket(a->fd, a->flags | SOCK_NONBLOCK, a->protocol);
+        if (fd >= 0 && (st = async_io__epoll_fd(io, fd)) != NULL) {
+            memset(st, 0, sizeof *st);
+            st->nonblocking = st->readable = st->writable = 1;
+        }
+        async_io__complete(op, fd < 0 ? -errno : fd);
+        return;
+    case ASYNC_IO_CLOSE:
+        async_io__epoll_forget(io, a->fd);
+        async_io__complete(op, close(a->fd) < 0 ? -errno : 0);
+        return;
+    default: break;
+    }
+    if (!(st = async_io__epoll_fd(io, a->fd))) {
+        async_io__complete(op, -ENOMEM);
+        return;
+    }
+    async_io__epoll_adopt(st, a->fd);
+    if (op->kind == ASYNC_IO_CONNECT) {
+        if (connect(a->fd, a->addr, a->addrlen) == 0) async_io__complete(op, 0);
+        else if (errno != EINPROGRESS) async_io__complete(op, -errno);
+        else {
+            st->writable = 0;
+            async_io__epoll_wait(io, op, st);
+        }
+        return;
+    }
+    /* Others waiting before it go first; else try now if the fd may be ready. */
+    if (async_io__epoll_wants_read(op) ? !st->readers && st->readable : !st->writers && st->writable)
+        if (async_io__epoll_attempt(io, op, st)) return;
+    async_io__epoll_wait(io, op, st);
+}
+
+static void async_io__epoll_unlink(async_io_op **list, async_io_op *op) {
+    while (*list && *list != op) list = &(*list)->_next;
+    if (*list) *list = op->_next;
+}
+
+static void async_io__epoll_cancel(async_io_op *op) {
+    async_io *io = op->io;
+    async_io__fd *st;
+    if (!op->_queued) return; /* completed already, or completing */
+    st = &io->_fds[op->_args.fd];
+    async_io__epoll_unlink(async_io__epoll_wants_read(op) ? &st->readers : &st->writers, op);
+    op->_queued = 0;
+    async_io__complete(op, -ECANCELED);
+}
+
+static void async_io__epoll_close_detached(async_io *io, int fd) {
+    async_io__epoll_forget(io, fd);
+    close(fd);
+}
+
+/* Try the waiters of a list in order, until one must wait again. */
+static void async_io__epoll_run(async_io *io, async_io_op **list, async_io__fd *st) {
+    async_io_op *op;
+    while ((op = *list) != NULL) {
+        *list = op->_next;
+        op->_queued = 0;
+        if (!async_io__epoll_attempt(io, op, st)) {
+            op->_queued = 1;
+            op->_next = *list;
+            *list = op;
+            return;
+        }
+        st = &io->_fds[op->_args.fd]; /* an accept may have grown the table */
+    }
+}
+
+static int async_io__epoll_poll(void *backend, async_time timeout) {
+    async_io *io = (async_io *)backend;
+    struct epoll_event ev[256];
+    int n, i, ms;
+    if (timeout < 0 && io->inflight == 0) return ASYNC_EDEADLK;
+    /* epoll_wait counts in ms: round up, so that a timer is never woken early. */
+    ms = timeout < 0 ? -1 : timeout > (async_time)INT32_MAX * 1000000 ? INT32_MAX : (int)((timeout + 999999) / 1000000);
+    n = epoll_wait(io->_epfd, ev, 256, ms);
+    if (n < 0) return errno == EINTR ? 0 : -errno;
+    for (i = 0; i < n; i++) {
+        int fd = ev[i].data.fd;
+        async_io__fd *st;
+        if (fd >= io->_nfds) continue;
+        st = &io->_fds[fd];
+        if (ev[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) st->hangup = 1;
+        if (ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+            st->readable = 1;
+            async_io__epoll_run(io, &st->readers, st);
+            st = &io->_fds[fd];
+        }
+        if (ev[i].events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
+            st->writable = 1;
+            async_io__epoll_run(io, &st->writers, st);
+        }
+    }
+    return 0;
+}
+
+static void async_io__epoll_exit(async_io *io) {
+    close(io->_epfd);
+    free(io->_fds);
+    io->_fds = NULL;
+    io->_nfds = 0;
+}
+
+static const async_io__backend async_io__epoll = {
+    "epoll",          async_io__epoll_start, async_io__epoll_cancel, async_io__epoll_close_detached,
+    async_io__epoll_poll, async_io__epoll_exit,
+};
+
+static int async_io__epoll_init(async_io *io) {
+    if ((io->_epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+        snprintf(io->_error, sizeof io->_error, "epoll_create1 failed: %s", strerror(errno));
+        return ASYNC_IO_EBACKEND;
+    }
+    io->_backend = &async_io__epoll;
+    return 0;
+}
+
+/* Which backend: the config's, else the environment's, else io_uring
+   falling back to epoll. */
+static int async_io__wanted(const async_io_config *config) {
+    const char *env = getenv("ASYNC_IO_BACKEND");
+    if (config && config->backend) return config->backend;
+    if (env && !strcmp(env, "epoll")) return ASYNC_IO_BACKEND_EPOLL;
+    if (env && !strcmp(env, "io_uring")) return ASYNC_IO_BACKEND_URING;
+    return ASYNC_IO_BACKEND_AUTO;
+}
 
 int async_io_init(async_io *io, async_loop *loop, const async_io_config *config) {
-    int rc;
+    int want = async_io__wanted(config), rc;
     memset(io, 0, sizeof *io);
+    io->_epfd = -1;
     async_http_errors_register();
-    if ((rc = async_io__uring_init(io, config)) != 0) return rc;
+#ifdef ASYNC_HTTP_NO_URING
+    if (want == ASYNC_IO_BACKEND_URING) {
+        snprintf(io->_error, sizeof io->_error, "io_uring is not built in (ASYNC_HTTP_NO_URING)");
+        return ASYNC_IO_ENOURING;
+    }
+#else
+    if (want != ASYNC_IO_BACKEND_EPOLL) {
+        rc = async_io__uring_init(io, config);
+        if (rc == 0 || want == ASYNC_IO_BACKEND_URING) goto done; /* forced: its refusal is the answer */
+        if (config && config->log) {
+            char msg[sizeof io->_error + 64];
+            snprintf(msg, sizeof msg, "async_io: using epoll, io_uring is refused: %s", io->_error);
+            config->log(config->log_user, msg);
+        }
+        io->_error[0] = 0;
+    }
+#endif
+    rc = async_io__epoll_init(io);
+done:
+    if (rc) return rc;
     io->loop = loop;
     async_loop_set_backend(loop, io->_backend->poll, io);
     return 0;
 }
+
+const char *async_io_backend_name(const async_io *io) { return io->_backend ? io->_backend->name : "none"; }
 
 // >>client
 /* A connection slot: free (no socket), idle in the pool, or lent to a request. */
@@ -1953,6 +2344,14 @@ static void async_http__stream_close(async_io *io, async_http__stream *s) {
 }
 
 // >>request
+/* The value of the user's header line `name` (lower case), or NULL. */
+static const char *async_http__user_header(const char *const *h, const char *name) {
+    size_t n = strlen(name);
+    for (; h && *h; h++)
+        if (async_http__ieq(*h, n, name, n) && (*h)[n] == ':') return *h + n + 1;
+    return NULL;
+}
+
 /* User headers are sent as they are: each must be one "Name: value" line. */
 static int async_http__check_headers(const char *const *h) {
     for (; h && *h; h++) {
@@ -2154,6 +2553,8 @@ static int async_http__begin_exchange(async_http_request *r, async_http__conn *k
     async_http_parser_init(&r->_parser, r->_head_mem + n * sizeof(async_http_header), cap,
                            (async_http_header *)(void *)r->_head_mem, n, r->_is_head, async_http__sink_write, r);
     r->_parser.grow = async_http__grow_head;
+    r->_parser.upgrade_expected = async_http__user_header(r->_headers, "upgrade") != NULL;
+    if (cfg->max_interim) r->_parser.max_interim = cfg->max_interim;
     r->response.body_len = 0;
     async_http__stream_recv_start(r->_client->io, &k->s, cfg->recv_buffer_size);
     return 0;

@@ -15,8 +15,8 @@ FUZZ_FLAGS := -std=c99 -Wall -Wextra -Wpedantic -Werror -O1 -g -fno-omit-frame-p
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_BINS := $(B)/fuzz_parser $(B)/fuzz_client
 
-TEST_BINS += $(B)/test_hostile_clang $(B)/test_hostile_san $(B)/test_faults_clang $(B)/test_faults_san
-EXTRA_BINS += $(FUZZ_BINS) $(B)/soak
+SOCKET_TESTS += $(B)/test_hostile_clang $(B)/test_hostile_san $(B)/test_faults_clang $(B)/test_faults_san
+EXTRA_BINS += $(FUZZ_BINS) $(B)/soak $(B)/no_uring
 
 # tests/net.h, the helpers of the tests that talk to sockets: a change to it rebuilds them
 # (test_http's rules are in the top Makefile; this adds the prerequisite to them).

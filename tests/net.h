@@ -404,7 +404,7 @@ typedef struct env {
 NET_FN int env_init(env *e, const async_http_client_config *cfg) {
     async_loop_init(&e->loop, NULL);
     if (async_io_init(&e->io, &e->loop, NULL)) {
-        fprintf(stderr, "io_uring: %s\n", async_io_error(&e->io));
+        fprintf(stderr, "async_io_init: %s\n", async_io_error(&e->io));
         return -1;
     }
     return async_http_client_init(&e->client, &e->io, cfg);

@@ -20,6 +20,8 @@ typedef struct tcase {
     int is_head;        /* the request was HEAD */
     int eof;            /* the peer closes after the last byte */
     size_t body_limit;  /* on_body aborts once it has seen more; 0: no limit */
+    int upgrade;        /* the request asked to upgrade (a 101 is then an answer) */
+    unsigned max_interim; /* 0: the parser's default */
 } tcase;
 
 typedef struct outcome {
@@ -118,6 +120,8 @@ static void run(const tcase *c, int mode, size_t param, outcome *o) {
     sink.limit = c->body_limit;
     async_http_parser_init(&p, head, c->head_cap ? c->head_cap : 1024, fields,
                            c->max_headers ? c->max_headers : 16, c->is_head, collect_body, &sink);
+    p.upgrade_expected = c->upgrade;
+    if (c->max_interim) p.max_interim = c->max_interim;
     do { /* at least one feed, even of an empty input */
         size_t n = piece_len(mode, param, pos, c->len, &rng);
         if (n > c->len - pos) n = c->len - pos;
@@ -481,12 +485,38 @@ TEST(switching_protocols) {
     static outcome o;
     tcase c = CASE("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                    "Connection: Upgrade\r\n\r\n\x81\x05hello");
+    c.upgrade = 1;
     run_all(&c, &o);
     CHECK_EQ(o.rc, 1);
     CHECK_EQ(o.status, 101);
     CHECK_EQ(o.end, c.len - 7);
     CHECK_EQ(o.keep_alive, 0);
     CHECK_EQ(o.body_len, 0);
+
+    /* Not asked for: no HTTP/1.1 response can follow it, so it is an error. */
+    c.upgrade = 0;
+    expect_malformed(c, "101 Switching Protocols to a request that asked for no upgrade", 9);
+}
+
+/* A peer that sends interim responses forever is cut off after max_interim of them. */
+TEST(interim_response_limit) {
+    static outcome o;
+    char in[17 * 25 + 64];
+    size_t i;
+    tcase c;
+    in[0] = 0;
+    for (i = 0; i < 16; i++) strcat(in, "HTTP/1.1 100 Continue\r\n\r\n");
+    strcat(in, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    c = tcase_of(in, strlen(in));
+    run_all(&c, &o); /* 16: the default allows them */
+    CHECK_EQ(o.rc, 1);
+    CHECK_EQ(o.status, 200);
+    c.max_interim = 15;
+    expect_malformed(c, "too many interim (1xx) responses", 15 * 25);
+    memmove(in + 25, in, strlen(in) + 1); /* 17 of them */
+    memcpy(in, "HTTP/1.1 103 Continue\r\n\r\n", 25);
+    c = tcase_of(in, strlen(in));
+    expect_malformed(c, "too many interim (1xx) responses", 16 * 25);
 }
 
 /* ---- Chunked */
@@ -605,6 +635,13 @@ TEST(chunk_errors) {
 
     c = CASE(HEAD200 "Transfer-Encoding: chunked\r\n\r\n5;a\x01\r\nhello\r\n");
     expect_malformed(c, "invalid character in chunk extension", at(&c, "\x01"));
+
+    /* RFC 9112 7.1.1: a ';' starts an extension, which has a name. */
+    c = CASE(HEAD200 "Transfer-Encoding: chunked\r\n\r\n5;\r\nhello\r\n");
+    expect_malformed(c, "chunk extension without a name", at(&c, "5;") + 2);
+    c = CASE(HEAD200 "Transfer-Encoding: chunked\r\n\r\n5; =v\r\nhello\r\n");
+    expect_malformed(c, "chunk extension without a name", at(&c, "=v"));
+
 
     c = CASE(HEAD200 "Transfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n");
     expect_malformed(c, "invalid character after chunk size", at(&c, "5 ") + 2);
@@ -1097,6 +1134,7 @@ int main(void) {
     RUN(content_length_zero);
     RUN(interim_responses);
     RUN(switching_protocols);
+    RUN(interim_response_limit);
     RUN(chunked_extensions_trailers);
     RUN(chunked_after_other_codings);
     RUN(chunk_errors);

@@ -1,0 +1,228 @@
+/* test_backend.c - the two backends: which one runs and why, epoll where io_uring is refused
+ * (a seccomp filter, as in Docker), and a submission queue far smaller than the work. */
+#define _GNU_SOURCE
+/* Every other time the full submission queue goes to the kernel, the kernel says it is busy
+   (as when its completion queue overflows): the operation must wait its turn, not assert. */
+static int submits;
+#define ASYNC_IO_FAULT_SUBMIT(res) ((res) < 0 ? (res) : (++submits & 1) ? -16 /* EBUSY */ : (res))
+#define ASYNC_IMPLEMENTATION
+#define ASYNC_HTTP_IMPLEMENTATION
+#include "../async.h"
+#include "../async_http.h"
+#include "test.h"
+#include "net.h"
+#include "seccomp.h"
+
+#include <sys/resource.h>
+
+static char logged[1024];
+static int log_calls;
+
+static void log_message(void *user, const char *msg) {
+    (void)user;
+    log_calls++;
+    snprintf(logged, sizeof logged, "%s", msg);
+}
+
+/* ------------------------------------------------------------------ */
+/* choosing                                                            */
+
+TEST(forced_and_chosen_backends) {
+    async_loop loop;
+    async_io io;
+    async_io_config cfg;
+    async_loop_init(&loop, NULL);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.log = log_message;
+    log_calls = 0;
+
+    cfg.backend = ASYNC_IO_BACKEND_EPOLL;
+    CHECK_EQ(async_io_init(&io, &loop, &cfg), 0);
+    CHECK_STR(async_io_backend_name(&io), "epoll");
+    async_io_exit(&io);
+
+    cfg.backend = ASYNC_IO_BACKEND_URING;
+    CHECK_EQ(async_io_init(&io, &loop, &cfg), 0);
+    CHECK_STR(async_io_backend_name(&io), "io_uring");
+    async_io_exit(&io);
+
+    /* AUTO: the environment may choose; io_uring works here, so nobody is told anything. */
+    cfg.backend = ASYNC_IO_BACKEND_AUTO;
+    setenv("ASYNC_IO_BACKEND", "epoll", 1);
+    CHECK_EQ(async_io_init(&io, &loop, &cfg), 0);
+    CHECK_STR(async_io_backend_name(&io), "epoll");
+    async_io_exit(&io);
+    unsetenv("ASYNC_IO_BACKEND");
+    CHECK_EQ(async_io_init(&io, &loop, &cfg), 0);
+    CHECK_STR(async_io_backend_name(&io), "io_uring");
+    async_io_exit(&io);
+    CHECK_EQ(log_calls, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* io_uring refused: the child of a fork under a seccomp filter         */
+
+/* In the child: io_uring forced must fail with the refusal's reason; AUTO must fall back to
+   epoll, say so once, and fetch the file from nginx. Writes what it saw to fd `out`. */
+static int child_without_uring(int out, int port) {
+    async_loop loop;
+    async_io io;
+    async_io_config cfg;
+    async_http_client client;
+    async_http_request req;
+    char url[96], report[2048];
+    int rc, forced;
+    unsetenv("ASYNC_IO_BACKEND");
+    if (deny_io_uring() != 0) return 3;
+    async_loop_init(&loop, NULL);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.log = log_message;
+    cfg.backend = ASYNC_IO_BACKEND_URING;
+    forced = async_io_init(&io, &loop, &cfg);
+    snprintf(report, sizeof report, "forced=%d forced_error=[%s]\n", forced, async_io_error(&io));
+    cfg.backend = ASYNC_IO_BACKEND_AUTO;
+    rc = async_io_init(&io, &loop, &cfg);
+    snprintf(report + strlen(report), sizeof report - strlen(report), "auto=%d backend=%s log_calls=%d log=[%s]\n",
+             rc, rc ? "-" : async_io_backend_name(&io), log_calls, logged);
+    if (rc == 0) {
+        async_http_client_init(&client, &io, NULL);
+        snprintf(url, sizeof url, "http://127.0.0.1:%d/hello.txt", port);
+        async_http_get(&client, &req, url);
+        async_run(&loop, &req.task.future);
+        snprintf(report + strlen(report), sizeof report - strlen(report), "status=%d body=[%.*s]\n",
+                 req.response.status, (int)req.response.body_len, req.response.body ? req.response.body : "");
+        async_http_request_release(&req);
+        async_http_client_close(&client);
+        async_io_exit(&io);
+    }
+    return write(out, report, strlen(report)) > 0 ? 0 : 4;
+}
+
+TEST(epoll_where_io_uring_is_refused) {
+    fixture f;
+    nginx_options o;
+    int port, fds[2], status = -1;
+    char report[2048];
+    ssize_t n;
+    pid_t pid;
+    memset(&o, 0, sizeof o);
+    o.worker_connections = 64;
+    CHECK(fixture_init(&f, "backend"));
+    fixture_write(&f, "hello.txt", "hello from nginx\n", 17);
+    port = fixture_nginx(&f, &o);
+    CHECK(port > 0 && wait_for_port(port));
+    CHECK_EQ(pipe(fds), 0);
+    pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        _exit(child_without_uring(fds[1], port));
+    }
+    close(fds[1]);
+    n = read(fds[0], report, sizeof report - 1);
+    close(fds[0]);
+    waitpid(pid, &status, 0);
+    report[n > 0 ? n : 0] = 0;
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (!strstr(report, "status=200")) fprintf(stderr, "  the child said:\n%s", report);
+    /* Forced, the refusal is the answer, and it says what is in the way. */
+    CHECK(strstr(report, "forced=-4150 ") != NULL); /* ASYNC_IO_ENOURING */
+    CHECK(strstr(report, "seccomp") != NULL);
+    /* Chosen automatically: epoll, said once, and it works. */
+    CHECK(strstr(report, "auto=0 backend=epoll log_calls=1 ") != NULL);
+    CHECK(strstr(report, "log=[async_io: using epoll, io_uring is refused: io_uring_setup was refused (EPERM)") !=
+          NULL);
+    CHECK(strstr(report, "status=200 body=[hello from nginx\n]") != NULL);
+    fixture_stop(&f);
+}
+
+/* ------------------------------------------------------------------ */
+/* far more operations than submission slots                            */
+
+#define PAIRS 500
+
+typedef struct many {
+    async_io io;
+    int a[PAIRS], b[PAIRS];
+    async_io_op recv_a[PAIRS], recv_b[PAIRS], send_a[PAIRS], send_b[PAIRS], extra[100];
+    char in_a[PAIRS], in_b[PAIRS], out_a[PAIRS], out_b[PAIRS], extra_buf[100];
+} many;
+
+static int all_done(const async_io_op *ops, int n) {
+    int i;
+    for (i = 0; i < n; i++)
+        if (!async_done(&ops[i].future)) return 0;
+    return 1;
+}
+
+/* 1,000 receives and 100 more, then 1,000 sends, then the 100 cancelled: every one completes
+   once, rightly, through a ring of 8 entries (or epoll). */
+static void many_operations(int backend) {
+    static many m;
+    async_loop loop;
+    async_io_config cfg;
+    async_timer tick;
+    int i, ok = 1, cancelled = 0;
+    async_loop_init(&loop, NULL);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.backend = backend;
+    cfg.entries = 8;
+    CHECK_EQ(async_io_init(&m.io, &loop, &cfg), 0);
+    for (i = 0; i < PAIRS; i++) {
+        int sv[2];
+        CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+        m.a[i] = sv[0];
+        m.b[i] = sv[1];
+        async_io_recv(&m.io, &m.recv_a[i], m.a[i], &m.in_a[i], 1, 0);
+        async_io_recv(&m.io, &m.recv_b[i], m.b[i], &m.in_b[i], 1, 0);
+    }
+    /* A second receive on a hundred of them, to be cancelled while the rest runs. */
+    for (i = 0; i < 100; i++) async_io_recv(&m.io, &m.extra[i], m.a[i], &m.extra_buf[i], 1, 0);
+    CHECK(m.io.inflight == 2 * PAIRS + 100);
+    for (i = 0; i < 100; i++) async_future_cancel(&m.extra[i].future);
+    for (i = 0; i < PAIRS; i++) {
+        m.out_a[i] = (char)(i & 0x7f);
+        m.out_b[i] = (char)((i * 7) & 0x7f);
+        async_io_send(&m.io, &m.send_a[i], m.a[i], &m.out_a[i], 1, 0);
+        async_io_send(&m.io, &m.send_b[i], m.b[i], &m.out_b[i], 1, 0);
+    }
+    memset(&tick, 0, sizeof tick);
+    for (i = 0; i < 1000 && !(all_done(m.recv_a, PAIRS) && all_done(m.recv_b, PAIRS) && all_done(m.extra, 100) &&
+                              all_done(m.send_a, PAIRS) && all_done(m.send_b, PAIRS));
+         i++)
+        async_run(&loop, async_sleep(&loop, &tick, ASYNC_MS(1)));
+    for (i = 0; i < PAIRS; i++) {
+        /* Whichever receive of a got the byte, the first one is the oldest: it did. */
+        ok &= async_result(&m.recv_a[i].future) == 1 && m.in_a[i] == m.out_b[i];
+        ok &= async_result(&m.recv_b[i].future) == 1 && m.in_b[i] == m.out_a[i];
+        ok &= async_result(&m.send_a[i].future) == 1 && async_result(&m.send_b[i].future) == 1;
+    }
+    for (i = 0; i < 100; i++) cancelled += async_error(&m.extra[i].future) == ASYNC_ECANCELED;
+    CHECK(ok);
+    CHECK_EQ(cancelled, 100);
+    CHECK_EQ(m.io.inflight, 0);
+    if (backend == ASYNC_IO_BACKEND_URING) CHECK(submits >= 1); /* the kernel was "busy": all went through */
+    for (i = 0; i < PAIRS; i++) {
+        async_io_close_detached(&m.io, m.a[i]);
+        async_io_close_detached(&m.io, m.b[i]);
+    }
+    loop.poll(loop.backend, 0);
+    async_io_exit(&m.io);
+}
+
+TEST(small_ring_many_operations) { many_operations(ASYNC_IO_BACKEND_URING); }
+TEST(epoll_many_operations) { many_operations(ASYNC_IO_BACKEND_EPOLL); }
+
+int main(void) {
+    struct rlimit rl;
+    /* 1,000 sockets and more: as many fds as the hard limit allows. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    RUN(forced_and_chosen_backends);
+    RUN(epoll_where_io_uring_is_refused);
+    RUN(small_ring_many_operations);
+    RUN(epoll_many_operations);
+    return test_summary("backend");
+}
