@@ -22,10 +22,11 @@ ASYNC_TESTS := $(B)/test_async_gcc_goto $(B)/test_async_gcc_switch \
 # the kernel still holds it).
 PARSER_TESTS := $(B)/test_parser_gcc $(B)/test_parser_clang $(B)/test_parser_san
 # The tests that talk to sockets run once on each backend (tests/run.sh --both).
-SOCKET_TESTS := $(B)/test_http_clang $(B)/test_http_san
+SOCKET_TESTS := $(B)/test_http_clang $(B)/test_http_san $(B)/test_tls_clang $(B)/test_tls_san
 
-TEST_BINS := $(ASYNC_TESTS) $(PARSER_TESTS) $(B)/test_backend_clang $(B)/test_backend_san
-HTTP_LIBS := -luring -lpthread
+TEST_BINS := $(ASYNC_TESTS) $(PARSER_TESTS) $(B)/test_backend_clang $(B)/test_backend_san $(B)/test_minimal
+# async_http.h with TLS (OpenSSL 3) wherever it is built, and its libraries.
+HTTP_BUILD := -DASYNC_HTTP_TLS -luring -lpthread -lssl -lcrypto
 
 # The examples and `make demo`; fuzzing, fault injection and the soak.
 include examples/examples.mk
@@ -37,7 +38,7 @@ BENCH_BINS := $(B)/bench_client $(B)/bench_loop
 all: $(TEST_BINS) $(SOCKET_TESTS) $(EXTRA_BINS) $(BENCH_BINS)
 
 $(B)/bench_client: bench/bench_client.c async.h async_http.h | $(B)
-	$(CC) $(STRICT) -O2 -g $< -o $@ $(HTTP_LIBS)
+	$(CC) $(STRICT) -O2 -g $< -o $@ $(HTTP_BUILD)
 $(B)/bench_loop: bench/bench_loop.c async.h | $(B)
 	$(CC) $(STRICT) -O2 -g $< -o $@
 
@@ -70,15 +71,25 @@ $(B)/test_parser_clang: tests/test_parser.c async.h async_http.h tests/test.h | 
 $(B)/test_parser_san: tests/test_parser.c async.h async_http.h tests/test.h | $(B)
 	$(CC) $(STRICT) $(SAN) -DASYNC_HTTP_PARSER_ONLY $< -o $@
 $(B)/test_http_clang: tests/test_http.c async.h async_http.h tests/test.h | $(B)
-	$(CLANG) $(STRICT) $(CFLAGS) $< -o $@ $(HTTP_LIBS)
+	$(CLANG) $(STRICT) $(CFLAGS) $< -o $@ $(HTTP_BUILD)
 $(B)/test_http_san: tests/test_http.c async.h async_http.h tests/test.h | $(B)
-	$(CC) $(STRICT) $(SAN) $< -o $@ $(HTTP_LIBS)
+	$(CC) $(STRICT) $(SAN) $< -o $@ $(HTTP_BUILD)
+
+# https:// against nginx with TLS and scripted TLS peers (tests/tls.h makes the certificates).
+$(B)/test_tls_clang: tests/test_tls.c tests/tls.h tests/net.h async.h async_http.h tests/test.h | $(B)
+	$(CLANG) $(STRICT) $(CFLAGS) $< -o $@ $(HTTP_BUILD)
+$(B)/test_tls_san: tests/test_tls.c tests/tls.h tests/net.h async.h async_http.h tests/test.h | $(B)
+	$(CC) $(STRICT) $(SAN) $< -o $@ $(HTTP_BUILD)
+
+# The least: no liburing, no OpenSSL (epoll only, http only).
+$(B)/test_minimal: tests/test_minimal.c tests/net.h async.h async_http.h tests/test.h | $(B)
+	$(CC) $(STRICT) $(SAN) $< -o $@ -lpthread
 
 # Which backend runs, epoll under a seccomp filter that refuses io_uring, a tiny ring.
 $(B)/test_backend_clang: tests/test_backend.c tests/seccomp.h tests/net.h async.h async_http.h tests/test.h | $(B)
-	$(CLANG) $(STRICT) $(CFLAGS) $< -o $@ $(HTTP_LIBS)
+	$(CLANG) $(STRICT) $(CFLAGS) $< -o $@ $(HTTP_BUILD)
 $(B)/test_backend_san: tests/test_backend.c tests/seccomp.h tests/net.h async.h async_http.h tests/test.h | $(B)
-	$(CC) $(STRICT) $(SAN) $< -o $@ $(HTTP_LIBS)
+	$(CC) $(STRICT) $(SAN) $< -o $@ $(HTTP_BUILD)
 # Runs a command with io_uring refused, as in Docker (make demo DEMO_WRAP=build/no_uring).
 $(B)/no_uring: tests/no_uring.c tests/seccomp.h | $(B)
 	$(CC) $(STRICT) $(CFLAGS) $< -o $@

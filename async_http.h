@@ -133,11 +133,16 @@ extern "C" {
     X(ASYNC_HTTP_EHEADER_TOO_LARGE, -4207, "response headers too large")                                         \
     X(ASYNC_HTTP_EBODY_TOO_LARGE, -4208, "response body too large")                                              \
     X(ASYNC_HTTP_ENAME, -4209, "host name not found")                                                            \
-    X(ASYNC_HTTP_ESCHEME, -4210, "unsupported URL scheme (https: TLS is not built)")                             \
+    X(ASYNC_HTTP_ESCHEME, -4210, "unsupported URL scheme")                             \
     X(ASYNC_HTTP_EURL, -4211, "invalid URL")                                                                     \
     X(ASYNC_HTTP_ENOMEM, -4212, "out of memory")                                                                 \
     X(ASYNC_HTTP_ENETWORK, -4214, "network error")                                                               \
-    X(ASYNC_HTTP_EHEADER, -4215, "invalid request header")
+    X(ASYNC_HTTP_EHEADER, -4215, "invalid request header")                                                      \
+    X(ASYNC_HTTP_ETLS_CERT, -4216, "TLS: the server's certificate is not trusted")                               \
+    X(ASYNC_HTTP_ETLS_NAME, -4217, "TLS: the server's certificate is not for this host")                         \
+    X(ASYNC_HTTP_ETLS_HANDSHAKE, -4218, "TLS handshake failed")                                                  \
+    X(ASYNC_HTTP_ETLS, -4219, "TLS error")                                                                       \
+    X(ASYNC_HTTP_ETLS_TRUNCATED, -4220, "TLS: the connection was cut without close_notify (a truncated body)")
 
 #define ASYNC_HTTP__ENUM(name, code, text) name = code,
 enum { ASYNC_IO_ERRORS(ASYNC_HTTP__ENUM) };
@@ -373,6 +378,10 @@ void async_io_close_detached(async_io *io, int fd);
    non-blocking peek, what libcurl's liveness check costs too). */
 void async_io_tcp_tune(async_io *io, int fd);
 int async_io_idle_clean(async_io *io, int fd);
+/* A non-blocking send or receive now, outside the queue (what a TLS
+   close_notify or an idle check needs): bytes, or -errno (-EAGAIN). */
+long async_io_send_nowait(async_io *io, int fd, const void *buf, size_t len);
+long async_io_recv_nowait(async_io *io, int fd, void *buf, size_t len);
 
 /* The message for a failed io_uring_setup (exposed for the tests). */
 void async_io__describe_setup_error(char *out, size_t size, int err, int sysctl_disabled);
@@ -380,6 +389,82 @@ void async_io__describe_setup_error(char *out, size_t size, int err, int sysctl_
 
 
 #ifndef ASYNC_HTTP_PARSER_ONLY
+// >>stream
+/* A byte stream over a socket: plain TCP, or TLS over it (ASYNC_HTTP_TLS).
+   The client talks to its connections only through these calls, and a
+   server can too (examples/swapi_server.c). Every operation is poll-style:
+   it returns the future to await, and is then called again with the same
+   arguments; or NULL once it is over, its outcome in its out-parameters
+   (*err: 0 or a negative code). At most one send and one receive at a time.
+   Buffers passed in stay put until the operation is over. */
+
+/* TLS contexts (ASYNC_HTTP_TLS; OpenSSL 3, link -lssl -lcrypto). A client
+   context verifies the peer against the system's store (or ca_file /
+   ca_path) unless insecure; a server context has cert_file and key_file.
+   TLS 1.2 at least, ALPN http/1.1. */
+typedef struct async_tls_config {
+    const char *ca_file;   /* PEM certificates to trust instead of the system's (curl --cacert) */
+    const char *ca_path;   /* a hashed directory of them (curl --capath) */
+    int insecure;          /* no verification of the certificate or the name (curl -k) */
+    const char *cert_file; /* a server's certificate chain (PEM); makes a server context */
+    const char *key_file;  /* and its private key (PEM) */
+} async_tls_config;
+
+typedef struct async_tls {
+    struct ssl_ctx_st *_ctx; /* private */
+    int _server;
+    char error[256];         /* why async_tls_init failed */
+} async_tls;
+
+typedef struct async_stream {
+    async_io *io;
+    int fd; /* -1: none */
+    /* Private. */
+    async_io_op _open_op, _send_op, _recv_op;
+    unsigned _pending;            /* ops started whose outcome was not taken */
+    struct sockaddr_storage _addr; /* the kernel may read it until connect completes */
+    socklen_t _addrlen;
+    struct ssl_st *_ssl;          /* NULL: plain TCP */
+    char *_cin, *_cout;           /* TLS: ciphertext received (not yet decrypted), and to send */
+    size_t _cin_cap, _cin_len, _cin_off, _cout_cap, _cout_len, _cout_off;
+    void **_session;              /* TLS client: where the session is kept for resumption */
+    uint8_t _state, _eof, _unclean, _failed;
+    char _detail[128];            /* what went wrong, in words (OpenSSL's reason) */
+} async_stream;
+
+int async_tls_init(async_tls *tls, const async_tls_config *config); /* 0 or ASYNC_HTTP_ETLS (see ->error) */
+void async_tls_free(async_tls *tls);
+void async_tls_session_free(void *session); /* what a client stream kept in *session */
+
+/* fd: a connected socket of yours (a server's accepted one), or -1 to connect. */
+void async_stream_init(async_stream *s, async_io *io, int fd);
+/* Socket (with TCP_NODELAY) and connect to addr, which is copied. */
+async_future *async_stream_connect(async_stream *s, const struct sockaddr *addr, socklen_t len, int *err);
+/* Start TLS on a connected stream: as a client of `host` (SNI and the
+   name checked, or an IP literal checked), resuming and keeping the
+   session in *session if session is not NULL; or as a server. Then drive
+   async_stream_handshake. 0, or an error (the detail says why). */
+int async_stream_tls_client(async_stream *s, async_tls *tls, const char *host, void **session);
+int async_stream_tls_server(async_stream *s, async_tls *tls);
+async_future *async_stream_handshake(async_stream *s, int *err);
+/* Send buf[*sent, len); over when all of it is on its way. */
+async_future *async_stream_send(async_stream *s, const void *buf, size_t len, size_t *sent, int *err);
+/* Receive: *n bytes in buf, 0 at the end of the stream (see
+   async_stream_unclean_eof). recv_start starts the receive early (with a
+   send, so that the answer is read the moment it comes). */
+void async_stream_recv_start(async_stream *s, void *buf, size_t cap);
+async_future *async_stream_recv(async_stream *s, void *buf, size_t cap, size_t *n, int *err);
+/* Withdraw what is in flight and wait until the kernel let go (NULL then). */
+async_future *async_stream_settle(async_stream *s);
+/* An idle stream is clean: nothing to read, not closed by the peer. */
+int async_stream_idle_clean(async_stream *s);
+/* Close: a TLS stream that ran cleanly sends close_notify first. */
+void async_stream_close(async_stream *s);
+int async_stream_is_open(const async_stream *s);        /* connected, and TLS (if any) set up */
+int async_stream_tls_resumed(const async_stream *s);    /* the handshake resumed a session */
+int async_stream_unclean_eof(const async_stream *s);    /* TLS ended without close_notify */
+const char *async_stream_detail(const async_stream *s); /* "" or what went wrong, in words */
+
 // >>client
 typedef struct async_http_client_config {
     size_t limit;                /* connections in all; 0: 100 */
@@ -393,6 +478,11 @@ typedef struct async_http_client_config {
     unsigned max_interim;        /* 1xx responses allowed before the final one; 0: 16 */
     size_t recv_buffer_size;     /* per connection; 0: 64 KiB (only what a response fills is touched) */
     const char *user_agent;      /* NULL: "async_http.h" */
+    /* https (ASYNC_HTTP_TLS): the server's certificate and name are checked
+       against the system's store, or these (curl's --cacert, --capath);
+       insecure: not at all (curl -k). */
+    const char *ca_file, *ca_path;
+    int insecure;
     void *(*alloc)(void *user, void *ptr, size_t size); /* NULL: realloc/free */
     void *alloc_user;
 } async_http_client_config;
@@ -413,6 +503,9 @@ typedef struct async_http_client {
     uint64_t _connects;                          /* connections opened so far */
     async_http__conn *_free_conns;               /* slots without a socket */
     async_http__conn *_idle_newest, *_idle_oldest;
+    async_tls _tls;   /* made at the first https request */
+    int _tls_made;    /* 0: not yet; 1: made; else the error it failed with */
+    uint64_t _tls_handshakes, _tls_resumed;
 } async_http_client;
 
 int async_http_client_init(async_http_client *c, async_io *io, const async_http_client_config *config);
@@ -427,6 +520,8 @@ typedef struct async_http_client_stats {
     size_t busy_by_host; /* the same, summed over the hosts' own counts (equal to busy) */
     size_t idle;         /* keep-alive connections waiting in the pool */
     size_t waiting;      /* requests queued for a connection */
+    uint64_t tls_handshakes; /* TLS handshakes completed */
+    uint64_t tls_resumed;    /* of which resumed a session (no certificate exchange) */
 } async_http_client_stats;
 void async_http_client_get_stats(const async_http_client *c, async_http_client_stats *stats);
 
@@ -461,6 +556,7 @@ typedef struct async_http__attempt {
     int touched;       /* the connection was used (so it cannot go back to the pool unused) */
     int got_bytes;     /* response bytes arrived */
     int phase;         /* what an ASYNC_ETIMEDOUT means (ASYNC_HTTP__PHASE_*) */
+    int connected;     /* the new connection's TCP connect is done */
     int built;         /* the request bytes are in the send buffer */
     int done;          /* the response is complete */
     size_t sent, send_len;
@@ -547,6 +643,11 @@ void async_http_request_release(async_http_request *req);
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <unistd.h>
+#ifdef ASYNC_HTTP_TLS
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#endif
 #endif
 
 #define ASYNC_HTTP__CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
@@ -1245,6 +1346,14 @@ int async_http_parser_eof(async_http_parser *p) {
 
 
 #ifndef ASYNC_HTTP_PARSER_ONLY
+/* A string into a buffer of cap bytes, cut if it must be, always terminated. */
+static void async_http__copy(char *dst, size_t cap, const char *src) {
+    size_t n = strlen(src);
+    if (n >= cap) n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
 // >>io
 /* The contract every backend keeps: `start` begins an operation described
    in its async_io_op (or completes it at once); its completion goes through
@@ -1348,6 +1457,18 @@ void async_io_tcp_tune(async_io *io, int fd) {
     int one = 1;
     (void)io;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+long async_io_send_nowait(async_io *io, int fd, const void *buf, size_t len) {
+    ssize_t n = send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)io;
+    return n < 0 ? (errno == EWOULDBLOCK ? -EAGAIN : -errno) : (long)n;
+}
+
+long async_io_recv_nowait(async_io *io, int fd, void *buf, size_t len) {
+    ssize_t n = recv(fd, buf, len, MSG_DONTWAIT);
+    (void)io;
+    return n < 0 ? (errno == EWOULDBLOCK ? -EAGAIN : -errno) : (long)n;
 }
 
 int async_io_idle_clean(async_io *io, int fd) {
@@ -1830,30 +1951,34 @@ static int async_io__wanted(const async_io_config *config) {
     return ASYNC_IO_BACKEND_AUTO;
 }
 
+/* io_uring if it may and can; 1 if it should be epoll instead. */
+static int async_io__try_uring(async_io *io, const async_io_config *config, int want, int *rc) {
+#ifdef ASYNC_HTTP_NO_URING
+    (void)config;
+    if (want != ASYNC_IO_BACKEND_URING) return 1;
+    snprintf(io->_error, sizeof io->_error, "io_uring is not built in (ASYNC_HTTP_NO_URING)");
+    *rc = ASYNC_IO_ENOURING;
+    return 0;
+#else
+    if (want == ASYNC_IO_BACKEND_EPOLL) return 1;
+    *rc = async_io__uring_init(io, config);
+    if (*rc == 0 || want == ASYNC_IO_BACKEND_URING) return 0; /* forced: its refusal is the answer */
+    if (config && config->log) {
+        char msg[sizeof io->_error + 64];
+        snprintf(msg, sizeof msg, "async_io: using epoll, io_uring is refused: %s", io->_error);
+        config->log(config->log_user, msg);
+    }
+    io->_error[0] = 0;
+    return 1;
+#endif
+}
+
 int async_io_init(async_io *io, async_loop *loop, const async_io_config *config) {
-    int want = async_io__wanted(config), rc;
+    int rc = 0;
     memset(io, 0, sizeof *io);
     io->_epfd = -1;
     async_http_errors_register();
-#ifdef ASYNC_HTTP_NO_URING
-    if (want == ASYNC_IO_BACKEND_URING) {
-        snprintf(io->_error, sizeof io->_error, "io_uring is not built in (ASYNC_HTTP_NO_URING)");
-        return ASYNC_IO_ENOURING;
-    }
-#else
-    if (want != ASYNC_IO_BACKEND_EPOLL) {
-        rc = async_io__uring_init(io, config);
-        if (rc == 0 || want == ASYNC_IO_BACKEND_URING) goto done; /* forced: its refusal is the answer */
-        if (config && config->log) {
-            char msg[sizeof io->_error + 64];
-            snprintf(msg, sizeof msg, "async_io: using epoll, io_uring is refused: %s", io->_error);
-            config->log(config->log_user, msg);
-        }
-        io->_error[0] = 0;
-    }
-#endif
-    rc = async_io__epoll_init(io);
-done:
+    if (async_io__try_uring(io, config, async_io__wanted(config), &rc)) rc = async_io__epoll_init(io);
     if (rc) return rc;
     io->loop = loop;
     async_loop_set_backend(loop, io->_backend->poll, io);
@@ -1866,23 +1991,10 @@ const char *async_io_backend_name(const async_io *io) { return io->_backend ? io
 /* A connection slot: free (no socket), idle in the pool, or lent to a request. */
 enum { ASYNC_HTTP__FREE, ASYNC_HTTP__IDLE, ASYNC_HTTP__BUSY };
 
-/* A connection's byte stream (see >>stream): its socket, its buffers, and
-   the operations that may be in flight on them. The slot array never
-   moves, so the kernel may hold these buffers for as long as it likes. */
-typedef struct async_http__stream {
-    int fd;
-    char *rbuf, *sbuf;
-    size_t scap;
-    struct sockaddr_storage addr; /* the kernel may read it until connect completes */
-    socklen_t addrlen;
-    async_io_op open_op, send_op, recv_op;
-    unsigned pending; /* ops started whose outcome was not taken (ASYNC_HTTP__OP_*) */
-} async_http__stream;
-
-enum { ASYNC_HTTP__OP_OPEN = 1, ASYNC_HTTP__OP_SEND = 2, ASYNC_HTTP__OP_RECV = 4 };
-
 struct async_http__conn {
-    async_http__stream s;
+    async_stream s;
+    char *rbuf, *sbuf; /* what is received and what is sent (the request) */
+    size_t scap;
     int state;
     size_t host;
     async_http__conn *next, *prev;   /* the free list, or its host's idle list */
@@ -1892,6 +2004,8 @@ struct async_http__conn {
 struct async_http__host {
     char *name; /* as in the URL, brackets of IPv6 literals removed */
     unsigned port;
+    int tls;       /* https: connections to it are TLS, and not shared with http ones */
+    void *session; /* TLS: the newest session, resumed by the next connection */
     struct sockaddr_storage addr;
     socklen_t addrlen;
     char *host_header; /* "name" or "name:port" */
@@ -1931,7 +2045,7 @@ int async_http_client_init(async_http_client *c, async_io *io, const async_http_
     if (!c->_conns) return ASYNC_HTTP_ENOMEM;
     memset(c->_conns, 0, cfg->limit * sizeof *c->_conns);
     for (i = cfg->limit; i-- > 0;) {
-        c->_conns[i].s.fd = -1;
+        async_stream_init(&c->_conns[i].s, io, -1);
         c->_conns[i].next = c->_free_conns;
         c->_free_conns = &c->_conns[i];
     }
@@ -1944,27 +2058,30 @@ void async_http_client_get_stats(const async_http_client *c, async_http_client_s
     size_t i;
     memset(s, 0, sizeof *s);
     s->connects = c->_connects;
+    s->tls_handshakes = c->_tls_handshakes;
+    s->tls_resumed = c->_tls_resumed;
     s->busy = c->_busy;
     for (i = 0; i < c->_nhosts; i++) s->busy_by_host += c->_hosts[i].busy;
     for (k = c->_idle_newest; k; k = k->older) s->idle++;
     for (r = c->_wait_head; r; r = r->_wait_next) s->waiting++;
 }
 
-static void async_http__stream_close(async_io *io, async_http__stream *s);
-
 void async_http_client_close(async_http_client *c) {
     size_t i;
     if (!c->_conns) return;
     for (i = 0; i < c->config.limit; i++) {
         async_http__conn *k = &c->_conns[i];
-        async_http__stream_close(c->io, &k->s);
-        async_http__alloc(c, k->s.rbuf, 0);
-        async_http__alloc(c, k->s.sbuf, 0);
+        async_stream_close(&k->s);
+        async_http__alloc(c, k->rbuf, 0);
+        async_http__alloc(c, k->sbuf, 0);
     }
     for (i = 0; i < c->_nhosts; i++) {
         async_http__alloc(c, c->_hosts[i].name, 0);
         async_http__alloc(c, c->_hosts[i].host_header, 0);
+        if (c->_hosts[i].session) async_tls_session_free(c->_hosts[i].session);
     }
+    if (c->_tls_made == 1) async_tls_free(&c->_tls);
+    c->_tls_made = 0;
     async_http__alloc(c, c->_hosts, 0);
     async_http__alloc(c, c->_conns, 0);
     c->_conns = NULL;
@@ -2001,11 +2118,9 @@ static void async_http__idle_remove(async_http_client *c, async_http__conn *k) {
     else c->_idle_oldest = k->newer;
 }
 
-static int async_http__stream_idle_clean(async_io *io, const async_http__stream *s);
-
 /* Close the connection and put its slot on the free list. */
 static void async_http__free_slot(async_http_client *c, async_http__conn *k) {
-    async_http__stream_close(c->io, &k->s);
+    async_stream_close(&k->s);
     k->state = ASYNC_HTTP__FREE;
     k->next = c->_free_conns;
     c->_free_conns = k;
@@ -2020,14 +2135,14 @@ static long async_http__pick(async_http_client *c, size_t host, int fresh) {
     if (!async_http__host_may_open(c, host)) return -1;
     while (!fresh && (k = c->_hosts[host].idle) != NULL) {
         async_http__idle_remove(c, k);
-        if (async_http__stream_idle_clean(c->io, &k->s)) return (long)(k - c->_conns);
+        if (async_stream_idle_clean(&k->s)) return (long)(k - c->_conns);
         async_http__free_slot(c, k); /* a new one may take its place */
     }
     if ((k = c->_free_conns) != NULL) {
         c->_free_conns = k->next;
     } else if ((k = c->_idle_oldest) != NULL) { /* for a fresh one, perhaps the host's own */
         async_http__idle_remove(c, k);
-        async_http__stream_close(c->io, &k->s);
+        async_stream_close(&k->s);
     } else {
         return -1;
     }
@@ -2157,8 +2272,10 @@ static int async_http__resolve(async_http__host *h) {
     return 0;
 }
 
-/* The host's index in the cache, resolving it the first time. */
-static int async_http__host_lookup(async_http_client *c, const char *name, size_t name_len, unsigned port,
+/* The host's index in the cache, resolving it the first time. Hosts are
+   keyed by scheme, name and port: an https connection is never lent to an
+   http request. */
+static int async_http__host_lookup(async_http_client *c, int tls, const char *name, size_t name_len, unsigned port,
                                    int bracketed, size_t *index) {
     size_t i;
     async_http__host *h;
@@ -2166,7 +2283,7 @@ static int async_http__host_lookup(async_http_client *c, const char *name, size_
     int rc;
     for (i = 0; i < c->_nhosts; i++) {
         h = &c->_hosts[i];
-        if (h->port == port && strlen(h->name) == name_len && memcmp(h->name, name, name_len) == 0) {
+        if (h->port == port && h->tls == tls && strlen(h->name) == name_len && memcmp(h->name, name, name_len) == 0) {
             *index = i;
             return 0;
         }
@@ -2181,6 +2298,7 @@ static int async_http__host_lookup(async_http_client *c, const char *name, size_
     h = &c->_hosts[c->_nhosts];
     memset(h, 0, sizeof *h);
     h->port = port;
+    h->tls = tls;
     h->name = async_http__strndup(c, name, name_len);
     snprintf(portbuf, sizeof portbuf, ":%u", port);
     h->host_header = (char *)async_http__alloc(c, NULL, name_len + 2 + sizeof portbuf);
@@ -2190,7 +2308,7 @@ static int async_http__host_lookup(async_http_client *c, const char *name, size_
         return ASYNC_HTTP_ENOMEM;
     }
     snprintf(h->host_header, name_len + 2 + sizeof portbuf, "%s%s%s%s", bracketed ? "[" : "", h->name,
-             bracketed ? "]" : "", port == 80 ? "" : portbuf);
+             bracketed ? "]" : "", port == (tls ? 443u : 80u) ? "" : portbuf);
     /* A failure is not kept: the name may resolve on the next request. */
     if ((rc = async_http__resolve(h)) != 0) {
         async_http__alloc(c, h->name, 0);
@@ -2201,15 +2319,24 @@ static int async_http__host_lookup(async_http_client *c, const char *name, size_
     return 0;
 }
 
-/* http://host[:port][/path][?query][#fragment] */
+/* http[s]://host[:port][/path][?query][#fragment], the scheme in any case. */
 static int async_http__parse_url(async_http_request *r) {
     const char *u = r->_url, *host, *host_end, *p;
-    unsigned long port = 80;
-    int bracketed = 0;
+    unsigned long port;
+    int bracketed = 0, tls;
     size_t k;
-    if (strncmp(u, "https://", 8) == 0) return ASYNC_HTTP_ESCHEME;
-    if (strncmp(u, "http://", 7) != 0) return strstr(u, "://") ? ASYNC_HTTP_ESCHEME : ASYNC_HTTP_EURL;
-    host = u + 7;
+    if (async_http__ieq(u, 8, "https://", 8)) tls = 1;
+    else if (async_http__ieq(u, 7, "http://", 7)) tls = 0;
+    else return strstr(u, "://") ? ASYNC_HTTP_ESCHEME : ASYNC_HTTP_EURL;
+#ifndef ASYNC_HTTP_TLS
+    if (tls) {
+        snprintf(r->_detail, sizeof r->_detail, "%s: https needs TLS: build with -DASYNC_HTTP_TLS and link -lssl -lcrypto",
+                 async_strerror(ASYNC_HTTP_ESCHEME));
+        return ASYNC_HTTP_ESCHEME;
+    }
+#endif
+    port = tls ? 443 : 80;
+    host = u + (tls ? 8 : 7);
     if (*host == '[') {
         bracketed = 1;
         host++;
@@ -2234,57 +2361,79 @@ static int async_http__parse_url(async_http_request *r) {
     r->_path_len = *p == '/' || *p == '?' ? strcspn(p, "#") : 1;
     for (k = 0; k < r->_path_len; k++)
         if ((unsigned char)r->_path[k] <= ' ' || r->_path[k] == 0x7f) return ASYNC_HTTP_EURL;
-    return async_http__host_lookup(r->_client, host, (size_t)(host_end - host), (unsigned)port, bracketed,
+    return async_http__host_lookup(r->_client, tls, host, (size_t)(host_end - host), (unsigned)port, bracketed,
                                    &r->_host);
 }
 
 // >>stream
-/* A connection's bytes, as stream operations in the poll style every
-   phase of a request uses: an operation returns the future to await and is
-   then called again, or NULL once it is over, with its outcome in its out
-   parameters. Plain TCP over async_io_* is the only stream so far. */
+/* A stream's operations in flight, as bits of _pending: each is started
+   once, and its outcome taken once. */
+enum { ASYNC_STREAM__OPEN = 1, ASYNC_STREAM__SEND = 2, ASYNC_STREAM__RECV = 4 };
+/* _state */
+enum { ASYNC_STREAM__NEW, ASYNC_STREAM__CONNECTED, ASYNC_STREAM__HANDSHAKE, ASYNC_STREAM__TLS_OPEN };
 
-static async_io_op *async_http__stream_op(async_http__stream *s, unsigned which) {
-    return which == ASYNC_HTTP__OP_OPEN ? &s->open_op : which == ASYNC_HTTP__OP_SEND ? &s->send_op : &s->recv_op;
+void async_stream_init(async_stream *s, async_io *io, int fd) {
+    memset(s, 0, sizeof *s);
+    s->io = io;
+    s->fd = fd;
+    if (fd < 0) return;
+    s->_state = ASYNC_STREAM__CONNECTED;
+    async_io_tcp_tune(io, fd); /* a server's answers must not wait for the peer's delayed ACK either */
 }
 
-/* Start an operation of the stream's and remember to take its outcome. */
-static async_future *async_http__stream_started(async_http__stream *s, unsigned which, async_future *f) {
-    s->pending |= which;
+static async_io_op *async_stream__op(async_stream *s, unsigned which) {
+    return which == ASYNC_STREAM__OPEN ? &s->_open_op : which == ASYNC_STREAM__SEND ? &s->_send_op : &s->_recv_op;
+}
+
+static async_future *async_stream__started(async_stream *s, unsigned which, async_future *f) {
+    s->_pending |= which;
     return f;
 }
 
-/* The outcome of an operation of the stream's that is done: its result, or its error. */
-static long async_http__stream_take(async_http__stream *s, unsigned which) {
-    async_io_op *op = async_http__stream_op(s, which);
-    s->pending &= ~which;
+/* The outcome of an operation that is done: its result, or its error. */
+static long async_stream__take(async_stream *s, unsigned which) {
+    async_io_op *op = async_stream__op(s, which);
+    s->_pending &= ~which;
     return async_error(&op->future) ? (long)async_error(&op->future) : (long)async_result(&op->future);
 }
 
-/* Socket, then connect to s->addr. *err: 0 once connected. */
-static async_future *async_http__stream_open(async_io *io, async_http__stream *s, int *err) {
+static void async_stream__detail(async_stream *s, const char *fmt, const char *what) {
+    snprintf(s->_detail, sizeof s->_detail, fmt, what);
+}
+
+async_future *async_stream_connect(async_stream *s, const struct sockaddr *addr, socklen_t len, int *err) {
     long res;
-    if (!(s->pending & ASYNC_HTTP__OP_OPEN))
-        return async_http__stream_started(s, ASYNC_HTTP__OP_OPEN,
-                                          async_io_socket(io, &s->open_op, s->addr.ss_family,
-                                                          SOCK_STREAM | SOCK_CLOEXEC, 0));
-    res = async_http__stream_take(s, ASYNC_HTTP__OP_OPEN);
+    if (!(s->_pending & ASYNC_STREAM__OPEN)) {
+        if (len > sizeof s->_addr) {
+            *err = ASYNC_EINVAL;
+            return NULL;
+        }
+        memcpy(&s->_addr, addr, len);
+        s->_addrlen = len;
+        return async_stream__started(s, ASYNC_STREAM__OPEN,
+                                     async_io_socket(s->io, &s->_open_op, s->_addr.ss_family,
+                                                     SOCK_STREAM | SOCK_CLOEXEC, 0));
+    }
+    res = async_stream__take(s, ASYNC_STREAM__OPEN);
     if (res < 0) {
         *err = (int)res;
         return NULL;
     }
-    if (s->open_op.kind == ASYNC_IO_CONNECT) return NULL; /* connected */
+    if (s->_open_op.kind == ASYNC_IO_CONNECT) {
+        s->_state = ASYNC_STREAM__CONNECTED;
+        return NULL;
+    }
     s->fd = (int)res;
-    async_io_tcp_tune(io, s->fd);
-    return async_http__stream_started(
-        s, ASYNC_HTTP__OP_OPEN, async_io_connect(io, &s->open_op, s->fd, (struct sockaddr *)&s->addr, s->addrlen));
+    async_io_tcp_tune(s->io, s->fd);
+    return async_stream__started(s, ASYNC_STREAM__OPEN,
+                                 async_io_connect(s->io, &s->_open_op, s->fd, (struct sockaddr *)&s->_addr,
+                                                  s->_addrlen));
 }
 
-/* Send s->sbuf[*sent, len). *err: 0 once all of it is sent. */
-static async_future *async_http__stream_send(async_io *io, async_http__stream *s, size_t len, size_t *sent,
-                                             int *err) {
-    if (s->pending & ASYNC_HTTP__OP_SEND) {
-        long res = async_http__stream_take(s, ASYNC_HTTP__OP_SEND);
+/* Plain TCP: the socket's own bytes. */
+static async_future *async_stream__tcp_send(async_stream *s, const void *buf, size_t len, size_t *sent, int *err) {
+    if (s->_pending & ASYNC_STREAM__SEND) {
+        long res = async_stream__take(s, ASYNC_STREAM__SEND);
         if (res < 0) {
             *err = (int)res;
             return NULL;
@@ -2292,55 +2441,465 @@ static async_future *async_http__stream_send(async_io *io, async_http__stream *s
         *sent += (size_t)res;
     }
     if (*sent == len) return NULL;
-    return async_http__stream_started(s, ASYNC_HTTP__OP_SEND,
-                                      async_io_send(io, &s->send_op, s->fd, s->sbuf + *sent, len - *sent, 0));
+    return async_stream__started(s, ASYNC_STREAM__SEND,
+                                 async_io_send(s->io, &s->_send_op, s->fd, (const char *)buf + *sent, len - *sent, 0));
 }
 
-/* Start a receive into s->rbuf (cap bytes) now, to be picked up later. */
-static void async_http__stream_recv_start(async_io *io, async_http__stream *s, size_t cap) {
-    if (!(s->pending & ASYNC_HTTP__OP_RECV))
-        async_http__stream_started(s, ASYNC_HTTP__OP_RECV, async_io_recv(io, &s->recv_op, s->fd, s->rbuf, cap, 0));
-}
-
-/* Receive into s->rbuf (cap bytes): *n bytes there, 0 at the end of the
-   stream, or *err. */
-static async_future *async_http__stream_recv(async_io *io, async_http__stream *s, size_t cap, size_t *n, int *err) {
+static async_future *async_stream__tcp_recv(async_stream *s, void *buf, size_t cap, size_t *n, int *err) {
     long res;
-    async_http__stream_recv_start(io, s, cap);
-    if (!async_done(&s->recv_op.future)) return &s->recv_op.future;
-    res = async_http__stream_take(s, ASYNC_HTTP__OP_RECV);
+    async_stream_recv_start(s, buf, cap);
+    if (!async_done(&s->_recv_op.future)) return &s->_recv_op.future;
+    res = async_stream__take(s, ASYNC_STREAM__RECV);
     if (res < 0) *err = (int)res;
     else *n = (size_t)res;
     return NULL;
 }
 
-/* Nothing of the kernel's may hold the stream's buffers when a request lets
-   go of it: withdraw what is still in flight and wait for it. A socket made
-   by an open that was cancelled meanwhile is kept, so that it is closed. */
-static async_future *async_http__stream_settle(async_http__stream *s) {
-    static const unsigned ops[] = {ASYNC_HTTP__OP_OPEN, ASYNC_HTTP__OP_SEND, ASYNC_HTTP__OP_RECV};
+async_future *async_stream_settle(async_stream *s) {
+    static const unsigned ops[] = {ASYNC_STREAM__OPEN, ASYNC_STREAM__SEND, ASYNC_STREAM__RECV};
     size_t i;
     for (i = 0; i < sizeof ops / sizeof ops[0]; i++) {
-        async_io_op *op = async_http__stream_op(s, ops[i]);
+        async_io_op *op = async_stream__op(s, ops[i]);
         long res;
-        if (!(s->pending & ops[i])) continue;
+        if (!(s->_pending & ops[i])) continue;
         if (!async_done(&op->future)) {
             async_future_cancel(&op->future);
             return &op->future;
         }
-        res = async_http__stream_take(s, ops[i]);
+        /* A socket made by a connect that was cancelled meanwhile is kept, so that it is closed. */
+        res = async_stream__take(s, ops[i]);
         if (op->kind == ASYNC_IO_SOCKET && res >= 0) s->fd = (int)res;
+        if (ops[i] != ASYNC_STREAM__OPEN) s->_failed = 1; /* a transfer cut short: the stream is off */
     }
     return NULL;
 }
 
-static int async_http__stream_idle_clean(async_io *io, const async_http__stream *s) {
-    return async_io_idle_clean(io, s->fd);
+int async_stream_is_open(const async_stream *s) {
+    return s->fd >= 0 && (s->_ssl ? s->_state == ASYNC_STREAM__TLS_OPEN : s->_state == ASYNC_STREAM__CONNECTED);
 }
 
-static void async_http__stream_close(async_io *io, async_http__stream *s) {
-    if (s->fd >= 0) async_io_close_detached(io, s->fd);
+int async_stream_unclean_eof(const async_stream *s) { return s->_unclean; }
+const char *async_stream_detail(const async_stream *s) { return s->_detail; }
+
+// >>tls
+#ifdef ASYNC_HTTP_TLS
+/* OpenSSL never touches the socket: it reads ciphertext from _cin and
+   writes it to _cout through a BIO of ours, and the stream moves those
+   bytes with the backend's own send and recv. So TLS keeps the loop's
+   batching, timeouts and cancellation, and nothing in it ever blocks. */
+
+static BIO_METHOD *async_tls__bio_method;
+
+static int async_tls__bio_write(BIO *b, const char *data, int len) {
+    async_stream *s = (async_stream *)BIO_get_data(b);
+    size_t need = s->_cout_len + (size_t)len;
+    if (need > s->_cout_cap) {
+        size_t cap = s->_cout_cap ? s->_cout_cap * 2 : 16384;
+        char *grown;
+        while (cap < need) cap *= 2;
+        if (!(grown = (char *)realloc(s->_cout, cap))) return -1;
+        s->_cout = grown;
+        s->_cout_cap = cap;
+    }
+    memcpy(s->_cout + s->_cout_len, data, (size_t)len);
+    s->_cout_len += (size_t)len;
+    return len;
+}
+
+static int async_tls__bio_read(BIO *b, char *out, int len) {
+    async_stream *s = (async_stream *)BIO_get_data(b);
+    size_t avail = s->_cin_len - s->_cin_off, n = (size_t)len < avail ? (size_t)len : avail;
+    BIO_clear_retry_flags(b);
+    if (!n) {
+        if (s->_eof) return 0;
+        BIO_set_retry_read(b); /* more comes with the next receive */
+        return -1;
+    }
+    memcpy(out, s->_cin + s->_cin_off, n);
+    s->_cin_off += n;
+    return (int)n;
+}
+
+static long async_tls__bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
+    (void)b, (void)num, (void)ptr;
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int async_tls__bio_create(BIO *b) {
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static void async_tls__make_bio_method(void) {
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "async_stream");
+    if (!m) return;
+    BIO_meth_set_write(m, async_tls__bio_write);
+    BIO_meth_set_read(m, async_tls__bio_read);
+    BIO_meth_set_ctrl(m, async_tls__bio_ctrl);
+    BIO_meth_set_create(m, async_tls__bio_create);
+    async_tls__bio_method = m;
+}
+
+/* A client keeps the newest session of a host for the next connection. */
+static int async_tls__new_session(SSL *ssl, SSL_SESSION *session) {
+    async_stream *s = (async_stream *)SSL_get_app_data(ssl);
+    if (!s || !s->_session) return 0;
+    if (*s->_session) SSL_SESSION_free((SSL_SESSION *)*s->_session);
+    *s->_session = session;
+    return 1; /* the reference is ours now */
+}
+
+static int async_tls__select_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
+                                  unsigned inlen, void *arg) {
+    static const unsigned char http11[] = "\x08http/1.1";
+    (void)ssl, (void)arg;
+    return SSL_select_next_proto((unsigned char **)(uintptr_t)out, outlen, http11, sizeof http11 - 1, in, inlen) ==
+                   OPENSSL_NPN_NEGOTIATED
+               ? SSL_TLSEXT_ERR_OK
+               : SSL_TLSEXT_ERR_NOACK;
+}
+
+/* OpenSSL's last reason, in words. */
+static const char *async_tls__reason(void) {
+    unsigned long e = ERR_peek_last_error();
+    const char *why = e ? ERR_reason_error_string(e) : NULL;
+    return why ? why : "unknown reason";
+}
+
+int async_tls_init(async_tls *tls, const async_tls_config *cfg) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    async_tls_config none;
+    SSL_CTX *ctx;
+    memset(tls, 0, sizeof *tls);
+    if (!cfg) {
+        memset(&none, 0, sizeof none);
+        cfg = &none;
+    }
+    pthread_once(&once, async_tls__make_bio_method);
+    ERR_clear_error();
+    tls->_server = cfg->cert_file != NULL;
+    ctx = SSL_CTX_new(tls->_server ? TLS_server_method() : TLS_client_method());
+    if (!ctx || !async_tls__bio_method) {
+        snprintf(tls->error, sizeof tls->error, "TLS: no context: %s", async_tls__reason());
+        SSL_CTX_free(ctx);
+        return ASYNC_HTTP_ETLS;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS); /* an idle connection keeps no record buffers */
+    if (tls->_server) {
+        if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert_file) != 1 ||
+            SSL_CTX_use_PrivateKey_file(ctx, cfg->key_file ? cfg->key_file : cfg->cert_file, SSL_FILETYPE_PEM) != 1 ||
+            SSL_CTX_check_private_key(ctx) != 1) {
+            snprintf(tls->error, sizeof tls->error, "TLS: the certificate %s or its key: %s", cfg->cert_file,
+                     async_tls__reason());
+            SSL_CTX_free(ctx);
+            return ASYNC_HTTP_ETLS;
+        }
+        SSL_CTX_set_alpn_select_cb(ctx, async_tls__select_alpn, NULL);
+    } else {
+        int loaded = cfg->ca_file || cfg->ca_path ? SSL_CTX_load_verify_locations(ctx, cfg->ca_file, cfg->ca_path)
+                                                  : SSL_CTX_set_default_verify_paths(ctx);
+        if (loaded != 1) {
+            snprintf(tls->error, sizeof tls->error, "TLS: cannot load the trusted certificates %s%s%s: %s",
+                     cfg->ca_file ? cfg->ca_file : "", cfg->ca_file && cfg->ca_path ? ", " : "",
+                     cfg->ca_path ? cfg->ca_path : "(the system's)", async_tls__reason());
+            SSL_CTX_free(ctx);
+            return ASYNC_HTTP_ETLS;
+        }
+        SSL_CTX_set_verify(ctx, cfg->insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        SSL_CTX_sess_set_new_cb(ctx, async_tls__new_session);
+    }
+    tls->_ctx = ctx;
+    return 0;
+}
+
+void async_tls_free(async_tls *tls) {
+    SSL_CTX_free(tls->_ctx);
+    tls->_ctx = NULL;
+}
+
+void async_tls_session_free(void *session) { SSL_SESSION_free((SSL_SESSION *)session); }
+
+static int async_tls__start(async_stream *s, async_tls *tls) {
+    BIO *bio;
+    ERR_clear_error();
+    if (!tls->_ctx || !(s->_ssl = SSL_new(tls->_ctx)) || !(bio = BIO_new(async_tls__bio_method))) {
+        async_stream__detail(s, "%s", tls->_ctx ? async_tls__reason() : "no TLS context");
+        SSL_free(s->_ssl);
+        s->_ssl = NULL;
+        return ASYNC_HTTP_ETLS;
+    }
+    BIO_set_data(bio, s);
+    SSL_set_bio(s->_ssl, bio, bio);
+    SSL_set_app_data(s->_ssl, s);
+    s->_cin_cap = 65536; /* a few records per receive */
+    if (!(s->_cin = (char *)malloc(s->_cin_cap))) return ASYNC_HTTP_ENOMEM;
+    s->_state = ASYNC_STREAM__HANDSHAKE;
+    return 0;
+}
+
+int async_stream_tls_client(async_stream *s, async_tls *tls, const char *host, void **session) {
+    unsigned char v6[16];
+    int rc = async_tls__start(s, tls), ip;
+    if (rc) return rc;
+    ip = inet_pton(AF_INET, host, v6) == 1 || inet_pton(AF_INET6, host, v6) == 1;
+    SSL_set_connect_state(s->_ssl);
+    SSL_set_alpn_protos(s->_ssl, (const unsigned char *)"\x08http/1.1", 9);
+    /* SNI for names only (RFC 6066); the name or the address checked either way. */
+    if (!ip) SSL_set_tlsext_host_name(s->_ssl, host);
+    if (ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->_ssl), host) != 1 : SSL_set1_host(s->_ssl, host) != 1) {
+        async_stream__detail(s, "cannot check the name %s", host);
+        return ASYNC_HTTP_ETLS;
+    }
+    s->_session = session;
+    if (session && *session) SSL_set_session(s->_ssl, (SSL_SESSION *)*session);
+    return 0;
+}
+
+int async_stream_tls_server(async_stream *s, async_tls *tls) {
+    int rc = async_tls__start(s, tls);
+    if (rc == 0) SSL_set_accept_state(s->_ssl);
+    return rc;
+}
+
+/* The ciphertext SSL wrote, onto the socket. NULL once it is all sent. */
+static async_future *async_tls__flush(async_stream *s, int *err) {
+    if (s->_pending & ASYNC_STREAM__SEND) {
+        long res;
+        if (!async_done(&s->_send_op.future)) return &s->_send_op.future;
+        if ((res = async_stream__take(s, ASYNC_STREAM__SEND)) < 0) {
+            *err = (int)res;
+            return NULL;
+        }
+        s->_cout_off += (size_t)res;
+    }
+    if (s->_cout_off == s->_cout_len) {
+        s->_cout_off = s->_cout_len = 0;
+        return NULL;
+    }
+    return async_stream__started(s, ASYNC_STREAM__SEND,
+                                 async_io_send(s->io, &s->_send_op, s->fd, s->_cout + s->_cout_off,
+                                               s->_cout_len - s->_cout_off, 0));
+}
+
+/* One receive of ciphertext after what _cin holds (moved to its start). */
+static void async_tls__fill_start(async_stream *s) {
+    if ((s->_pending & ASYNC_STREAM__RECV) || s->_eof) return;
+    if (s->_cin_off) {
+        memmove(s->_cin, s->_cin + s->_cin_off, s->_cin_len - s->_cin_off);
+        s->_cin_len -= s->_cin_off;
+        s->_cin_off = 0;
+    }
+    async_stream__started(s, ASYNC_STREAM__RECV,
+                          async_io_recv(s->io, &s->_recv_op, s->fd, s->_cin + s->_cin_len, s->_cin_cap - s->_cin_len,
+                                        0));
+}
+
+/* Take a finished receive of ciphertext; the future if it still runs. */
+static async_future *async_tls__fill_take(async_stream *s, int *err) {
+    long res;
+    if (!(s->_pending & ASYNC_STREAM__RECV)) return NULL;
+    if (!async_done(&s->_recv_op.future)) return &s->_recv_op.future;
+    if ((res = async_stream__take(s, ASYNC_STREAM__RECV)) < 0) *err = (int)res;
+    else if (res == 0) s->_eof = 1;
+    else s->_cin_len += (size_t)res;
+    return NULL;
+}
+
+/* Why a TLS call failed, as a code and the stream's detail. */
+static int async_tls__failure(async_stream *s, int handshake) {
+    long v = SSL_get_verify_result(s->_ssl);
+    unsigned long e = ERR_peek_last_error();
+    s->_failed = 1;
+    if (handshake && v != X509_V_OK) {
+        async_stream__detail(s, "%s", X509_verify_cert_error_string(v));
+        return v == X509_V_ERR_HOSTNAME_MISMATCH || v == X509_V_ERR_IP_ADDRESS_MISMATCH ? ASYNC_HTTP_ETLS_NAME
+                                                                                       : ASYNC_HTTP_ETLS_CERT;
+    }
+    if (!e && s->_eof) {
+        async_stream__detail(s, "%s", "the peer closed the connection");
+    } else if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
+               (ERR_GET_REASON(e) == SSL_R_WRONG_VERSION_NUMBER || ERR_GET_REASON(e) == SSL_R_HTTP_REQUEST ||
+                ERR_GET_REASON(e) == SSL_R_PACKET_LENGTH_TOO_LONG)) {
+        async_stream__detail(s, "%s (does the peer speak plain HTTP on this port?)", async_tls__reason());
+    } else {
+        async_stream__detail(s, "%s", async_tls__reason());
+    }
+    return handshake ? ASYNC_HTTP_ETLS_HANDSHAKE : ASYNC_HTTP_ETLS;
+}
+
+async_future *async_stream_handshake(async_stream *s, int *err) {
+    async_future *f;
+    int rc;
+    if (!s->_ssl || s->_state != ASYNC_STREAM__HANDSHAKE) return NULL;
+    for (;;) {
+        if ((f = async_tls__flush(s, err)) != NULL || *err) return f;
+        if ((f = async_tls__fill_take(s, err)) != NULL || *err) return f;
+        ERR_clear_error();
+        rc = SSL_do_handshake(s->_ssl);
+        if (rc == 1) {
+            /* The last flight (a client's Finished, a server's tickets) goes out
+               with the first send or before the first wait for input: one
+               packet and one syscall fewer per connection. */
+            s->_state = ASYNC_STREAM__TLS_OPEN;
+            return NULL;
+        }
+        if (s->_cout_len) continue; /* what it wrote goes out before we wait */
+        if (SSL_get_error(s->_ssl, rc) != SSL_ERROR_WANT_READ || s->_eof) {
+            *err = async_tls__failure(s, 1);
+            return NULL;
+        }
+        async_tls__fill_start(s);
+    }
+}
+
+static async_future *async_tls__send(async_stream *s, const void *buf, size_t len, size_t *sent, int *err) {
+    if (*sent < len) { /* the BIO never refuses, so all of it becomes ciphertext at once */
+        int rc;
+        ERR_clear_error();
+        rc = SSL_write(s->_ssl, (const char *)buf + *sent, (int)(len - *sent));
+        if (rc <= 0) {
+            *err = async_tls__failure(s, 0);
+            return NULL;
+        }
+        *sent += (size_t)rc;
+    }
+    return async_tls__flush(s, err);
+}
+
+static async_future *async_tls__recv(async_stream *s, void *buf, size_t cap, size_t *n, int *err) {
+    async_future *f;
+    for (;;) {
+        int rc, e;
+        if ((f = async_tls__fill_take(s, err)) != NULL || *err) return f;
+        ERR_clear_error();
+        rc = SSL_read(s->_ssl, buf, cap > INT32_MAX ? INT32_MAX : (int)cap);
+        if (rc > 0) {
+            *n = (size_t)rc;
+            return NULL;
+        }
+        e = SSL_get_error(s->_ssl, rc);
+        if (e == SSL_ERROR_ZERO_RETURN) { /* close_notify */
+            *n = 0;
+            return NULL;
+        }
+        if (e == SSL_ERROR_WANT_READ && !s->_eof) {
+            /* Something to answer (a key update) goes out before we wait. */
+            if ((f = async_tls__flush(s, err)) != NULL || *err) return f;
+            async_tls__fill_start(s);
+            continue;
+        }
+        if (s->_eof && (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_SYSCALL ||
+                        ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING)) {
+            s->_unclean = 1; /* the end, but not one the peer vouched for */
+            *n = 0;
+            return NULL;
+        }
+        *err = async_tls__failure(s, 0);
+        return NULL;
+    }
+}
+
+/* Bytes that came while idle may be only TLS's own (a session ticket): let
+   OpenSSL read them; anything else (data, an alert, the end) is not clean. */
+static int async_tls__idle_clean(async_stream *s) {
+    char byte;
+    long got;
+    int rc;
+    if (s->_pending || s->_eof) return 0;
+    if (s->_cin_off) {
+        memmove(s->_cin, s->_cin + s->_cin_off, s->_cin_len - s->_cin_off);
+        s->_cin_len -= s->_cin_off;
+        s->_cin_off = 0;
+    }
+    got = async_io_recv_nowait(s->io, s->fd, s->_cin + s->_cin_len, s->_cin_cap - s->_cin_len);
+    if (got == 0) return 0;
+    if (got > 0) s->_cin_len += (size_t)got;
+    else if (got != -EAGAIN) return 0;
+    if (s->_cin_len == s->_cin_off && !SSL_has_pending(s->_ssl)) return 1;
+    ERR_clear_error();
+    rc = SSL_read(s->_ssl, &byte, 1);
+    return rc <= 0 && SSL_get_error(s->_ssl, rc) == SSL_ERROR_WANT_READ && !s->_cout_len;
+}
+
+int async_stream_tls_resumed(const async_stream *s) { return s->_ssl && SSL_session_reused(s->_ssl); }
+
+/* close_notify, if the stream ran cleanly: one non-blocking send, best
+   effort, after whatever TLS still had to say (records are numbered: none
+   may be skipped). */
+static void async_tls__close(async_stream *s) {
+    if (s->_state == ASYNC_STREAM__TLS_OPEN && !s->_failed && !s->_pending && s->fd >= 0) {
+        ERR_clear_error();
+        if (SSL_shutdown(s->_ssl) >= 0 && s->_cout_len > s->_cout_off)
+            async_io_send_nowait(s->io, s->fd, s->_cout + s->_cout_off, s->_cout_len - s->_cout_off);
+    }
+    SSL_free(s->_ssl);
+    s->_ssl = NULL;
+    free(s->_cin);
+    free(s->_cout);
+    s->_cin = s->_cout = NULL;
+    s->_cin_cap = s->_cin_len = s->_cin_off = s->_cout_cap = s->_cout_len = s->_cout_off = 0;
+}
+#else
+/* Without ASYNC_HTTP_TLS, a stream is plain TCP and TLS calls say how to get it. */
+static const char async_tls__absent[] = "TLS is not built in: define ASYNC_HTTP_TLS and link -lssl -lcrypto";
+
+int async_tls_init(async_tls *tls, const async_tls_config *config) {
+    (void)config;
+    memset(tls, 0, sizeof *tls);
+    snprintf(tls->error, sizeof tls->error, "%s", async_tls__absent);
+    return ASYNC_HTTP_ETLS;
+}
+void async_tls_free(async_tls *tls) { (void)tls; }
+void async_tls_session_free(void *session) { (void)session; }
+int async_stream_tls_client(async_stream *s, async_tls *tls, const char *host, void **session) {
+    (void)tls, (void)host, (void)session;
+    async_stream__detail(s, "%s", async_tls__absent);
+    return ASYNC_HTTP_ETLS;
+}
+int async_stream_tls_server(async_stream *s, async_tls *tls) { return async_stream_tls_client(s, tls, NULL, NULL); }
+async_future *async_stream_handshake(async_stream *s, int *err) {
+    (void)s, (void)err;
+    return NULL;
+}
+int async_stream_tls_resumed(const async_stream *s) {
+    (void)s;
+    return 0;
+}
+#define async_tls__send(s, buf, len, sent, err) async_stream__tcp_send(s, buf, len, sent, err)
+#define async_tls__recv(s, buf, cap, n, err) async_stream__tcp_recv(s, buf, cap, n, err)
+#define async_tls__idle_clean(s) 0
+#define async_tls__fill_start(s) ((void)0)
+#define async_tls__close(s) ((void)0)
+#endif /* ASYNC_HTTP_TLS */
+
+async_future *async_stream_send(async_stream *s, const void *buf, size_t len, size_t *sent, int *err) {
+    return s->_ssl ? async_tls__send(s, buf, len, sent, err) : async_stream__tcp_send(s, buf, len, sent, err);
+}
+
+void async_stream_recv_start(async_stream *s, void *buf, size_t cap) {
+    if (s->_ssl) async_tls__fill_start(s);
+    else if (!(s->_pending & ASYNC_STREAM__RECV))
+        async_stream__started(s, ASYNC_STREAM__RECV, async_io_recv(s->io, &s->_recv_op, s->fd, buf, cap, 0));
+}
+
+async_future *async_stream_recv(async_stream *s, void *buf, size_t cap, size_t *n, int *err) {
+    return s->_ssl ? async_tls__recv(s, buf, cap, n, err) : async_stream__tcp_recv(s, buf, cap, n, err);
+}
+
+int async_stream_idle_clean(async_stream *s) {
+    if (s->_failed || s->_unclean) return 0;
+    return s->_ssl ? async_tls__idle_clean(s) : async_io_idle_clean(s->io, s->fd);
+}
+
+void async_stream_close(async_stream *s) {
+    if (s->_ssl) async_tls__close(s);
+    if (s->fd >= 0) async_io_close_detached(s->io, s->fd);
     s->fd = -1;
+    s->_state = ASYNC_STREAM__NEW;
+    s->_eof = s->_unclean = s->_failed = 0;
+    s->_detail[0] = 0;
 }
 
 // >>request
@@ -2370,7 +2929,7 @@ static char *async_http__put(char *p, const char *s, size_t n) {
 
 /* Write the request into the connection's send buffer (no printf: this runs
    once per request). */
-static int async_http__build(async_http_request *r, async_http__stream *s) {
+static int async_http__build(async_http_request *r, async_http__conn *s) {
     async_http_client *c = r->_client;
     const char *const *h;
     const char *host = c->_hosts[r->_host].host_header, *agent = c->config.user_agent;
@@ -2509,31 +3068,64 @@ static void async_http__begin_attempt(async_http_request *r) {
     r->_err = 0;
 }
 
-/* Open the connection lent to the request, unless it came from the pool.
-   The connect timeout covers the whole of it. */
+/* The client's TLS context, made at the first https request (loading the
+   system's trusted certificates takes a while). */
+static int async_http__tls_context(async_http_client *c) {
+    if (c->_tls_made == 0) {
+        async_tls_config t;
+        memset(&t, 0, sizeof t);
+        t.ca_file = c->config.ca_file;
+        t.ca_path = c->config.ca_path;
+        t.insecure = c->config.insecure;
+        c->_tls_made = async_tls_init(&c->_tls, &t) == 0 ? 1 : ASYNC_HTTP_ETLS;
+    }
+    return c->_tls_made == 1 ? 0 : c->_tls_made;
+}
+
+/* An await of the opening, within what is left of the connect timeout. */
+static async_future *async_http__connecting(async_http_request *r, async_future *f) {
+    async_time left = r->_try.connect_deadline ? r->_try.connect_deadline - async_now(r->task.loop) : 0;
+    r->_try.phase = ASYNC_HTTP__PHASE_CONNECT;
+    return async_http__timed(r, f, r->_try.connect_deadline && left <= 0 ? 1 : left);
+}
+
+/* Open the connection lent to the request, unless it came from the pool:
+   connect, then the TLS handshake for https. The connect timeout covers
+   the whole of it, as aiohttp's does. */
 static async_future *async_http__open_step(async_http_request *r) {
     async_http_client *c = r->_client;
+    async_http__host *h = &c->_hosts[r->_host];
     async_http__conn *k;
     async_future *f;
     if (r->_err) return NULL;
     k = async_http__conn_of(r);
     if (!r->_try.touched) {
         r->_try.touched = 1;
-        r->_try.reused = k->s.fd >= 0;
+        r->_try.reused = async_stream_is_open(&k->s);
         if (r->_try.reused) return NULL;
-        k->s.addr = c->_hosts[r->_host].addr;
-        k->s.addrlen = c->_hosts[r->_host].addrlen;
         if (c->config.timeout_connect > 0 && c->config.timeout_connect != ASYNC_NO_TIMEOUT)
             r->_try.connect_deadline = async_now(r->task.loop) + c->config.timeout_connect;
     }
-    if ((f = async_http__stream_open(c->io, &k->s, &r->_err)) != NULL) {
-        async_time left = r->_try.connect_deadline ? r->_try.connect_deadline - async_now(r->task.loop) : 0;
-        r->_try.phase = ASYNC_HTTP__PHASE_CONNECT;
-        return async_http__timed(r, f, r->_try.connect_deadline && left <= 0 ? 1 : left);
+    if (!r->_try.connected) {
+        if ((f = async_stream_connect(&k->s, (struct sockaddr *)&h->addr, h->addrlen, &r->_err)) != NULL)
+            return async_http__connecting(r, f);
+        if (r->_err) return NULL;
+        r->_try.connected = 1;
+        c->_connects++;
+        if (h->tls) {
+            if ((r->_err = async_http__tls_context(c)) != 0)
+                async_http__copy(k->s._detail, sizeof k->s._detail, c->_tls.error);
+            else r->_err = async_stream_tls_client(&k->s, &c->_tls, h->name, &h->session);
+            if (r->_err) return NULL;
+        }
     }
-    if (r->_err) return NULL;
-    c->_connects++;
-    if (!k->s.rbuf && !(k->s.rbuf = (char *)async_http__alloc(c, NULL, c->config.recv_buffer_size)))
+    if (h->tls) {
+        if ((f = async_stream_handshake(&k->s, &r->_err)) != NULL) return async_http__connecting(r, f);
+        if (r->_err) return NULL;
+        c->_tls_handshakes++;
+        c->_tls_resumed += (uint64_t)async_stream_tls_resumed(&k->s);
+    }
+    if (!k->rbuf && !(k->rbuf = (char *)async_http__alloc(c, NULL, c->config.recv_buffer_size)))
         r->_err = ASYNC_HTTP_ENOMEM;
     return NULL;
 }
@@ -2545,7 +3137,7 @@ static int async_http__begin_exchange(async_http_request *r, async_http__conn *k
     const async_http_client_config *cfg = &r->_client->config;
     size_t cap = cfg->max_header_bytes < ASYNC_HTTP__HEAD_START ? cfg->max_header_bytes : ASYNC_HTTP__HEAD_START;
     size_t n = cfg->max_headers < ASYNC_HTTP__HEADERS_START ? cfg->max_headers : ASYNC_HTTP__HEADERS_START;
-    int rc = async_http__build(r, &k->s);
+    int rc = async_http__build(r, k);
     if (rc) return rc;
     async_http__alloc(r->_client, r->_head_mem, 0); /* a retry starts afresh */
     r->_head_mem = NULL;
@@ -2556,7 +3148,7 @@ static int async_http__begin_exchange(async_http_request *r, async_http__conn *k
     r->_parser.upgrade_expected = async_http__user_header(r->_headers, "upgrade") != NULL;
     if (cfg->max_interim) r->_parser.max_interim = cfg->max_interim;
     r->response.body_len = 0;
-    async_http__stream_recv_start(r->_client->io, &k->s, cfg->recv_buffer_size);
+    async_stream_recv_start(&k->s, k->rbuf, cfg->recv_buffer_size);
     return 0;
 }
 
@@ -2569,7 +3161,7 @@ static async_future *async_http__send_step(async_http_request *r) {
         if ((r->_err = async_http__begin_exchange(r, k)) != 0) return NULL;
     }
     r->_try.phase = ASYNC_HTTP__PHASE_OTHER;
-    return async_http__stream_send(r->_client->io, &k->s, r->_try.send_len, &r->_try.sent, &r->_err);
+    return async_stream_send(&k->s, k->sbuf, r->_try.send_len, &r->_try.sent, &r->_err);
 }
 
 /* Bytes of the response (n == 0: the server closed): into the parser and
@@ -2582,6 +3174,8 @@ static int async_http__received(async_http_request *r, const char *data, size_t 
         /* Closed before the response ended: nothing sent, or cut short in
            the head or the body; the parser's reason says where. */
         if (async_http_parser_eof(&r->_parser) != 1) return ASYNC_HTTP_ECLOSED;
+        /* A body that ends with the connection ends for real only with TLS's close_notify. */
+        if (async_stream_unclean_eof(&async_http__conn_of(r)->s)) return ASYNC_HTTP_ETLS_TRUNCATED;
         r->_try.done = 1;
         return 0;
     }
@@ -2599,18 +3193,18 @@ static async_future *async_http__recv_step(async_http_request *r) {
     while (!r->_err && !r->_try.done) {
         async_http__conn *k = async_http__conn_of(r);
         size_t n = 0;
-        async_future *f = async_http__stream_recv(c->io, &k->s, c->config.recv_buffer_size, &n, &r->_err);
+        async_future *f = async_stream_recv(&k->s, k->rbuf, c->config.recv_buffer_size, &n, &r->_err);
         if (f) {
             r->_try.phase = ASYNC_HTTP__PHASE_READ;
             return async_http__timed(r, f, c->config.timeout_sock_read);
         }
-        if (!r->_err) r->_err = async_http__received(r, k->s.rbuf, n);
+        if (!r->_err) r->_err = async_http__received(r, k->rbuf, n);
     }
     return NULL;
 }
 
 static async_future *async_http__settle_step(async_http_request *r) {
-    return r->_try.conn < 0 ? NULL : async_http__stream_settle(&async_http__conn_of(r)->s);
+    return r->_try.conn < 0 ? NULL : async_stream_settle(&async_http__conn_of(r)->s);
 }
 
 static int async_http__idempotent(const char *m) {
@@ -2672,15 +3266,18 @@ static void async_http__finish_response(async_http_request *r) {
 /* After an attempt: done, another attempt, or the request fails. */
 static int async_http__conclude(async_http_request *r) {
     int err = async_http__outcome(r);
+    char why[sizeof r->_detail];
     if (!err) {
         async_http__give_back(r, r->_parser.keep_alive);
         async_deadline_stop(&r->_deadline);
         async_http__finish_response(r);
         return ASYNC_HTTP__DONE;
     }
+    why[0] = 0; /* what the stream knows of its failure (TLS's reason), before it closes */
+    if (r->_try.conn >= 0) async_http__copy(why, sizeof why, async_stream_detail(&async_http__conn_of(r)->s));
     /* A pooled connection granted to a request cancelled before it used it
        goes back to the pool, still good. */
-    async_http__give_back(r, r->_try.conn >= 0 && !r->_try.touched && async_http__conn_of(r)->s.fd >= 0);
+    async_http__give_back(r, r->_try.conn >= 0 && !r->_try.touched && async_stream_is_open(&async_http__conn_of(r)->s));
     if (async_http__may_retry(r, err)) {
         r->_attempts++;
         return ASYNC_HTTP__RETRY;
@@ -2691,6 +3288,8 @@ static int async_http__conclude(async_http_request *r) {
         (err == ASYNC_HTTP_ECLOSED && r->_parser.offset > 0))
         async_http__set_detail(r, "%s at byte %lu", r->_parser.error_reason ? r->_parser.error_reason : "?",
                                (unsigned long)r->_parser.error_offset);
+    else if (why[0])
+        async_http__set_detail(r, "%s", why);
     async_http_request_release(r); /* a failed request holds nothing */
     return ASYNC_HTTP__FAIL;
 }

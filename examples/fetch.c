@@ -1,9 +1,11 @@
 /* fetch.c - a small curl: fetch URLs concurrently, print them in order.
  *
- *     fetch [-i] [-X METHOD] [-H 'Name: value']... [-d DATA]
+ *     fetch [-i] [-k] [--cacert FILE] [-X METHOD] [-H 'Name: value']... [-d DATA]
  *           [--timeout S] [--connect-timeout S] [--read-timeout S] URL...
  *
  *     -i                 print the status line and the headers before the body
+ *     -k, --insecure     https: do not check the server's certificate or name
+ *     --cacert FILE      https: trust the CA certificates in FILE (PEM), not the system's
  *     -X METHOD          the method (default GET, or POST with -d)
  *     -H 'Name: value'   a request header (repeatable)
  *     -d DATA            the request body
@@ -35,7 +37,7 @@ typedef struct options {
 } options;
 
 static int usage(void) {
-    fprintf(stderr, "usage: fetch [-i] [-X METHOD] [-H 'Name: value']... [-d DATA]\n"
+    fprintf(stderr, "usage: fetch [-i] [-k] [--cacert FILE] [-X METHOD] [-H 'Name: value']... [-d DATA]\n"
                     "             [--timeout SECONDS] [--connect-timeout SECONDS] [--read-timeout SECONDS] URL...\n");
     return 2;
 }
@@ -58,6 +60,10 @@ static int parse_options(int argc, char **argv, options *o) {
             o->include = 1;
             continue;
         }
+        if (strcmp(arg, "-k") == 0 || strcmp(arg, "--insecure") == 0) {
+            o->config.insecure = 1;
+            continue;
+        }
         if (arg[0] != '-') {
             o->urls[nurls++] = arg;
             continue;
@@ -75,6 +81,8 @@ static int parse_options(int argc, char **argv, options *o) {
             o->headers[nheaders++] = argv[++i];
         } else if (strcmp(arg, "-d") == 0) {
             o->data = argv[++i];
+        } else if (strcmp(arg, "--cacert") == 0) {
+            o->config.ca_file = argv[++i];
         } else {
             return 0;
         }

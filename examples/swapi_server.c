@@ -2,14 +2,17 @@
  * backend. It serves SWAPI-shaped JSON (https://swapi.dev) so that the
  * other examples run offline.
  *
- *     swapi_server [--port P] [--delay-ms N]
+ *     swapi_server [--port P] [--delay-ms N] [--tls CERT KEY]
  *
  *     GET /api/people/N   N in 1..100: a person as JSON; anything else: 404
  *     /api/echo           any method: answers "METHOD TARGET\n" + the request body
  *     ?delay_ms=D         on any path: answer after D ms
  *
  * It prints "listening on http://127.0.0.1:PORT" first (port 0, the default,
- * lets the kernel choose one). --delay-ms N holds each answer back by a
+ * lets the kernel choose one); with --tls (a PEM certificate chain and its
+ * key), it speaks https and says "listening on https://...".
+ * Connections are async_stream's, the same layer the client uses: plain TCP,
+ * or TLS on top. --delay-ms N holds each answer back by a
  * random 0..N ms, so that answers come back in another order than the
  * requests went out. SIGINT or SIGTERM stops it cleanly.
  *
@@ -50,8 +53,8 @@ enum {
 typedef struct conn {
     async_task task;
     int fd; /* -1: the slot is free */
-    async_io_op op;
-    async_wait_for_op idle; /* the recv, with a timeout */
+    async_stream st;
+    async_wait_for_op idle; /* each wait for the client, with a timeout */
     async_timer delay;
     async_time delay_ns;
     char in[IN_SIZE];
@@ -59,8 +62,8 @@ typedef struct conn {
     size_t scanned;     /* bytes already searched for the end of the head */
     size_t head_len, request_len; /* the request being answered: its head; head and body */
     char out[OUT_SIZE];
-    size_t out_len, sent;
-    int close_after, err;
+    size_t out_len, sent, got;
+    int close_after, err, caught;
 } conn;
 
 typedef struct acceptor {
@@ -85,6 +88,8 @@ static struct {
     int signal_pipe[2]; /* the signal handler writes to [1], a task reads [0] */
     char base_url[64];
     int delay_ms;
+    async_tls tls; /* --tls: the server's certificate and key */
+    int use_tls;
     async_semaphore free_slots; /* one unit per free slot in conns[] */
     int free_list[MAX_CONNS], nfree;
     conn conns[MAX_CONNS];
@@ -276,23 +281,29 @@ static void answer(conn *c) {
    gets (ASYNC_AWAIT_CATCH), cancellation included, so that the connection
    always reaches `done`, which closes the socket and frees the slot: the
    try/finally of a coroutine. */
+/* Each of the stream's steps awaited until it is over, within the idle
+   timeout (wait_for cancels what waits if the client stays silent, so that
+   it cannot hold its slot forever). One await per line (portable coroutines). */
+#define AWAIT_STREAM(t, c, call) \
+    while ((f = (call)) != NULL) ASYNC_AWAIT_CATCH(t, async_wait_for(t->loop, &(c)->idle, f, ASYNC_SEC(IDLE_SEC)), (c)->caught)
+
 static int conn_run(async_task *t) {
     conn *c = (conn *)t;
+    async_future *f;
     int status;
     ASYNC_BEGIN(t);
+    if (srv.use_tls) {
+        if (async_stream_tls_server(&c->st, &srv.tls) != 0) goto done;
+        AWAIT_STREAM(t, c, async_stream_handshake(&c->st, &c->err));
+        if (c->err || c->caught) goto done;
+    }
     for (;;) {
         /* A pipelined request may already be in the buffer: look before reading. */
         while ((status = request_complete(c)) == 0) {
-            /* wait_for cancels the recv if the client stays silent, so that
-               it cannot hold its slot forever. */
-            ASYNC_AWAIT_CATCH(t,
-                              async_wait_for(t->loop, &c->idle,
-                                             async_io_recv(&srv.io, &c->op, c->fd, c->in + c->in_len,
-                                                           IN_SIZE - c->in_len, 0),
-                                             ASYNC_SEC(IDLE_SEC)),
-                              c->err);
-            if (c->err || async_result(&c->op.future) == 0) goto done; /* cancelled, idle, failed or closed */
-            c->in_len += (size_t)async_result(&c->op.future);
+            c->got = 0;
+            AWAIT_STREAM(t, c, async_stream_recv(&c->st, c->in + c->in_len, IN_SIZE - c->in_len, &c->got, &c->err));
+            if (c->caught || c->err || c->got == 0) goto done; /* cancelled, idle, failed or closed */
+            c->in_len += c->got;
         }
         c->delay_ns = 0;
         if (status == 1) {
@@ -305,12 +316,9 @@ static int conn_run(async_task *t) {
             ASYNC_AWAIT_CATCH(t, async_sleep(t->loop, &c->delay, c->delay_ns), c->err);
             if (c->err) goto done;
         }
-        /* A send may take only part of the buffer: send the rest. */
-        for (c->sent = 0; c->sent < c->out_len; c->sent += (size_t)async_result(&c->op.future)) {
-            ASYNC_AWAIT_CATCH(t, async_io_send(&srv.io, &c->op, c->fd, c->out + c->sent, c->out_len - c->sent, 0),
-                              c->err);
-            if (c->err) goto done;
-        }
+        c->sent = 0;
+        AWAIT_STREAM(t, c, async_stream_send(&c->st, c->out, c->out_len, &c->sent, &c->err));
+        if (c->caught || c->err) goto done;
         srv.requests++;
         if (c->close_after) break;
         /* Keep the bytes after this request: the start of the next one. */
@@ -319,7 +327,9 @@ static int conn_run(async_task *t) {
         c->scanned = 0;
     }
 done:
-    ASYNC_AWAIT_CATCH(t, async_io_close(&srv.io, &c->op, c->fd), c->err);
+    /* Whatever the kernel still holds of the buffers is let go first. */
+    while ((f = async_stream_settle(&c->st)) != NULL) ASYNC_AWAIT_CATCH(t, f, c->caught);
+    async_stream_close(&c->st); /* close_notify first, over TLS */
     c->fd = -1;
     srv.open--;
     srv.free_list[srv.nfree++] = (int)(c - srv.conns);
@@ -345,6 +355,7 @@ static int accept_run(async_task *t) {
         }
         c = &srv.conns[srv.free_list[--srv.nfree]];
         c->fd = (int)async_result(&a->op.future);
+        async_stream_init(&c->st, &srv.io, c->fd);
         c->in_len = c->scanned = 0;
         srv.connections++;
         if (++srv.open > srv.max_open) srv.max_open = srv.open;
@@ -407,12 +418,13 @@ static int listen_on_loopback(int port) {
         close(fd);
         return -1;
     }
-    snprintf(srv.base_url, sizeof srv.base_url, "http://127.0.0.1:%d", ntohs(a.sin_port));
+    snprintf(srv.base_url, sizeof srv.base_url, "%s://127.0.0.1:%d", srv.use_tls ? "https" : "http",
+             ntohs(a.sin_port));
     return fd;
 }
 
 static int usage(void) {
-    fprintf(stderr, "usage: swapi_server [--port P] [--delay-ms N]\n");
+    fprintf(stderr, "usage: swapi_server [--port P] [--delay-ms N] [--tls CERT KEY]\n");
     return 2;
 }
 
@@ -430,7 +442,17 @@ int main(int argc, char **argv) {
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) port = atoi(argv[++i]);
         else if (strcmp(argv[i], "--delay-ms") == 0 && i + 1 < argc) srv.delay_ms = atoi(argv[++i]);
-        else return usage();
+        else if (strcmp(argv[i], "--tls") == 0 && i + 2 < argc) {
+            async_tls_config t;
+            memset(&t, 0, sizeof t);
+            t.cert_file = argv[++i];
+            t.key_file = argv[++i];
+            if (async_tls_init(&srv.tls, &t) != 0) {
+                fprintf(stderr, "swapi_server: %s\n", srv.tls.error);
+                return 1;
+            }
+            srv.use_tls = 1;
+        } else return usage();
     }
     if (port < 0 || port > 65535 || srv.delay_ms < 0) return usage();
     raise_fd_limit();
@@ -471,5 +493,6 @@ int main(int argc, char **argv) {
            srv.max_open, async_io_backend_name(&srv.io));
     close(srv.listen_fd);
     async_io_exit(&srv.io);
+    if (srv.use_tls) async_tls_free(&srv.tls);
     return rc ? 1 : 0;
 }

@@ -87,10 +87,23 @@ wait_timeout_ok() {
 }
 check "wait_timeout: the fast ones done, the slow ones cancelled" wait_timeout_ok
 
+https_heroes_ok() {
+    out=$(section "seed 001 over https: ten heroes with gather")
+    [ "$(grep -c '^Got hero ' <<<"$out")" -eq 10 ] && [ "$(tail -n 1 <<<"$out")" = "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]" ]
+}
+check "heroes_gather over https (the demo's own CA, made at run time)" https_heroes_ok
+
+https_fetch_ok() {
+    out=$(section "fetch --cacert: one hero over https")
+    [ "$(head -n 1 <<<"$out")" = "HTTP/1.1 200 OK" ] && grep -q '^{"name": "Luke Skywalker",.*"url": "https://127.0.0.1:[0-9]*/api/people/1/"}$' <<<"$out"
+}
+check "fetch --cacert -i over https: head and body" https_fetch_ok
+
 # Under DEMO_WRAP=build/no_uring (io_uring refused), the server must have said
 # that it fell back to epoll, and run on it.
 server_stop_ok() {
-    out=$(section "stopping the server")
+    out=$(section "stopping the servers")
+    [ "$(grep -c '^stopped by SIGTERM: ' <<<"$out")" -eq 2 ] || return 1
     grep -q '^stopped by SIGTERM: 1024 requests on [0-9]* connections' <<<"$out" || return 1
     [ -z "${DEMO_WRAP:-}" ] && return 0
     grep -q '^stopped by .*(epoll)$' <<<"$out" && grep -q '^async_io: using epoll, io_uring is refused: ' <<<"$demo"

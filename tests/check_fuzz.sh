@@ -6,7 +6,7 @@
 set -u
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-10}
-targets="fuzz_parser fuzz_client"
+targets="fuzz_parser fuzz_client fuzz_client_tls"
 passed=0 failed=0
 mkdir -p build/fuzz-artifacts
 
@@ -18,16 +18,18 @@ for t in $targets; do
 done
 [ "$failed" -ne 0 ] && { echo "RESULT fuzz $passed $failed"; exit 1; }
 
+# The corpus of a target: fuzz_client_tls takes fuzz_client's (the same input format).
+corpus_of() { local name=${1#fuzz_}; echo "tests/corpus/${name%_tls}"; }
+
 # 1. Regression: every corpus input once.
 for t in $targets; do
-    name=${t#fuzz_}
-    if out=$("build/$t" -runs=0 "tests/corpus/$name" 2>&1); then
-        n=$(ls "tests/corpus/$name" | wc -l)
+    if out=$("build/$t" -runs=0 "$(corpus_of "$t")" 2>&1); then
+        n=$(ls "$(corpus_of "$t")" | wc -l)
         echo "NOTE $t: corpus of $n inputs replayed"
         passed=$((passed + 1))
     else
         printf '%s\n' "$out" | grep -v '^#\|^INFO' | tail -n 30
-        echo "$t: an input of tests/corpus/$name fails"
+        echo "$t: an input of $(corpus_of "$t") fails"
         failed=$((failed + 1))
     fi
 done
@@ -38,7 +40,7 @@ for t in $targets; do
     name=${t#fuzz_}
     mkdir -p "build/fuzz-corpus/$name"
     "build/$t" -max_total_time="$seconds" -print_final_stats=1 -dict=tests/corpus/http.dict \
-        -artifact_prefix="build/fuzz-artifacts/$name-" "build/fuzz-corpus/$name" "tests/corpus/$name" \
+        -artifact_prefix="build/fuzz-artifacts/$name-" "build/fuzz-corpus/$name" "$(corpus_of "$t")" \
         >"build/fuzz-$name.log" 2>&1 &
     pids+=($!)
 done

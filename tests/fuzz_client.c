@@ -1,6 +1,10 @@
 /* fuzz_client.c - libFuzzer target: the HTTP client end to end, against a server that
  * answers with the fuzzed bytes.
  *
+ * Built with FUZZ_TLS (build/fuzz_client_tls), the same over https: the servers speak TLS
+ * through async_stream's server side, with a certificate from a CA made at start-up, and the
+ * fuzzed bytes are the plaintext of the response.
+ *
  * Everything runs in one thread, on one loop: two listening sockets on 127.0.0.1 (ports
  * chosen by the kernel) are served by tasks of our own on the same io_uring as the client.
  * The "fuzz" server answers the first request of each input with the fuzzed bytes (sent in
@@ -28,6 +32,9 @@
 #include "../async.h"
 #include "../async_http.h"
 #include "net.h"
+#ifdef FUZZ_TLS
+#include "tls.h"
+#endif
 
 #define FUZZ_ASSERT(cond)                                                                    \
     do {                                                                                     \
@@ -53,10 +60,10 @@ typedef struct fuzz_input {
 
 typedef struct sconn {
     async_task task;
-    async_io_op op;
-    int fd, fuzz, err, in_use;
+    async_stream st; /* plain, or TLS (fuzz_client_tls): the fuzzed bytes are then the plaintext */
+    int fd, fuzz, err, caught, in_use;
     char req[4096];
-    size_t req_len, sent, piece;
+    size_t req_len, sent, piece, n;
     uint32_t rng;
     const char *out;
     size_t out_len;
@@ -70,6 +77,14 @@ typedef struct acceptor {
 
 static async_loop loop;
 static async_io io;
+#ifdef FUZZ_TLS
+static fixture pki;         /* a temp dir with the test CA and the server's certificate */
+static async_tls server_tls;
+static char ca_file[512];
+#define SCHEME "https"
+#else
+#define SCHEME "http"
+#endif
 static int lfd_fuzz, lfd_good, port_fuzz, port_good;
 static sconn sconns[NSCONN];
 static acceptor acc_fuzz, acc_good;
@@ -83,19 +98,27 @@ static size_t next_piece(sconn *s) {
     return n < left ? n : left;
 }
 
+/* One await of a stream operation of the server's, until it is over (cancel: caught). */
+#define SERVE(t, s, call) while ((f = (call)) != NULL) ASYNC_AWAIT_CATCH(t, f, (s)->caught)
+
 static int sconn_run(async_task *t) {
     sconn *s = (sconn *)t;
+    async_future *f;
     ASYNC_BEGIN(t);
+#ifdef FUZZ_TLS
+    if (async_stream_tls_server(&s->st, &server_tls) != 0) goto done;
+    SERVE(t, s, async_stream_handshake(&s->st, &s->err));
+    if (s->err || s->caught) goto done;
+#endif
     for (;;) {
         /* One request head (the client sends no request body here). */
         s->req_len = 0;
         while (s->req_len < 4 || !memmem(s->req, s->req_len, "\r\n\r\n", 4)) {
             if (s->req_len == sizeof s->req) goto done;
-            ASYNC_AWAIT_CATCH(t, async_io_recv(&io, &s->op, s->fd, s->req + s->req_len,
-                                               sizeof s->req - s->req_len, 0),
-                              s->err);
-            if (s->err || async_result(&s->op.future) <= 0) goto done;
-            s->req_len += (size_t)async_result(&s->op.future);
+            s->n = 0;
+            SERVE(t, s, async_stream_recv(&s->st, s->req + s->req_len, sizeof s->req - s->req_len, &s->n, &s->err));
+            if (s->err || s->caught || s->n == 0) goto done;
+            s->req_len += s->n;
         }
         if (s->fuzz && !input.served) {
             input.served = 1;
@@ -104,24 +127,25 @@ static int sconn_run(async_task *t) {
             s->out = GOOD_RESPONSE, s->out_len = sizeof GOOD_RESPONSE - 1;
             s->fuzz = 0; /* pieces only for the fuzzed bytes */
         }
-        for (s->sent = 0; s->sent < s->out_len;) {
+        for (s->sent = 0; s->sent < s->out_len; s->sent += s->piece) {
             s->piece = next_piece(s);
-            ASYNC_AWAIT_CATCH(t, async_io_send(&io, &s->op, s->fd, s->out + s->sent, s->piece, 0), s->err);
-            if (s->err) goto done;
-            s->sent += (size_t)async_result(&s->op.future);
+            s->n = 0;
+            SERVE(t, s, async_stream_send(&s->st, s->out + s->sent, s->piece, &s->n, &s->err));
+            if (s->err || s->caught) goto done;
         }
         if (s->out == input.data) {
             if (input.end == END_CLOSE) goto done;
             if (input.end == END_RESET) {
                 struct linger l = {1, 0};
-                setsockopt(s->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+                setsockopt(s->st.fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
                 goto done;
             }
-            if (input.end == END_SHUTDOWN) shutdown(s->fd, SHUT_WR);
+            if (input.end == END_SHUTDOWN) shutdown(s->st.fd, SHUT_WR); /* over TLS: no close_notify */
         }
     }
 done:
-    close(s->fd);
+    SERVE(t, s, async_stream_settle(&s->st));
+    async_stream_close(&s->st); /* close_notify first, over TLS, if all went well */
     s->fd = -1;
     ASYNC_END(t);
 }
@@ -143,6 +167,7 @@ static int acceptor_run(async_task *t) {
                 memset(s, 0, sizeof *s);
                 s->in_use = 1;
                 s->fd = fd;
+                async_stream_init(&s->st, &io, fd);
                 s->fuzz = a->fuzz;
                 s->rng = input.seed * 2654435761u + 7;
                 async_create_task(&loop, &s->task, sconn_run);
@@ -169,6 +194,8 @@ static int known_error(int err, int end) {
         return 1;
     case ASYNC_HTTP_ETIMEOUT_TOTAL: /* the server went silent with the connection open */
         return end == END_KEEP;
+    case ASYNC_HTTP_ETLS_TRUNCATED: /* a body that ends with the connection, which ended without close_notify */
+        return end == END_SHUTDOWN || end == END_RESET;
     default:
         return 0;
     }
@@ -206,6 +233,10 @@ static void check_pool(const async_http_client *c) { FUZZ_ASSERT(client_settled(
 
 /* ---- The target */
 
+#ifdef FUZZ_TLS
+static void remove_pki(void) { fixture_stop(&pki); }
+#endif
+
 static int setup(void) {
     signal(SIGPIPE, SIG_IGN);
     async_loop_init(&loop, NULL);
@@ -215,6 +246,22 @@ static int setup(void) {
     }
     lfd_fuzz = listen_on_loopback(64, &port_fuzz);
     lfd_good = listen_on_loopback(64, &port_good);
+#ifdef FUZZ_TLS
+    {
+        async_tls_config t;
+        char cert[512], key[512];
+        FUZZ_ASSERT(fixture_init(&pki, "fuzz_tls"));
+        tls_make_pki(pki.root);
+        tls_path(ca_file, sizeof ca_file, pki.root, "ca.pem");
+        tls_path(cert, sizeof cert, pki.root, "good.pem");
+        tls_path(key, sizeof key, pki.root, "good.key");
+        memset(&t, 0, sizeof t);
+        t.cert_file = cert;
+        t.key_file = key;
+        FUZZ_ASSERT(async_tls_init(&server_tls, &t) == 0);
+        atexit(remove_pki);
+    }
+#endif
     return 1;
 }
 
@@ -278,8 +325,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cfg.timeout_sock_read = ASYNC_SEC(2);
     cfg.alloc = counting_alloc;
     cfg.alloc_user = &allocs;
-    snprintf(fuzz_url, sizeof fuzz_url, "http://127.0.0.1:%d/fuzz", port_fuzz);
-    snprintf(good_url, sizeof good_url, "http://127.0.0.1:%d/good", port_good);
+#ifdef FUZZ_TLS
+    cfg.ca_file = ca_file;
+#endif
+    snprintf(fuzz_url, sizeof fuzz_url, SCHEME "://127.0.0.1:%d/fuzz", port_fuzz);
+    snprintf(good_url, sizeof good_url, SCHEME "://127.0.0.1:%d/good", port_good);
 
     fds = count_fds();
     start_servers();

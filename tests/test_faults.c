@@ -26,6 +26,7 @@ static int fault_result(int kind, int res);
 #include "../async_http.h"
 #include "test.h"
 #include "net.h"
+#include "tls.h"
 
 /* ---- The fault injector */
 
@@ -67,8 +68,10 @@ static int fault_result(int kind, int res) {
 
 /* ---- nginx in a temp dir */
 
-static fixture served; /* nginx, and the temp dir of the files it serves */
-static int nginx_port;
+static fixture served, served_tls; /* nginx, plain and with TLS, and the temp dirs they serve */
+static int nginx_port, nginx_tls_port;
+static int use_tls; /* the requests go to the TLS nginx, through https:// */
+static char ca_file[512];
 static char small_body[] = "hello, faults\n";
 static char big_body[20000]; /* more than one recv buffer */
 
@@ -86,6 +89,24 @@ static int start_nginx(void) {
     return nginx_port && wait_for_port(nginx_port);
 }
 
+/* The same files over https, from a CA the test makes. */
+static int start_nginx_tls(void) {
+    static char server[1024];
+    nginx_options o = {.error_log = "crit", .worker_connections = 4096,
+                       .http = "keepalive_requests 1000000; keepalive_timeout 300s;\n"
+                               "  default_type text/plain;",
+                       .listen = "ssl backlog=4096", .server = server};
+    if (!fixture_init(&served_tls, "async_faults_tls")) return 0;
+    tls_make_pki(served_tls.root);
+    snprintf(server, sizeof server, "ssl_certificate %s/good.pem; ssl_certificate_key %s/good.key;",
+             served_tls.root, served_tls.root);
+    tls_path(ca_file, sizeof ca_file, served_tls.root, "ca.pem");
+    fixture_write(&served_tls, "small.txt", small_body, sizeof small_body - 1);
+    fixture_write(&served_tls, "big.txt", big_body, sizeof big_body);
+    nginx_tls_port = fixture_nginx(&served_tls, &o);
+    return nginx_tls_port && wait_for_port(nginx_tls_port);
+}
+
 /* ---- One loop, one ring, one client (net.h), a counting allocator */
 
 static alloc_count allocs;
@@ -97,6 +118,7 @@ static int env_open(env *e, size_t limit) {
     cfg.alloc = counting_alloc;
     cfg.alloc_user = &allocs;
     cfg.timeout_sock_read = ASYNC_SEC(10); /* nothing waits that long here: a hang would show */
+    if (use_tls) cfg.ca_file = ca_file;
     return env_init(e, &cfg);
 }
 
@@ -130,8 +152,10 @@ typedef struct tally {
 static void run_requests(env *e, batch *b, int n, tally *t) {
     int done = 0, i;
     memset(t, 0, sizeof *t);
-    snprintf(b->urls[0], sizeof b->urls[0], "http://127.0.0.1:%d/small.txt", nginx_port);
-    snprintf(b->urls[1], sizeof b->urls[1], "http://127.0.0.1:%d/big.txt", nginx_port);
+    snprintf(b->urls[0], sizeof b->urls[0], "%s://127.0.0.1:%d/small.txt", use_tls ? "https" : "http",
+             use_tls ? nginx_tls_port : nginx_port);
+    snprintf(b->urls[1], sizeof b->urls[1], "%s://127.0.0.1:%d/big.txt", use_tls ? "https" : "http",
+             use_tls ? nginx_tls_port : nginx_port);
     while (done < n) {
         b->e = e;
         b->n = n - done < BATCH ? n - done : BATCH;
@@ -164,7 +188,7 @@ static void run_requests(env *e, batch *b, int n, tally *t) {
 /* ------------------------------------------------------------------ */
 /* the tests                                                           */
 
-TEST(ten_thousand_requests_with_faults) {
+static void ten_thousand_with_faults(void) {
     static env e;
     static batch b;
     tally t;
@@ -187,9 +211,10 @@ TEST(ten_thousand_requests_with_faults) {
            faults.failed[0], faults.failed[1], faults.failed[2], faults.failed[3],
            faults.by_kind[ASYNC_IO_CONNECT], faults.by_kind[ASYNC_IO_SEND], faults.by_kind[ASYNC_IO_RECV],
            faults.shortened);
-    printf("NOTE 10000 requests: %lu ok, %lu reset, %lu network error, %lu other, %lu wrong body; "
+    printf("NOTE 10000 %s requests: %lu ok, %lu reset, %lu network error, %lu other, %lu wrong body; "
            "%llu connections\n",
-           t.ok, t.reset, t.network, t.other, t.wrong_body, (unsigned long long)client_connects(&e.client));
+           use_tls ? "https" : "http", t.ok, t.reset, t.network, t.other, t.wrong_body,
+           (unsigned long long)client_connects(&e.client));
     CHECK_EQ(t.not_done, 0);
     CHECK_EQ(t.ok + t.reset + t.network, 10000);
     CHECK_EQ(t.other, 0);
@@ -247,7 +272,8 @@ static int cancel_after_turns(int from, int to, int *cancelled) {
     int k, leaks = 0, fds = count_fds(), base;
     CHECK_EQ(env_open(&e, 4), 0);
     base = count_fds(); /* the ring's included */
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/big.txt", nginx_port);
+    snprintf(url, sizeof url, "%s://127.0.0.1:%d/big.txt", use_tls ? "https" : "http",
+             use_tls ? nginx_tls_port : nginx_port);
     *cancelled = 0;
     for (k = from; k <= to; k++) {
         async_http_request r;
@@ -290,6 +316,29 @@ TEST(cancel_at_every_step) {
     CHECK(cancelled >= 5); /* socket, connect, send, recv at least */
 }
 
+TEST(ten_thousand_requests_with_faults) {
+    use_tls = 0;
+    ten_thousand_with_faults();
+}
+
+/* The same over TLS: short and failed ciphertext sends and receives, mid-handshake too. */
+TEST(ten_thousand_https_requests_with_faults) {
+    use_tls = 1;
+    ten_thousand_with_faults();
+    use_tls = 0;
+}
+
+/* Cancelled at every step of an https request: the handshake's and the TLS reads' included. */
+TEST(cancel_https_at_every_step) {
+    int cancelled, leaks;
+    use_tls = 1;
+    leaks = cancel_after_turns(0, 60, &cancelled);
+    printf("NOTE https cancelled at %d of 61 points\n", cancelled);
+    use_tls = 0;
+    CHECK_EQ(leaks, 0);
+    CHECK(cancelled >= 5); /* connect, the handshake's round trips, send, recv */
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     if (!start_nginx()) {
@@ -300,6 +349,14 @@ int main(void) {
     }
     RUN(ten_thousand_requests_with_faults);
     RUN(cancel_at_every_step);
+    if (!start_nginx_tls()) {
+        fprintf(stderr, "FAIL: could not start nginx with TLS\n");
+        test__failed++;
+    } else {
+        RUN(ten_thousand_https_requests_with_faults);
+        RUN(cancel_https_at_every_step);
+    }
+    fixture_stop(&served_tls);
     fixture_stop(&served);
     return test_summary("faults");
 }

@@ -745,8 +745,8 @@ TEST(test_url_errors) {
     async_http_request r;
     CHECK_EQ(env_init(&e, NULL), 0);
     memset(&r, 0, sizeof r);
-    CHECK_EQ(fetch(&e.client, &r, "GET", "https://127.0.0.1/"), ASYNC_HTTP_ESCHEME);
-    CHECK(strstr(async_http_request_error(&r), "TLS") != NULL);
+    /* https without ASYNC_HTTP_TLS: test_minimal.c. Schemes are case-insensitive. */
+    CHECK_EQ(fetch(&e.client, &r, "GET", "HTTPS://127.0.0.1:1/"), ASYNC_HTTP_EREFUSED);
     memset(&r, 0, sizeof r);
     CHECK_EQ(fetch(&e.client, &r, "GET", "ftp://127.0.0.1/"), ASYNC_HTTP_ESCHEME);
     memset(&r, 0, sizeof r);

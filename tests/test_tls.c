@@ -1,0 +1,431 @@
+/* test_tls.c - https:// end to end: nginx with TLS (certificates from a CA the test makes),
+ * keep-alive and session resumption counted on nginx's side, every certificate and handshake
+ * failure ending in its named error (and the client going on), truncation, cancellation. */
+#define _GNU_SOURCE
+#define ASYNC_IMPLEMENTATION
+#define ASYNC_HTTP_IMPLEMENTATION
+#include "../async.h"
+#include "../async_http.h"
+#include "test.h"
+#include "net.h"
+#include "tls.h"
+
+static fixture servers;
+static int nginx_port;
+static char big[1 << 20];
+
+static int start_nginx(void) {
+    char server[2048], http[256];
+    nginx_options o;
+    size_t i;
+    if (!fixture_init(&servers, "async_http_tls")) return 0;
+    tls_make_pki(servers.root);
+    fixture_write(&servers, "small.json", "{\"name\": \"Leia Organa\", \"height\": \"150\"}", 41);
+    for (i = 0; i < sizeof big; i++) big[i] = (char)('a' + (i * 13 + i / 997) % 26);
+    fixture_write(&servers, "big.bin", big, sizeof big);
+    snprintf(http, sizeof http, "log_format tls '$connection $ssl_session_reused $request_uri'; keepalive_requests 1000;");
+    snprintf(server, sizeof server,
+             "ssl_certificate %s/good.pem; ssl_certificate_key %s/good.key;\n"
+             "  ssl_session_cache shared:T:1m; ssl_session_tickets on;\n"
+             "  access_log %s/access.log tls;\n"
+             "  gzip on; gzip_min_length 0; gzip_types *;",
+             servers.root, servers.root, servers.root);
+    memset(&o, 0, sizeof o);
+    o.worker_connections = 256;
+    o.listen = "ssl";
+    o.http = http;
+    o.server = server;
+    nginx_port = fixture_nginx(&servers, &o);
+    return nginx_port && wait_for_port(nginx_port);
+}
+
+static void https_url(char *out, size_t n, int port, const char *path) {
+    snprintf(out, n, "https://127.0.0.1:%d%s", port, path);
+}
+
+/* A client that trusts the test's CA (or nothing at all, insecure). */
+static int tls_env(env *e, int insecure, async_time connect_timeout) {
+    static char ca[512];
+    async_http_client_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    tls_path(ca, sizeof ca, servers.root, "ca.pem");
+    cfg.ca_file = ca;
+    cfg.insecure = insecure;
+    cfg.timeout_connect = connect_timeout;
+    return env_init(e, &cfg);
+}
+
+static async_http_client_stats stats_of(const env *e) {
+    async_http_client_stats s;
+    async_http_client_get_stats(&e->client, &s);
+    return s;
+}
+
+/* The access log's lines for uri: "<connection> <reused> <uri>", in order. */
+static int log_lines(const char *uri, char lines[][64], int max) {
+    char path[512], line[256];
+    int n = 0;
+    FILE *f;
+    msleep(50); /* nginx writes its log as each request ends */
+    tls_path(path, sizeof path, servers.root, "access.log");
+    if (!(f = fopen(path, "r"))) return 0;
+    while (fgets(line, sizeof line, f) && n < max) {
+        char *sp = strrchr(line, ' ');
+        if (sp && !strncmp(sp + 1, uri, strlen(uri)) && sp[1 + strlen(uri)] == '\n') { line[63] = 0; memcpy(lines[n++], line, 64); }
+    }
+    fclose(f);
+    return n;
+}
+
+/* A good request to nginx on this client works (after whatever failed before it). */
+static int still_works(env *e) {
+    async_http_request r;
+    char url[128];
+    int ok;
+    https_url(url, sizeof url, nginx_port, "/small.json");
+    ok = fetch_new(&e->client, &r, "GET", url, ASYNC_SEC(5)) == 0 && r.response.status == 200 &&
+         r.response.body_len == 41;
+    async_http_request_release(&r);
+    return ok;
+}
+
+/* ------------------------------------------------------------------ */
+/* nginx                                                               */
+
+TEST(https_get_head_chunked_big) {
+    env e;
+    async_http_request r;
+    char url[128];
+    const char *const gzip[] = {"Accept-Encoding: gzip", NULL};
+    size_t len;
+    const char *v;
+    CHECK_EQ(tls_env(&e, 0, 0), 0);
+    https_url(url, sizeof url, nginx_port, "/small.json");
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    CHECK_EQ(r.response.status, 200);
+    CHECK(r.response.body_len == 41 && !memcmp(r.response.body, "{\"name\": \"Leia Organa\"", 22));
+    async_http_request_release(&r);
+
+    CHECK_EQ(fetch_new(&e.client, &r, "HEAD", url, 0), 0);
+    CHECK_EQ(r.response.status, 200);
+    CHECK_EQ(r.response.body_len, 0);
+    v = async_http_response_header(&r.response, "content-length", &len);
+    CHECK(v && len == 2 && !memcmp(v, "41", 2));
+    async_http_request_release(&r);
+
+    memset(&r, 0, sizeof r);
+    r.headers = gzip;
+    CHECK_EQ(fetch(&e.client, &r, "GET", url), 0);
+    v = async_http_response_header(&r.response, "transfer-encoding", &len);
+    CHECK(v && len == 7 && !memcmp(v, "chunked", 7));
+    CHECK(r.response.body_len > 10 && (unsigned char)r.response.body[0] == 0x1f &&
+          (unsigned char)r.response.body[1] == 0x8b);
+    async_http_request_release(&r);
+
+    https_url(url, sizeof url, nginx_port, "/big.bin");
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    CHECK(r.response.body_len == sizeof big && !memcmp(r.response.body, big, sizeof big));
+    async_http_request_release(&r);
+    CHECK_EQ(stats_of(&e).tls_handshakes, 1); /* all of it on one connection */
+    CHECK(client_settled(&e.client));
+    env_close(&e);
+}
+
+/* Twenty requests, one connection, one handshake: the client's count and nginx's agree. */
+TEST(https_keep_alive_one_handshake) {
+    env e;
+    async_http_request r;
+    char url[128], lines[32][64];
+    int i, n, same = 1;
+    CHECK_EQ(tls_env(&e, 0, 0), 0);
+    https_url(url, sizeof url, nginx_port, "/small.json?keepalive");
+    for (i = 0; i < 20; i++) {
+        CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+        CHECK_EQ(r.response.status, 200);
+        async_http_request_release(&r);
+    }
+    CHECK_EQ(stats_of(&e).tls_handshakes, 1);
+    CHECK_EQ(client_connects(&e.client), 1);
+    n = log_lines("/small.json?keepalive", lines, 32);
+    CHECK_EQ(n, 20);
+    for (i = 1; i < n; i++) same &= strtol(lines[i], NULL, 10) == strtol(lines[0], NULL, 10);
+    CHECK(same); /* nginx saw one connection */
+    env_close(&e);
+}
+
+/* Each request closes its connection; the next one resumes the session (no certificate
+   exchange), as both the client's count and nginx's $ssl_session_reused say. */
+TEST(https_session_resumption) {
+    env e;
+    async_http_request r;
+    char url[128], lines[8][64];
+    const char *const close_it[] = {"Connection: close", NULL};
+    int i, n;
+    CHECK_EQ(tls_env(&e, 0, 0), 0);
+    https_url(url, sizeof url, nginx_port, "/small.json?resume");
+    for (i = 0; i < 3; i++) {
+        memset(&r, 0, sizeof r);
+        r.headers = close_it;
+        CHECK_EQ(fetch(&e.client, &r, "GET", url), 0);
+        async_http_request_release(&r);
+    }
+    CHECK_EQ(client_connects(&e.client), 3);
+    CHECK_EQ(stats_of(&e).tls_handshakes, 3);
+    CHECK_EQ(stats_of(&e).tls_resumed, 2);
+    n = log_lines("/small.json?resume", lines, 8);
+    CHECK_EQ(n, 3);
+    if (n == 3) {
+        CHECK(strstr(lines[0], " . ") != NULL);
+        CHECK(strstr(lines[1], " r ") != NULL);
+        CHECK(strstr(lines[2], " r ") != NULL);
+    }
+    env_close(&e);
+}
+
+/* ------------------------------------------------------------------ */
+/* scripted TLS peers                                                  */
+
+typedef struct failure {
+    const char *cert;    /* the server's certificate (NULL: the scenario needs none) */
+    int min_version;     /* the server's only TLS version, if not 0 */
+    scenario play;
+    const char *host;    /* the URL's host (NULL: 127.0.0.1) */
+    const char *response;
+    int error;           /* what the request must end with */
+    const char *message; /* a part of its message */
+    int insecure_ok;     /* insecure, the same request succeeds */
+} failure;
+
+static int run_against(const failure *x, int insecure, async_time connect_timeout, char *msg, size_t msg_len) {
+    env e;
+    server s;
+    async_http_request r;
+    char url[128];
+    int err;
+    SSL_CTX *ctx = x->cert ? tls_server_ctx(servers.root, x->cert, x->min_version, x->min_version) : NULL;
+    tls_scenario_ctx = ctx;
+    server_start(&s, x->play);
+    s.response = x->response ? x->response : OK_RESPONSE;
+    CHECK_EQ(tls_env(&e, insecure, connect_timeout), 0);
+    snprintf(url, sizeof url, "https://%s:%d/", x->host ? x->host : "127.0.0.1", s.port);
+    err = fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5));
+    snprintf(msg, msg_len, "%s", async_http_request_error(&r));
+    async_http_request_release(&r);
+    CHECK(client_settled(&e.client));
+    CHECK(still_works(&e)); /* the client goes on */
+    env_close(&e);
+    server_stop(&s);
+    SSL_CTX_free(ctx);
+    return err;
+}
+
+static void expect_failure(const failure *x) {
+    char msg[512];
+    int err = run_against(x, 0, ASYNC_SEC(2), msg, sizeof msg);
+    if (err != x->error || !strstr(msg, x->message))
+        fprintf(stderr, "  %s: got %d \"%s\", expected %d with \"%s\"\n", x->cert ? x->cert : "-", err, msg,
+                x->error, x->message);
+    CHECK_EQ(err, x->error);
+    CHECK(strstr(msg, x->message) != NULL);
+    if (x->insecure_ok) CHECK_EQ(run_against(x, 1, ASYNC_SEC(2), msg, sizeof msg), 0);
+}
+
+TEST(certificate_failures) {
+    failure xs[] = {
+        {"stranger", 0, play_tls_ok, NULL, NULL, ASYNC_HTTP_ETLS_CERT, "unable to get local issuer certificate", 1},
+        {"expired", 0, play_tls_ok, NULL, NULL, ASYNC_HTTP_ETLS_CERT, "certificate has expired", 1},
+        {"self", 0, play_tls_ok, NULL, NULL, ASYNC_HTTP_ETLS_CERT, "self", 1},
+        {"other", 0, play_tls_ok, NULL, NULL, ASYNC_HTTP_ETLS_NAME, "IP address mismatch", 1},
+        {"other", 0, play_tls_ok, "localhost", NULL, ASYNC_HTTP_ETLS_NAME, "hostname mismatch", 1},
+        /* the good one, by name: SNI and the name check pass */
+        {"good", 0, play_tls_ok, "localhost", NULL, 0, "success", 1},
+    };
+    size_t i;
+    for (i = 0; i < sizeof xs / sizeof xs[0]; i++) expect_failure(&xs[i]);
+}
+
+TEST(handshake_failures) {
+    failure xs[] = {
+        {"good", TLS1_VERSION, play_tls_ok, NULL, NULL, ASYNC_HTTP_ETLS_HANDSHAKE, "protocol version", 0},
+        {NULL, 0, play_plain_http, NULL, NULL, ASYNC_HTTP_ETLS_HANDSHAKE, "plain HTTP", 0},
+        {NULL, 0, play_tls_close_early, NULL, NULL, ASYNC_HTTP_ETLS_HANDSHAKE, "TLS handshake failed: ", 0},
+    };
+    size_t i;
+    for (i = 0; i < sizeof xs / sizeof xs[0]; i++) expect_failure(&xs[i]);
+}
+
+/* A peer that goes silent mid-handshake: the connect timeout covers the handshake. */
+TEST(handshake_stall_is_connect_timeout) {
+    failure x = {NULL, 0, play_tls_stall, NULL, NULL, ASYNC_HTTP_ETIMEOUT_CONNECT, "connect timeout", 0};
+    char msg[512];
+    double t0 = now_ms(), ms;
+    CHECK_EQ(run_against(&x, 0, ASYNC_MS(300), msg, sizeof msg), ASYNC_HTTP_ETIMEOUT_CONNECT);
+    ms = now_ms() - t0;
+    CHECK(strstr(msg, "connect timeout") != NULL);
+    CHECK(ms >= 290 && ms < 2500);
+}
+
+/* A body that ends with the connection ends only with close_notify: a plain TCP close is a
+   truncation. A Content-Length body cut short is the usual ECLOSED. With close_notify, the
+   same close-delimited body is whole. */
+TEST(truncation_without_close_notify) {
+    failure cut = {"good", 0, play_tls_cut, NULL, "HTTP/1.1 200 OK\r\n\r\nall of it, or is it", ASYNC_HTTP_ETLS_TRUNCATED,
+                   "close_notify", 0};
+    failure cut_length = {"good", 0, play_tls_cut, NULL, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial",
+                          ASYNC_HTTP_ECLOSED, "before the end of the body", 0};
+    expect_failure(&cut);
+    expect_failure(&cut_length);
+}
+
+static void play_tls_once(server *s, int fd, int index) {
+    SSL *ssl = tls_accept(fd);
+    (void)index;
+    if (!ssl) return;
+    if (tls_read_request(ssl)) tls_send_str(ssl, s->response);
+    SSL_shutdown(ssl); /* close_notify: the body ends here, for real */
+    SSL_free(ssl);
+}
+
+TEST(close_delimited_body_with_close_notify) {
+    failure x = {"good", 0, play_tls_once, NULL, "HTTP/1.1 200 OK\r\n\r\nall of it", 0, "success", 0};
+    env e;
+    server s;
+    async_http_request r;
+    char url[128];
+    SSL_CTX *ctx = tls_server_ctx(servers.root, x.cert, 0, 0);
+    tls_scenario_ctx = ctx;
+    server_start(&s, x.play);
+    s.response = x.response;
+    CHECK_EQ(tls_env(&e, 0, 0), 0);
+    https_url(url, sizeof url, s.port, "/");
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0);
+    CHECK(r.response.body_len == 9 && !memcmp(r.response.body, "all of it", 9));
+    async_http_request_release(&r);
+    env_close(&e);
+    server_stop(&s);
+    SSL_CTX_free(ctx);
+}
+
+/* Cancelled mid-handshake: the request ends cancelled once the kernel let go, and nothing
+   of it is left (fds, pool, memory: ASan). */
+TEST(cancel_mid_handshake) {
+    env e;
+    server s;
+    async_http_request r;
+    async_timer t;
+    char url[128];
+    int fds;
+    server_start(&s, play_tls_stall);
+    CHECK_EQ(tls_env(&e, 0, 0), 0);
+    fds = count_fds();
+    https_url(url, sizeof url, s.port, "/");
+    memset(&r, 0, sizeof r);
+    memset(&t, 0, sizeof t);
+    async_http_get(&e.client, &r, url);
+    async_run(&e.loop, async_sleep(&e.loop, &t, ASYNC_MS(100)));
+    CHECK(!async_done(&r.task.future));
+    async_cancel(&r.task);
+    CHECK_EQ(async_run(&e.loop, &r.task.future), ASYNC_ECANCELED);
+    CHECK(client_settled(&e.client));
+    env_flush(&e);
+    CHECK(server_drained(&s, 2000)); /* the client closed its end */
+    CHECK_EQ(count_fds(), fds);      /* nothing of the request is left open */
+    CHECK(still_works(&e));
+    env_close(&e);
+    server_stop(&s);
+}
+
+/* Cancelled while it waits for the response: the TLS read is withdrawn, nothing is left. */
+TEST(cancel_mid_tls_read) {
+    env e;
+    server s;
+    async_http_request r;
+    async_timer t;
+    char url[128];
+    int fds;
+    SSL_CTX *ctx = tls_server_ctx(servers.root, "good", 0, 0);
+    tls_scenario_ctx = ctx;
+    server_start(&s, play_tls_silent);
+    CHECK_EQ(tls_env(&e, 0, 0), 0);
+    fds = count_fds();
+    https_url(url, sizeof url, s.port, "/");
+    memset(&r, 0, sizeof r);
+    memset(&t, 0, sizeof t);
+    async_http_get(&e.client, &r, url);
+    async_run(&e.loop, async_sleep(&e.loop, &t, ASYNC_MS(150)));
+    CHECK(!async_done(&r.task.future));
+    CHECK_EQ(stats_of(&e).tls_handshakes, 1); /* it is past the handshake, reading */
+    async_cancel(&r.task);
+    CHECK_EQ(async_run(&e.loop, &r.task.future), ASYNC_ECANCELED);
+    CHECK(client_settled(&e.client));
+    env_flush(&e);
+    CHECK(server_drained(&s, 2000));
+    CHECK_EQ(count_fds(), fds);
+    env_close(&e);
+    server_stop(&s);
+    SSL_CTX_free(ctx);
+}
+
+/* A client that closes its pooled connections says close_notify first. */
+TEST(close_notify_on_clean_close) {
+    env e;
+    server s;
+    async_http_request r;
+    char url[128];
+    int i;
+    SSL_CTX *ctx = tls_server_ctx(servers.root, "good", 0, 0);
+    tls_scenario_ctx = ctx;
+    tls_closed_clean = tls_closed_unclean = 0;
+    server_start(&s, play_tls_ok);
+    CHECK_EQ(tls_env(&e, 0, 0), 0);
+    https_url(url, sizeof url, s.port, "/");
+    for (i = 0; i < 3; i++) {
+        CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0);
+        async_http_request_release(&r);
+    }
+    env_close(&e);
+    CHECK(server_drained(&s, 2000));
+    CHECK_EQ(server_get(&s, &tls_closed_clean), 1);
+    CHECK_EQ(server_get(&s, &tls_closed_unclean), 0);
+    server_stop(&s);
+    SSL_CTX_free(ctx);
+}
+
+/* A trusted-certificate file that is not there: the request says so. */
+TEST(missing_ca_file) {
+    env e;
+    async_http_client_config cfg;
+    async_http_request r;
+    char url[128];
+    memset(&cfg, 0, sizeof cfg);
+    cfg.ca_file = "/nonexistent/ca.pem";
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    https_url(url, sizeof url, nginx_port, "/small.json");
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), ASYNC_HTTP_ETLS);
+    CHECK(strstr(async_http_request_error(&r), "/nonexistent/ca.pem") != NULL);
+    async_http_request_release(&r);
+    env_close(&e);
+}
+
+int main(void) {
+    signal(SIGPIPE, SIG_IGN);
+    if (!start_nginx()) {
+        fprintf(stderr, "nginx with TLS did not start\n");
+        fixture_stop(&servers);
+        return test_summary("tls") | 1;
+    }
+    RUN(https_get_head_chunked_big);
+    RUN(https_keep_alive_one_handshake);
+    RUN(https_session_resumption);
+    RUN(certificate_failures);
+    RUN(handshake_failures);
+    RUN(handshake_stall_is_connect_timeout);
+    RUN(truncation_without_close_notify);
+    RUN(close_delimited_body_with_close_notify);
+    RUN(cancel_mid_handshake);
+    RUN(cancel_mid_tls_read);
+    RUN(close_notify_on_clean_close);
+    RUN(missing_ca_file);
+    fixture_stop(&servers);
+    return test_summary("tls");
+}
