@@ -159,17 +159,30 @@
 extern "C" {
 #endif
 
-/* ---- errors: below -4096 so that an operation's -errno never collides ---- */
+/* ---- errors: below -4096 so that an operation's -errno never collides ----
+   One list makes the codes, their names (async_strerror) and the bounds of
+   the range: a new code goes at the end, one below the last (the build
+   checks that the codes run on without a gap). */
+#define ASYNC_ERRORS(X)                                                              \
+    X(ECANCELED, -4097, "cancelled")                                                 \
+    X(ETIMEDOUT, -4098, "timed out")                                                 \
+    X(EINVAL, -4099, "invalid argument")                                             \
+    X(EDEADLK, -4100, "deadlock: nothing left to run could complete the awaited future") \
+    X(EFULL, -4101, "queue full")                                                    \
+    X(EEMPTY, -4102, "queue empty")                                                  \
+    X(EDONE, -4103, "no more futures to iterate")
+#define ASYNC__ERROR_CODE(name, code, text) ASYNC_##name = (code),
+#define ASYNC__ERROR_INDEX(name, code, text) ASYNC__I_##name,
+#define ASYNC__ERROR_COUNT(name, code, text) +1
+#define ASYNC__ERROR_IN_ORDER(name, code, text) (ASYNC_##name == ASYNC_ERRORS_HIGHEST - ASYNC__I_##name) &&
+enum { ASYNC_OK = 0, ASYNC_ERRORS(ASYNC__ERROR_CODE) };
+enum { ASYNC_ERRORS(ASYNC__ERROR_INDEX) };
+/* The range async.h's own codes take; another header's codes lie outside it. */
 enum {
-    ASYNC_OK = 0,
-    ASYNC_ECANCELED = -4097, /* the future or task was cancelled */
-    ASYNC_ETIMEDOUT = -4098, /* a timeout or deadline passed */
-    ASYNC_EINVAL = -4099,    /* invalid argument */
-    ASYNC_EDEADLK = -4100,   /* nothing left to run could complete the future */
-    ASYNC_EFULL = -4101,     /* the queue is full */
-    ASYNC_EEMPTY = -4102,    /* the queue is empty */
-    ASYNC_EDONE = -4103      /* the iteration has no more futures */
+    ASYNC_ERRORS_HIGHEST = -4097,
+    ASYNC_ERRORS_LOWEST = ASYNC_ERRORS_HIGHEST + 1 - (0 ASYNC_ERRORS(ASYNC__ERROR_COUNT))
 };
+typedef char async__error_codes_run_on_without_a_gap[(ASYNC_ERRORS(ASYNC__ERROR_IN_ORDER) 1) ? 1 : -1];
 const char *async_strerror(int code);
 
 /* Another header registers the names of its own codes (a static domain). */
@@ -216,6 +229,19 @@ struct async_future {
     uint8_t state;                       /* ASYNC_PENDING ... */
     uint16_t flags;
     int32_t lc; /* a task's resumption point; other futures leave it alone */
+};
+
+/* future.flags (private) */
+enum {
+    ASYNC__SENTINEL = 1,    /* a wait list's own ring future, never awaited */
+    ASYNC__SCHEDULED = 2,   /* task: in the ready queue */
+    ASYNC__WAITING = 4,     /* task: in the waiter ring of what it awaits */
+    ASYNC__CANCEL_REQ = 8,  /* task: cancellation requested, not yet delivered */
+    ASYNC__BY_TIMEOUT = 16, /* task: ... by a deadline */
+    ASYNC__CANCELLING = 32, /* task: a cancellation was delivered (and caught) */
+    ASYNC__CAUGHT_TIMEOUT = 64,
+    ASYNC__ARMED = 128,     /* timer: in the heap */
+    ASYNC__GRANT = 256      /* a primitive's granted slot: `cancel` hands the grant on */
 };
 
 void async_future_init(async_future *f);
@@ -299,6 +325,7 @@ void async_loop_init(async_loop *loop, const async_loop_config *config);
 void async_loop_set_backend(async_loop *loop, int (*poll)(void *, async_time), void *backend);
 int async_run(async_loop *loop, async_future *f);
 async_time async_now(async_loop *loop);
+static inline size_t async_loop_timers(const async_loop *loop) { return loop->ntimers; } /* armed timers */
 
 /* ---- timers: a future done at a deadline ---- */
 struct async_timer {
@@ -311,6 +338,8 @@ struct async_timer {
 async_future *async_sleep(async_loop *loop, async_timer *timer, async_time delay);
 async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_time deadline);
 void async_timer_stop(async_timer *timer); /* a running timer ends cancelled */
+/* Started and not yet fired or stopped. */
+static inline int async_timer_armed(const async_timer *timer) { return (timer->future.flags & ASYNC__ARMED) != 0; }
 
 /* ---- gather ---- */
 typedef struct async_gather_op {
@@ -543,18 +572,6 @@ void async__finish(async_task *t, int state, intptr_t value);
 
 #define ASYNC__CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
-/* future.flags */
-enum {
-    ASYNC__SENTINEL = 1,    /* a wait list's own ring future, never awaited */
-    ASYNC__SCHEDULED = 2,   /* task: in the ready queue */
-    ASYNC__WAITING = 4,     /* task: in the waiter ring of what it awaits */
-    ASYNC__CANCEL_REQ = 8,  /* task: cancellation requested, not yet delivered */
-    ASYNC__BY_TIMEOUT = 16, /* task: ... by a deadline */
-    ASYNC__CANCELLING = 32, /* task: a cancellation was delivered (and caught) */
-    ASYNC__CAUGHT_TIMEOUT = 64,
-    ASYNC__ARMED = 128,     /* timer: in the heap */
-    ASYNC__GRANT = 256      /* a primitive's granted slot: `cancel` hands the grant on */
-};
 
 /* ---- errors ---- */
 static async_error_domain *async__domains;
@@ -568,18 +585,14 @@ void async_register_errors(async_error_domain *domain) {
 }
 
 const char *async_strerror(int code) {
+#define ASYNC__ERROR_NAME(name, code, text) case ASYNC_##name: return text;
     async_error_domain *d;
     switch (code) {
     case ASYNC_OK: return "success";
-    case ASYNC_ECANCELED: return "cancelled";
-    case ASYNC_ETIMEDOUT: return "timed out";
-    case ASYNC_EINVAL: return "invalid argument";
-    case ASYNC_EDEADLK: return "deadlock: nothing left to run could complete the awaited future";
-    case ASYNC_EFULL: return "queue full";
-    case ASYNC_EEMPTY: return "queue empty";
-    case ASYNC_EDONE: return "no more futures to iterate";
+    ASYNC_ERRORS(ASYNC__ERROR_NAME)
     default: break;
     }
+#undef ASYNC__ERROR_NAME
     for (d = async__domains; d; d = d->next)
         if (code >= d->lowest && code <= d->highest) return d->name(code);
     return "unknown error";
