@@ -199,7 +199,9 @@ typedef int64_t async_time;
 #define ASYNC_US(n) ((async_time)(n) * 1000)
 #define ASYNC_MS(n) ((async_time)(n) * 1000000)
 #define ASYNC_SEC(n) ((async_time)(n) * 1000000000)
-#define ASYNC_NO_TIMEOUT ((async_time)-1)
+/* "No timeout": infinitely far away, so code that forgets the special case
+   still never fires. Every other timeout <= 0 means "now". */
+#define ASYNC_NO_TIMEOUT ((async_time)INT64_MAX)
 
 typedef struct async_loop async_loop;
 typedef struct async_future async_future;
@@ -1108,7 +1110,7 @@ void async_as_completed_init(async_loop *loop, async_as_completed *ac, async_fut
     ac->futs = futs;
     ac->links = links;
     ac->n = ac->unyielded = n;
-    if (timeout >= 0 && n > 0) {
+    if (timeout != ASYNC_NO_TIMEOUT && n > 0) {
         ac->timer_waiter.wake = async__ac_timer_wake;
         async_future_add_waiter(async_sleep(loop, &ac->timer, timeout), &ac->timer_waiter);
     }
@@ -1199,7 +1201,7 @@ async_future *async_wait(async_loop *loop, async_wait_op *w, async_future *const
         links[i].waiter.wake = async__wait_child_wake;
         async__ring_push(&futs[i]->waiters, &links[i].waiter);
     }
-    if (timeout >= 0) {
+    if (timeout != ASYNC_NO_TIMEOUT) {
         w->timer_waiter.wake = async__wait_timer_wake;
         async_future_add_waiter(async_sleep(loop, &w->timer, timeout), &w->timer_waiter);
     }
@@ -1243,7 +1245,12 @@ async_future *async_wait_for(async_loop *loop, async_wait_for_op *wf, async_futu
     }
     wf->inner_waiter.wake = async__wait_for_inner_wake;
     async__ring_push(&inner->waiters, &wf->inner_waiter);
-    if (timeout >= 0) {
+    if (timeout <= 0) {
+        /* Out of time before it began: the inner is cancelled now (a task
+           not yet run never runs) and this settles once it is done. */
+        wf->timed_out = 1;
+        async_future_cancel(inner);
+    } else if (timeout != ASYNC_NO_TIMEOUT) {
         wf->timer_waiter.wake = async__wait_for_timer_wake;
         async_future_add_waiter(async_sleep(loop, &wf->timer, timeout), &wf->timer_waiter);
     }
@@ -1269,7 +1276,12 @@ static void async__deadline_task_done(async_waiter *l, async_future *task) {
 void async_deadline_start(async_loop *loop, async_deadline *d, async_task *task, async_time timeout) {
     memset(d, 0, sizeof *d);
     d->task = task;
-    if (timeout < 0) return; /* ASYNC_NO_TIMEOUT */
+    if (timeout == ASYNC_NO_TIMEOUT) return;
+    if (timeout <= 0) { /* already passed: seen at the task's next await */
+        d->expired = 1;
+        async__task_request_cancel(task, 1);
+        return;
+    }
     d->timer_waiter.wake = async__deadline_wake;
     async_future_add_waiter(async_sleep(loop, &d->timer, timeout), &d->timer_waiter);
     d->task_waiter.wake = async__deadline_task_done;

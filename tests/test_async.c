@@ -741,13 +741,19 @@ typedef struct deadlined {
     async_task task;
     async_deadline deadline;
     async_timer nap;
+    async_future done; /* an await that does not suspend comes first */
     async_time timeout, sleep;
+    int passed_first;
 } deadlined;
 
 static int deadlined_run(async_task *t) {
     deadlined *d = (deadlined *)t;
     ASYNC_BEGIN(t);
     async_deadline_start(t->loop, &d->deadline, t, d->timeout);
+    async_future_init(&d->done);
+    async_future_set_result(&d->done, 1);
+    ASYNC_AWAIT(t, &d->done);
+    d->passed_first = 1;
     ASYNC_AWAIT(t, async_sleep(t->loop, &d->nap, d->sleep));
     async_deadline_stop(&d->deadline);
     ASYNC_RETURN(t, 7);
@@ -780,6 +786,52 @@ TEST(test_deadline_edges) {
     start_workers(&loop, w, f, 1, delays);
     CHECK_EQ(async_run(&loop, async_wait_for(&loop, &wf, f[0], INT64_MAX)), 0);
     CHECK_EQ(async_result(&wf.future), 100);
+}
+
+/* Only ASYNC_NO_TIMEOUT means "none"; every other timeout <= 0 means "now". */
+TEST(test_timeouts_zero_or_negative_mean_now) {
+    static const async_time now_ish[2] = {0, -1};
+    int k;
+    CHECK(ASYNC_NO_TIMEOUT == INT64_MAX);
+    for (k = 0; k < 2; k++) {
+        async_loop loop;
+        worker w[1];
+        async_future *f[1];
+        async_wait_for_op wf;
+        deadlined d;
+        int delays[1] = {50};
+        virtual_loop(&loop);
+        /* wait_for: times out at once, before the inner task runs, and cancels it */
+        start_workers(&loop, w, f, 1, delays);
+        CHECK_EQ(async_run(&loop, async_wait_for(&loop, &wf, f[0], now_ish[k])), ASYNC_ETIMEDOUT);
+        CHECK(async_cancelled(f[0]));
+        CHECK(!w[0].started);
+        CHECK_EQ(async_now(&loop), 0);
+        /* a deadline: expires at the task's next await */
+        memset(&d, 0, sizeof d);
+        d.timeout = now_ish[k], d.sleep = ASYNC_MS(10);
+        async_create_task(&loop, &d.task, deadlined_run);
+        CHECK_EQ(async_run(&loop, &d.task.future), ASYNC_ETIMEDOUT);
+        CHECK(!d.passed_first); /* at the very next await, even one that does not suspend */
+        CHECK(d.deadline.expired);
+        CHECK_EQ(async_now(&loop), 0);
+        CHECK_EQ(async_loop_timers(&loop), 0);
+    }
+    {
+        /* and ASYNC_NO_TIMEOUT arms no timer at all */
+        async_loop loop;
+        worker w[1];
+        async_future *f[1];
+        async_wait_for_op wf;
+        int delays[1] = {50};
+        virtual_loop(&loop);
+        start_workers(&loop, w, f, 1, delays);
+        async_wait_for(&loop, &wf, f[0], ASYNC_NO_TIMEOUT);
+        run_for(&loop, ASYNC_MS(1));
+        CHECK_EQ(async_loop_timers(&loop), 1); /* the worker's sleep only */
+        CHECK_EQ(async_run(&loop, &wf.future), 0);
+        CHECK_EQ(async_now(&loop), ASYNC_MS(50));
+    }
 }
 
 /* Closing an as_completed while a consumer waits for its next step ends
@@ -1134,6 +1186,7 @@ int main(void) {
     RUN(test_deadline_cancels_group);
     RUN(test_deadline_not_reached);
     RUN(test_deadline_edges);
+    RUN(test_timeouts_zero_or_negative_mean_now);
     RUN(test_as_completed_close_wakes_consumer);
     RUN(test_semaphore_limit_and_fifo);
     RUN(test_semaphore_cancelled_waiter_keeps_no_unit);
