@@ -435,7 +435,8 @@ typedef struct async_semaphore {
     async_waitlist waiters;
     intptr_t value;
 } async_semaphore;
-void async_semaphore_init(async_semaphore *s, intptr_t value);
+/* A negative value is refused: ASYNC_EINVAL, and the semaphore starts at 0. */
+int async_semaphore_init(async_semaphore *s, intptr_t value);
 /* Done (at once, or when a unit is released) when the caller holds a unit. */
 async_future *async_semaphore_acquire(async_semaphore *s, async_future *slot);
 int async_semaphore_try_acquire(async_semaphore *s); /* 1 if acquired */
@@ -763,7 +764,14 @@ int async__resume(async_task *t, int catching, int *err) {
     int code;
     t->future.value = 0;
     if (!(flags & ASYNC__CANCEL_REQ)) {
-        if (err) *err = f ? async_error(f) : 0;
+        code = f ? async_error(f) : 0;
+        /* What it awaited was cancelled (not the task): asyncio raises
+           CancelledError here too, and uncaught it ends the task. */
+        if (code == ASYNC_ECANCELED && !catching) {
+            async__finish(t, ASYNC_CANCELLED, ASYNC_ECANCELED);
+            return 1;
+        }
+        if (err) *err = code;
         return 0;
     }
     /* Granted a unit or an item, then cancelled before it used it: pass it on. */
@@ -1031,7 +1039,9 @@ static void async__gather_wake(async_waiter *w, async_future *child) {
     g->pending--;
     if (child->state != ASYNC_FULFILLED && !g->return_exceptions && !g->cancelling) {
         async__detach_links(g->futs, g->links, g->n);
-        async_future_set_error(&g->future, async_error(child)); /* a cancelled child: cancelled */
+        /* A cancelled child is an error of the gather's (ECANCELED), not a
+           cancellation of the gather itself: asyncio does the same. */
+        async__complete(&g->future, ASYNC_FAILED, async_error(child));
     } else if (g->pending == 0) {
         if (g->cancelling) async__complete(&g->future, ASYNC_CANCELLED, ASYNC_ECANCELED);
         else async__complete(&g->future, ASYNC_FULFILLED, (intptr_t)g->n);
@@ -1041,10 +1051,13 @@ static void async__gather_wake(async_waiter *w, async_future *child) {
 static void async__gather_cancel(async_future *f) {
     async_gather_op *g = ASYNC__CONTAINER(f, async_gather_op, future);
     size_t i;
+    int requested = 0;
     if (g->cancelling) return;
     g->cancelling = 1;
     /* A child may complete inside the loop and so complete the gather. */
-    for (i = 0; i < g->n && g->future.state == ASYNC_PENDING; i++) async_future_cancel(g->futs[i]);
+    for (i = 0; i < g->n && g->future.state == ASYNC_PENDING; i++) requested |= async_future_cancel(g->futs[i]);
+    /* Nothing left to cancel: the results stand (asyncio's cancel() returns False). */
+    if (!requested) g->cancelling = 0;
 }
 
 async_future *async_gather(async_gather_op *g, async_future *const *futs, async_link *links, size_t n,
@@ -1079,6 +1092,7 @@ static void async__ac_emit(async_as_completed *ac) {
         async__complete(&ac->step, ASYNC_FULFILLED, (intptr_t)(l - ac->links));
     } else if (ac->timed_out) {
         ac->asked = 0;
+        ac->unyielded = 0; /* said once; the iteration is over: EDONE from now on */
         async__complete(&ac->step, ASYNC_FAILED, ASYNC_ETIMEDOUT);
     }
 }
@@ -1212,7 +1226,9 @@ async_future *async_wait(async_loop *loop, async_wait_op *w, async_future *const
 static void async__wait_for_settle(async_wait_for_op *wf) {
     async_future *in = wf->inner;
     async__timer_release(&wf->timer, &wf->timer_waiter);
-    if (wf->timed_out) async__complete(&wf->future, ASYNC_FAILED, ASYNC_ETIMEDOUT);
+    /* Cancelled by the timeout: ETIMEDOUT. An inner that ended otherwise
+       while being cancelled (its own error, or a result) says so itself. */
+    if (wf->timed_out && async_error(in) == ASYNC_ECANCELED) async__complete(&wf->future, ASYNC_FAILED, ASYNC_ETIMEDOUT);
     else async__complete(&wf->future, in->state, in->value);
 }
 
@@ -1348,9 +1364,10 @@ static void async__semaphore_hand_on(async_future *slot) {
     async_semaphore_release((async_semaphore *)slot->value);
 }
 
-void async_semaphore_init(async_semaphore *s, intptr_t value) {
+int async_semaphore_init(async_semaphore *s, intptr_t value) {
     async__waitlist_init(&s->waiters);
-    s->value = value;
+    s->value = value < 0 ? 0 : value;
+    return value < 0 ? ASYNC_EINVAL : 0;
 }
 
 int async_semaphore_try_acquire(async_semaphore *s) {

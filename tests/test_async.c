@@ -471,6 +471,91 @@ TEST(test_cancel_gather_cancels_children) {
     CHECK_EQ(async_now(&loop), ASYNC_MS(50));
 }
 
+/* Without return_exceptions a cancelled child is an error of the gather's
+   (ECANCELED); the gather itself is not cancelled, the others run on. */
+TEST(test_gather_cancelled_child_is_an_error) {
+    async_loop loop;
+    worker w[3];
+    async_future *f[3];
+    async_link links[3];
+    async_gather_op g;
+    awaiter plain, catching;
+    int delays[3] = {30, 100, 20};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 3, delays);
+    memset(&plain, 0, sizeof plain);
+    memset(&catching, 0, sizeof catching);
+    plain.target = catching.target = async_gather(&g, f, links, 3, 0);
+    catching.catches = 1;
+    async_create_task(&loop, &plain.task, awaiter_run);
+    async_create_task(&loop, &catching.task, awaiter_run);
+    run_for(&loop, ASYNC_MS(5));
+    async_cancel(&w[1].task);
+    CHECK_EQ(async_run(&loop, &g.future), ASYNC_ECANCELED);
+    CHECK(!async_cancelled(&g.future)); /* failed, with ECANCELED */
+    CHECK_EQ(async_now(&loop), ASYNC_MS(5));
+    CHECK(!async_done(f[0]) && !async_done(f[2]));
+    /* awaiting it raises the cancellation: uncaught, the awaiter ends cancelled */
+    CHECK_EQ(async_run(&loop, &plain.task.future), ASYNC_ECANCELED);
+    CHECK(async_cancelled(&plain.task.future));
+    CHECK_EQ(async_run(&loop, &catching.task.future), 0);
+    CHECK_EQ(catching.err, ASYNC_ECANCELED);
+    CHECK_EQ(async_task_cancelling(&catching.task), 0); /* the task itself was not cancelled */
+    CHECK_EQ(async_run(&loop, f[0]), 0);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(30));
+}
+
+/* A gather that is done keeps its results when a cancellation comes after. */
+TEST(test_gather_done_then_cancelled_results_stand) {
+    async_loop loop;
+    async_future kids[2];
+    async_future *f[2];
+    async_link links[2];
+    async_gather_op g;
+    awaiter a;
+    virtual_loop(&loop);
+    async_future_init(&kids[0]);
+    async_future_init(&kids[1]);
+    f[0] = &kids[0], f[1] = &kids[1];
+    memset(&a, 0, sizeof a);
+    a.target = async_gather(&g, f, links, 2, 0);
+    async_create_task(&loop, &a.task, awaiter_run);
+    run_for(&loop, ASYNC_MS(1));
+    async_future_set_result(&kids[0], 1);
+    async_future_set_result(&kids[1], 2); /* the gather is done; its awaiter has not run yet */
+    async_cancel(&a.task);
+    CHECK_EQ(async_future_cancel(&g.future), 0);
+    CHECK_EQ(async_run(&loop, &a.task.future), ASYNC_ECANCELED); /* the awaiter is cancelled ... */
+    CHECK(async_done(&g.future) && !async_cancelled(&g.future)); /* ... the gather is not */
+    CHECK_EQ(async_result(&g.future), 2);
+    CHECK_EQ(async_result(f[1]), 2);
+}
+
+/* A future awaited is cancelled (not the task): asyncio raises CancelledError
+   in the awaiter, which ends cancelled unless it catches it. */
+TEST(test_cancelled_future_ends_awaiter) {
+    async_loop loop;
+    async_timer nap;
+    awaiter plain, catching;
+    virtual_loop(&loop);
+    memset(&nap, 0, sizeof nap);
+    memset(&plain, 0, sizeof plain);
+    memset(&catching, 0, sizeof catching);
+    plain.target = catching.target = async_sleep(&loop, &nap, ASYNC_SEC(1));
+    catching.catches = 1;
+    async_create_task(&loop, &plain.task, awaiter_run);
+    async_create_task(&loop, &catching.task, awaiter_run);
+    run_for(&loop, ASYNC_MS(10));
+    async_timer_stop(&nap); /* the sleep ends cancelled */
+    CHECK_EQ(async_run(&loop, &plain.task.future), ASYNC_ECANCELED);
+    CHECK_EQ(plain.done_at, 0); /* it never got past the await */
+    CHECK_EQ(async_run(&loop, &catching.task.future), 0);
+    CHECK_EQ(catching.err, ASYNC_ECANCELED);
+    CHECK_EQ(catching.done_at, ASYNC_MS(10));
+    CHECK_EQ(async_result(&catching.task.future), 42);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(10));
+}
+
 /* ================= as_completed ================= */
 
 typedef struct ac_consumer {
@@ -528,17 +613,16 @@ TEST(test_as_completed_timeout_leaves_rest_running) {
     memset(&c, 0, sizeof c);
     async_as_completed_init(&loop, &c.ac, f, links, 4, ASYNC_MS(25));
     async_create_task(&loop, &c.task, ac_consumer_run);
-    /* The consumer stops after 8 steps: 2 yields, then 6 timeouts. */
+    /* Two yields, the timeout once, then "done" (not the timeout again). */
     CHECK_EQ(async_run(&loop, &c.task.future), 0);
     CHECK_EQ(c.yielded[0], 1);
     CHECK_EQ(c.yielded[1], 3);
     CHECK_EQ(c.errors[2], ASYNC_ETIMEDOUT);
     CHECK_EQ(c.at[2], ASYNC_MS(25));
-    {
-        int i, all_timeout = 1;
-        for (i = 2; i < 8; i++) all_timeout &= c.errors[i] == ASYNC_ETIMEDOUT;
-        CHECK(all_timeout);
-    }
+    CHECK_EQ(c.errors[3], ASYNC_EDONE);
+    CHECK_EQ(c.at[3], ASYNC_MS(25));
+    CHECK_EQ(c.steps, 3);
+    CHECK_EQ(async_error(async_as_completed_next(&c.ac)), ASYNC_EDONE); /* and it stays done */
     CHECK(!async_done(f[0]));
     CHECK(!async_done(f[2]));
     CHECK(f[0]->waiters == NULL && f[2]->waiters == NULL); /* unwatched */
@@ -671,6 +755,26 @@ TEST(test_wait_for_done_zero_timeout) {
     async_wait_for(&loop, &wf, &done, 0);
     CHECK(async_done(&wf.future));
     CHECK_EQ(async_result(&wf.future), 77);
+}
+
+/* On timeout the inner is cancelled; if it ends otherwise (it caught the
+   cancellation), its own outcome is what wait_for gives, as in asyncio. */
+TEST(test_wait_for_inner_outcome_wins_over_timeout) {
+    async_loop loop;
+    worker w[2];
+    async_future *f[2];
+    async_wait_for_op wf[2];
+    int delays[2] = {1000, 1000};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 2, delays);
+    w[0].catches = 1, w[0].error = -33; /* cleans up, then fails on its own */
+    w[1].catches = 1;                   /* cleans up, then returns 101 */
+    CHECK_EQ(async_run(&loop, async_wait_for(&loop, &wf[0], f[0], ASYNC_MS(100))), -33);
+    CHECK_EQ(w[0].caught, ASYNC_ECANCELED);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(100));
+    CHECK_EQ(async_run(&loop, async_wait_for(&loop, &wf[1], f[1], ASYNC_MS(50))), 0);
+    CHECK_EQ(async_result(&wf[1].future), 101);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(150));
 }
 
 /* A task that gathers a group under a deadline (asyncio.timeout). */
@@ -903,6 +1007,16 @@ TEST(test_semaphore_limit_and_fifo) {
     for (i = 0; i < N; i++) fifo &= log[i] == i; /* first come, first served */
     CHECK(fifo);
     CHECK_EQ(sem.value, 3);
+}
+
+TEST(test_semaphore_negative_is_refused) {
+    async_semaphore sem;
+    CHECK_EQ(async_semaphore_init(&sem, -1), ASYNC_EINVAL);
+    CHECK(!async_semaphore_try_acquire(&sem)); /* it starts at 0 */
+    async_semaphore_release(&sem);
+    CHECK(async_semaphore_try_acquire(&sem));
+    CHECK(!async_semaphore_try_acquire(&sem));
+    CHECK_EQ(async_semaphore_init(&sem, 2), 0);
 }
 
 TEST(test_semaphore_cancelled_waiter_keeps_no_unit) {
@@ -1174,6 +1288,9 @@ int main(void) {
     RUN(test_gather_first_error_others_keep_running);
     RUN(test_gather_return_exceptions_slots);
     RUN(test_cancel_gather_cancels_children);
+    RUN(test_gather_cancelled_child_is_an_error);
+    RUN(test_gather_done_then_cancelled_results_stand);
+    RUN(test_cancelled_future_ends_awaiter);
     RUN(test_as_completed_completion_order);
     RUN(test_as_completed_timeout_leaves_rest_running);
     RUN(test_wait_first_exception);
@@ -1183,12 +1300,14 @@ int main(void) {
     RUN(test_wait_for_timeout_cancels_inner);
     RUN(test_wait_for_in_time);
     RUN(test_wait_for_done_zero_timeout);
+    RUN(test_wait_for_inner_outcome_wins_over_timeout);
     RUN(test_deadline_cancels_group);
     RUN(test_deadline_not_reached);
     RUN(test_deadline_edges);
     RUN(test_timeouts_zero_or_negative_mean_now);
     RUN(test_as_completed_close_wakes_consumer);
     RUN(test_semaphore_limit_and_fifo);
+    RUN(test_semaphore_negative_is_refused);
     RUN(test_semaphore_cancelled_waiter_keeps_no_unit);
     RUN(test_event_wakes_all);
     RUN(test_primitive_waits_compose);
