@@ -259,6 +259,8 @@ void async_future_add_waiter(async_future *f, async_waiter *w);
 int async_future_remove_waiter(async_future *f, async_waiter *w);
 
 static inline int async_done(const async_future *f) { return f->state != ASYNC_PENDING; }
+/* Something (a task, a combinator) waits for f. */
+static inline int async_future_watched(const async_future *f) { return f->waiters != NULL; }
 static inline int async_cancelled(const async_future *f) { return f->state == ASYNC_CANCELLED; }
 static inline intptr_t async_result(const async_future *f) {
     return f->state == ASYNC_FULFILLED ? f->value : 0;
@@ -307,6 +309,7 @@ typedef struct async_timer async_timer;
 
 struct async_loop {
     async_waiter *ready_head, *ready_tail; /* private, all of it */
+    async_waiter *soon_head, *soon_tail;   /* callbacks run before the next turn's tasks */
     async_timer *buckets[ASYNC__BUCKETS];
     async_time bucket_min[ASYNC__BUCKETS]; /* a lower bound of each bucket's deadlines */
     uint64_t nonempty;                     /* bit b-1 for bucket b > 0 */
@@ -384,15 +387,19 @@ enum { ASYNC_FIRST_COMPLETED = 1, ASYNC_FIRST_EXCEPTION = 2, ASYNC_ALL_COMPLETED
 typedef struct async_wait_op {
     async_future future; /* result: how many children are done; never cancels them */
     async_timer timer;
-    async_waiter timer_waiter;
+    async_waiter timer_waiter, soon;
+    async_loop *loop;
     async_future *const *futs;
     async_link *links;
     size_t n, ndone;
-    int return_when;
+    int return_when, met;
 } async_wait_op;
 /* Done when the condition holds or the timeout passes (not an error: check
-   async_done() of each child to tell done from pending). n == 0 or an
-   unknown condition fails with ASYNC_EINVAL. */
+   async_done() of each child to tell done from pending). Its result counts
+   every child done by the time the waiter resumes: once the condition holds,
+   the wait completes at the start of the next loop turn, so children that
+   finish in the same instant all count. n == 0 or an unknown condition
+   fails with ASYNC_EINVAL. */
 async_future *async_wait(async_loop *loop, async_wait_op *w, async_future *const *futs, async_link *links,
                          size_t n, int return_when, async_time timeout);
 
@@ -430,6 +437,8 @@ typedef struct async_waitlist {
     async_future ring; /* private: a ring of waiting slots through their value fields */
     async_future *last;
 } async_waitlist;
+/* Nobody waits (e.g. async_waitlist_empty(&event.waiters)). */
+static inline int async_waitlist_empty(const async_waitlist *wl) { return wl->last == &wl->ring; }
 
 typedef struct async_semaphore {
     async_waitlist waiters;
@@ -959,6 +968,35 @@ void async_timer_stop(async_timer *timer) {
 }
 
 /* ---- the loop ---- */
+/* Callbacks to run at the start of the next turn, before its tasks
+   (asyncio's call_soon, for the combinators that must see a whole instant). */
+static void async__call_soon(async_loop *loop, async_waiter *w) {
+    w->next = NULL;
+    if (loop->soon_tail) loop->soon_tail->next = w;
+    else loop->soon_head = w;
+    loop->soon_tail = w;
+}
+
+/* Withdraw a callback: the list holds a few at most, so a scan will do. */
+static void async__cancel_soon(async_loop *loop, async_waiter *w) {
+    async_waiter **p, *prev = NULL;
+    for (p = &loop->soon_head; *p; prev = *p, p = &(*p)->next) {
+        if (*p != w) continue;
+        *p = w->next;
+        if (loop->soon_tail == w) loop->soon_tail = prev;
+        return;
+    }
+}
+
+static void async__run_soon(async_loop *loop) {
+    async_waiter *w;
+    while ((w = loop->soon_head) != NULL) {
+        loop->soon_head = w->next;
+        if (!loop->soon_head) loop->soon_tail = NULL;
+        w->wake(w, NULL);
+    }
+}
+
 static int async__idle(async_loop *loop, async_time timeout) {
     if (loop->poll) return loop->poll(loop->backend, timeout);
     if (timeout < 0) return ASYNC_EDEADLK;
@@ -980,9 +1018,11 @@ static int async__idle(async_loop *loop, async_time timeout) {
 int async_run(async_loop *loop, async_future *f) {
     unsigned ran = 0;
     while (f->state == ASYNC_PENDING) {
-        async_waiter *batch = loop->ready_head;
+        async_waiter *batch;
         async_time timeout, next;
         int rc;
+        async__run_soon(loop);
+        batch = loop->ready_head;
         /* Run only what was ready when the turn began: a task that yields
            waits for the next turn, after timers and I/O had their say. */
         loop->ready_head = loop->ready_tail = NULL;
@@ -999,7 +1039,7 @@ int async_run(async_loop *loop, async_future *f) {
             async__fire_timers(loop);
         }
         if (f->state != ASYNC_PENDING) break;
-        if (loop->ready_head) {
+        if (loop->ready_head || loop->soon_head) {
             if (!loop->poll) continue;
             timeout = 0;
         } else if (async__next_deadline(loop, &next)) {
@@ -1164,16 +1204,29 @@ static int async__wait_satisfied(const async_wait_op *w, const async_future *chi
 }
 
 static void async__wait_finish(async_wait_op *w, int state) {
+    if (w->met) async__cancel_soon(w->loop, &w->soon);
     async__detach_links(w->futs, w->links, w->n);
     async__timer_release(&w->timer, &w->timer_waiter);
     async__complete(&w->future, state, state == ASYNC_CANCELLED ? ASYNC_ECANCELED : (intptr_t)w->ndone);
+}
+
+/* The condition held during the last turn: report what is done by now. */
+static void async__wait_soon(async_waiter *l, async_future *unused) {
+    async_wait_op *w = ASYNC__CONTAINER(l, async_wait_op, soon);
+    (void)unused;
+    w->met = 0;
+    async__wait_finish(w, ASYNC_FULFILLED);
 }
 
 static void async__wait_child_wake(async_waiter *l, async_future *child) {
     async_wait_op *w = (async_wait_op *)((async_link *)l)->owner;
     if (w->future.state != ASYNC_PENDING) return;
     w->ndone++;
-    if (async__wait_satisfied(w, child)) async__wait_finish(w, ASYNC_FULFILLED);
+    if (w->ndone == w->n) async__wait_finish(w, ASYNC_FULFILLED); /* nothing more can come */
+    else if (!w->met && async__wait_satisfied(w, child)) {
+        w->met = 1; /* the others finishing in this instant count too */
+        async__call_soon(w->loop, &w->soon);
+    }
 }
 
 static void async__wait_timer_wake(async_waiter *l, async_future *timer) {
@@ -1190,6 +1243,8 @@ async_future *async_wait(async_loop *loop, async_wait_op *w, async_future *const
     int failed = 0;
     memset(w, 0, sizeof *w);
     async_future_init_cancellable(&w->future, async__wait_cancel);
+    w->loop = loop;
+    w->soon.wake = async__wait_soon;
     w->futs = futs;
     w->links = links;
     w->return_when = return_when;

@@ -422,7 +422,7 @@ TEST(test_gather_first_error_others_keep_running) {
     CHECK_EQ(async_now(&loop), ASYNC_MS(10)); /* at the first error, not at the end */
     CHECK(!async_done(f[0]));
     CHECK(!async_done(f[2]));
-    CHECK(f[0]->waiters == NULL && f[2]->waiters == NULL); /* the gather let go of them */
+    CHECK(!async_future_watched(f[0]) && !async_future_watched(f[2])); /* the gather let go of them */
     /* the others run on to their own ends */
     CHECK_EQ(async_run(&loop, f[0]), 0);
     CHECK_EQ(async_result(f[0]), 100);
@@ -625,7 +625,7 @@ TEST(test_as_completed_timeout_leaves_rest_running) {
     CHECK_EQ(async_error(async_as_completed_next(&c.ac)), ASYNC_EDONE); /* and it stays done */
     CHECK(!async_done(f[0]));
     CHECK(!async_done(f[2]));
-    CHECK(f[0]->waiters == NULL && f[2]->waiters == NULL); /* unwatched */
+    CHECK(!async_future_watched(f[0]) && !async_future_watched(f[2])); /* unwatched */
     CHECK_EQ(async_run(&loop, f[2]), 0); /* the rest run on */
     CHECK_EQ(async_result(f[2]), 102);
     CHECK(async_done(f[0]));
@@ -650,6 +650,46 @@ TEST(test_wait_first_exception) {
     CHECK_EQ(async_error(f[1]), -5);
 }
 
+/* FIRST_EXCEPTION: a cancelled child is no exception; a child that failed
+   before the wait began satisfies it at once. */
+TEST(test_wait_first_exception_edges) {
+    async_loop loop;
+    worker w[3];
+    async_future *f[3];
+    async_link links[3];
+    async_wait_op wt;
+    int delays[3] = {1000, 20, 40};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 3, delays);
+    w[2].error = -5;
+    async_wait(&loop, &wt, f, links, 3, ASYNC_FIRST_EXCEPTION, ASYNC_NO_TIMEOUT);
+    run_for(&loop, ASYNC_MS(5));
+    async_cancel(&w[0].task);
+    CHECK_EQ(async_run(&loop, &wt.future), 0);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(40)); /* at the failure, not at the cancellation */
+    CHECK_EQ(async_result(&wt.future), 3);
+    CHECK(async_cancelled(f[0]));
+    {
+        worker w2[3];
+        async_future *f2[3];
+        async_link l2[3];
+        async_wait_op wt2;
+        int d2[3] = {10, 500, 500};
+        start_workers(&loop, w2, f2, 3, d2);
+        w2[0].error = -6;
+        run_for(&loop, ASYNC_MS(20));
+        CHECK_EQ(async_error(f2[0]), -6);
+        async_wait(&loop, &wt2, f2, l2, 3, ASYNC_FIRST_EXCEPTION, ASYNC_NO_TIMEOUT);
+        CHECK(async_done(&wt2.future)); /* at once */
+        CHECK_EQ(async_result(&wt2.future), 1);
+        CHECK(!async_future_watched(f2[1])); /* and it watches nothing */
+        async_cancel(&w2[1].task);
+        async_cancel(&w2[2].task);
+        CHECK_EQ(async_run(&loop, f2[2]), ASYNC_ECANCELED);
+        CHECK_EQ(async_now(&loop), ASYNC_MS(60));
+    }
+}
+
 TEST(test_wait_timeout_cancels_nothing) {
     async_loop loop;
     worker w[3];
@@ -664,7 +704,7 @@ TEST(test_wait_timeout_cancels_nothing) {
     CHECK_EQ(async_result(&wt.future), 1);
     CHECK(async_done(f[0]) && !async_done(f[1]) && !async_done(f[2]));
     CHECK(!async_cancelled(f[1]) && !async_cancelled(f[2]));
-    CHECK(f[1]->waiters == NULL); /* the wait left nothing watching */
+    CHECK(!async_future_watched(f[1])); /* the wait left nothing watching */
     CHECK_EQ(async_run(&loop, f[2]), 0);
     CHECK_EQ(async_result(f[1]), 101);
     CHECK_EQ(async_result(f[2]), 102);
@@ -694,6 +734,8 @@ TEST(test_wait_first_completed_reports_all_done) {
         start_workers(&loop, w2, f2, 3, d2);
         CHECK_EQ(async_run(&loop, async_wait(&loop, &wt2, f2, l2, 3, ASYNC_FIRST_COMPLETED, ASYNC_NO_TIMEOUT)), 0);
         CHECK(async_done(f2[0]) && async_done(f2[1]) && !async_done(f2[2]));
+        CHECK_EQ(async_result(&wt2.future), 2); /* both of that instant, not only the first */
+        CHECK_EQ(async_now(&loop), ASYNC_MS(50));
         async_cancel(&w2[2].task);
         async_cancel(&w[2].task);
         async_run(&loop, f2[2]);
@@ -714,7 +756,7 @@ TEST(test_wait_invalid) {
     async_future_init(&one);
     f1[0] = &one;
     CHECK_EQ(async_error(async_wait(&loop, &wt, f1, links, 1, 99, ASYNC_NO_TIMEOUT)), ASYNC_EINVAL);
-    CHECK(one.waiters == NULL);
+    CHECK(!async_future_watched(&one));
 }
 
 /* ================= wait_for and deadlines ================= */
@@ -957,7 +999,7 @@ TEST(test_as_completed_close_wakes_consumer) {
     async_as_completed_close(&c.ac);
     CHECK_EQ(async_run(&loop, &c.task.future), 0);
     CHECK_EQ(c.errors[1], ASYNC_EDONE);
-    CHECK(f[1]->waiters == NULL);
+    CHECK(!async_future_watched(f[1]));
     async_cancel(&w[1].task);
     async_run(&loop, f[1]);
 }
@@ -1074,7 +1116,7 @@ TEST(test_primitive_waits_compose) {
     CHECK_EQ(async_run(&loop, async_wait_for(&loop, &wf, async_event_wait(&ev, &slot), ASYNC_MS(10))),
              ASYNC_ETIMEDOUT);
     CHECK(async_cancelled(&slot));
-    CHECK(ev.waiters.last == &ev.waiters.ring); /* it left the event's list */
+    CHECK(async_waitlist_empty(&ev.waiters)); /* it left the event's list */
     CHECK_EQ(async_now(&loop), ASYNC_MS(10));
     /* asyncio.wait({sem.acquire(), sleep(1)}, FIRST_COMPLETED): the unit goes to the slot */
     async_semaphore_init(&sem, 0);
@@ -1118,7 +1160,7 @@ TEST(test_event_wakes_all) {
         CHECK(!async_done(async_event_wait(&ev, &slot)));
         async_future_cancel(&slot); /* leaves the event's list */
         CHECK(async_cancelled(&slot));
-        CHECK(ev.waiters.last == &ev.waiters.ring);
+        CHECK(async_waitlist_empty(&ev.waiters));
     }
 }
 
@@ -1294,6 +1336,7 @@ int main(void) {
     RUN(test_as_completed_completion_order);
     RUN(test_as_completed_timeout_leaves_rest_running);
     RUN(test_wait_first_exception);
+    RUN(test_wait_first_exception_edges);
     RUN(test_wait_timeout_cancels_nothing);
     RUN(test_wait_first_completed_reports_all_done);
     RUN(test_wait_invalid);
