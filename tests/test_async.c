@@ -5,7 +5,26 @@
 #define ASYNC_IMPLEMENTATION
 #include "../async.h"
 #include "test.h"
+#include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
+
+/* A watchdog per test: a hang is reported as that test's failure, at once. */
+static const char *current_test = "?";
+static void watchdog(int sig) {
+    static const char msg[] = "FAIL (hung for 60 s): ";
+    (void)sig;
+    if (write(2, msg, sizeof msg - 1) < 0 || write(2, current_test, strlen(current_test)) < 0 || write(2, "\n", 1) < 0) {
+    }
+    _exit(1);
+}
+#define RUN_WATCHED(name)                                                            \
+    do {                                                                             \
+        current_test = #name;                                                        \
+        alarm(60);                                                                   \
+        RUN(name);                                                                   \
+        alarm(0);                                                                    \
+    } while (0)
 
 /* ---- a worker: sleeps, then returns its value or raises its error ---- */
 typedef struct worker {
@@ -120,6 +139,7 @@ TEST(test_raise) {
     CHECK_EQ(async_run(&loop, f[0]), -7);
     CHECK(!async_cancelled(f[0]));
     CHECK_EQ(async_result(f[0]), 0);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(1));
 }
 
 /* Two tasks that yield alternate: FIFO through the ready queue. */
@@ -155,6 +175,7 @@ TEST(test_yield_is_fifo) {
     CHECK_EQ(async_run(&loop, async_gather(&g, fs, links, 2, 0)), 0);
     CHECK_EQ(nlog, 6);
     for (i = 0; i < 6; i++) CHECK_EQ(log[i], expect[i]);
+    CHECK_EQ(async_now(&loop), 0);
 }
 
 /* A future of one's own, completed by another task (seed 003's make_request). */
@@ -299,7 +320,7 @@ TEST(test_cancel_during_sleep_ends_cancelled) {
     CHECK_EQ(async_run(&loop, f[0]), ASYNC_ECANCELED);
     CHECK(async_cancelled(f[0]));
     CHECK_EQ(nfinished, 0);            /* it never got past the await */
-    CHECK(async_now(&loop) < ASYNC_MS(1000));
+    CHECK_EQ(async_now(&loop), ASYNC_MS(10)); /* at once, not when the sleep would have ended */
     CHECK(!async_timer_armed(&w[0].timer)); /* its timer left the heap */
     CHECK_EQ(async_loop_timers(&loop), 0);
     CHECK_EQ(async_cancel(&w[0].task), 0); /* done: nothing to cancel */
@@ -315,6 +336,7 @@ TEST(test_cancel_before_start_never_runs) {
     async_cancel(&w[0].task);
     CHECK_EQ(async_run(&loop, f[0]), ASYNC_ECANCELED);
     CHECK(!w[0].started);
+    CHECK_EQ(async_now(&loop), 0);
 }
 
 TEST(test_caught_cancellation_finishes_normally) {
@@ -352,6 +374,7 @@ TEST(test_cancel_propagates_to_awaited_task) {
     async_cancel(&a.task);
     CHECK_EQ(async_run(&loop, &a.task.future), ASYNC_ECANCELED);
     CHECK(async_cancelled(f[0]));
+    CHECK_EQ(async_now(&loop), ASYNC_MS(5));
 }
 
 /* A cancellation requested while a task is ready (not waiting) is seen at
@@ -373,6 +396,7 @@ TEST(test_cancel_while_ready_seen_at_next_await) {
     CHECK_EQ(async_run(&loop, &a.task.future), 0);
     CHECK_EQ(a.err, ASYNC_ECANCELED);
     CHECK_EQ(async_result(&a.task.future), 42);
+    CHECK_EQ(a.done_at, 0);
 }
 
 /* ================= gather ================= */
@@ -561,6 +585,8 @@ TEST(test_cancelled_future_ends_awaiter) {
 typedef struct ac_consumer {
     async_task task;
     async_as_completed ac;
+    async_timer nap;
+    async_time late; /* sleeps this long before it asks */
     int yielded[8], errors[8], steps;
     async_time at[8];
 } ac_consumer;
@@ -568,6 +594,7 @@ typedef struct ac_consumer {
 static int ac_consumer_run(async_task *t) {
     ac_consumer *c = (ac_consumer *)t;
     ASYNC_BEGIN(t);
+    if (c->late) ASYNC_AWAIT(t, async_sleep(t->loop, &c->nap, c->late));
     for (c->steps = 0; c->steps < 8; c->steps++) {
         ASYNC_AWAIT(t, async_as_completed_next(&c->ac));
         c->errors[c->steps] = async_error(&c->ac.step);
@@ -598,6 +625,33 @@ TEST(test_as_completed_completion_order) {
     CHECK_EQ(c.yielded[3], 0);
     CHECK_EQ(c.at[0], ASYNC_MS(10));
     CHECK_EQ(c.at[3], ASYNC_MS(40));
+    CHECK_EQ(c.errors[4], ASYNC_EDONE);
+}
+
+/* Several children finish while the consumer is busy: they still come out
+   in the order they finished. */
+TEST(test_as_completed_order_when_consumer_is_late) {
+    async_loop loop;
+    worker w[4];
+    async_future *f[4];
+    async_link links[4];
+    ac_consumer c;
+    int delays[4] = {30, 10, 20, 60};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 4, delays);
+    memset(&c, 0, sizeof c);
+    c.late = ASYNC_MS(50);
+    async_as_completed_init(&loop, &c.ac, f, links, 4, ASYNC_NO_TIMEOUT);
+    async_create_task(&loop, &c.task, ac_consumer_run);
+    CHECK_EQ(async_run(&loop, &c.task.future), 0);
+    CHECK_EQ(c.steps, 4);
+    CHECK_EQ(c.yielded[0], 1);
+    CHECK_EQ(c.yielded[1], 2);
+    CHECK_EQ(c.yielded[2], 0);
+    CHECK_EQ(c.yielded[3], 3);
+    CHECK_EQ(c.at[0], ASYNC_MS(50)); /* the three done ones at once ... */
+    CHECK_EQ(c.at[2], ASYNC_MS(50));
+    CHECK_EQ(c.at[3], ASYNC_MS(60)); /* ... the last when it is done */
     CHECK_EQ(c.errors[4], ASYNC_EDONE);
 }
 
@@ -785,6 +839,7 @@ TEST(test_wait_for_in_time) {
     CHECK_EQ(async_run(&loop, async_wait_for(&loop, &wf, f[0], ASYNC_MS(100))), 0);
     CHECK_EQ(async_result(&wf.future), 100);
     CHECK_EQ(async_loop_timers(&loop), 0); /* its timer was stopped */
+    CHECK_EQ(async_now(&loop), ASYNC_MS(10));
 }
 
 TEST(test_wait_for_done_zero_timeout) {
@@ -817,6 +872,90 @@ TEST(test_wait_for_inner_outcome_wins_over_timeout) {
     CHECK_EQ(async_run(&loop, async_wait_for(&loop, &wf[1], f[1], ASYNC_MS(50))), 0);
     CHECK_EQ(async_result(&wf[1].future), 101);
     CHECK_EQ(async_now(&loop), ASYNC_MS(150));
+}
+
+/* Cancelling a task that awaits wait_for ends it at once: the inner is
+   cancelled, not waited for until it would have finished. */
+TEST(test_cancel_task_awaiting_wait_for) {
+    async_loop loop;
+    worker w[1];
+    async_future *f[1];
+    async_wait_for_op wf;
+    awaiter a;
+    int delays[1] = {1000};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 1, delays);
+    memset(&a, 0, sizeof a);
+    a.target = async_wait_for(&loop, &wf, f[0], ASYNC_MS(500));
+    async_create_task(&loop, &a.task, awaiter_run);
+    run_for(&loop, ASYNC_MS(10));
+    async_cancel(&a.task);
+    CHECK_EQ(async_run(&loop, &a.task.future), ASYNC_ECANCELED);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(10));
+    CHECK(async_cancelled(&wf.future));
+    CHECK(async_cancelled(f[0]));
+    CHECK_EQ(async_loop_timers(&loop), 0);
+}
+
+/* A task that cancels itself sees it at its next await, with no time passing. */
+typedef struct self_canceller {
+    async_task task;
+    async_timer nap;
+    int catches, err, after;
+    async_time at;
+} self_canceller;
+
+static int self_canceller_run(async_task *t) {
+    self_canceller *s = (self_canceller *)t;
+    ASYNC_BEGIN(t);
+    async_cancel(t);
+    if (s->catches) {
+        ASYNC_AWAIT_CATCH(t, async_sleep(t->loop, &s->nap, ASYNC_SEC(1)), s->err);
+    } else {
+        ASYNC_AWAIT(t, async_sleep(t->loop, &s->nap, ASYNC_SEC(1)));
+    }
+    s->after = 1;
+    s->at = async_now(t->loop);
+    ASYNC_END(t);
+}
+
+TEST(test_task_cancels_itself) {
+    async_loop loop;
+    self_canceller s[2];
+    int i;
+    virtual_loop(&loop);
+    memset(s, 0, sizeof s);
+    s[1].catches = 1;
+    for (i = 0; i < 2; i++) async_create_task(&loop, &s[i].task, self_canceller_run);
+    CHECK_EQ(async_run(&loop, &s[0].task.future), ASYNC_ECANCELED);
+    CHECK(!s[0].after);
+    CHECK_EQ(async_run(&loop, &s[1].task.future), 0);
+    CHECK_EQ(s[1].err, ASYNC_ECANCELED);
+    CHECK_EQ(s[1].at, 0);
+    CHECK_EQ(async_now(&loop), 0);
+    CHECK_EQ(async_loop_timers(&loop), 0);
+}
+
+/* The only timer stopped and nothing else able to run: the loop reports the
+   deadlock at once instead of waiting for the stopped timer's deadline. */
+TEST(test_deadlock_after_timer_stopped) {
+    async_loop loop;
+    async_future never;
+    async_timer t;
+    awaiter a;
+    virtual_loop(&loop);
+    async_future_init(&never);
+    memset(&a, 0, sizeof a);
+    memset(&t, 0, sizeof t);
+    a.target = &never;
+    async_create_task(&loop, &a.task, awaiter_run);
+    run_for(&loop, ASYNC_MS(3));
+    async_sleep(&loop, &t, ASYNC_SEC(100));
+    async_timer_stop(&t);
+    CHECK_EQ(async_run(&loop, &a.task.future), ASYNC_EDEADLK);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(3));
+    async_future_cancel(&never);
+    CHECK_EQ(async_run(&loop, &a.task.future), ASYNC_ECANCELED);
 }
 
 /* A task that gathers a group under a deadline (asyncio.timeout). */
@@ -878,6 +1017,7 @@ TEST(test_deadline_not_reached) {
     CHECK_EQ(async_result(&gt.task.future), 2);
     CHECK(!gt.deadline.expired);
     CHECK_EQ(async_loop_timers(&loop), 0);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(50));
 }
 
 /* A task with a deadline it never stops (cancelled past its stop call): the
@@ -919,6 +1059,7 @@ TEST(test_deadline_edges) {
     async_create_task(&loop, &d.task, deadlined_run);
     CHECK_EQ(async_run(&loop, &d.task.future), 0);
     CHECK_EQ(async_result(&d.task.future), 7);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(10));
     /* cancelled while sleeping: its stop is never reached */
     memset(&d, 0, sizeof d);
     d.timeout = ASYNC_SEC(5), d.sleep = ASYNC_SEC(1);
@@ -928,10 +1069,12 @@ TEST(test_deadline_edges) {
     async_cancel(&d.task);
     CHECK_EQ(async_run(&loop, &d.task.future), ASYNC_ECANCELED);
     CHECK_EQ(async_loop_timers(&loop), 0);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(11));
     /* the largest timeout is "far away", not an overflow */
     start_workers(&loop, w, f, 1, delays);
     CHECK_EQ(async_run(&loop, async_wait_for(&loop, &wf, f[0], INT64_MAX)), 0);
     CHECK_EQ(async_result(&wf.future), 100);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(16));
 }
 
 /* Only ASYNC_NO_TIMEOUT means "none"; every other timeout <= 0 means "now". */
@@ -1049,6 +1192,7 @@ TEST(test_semaphore_limit_and_fifo) {
     for (i = 0; i < N; i++) fifo &= log[i] == i; /* first come, first served */
     CHECK(fifo);
     CHECK_EQ(sem.value, 3);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(40)); /* 10 holders of 10-12 ms, 3 at a time */
 }
 
 TEST(test_semaphore_negative_is_refused) {
@@ -1311,54 +1455,59 @@ TEST(test_million_tasks) {
 }
 
 int main(void) {
-    RUN(test_sizes);
-    RUN(test_task_result_and_time);
-    RUN(test_raise);
-    RUN(test_yield_is_fifo);
-    RUN(test_plain_future);
-    RUN(test_deadlock_is_reported);
-    RUN(test_strerror_names_every_code);
-    RUN(test_error_domains);
-    RUN(test_timer_heap_order);
-    RUN(test_cancel_during_sleep_ends_cancelled);
-    RUN(test_cancel_before_start_never_runs);
-    RUN(test_caught_cancellation_finishes_normally);
-    RUN(test_cancel_propagates_to_awaited_task);
-    RUN(test_cancel_while_ready_seen_at_next_await);
-    RUN(test_gather_keeps_argument_order);
-    RUN(test_gather_of_nothing);
-    RUN(test_gather_first_error_others_keep_running);
-    RUN(test_gather_return_exceptions_slots);
-    RUN(test_cancel_gather_cancels_children);
-    RUN(test_gather_cancelled_child_is_an_error);
-    RUN(test_gather_done_then_cancelled_results_stand);
-    RUN(test_cancelled_future_ends_awaiter);
-    RUN(test_as_completed_completion_order);
-    RUN(test_as_completed_timeout_leaves_rest_running);
-    RUN(test_wait_first_exception);
-    RUN(test_wait_first_exception_edges);
-    RUN(test_wait_timeout_cancels_nothing);
-    RUN(test_wait_first_completed_reports_all_done);
-    RUN(test_wait_invalid);
-    RUN(test_wait_for_timeout_cancels_inner);
-    RUN(test_wait_for_in_time);
-    RUN(test_wait_for_done_zero_timeout);
-    RUN(test_wait_for_inner_outcome_wins_over_timeout);
-    RUN(test_deadline_cancels_group);
-    RUN(test_deadline_not_reached);
-    RUN(test_deadline_edges);
-    RUN(test_timeouts_zero_or_negative_mean_now);
-    RUN(test_as_completed_close_wakes_consumer);
-    RUN(test_semaphore_limit_and_fifo);
-    RUN(test_semaphore_negative_is_refused);
-    RUN(test_semaphore_cancelled_waiter_keeps_no_unit);
-    RUN(test_event_wakes_all);
-    RUN(test_primitive_waits_compose);
-    RUN(test_queue_producer_consumer);
+    signal(SIGALRM, watchdog);
+    RUN_WATCHED(test_sizes);
+    RUN_WATCHED(test_task_result_and_time);
+    RUN_WATCHED(test_raise);
+    RUN_WATCHED(test_yield_is_fifo);
+    RUN_WATCHED(test_plain_future);
+    RUN_WATCHED(test_deadlock_is_reported);
+    RUN_WATCHED(test_strerror_names_every_code);
+    RUN_WATCHED(test_error_domains);
+    RUN_WATCHED(test_timer_heap_order);
+    RUN_WATCHED(test_cancel_during_sleep_ends_cancelled);
+    RUN_WATCHED(test_cancel_before_start_never_runs);
+    RUN_WATCHED(test_caught_cancellation_finishes_normally);
+    RUN_WATCHED(test_cancel_propagates_to_awaited_task);
+    RUN_WATCHED(test_cancel_while_ready_seen_at_next_await);
+    RUN_WATCHED(test_gather_keeps_argument_order);
+    RUN_WATCHED(test_gather_of_nothing);
+    RUN_WATCHED(test_gather_first_error_others_keep_running);
+    RUN_WATCHED(test_gather_return_exceptions_slots);
+    RUN_WATCHED(test_cancel_gather_cancels_children);
+    RUN_WATCHED(test_gather_cancelled_child_is_an_error);
+    RUN_WATCHED(test_gather_done_then_cancelled_results_stand);
+    RUN_WATCHED(test_cancelled_future_ends_awaiter);
+    RUN_WATCHED(test_as_completed_completion_order);
+    RUN_WATCHED(test_as_completed_order_when_consumer_is_late);
+    RUN_WATCHED(test_as_completed_timeout_leaves_rest_running);
+    RUN_WATCHED(test_wait_first_exception);
+    RUN_WATCHED(test_wait_first_exception_edges);
+    RUN_WATCHED(test_wait_timeout_cancels_nothing);
+    RUN_WATCHED(test_wait_first_completed_reports_all_done);
+    RUN_WATCHED(test_wait_invalid);
+    RUN_WATCHED(test_wait_for_timeout_cancels_inner);
+    RUN_WATCHED(test_wait_for_in_time);
+    RUN_WATCHED(test_wait_for_done_zero_timeout);
+    RUN_WATCHED(test_wait_for_inner_outcome_wins_over_timeout);
+    RUN_WATCHED(test_cancel_task_awaiting_wait_for);
+    RUN_WATCHED(test_task_cancels_itself);
+    RUN_WATCHED(test_deadlock_after_timer_stopped);
+    RUN_WATCHED(test_deadline_cancels_group);
+    RUN_WATCHED(test_deadline_not_reached);
+    RUN_WATCHED(test_deadline_edges);
+    RUN_WATCHED(test_timeouts_zero_or_negative_mean_now);
+    RUN_WATCHED(test_as_completed_close_wakes_consumer);
+    RUN_WATCHED(test_semaphore_limit_and_fifo);
+    RUN_WATCHED(test_semaphore_negative_is_refused);
+    RUN_WATCHED(test_semaphore_cancelled_waiter_keeps_no_unit);
+    RUN_WATCHED(test_event_wakes_all);
+    RUN_WATCHED(test_primitive_waits_compose);
+    RUN_WATCHED(test_queue_producer_consumer);
 #ifdef ASYNC_LC_GOTO
-    RUN(test_switch_around_await);
+    RUN_WATCHED(test_switch_around_await);
 #endif
-    RUN(test_million_tasks);
+    RUN_WATCHED(test_million_tasks);
 #ifdef ASYNC_LC_GOTO
     return test_summary("async(goto)");
 #else
