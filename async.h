@@ -243,7 +243,8 @@ enum {
     ASYNC__CANCELLING = 32, /* task: a cancellation was delivered (and caught) */
     ASYNC__CAUGHT_TIMEOUT = 64,
     ASYNC__ARMED = 128,     /* timer: in the heap */
-    ASYNC__GRANT = 256      /* a primitive's granted slot: `cancel` hands the grant on */
+    ASYNC__GRANT = 256,     /* a primitive's granted slot: `cancel` hands the grant on */
+    ASYNC__TASK = 512       /* a task's future: `cancel` holds the coroutine */
 };
 
 void async_future_init(async_future *f);
@@ -273,10 +274,14 @@ static inline int async_error(const async_future *f) {
 typedef int (*async_fn)(async_task *t);
 enum { ASYNC_SUSPENDED = 0, ASYNC_FINISHED = 1 }; /* what a coroutine function returns */
 
+/* One cache line on x86-64. A task needs no cancel hook and no wake
+   function of its own (tasks are cancelled and woken by their own rule), so
+   those two words hold its coroutine and a link of the loop's list. Its
+   link comes first, where an async_waiter has its own: rings hold both. */
 struct async_task {
-    async_future future; /* a task is a future: the coroutine's outcome */
-    async_waiter node;   /* in the ready queue, or in what the task awaits */
-    async_fn fn;
+    async_waiter *next;        /* private: in the ready queue, or in the ring of what it awaits */
+    async_future future;       /* a task is a future: the coroutine's outcome (future.cancel: the coroutine) */
+    async_task *older, *newer; /* private: the loop's list of pending tasks */
     async_loop *loop;
 };
 
@@ -309,6 +314,8 @@ typedef struct async_timer async_timer;
 
 struct async_loop {
     async_waiter *ready_head, *ready_tail; /* private, all of it */
+    async_task *oldest, *newest;           /* every pending task, for shutdown */
+    size_t ntasks;
     async_waiter *soon_head, *soon_tail;   /* callbacks run before the next turn's tasks */
     async_timer *buckets[ASYNC__BUCKETS];
     async_time bucket_min[ASYNC__BUCKETS]; /* a lower bound of each bucket's deadlines */
@@ -329,7 +336,10 @@ struct async_loop {
 void async_loop_init(async_loop *loop, const async_loop_config *config);
 void async_loop_set_backend(async_loop *loop, int (*poll)(void *, async_time), void *backend);
 int async_run(async_loop *loop, async_future *f);
+int async_loop_shutdown(async_loop *loop);
+int async_main(async_loop *loop, async_future *f);
 async_time async_now(async_loop *loop);
+static inline size_t async_loop_tasks(const async_loop *loop) { return loop->ntasks; } /* pending tasks */
 static inline size_t async_loop_timers(const async_loop *loop) { return loop->ntimers; } /* armed timers */
 
 /* ---- timers: a future done at a deadline ---- */
@@ -618,25 +628,34 @@ void async_future_init_cancellable(async_future *f, void (*cancel)(async_future 
     f->cancel = cancel;
 }
 
+/* Rings and the ready queue hold waiters, and tasks entered as their
+   address with the low bit set (a task has no wake function: the word went
+   to the loop's list). The bit tells them apart; either's link is its first
+   word, so following one costs a mask, not a branch. */
+static async_waiter *async__entry(async_task *t) { return (async_waiter *)(void *)((uintptr_t)t | 1); }
+static int async__is_task(const async_waiter *w) { return (int)((uintptr_t)w & 1); }
+static async_task *async__task_of(async_waiter *w) { return (async_task *)(void *)((uintptr_t)w & ~(uintptr_t)1); }
+static async_waiter **async__next(async_waiter *w) { return (async_waiter **)(void *)((uintptr_t)w & ~(uintptr_t)1); }
+
 /* The ring points at its newest waiter, whose next is the oldest: O(1)
    append and FIFO wake-up with one pointer. */
-static void async__ring_push(async_waiter **ring, async_waiter *w) {
+static inline void async__ring_push(async_waiter **ring, async_waiter *w) {
     if (*ring) {
-        w->next = (*ring)->next;
-        (*ring)->next = w;
+        *async__next(w) = *async__next(*ring);
+        *async__next(*ring) = w;
     } else {
-        w->next = w;
+        *async__next(w) = w;
     }
     *ring = w;
 }
 
-static async_waiter *async__ring_pop(async_waiter **ring) {
+static inline async_waiter *async__ring_pop(async_waiter **ring) {
     async_waiter *oldest;
     if (!*ring) return NULL;
-    oldest = (*ring)->next;
+    oldest = *async__next(*ring);
     if (oldest == *ring) *ring = NULL;
-    else (*ring)->next = oldest->next;
-    oldest->next = NULL;
+    else *async__next(*ring) = *async__next(oldest);
+    *async__next(oldest) = NULL;
     return oldest;
 }
 
@@ -644,14 +663,14 @@ static int async__ring_remove(async_waiter **ring, async_waiter *w) {
     async_waiter *prev = *ring, *cur;
     if (!prev) return 0;
     do {
-        cur = prev->next;
+        cur = *async__next(prev);
         if (cur == w) {
             if (cur == prev) *ring = NULL;
             else {
-                prev->next = cur->next;
+                *async__next(prev) = *async__next(cur);
                 if (*ring == cur) *ring = prev;
             }
-            w->next = NULL;
+            *async__next(w) = NULL;
             return 1;
         }
         prev = cur;
@@ -669,13 +688,18 @@ int async_future_remove_waiter(async_future *f, async_waiter *w) { return async_
 /* Wake every waiter, oldest first. The ring is taken off the future first,
    so a waiter that detaches itself meanwhile does no harm: every wake
    function ignores a wake that comes after its owner is done. */
+static void async__wake_task(async_task *t);
+
 static void async__complete(async_future *f, int state, intptr_t value) {
     async_waiter *ring = f->waiters, *w;
     ASYNC_ASSERT(f->state == ASYNC_PENDING);
     f->state = (uint8_t)state;
     f->value = value;
     f->waiters = NULL;
-    while ((w = async__ring_pop(&ring)) != NULL) w->wake(w, f);
+    while ((w = async__ring_pop(&ring)) != NULL) {
+        if (async__is_task(w)) async__wake_task(async__task_of(w));
+        else w->wake(w, f);
+    }
 }
 
 void async_future_set_result(async_future *f, intptr_t value) { async__complete(f, ASYNC_FULFILLED, value); }
@@ -685,27 +709,29 @@ void async_future_set_error(async_future *f, int error) {
     else async__complete(f, ASYNC_FAILED, error);
 }
 
+static void async__task_request_cancel(async_task *t, int by_timeout);
+
 int async_future_cancel(async_future *f) {
     if (f->state != ASYNC_PENDING) return 0;
-    if (f->cancel) f->cancel(f);
+    if (f->flags & ASYNC__TASK) async__task_request_cancel(ASYNC__CONTAINER(f, async_task, future), 0);
+    else if (f->cancel) f->cancel(f);
     else async__complete(f, ASYNC_CANCELLED, ASYNC_ECANCELED);
     return 1;
 }
 
 /* ---- tasks ---- */
-static void async__schedule(async_task *t) {
+static inline void async__schedule(async_task *t) {
     async_loop *loop = t->loop;
+    async_waiter *e = async__entry(t);
     ASYNC_ASSERT(!(t->future.flags & ASYNC__SCHEDULED));
     t->future.flags |= ASYNC__SCHEDULED;
-    t->node.next = NULL;
-    if (loop->ready_tail) loop->ready_tail->next = &t->node;
-    else loop->ready_head = &t->node;
-    loop->ready_tail = &t->node;
+    t->next = NULL;
+    if (loop->ready_tail) async__task_of(loop->ready_tail)->next = e; /* only tasks here */
+    else loop->ready_head = e;
+    loop->ready_tail = e;
 }
 
-static void async__wake_task(async_waiter *w, async_future *done) {
-    async_task *t = ASYNC__CONTAINER(w, async_task, node);
-    (void)done;
+static void async__wake_task(async_task *t) {
     t->future.flags &= (uint16_t)~ASYNC__WAITING;
     async__schedule(t);
 }
@@ -721,9 +747,13 @@ static void async__task_request_cancel(async_task *t, int by_timeout) {
     if (t->future.flags & ASYNC__WAITING) async__cancel_waiting(t);
 }
 
-static void async__task_cancel_hook(async_future *f) {
-    async__task_request_cancel(ASYNC__CONTAINER(f, async_task, future), 0);
+/* The coroutine lives in the future's cancel word (see struct async_task);
+   the cast goes through void (*)(void), the type C lets any function pointer
+   round-trip through. */
+static void async__set_coroutine(async_task *t, async_fn fn) {
+    t->future.cancel = (void (*)(async_future *))(void (*)(void))fn;
 }
+static async_fn async__coroutine(const async_task *t) { return (async_fn)(void (*)(void))t->future.cancel; }
 
 int async_cancel(async_task *t) {
     if (t->future.state != ASYNC_PENDING) return 0;
@@ -737,25 +767,37 @@ int async_task_cancelling(const async_task *t) {
 }
 
 async_future *async_create_task(async_loop *loop, async_task *t, async_fn fn) {
-    async_future_init_cancellable(&t->future, async__task_cancel_hook);
-    t->node.next = NULL;
-    t->node.wake = async__wake_task;
-    t->fn = fn;
+    async_future_init(&t->future);
+    t->future.flags = ASYNC__TASK;
+    async__set_coroutine(t, fn);
     t->loop = loop;
+    t->newer = NULL;
+    t->older = loop->newest;
+    if (loop->newest) loop->newest->newer = t;
+    else loop->oldest = t;
+    loop->newest = t;
+    loop->ntasks++;
     async__schedule(t);
     return &t->future;
 }
 
 void async__finish(async_task *t, int state, intptr_t value) {
+    async_loop *loop = t->loop;
     if (state == ASYNC_FAILED && value == ASYNC_ECANCELED) state = ASYNC_CANCELLED;
     t->future.flags &= (uint16_t)~(ASYNC__CANCEL_REQ | ASYNC__BY_TIMEOUT);
+    /* Done tasks leave the loop's list at once: their storage is the user's again. */
+    if (t->older) t->older->newer = t->newer;
+    else loop->oldest = t->newer;
+    if (t->newer) t->newer->older = t->older;
+    else loop->newest = t->older;
+    loop->ntasks--;
     async__complete(&t->future, state, value);
 }
 
 int async__suspend(async_task *t, async_future *f) {
     t->future.value = (intptr_t)f;
     if (f->state != ASYNC_PENDING) return 0;
-    async__ring_push(&f->waiters, &t->node);
+    async__ring_push(&f->waiters, async__entry(t));
     t->future.flags |= ASYNC__WAITING;
     /* A request that came while the task ran applies to what it awaits now. */
     if (t->future.flags & ASYNC__CANCEL_REQ) async__cancel_waiting(t);
@@ -807,7 +849,7 @@ static void async__run_task(async_task *t) {
         async__finish(t, timeout ? ASYNC_FAILED : ASYNC_CANCELLED, timeout ? ASYNC_ETIMEDOUT : ASYNC_ECANCELED);
         return;
     }
-    t->fn(t);
+    async__coroutine(t)(t);
 }
 
 /* ---- clock ---- */
@@ -1015,20 +1057,21 @@ static int async__idle(async_loop *loop, async_time timeout) {
     return 0;
 }
 
-int async_run(async_loop *loop, async_future *f) {
+/* Run until f is done, or with f NULL until no task is pending. */
+static int async__run(async_loop *loop, const async_future *f) {
     unsigned ran = 0;
-    while (f->state == ASYNC_PENDING) {
+    while (f ? f->state == ASYNC_PENDING : loop->ntasks > 0) {
         async_waiter *batch;
         async_time timeout, next;
         int rc;
-        async__run_soon(loop);
+        if (loop->soon_head) async__run_soon(loop);
         batch = loop->ready_head;
         /* Run only what was ready when the turn began: a task that yields
            waits for the next turn, after timers and I/O had their say. */
         loop->ready_head = loop->ready_tail = NULL;
         while (batch) {
-            async_waiter *next = batch->next;
-            async__run_task(ASYNC__CONTAINER(batch, async_task, node));
+            async_waiter *next = async__task_of(batch)->next;
+            async__run_task(async__task_of(batch));
             batch = next;
             /* Sleeps count from the loop's time: keep it fresh through a long
                batch, for the price of one clock read per 64 tasks. */
@@ -1038,7 +1081,7 @@ int async_run(async_loop *loop, async_future *f) {
             async__read_clock(loop);
             async__fire_timers(loop);
         }
-        if (f->state != ASYNC_PENDING) break;
+        if (f ? f->state != ASYNC_PENDING : loop->ntasks == 0) break;
         if (loop->ready_head || loop->soon_head) {
             if (!loop->poll) continue;
             timeout = 0;
@@ -1054,7 +1097,29 @@ int async_run(async_loop *loop, async_future *f) {
             async__fire_timers(loop);
         }
     }
-    return async_error(f);
+    return 0;
+}
+
+int async_run(async_loop *loop, async_future *f) {
+    int rc = async__run(loop, f);
+    return rc < 0 ? rc : async_error(f);
+}
+
+int async_loop_shutdown(async_loop *loop) {
+    async_task *t, *last = loop->newest;
+    /* Cancel what was pending when shutdown began, oldest first. Cancelling
+       only asks (no task ends inside async_cancel), so the list holds still
+       under the walk. Tasks created from now on run to their end. */
+    for (t = loop->oldest; t; t = t->newer) {
+        async_cancel(t);
+        if (t == last) break;
+    }
+    return async__run(loop, NULL);
+}
+
+int async_main(async_loop *loop, async_future *f) {
+    int rc = async_run(loop, f), down = async_loop_shutdown(loop);
+    return down < 0 ? down : rc;
 }
 
 /* ---- what the combinators share ---- */

@@ -399,6 +399,115 @@ TEST(test_cancel_while_ready_seen_at_next_await) {
     CHECK_EQ(a.done_at, 0);
 }
 
+/* ================= shutdown: asyncio.run ================= */
+
+/* The obvious program: start N tasks, run a gather of them (no
+   return_exceptions), free their storage. async_run is run_until_complete:
+   the others run on. async_main is asyncio.run: when the gather fails, the
+   rest are cancelled and run to their end before it returns, so the storage
+   can go (ASan would see a timer or a ring touching it afterwards). */
+TEST(test_main_cancels_what_is_left) {
+    enum { N = 5 };
+    async_loop loop;
+    worker *w = calloc(N, sizeof *w);
+    async_future *f[N];
+    async_link links[N];
+    async_gather_op g;
+    int delays[N] = {40, 10, 300, 20, 500};
+    CHECK(w != NULL);
+    if (!w) return;
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, N, delays);
+    w[3].error = -9; /* fails at 20 ms */
+    w[4].catches = 1; /* catches its cancellation and returns */
+    CHECK_EQ(async_loop_tasks(&loop), N);
+    CHECK_EQ(async_main(&loop, async_gather(&g, f, links, N, 0)), -9);
+    CHECK_EQ(async_loop_tasks(&loop), 0);
+    CHECK_EQ(async_loop_timers(&loop), 0);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(20)); /* nobody was waited for to the end */
+    CHECK_EQ(async_result(f[1]), 101);
+    CHECK(async_cancelled(f[0]) && async_cancelled(f[2]));
+    CHECK_EQ(w[4].caught, ASYNC_ECANCELED); /* it saw the cancellation ... */
+    CHECK_EQ(async_result(f[4]), 104);      /* ... and finished its own way */
+    free(w);
+    run_for(&loop, ASYNC_SEC(1)); /* nothing left that points into w */
+    CHECK_EQ(async_now(&loop), ASYNC_MS(1020));
+}
+
+/* async_run leaves the other tasks alone (it may be called again on the
+   same loop); async_loop_shutdown cancels them later, and a task that
+   catches its cancellation gets to clean up. */
+typedef struct cleaner {
+    async_task task;
+    async_timer nap;
+    int err, cleaned;
+} cleaner;
+
+static int cleaner_run(async_task *t) {
+    cleaner *c = (cleaner *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT_CATCH(t, async_sleep(t->loop, &c->nap, ASYNC_SEC(100)), c->err);
+    ASYNC_AWAIT_CATCH(t, async_sleep(t->loop, &c->nap, ASYNC_MS(10)), c->err); /* the cleanup takes time */
+    c->cleaned = 1;
+    ASYNC_RAISE(t, ASYNC_ECANCELED);
+    ASYNC_END(t);
+}
+
+TEST(test_run_then_shutdown) {
+    async_loop loop;
+    cleaner c;
+    worker w[1];
+    async_future *f[1];
+    int delays[1] = {5};
+    virtual_loop(&loop);
+    memset(&c, 0, sizeof c);
+    async_create_task(&loop, &c.task, cleaner_run);
+    start_workers(&loop, w, f, 1, delays);
+    CHECK_EQ(async_run(&loop, f[0]), 0);
+    CHECK_EQ(async_loop_tasks(&loop), 1); /* run_until_complete: the cleaner runs on */
+    CHECK(!async_done(&c.task.future));
+    CHECK_EQ(async_loop_shutdown(&loop), 0);
+    CHECK(async_cancelled(&c.task.future));
+    CHECK(c.cleaned);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(15));
+    CHECK_EQ(async_loop_tasks(&loop), 0);
+    CHECK_EQ(async_loop_shutdown(&loop), 0); /* nothing left: at once */
+}
+
+/* A task that cannot finish (it ignores its cancellation and waits for a
+   future nobody completes): shutdown says so instead of hanging. */
+typedef struct stubborn {
+    async_task task;
+    async_future never, *first;
+    int err;
+} stubborn;
+
+static int stubborn_run(async_task *t) {
+    stubborn *s = (stubborn *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT_CATCH(t, s->first, s->err);
+    ASYNC_AWAIT_CATCH(t, &s->never, s->err);
+    ASYNC_END(t);
+}
+
+TEST(test_shutdown_reports_a_task_that_cannot_end) {
+    async_loop loop;
+    async_future first;
+    stubborn s;
+    virtual_loop(&loop);
+    memset(&s, 0, sizeof s);
+    async_future_init(&first);
+    async_future_init(&s.never);
+    s.first = &first;
+    async_create_task(&loop, &s.task, stubborn_run);
+    CHECK_EQ(async_main(&loop, &first), ASYNC_EDEADLK);
+    CHECK(async_cancelled(&first));  /* what it awaited was cancelled ... */
+    CHECK_EQ(async_loop_tasks(&loop), 1); /* ... but it is still there */
+    async_future_set_result(&s.never, 1);
+    CHECK_EQ(async_loop_shutdown(&loop), 0);
+    CHECK_EQ(async_loop_tasks(&loop), 0);
+}
+
 /* ================= gather ================= */
 
 TEST(test_gather_keeps_argument_order) {
@@ -1470,6 +1579,9 @@ int main(void) {
     RUN_WATCHED(test_caught_cancellation_finishes_normally);
     RUN_WATCHED(test_cancel_propagates_to_awaited_task);
     RUN_WATCHED(test_cancel_while_ready_seen_at_next_await);
+    RUN_WATCHED(test_main_cancels_what_is_left);
+    RUN_WATCHED(test_run_then_shutdown);
+    RUN_WATCHED(test_shutdown_reports_a_task_that_cannot_end);
     RUN_WATCHED(test_gather_keeps_argument_order);
     RUN_WATCHED(test_gather_of_nothing);
     RUN_WATCHED(test_gather_first_error_others_keep_running);
