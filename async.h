@@ -244,7 +244,8 @@ enum {
     ASYNC__CAUGHT_TIMEOUT = 64,
     ASYNC__ARMED = 128,     /* timer: in the heap */
     ASYNC__GRANT = 256,     /* a primitive's granted slot: `cancel` hands the grant on */
-    ASYNC__TASK = 512       /* a task's future: `cancel` holds the coroutine */
+    ASYNC__TASK = 512,      /* a task's future: `cancel` holds the coroutine */
+    ASYNC__SCOPED = 1024    /* task: a deadline (or group) hangs in its ring: look there when it ends */
 };
 
 void async_future_init(async_future *f);
@@ -429,14 +430,29 @@ async_future *async_wait_for(async_loop *loop, async_wait_for_op *wf, async_futu
 typedef struct async_deadline {
     async_timer timer;
     async_waiter timer_waiter, task_waiter;
-    async_task *task;
+    async_task *task; /* NULL once stopped, or when the task has ended */
+    async_time when;  /* absolute (async_now's time); ASYNC_NO_TIMEOUT: none */
     int expired;
 } async_deadline;
-/* When the deadline passes the task is cancelled; the await that sees it
-   completes with ASYNC_ETIMEDOUT, and by default the task ends failed with
-   ASYNC_ETIMEDOUT. A task awaiting a gather cancels the whole group. */
+/* A scope of the task's, from start to stop. When the deadline passes the
+   task is cancelled; the await that sees it completes with ASYNC_ETIMEDOUT,
+   and by default the task ends failed with ASYNC_ETIMEDOUT. A task awaiting
+   a gather cancels the whole group. A timeout <= 0 expires at the task's
+   next await; ASYNC_NO_TIMEOUT never does (until rescheduled).
+   Nested deadlines: only the one that expired reports it (its stop returns
+   1). An await inside an inner deadline's scope sees an outer deadline's
+   expiry as a cancellation passing through (ASYNC_ECANCELED); a task that
+   ends cancelled while an expired deadline covers it ends with
+   ASYNC_ETIMEDOUT. */
 void async_deadline_start(async_loop *loop, async_deadline *d, async_task *task, async_time timeout);
+void async_deadline_start_at(async_loop *loop, async_deadline *d, async_task *task, async_time when); /* asyncio.timeout_at */
 int async_deadline_stop(async_deadline *d); /* returns d->expired; it also stops when the task ends */
+/* asyncio.Timeout's when() and reschedule(): absolute times, ASYNC_NO_TIMEOUT
+   for none. Moving it sooner than now expires it at once. ASYNC_EINVAL once
+   it expired or stopped. */
+static inline async_time async_deadline_when(const async_deadline *d) { return d->when; }
+static inline int async_deadline_expired(const async_deadline *d) { return d->expired; }
+int async_deadline_reschedule(async_deadline *d, async_time when);
 
 /* ---- semaphore, event, queue ----
    Each wait is a future of yours (`slot`), so it composes: await it, or
@@ -781,9 +797,15 @@ async_future *async_create_task(async_loop *loop, async_task *t, async_fn fn) {
     return &t->future;
 }
 
+static int async__deadline_covers(async_task *t);
+
 void async__finish(async_task *t, int state, intptr_t value) {
     async_loop *loop = t->loop;
     if (state == ASYNC_FAILED && value == ASYNC_ECANCELED) state = ASYNC_CANCELLED;
+    if (state == ASYNC_CANCELLED && (t->future.flags & ASYNC__SCOPED) && async__deadline_covers(t)) {
+        state = ASYNC_FAILED;
+        value = ASYNC_ETIMEDOUT;
+    }
     t->future.flags &= (uint16_t)~(ASYNC__CANCEL_REQ | ASYNC__BY_TIMEOUT);
     /* Done tasks leave the loop's list at once: their storage is the user's again. */
     if (t->older) t->older->newer = t->newer;
@@ -996,9 +1018,12 @@ async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_t
     return &timer->future;
 }
 
+/* What a delay counts from: the loop's time of this turn, which the loop
+   keeps fresh only while timers exist. */
+static async_time async__time_base(async_loop *loop) { return loop->ntimers ? loop->now : async__read_clock(loop); }
+
 async_future *async_sleep(async_loop *loop, async_timer *timer, async_time delay) {
-    /* The loop reads the clock each turn only while timers exist. */
-    async_time now = loop->ntimers ? loop->now : async__read_clock(loop);
+    async_time now = async__time_base(loop);
     if (delay < 0) delay = 0;
     return async_timer_start_at(loop, timer, delay > INT64_MAX - now ? INT64_MAX : now + delay);
 }
@@ -1394,11 +1419,28 @@ async_future *async_wait_for(async_loop *loop, async_wait_for_op *wf, async_futu
 }
 
 /* ---- deadline ---- */
+static void async__deadline_task_done(async_waiter *l, async_future *task);
+
+/* Whether no deadline of the task was started after d and still runs: then
+   d's expiry is the task's own timeout, else it passes through the inner
+   scopes as a plain cancellation. The task's ring holds what awaits it and
+   its deadlines, oldest first: a few entries. */
+static int async__deadline_innermost(async_deadline *d) {
+    async_waiter *oldest = *async__next(d->task->future.waiters), *w;
+    for (w = d->task_waiter.next; w != oldest; w = *async__next(w))
+        if (!async__is_task(w) && w->wake == async__deadline_task_done) return 0;
+    return 1;
+}
+
+static void async__deadline_expire(async_deadline *d) {
+    d->expired = 1;
+    async__task_request_cancel(d->task, async__deadline_innermost(d));
+}
+
 static void async__deadline_wake(async_waiter *l, async_future *timer) {
     async_deadline *d = ASYNC__CONTAINER(l, async_deadline, timer_waiter);
-    if (timer->state != ASYNC_FULFILLED) return;
-    d->expired = 1;
-    async__task_request_cancel(d->task, 1);
+    if (timer->state != ASYNC_FULFILLED || !d->task) return;
+    async__deadline_expire(d);
 }
 
 /* The task ended (perhaps cancelled past its own async_deadline_stop):
@@ -1406,26 +1448,68 @@ static void async__deadline_wake(async_waiter *l, async_future *timer) {
 static void async__deadline_task_done(async_waiter *l, async_future *task) {
     async_deadline *d = ASYNC__CONTAINER(l, async_deadline, task_waiter);
     (void)task;
+    d->task = NULL;
     async__timer_release(&d->timer, &d->timer_waiter);
 }
 
-void async_deadline_start(async_loop *loop, async_deadline *d, async_task *task, async_time timeout) {
-    memset(d, 0, sizeof *d);
-    d->task = task;
-    if (timeout == ASYNC_NO_TIMEOUT) return;
-    if (timeout <= 0) { /* already passed: seen at the task's next await */
-        d->expired = 1;
-        async__task_request_cancel(task, 1);
-        return;
+/* Whether an expired deadline still covers the task: a cancellation that
+   ends it then ends it with ASYNC_ETIMEDOUT (asyncio.timeout's __aexit__). */
+static int async__deadline_covers(async_task *t) {
+    async_waiter *ring = t->future.waiters, *w;
+    if (!ring) return 0;
+    w = ring;
+    do {
+        w = *async__next(w);
+        if (!async__is_task(w) && w->wake == async__deadline_task_done &&
+            ASYNC__CONTAINER(w, async_deadline, task_waiter)->expired)
+            return 1;
+    } while (w != ring);
+    return 0;
+}
+
+static void async__deadline_set(async_deadline *d, async_time when) {
+    async_loop *loop = d->task->loop;
+    d->when = when;
+    if (when == ASYNC_NO_TIMEOUT) {
+        async__timer_release(&d->timer, &d->timer_waiter);
+    } else if (when <= async__time_base(loop)) {
+        async__timer_release(&d->timer, &d->timer_waiter);
+        async__deadline_expire(d);
+    } else if (async_timer_armed(&d->timer)) {
+        async_timer_start_at(loop, &d->timer, when); /* keeps its waiter */
+    } else {
+        async_future_add_waiter(async_timer_start_at(loop, &d->timer, when), &d->timer_waiter);
     }
+}
+
+void async_deadline_start_at(async_loop *loop, async_deadline *d, async_task *task, async_time when) {
+    memset(d, 0, sizeof *d);
+    (void)loop; /* the task's loop */
+    d->task = task;
     d->timer_waiter.wake = async__deadline_wake;
-    async_future_add_waiter(async_sleep(loop, &d->timer, timeout), &d->timer_waiter);
     d->task_waiter.wake = async__deadline_task_done;
     async_future_add_waiter(&task->future, &d->task_waiter);
+    task->future.flags |= ASYNC__SCOPED;
+    async__deadline_set(d, when);
+}
+
+void async_deadline_start(async_loop *loop, async_deadline *d, async_task *task, async_time timeout) {
+    async_time now = async__time_base(task->loop), when;
+    if (timeout == ASYNC_NO_TIMEOUT) when = ASYNC_NO_TIMEOUT;
+    else if (timeout <= 0) when = now;
+    else when = timeout >= ASYNC_NO_TIMEOUT - now ? ASYNC_NO_TIMEOUT - 1 : now + timeout;
+    async_deadline_start_at(loop, d, task, when);
+}
+
+int async_deadline_reschedule(async_deadline *d, async_time when) {
+    if (!d->task || d->expired) return ASYNC_EINVAL;
+    async__deadline_set(d, when);
+    return 0;
 }
 
 int async_deadline_stop(async_deadline *d) {
     if (d->task) async__ring_remove(&d->task->future.waiters, &d->task_waiter);
+    d->task = NULL;
     async__timer_release(&d->timer, &d->timer_waiter);
     return d->expired;
 }

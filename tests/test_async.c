@@ -1186,6 +1186,104 @@ TEST(test_deadline_edges) {
     CHECK_EQ(async_now(&loop), ASYNC_MS(16));
 }
 
+/* Nested deadlines (asyncio.timeout inside asyncio.timeout). */
+typedef struct nester {
+    async_task task;
+    async_deadline outer, inner;
+    async_timer nap;
+    async_time outer_timeout, inner_timeout;
+    int err, inner_expired, outer_expired;
+    async_time at;
+} nester;
+
+static int nester_run(async_task *t) {
+    nester *n = (nester *)t;
+    ASYNC_BEGIN(t);
+    async_deadline_start(t->loop, &n->outer, t, n->outer_timeout);
+    async_deadline_start(t->loop, &n->inner, t, n->inner_timeout);
+    ASYNC_AWAIT_CATCH(t, async_sleep(t->loop, &n->nap, ASYNC_SEC(1)), n->err);
+    n->at = async_now(t->loop);
+    n->inner_expired = async_deadline_stop(&n->inner);
+    if (!n->inner_expired && n->err) ASYNC_RAISE(t, n->err); /* not ours: pass it on */
+    n->outer_expired = async_deadline_stop(&n->outer);
+    ASYNC_RETURN(t, 1);
+    ASYNC_END(t);
+}
+
+TEST(test_deadline_nested) {
+    async_loop loop;
+    nester n;
+    virtual_loop(&loop);
+    /* the outer expires: inside the inner scope it is a cancellation passing
+       through, and it leaves the task as ETIMEDOUT */
+    memset(&n, 0, sizeof n);
+    n.outer_timeout = ASYNC_MS(100), n.inner_timeout = ASYNC_MS(500);
+    async_create_task(&loop, &n.task, nester_run);
+    CHECK_EQ(async_run(&loop, &n.task.future), ASYNC_ETIMEDOUT);
+    CHECK(!async_cancelled(&n.task.future));
+    CHECK_EQ(n.err, ASYNC_ECANCELED);
+    CHECK_EQ(n.inner_expired, 0);
+    CHECK(n.outer.expired);
+    CHECK_EQ(n.at, ASYNC_MS(100));
+    CHECK_EQ(async_now(&loop), ASYNC_MS(100));
+    CHECK_EQ(async_loop_timers(&loop), 0);
+    /* the inner expires: its own timeout, which it handles; the outer never fires */
+    memset(&n, 0, sizeof n);
+    n.outer_timeout = ASYNC_MS(500), n.inner_timeout = ASYNC_MS(50);
+    async_create_task(&loop, &n.task, nester_run);
+    CHECK_EQ(async_run(&loop, &n.task.future), 0);
+    CHECK_EQ(n.err, ASYNC_ETIMEDOUT);
+    CHECK_EQ(n.inner_expired, 1);
+    CHECK_EQ(n.outer_expired, 0);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(150));
+    CHECK_EQ(async_loop_timers(&loop), 0);
+}
+
+/* asyncio.Timeout's when() and reschedule(). */
+TEST(test_deadline_reschedule) {
+    async_loop loop;
+    deadlined d;
+    virtual_loop(&loop);
+    /* later */
+    memset(&d, 0, sizeof d);
+    d.timeout = ASYNC_MS(100), d.sleep = ASYNC_SEC(1);
+    async_create_task(&loop, &d.task, deadlined_run);
+    run_for(&loop, ASYNC_MS(50));
+    CHECK_EQ(async_deadline_when(&d.deadline), ASYNC_MS(100));
+    CHECK_EQ(async_deadline_reschedule(&d.deadline, async_now(&loop) + ASYNC_MS(200)), 0);
+    CHECK_EQ(async_deadline_when(&d.deadline), ASYNC_MS(250));
+    CHECK_EQ(async_run(&loop, &d.task.future), ASYNC_ETIMEDOUT);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(250));
+    CHECK_EQ(async_deadline_reschedule(&d.deadline, ASYNC_SEC(9)), ASYNC_EINVAL); /* expired (and ended) */
+    /* sooner, into the past: expires at once */
+    memset(&d, 0, sizeof d);
+    d.timeout = ASYNC_SEC(10), d.sleep = ASYNC_SEC(1);
+    async_create_task(&loop, &d.task, deadlined_run);
+    run_for(&loop, ASYNC_MS(10));
+    CHECK_EQ(async_deadline_reschedule(&d.deadline, async_now(&loop) - 1), 0);
+    CHECK_EQ(async_run(&loop, &d.task.future), ASYNC_ETIMEDOUT);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(260));
+    /* to none: the sleep ends on its own */
+    memset(&d, 0, sizeof d);
+    d.timeout = ASYNC_MS(100), d.sleep = ASYNC_SEC(1);
+    async_create_task(&loop, &d.task, deadlined_run);
+    run_for(&loop, ASYNC_MS(10));
+    CHECK_EQ(async_deadline_reschedule(&d.deadline, ASYNC_NO_TIMEOUT), 0);
+    CHECK_EQ(async_deadline_when(&d.deadline), ASYNC_NO_TIMEOUT);
+    CHECK_EQ(async_loop_timers(&loop), 1); /* the sleep's only */
+    CHECK_EQ(async_run(&loop, &d.task.future), 0);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(1260));
+    CHECK(!async_deadline_expired(&d.deadline));
+    /* and back from none to a time (asyncio.timeout(None), then reschedule) */
+    memset(&d, 0, sizeof d);
+    d.timeout = ASYNC_NO_TIMEOUT, d.sleep = ASYNC_SEC(1);
+    async_create_task(&loop, &d.task, deadlined_run);
+    run_for(&loop, ASYNC_MS(10));
+    CHECK_EQ(async_deadline_reschedule(&d.deadline, async_now(&loop) + ASYNC_MS(5)), 0);
+    CHECK_EQ(async_run(&loop, &d.task.future), ASYNC_ETIMEDOUT);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(1275));
+}
+
 /* Only ASYNC_NO_TIMEOUT means "none"; every other timeout <= 0 means "now". */
 TEST(test_timeouts_zero_or_negative_mean_now) {
     static const async_time now_ish[2] = {0, -1};
@@ -1609,6 +1707,8 @@ int main(void) {
     RUN_WATCHED(test_deadline_not_reached);
     RUN_WATCHED(test_deadline_edges);
     RUN_WATCHED(test_timeouts_zero_or_negative_mean_now);
+    RUN_WATCHED(test_deadline_nested);
+    RUN_WATCHED(test_deadline_reschedule);
     RUN_WATCHED(test_as_completed_close_wakes_consumer);
     RUN_WATCHED(test_semaphore_limit_and_fifo);
     RUN_WATCHED(test_semaphore_negative_is_refused);
