@@ -426,6 +426,17 @@ typedef struct async_wait_for_op {
    with ASYNC_ETIMEDOUT. An inner already done gives its outcome at once. */
 async_future *async_wait_for(async_loop *loop, async_wait_for_op *wf, async_future *inner, async_time timeout);
 
+/* ---- shield ---- */
+typedef struct async_shield_op {
+    async_future future; /* the inner's outcome */
+    async_waiter inner_waiter;
+    async_future *inner;
+} async_shield_op;
+/* asyncio.shield: a future that mirrors inner, except that cancelling it
+   (or the task awaiting it) leaves inner running: the awaiter resumes
+   cancelled at once, and inner's storage must outlive inner. */
+async_future *async_shield(async_shield_op *s, async_future *inner);
+
 /* ---- deadline: asyncio.timeout() for a task ---- */
 typedef struct async_deadline {
     async_timer timer;
@@ -1416,6 +1427,26 @@ async_future *async_wait_for(async_loop *loop, async_wait_for_op *wf, async_futu
         async_future_add_waiter(async_sleep(loop, &wf->timer, timeout), &wf->timer_waiter);
     }
     return &wf->future;
+}
+
+/* ---- shield ---- */
+static void async__shield_inner_wake(async_waiter *l, async_future *inner) {
+    async_shield_op *s = ASYNC__CONTAINER(l, async_shield_op, inner_waiter);
+    async__complete(&s->future, inner->state, inner->value);
+}
+
+static void async__shield_cancel(async_future *f) {
+    async_shield_op *s = ASYNC__CONTAINER(f, async_shield_op, future);
+    async__ring_remove(&s->inner->waiters, &s->inner_waiter); /* inner runs on, unwatched */
+    async__complete(&s->future, ASYNC_CANCELLED, ASYNC_ECANCELED);
+}
+
+async_future *async_shield(async_shield_op *s, async_future *inner) {
+    async_future_init_cancellable(&s->future, async__shield_cancel);
+    s->inner = inner;
+    s->inner_waiter.wake = async__shield_inner_wake;
+    async_future_add_waiter(inner, &s->inner_waiter); /* done at once if inner is */
+    return &s->future;
 }
 
 /* ---- deadline ---- */

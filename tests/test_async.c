@@ -689,6 +689,46 @@ TEST(test_cancelled_future_ends_awaiter) {
     CHECK_EQ(async_now(&loop), ASYNC_MS(10));
 }
 
+/* asyncio.shield: the awaiter is cancelled at once, the inner runs on. */
+TEST(test_shield) {
+    async_loop loop;
+    worker w[2];
+    async_future *f[2];
+    async_shield_op sh[2];
+    awaiter a[2];
+    int delays[2] = {100, 100}, i;
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 2, delays);
+    for (i = 0; i < 2; i++) {
+        memset(&a[i], 0, sizeof a[i]);
+        a[i].target = async_shield(&sh[i], f[i]);
+        async_create_task(&loop, &a[i].task, awaiter_run);
+    }
+    run_for(&loop, ASYNC_MS(10));
+    async_cancel(&a[0].task);
+    CHECK_EQ(async_run(&loop, &a[0].task.future), ASYNC_ECANCELED);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(10)); /* at once */
+    CHECK(async_cancelled(&sh[0].future));
+    CHECK(!async_done(f[0]));               /* the inner was not cancelled ... */
+    CHECK(!async_future_watched(f[0]));     /* ... nor is it watched any more */
+    CHECK_EQ(async_run(&loop, f[0]), 0);    /* ... and finishes in its own time */
+    CHECK_EQ(async_result(f[0]), 100);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(100));
+    /* not cancelled, it gives the inner's outcome */
+    CHECK_EQ(async_run(&loop, &a[1].task.future), 0);
+    CHECK_EQ(async_result(&a[1].task.future), 101);
+    /* an inner cancelled by someone else: the shield says so too */
+    {
+        async_future inner;
+        async_shield_op s3;
+        async_future_init(&inner);
+        async_shield(&s3, &inner);
+        async_future_cancel(&inner);
+        CHECK(async_cancelled(&s3.future));
+        CHECK(async_done(async_shield(&s3, &inner))); /* of a done future: done at once */
+    }
+}
+
 /* ================= as_completed ================= */
 
 typedef struct ac_consumer {
@@ -1688,6 +1728,7 @@ int main(void) {
     RUN_WATCHED(test_gather_cancelled_child_is_an_error);
     RUN_WATCHED(test_gather_done_then_cancelled_results_stand);
     RUN_WATCHED(test_cancelled_future_ends_awaiter);
+    RUN_WATCHED(test_shield);
     RUN_WATCHED(test_as_completed_completion_order);
     RUN_WATCHED(test_as_completed_order_when_consumer_is_late);
     RUN_WATCHED(test_as_completed_timeout_leaves_rest_running);
