@@ -245,7 +245,8 @@ enum {
     ASYNC__ARMED = 128,     /* timer: in the heap */
     ASYNC__GRANT = 256,     /* a primitive's granted slot: `cancel` hands the grant on */
     ASYNC__TASK = 512,      /* a task's future: `cancel` holds the coroutine */
-    ASYNC__SCOPED = 1024    /* task: a deadline (or group) hangs in its ring: look there when it ends */
+    ASYNC__SCOPED = 1024,   /* task: a deadline or a group hangs in its ring: look there when it ends */
+    ASYNC__CLOSING = 2048   /* task: its body ended; it waits for its groups' children (lc: the end state) */
 };
 
 void async_future_init(async_future *f);
@@ -436,6 +437,35 @@ typedef struct async_shield_op {
    (or the task awaiting it) leaves inner running: the awaiter resumes
    cancelled at once, and inner's storage must outlive inner. */
 async_future *async_shield(async_shield_op *s, async_future *inner);
+
+/* ---- task group: asyncio.TaskGroup ---- */
+typedef struct async_task_group {
+    async_future future;       /* joined: done when every child is; fails with the first child error */
+    async_waiter owner_waiter; /* in the owner's ring: the owner's end finds its open groups there */
+    async_task *owner;         /* NULL once the group let go of it */
+    async_loop *loop;
+    async_future **futs;
+    async_link *links;
+    size_t n, capacity, running, nerrors;
+    int error, joined, closing, cancelled, aborting;
+} async_task_group;
+/* The owner (the task whose body holds the group, the `async with` of
+   asyncio) spawns children into it; the group watches them through the
+   futs and links you provide (capacity of each). The first child that fails
+   (a cancelled child is no failure) cancels the others and the owner's
+   current await, unless that is the join. async_task_group_join returns the
+   future to await: done when every child is, failing with the first error
+   (every child's own future keeps its outcome; nerrors counts them).
+   The owner cannot end before its children: if its body ends (returns,
+   raises, or is cancelled) with a group not joined, it waits for the
+   children, cancelling them unless it returned normally, and then ends with
+   the group's first error if there was one. Cancelling the owner or the
+   join cancels every child. */
+void async_task_group_init(async_task_group *g, async_task *owner, async_future **futs, async_link *links,
+                           size_t capacity);
+/* 0, or ASYNC_EINVAL when the group is full, failing or done (nothing is started). */
+int async_task_group_spawn(async_task_group *g, async_task *t, async_fn fn);
+async_future *async_task_group_join(async_task_group *g);
 
 /* ---- deadline: asyncio.timeout() for a task ---- */
 typedef struct async_deadline {
@@ -767,11 +797,14 @@ static void async__wake_task(async_task *t) {
    cancelled, as asyncio does, and its completion wakes the task. */
 static void async__cancel_waiting(async_task *t) { async_future_cancel((async_future *)t->future.value); }
 
+static void async__groups_abort(async_task *t);
+
 static void async__task_request_cancel(async_task *t, int by_timeout) {
     if (t->future.state != ASYNC_PENDING) return;
     t->future.flags |= ASYNC__CANCEL_REQ;
     if (by_timeout) t->future.flags |= ASYNC__BY_TIMEOUT;
     if (t->future.flags & ASYNC__WAITING) async__cancel_waiting(t);
+    else if (t->future.flags & ASYNC__CLOSING) async__groups_abort(t); /* ends when its children do */
 }
 
 /* The coroutine lives in the future's cancel word (see struct async_task);
@@ -809,15 +842,19 @@ async_future *async_create_task(async_loop *loop, async_task *t, async_fn fn) {
 }
 
 static int async__deadline_covers(async_task *t);
+static int async__groups_close(async_task *t, int state);
+static int async__groups_error(async_task *t);
 
-void async__finish(async_task *t, int state, intptr_t value) {
+/* The task's end: its state and value wait in lc and value (its body is over). */
+static void async__task_end(async_task *t) {
     async_loop *loop = t->loop;
-    if (state == ASYNC_FAILED && value == ASYNC_ECANCELED) state = ASYNC_CANCELLED;
-    if (state == ASYNC_CANCELLED && (t->future.flags & ASYNC__SCOPED) && async__deadline_covers(t)) {
-        state = ASYNC_FAILED;
-        value = ASYNC_ETIMEDOUT;
+    int state = t->future.lc, err;
+    intptr_t value = t->future.value;
+    if (t->future.flags & ASYNC__SCOPED) {
+        if ((err = async__groups_error(t)) != 0) state = ASYNC_FAILED, value = err;
+        else if (state == ASYNC_CANCELLED && async__deadline_covers(t)) state = ASYNC_FAILED, value = ASYNC_ETIMEDOUT;
     }
-    t->future.flags &= (uint16_t)~(ASYNC__CANCEL_REQ | ASYNC__BY_TIMEOUT);
+    t->future.flags &= (uint16_t)~ASYNC__CLOSING;
     /* Done tasks leave the loop's list at once: their storage is the user's again. */
     if (t->older) t->older->newer = t->newer;
     else loop->oldest = t->newer;
@@ -825,6 +862,16 @@ void async__finish(async_task *t, int state, intptr_t value) {
     else loop->newest = t->older;
     loop->ntasks--;
     async__complete(&t->future, state, value);
+}
+
+void async__finish(async_task *t, int state, intptr_t value) {
+    if (state == ASYNC_FAILED && value == ASYNC_ECANCELED) state = ASYNC_CANCELLED;
+    t->future.flags &= (uint16_t)~(ASYNC__CANCEL_REQ | ASYNC__BY_TIMEOUT);
+    t->future.lc = state;
+    t->future.value = value;
+    /* A group's children still running: the last one's end ends the task. */
+    if ((t->future.flags & ASYNC__SCOPED) && async__groups_close(t, state)) return;
+    async__task_end(t);
 }
 
 int async__suspend(async_task *t, async_future *f) {
@@ -1447,6 +1494,142 @@ async_future *async_shield(async_shield_op *s, async_future *inner) {
     s->inner_waiter.wake = async__shield_inner_wake;
     async_future_add_waiter(inner, &s->inner_waiter); /* done at once if inner is */
     return &s->future;
+}
+
+/* ---- task group ---- */
+static void async__group_owner_done(async_waiter *l, async_future *owner) {
+    (void)owner;
+    ASYNC__CONTAINER(l, async_task_group, owner_waiter)->owner = NULL;
+}
+
+/* The open groups of a task hang in its ring (with its deadlines and what
+   awaits it: a few entries); walk them. */
+static async_task_group *async__group_next(async_task *t, async_waiter **w) {
+    async_waiter *ring = t->future.waiters;
+    while (ring && *w != ring) {
+        *w = *w ? *async__next(*w) : *async__next(ring);
+        if (!async__is_task(*w) && (*w)->wake == async__group_owner_done)
+            return ASYNC__CONTAINER(*w, async_task_group, owner_waiter);
+    }
+    return NULL;
+}
+#define ASYNC__FOR_GROUPS(t, g, w) for (w = NULL; (g = async__group_next(t, &w)) != NULL;)
+
+static void async__group_abort(async_task_group *g) {
+    size_t i;
+    if (g->aborting) return; /* once: a child cleaning up is not cancelled again */
+    g->aborting = 1;
+    for (i = 0; i < g->n; i++) async_future_cancel(g->futs[i]);
+}
+
+static void async__group_settle(async_task_group *g) {
+    async_task *o = g->owner;
+    /* Joined by the owner, who reads the outcome itself: let go of it. */
+    if (g->joined && o && !(o->future.flags & ASYNC__CLOSING)) {
+        async__ring_remove(&o->future.waiters, &g->owner_waiter);
+        g->owner = NULL;
+    }
+    if (g->error) async__complete(&g->future, ASYNC_FAILED, g->error);
+    else if (g->cancelled) async__complete(&g->future, ASYNC_CANCELLED, ASYNC_ECANCELED);
+    else async__complete(&g->future, ASYNC_FULFILLED, (intptr_t)g->n);
+}
+
+static int async__groups_running(async_task *t) {
+    async_task_group *g;
+    async_waiter *w;
+    ASYNC__FOR_GROUPS(t, g, w) if (g->running) return 1;
+    return 0;
+}
+
+static void async__group_child_done(async_waiter *l, async_future *child) {
+    async_task_group *g = (async_task_group *)((async_link *)l)->owner;
+    async_task *o = g->owner;
+    int code = async_error(child);
+    g->running--;
+    if (code && code != ASYNC_ECANCELED) {
+        g->nerrors++;
+        if (!g->error) {
+            g->error = code;
+            async__group_abort(g);
+            /* and the owner's current await, unless it is the join (asyncio's parent_task.cancel()) */
+            if (o && !(o->future.flags & ASYNC__CLOSING) &&
+                !((o->future.flags & ASYNC__WAITING) && o->future.value == (intptr_t)&g->future))
+                async__task_request_cancel(o, 0);
+        }
+    }
+    if (g->running || g->future.state != ASYNC_PENDING) return;
+    if (g->joined || g->closing || g->cancelled) async__group_settle(g);
+    if (o && (o->future.flags & ASYNC__CLOSING) && !async__groups_running(o)) async__task_end(o);
+}
+
+static void async__group_cancel(async_future *f) {
+    async_task_group *g = ASYNC__CONTAINER(f, async_task_group, future);
+    g->cancelled = 1;
+    async__group_abort(g);
+    if (!g->running) async__group_settle(g);
+}
+
+/* The owner's body ended: its groups are joined by that; 1 if one still runs. */
+static int async__groups_close(async_task *t, int state) {
+    async_task_group *g;
+    async_waiter *w;
+    int hold = 0;
+    t->future.flags |= ASYNC__CLOSING; /* from now on its groups keep to its ring (and the walk holds) */
+    ASYNC__FOR_GROUPS(t, g, w) {
+        if (g->future.state != ASYNC_PENDING) continue;
+        g->closing = 1;
+        if (state != ASYNC_FULFILLED) async__group_abort(g);
+        if (g->running) hold = 1;
+        else async__group_settle(g);
+    }
+    if (!hold) t->future.flags &= (uint16_t)~ASYNC__CLOSING;
+    return hold;
+}
+
+static void async__groups_abort(async_task *t) {
+    async_task_group *g;
+    async_waiter *w;
+    ASYNC__FOR_GROUPS(t, g, w) if (g->future.state == ASYNC_PENDING) async__group_abort(g);
+}
+
+static int async__groups_error(async_task *t) {
+    async_task_group *g;
+    async_waiter *w;
+    ASYNC__FOR_GROUPS(t, g, w) if (g->error) return g->error;
+    return 0;
+}
+
+void async_task_group_init(async_task_group *g, async_task *owner, async_future **futs, async_link *links,
+                           size_t capacity) {
+    memset(g, 0, sizeof *g);
+    async_future_init_cancellable(&g->future, async__group_cancel);
+    g->owner = owner;
+    g->loop = owner->loop;
+    g->futs = futs;
+    g->links = links;
+    g->capacity = capacity;
+    g->owner_waiter.wake = async__group_owner_done;
+    async__ring_push(&owner->future.waiters, &g->owner_waiter);
+    owner->future.flags |= ASYNC__SCOPED;
+}
+
+int async_task_group_spawn(async_task_group *g, async_task *t, async_fn fn) {
+    async_link *l;
+    if (g->future.state != ASYNC_PENDING || g->aborting || g->n == g->capacity) return ASYNC_EINVAL;
+    async_create_task(g->loop, t, fn);
+    g->futs[g->n] = &t->future;
+    l = &g->links[g->n++];
+    l->owner = g;
+    l->waiter.wake = async__group_child_done;
+    async__ring_push(&t->future.waiters, &l->waiter);
+    g->running++;
+    return 0;
+}
+
+async_future *async_task_group_join(async_task_group *g) {
+    g->joined = 1;
+    if (!g->running && g->future.state == ASYNC_PENDING) async__group_settle(g);
+    return &g->future;
 }
 
 /* ---- deadline ---- */

@@ -729,6 +729,190 @@ TEST(test_shield) {
     }
 }
 
+/* ================= task group ================= */
+
+/* The owner of a group (asyncio's `async with TaskGroup() as tg:`): spawns
+   its children, sleeps in its body, then joins (or not). */
+typedef struct group_owner {
+    async_task task;
+    async_task_group g;
+    worker kids[4];
+    async_future *futs[4];
+    async_link links[4];
+    int nkids, delays[4], errors[4], catches[4];
+    int join, catch_body, i, body_err, join_err, spawn_rc;
+    async_timer nap;
+    async_time body_sleep, joined_at;
+} group_owner;
+
+static int group_owner_run(async_task *t) {
+    group_owner *o = (group_owner *)t;
+    ASYNC_BEGIN(t);
+    async_task_group_init(&o->g, t, o->futs, o->links, 4);
+    for (o->i = 0; o->i < o->nkids; o->i++) {
+        worker *w = &o->kids[o->i];
+        memset(w, 0, sizeof *w);
+        w->delay = ASYNC_MS(o->delays[o->i]);
+        w->value = 100 + o->i;
+        w->error = o->errors[o->i];
+        w->catches = o->catches[o->i];
+        o->spawn_rc |= async_task_group_spawn(&o->g, &w->task, worker_run);
+    }
+    if (o->body_sleep) {
+        if (o->catch_body) {
+            ASYNC_AWAIT_CATCH(t, async_sleep(t->loop, &o->nap, o->body_sleep), o->body_err);
+        } else {
+            ASYNC_AWAIT(t, async_sleep(t->loop, &o->nap, o->body_sleep));
+        }
+    }
+    if (o->join) {
+        ASYNC_AWAIT_CATCH(t, async_task_group_join(&o->g), o->join_err);
+        o->joined_at = async_now(t->loop);
+    }
+    ASYNC_RETURN(t, 7);
+    ASYNC_END(t);
+}
+
+static group_owner *new_group_owner(async_loop *loop, int nkids, const int *delays, const int *errors) {
+    static group_owner o;
+    int i;
+    memset(&o, 0, sizeof o);
+    o.nkids = nkids;
+    for (i = 0; i < nkids; i++) o.delays[i] = delays[i], o.errors[i] = errors ? errors[i] : 0;
+    o.body_sleep = ASYNC_SEC(1);
+    (void)loop;
+    return &o;
+}
+
+/* The first failure cancels the siblings and the body's await; the owner
+   cannot end before its children, and ends with that first error. */
+TEST(test_task_group_first_failure) {
+    async_loop loop;
+    int delays[3] = {10, 20, 500}, errors[3] = {0, -7, 0};
+    group_owner *o;
+    cleaner c;
+    virtual_loop(&loop);
+    o = new_group_owner(&loop, 3, delays, errors);
+    async_create_task(&loop, &o->task, group_owner_run);
+    run_for(&loop, 0);
+    memset(&c, 0, sizeof c); /* a fourth child, which cleans up for 10 ms when cancelled */
+    CHECK_EQ(async_task_group_spawn(&o->g, &c.task, cleaner_run), 0);
+    CHECK_EQ(async_run(&loop, &o->task.future), -7);
+    CHECK(!async_cancelled(&o->task.future));
+    CHECK(c.cleaned);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(30)); /* failed at 20 ms, ended with its last child */
+    CHECK_EQ(async_result(o->futs[0]), 100);
+    CHECK_EQ(async_error(o->futs[1]), -7);
+    CHECK(async_cancelled(o->futs[2]));
+    CHECK_EQ(o->g.nerrors, 1);
+    CHECK_EQ(async_error(&o->g.future), -7); /* joined by the owner's end */
+    CHECK_EQ(async_loop_tasks(&loop), 0);
+    CHECK_EQ(async_loop_timers(&loop), 0);
+    CHECK_EQ(o->spawn_rc, 0);
+}
+
+/* With the body's cancellation caught and an explicit join: the join waits
+   for every child, even one that takes its time to clean up, and gives the
+   first error; the owner decides what to do with it. */
+TEST(test_task_group_join_waits_for_every_child) {
+    async_loop loop;
+    int delays[3] = {1000, 20, 500}, errors[3] = {-8, -7, 0};
+    group_owner *o;
+    virtual_loop(&loop);
+    o = new_group_owner(&loop, 3, delays, errors);
+    o->catches[0] = 1; /* cancelled at 20 ms, it fails on its own (a second error) */
+    o->catch_body = 1, o->join = 1;
+    async_create_task(&loop, &o->task, group_owner_run);
+    CHECK_EQ(async_run(&loop, &o->task.future), 0);
+    CHECK_EQ(async_result(&o->task.future), 7);
+    CHECK_EQ(o->body_err, ASYNC_ECANCELED); /* the body's await was cancelled by the group */
+    CHECK_EQ(o->join_err, -7);              /* the first error */
+    CHECK_EQ(o->g.nerrors, 2);
+    CHECK_EQ(async_error(o->futs[0]), -8);  /* the others' errors are kept */
+    CHECK(async_cancelled(o->futs[2]));
+    CHECK_EQ(o->joined_at, ASYNC_MS(20));
+    CHECK_EQ(async_now(&loop), ASYNC_MS(20));
+    /* a failure while the owner waits in the join does not cancel the owner */
+    o = new_group_owner(&loop, 2, delays + 1, errors + 1);
+    o->join = 1, o->body_sleep = 0;
+    async_create_task(&loop, &o->task, group_owner_run);
+    CHECK_EQ(async_run(&loop, &o->task.future), 0);
+    CHECK_EQ(o->join_err, -7);
+    CHECK_EQ(o->joined_at, ASYNC_MS(40));
+    CHECK(async_cancelled(o->futs[1]));
+}
+
+/* A cancelled child is not a failure; an owner that returns without a join
+   still waits for its children (not cancelling them). */
+TEST(test_task_group_cancelled_child_and_no_join) {
+    async_loop loop;
+    int delays[3] = {10, 300, 200};
+    group_owner *o;
+    virtual_loop(&loop);
+    o = new_group_owner(&loop, 3, delays, NULL);
+    o->body_sleep = ASYNC_MS(50);
+    async_create_task(&loop, &o->task, group_owner_run);
+    run_for(&loop, ASYNC_MS(5));
+    async_cancel(&o->kids[1].task);
+    CHECK_EQ(async_run(&loop, &o->task.future), 0);
+    CHECK_EQ(async_result(&o->task.future), 7);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(200)); /* the owner's body ended at 50 ms; its last child at 200 */
+    CHECK(async_cancelled(o->futs[1]));
+    CHECK_EQ(async_result(o->futs[2]), 102); /* run to its end, not cancelled */
+    CHECK_EQ(o->g.nerrors, 0);
+    CHECK_EQ(async_result(&o->g.future), 3);
+}
+
+/* Cancelling the owner cancels the group, in its body or in the join. */
+TEST(test_task_group_owner_cancelled) {
+    int in_join;
+    for (in_join = 0; in_join < 2; in_join++) {
+        async_loop loop;
+        int delays[2] = {100, 200};
+        group_owner *o;
+        virtual_loop(&loop);
+        o = new_group_owner(&loop, 2, delays, NULL);
+        o->catches[1] = 1; /* this one finishes its own way */
+        o->join = 1;
+        if (in_join) o->body_sleep = 0;
+        async_create_task(&loop, &o->task, group_owner_run);
+        run_for(&loop, ASYNC_MS(10));
+        async_cancel(&o->task);
+        if (in_join) { /* the join is awaited with a catch: the owner goes on */
+            CHECK_EQ(async_run(&loop, &o->task.future), 0);
+            CHECK_EQ(o->join_err, ASYNC_ECANCELED);
+            CHECK(async_cancelled(&o->g.future));
+            CHECK_EQ(o->joined_at, ASYNC_MS(10));
+        } else {
+            CHECK_EQ(async_run(&loop, &o->task.future), ASYNC_ECANCELED);
+        }
+        CHECK_EQ(async_now(&loop), ASYNC_MS(10));
+        CHECK(async_cancelled(o->futs[0]));
+        CHECK_EQ(o->kids[1].caught, ASYNC_ECANCELED);
+        CHECK_EQ(async_result(o->futs[1]), 101);
+        CHECK_EQ(async_loop_tasks(&loop), 0);
+    }
+}
+
+/* Spawning into a full group, or into one that is failing, is refused. */
+TEST(test_task_group_spawn_refused) {
+    async_loop loop;
+    int delays[4] = {10, 10, 10, 10};
+    group_owner *o;
+    worker extra;
+    virtual_loop(&loop);
+    o = new_group_owner(&loop, 4, delays, NULL);
+    o->body_sleep = 0;
+    async_create_task(&loop, &o->task, group_owner_run);
+    run_for(&loop, 0);
+    memset(&extra, 0, sizeof extra);
+    CHECK_EQ(async_task_group_spawn(&o->g, &extra.task, worker_run), ASYNC_EINVAL); /* full */
+    CHECK_EQ(async_loop_tasks(&loop), 5);                                         /* not started */
+    CHECK_EQ(async_run(&loop, &o->task.future), 0);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(10));
+    CHECK_EQ(async_task_group_spawn(&o->g, &extra.task, worker_run), ASYNC_EINVAL); /* done */
+}
+
 /* ================= as_completed ================= */
 
 typedef struct ac_consumer {
@@ -1729,6 +1913,11 @@ int main(void) {
     RUN_WATCHED(test_gather_done_then_cancelled_results_stand);
     RUN_WATCHED(test_cancelled_future_ends_awaiter);
     RUN_WATCHED(test_shield);
+    RUN_WATCHED(test_task_group_first_failure);
+    RUN_WATCHED(test_task_group_join_waits_for_every_child);
+    RUN_WATCHED(test_task_group_cancelled_child_and_no_join);
+    RUN_WATCHED(test_task_group_owner_cancelled);
+    RUN_WATCHED(test_task_group_spawn_refused);
     RUN_WATCHED(test_as_completed_completion_order);
     RUN_WATCHED(test_as_completed_order_when_consumer_is_late);
     RUN_WATCHED(test_as_completed_timeout_leaves_rest_running);
