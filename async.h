@@ -155,6 +155,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Misuse checks (a coroutine that returns by hand, an object used before
+   its init): on unless NDEBUG. */
+#ifndef ASYNC_DEBUG
+#ifdef NDEBUG
+#define ASYNC_DEBUG 0
+#else
+#define ASYNC_DEBUG 1
+#endif
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -328,6 +338,7 @@ struct async_loop {
     async_time (*clock)(void *user);
     void *clock_user;
     int virtual_time;
+    const char *running; /* the coroutine running now (with ASYNC_DEBUG), for messages */
     /* The backend (I/O): poll waits up to timeout ns (-1: no limit, 0: just
        look) and completes what is ready. It returns 0, or a negative error;
        ASYNC_EDEADLK if asked to wait forever with nothing in flight. */
@@ -384,6 +395,7 @@ typedef struct async_as_completed {
     size_t n, unyielded;
     async_link *done_head, *done_tail; /* completed, not yet yielded */
     int asked, timed_out, closed;
+    unsigned magic; /* set by its init */
 } async_as_completed;
 void async_as_completed_init(async_loop *loop, async_as_completed *ac, async_future *const *futs,
                              async_link *links, size_t n, async_time timeout);
@@ -448,6 +460,7 @@ typedef struct async_task_group {
     async_link *links;
     size_t n, capacity, running, nerrors;
     int error, joined, closing, cancelled, aborting;
+    unsigned magic; /* set by its init */
 } async_task_group;
 /* The owner (the task whose body holds the group, the `async with` of
    asyncio) spawns children into it; the group watches them through the
@@ -474,6 +487,7 @@ typedef struct async_deadline {
     async_task *task; /* NULL once stopped, or when the task has ended */
     async_time when;  /* absolute (async_now's time); ASYNC_NO_TIMEOUT: none */
     int expired;
+    unsigned magic; /* set by its start; an all-zero deadline is a stopped one */
 } async_deadline;
 /* A scope of the task's, from start to stop. When the deadline passes the
    task is cancelled; the await that sees it completes with ASYNC_ETIMEDOUT,
@@ -570,7 +584,15 @@ async_future *async_queue_wait_room(async_queue *q, async_future *slot);
     label:
 #define ASYNC__LABEL ASYNC__CAT(async__resume_, __COUNTER__)
 #else
-#define ASYNC__LC_BEGIN(t) switch ((t)->future.lc) { case 0:
+/* No case of ours matches when an await's case label went to a switch of
+   the user's (it binds to the innermost switch): say so, do not end silently. */
+#define ASYNC__LC_BEGIN(t)                                                           \
+    switch ((t)->future.lc) {                                                        \
+    default:                                                                         \
+        async__misuse("an await inside a switch of yours: with ASYNC_LC_SWITCH no switch may enclose an await", \
+                      __func__);                                                     \
+        break;                                                                       \
+    case 0:
 #define ASYNC__LC_END(t) }
 #define ASYNC__SUSPEND_AT(t, line)                                                   \
     (t)->future.lc = line;                                                           \
@@ -579,7 +601,12 @@ async_future *async_queue_wait_room(async_queue *q, async_future *slot);
 #define ASYNC__LABEL __LINE__
 #endif
 
-#define ASYNC_BEGIN(t) ASYNC__LC_BEGIN(t)
+#if ASYNC_DEBUG
+#define ASYNC__NOTE_RUNNING(t) (t)->loop->running = __func__;
+#else
+#define ASYNC__NOTE_RUNNING(t)
+#endif
+#define ASYNC_BEGIN(t) ASYNC__NOTE_RUNNING(t) ASYNC__LC_BEGIN(t)
 #define ASYNC_END(t)                                                                 \
     ASYNC__LC_END(t)                                                                 \
     async__finish((t), ASYNC_FULFILLED, 0);                                          \
@@ -624,6 +651,7 @@ int async__suspend(async_task *t, async_future *f);
 int async__resume(async_task *t, int catching, int *err);
 void async__yield(async_task *t);
 void async__finish(async_task *t, int state, intptr_t value);
+void async__misuse(const char *what, const char *where);
 
 #ifdef __cplusplus
 }
@@ -642,15 +670,49 @@ void async__finish(async_task *t, int state, intptr_t value);
 
 #ifndef ASYNC_NO_POSIX_CLOCK
 #include <time.h>
-#ifndef CLOCK_MONOTONIC
+#ifdef CLOCK_MONOTONIC
+#define ASYNC__POSIX_CLOCK
+#else
+/* One message, and the rest compiles without the clock (no follow-on errors). */
 #error "async.h: clock_gettime is not visible here. Include async.h before any system header in this file, define _POSIX_C_SOURCE 200809L, or define ASYNC_NO_POSIX_CLOCK."
 #endif
 #endif
 
 #include <string.h>
 
+/* How a misuse is reported: the message, then stop. Override it (before the
+   include) to log elsewhere; a freestanding build gets ASYNC_ASSERT. */
+#ifndef ASYNC_MISUSE
+#if defined(__STDC_HOSTED__) && __STDC_HOSTED__
+#include <stdio.h>
+#include <stdlib.h>
+#define ASYNC_MISUSE(what, where)                                                    \
+    (fprintf(stderr, "async.h: %s%s%s%s\n", (what), (where) ? " (in " : "", (where) ? (where) : "", \
+             (where) ? ")" : ""),                                                    \
+     abort())
+#else
+#define ASYNC_MISUSE(what, where) ((void)(what), (void)(where), ASYNC_ASSERT(0))
+#endif
+#endif
+
 #define ASYNC__CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
+
+void async__misuse(const char *what, const char *where) { ASYNC_MISUSE(what, where); }
+
+/* Objects that need their init carry this word once it ran. */
+#define ASYNC__MAGIC 0x6173796eu
+#if ASYNC_DEBUG
+#define ASYNC__CHECK_INIT(ok, what, ret)                                             \
+    do {                                                                             \
+        if (!(ok)) {                                                                 \
+            async__misuse(what " used before its init (memory never set up, or overwritten)", NULL); \
+            return ret;                                                              \
+        }                                                                            \
+    } while (0)
+#else
+#define ASYNC__CHECK_INIT(ok, what, ret)
+#endif
 
 /* ---- errors ---- */
 static async_error_domain *async__domains;
@@ -929,11 +991,20 @@ static void async__run_task(async_task *t) {
         async__finish(t, timeout ? ASYNC_FAILED : ASYNC_CANCELLED, timeout ? ASYNC_ETIMEDOUT : ASYNC_ECANCELED);
         return;
     }
+#if ASYNC_DEBUG
+    t->loop->running = NULL;
     async__coroutine(t)(t);
+    /* Neither finished, nor waiting, nor queued: it left by a bare return. */
+    if (t->future.state == ASYNC_PENDING && !(t->future.flags & (ASYNC__SCHEDULED | ASYNC__WAITING | ASYNC__CLOSING)))
+        async__misuse("a coroutine returned without ASYNC_END, ASYNC_RETURN or ASYNC_RAISE (a bare return?)",
+                      t->loop->running);
+#else
+    async__coroutine(t)(t);
+#endif
 }
 
 /* ---- clock ---- */
-#ifndef ASYNC_NO_POSIX_CLOCK
+#ifdef ASYNC__POSIX_CLOCK
 static async_time async__posix_clock(void *user) {
     struct timespec ts;
     (void)user;
@@ -956,7 +1027,7 @@ void async_loop_init(async_loop *loop, const async_loop_config *config) {
         loop->clock_user = config->clock_user;
         loop->virtual_time = config->virtual_time;
     }
-#ifndef ASYNC_NO_POSIX_CLOCK
+#ifdef ASYNC__POSIX_CLOCK
     if (!loop->clock && !loop->virtual_time) loop->clock = async__posix_clock;
 #endif
     /* Without a clock, time is virtual. */
@@ -1063,6 +1134,14 @@ static void async__timer_cancel_hook(async_future *f) {
 }
 
 async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_time deadline) {
+#if ASYNC_DEBUG
+    /* "Armed" must be true: a timer not zeroed before its first start says so by chance. */
+    if ((timer->future.flags & ASYNC__ARMED) &&
+        (timer->loop != loop || !timer->pprev || *timer->pprev != timer)) {
+        async__misuse("a timer started that was never zeroed (or runs on another loop)", NULL);
+        return &timer->future;
+    }
+#endif
     /* A restarted timer keeps its waiters: they now wait for the new deadline. */
     if (timer->future.flags & ASYNC__ARMED) async__heap_remove(timer->loop, timer);
     else async_future_init_cancellable(&timer->future, async__timer_cancel_hook);
@@ -1129,7 +1208,7 @@ static int async__idle(async_loop *loop, async_time timeout) {
         loop->now += timeout;
         return 0;
     }
-#ifndef ASYNC_NO_POSIX_CLOCK
+#ifdef ASYNC__POSIX_CLOCK
     {
         struct timespec ts;
         ts.tv_sec = (time_t)(timeout / 1000000000);
@@ -1309,6 +1388,7 @@ void async_as_completed_init(async_loop *loop, async_as_completed *ac, async_fut
                              async_link *links, size_t n, async_time timeout) {
     size_t i;
     memset(ac, 0, sizeof *ac);
+    ac->magic = ASYNC__MAGIC;
     ac->futs = futs;
     ac->links = links;
     ac->n = ac->unyielded = n;
@@ -1324,6 +1404,7 @@ void async_as_completed_init(async_loop *loop, async_as_completed *ac, async_fut
 }
 
 async_future *async_as_completed_next(async_as_completed *ac) {
+    ASYNC__CHECK_INIT(ac->magic == ASYNC__MAGIC, "an as_completed (async_as_completed_init)", &ac->step);
     async_future_init(&ac->step);
     if (ac->unyielded == 0 || ac->closed) {
         async__complete(&ac->step, ASYNC_FAILED, ASYNC_EDONE);
@@ -1335,6 +1416,7 @@ async_future *async_as_completed_next(async_as_completed *ac) {
 }
 
 void async_as_completed_close(async_as_completed *ac) {
+    ASYNC__CHECK_INIT(ac->magic == ASYNC__MAGIC, "an as_completed (async_as_completed_init)", );
     if (ac->closed) return;
     ac->closed = 1;
     if (ac->asked && ac->step.state == ASYNC_PENDING) async__complete(&ac->step, ASYNC_FAILED, ASYNC_EDONE);
@@ -1602,6 +1684,7 @@ static int async__groups_error(async_task *t) {
 void async_task_group_init(async_task_group *g, async_task *owner, async_future **futs, async_link *links,
                            size_t capacity) {
     memset(g, 0, sizeof *g);
+    g->magic = ASYNC__MAGIC;
     async_future_init_cancellable(&g->future, async__group_cancel);
     g->owner = owner;
     g->loop = owner->loop;
@@ -1615,6 +1698,7 @@ void async_task_group_init(async_task_group *g, async_task *owner, async_future 
 
 int async_task_group_spawn(async_task_group *g, async_task *t, async_fn fn) {
     async_link *l;
+    ASYNC__CHECK_INIT(g->magic == ASYNC__MAGIC, "a task group (async_task_group_init)", ASYNC_EINVAL);
     if (g->future.state != ASYNC_PENDING || g->aborting || g->n == g->capacity) return ASYNC_EINVAL;
     async_create_task(g->loop, t, fn);
     g->futs[g->n] = &t->future;
@@ -1627,6 +1711,7 @@ int async_task_group_spawn(async_task_group *g, async_task *t, async_fn fn) {
 }
 
 async_future *async_task_group_join(async_task_group *g) {
+    ASYNC__CHECK_INIT(g->magic == ASYNC__MAGIC, "a task group (async_task_group_init)", &g->future);
     g->joined = 1;
     if (!g->running && g->future.state == ASYNC_PENDING) async__group_settle(g);
     return &g->future;
@@ -1698,6 +1783,7 @@ static void async__deadline_set(async_deadline *d, async_time when) {
 
 void async_deadline_start_at(async_loop *loop, async_deadline *d, async_task *task, async_time when) {
     memset(d, 0, sizeof *d);
+    d->magic = ASYNC__MAGIC;
     (void)loop; /* the task's loop */
     d->task = task;
     d->timer_waiter.wake = async__deadline_wake;
@@ -1716,12 +1802,14 @@ void async_deadline_start(async_loop *loop, async_deadline *d, async_task *task,
 }
 
 int async_deadline_reschedule(async_deadline *d, async_time when) {
+    ASYNC__CHECK_INIT(d->magic == ASYNC__MAGIC, "a deadline (async_deadline_start)", ASYNC_EINVAL);
     if (!d->task || d->expired) return ASYNC_EINVAL;
     async__deadline_set(d, when);
     return 0;
 }
 
 int async_deadline_stop(async_deadline *d) {
+    ASYNC__CHECK_INIT(d->magic == ASYNC__MAGIC || d->magic == 0, "a deadline (async_deadline_start)", 0);
     if (d->task) async__ring_remove(&d->task->future.waiters, &d->task_waiter);
     d->task = NULL;
     async__timer_release(&d->timer, &d->timer_waiter);
@@ -1732,8 +1820,13 @@ int async_deadline_stop(async_deadline *d) {
    A wait list is a ring of pending slots linked through their value fields,
    closed by the list's own sentinel future: appending is O(1), and a
    cancelled slot finds its list by walking the ring to the sentinel. */
+/* The sentinel's cancel word (never called) marks a list that was set up. */
+static void async__waitlist_marker(async_future *f) { (void)f; }
+#define ASYNC__CHECK_WAITLIST(wl, what, ret) \
+    ASYNC__CHECK_INIT((wl)->ring.cancel == async__waitlist_marker, what, ret)
+
 static void async__waitlist_init(async_waitlist *wl) {
-    async_future_init(&wl->ring);
+    async_future_init_cancellable(&wl->ring, async__waitlist_marker);
     wl->ring.flags = ASYNC__SENTINEL;
     wl->ring.value = (intptr_t)&wl->ring;
     wl->last = &wl->ring;
@@ -1789,6 +1882,7 @@ int async_semaphore_init(async_semaphore *s, intptr_t value) {
 }
 
 int async_semaphore_try_acquire(async_semaphore *s) {
+    ASYNC__CHECK_WAITLIST(&s->waiters, "a semaphore (async_semaphore_init)", 0);
     if (s->value <= 0) return 0;
     s->value--;
     return 1;
@@ -1802,6 +1896,7 @@ async_future *async_semaphore_acquire(async_semaphore *s, async_future *slot) {
 }
 
 void async_semaphore_release(async_semaphore *s) {
+    ASYNC__CHECK_WAITLIST(&s->waiters, "a semaphore (async_semaphore_init)", );
     if (!async__waitlist_grant(&s->waiters, async__semaphore_hand_on, s)) s->value++;
 }
 
@@ -1811,6 +1906,7 @@ void async_event_init(async_event *e) {
 }
 
 void async_event_set(async_event *e) {
+    ASYNC__CHECK_WAITLIST(&e->waiters, "an event (async_event_init)", );
     e->is_set = 1;
     while (async__waitlist_grant(&e->waiters, NULL, e)) {
     }
@@ -1819,6 +1915,7 @@ void async_event_set(async_event *e) {
 void async_event_clear(async_event *e) { e->is_set = 0; }
 
 async_future *async_event_wait(async_event *e, async_future *slot) {
+    ASYNC__CHECK_WAITLIST(&e->waiters, "an event (async_event_init)", slot);
     async_future_init(slot);
     if (e->is_set) return async__grant(slot, NULL, e);
     return async__waitlist_push(&e->waiters, slot);
@@ -1849,6 +1946,7 @@ void async_queue_init(async_queue *q, intptr_t *slots, size_t capacity) {
 }
 
 int async_queue_put_nowait(async_queue *q, intptr_t item) {
+    ASYNC__CHECK_WAITLIST(&q->getters, "a queue (async_queue_init)", ASYNC_EINVAL);
     if (q->count == q->capacity) return ASYNC_EFULL;
     q->slots[(q->head + q->count) % q->capacity] = item;
     q->count++;
@@ -1857,6 +1955,7 @@ int async_queue_put_nowait(async_queue *q, intptr_t item) {
 }
 
 int async_queue_get_nowait(async_queue *q, intptr_t *item) {
+    ASYNC__CHECK_WAITLIST(&q->getters, "a queue (async_queue_init)", ASYNC_EINVAL);
     if (q->count == 0) return ASYNC_EEMPTY;
     *item = q->slots[q->head];
     q->head = (q->head + 1) % q->capacity;

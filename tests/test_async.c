@@ -7,6 +7,7 @@
 #include "test.h"
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* A watchdog per test: a hang is reported as that test's failure, at once. */
@@ -1802,8 +1803,101 @@ TEST(test_queue_producer_consumer) {
     CHECK_EQ(async_queue_put_nowait(&q, 3), ASYNC_EFULL);
 }
 
-#ifdef ASYNC_LC_GOTO
-/* Only with computed goto may a switch enclose an await. */
+/* ================= misuse: diagnosed, not silent ================= */
+
+/* Run fn in a child process: it must abort, having said `expect` on stderr. */
+static int dies_saying(void (*fn)(void), const char *expect) {
+    int fds[2], status = 0;
+    char buf[2048];
+    size_t got = 0;
+    ssize_t n;
+    pid_t pid;
+    fflush(stdout);
+    fflush(stderr);
+    if (pipe(fds) != 0) return 0;
+    pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        alarm(10);
+        fn();
+        _exit(0); /* it did not abort */
+    }
+    close(fds[1]);
+    while (got < sizeof buf - 1 && (n = read(fds[0], buf + got, sizeof buf - 1 - got)) > 0) got += (size_t)n;
+    buf[got] = 0;
+    close(fds[0]);
+    waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(buf, expect)) return 1;
+    fprintf(stderr, "  the child (status %d) said: %s\n", status, buf);
+    return 0;
+}
+
+static async_loop misuse_loop;
+
+static int bare_return_run(async_task *t) {
+    ASYNC_BEGIN(t);
+    if (t->loop) return 0; /* a hand-written return: the task would hang forever */
+    ASYNC_END(t);
+}
+
+static void run_bare_return(void) {
+    async_task t;
+    virtual_loop(&misuse_loop);
+    async_create_task(&misuse_loop, &t, bare_return_run);
+    async_run(&misuse_loop, &t.future);
+}
+
+static void start_unzeroed_timer(void) {
+    async_timer t;
+    virtual_loop(&misuse_loop);
+    memset(&t, 0xab, sizeof t);
+    async_sleep(&misuse_loop, &t, ASYNC_MS(1));
+}
+
+static void next_of_uninitialised_as_completed(void) {
+    async_as_completed ac;
+    memset(&ac, 0xab, sizeof ac);
+    async_as_completed_next(&ac);
+}
+
+static void stop_garbage_deadline(void) {
+    async_deadline d;
+    memset(&d, 0xab, sizeof d);
+    async_deadline_stop(&d);
+}
+
+static void spawn_into_uninitialised_group(void) {
+    async_task_group g;
+    async_task t;
+    memset(&g, 0xab, sizeof g);
+    async_task_group_spawn(&g, &t, bare_return_run);
+}
+
+static void release_uninitialised_semaphore(void) {
+    async_semaphore s;
+    memset(&s, 0xab, sizeof s);
+    async_semaphore_release(&s);
+}
+
+TEST(test_misuse_is_diagnosed) {
+    async_deadline zero;
+    CHECK(dies_saying(run_bare_return, "returned without ASYNC_END, ASYNC_RETURN or ASYNC_RAISE"));
+    CHECK(dies_saying(run_bare_return, "(in bare_return_run)"));
+    CHECK(dies_saying(start_unzeroed_timer, "a timer started that was never zeroed"));
+    CHECK(dies_saying(next_of_uninitialised_as_completed,
+                      "an as_completed (async_as_completed_init) used before its init"));
+    CHECK(dies_saying(stop_garbage_deadline, "a deadline (async_deadline_start) used before its init"));
+    CHECK(dies_saying(spawn_into_uninitialised_group, "a task group (async_task_group_init) used before its init"));
+    CHECK(dies_saying(release_uninitialised_semaphore, "a semaphore (async_semaphore_init) used before its init"));
+    memset(&zero, 0, sizeof zero); /* all zero is a stopped deadline: no complaint */
+    CHECK_EQ(async_deadline_stop(&zero), 0);
+}
+
+/* With computed goto a switch may enclose an await; with the portable
+   variant the await's case label goes to the user's switch, and the first
+   resume says so. */
 typedef struct switcher {
     async_task task;
     async_timer timer;
@@ -1824,6 +1918,7 @@ static int switcher_run(async_task *t) {
     ASYNC_END(t);
 }
 
+#ifdef ASYNC_LC_GOTO
 TEST(test_switch_around_await) {
     async_loop loop;
     switcher s;
@@ -1834,6 +1929,20 @@ TEST(test_switch_around_await) {
     CHECK_EQ(async_run(&loop, &s.task.future), 0);
     CHECK_EQ(async_result(&s.task.future), 10);
     CHECK_EQ(async_now(&loop), ASYNC_MS(1));
+}
+#else
+static void run_switcher(void) {
+    switcher s;
+    virtual_loop(&misuse_loop);
+    memset(&s, 0, sizeof s);
+    s.mode = 1;
+    async_create_task(&misuse_loop, &s.task, switcher_run);
+    async_run(&misuse_loop, &s.task.future);
+}
+
+TEST(test_switch_around_await) {
+    CHECK(dies_saying(run_switcher, "an await inside a switch of yours: with ASYNC_LC_SWITCH"));
+    CHECK(dies_saying(run_switcher, "(in switcher_run)"));
 }
 #endif
 
@@ -1946,9 +2055,8 @@ int main(void) {
     RUN_WATCHED(test_event_wakes_all);
     RUN_WATCHED(test_primitive_waits_compose);
     RUN_WATCHED(test_queue_producer_consumer);
-#ifdef ASYNC_LC_GOTO
+    RUN_WATCHED(test_misuse_is_diagnosed);
     RUN_WATCHED(test_switch_around_await);
-#endif
     RUN_WATCHED(test_million_tasks);
 #ifdef ASYNC_LC_GOTO
     return test_summary("async(goto)");
