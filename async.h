@@ -1269,6 +1269,7 @@ int async_run(async_loop *loop, async_future *f) {
 
 int async_loop_shutdown(async_loop *loop) {
     async_task *t, *last = loop->newest;
+    int b, rc;
     /* Cancel what was pending when shutdown began, oldest first. Cancelling
        only asks (no task ends inside async_cancel), so the list holds still
        under the walk. Tasks created from now on run to their end. */
@@ -1276,7 +1277,13 @@ int async_loop_shutdown(async_loop *loop) {
         async_cancel(t);
         if (t == last) break;
     }
-    return async__run(loop, NULL);
+    if ((rc = async__run(loop, NULL)) < 0) return rc;
+    /* No task is left: what still points into the user's storage is a
+       combinator's timeout or a wait about to report. Settle those too. */
+    async__run_soon(loop);
+    for (b = 0; b < ASYNC__BUCKETS; b++)
+        while (loop->buckets[b]) async_timer_stop(loop->buckets[b]);
+    return 0;
 }
 
 int async_main(async_loop *loop, async_future *f) {

@@ -1019,6 +1019,31 @@ TEST(test_as_completed_timeout_leaves_rest_running) {
     CHECK(async_done(f[0]));
 }
 
+/* After shutdown the loop holds nothing of the caller's: a timeout of an
+   as_completed whose consumer was cancelled is stopped too. */
+TEST(test_shutdown_leaves_no_timer) {
+    async_loop loop;
+    worker w[2];
+    async_future *f[2];
+    async_link links[2];
+    ac_consumer *c = calloc(1, sizeof *c);
+    int delays[2] = {10, 500};
+    CHECK(c != NULL);
+    if (!c) return;
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 2, delays);
+    async_as_completed_init(&loop, &c->ac, f, links, 2, ASYNC_SEC(5));
+    async_create_task(&loop, &c->task, ac_consumer_run);
+    CHECK_EQ(async_main(&loop, f[0]), 0);
+    CHECK(async_cancelled(&c->task.future));
+    CHECK_EQ(async_loop_tasks(&loop), 0);
+    CHECK_EQ(async_loop_timers(&loop), 0); /* the as_completed's 5 s timeout too */
+    CHECK_EQ(async_now(&loop), ASYNC_MS(10));
+    free(c);
+    run_for(&loop, ASYNC_SEC(10));
+    CHECK_EQ(async_now(&loop), ASYNC_MS(10010));
+}
+
 /* ================= wait ================= */
 
 TEST(test_wait_first_exception) {
@@ -2030,6 +2055,7 @@ int main(void) {
     RUN_WATCHED(test_as_completed_completion_order);
     RUN_WATCHED(test_as_completed_order_when_consumer_is_late);
     RUN_WATCHED(test_as_completed_timeout_leaves_rest_running);
+    RUN_WATCHED(test_shutdown_leaves_no_timer);
     RUN_WATCHED(test_wait_first_exception);
     RUN_WATCHED(test_wait_first_exception_edges);
     RUN_WATCHED(test_wait_timeout_cancels_nothing);
