@@ -1,11 +1,13 @@
 /* async.h - asyncio in C: stackless coroutines, futures, tasks, an event loop
-   with timers and cancellation, gather / as_completed / wait / wait_for,
-   deadlines, a semaphore, an event and a queue. Portable C99, no heap.
+   with timers and cancellation, gather / as_completed / wait / wait_for /
+   shield, deadlines, task groups, a semaphore, an event and a queue.
+   Portable C99, no heap.
 
    Do this:
        #define ASYNC_IMPLEMENTATION
-   before you include this file in *one* C file to create the implementation.
-   Everywhere else, include it plainly.
+   before you include this file in *one* C file to create the implementation,
+   and include it there before any system header (it asks for
+   clock_gettime). Everywhere else, include it plainly.
 
    OVERVIEW
    ========
@@ -29,7 +31,7 @@
        async_loop loop;  async_loop_init(&loop, NULL);
        spider s = {0};   s.id = 7;
        async_create_task(&loop, &s.task, spider_run);
-       int err = async_run(&loop, &s.task.future);   // 0; async_result(&s.task.future) == 7
+       int err = async_main(&loop, &s.task.future);  // asyncio.run: 0; async_result(&s.task.future) == 7
 
    THE COROUTINE RULES (read these once)
    =====================================
@@ -37,11 +39,13 @@
      await and is called afresh. Keep what must live across an await in the
      struct that embeds the async_task (the idiom above).
    - With the portable variant (switch/case on __LINE__): no `switch` of your
-     own may enclose an await, and at most one await per source line.
-     The computed-goto variant (GCC, Clang; chosen automatically) lifts the
+     own may enclose an await (the first resume stops with a message), and
+     at most one await per source line (a compile error otherwise). The
+     computed-goto variant (GCC, Clang; chosen automatically) lifts the
      switch rule. Force one with ASYNC_LC_SWITCH or ASYNC_LC_GOTO.
    - End with ASYNC_RETURN(t, value), ASYNC_RAISE(t, error) or by falling
-     through ASYNC_END(t) (result 0). Never `return` by hand.
+     through ASYNC_END(t) (result 0). Never `return` by hand (the loop stops
+     with a message naming the coroutine).
    - Every object (task, timer, combinator, primitive) is your storage: it
      must stay where it is and alive until it is done. Zero a timer before
      its first start (static, = {0} or memset); the others are set up by
@@ -64,11 +68,29 @@
    ==================
        async_loop_init(&loop, &config)   config may be NULL: the POSIX clock
        async_create_task(&loop, &task, fn)     schedules fn; returns &task.future
-       async_run(&loop, future)          runs until the future is done, returns
-                                         async_error(future) (or ASYNC_EDEADLK when
-                                         nothing is left that could finish it)
+       async_main(&loop, future)         asyncio.run: runs until the future is
+                                         done, then shuts down (below); returns
+                                         async_error(future)
+       async_run(&loop, future)          loop.run_until_complete: runs until the
+                                         future is done and leaves the other
+                                         tasks as they are (call it again later);
+                                         returns async_error(future), or
+                                         ASYNC_EDEADLK when nothing is left that
+                                         could finish it
+       async_loop_shutdown(&loop)        cancels every pending task and runs them
+                                         to their end (a task that catches its
+                                         cancellation gets to clean up), then
+                                         stops the timers left: the loop then
+                                         holds nothing of yours. ASYNC_EDEADLK if
+                                         a task cannot end (it awaits a future
+                                         nothing will complete); it stays
        async_cancel(&task)               ask the task to stop
        async_now(&loop)                  monotonic nanoseconds (reads the clock)
+       async_loop_tasks(&loop), async_loop_timers(&loop)   how many are pending
+   Before you free tasks that may still run, shut the loop down: the obvious
+   program (start N tasks, gather them without return_exceptions, free them)
+   is safe with async_main, not with async_run alone, because a gather that
+   fails fast leaves its other children running.
    Inside a coroutine:
        ASYNC_AWAIT(t, f)                 suspend until f is done
        ASYNC_AWAIT_CATCH(t, f, err)      the same, but catch a cancellation
@@ -83,33 +105,59 @@
    CANCELLATION
    ============
    async_cancel(task) asks; the task sees it at its next await, which
-   completes with ASYNC_ECANCELED. A task suspended on a future cancels that
-   future as asyncio does (a sleep stops, an awaited task or gather is
-   cancelled, an I/O operation is withdrawn), and resumes only once that
-   future is done, so no buffer is released while the kernel holds it.
-   By default ASYNC_AWAIT then ends the task, cancelled. ASYNC_AWAIT_CATCH
-   instead stores the code in `err` and lets the coroutine clean up (its
-   try/finally); it may go on and finish normally, or end with
-   ASYNC_RAISE(t, ASYNC_ECANCELED). async_task_cancelling(t) tells afterwards
-   that a cancellation was delivered. A task cancelled before it first runs
-   never runs.
+   completes with ASYNC_ECANCELED (a task that cancels itself: at once). A
+   task suspended on a future cancels that future as asyncio does (a sleep
+   stops, an awaited task or gather is cancelled, an I/O operation is
+   withdrawn), and resumes only once that future is done, so no buffer is
+   released while the kernel holds it. By default ASYNC_AWAIT then ends the
+   task, cancelled. ASYNC_AWAIT_CATCH instead stores the code in `err` and
+   lets the coroutine clean up (its try/finally); it may go on and finish
+   normally, or end with ASYNC_RAISE(t, ASYNC_ECANCELED).
+   async_task_cancelling(t) tells afterwards that a cancellation was
+   delivered. A task cancelled before it first runs never runs.
+   As in asyncio, an awaited future that ends cancelled (not the task: say a
+   task it awaits, or a timer someone stopped), or a gather that fails with
+   ASYNC_ECANCELED, raises the cancellation in the awaiter: ASYNC_AWAIT ends
+   it cancelled, ASYNC_AWAIT_CATCH hands it ASYNC_ECANCELED (and
+   async_task_cancelling stays 0). Catch when you await a task you cancelled.
 
    TIMERS, DEADLINES, COMBINATORS
    ==============================
        async_sleep(loop, &timer, delay)          a future done after delay ns
        async_gather(&g, futs, links, n, return_exceptions)
-       async_as_completed_init(loop, &ac, futs, links, n, timeout); async_as_completed_next(&ac)
+       async_as_completed_init(loop, &ac, futs, links, n, timeout)
+           then async_as_completed_next(&ac) per step: its result
+           (async_result(&ac.step)) is the index in futs of the next child done
        async_wait(loop, &w, futs, links, n, ASYNC_FIRST_COMPLETED, timeout)
        async_wait_for(loop, &wf, future, timeout)
-       async_deadline_start(loop, &d, task, timeout)   asyncio.timeout for a task
+       async_shield(&sh, future)                 asyncio.shield
+       async_task_group_init(&g, t, futs, links, capacity), _spawn, _join
+                                                 asyncio.TaskGroup
+       async_deadline_start(loop, &d, task, timeout)   asyncio.timeout for a
+           task; _stop, _when, _reschedule, _start_at (asyncio.timeout_at)
    A combinator watches n futures through n async_link slots you provide
    (the storage that keeps the library heap-free); completing one child costs
-   O(1). Timeouts are relative nanoseconds; ASYNC_NO_TIMEOUT means none.
+   O(1). The types to declare: async_gather_op, async_as_completed,
+   async_wait_op, async_wait_for_op, async_shield_op, async_task_group,
+   async_deadline; and async_future *futs[n], async_link links[n].
+   Timeouts are relative nanoseconds (ASYNC_MS, ASYNC_SEC); ASYNC_NO_TIMEOUT
+   (INT64_MAX, "infinitely far") means none, and any other timeout <= 0
+   means now: wait_for times out before the inner task runs, a deadline
+   expires at the task's next await. Semantics are asyncio's: gather keeps
+   argument order and, without return_exceptions, fails with the first error
+   (a cancelled child counts as ASYNC_ECANCELED) while the others run on;
+   as_completed yields in completion order, its timeout gives ASYNC_ETIMEDOUT
+   once and then ASYNC_EDONE, leaving the rest running; wait never cancels,
+   and its count includes every child done by the time the waiter resumes;
+   wait_for cancels the inner on timeout and fails with ASYNC_ETIMEDOUT
+   (unless the inner ended otherwise: then its own outcome); a deadline
+   cancels its task, which ends with ASYNC_ETIMEDOUT.
    Timers are a radix heap: O(1) start and stop, O(log range) amortised
    expiry. Timers with equal deadlines fire in no particular order.
 
    SYNCHRONISATION
    ===============
+       async_semaphore_init(&sem, n)          ASYNC_EINVAL (and 0) if n < 0
        async_semaphore_acquire(&sem, &slot)   done when you hold a unit; FIFO
        async_event_wait(&ev, &slot)           done when the event is set
        async_queue (bounded, on caller-provided intptr_t slots):
@@ -117,6 +165,21 @@
    Each wait is a future of yours (`slot`), so it also composes with
    wait_for, wait or gather. A task cancelled while it waits keeps nothing;
    one cancelled after the grant, before it ran, passes the grant on.
+
+   ERRORS
+   ======
+   ASYNC_ERRORS(X) lists async.h's codes (X(name, code, text)): the enum,
+   async_strerror() and the range ASYNC_ERRORS_LOWEST..ASYNC_ERRORS_HIGHEST
+   all come from it. Another header names its own codes, outside that range,
+   with async_register_errors().
+
+   MISUSE
+   ======
+   With ASYNC_DEBUG (on unless NDEBUG) these stop the program with a message
+   on stderr (ASYNC_MISUSE): a coroutine that returned by hand, an await in a
+   switch with the portable variant, a timer started without being zeroed,
+   an as_completed, deadline, task group, semaphore, event or queue used
+   before its init.
 
    CONFIGURATION (macros defined before the include)
    =================================================
@@ -126,21 +189,33 @@
        ASYNC_NO_POSIX_CLOCK   no clock_gettime/nanosleep: give the loop a
                               clock (async_loop_config.clock) or use
                               virtual time; needed for freestanding builds
+       ASYNC_DEBUG            0 or 1: the misuse checks (default: !NDEBUG)
+       ASYNC_MISUSE(what, where)  how a misuse is reported (default: stderr
+                              and abort(); ASYNC_ASSERT when freestanding)
    The file that defines ASYNC_IMPLEMENTATION with the POSIX clock must see
    clock_gettime: include async.h before any system header there, or define
-   _POSIX_C_SOURCE to 199309L or later yourself.
+   _POSIX_C_SOURCE to 199309L or later yourself (else one #error says so).
 
    SIZES (x86-64)
    ==============
    async_future 32 bytes, async_task 64, async_timer 64, async_link 24,
-   async_loop about 1.1 KB (the timer buckets). A task is one cache line:
-   give an array of many tasks 64-byte alignment (posix_memalign) and a
-   million of them run about twice as fast.
+   async_loop about 1.2 KB (the timer buckets); async_gather_op 72,
+   async_as_completed 176, async_wait_op 176, async_wait_for_op 144,
+   async_shield_op 56, async_deadline 120, async_task_group 136. A task is
+   one cache line: give an array of many tasks 64-byte alignment
+   (posix_memalign) and a million of them run about twice as fast. The loop
+   lists its pending tasks (for shutdown) in those 64 bytes: a task's cancel
+   hook and wake function are the same for every task, so their words hold
+   its coroutine and the list's links.
 
    LIMITS
    ======
    One loop per thread; nothing here is thread-safe. Removing a waiter from
-   a future that many tasks await scans that future's waiters.
+   a future that many tasks await scans that future's waiters; a task's end
+   scans its own (its deadlines and groups: a few). A task group holds at
+   most `capacity` children (its futs and links). Errors do not propagate by
+   themselves: after an await, read async_error() (only a cancellation ends
+   the awaiting task).
 */
 #ifndef ASYNC_H
 #define ASYNC_H
@@ -219,7 +294,8 @@ typedef struct async_task async_task;
 typedef struct async_waiter async_waiter;
 
 /* A waiter sits in a future's list and is woken once when the future is done.
-   Tasks and combinators embed one; `wake` runs inside the completing call. */
+   Combinators embed one (a task enters the list by its own link); `wake`
+   runs inside the completing call. */
 struct async_waiter {
     async_waiter *next;
     void (*wake)(async_waiter *self, async_future *done);
@@ -240,7 +316,7 @@ struct async_future {
     intptr_t value;                      /* result or error; a running task: what it awaits */
     uint8_t state;                       /* ASYNC_PENDING ... */
     uint16_t flags;
-    int32_t lc; /* a task's resumption point; other futures leave it alone */
+    int32_t lc; /* a task's resumption point (its end state once its body ended); others leave it alone */
 };
 
 /* future.flags (private) */
@@ -339,8 +415,9 @@ struct async_loop {
     void *clock_user;
     int virtual_time;
     const char *running; /* the coroutine running now (with ASYNC_DEBUG), for messages */
-    /* The backend (I/O): poll waits up to timeout ns (-1: no limit, 0: just
-       look) and completes what is ready. It returns 0, or a negative error;
+    /* The backend (I/O): poll waits up to timeout ns (-1: no limit, the
+       loop's own word for it, not ASYNC_NO_TIMEOUT; 0: just look) and
+       completes what is ready. It returns 0, or a negative error;
        ASYNC_EDEADLK if asked to wait forever with nothing in flight. */
     int (*poll)(void *backend, async_time timeout);
     void *backend;
@@ -348,8 +425,14 @@ struct async_loop {
 
 void async_loop_init(async_loop *loop, const async_loop_config *config);
 void async_loop_set_backend(async_loop *loop, int (*poll)(void *, async_time), void *backend);
+/* loop.run_until_complete: until f is done; the other tasks stay as they
+   are. async_error(f), or ASYNC_EDEADLK (or the backend's error). */
 int async_run(async_loop *loop, async_future *f);
+/* Cancel every pending task, run them to their end, stop the timers left:
+   0, or ASYNC_EDEADLK if a task cannot end (it stays pending). */
 int async_loop_shutdown(async_loop *loop);
+/* asyncio.run: async_run, then async_loop_shutdown; f's error, or the
+   shutdown's if it failed. After it, free what you like. */
 int async_main(async_loop *loop, async_future *f);
 async_time async_now(async_loop *loop);
 static inline size_t async_loop_tasks(const async_loop *loop) { return loop->ntasks; } /* pending tasks */
@@ -362,7 +445,7 @@ struct async_timer {
     async_timer *next, **pprev; /* in a bucket of the loop's radix heap */
     async_loop *loop;
 };
-/* Start (restart) a timer `delay` ns from now; returns its future. */
+/* Start (restart) a timer `delay` ns from now (<= 0: due this turn); returns its future. */
 async_future *async_sleep(async_loop *loop, async_timer *timer, async_time delay);
 async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_time deadline);
 void async_timer_stop(async_timer *timer); /* a running timer ends cancelled */
@@ -379,9 +462,11 @@ typedef struct async_gather_op {
 } async_gather_op;
 /* Done when every child is done; read each child's outcome in its own future
    (argument order is yours). Without return_exceptions it fails with the
-   first error at once and the others keep running; with it, it never fails.
-   Cancelling the gather cancels every child, and it ends cancelled once
-   they are all done. */
+   first error at once and the others keep running (a cancelled child is
+   such an error, ASYNC_ECANCELED: the gather itself is not cancelled); with
+   it, it never fails. Cancelling the gather cancels every child, and it
+   ends cancelled once they are all done; with none left to cancel, its
+   results stand. */
 async_future *async_gather(async_gather_op *g, async_future *const *futs, async_link *links, size_t n,
                            int return_exceptions);
 
@@ -399,9 +484,11 @@ typedef struct async_as_completed {
 } async_as_completed;
 void async_as_completed_init(async_loop *loop, async_as_completed *ac, async_future *const *futs,
                              async_link *links, size_t n, async_time timeout);
-/* The next step: a future whose result is the index of the next child to
-   complete; ASYNC_ETIMEDOUT once the timeout passed (the rest run on),
-   ASYNC_EDONE when all n were yielded. */
+/* The next step: a future whose result is the index (in futs) of the next
+   child to complete, in completion order, also for children that were done
+   before the step was asked for. ASYNC_ETIMEDOUT once, when the timeout
+   passed (the rest run on, unwatched); then, and when all n were yielded
+   or after close, ASYNC_EDONE. */
 async_future *async_as_completed_next(async_as_completed *ac);
 /* Stop early: detach from the children, stop the timer. */
 void async_as_completed_close(async_as_completed *ac);
@@ -436,7 +523,11 @@ typedef struct async_wait_for_op {
     int timed_out;
 } async_wait_for_op;
 /* On timeout the inner future is cancelled, and once it is done this fails
-   with ASYNC_ETIMEDOUT. An inner already done gives its outcome at once. */
+   with ASYNC_ETIMEDOUT, or gives the inner's own outcome if it ended
+   otherwise (it caught the cancellation and returned, or failed). A timeout
+   <= 0 cancels a pending inner at once (a task not yet run never runs). An
+   inner already done gives its outcome at once. Cancelling this cancels
+   the inner. */
 async_future *async_wait_for(async_loop *loop, async_wait_for_op *wf, async_future *inner, async_time timeout);
 
 /* ---- shield ---- */
