@@ -1886,7 +1886,12 @@ void async_deadline_start_at(async_loop *loop, async_deadline *d, async_task *ta
     d->task = task;
     d->timer_waiter.wake = async__deadline_wake;
     d->task_waiter.wake = async__deadline_task_done;
-    async_future_add_waiter(&task->future, &d->task_waiter);
+    d->when = when;
+    if (async_done(&task->future)) { /* nothing left to time out */
+        d->task = NULL;
+        return;
+    }
+    async__ring_push(&task->future.waiters, &d->task_waiter);
     task->future.flags |= ASYNC__SCOPED;
     async__deadline_set(d, when);
 }
