@@ -788,7 +788,6 @@ void async__misuse(const char *what, const char *where);
 
 #define ASYNC__CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
-
 void async__misuse(const char *what, const char *where) { ASYNC_MISUSE(what, where); }
 
 /* Objects that need their init carry this word once it ran. */
