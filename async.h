@@ -404,6 +404,7 @@ struct async_loop {
     async_waiter *ready_head, *ready_tail; /* private, all of it */
     async_task *oldest, *newest;           /* every pending task, for shutdown */
     size_t ntasks;
+    async_future *drained;                 /* done when ntasks drops to 0 (shutdown's) */
     async_waiter *soon_head, *soon_tail;   /* callbacks run before the next turn's tasks */
     async_timer *buckets[ASYNC__BUCKETS];
     async_time bucket_min[ASYNC__BUCKETS]; /* a lower bound of each bucket's deadlines */
@@ -788,6 +789,14 @@ void async__misuse(const char *what, const char *where);
 
 #define ASYNC__CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
+/* Rare paths kept out of line, so that the hot ones around them need not
+   save registers for them. */
+#if defined(__GNUC__) || defined(__clang__)
+#define ASYNC__COLD __attribute__((noinline, cold))
+#else
+#define ASYNC__COLD
+#endif
+
 void async__misuse(const char *what, const char *where) { ASYNC_MISUSE(what, where); }
 
 /* Objects that need their init carry this word once it ran. */
@@ -994,36 +1003,46 @@ async_future *async_create_task(async_loop *loop, async_task *t, async_fn fn) {
 }
 
 static int async__deadline_covers(async_task *t);
-static int async__groups_close(async_task *t, int state);
+static ASYNC__COLD int async__groups_close(async_task *t, int state);
 static int async__groups_error(async_task *t);
 
-/* The task's end: its state and value wait in lc and value (its body is over). */
-static void async__task_end(async_task *t) {
+/* The task's end. Done tasks leave the loop's list at once: their storage
+   is the user's again. */
+static inline void async__task_end(async_task *t, int state, intptr_t value) {
     async_loop *loop = t->loop;
-    int state = t->future.lc, err;
-    intptr_t value = t->future.value;
-    if (t->future.flags & ASYNC__SCOPED) {
-        if ((err = async__groups_error(t)) != 0) state = ASYNC_FAILED, value = err;
-        else if (state == ASYNC_CANCELLED && async__deadline_covers(t)) state = ASYNC_FAILED, value = ASYNC_ETIMEDOUT;
-    }
-    t->future.flags &= (uint16_t)~ASYNC__CLOSING;
-    /* Done tasks leave the loop's list at once: their storage is the user's again. */
     if (t->older) t->older->newer = t->newer;
     else loop->oldest = t->newer;
     if (t->newer) t->newer->older = t->older;
     else loop->newest = t->older;
-    loop->ntasks--;
+    if (--loop->ntasks == 0 && loop->drained) async__complete(loop->drained, ASYNC_FULFILLED, 0);
     async__complete(&t->future, state, value);
+}
+
+/* The end of a task with deadlines or groups in its ring: the group's
+   first error, or an expired deadline's ETIMEDOUT, may stand instead. */
+static ASYNC__COLD void async__task_end_scoped(async_task *t, int state, intptr_t value) {
+    int err;
+    t->future.flags &= (uint16_t)~ASYNC__CLOSING;
+    if ((err = async__groups_error(t)) != 0) state = ASYNC_FAILED, value = err;
+    else if (state == ASYNC_CANCELLED && async__deadline_covers(t)) state = ASYNC_FAILED, value = ASYNC_ETIMEDOUT;
+    async__task_end(t, state, value);
 }
 
 void async__finish(async_task *t, int state, intptr_t value) {
     if (state == ASYNC_FAILED && value == ASYNC_ECANCELED) state = ASYNC_CANCELLED;
     t->future.flags &= (uint16_t)~(ASYNC__CANCEL_REQ | ASYNC__BY_TIMEOUT);
-    t->future.lc = state;
-    t->future.value = value;
-    /* A group's children still running: the last one's end ends the task. */
-    if ((t->future.flags & ASYNC__SCOPED) && async__groups_close(t, state)) return;
-    async__task_end(t);
+    if (!(t->future.flags & ASYNC__SCOPED)) {
+        async__task_end(t, state, value);
+        return;
+    }
+    /* A group's children still running: the last one's end ends the task,
+       which waits meanwhile with its end state in lc (its body is over). */
+    if (async__groups_close(t, state)) {
+        t->future.lc = state;
+        t->future.value = value;
+        return;
+    }
+    async__task_end_scoped(t, state, value);
 }
 
 int async__suspend(async_task *t, async_future *f) {
@@ -1309,10 +1328,9 @@ static int async__idle(async_loop *loop, async_time timeout) {
     return 0;
 }
 
-/* Run until f is done, or with f NULL until no task is pending. */
 static int async__run(async_loop *loop, const async_future *f) {
     unsigned ran = 0;
-    while (f ? f->state == ASYNC_PENDING : loop->ntasks > 0) {
+    while (f->state == ASYNC_PENDING) {
         async_waiter *batch;
         async_time timeout, next;
         int rc;
@@ -1333,7 +1351,7 @@ static int async__run(async_loop *loop, const async_future *f) {
             async__read_clock(loop);
             async__fire_timers(loop);
         }
-        if (f ? f->state != ASYNC_PENDING : loop->ntasks == 0) break;
+        if (f->state != ASYNC_PENDING) break;
         if (loop->ready_head || loop->soon_head) {
             if (!loop->poll) continue;
             timeout = 0;
@@ -1359,6 +1377,7 @@ int async_run(async_loop *loop, async_future *f) {
 
 int async_loop_shutdown(async_loop *loop) {
     async_task *t, *last = loop->newest;
+    async_future drained;
     int b, rc;
     /* Cancel what was pending when shutdown began, oldest first. Cancelling
        only asks (no task ends inside async_cancel), so the list holds still
@@ -1367,7 +1386,12 @@ int async_loop_shutdown(async_loop *loop) {
         async_cancel(t);
         if (t == last) break;
     }
-    if ((rc = async__run(loop, NULL)) < 0) return rc;
+    async_future_init(&drained);
+    if (loop->ntasks == 0) async__complete(&drained, ASYNC_FULFILLED, 0);
+    loop->drained = &drained; /* the last task's end completes it */
+    rc = async__run(loop, &drained);
+    loop->drained = NULL;
+    if (rc < 0) return rc;
     /* No task is left: what still points into the user's storage is a
        combinator's timeout or a wait about to report. Settle those too. */
     async__run_soon(loop);
@@ -1383,7 +1407,7 @@ int async_main(async_loop *loop, async_future *f) {
 
 /* ---- what the combinators share ---- */
 /* Stop watching the children still pending (those done already let go). */
-static void async__detach_links(async_future *const *futs, async_link *links, size_t n) {
+static ASYNC__COLD void async__detach_links(async_future *const *futs, async_link *links, size_t n) {
     size_t i;
     for (i = 0; i < n; i++)
         if (!async_done(futs[i])) async__ring_remove(&futs[i]->waiters, &links[i].waiter);
@@ -1738,7 +1762,8 @@ static void async__group_child_done(async_waiter *l, async_future *child) {
     }
     if (g->running || g->future.state != ASYNC_PENDING) return;
     if (g->joined || g->closing || g->cancelled) async__group_settle(g);
-    if (o && (o->future.flags & ASYNC__CLOSING) && !async__groups_running(o)) async__task_end(o);
+    if (o && (o->future.flags & ASYNC__CLOSING) && !async__groups_running(o))
+        async__task_end_scoped(o, o->future.lc, o->future.value);
 }
 
 static void async__group_cancel(async_future *f) {
@@ -1749,7 +1774,7 @@ static void async__group_cancel(async_future *f) {
 }
 
 /* The owner's body ended: its groups are joined by that; 1 if one still runs. */
-static int async__groups_close(async_task *t, int state) {
+static ASYNC__COLD int async__groups_close(async_task *t, int state) {
     async_task_group *g;
     async_waiter *w;
     int hold = 0;
