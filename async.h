@@ -1,11 +1,13 @@
 /* async.h - asyncio in C: stackless coroutines, futures, tasks, an event loop
-   with timers and cancellation, gather / as_completed / wait / wait_for,
-   deadlines, a semaphore, an event and a queue. Portable C99, no heap.
+   with timers and cancellation, gather / as_completed / wait / wait_for /
+   shield, deadlines, task groups, a semaphore, an event and a queue.
+   Portable C99, no heap.
 
    Do this:
        #define ASYNC_IMPLEMENTATION
-   before you include this file in *one* C file to create the implementation.
-   Everywhere else, include it plainly.
+   before you include this file in *one* C file to create the implementation,
+   and include it there before any system header (it asks for
+   clock_gettime). Everywhere else, include it plainly.
 
    OVERVIEW
    ========
@@ -29,7 +31,7 @@
        async_loop loop;  async_loop_init(&loop, NULL);
        spider s = {0};   s.id = 7;
        async_create_task(&loop, &s.task, spider_run);
-       int err = async_run(&loop, &s.task.future);   // 0; async_result(&s.task.future) == 7
+       int err = async_main(&loop, &s.task.future);  // asyncio.run: 0; async_result(&s.task.future) == 7
 
    THE COROUTINE RULES (read these once)
    =====================================
@@ -37,11 +39,13 @@
      await and is called afresh. Keep what must live across an await in the
      struct that embeds the async_task (the idiom above).
    - With the portable variant (switch/case on __LINE__): no `switch` of your
-     own may enclose an await, and at most one await per source line.
-     The computed-goto variant (GCC, Clang; chosen automatically) lifts the
+     own may enclose an await (the first resume stops with a message), and
+     at most one await per source line (a compile error otherwise). The
+     computed-goto variant (GCC, Clang; chosen automatically) lifts the
      switch rule. Force one with ASYNC_LC_SWITCH or ASYNC_LC_GOTO.
    - End with ASYNC_RETURN(t, value), ASYNC_RAISE(t, error) or by falling
-     through ASYNC_END(t) (result 0). Never `return` by hand.
+     through ASYNC_END(t) (result 0). Never `return` by hand (the loop stops
+     with a message naming the coroutine).
    - Every object (task, timer, combinator, primitive) is your storage: it
      must stay where it is and alive until it is done. Zero a timer before
      its first start (static, = {0} or memset); the others are set up by
@@ -64,11 +68,29 @@
    ==================
        async_loop_init(&loop, &config)   config may be NULL: the POSIX clock
        async_create_task(&loop, &task, fn)     schedules fn; returns &task.future
-       async_run(&loop, future)          runs until the future is done, returns
-                                         async_error(future) (or ASYNC_EDEADLK when
-                                         nothing is left that could finish it)
+       async_main(&loop, future)         asyncio.run: runs until the future is
+                                         done, then shuts down (below); returns
+                                         async_error(future)
+       async_run(&loop, future)          loop.run_until_complete: runs until the
+                                         future is done and leaves the other
+                                         tasks as they are (call it again later);
+                                         returns async_error(future), or
+                                         ASYNC_EDEADLK when nothing is left that
+                                         could finish it
+       async_loop_shutdown(&loop)        cancels every pending task and runs them
+                                         to their end (a task that catches its
+                                         cancellation gets to clean up), then
+                                         stops the timers left: the loop then
+                                         holds nothing of yours. ASYNC_EDEADLK if
+                                         a task cannot end (it awaits a future
+                                         nothing will complete); it stays
        async_cancel(&task)               ask the task to stop
        async_now(&loop)                  monotonic nanoseconds (reads the clock)
+       async_loop_tasks(&loop), async_loop_timers(&loop)   how many are pending
+   Before you free tasks that may still run, shut the loop down: the obvious
+   program (start N tasks, gather them without return_exceptions, free them)
+   is safe with async_main, not with async_run alone, because a gather that
+   fails fast leaves its other children running.
    Inside a coroutine:
        ASYNC_AWAIT(t, f)                 suspend until f is done
        ASYNC_AWAIT_CATCH(t, f, err)      the same, but catch a cancellation
@@ -83,33 +105,59 @@
    CANCELLATION
    ============
    async_cancel(task) asks; the task sees it at its next await, which
-   completes with ASYNC_ECANCELED. A task suspended on a future cancels that
-   future as asyncio does (a sleep stops, an awaited task or gather is
-   cancelled, an I/O operation is withdrawn), and resumes only once that
-   future is done, so no buffer is released while the kernel holds it.
-   By default ASYNC_AWAIT then ends the task, cancelled. ASYNC_AWAIT_CATCH
-   instead stores the code in `err` and lets the coroutine clean up (its
-   try/finally); it may go on and finish normally, or end with
-   ASYNC_RAISE(t, ASYNC_ECANCELED). async_task_cancelling(t) tells afterwards
-   that a cancellation was delivered. A task cancelled before it first runs
-   never runs.
+   completes with ASYNC_ECANCELED (a task that cancels itself: at once). A
+   task suspended on a future cancels that future as asyncio does (a sleep
+   stops, an awaited task or gather is cancelled, an I/O operation is
+   withdrawn), and resumes only once that future is done, so no buffer is
+   released while the kernel holds it. By default ASYNC_AWAIT then ends the
+   task, cancelled. ASYNC_AWAIT_CATCH instead stores the code in `err` and
+   lets the coroutine clean up (its try/finally); it may go on and finish
+   normally, or end with ASYNC_RAISE(t, ASYNC_ECANCELED).
+   async_task_cancelling(t) tells afterwards that a cancellation was
+   delivered. A task cancelled before it first runs never runs.
+   As in asyncio, an awaited future that ends cancelled (not the task: say a
+   task it awaits, or a timer someone stopped), or a gather that fails with
+   ASYNC_ECANCELED, raises the cancellation in the awaiter: ASYNC_AWAIT ends
+   it cancelled, ASYNC_AWAIT_CATCH hands it ASYNC_ECANCELED (and
+   async_task_cancelling stays 0). Catch when you await a task you cancelled.
 
    TIMERS, DEADLINES, COMBINATORS
    ==============================
        async_sleep(loop, &timer, delay)          a future done after delay ns
        async_gather(&g, futs, links, n, return_exceptions)
-       async_as_completed_init(loop, &ac, futs, links, n, timeout); async_as_completed_next(&ac)
+       async_as_completed_init(loop, &ac, futs, links, n, timeout)
+           then async_as_completed_next(&ac) per step: its result
+           (async_result(&ac.step)) is the index in futs of the next child done
        async_wait(loop, &w, futs, links, n, ASYNC_FIRST_COMPLETED, timeout)
        async_wait_for(loop, &wf, future, timeout)
-       async_deadline_start(loop, &d, task, timeout)   asyncio.timeout for a task
+       async_shield(&sh, future)                 asyncio.shield
+       async_task_group_init(&g, t, futs, links, capacity), _spawn, _join
+                                                 asyncio.TaskGroup
+       async_deadline_start(loop, &d, task, timeout)   asyncio.timeout for a
+           task; _stop, _when, _reschedule, _start_at (asyncio.timeout_at)
    A combinator watches n futures through n async_link slots you provide
    (the storage that keeps the library heap-free); completing one child costs
-   O(1). Timeouts are relative nanoseconds; ASYNC_NO_TIMEOUT means none.
+   O(1). The types to declare: async_gather_op, async_as_completed,
+   async_wait_op, async_wait_for_op, async_shield_op, async_task_group,
+   async_deadline; and async_future *futs[n], async_link links[n].
+   Timeouts are relative nanoseconds (ASYNC_MS, ASYNC_SEC); ASYNC_NO_TIMEOUT
+   (INT64_MAX, "infinitely far") means none, and any other timeout <= 0
+   means now: wait_for times out before the inner task runs, a deadline
+   expires at the task's next await. Semantics are asyncio's: gather keeps
+   argument order and, without return_exceptions, fails with the first error
+   (a cancelled child counts as ASYNC_ECANCELED) while the others run on;
+   as_completed yields in completion order, its timeout gives ASYNC_ETIMEDOUT
+   once and then ASYNC_EDONE, leaving the rest running; wait never cancels,
+   and its count includes every child done by the time the waiter resumes;
+   wait_for cancels the inner on timeout and fails with ASYNC_ETIMEDOUT
+   (unless the inner ended otherwise: then its own outcome); a deadline
+   cancels its task, which ends with ASYNC_ETIMEDOUT.
    Timers are a radix heap: O(1) start and stop, O(log range) amortised
    expiry. Timers with equal deadlines fire in no particular order.
 
    SYNCHRONISATION
    ===============
+       async_semaphore_init(&sem, n)          ASYNC_EINVAL (and 0) if n < 0
        async_semaphore_acquire(&sem, &slot)   done when you hold a unit; FIFO
        async_event_wait(&ev, &slot)           done when the event is set
        async_queue (bounded, on caller-provided intptr_t slots):
@@ -117,6 +165,21 @@
    Each wait is a future of yours (`slot`), so it also composes with
    wait_for, wait or gather. A task cancelled while it waits keeps nothing;
    one cancelled after the grant, before it ran, passes the grant on.
+
+   ERRORS
+   ======
+   ASYNC_ERRORS(X) lists async.h's codes (X(name, code, text)): the enum,
+   async_strerror() and the range ASYNC_ERRORS_LOWEST..ASYNC_ERRORS_HIGHEST
+   all come from it. Another header names its own codes, outside that range,
+   with async_register_errors().
+
+   MISUSE
+   ======
+   With ASYNC_DEBUG (on unless NDEBUG) these stop the program with a message
+   on stderr (ASYNC_MISUSE): a coroutine that returned by hand, an await in a
+   switch with the portable variant, a timer started without being zeroed,
+   an as_completed, deadline, task group, semaphore, event or queue used
+   before its init.
 
    CONFIGURATION (macros defined before the include)
    =================================================
@@ -126,21 +189,33 @@
        ASYNC_NO_POSIX_CLOCK   no clock_gettime/nanosleep: give the loop a
                               clock (async_loop_config.clock) or use
                               virtual time; needed for freestanding builds
+       ASYNC_DEBUG            0 or 1: the misuse checks (default: !NDEBUG)
+       ASYNC_MISUSE(what, where)  how a misuse is reported (default: stderr
+                              and abort(); ASYNC_ASSERT when freestanding)
    The file that defines ASYNC_IMPLEMENTATION with the POSIX clock must see
    clock_gettime: include async.h before any system header there, or define
-   _POSIX_C_SOURCE to 199309L or later yourself.
+   _POSIX_C_SOURCE to 199309L or later yourself (else one #error says so).
 
    SIZES (x86-64)
    ==============
    async_future 32 bytes, async_task 64, async_timer 64, async_link 24,
-   async_loop about 1.1 KB (the timer buckets). A task is one cache line:
-   give an array of many tasks 64-byte alignment (posix_memalign) and a
-   million of them run about twice as fast.
+   async_loop about 1.2 KB (the timer buckets); async_gather_op 72,
+   async_as_completed 176, async_wait_op 176, async_wait_for_op 144,
+   async_shield_op 56, async_deadline 120, async_task_group 136. A task is
+   one cache line: give an array of many tasks 64-byte alignment
+   (posix_memalign) and a million of them run about twice as fast. The loop
+   lists its pending tasks (for shutdown) in those 64 bytes: a task's cancel
+   hook and wake function are the same for every task, so their words hold
+   its coroutine and the list's links.
 
    LIMITS
    ======
    One loop per thread; nothing here is thread-safe. Removing a waiter from
-   a future that many tasks await scans that future's waiters.
+   a future that many tasks await scans that future's waiters; a task's end
+   scans its own (its deadlines and groups: a few). A task group holds at
+   most `capacity` children (its futs and links). Errors do not propagate by
+   themselves: after an await, read async_error() (only a cancellation ends
+   the awaiting task).
 */
 #ifndef ASYNC_H
 #define ASYNC_H
@@ -155,21 +230,44 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Misuse checks (a coroutine that returns by hand, an object used before
+   its init): on unless NDEBUG. */
+#ifndef ASYNC_DEBUG
+#ifdef NDEBUG
+#define ASYNC_DEBUG 0
+#else
+#define ASYNC_DEBUG 1
+#endif
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* ---- errors: below -4096 so that an operation's -errno never collides ---- */
+/* ---- errors: below -4096 so that an operation's -errno never collides ----
+   One list makes the codes, their names (async_strerror) and the bounds of
+   the range: a new code goes at the end, one below the last (the build
+   checks that the codes run on without a gap). */
+#define ASYNC_ERRORS(X)                                                              \
+    X(ECANCELED, -4097, "cancelled")                                                 \
+    X(ETIMEDOUT, -4098, "timed out")                                                 \
+    X(EINVAL, -4099, "invalid argument")                                             \
+    X(EDEADLK, -4100, "deadlock: nothing left to run could complete the awaited future") \
+    X(EFULL, -4101, "queue full")                                                    \
+    X(EEMPTY, -4102, "queue empty")                                                  \
+    X(EDONE, -4103, "no more futures to iterate")
+#define ASYNC__ERROR_CODE(name, code, text) ASYNC_##name = (code),
+#define ASYNC__ERROR_INDEX(name, code, text) ASYNC__I_##name,
+#define ASYNC__ERROR_COUNT(name, code, text) +1
+#define ASYNC__ERROR_IN_ORDER(name, code, text) (ASYNC_##name == ASYNC_ERRORS_HIGHEST - ASYNC__I_##name) &&
+enum { ASYNC_OK = 0, ASYNC_ERRORS(ASYNC__ERROR_CODE) };
+enum { ASYNC_ERRORS(ASYNC__ERROR_INDEX) };
+/* The range async.h's own codes take; another header's codes lie outside it. */
 enum {
-    ASYNC_OK = 0,
-    ASYNC_ECANCELED = -4097, /* the future or task was cancelled */
-    ASYNC_ETIMEDOUT = -4098, /* a timeout or deadline passed */
-    ASYNC_EINVAL = -4099,    /* invalid argument */
-    ASYNC_EDEADLK = -4100,   /* nothing left to run could complete the future */
-    ASYNC_EFULL = -4101,     /* the queue is full */
-    ASYNC_EEMPTY = -4102,    /* the queue is empty */
-    ASYNC_EDONE = -4103      /* the iteration has no more futures */
+    ASYNC_ERRORS_HIGHEST = -4097,
+    ASYNC_ERRORS_LOWEST = ASYNC_ERRORS_HIGHEST + 1 - (0 ASYNC_ERRORS(ASYNC__ERROR_COUNT))
 };
+typedef char async__error_codes_run_on_without_a_gap[(ASYNC_ERRORS(ASYNC__ERROR_IN_ORDER) 1) ? 1 : -1];
 const char *async_strerror(int code);
 
 /* Another header registers the names of its own codes (a static domain). */
@@ -186,7 +284,9 @@ typedef int64_t async_time;
 #define ASYNC_US(n) ((async_time)(n) * 1000)
 #define ASYNC_MS(n) ((async_time)(n) * 1000000)
 #define ASYNC_SEC(n) ((async_time)(n) * 1000000000)
-#define ASYNC_NO_TIMEOUT ((async_time)-1)
+/* "No timeout": infinitely far away, so code that forgets the special case
+   still never fires. Every other timeout <= 0 means "now". */
+#define ASYNC_NO_TIMEOUT ((async_time)INT64_MAX)
 
 typedef struct async_loop async_loop;
 typedef struct async_future async_future;
@@ -194,7 +294,8 @@ typedef struct async_task async_task;
 typedef struct async_waiter async_waiter;
 
 /* A waiter sits in a future's list and is woken once when the future is done.
-   Tasks and combinators embed one; `wake` runs inside the completing call. */
+   Combinators embed one (a task enters the list by its own link); `wake`
+   runs inside the completing call. */
 struct async_waiter {
     async_waiter *next;
     void (*wake)(async_waiter *self, async_future *done);
@@ -215,7 +316,23 @@ struct async_future {
     intptr_t value;                      /* result or error; a running task: what it awaits */
     uint8_t state;                       /* ASYNC_PENDING ... */
     uint16_t flags;
-    int32_t lc; /* a task's resumption point; other futures leave it alone */
+    int32_t lc; /* a task's resumption point (its end state once its body ended); others leave it alone */
+};
+
+/* future.flags (private) */
+enum {
+    ASYNC__SENTINEL = 1,    /* a wait list's own ring future, never awaited */
+    ASYNC__SCHEDULED = 2,   /* task: in the ready queue */
+    ASYNC__WAITING = 4,     /* task: in the waiter ring of what it awaits */
+    ASYNC__CANCEL_REQ = 8,  /* task: cancellation requested, not yet delivered */
+    ASYNC__BY_TIMEOUT = 16, /* task: ... by a deadline */
+    ASYNC__CANCELLING = 32, /* task: a cancellation was delivered (and caught) */
+    ASYNC__CAUGHT_TIMEOUT = 64,
+    ASYNC__ARMED = 128,     /* timer: in the heap */
+    ASYNC__GRANT = 256,     /* a primitive's granted slot: `cancel` hands the grant on */
+    ASYNC__TASK = 512,      /* a task's future: `cancel` holds the coroutine */
+    ASYNC__SCOPED = 1024,   /* task: a deadline or a group hangs in its ring: look there when it ends */
+    ASYNC__CLOSING = 2048   /* task: its body ended; it waits for its groups' children (lc: the end state) */
 };
 
 void async_future_init(async_future *f);
@@ -231,6 +348,8 @@ void async_future_add_waiter(async_future *f, async_waiter *w);
 int async_future_remove_waiter(async_future *f, async_waiter *w);
 
 static inline int async_done(const async_future *f) { return f->state != ASYNC_PENDING; }
+/* Something (a task, a combinator) waits for f. */
+static inline int async_future_watched(const async_future *f) { return f->waiters != NULL; }
 static inline int async_cancelled(const async_future *f) { return f->state == ASYNC_CANCELLED; }
 static inline intptr_t async_result(const async_future *f) {
     return f->state == ASYNC_FULFILLED ? f->value : 0;
@@ -243,10 +362,14 @@ static inline int async_error(const async_future *f) {
 typedef int (*async_fn)(async_task *t);
 enum { ASYNC_SUSPENDED = 0, ASYNC_FINISHED = 1 }; /* what a coroutine function returns */
 
+/* One cache line on x86-64. A task needs no cancel hook and no wake
+   function of its own (tasks are cancelled and woken by their own rule), so
+   those two words hold its coroutine and a link of the loop's list. Its
+   link comes first, where an async_waiter has its own: rings hold both. */
 struct async_task {
-    async_future future; /* a task is a future: the coroutine's outcome */
-    async_waiter node;   /* in the ready queue, or in what the task awaits */
-    async_fn fn;
+    async_waiter *next;        /* private: in the ready queue, or in the ring of what it awaits */
+    async_future future;       /* a task is a future: the coroutine's outcome (future.cancel: the coroutine) */
+    async_task *older, *newer; /* private: the loop's list of pending tasks */
     async_loop *loop;
 };
 
@@ -279,6 +402,10 @@ typedef struct async_timer async_timer;
 
 struct async_loop {
     async_waiter *ready_head, *ready_tail; /* private, all of it */
+    async_task *oldest, *newest;           /* every pending task, for shutdown */
+    size_t ntasks;
+    async_future *drained;                 /* done when ntasks drops to 0 (shutdown's) */
+    async_waiter *soon_head, *soon_tail;   /* callbacks run before the next turn's tasks */
     async_timer *buckets[ASYNC__BUCKETS];
     async_time bucket_min[ASYNC__BUCKETS]; /* a lower bound of each bucket's deadlines */
     uint64_t nonempty;                     /* bit b-1 for bucket b > 0 */
@@ -288,8 +415,10 @@ struct async_loop {
     async_time (*clock)(void *user);
     void *clock_user;
     int virtual_time;
-    /* The backend (I/O): poll waits up to timeout ns (-1: no limit, 0: just
-       look) and completes what is ready. It returns 0, or a negative error;
+    const char *running; /* the coroutine running now (with ASYNC_DEBUG), for messages */
+    /* The backend (I/O): poll waits up to timeout ns (-1: no limit, the
+       loop's own word for it, not ASYNC_NO_TIMEOUT; 0: just look) and
+       completes what is ready. It returns 0, or a negative error;
        ASYNC_EDEADLK if asked to wait forever with nothing in flight. */
     int (*poll)(void *backend, async_time timeout);
     void *backend;
@@ -297,8 +426,18 @@ struct async_loop {
 
 void async_loop_init(async_loop *loop, const async_loop_config *config);
 void async_loop_set_backend(async_loop *loop, int (*poll)(void *, async_time), void *backend);
+/* loop.run_until_complete: until f is done; the other tasks stay as they
+   are. async_error(f), or ASYNC_EDEADLK (or the backend's error). */
 int async_run(async_loop *loop, async_future *f);
+/* Cancel every pending task, run them to their end, stop the timers left:
+   0, or ASYNC_EDEADLK if a task cannot end (it stays pending). */
+int async_loop_shutdown(async_loop *loop);
+/* asyncio.run: async_run, then async_loop_shutdown; f's error, or the
+   shutdown's if it failed. After it, free what you like. */
+int async_main(async_loop *loop, async_future *f);
 async_time async_now(async_loop *loop);
+static inline size_t async_loop_tasks(const async_loop *loop) { return loop->ntasks; } /* pending tasks */
+static inline size_t async_loop_timers(const async_loop *loop) { return loop->ntimers; } /* armed timers */
 
 /* ---- timers: a future done at a deadline ---- */
 struct async_timer {
@@ -307,10 +446,12 @@ struct async_timer {
     async_timer *next, **pprev; /* in a bucket of the loop's radix heap */
     async_loop *loop;
 };
-/* Start (restart) a timer `delay` ns from now; returns its future. */
+/* Start (restart) a timer `delay` ns from now (<= 0: due this turn); returns its future. */
 async_future *async_sleep(async_loop *loop, async_timer *timer, async_time delay);
 async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_time deadline);
 void async_timer_stop(async_timer *timer); /* a running timer ends cancelled */
+/* Started and not yet fired or stopped. */
+static inline int async_timer_armed(const async_timer *timer) { return (timer->future.flags & ASYNC__ARMED) != 0; }
 
 /* ---- gather ---- */
 typedef struct async_gather_op {
@@ -322,9 +463,11 @@ typedef struct async_gather_op {
 } async_gather_op;
 /* Done when every child is done; read each child's outcome in its own future
    (argument order is yours). Without return_exceptions it fails with the
-   first error at once and the others keep running; with it, it never fails.
-   Cancelling the gather cancels every child, and it ends cancelled once
-   they are all done. */
+   first error at once and the others keep running (a cancelled child is
+   such an error, ASYNC_ECANCELED: the gather itself is not cancelled); with
+   it, it never fails. Cancelling the gather cancels every child, and it
+   ends cancelled once they are all done; with none left to cancel, its
+   results stand. */
 async_future *async_gather(async_gather_op *g, async_future *const *futs, async_link *links, size_t n,
                            int return_exceptions);
 
@@ -338,12 +481,15 @@ typedef struct async_as_completed {
     size_t n, unyielded;
     async_link *done_head, *done_tail; /* completed, not yet yielded */
     int asked, timed_out, closed;
+    unsigned magic; /* set by its init */
 } async_as_completed;
 void async_as_completed_init(async_loop *loop, async_as_completed *ac, async_future *const *futs,
                              async_link *links, size_t n, async_time timeout);
-/* The next step: a future whose result is the index of the next child to
-   complete; ASYNC_ETIMEDOUT once the timeout passed (the rest run on),
-   ASYNC_EDONE when all n were yielded. */
+/* The next step: a future whose result is the index (in futs) of the next
+   child to complete, in completion order, also for children that were done
+   before the step was asked for. ASYNC_ETIMEDOUT once, when the timeout
+   passed (the rest run on, unwatched); then, and when all n were yielded
+   or after close, ASYNC_EDONE. */
 async_future *async_as_completed_next(async_as_completed *ac);
 /* Stop early: detach from the children, stop the timer. */
 void async_as_completed_close(async_as_completed *ac);
@@ -353,15 +499,19 @@ enum { ASYNC_FIRST_COMPLETED = 1, ASYNC_FIRST_EXCEPTION = 2, ASYNC_ALL_COMPLETED
 typedef struct async_wait_op {
     async_future future; /* result: how many children are done; never cancels them */
     async_timer timer;
-    async_waiter timer_waiter;
+    async_waiter timer_waiter, soon;
+    async_loop *loop;
     async_future *const *futs;
     async_link *links;
     size_t n, ndone;
-    int return_when;
+    int return_when, met;
 } async_wait_op;
 /* Done when the condition holds or the timeout passes (not an error: check
-   async_done() of each child to tell done from pending). n == 0 or an
-   unknown condition fails with ASYNC_EINVAL. */
+   async_done() of each child to tell done from pending). Its result counts
+   every child done by the time the waiter resumes: once the condition holds,
+   the wait completes at the start of the next loop turn, so children that
+   finish in the same instant all count. n == 0 or an unknown condition
+   fails with ASYNC_EINVAL. */
 async_future *async_wait(async_loop *loop, async_wait_op *w, async_future *const *futs, async_link *links,
                          size_t n, int return_when, async_time timeout);
 
@@ -374,21 +524,82 @@ typedef struct async_wait_for_op {
     int timed_out;
 } async_wait_for_op;
 /* On timeout the inner future is cancelled, and once it is done this fails
-   with ASYNC_ETIMEDOUT. An inner already done gives its outcome at once. */
+   with ASYNC_ETIMEDOUT, or gives the inner's own outcome if it ended
+   otherwise (it caught the cancellation and returned, or failed). A timeout
+   <= 0 cancels a pending inner at once (a task not yet run never runs). An
+   inner already done gives its outcome at once. Cancelling this cancels
+   the inner. */
 async_future *async_wait_for(async_loop *loop, async_wait_for_op *wf, async_future *inner, async_time timeout);
+
+/* ---- shield ---- */
+typedef struct async_shield_op {
+    async_future future; /* the inner's outcome */
+    async_waiter inner_waiter;
+    async_future *inner;
+} async_shield_op;
+/* asyncio.shield: a future that mirrors inner, except that cancelling it
+   (or the task awaiting it) leaves inner running: the awaiter resumes
+   cancelled at once, and inner's storage must outlive inner. */
+async_future *async_shield(async_shield_op *s, async_future *inner);
+
+/* ---- task group: asyncio.TaskGroup ---- */
+typedef struct async_task_group {
+    async_future future;       /* joined: done when every child is; fails with the first child error */
+    async_waiter owner_waiter; /* in the owner's ring: the owner's end finds its open groups there */
+    async_task *owner;         /* NULL once the group let go of it */
+    async_loop *loop;
+    async_future **futs;
+    async_link *links;
+    size_t n, capacity, running, nerrors;
+    int error, joined, closing, cancelled, aborting;
+    unsigned magic; /* set by its init */
+} async_task_group;
+/* The owner (the task whose body holds the group, the `async with` of
+   asyncio) spawns children into it; the group watches them through the
+   futs and links you provide (capacity of each). The first child that fails
+   (a cancelled child is no failure) cancels the others and the owner's
+   current await, unless that is the join. async_task_group_join returns the
+   future to await: done when every child is, failing with the first error
+   (every child's own future keeps its outcome; nerrors counts them).
+   The owner cannot end before its children: if its body ends (returns,
+   raises, or is cancelled) with a group not joined, it waits for the
+   children, cancelling them unless it returned normally, and then ends with
+   the group's first error if there was one. Cancelling the owner or the
+   join cancels every child. */
+void async_task_group_init(async_task_group *g, async_task *owner, async_future **futs, async_link *links,
+                           size_t capacity);
+/* 0, or ASYNC_EINVAL when the group is full, failing or done (nothing is started). */
+int async_task_group_spawn(async_task_group *g, async_task *t, async_fn fn);
+async_future *async_task_group_join(async_task_group *g);
 
 /* ---- deadline: asyncio.timeout() for a task ---- */
 typedef struct async_deadline {
     async_timer timer;
     async_waiter timer_waiter, task_waiter;
-    async_task *task;
+    async_task *task; /* NULL once stopped, or when the task has ended */
+    async_time when;  /* absolute (async_now's time); ASYNC_NO_TIMEOUT: none */
     int expired;
+    unsigned magic; /* set by its start; an all-zero deadline is a stopped one */
 } async_deadline;
-/* When the deadline passes the task is cancelled; the await that sees it
-   completes with ASYNC_ETIMEDOUT, and by default the task ends failed with
-   ASYNC_ETIMEDOUT. A task awaiting a gather cancels the whole group. */
+/* A scope of the task's, from start to stop. When the deadline passes the
+   task is cancelled; the await that sees it completes with ASYNC_ETIMEDOUT,
+   and by default the task ends failed with ASYNC_ETIMEDOUT. A task awaiting
+   a gather cancels the whole group. A timeout <= 0 expires at the task's
+   next await; ASYNC_NO_TIMEOUT never does (until rescheduled).
+   Nested deadlines: only the one that expired reports it (its stop returns
+   1). An await inside an inner deadline's scope sees an outer deadline's
+   expiry as a cancellation passing through (ASYNC_ECANCELED); a task that
+   ends cancelled while an expired deadline covers it ends with
+   ASYNC_ETIMEDOUT. */
 void async_deadline_start(async_loop *loop, async_deadline *d, async_task *task, async_time timeout);
+void async_deadline_start_at(async_loop *loop, async_deadline *d, async_task *task, async_time when); /* asyncio.timeout_at */
 int async_deadline_stop(async_deadline *d); /* returns d->expired; it also stops when the task ends */
+/* asyncio.Timeout's when() and reschedule(): absolute times, ASYNC_NO_TIMEOUT
+   for none. Moving it sooner than now expires it at once. ASYNC_EINVAL once
+   it expired or stopped. */
+static inline async_time async_deadline_when(const async_deadline *d) { return d->when; }
+static inline int async_deadline_expired(const async_deadline *d) { return d->expired; }
+int async_deadline_reschedule(async_deadline *d, async_time when);
 
 /* ---- semaphore, event, queue ----
    Each wait is a future of yours (`slot`), so it composes: await it, or
@@ -399,12 +610,15 @@ typedef struct async_waitlist {
     async_future ring; /* private: a ring of waiting slots through their value fields */
     async_future *last;
 } async_waitlist;
+/* Nobody waits (e.g. async_waitlist_empty(&event.waiters)). */
+static inline int async_waitlist_empty(const async_waitlist *wl) { return wl->last == &wl->ring; }
 
 typedef struct async_semaphore {
     async_waitlist waiters;
     intptr_t value;
 } async_semaphore;
-void async_semaphore_init(async_semaphore *s, intptr_t value);
+/* A negative value is refused: ASYNC_EINVAL, and the semaphore starts at 0. */
+int async_semaphore_init(async_semaphore *s, intptr_t value);
 /* Done (at once, or when a unit is released) when the caller holds a unit. */
 async_future *async_semaphore_acquire(async_semaphore *s, async_future *slot);
 int async_semaphore_try_acquire(async_semaphore *s); /* 1 if acquired */
@@ -462,7 +676,15 @@ async_future *async_queue_wait_room(async_queue *q, async_future *slot);
     label:
 #define ASYNC__LABEL ASYNC__CAT(async__resume_, __COUNTER__)
 #else
-#define ASYNC__LC_BEGIN(t) switch ((t)->future.lc) { case 0:
+/* No case of ours matches when an await's case label went to a switch of
+   the user's (it binds to the innermost switch): say so, do not end silently. */
+#define ASYNC__LC_BEGIN(t)                                                           \
+    switch ((t)->future.lc) {                                                        \
+    default:                                                                         \
+        async__misuse("an await inside a switch of yours: with ASYNC_LC_SWITCH no switch may enclose an await", \
+                      __func__);                                                     \
+        break;                                                                       \
+    case 0:
 #define ASYNC__LC_END(t) }
 #define ASYNC__SUSPEND_AT(t, line)                                                   \
     (t)->future.lc = line;                                                           \
@@ -471,7 +693,12 @@ async_future *async_queue_wait_room(async_queue *q, async_future *slot);
 #define ASYNC__LABEL __LINE__
 #endif
 
-#define ASYNC_BEGIN(t) ASYNC__LC_BEGIN(t)
+#if ASYNC_DEBUG
+#define ASYNC__NOTE_RUNNING(t) (t)->loop->running = __func__;
+#else
+#define ASYNC__NOTE_RUNNING(t)
+#endif
+#define ASYNC_BEGIN(t) ASYNC__NOTE_RUNNING(t) ASYNC__LC_BEGIN(t)
 #define ASYNC_END(t)                                                                 \
     ASYNC__LC_END(t)                                                                 \
     async__finish((t), ASYNC_FULFILLED, 0);                                          \
@@ -516,6 +743,7 @@ int async__suspend(async_task *t, async_future *f);
 int async__resume(async_task *t, int catching, int *err);
 void async__yield(async_task *t);
 void async__finish(async_task *t, int state, intptr_t value);
+void async__misuse(const char *what, const char *where);
 
 #ifdef __cplusplus
 }
@@ -534,27 +762,56 @@ void async__finish(async_task *t, int state, intptr_t value);
 
 #ifndef ASYNC_NO_POSIX_CLOCK
 #include <time.h>
-#ifndef CLOCK_MONOTONIC
+#ifdef CLOCK_MONOTONIC
+#define ASYNC__POSIX_CLOCK
+#else
+/* One message, and the rest compiles without the clock (no follow-on errors). */
 #error "async.h: clock_gettime is not visible here. Include async.h before any system header in this file, define _POSIX_C_SOURCE 200809L, or define ASYNC_NO_POSIX_CLOCK."
 #endif
 #endif
 
 #include <string.h>
 
+/* How a misuse is reported: the message, then stop. Override it (before the
+   include) to log elsewhere; a freestanding build gets ASYNC_ASSERT. */
+#ifndef ASYNC_MISUSE
+#if defined(__STDC_HOSTED__) && __STDC_HOSTED__
+#include <stdio.h>
+#include <stdlib.h>
+#define ASYNC_MISUSE(what, where)                                                    \
+    (fprintf(stderr, "async.h: %s%s%s%s\n", (what), (where) ? " (in " : "", (where) ? (where) : "", \
+             (where) ? ")" : ""),                                                    \
+     abort())
+#else
+#define ASYNC_MISUSE(what, where) ((void)(what), (void)(where), ASYNC_ASSERT(0))
+#endif
+#endif
+
 #define ASYNC__CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
-/* future.flags */
-enum {
-    ASYNC__SENTINEL = 1,    /* a wait list's own ring future, never awaited */
-    ASYNC__SCHEDULED = 2,   /* task: in the ready queue */
-    ASYNC__WAITING = 4,     /* task: in the waiter ring of what it awaits */
-    ASYNC__CANCEL_REQ = 8,  /* task: cancellation requested, not yet delivered */
-    ASYNC__BY_TIMEOUT = 16, /* task: ... by a deadline */
-    ASYNC__CANCELLING = 32, /* task: a cancellation was delivered (and caught) */
-    ASYNC__CAUGHT_TIMEOUT = 64,
-    ASYNC__ARMED = 128,     /* timer: in the heap */
-    ASYNC__GRANT = 256      /* a primitive's granted slot: `cancel` hands the grant on */
-};
+/* Rare paths kept out of line, so that the hot ones around them need not
+   save registers for them. */
+#if defined(__GNUC__) || defined(__clang__)
+#define ASYNC__COLD __attribute__((noinline, cold))
+#else
+#define ASYNC__COLD
+#endif
+
+void async__misuse(const char *what, const char *where) { ASYNC_MISUSE(what, where); }
+
+/* Objects that need their init carry this word once it ran. */
+#define ASYNC__MAGIC 0x6173796eu
+#if ASYNC_DEBUG
+#define ASYNC__CHECK_INIT(ok, what, ret)                                             \
+    do {                                                                             \
+        if (!(ok)) {                                                                 \
+            async__misuse(what " used before its init (memory never set up, or overwritten)", NULL); \
+            return ret;                                                              \
+        }                                                                            \
+    } while (0)
+#else
+#define ASYNC__CHECK_INIT(ok, what, ret)
+#endif
 
 /* ---- errors ---- */
 static async_error_domain *async__domains;
@@ -568,18 +825,14 @@ void async_register_errors(async_error_domain *domain) {
 }
 
 const char *async_strerror(int code) {
+#define ASYNC__ERROR_NAME(name, code, text) case ASYNC_##name: return text;
     async_error_domain *d;
     switch (code) {
     case ASYNC_OK: return "success";
-    case ASYNC_ECANCELED: return "cancelled";
-    case ASYNC_ETIMEDOUT: return "timed out";
-    case ASYNC_EINVAL: return "invalid argument";
-    case ASYNC_EDEADLK: return "deadlock: nothing left to run could complete the awaited future";
-    case ASYNC_EFULL: return "queue full";
-    case ASYNC_EEMPTY: return "queue empty";
-    case ASYNC_EDONE: return "no more futures to iterate";
+    ASYNC_ERRORS(ASYNC__ERROR_NAME)
     default: break;
     }
+#undef ASYNC__ERROR_NAME
     for (d = async__domains; d; d = d->next)
         if (code >= d->lowest && code <= d->highest) return d->name(code);
     return "unknown error";
@@ -593,25 +846,34 @@ void async_future_init_cancellable(async_future *f, void (*cancel)(async_future 
     f->cancel = cancel;
 }
 
+/* Rings and the ready queue hold waiters, and tasks entered as their
+   address with the low bit set (a task has no wake function: the word went
+   to the loop's list). The bit tells them apart; either's link is its first
+   word, so following one costs a mask, not a branch. */
+static async_waiter *async__entry(async_task *t) { return (async_waiter *)(void *)((uintptr_t)t | 1); }
+static int async__is_task(const async_waiter *w) { return (int)((uintptr_t)w & 1); }
+static async_task *async__task_of(async_waiter *w) { return (async_task *)(void *)((uintptr_t)w & ~(uintptr_t)1); }
+static async_waiter **async__next(async_waiter *w) { return (async_waiter **)(void *)((uintptr_t)w & ~(uintptr_t)1); }
+
 /* The ring points at its newest waiter, whose next is the oldest: O(1)
    append and FIFO wake-up with one pointer. */
-static void async__ring_push(async_waiter **ring, async_waiter *w) {
+static inline void async__ring_push(async_waiter **ring, async_waiter *w) {
     if (*ring) {
-        w->next = (*ring)->next;
-        (*ring)->next = w;
+        *async__next(w) = *async__next(*ring);
+        *async__next(*ring) = w;
     } else {
-        w->next = w;
+        *async__next(w) = w;
     }
     *ring = w;
 }
 
-static async_waiter *async__ring_pop(async_waiter **ring) {
+static inline async_waiter *async__ring_pop(async_waiter **ring) {
     async_waiter *oldest;
     if (!*ring) return NULL;
-    oldest = (*ring)->next;
+    oldest = *async__next(*ring);
     if (oldest == *ring) *ring = NULL;
-    else (*ring)->next = oldest->next;
-    oldest->next = NULL;
+    else *async__next(*ring) = *async__next(oldest);
+    *async__next(oldest) = NULL;
     return oldest;
 }
 
@@ -619,14 +881,14 @@ static int async__ring_remove(async_waiter **ring, async_waiter *w) {
     async_waiter *prev = *ring, *cur;
     if (!prev) return 0;
     do {
-        cur = prev->next;
+        cur = *async__next(prev);
         if (cur == w) {
             if (cur == prev) *ring = NULL;
             else {
-                prev->next = cur->next;
+                *async__next(prev) = *async__next(cur);
                 if (*ring == cur) *ring = prev;
             }
-            w->next = NULL;
+            *async__next(w) = NULL;
             return 1;
         }
         prev = cur;
@@ -644,13 +906,18 @@ int async_future_remove_waiter(async_future *f, async_waiter *w) { return async_
 /* Wake every waiter, oldest first. The ring is taken off the future first,
    so a waiter that detaches itself meanwhile does no harm: every wake
    function ignores a wake that comes after its owner is done. */
+static void async__wake_task(async_task *t);
+
 static void async__complete(async_future *f, int state, intptr_t value) {
     async_waiter *ring = f->waiters, *w;
     ASYNC_ASSERT(f->state == ASYNC_PENDING);
     f->state = (uint8_t)state;
     f->value = value;
     f->waiters = NULL;
-    while ((w = async__ring_pop(&ring)) != NULL) w->wake(w, f);
+    while ((w = async__ring_pop(&ring)) != NULL) {
+        if (async__is_task(w)) async__wake_task(async__task_of(w));
+        else w->wake(w, f);
+    }
 }
 
 void async_future_set_result(async_future *f, intptr_t value) { async__complete(f, ASYNC_FULFILLED, value); }
@@ -660,27 +927,29 @@ void async_future_set_error(async_future *f, int error) {
     else async__complete(f, ASYNC_FAILED, error);
 }
 
+static void async__task_request_cancel(async_task *t, int by_timeout);
+
 int async_future_cancel(async_future *f) {
     if (f->state != ASYNC_PENDING) return 0;
-    if (f->cancel) f->cancel(f);
+    if (f->flags & ASYNC__TASK) async__task_request_cancel(ASYNC__CONTAINER(f, async_task, future), 0);
+    else if (f->cancel) f->cancel(f);
     else async__complete(f, ASYNC_CANCELLED, ASYNC_ECANCELED);
     return 1;
 }
 
 /* ---- tasks ---- */
-static void async__schedule(async_task *t) {
+static inline void async__schedule(async_task *t) {
     async_loop *loop = t->loop;
+    async_waiter *e = async__entry(t);
     ASYNC_ASSERT(!(t->future.flags & ASYNC__SCHEDULED));
     t->future.flags |= ASYNC__SCHEDULED;
-    t->node.next = NULL;
-    if (loop->ready_tail) loop->ready_tail->next = &t->node;
-    else loop->ready_head = &t->node;
-    loop->ready_tail = &t->node;
+    t->next = NULL;
+    if (loop->ready_tail) async__task_of(loop->ready_tail)->next = e; /* only tasks here */
+    else loop->ready_head = e;
+    loop->ready_tail = e;
 }
 
-static void async__wake_task(async_waiter *w, async_future *done) {
-    async_task *t = ASYNC__CONTAINER(w, async_task, node);
-    (void)done;
+static void async__wake_task(async_task *t) {
     t->future.flags &= (uint16_t)~ASYNC__WAITING;
     async__schedule(t);
 }
@@ -689,16 +958,23 @@ static void async__wake_task(async_waiter *w, async_future *done) {
    cancelled, as asyncio does, and its completion wakes the task. */
 static void async__cancel_waiting(async_task *t) { async_future_cancel((async_future *)t->future.value); }
 
+static void async__groups_abort(async_task *t);
+
 static void async__task_request_cancel(async_task *t, int by_timeout) {
     if (t->future.state != ASYNC_PENDING) return;
     t->future.flags |= ASYNC__CANCEL_REQ;
     if (by_timeout) t->future.flags |= ASYNC__BY_TIMEOUT;
     if (t->future.flags & ASYNC__WAITING) async__cancel_waiting(t);
+    else if (t->future.flags & ASYNC__CLOSING) async__groups_abort(t); /* ends when its children do */
 }
 
-static void async__task_cancel_hook(async_future *f) {
-    async__task_request_cancel(ASYNC__CONTAINER(f, async_task, future), 0);
+/* The coroutine lives in the future's cancel word (see struct async_task);
+   the cast goes through void (*)(void), the type C lets any function pointer
+   round-trip through. */
+static void async__set_coroutine(async_task *t, async_fn fn) {
+    t->future.cancel = (void (*)(async_future *))(void (*)(void))fn;
 }
+static async_fn async__coroutine(const async_task *t) { return (async_fn)(void (*)(void))t->future.cancel; }
 
 int async_cancel(async_task *t) {
     if (t->future.state != ASYNC_PENDING) return 0;
@@ -712,25 +988,67 @@ int async_task_cancelling(const async_task *t) {
 }
 
 async_future *async_create_task(async_loop *loop, async_task *t, async_fn fn) {
-    async_future_init_cancellable(&t->future, async__task_cancel_hook);
-    t->node.next = NULL;
-    t->node.wake = async__wake_task;
-    t->fn = fn;
+    async_future_init(&t->future);
+    t->future.flags = ASYNC__TASK;
+    async__set_coroutine(t, fn);
     t->loop = loop;
+    t->newer = NULL;
+    t->older = loop->newest;
+    if (loop->newest) loop->newest->newer = t;
+    else loop->oldest = t;
+    loop->newest = t;
+    loop->ntasks++;
     async__schedule(t);
     return &t->future;
+}
+
+static int async__deadline_covers(async_task *t);
+static ASYNC__COLD int async__groups_close(async_task *t, int state);
+static int async__groups_error(async_task *t);
+
+/* The task's end. Done tasks leave the loop's list at once: their storage
+   is the user's again. */
+static inline void async__task_end(async_task *t, int state, intptr_t value) {
+    async_loop *loop = t->loop;
+    if (t->older) t->older->newer = t->newer;
+    else loop->oldest = t->newer;
+    if (t->newer) t->newer->older = t->older;
+    else loop->newest = t->older;
+    if (--loop->ntasks == 0 && loop->drained) async__complete(loop->drained, ASYNC_FULFILLED, 0);
+    async__complete(&t->future, state, value);
+}
+
+/* The end of a task with deadlines or groups in its ring: the group's
+   first error, or an expired deadline's ETIMEDOUT, may stand instead. */
+static ASYNC__COLD void async__task_end_scoped(async_task *t, int state, intptr_t value) {
+    int err;
+    t->future.flags &= (uint16_t)~ASYNC__CLOSING;
+    if ((err = async__groups_error(t)) != 0) state = ASYNC_FAILED, value = err;
+    else if (state == ASYNC_CANCELLED && async__deadline_covers(t)) state = ASYNC_FAILED, value = ASYNC_ETIMEDOUT;
+    async__task_end(t, state, value);
 }
 
 void async__finish(async_task *t, int state, intptr_t value) {
     if (state == ASYNC_FAILED && value == ASYNC_ECANCELED) state = ASYNC_CANCELLED;
     t->future.flags &= (uint16_t)~(ASYNC__CANCEL_REQ | ASYNC__BY_TIMEOUT);
-    async__complete(&t->future, state, value);
+    if (!(t->future.flags & ASYNC__SCOPED)) {
+        async__task_end(t, state, value);
+        return;
+    }
+    /* A group's children still running: the last one's end ends the task,
+       which waits meanwhile with its end state in lc (its body is over). */
+    if (async__groups_close(t, state)) {
+        t->future.lc = state;
+        t->future.value = value;
+        return;
+    }
+    async__task_end_scoped(t, state, value);
 }
 
 int async__suspend(async_task *t, async_future *f) {
     t->future.value = (intptr_t)f;
     if (f->state != ASYNC_PENDING) return 0;
-    async__ring_push(&f->waiters, &t->node);
+    async__ring_push(&f->waiters, async__entry(t));
     t->future.flags |= ASYNC__WAITING;
     /* A request that came while the task ran applies to what it awaits now. */
     if (t->future.flags & ASYNC__CANCEL_REQ) async__cancel_waiting(t);
@@ -748,7 +1066,14 @@ int async__resume(async_task *t, int catching, int *err) {
     int code;
     t->future.value = 0;
     if (!(flags & ASYNC__CANCEL_REQ)) {
-        if (err) *err = f ? async_error(f) : 0;
+        code = f ? async_error(f) : 0;
+        /* What it awaited was cancelled (not the task): asyncio raises
+           CancelledError here too, and uncaught it ends the task. */
+        if (code == ASYNC_ECANCELED && !catching) {
+            async__finish(t, ASYNC_CANCELLED, ASYNC_ECANCELED);
+            return 1;
+        }
+        if (err) *err = code;
         return 0;
     }
     /* Granted a unit or an item, then cancelled before it used it: pass it on. */
@@ -775,11 +1100,20 @@ static void async__run_task(async_task *t) {
         async__finish(t, timeout ? ASYNC_FAILED : ASYNC_CANCELLED, timeout ? ASYNC_ETIMEDOUT : ASYNC_ECANCELED);
         return;
     }
-    t->fn(t);
+#if ASYNC_DEBUG
+    t->loop->running = NULL;
+    async__coroutine(t)(t);
+    /* Neither finished, nor waiting, nor queued: it left by a bare return. */
+    if (t->future.state == ASYNC_PENDING && !(t->future.flags & (ASYNC__SCHEDULED | ASYNC__WAITING | ASYNC__CLOSING)))
+        async__misuse("a coroutine returned without ASYNC_END, ASYNC_RETURN or ASYNC_RAISE (a bare return?)",
+                      t->loop->running);
+#else
+    async__coroutine(t)(t);
+#endif
 }
 
 /* ---- clock ---- */
-#ifndef ASYNC_NO_POSIX_CLOCK
+#ifdef ASYNC__POSIX_CLOCK
 static async_time async__posix_clock(void *user) {
     struct timespec ts;
     (void)user;
@@ -802,7 +1136,7 @@ void async_loop_init(async_loop *loop, const async_loop_config *config) {
         loop->clock_user = config->clock_user;
         loop->virtual_time = config->virtual_time;
     }
-#ifndef ASYNC_NO_POSIX_CLOCK
+#ifdef ASYNC__POSIX_CLOCK
     if (!loop->clock && !loop->virtual_time) loop->clock = async__posix_clock;
 #endif
     /* Without a clock, time is virtual. */
@@ -909,6 +1243,14 @@ static void async__timer_cancel_hook(async_future *f) {
 }
 
 async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_time deadline) {
+#if ASYNC_DEBUG
+    /* "Armed" must be true: a timer not zeroed before its first start says so by chance. */
+    if ((timer->future.flags & ASYNC__ARMED) &&
+        (timer->loop != loop || !timer->pprev || *timer->pprev != timer)) {
+        async__misuse("a timer started that was never zeroed (or runs on another loop)", NULL);
+        return &timer->future;
+    }
+#endif
     /* A restarted timer keeps its waiters: they now wait for the new deadline. */
     if (timer->future.flags & ASYNC__ARMED) async__heap_remove(timer->loop, timer);
     else async_future_init_cancellable(&timer->future, async__timer_cancel_hook);
@@ -922,9 +1264,12 @@ async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_t
     return &timer->future;
 }
 
+/* What a delay counts from: the loop's time of this turn, which the loop
+   keeps fresh only while timers exist. */
+static async_time async__time_base(async_loop *loop) { return loop->ntimers ? loop->now : async__read_clock(loop); }
+
 async_future *async_sleep(async_loop *loop, async_timer *timer, async_time delay) {
-    /* The loop reads the clock each turn only while timers exist. */
-    async_time now = loop->ntimers ? loop->now : async__read_clock(loop);
+    async_time now = async__time_base(loop);
     if (delay < 0) delay = 0;
     return async_timer_start_at(loop, timer, delay > INT64_MAX - now ? INT64_MAX : now + delay);
 }
@@ -936,6 +1281,35 @@ void async_timer_stop(async_timer *timer) {
 }
 
 /* ---- the loop ---- */
+/* Callbacks to run at the start of the next turn, before its tasks
+   (asyncio's call_soon, for the combinators that must see a whole instant). */
+static void async__call_soon(async_loop *loop, async_waiter *w) {
+    w->next = NULL;
+    if (loop->soon_tail) loop->soon_tail->next = w;
+    else loop->soon_head = w;
+    loop->soon_tail = w;
+}
+
+/* Withdraw a callback: the list holds a few at most, so a scan will do. */
+static void async__cancel_soon(async_loop *loop, async_waiter *w) {
+    async_waiter **p, *prev = NULL;
+    for (p = &loop->soon_head; *p; prev = *p, p = &(*p)->next) {
+        if (*p != w) continue;
+        *p = w->next;
+        if (loop->soon_tail == w) loop->soon_tail = prev;
+        return;
+    }
+}
+
+static void async__run_soon(async_loop *loop) {
+    async_waiter *w;
+    while ((w = loop->soon_head) != NULL) {
+        loop->soon_head = w->next;
+        if (!loop->soon_head) loop->soon_tail = NULL;
+        w->wake(w, NULL);
+    }
+}
+
 static int async__idle(async_loop *loop, async_time timeout) {
     if (loop->poll) return loop->poll(loop->backend, timeout);
     if (timeout < 0) return ASYNC_EDEADLK;
@@ -943,7 +1317,7 @@ static int async__idle(async_loop *loop, async_time timeout) {
         loop->now += timeout;
         return 0;
     }
-#ifndef ASYNC_NO_POSIX_CLOCK
+#ifdef ASYNC__POSIX_CLOCK
     {
         struct timespec ts;
         ts.tv_sec = (time_t)(timeout / 1000000000);
@@ -954,18 +1328,20 @@ static int async__idle(async_loop *loop, async_time timeout) {
     return 0;
 }
 
-int async_run(async_loop *loop, async_future *f) {
+static int async__run(async_loop *loop, const async_future *f) {
     unsigned ran = 0;
     while (f->state == ASYNC_PENDING) {
-        async_waiter *batch = loop->ready_head;
+        async_waiter *batch;
         async_time timeout, next;
         int rc;
+        if (loop->soon_head) async__run_soon(loop);
+        batch = loop->ready_head;
         /* Run only what was ready when the turn began: a task that yields
            waits for the next turn, after timers and I/O had their say. */
         loop->ready_head = loop->ready_tail = NULL;
         while (batch) {
-            async_waiter *next = batch->next;
-            async__run_task(ASYNC__CONTAINER(batch, async_task, node));
+            async_waiter *next = async__task_of(batch)->next;
+            async__run_task(async__task_of(batch));
             batch = next;
             /* Sleeps count from the loop's time: keep it fresh through a long
                batch, for the price of one clock read per 64 tasks. */
@@ -976,7 +1352,7 @@ int async_run(async_loop *loop, async_future *f) {
             async__fire_timers(loop);
         }
         if (f->state != ASYNC_PENDING) break;
-        if (loop->ready_head) {
+        if (loop->ready_head || loop->soon_head) {
             if (!loop->poll) continue;
             timeout = 0;
         } else if (async__next_deadline(loop, &next)) {
@@ -991,12 +1367,47 @@ int async_run(async_loop *loop, async_future *f) {
             async__fire_timers(loop);
         }
     }
-    return async_error(f);
+    return 0;
+}
+
+int async_run(async_loop *loop, async_future *f) {
+    int rc = async__run(loop, f);
+    return rc < 0 ? rc : async_error(f);
+}
+
+int async_loop_shutdown(async_loop *loop) {
+    async_task *t, *last = loop->newest;
+    async_future drained;
+    int b, rc;
+    /* Cancel what was pending when shutdown began, oldest first. Cancelling
+       only asks (no task ends inside async_cancel), so the list holds still
+       under the walk. Tasks created from now on run to their end. */
+    for (t = loop->oldest; t; t = t->newer) {
+        async_cancel(t);
+        if (t == last) break;
+    }
+    async_future_init(&drained);
+    if (loop->ntasks == 0) async__complete(&drained, ASYNC_FULFILLED, 0);
+    loop->drained = &drained; /* the last task's end completes it */
+    rc = async__run(loop, &drained);
+    loop->drained = NULL;
+    if (rc < 0) return rc;
+    /* No task is left: what still points into the user's storage is a
+       combinator's timeout or a wait about to report. Settle those too. */
+    async__run_soon(loop);
+    for (b = 0; b < ASYNC__BUCKETS; b++)
+        while (loop->buckets[b]) async_timer_stop(loop->buckets[b]);
+    return 0;
+}
+
+int async_main(async_loop *loop, async_future *f) {
+    int rc = async_run(loop, f), down = async_loop_shutdown(loop);
+    return down < 0 ? down : rc;
 }
 
 /* ---- what the combinators share ---- */
 /* Stop watching the children still pending (those done already let go). */
-static void async__detach_links(async_future *const *futs, async_link *links, size_t n) {
+static ASYNC__COLD void async__detach_links(async_future *const *futs, async_link *links, size_t n) {
     size_t i;
     for (i = 0; i < n; i++)
         if (!async_done(futs[i])) async__ring_remove(&futs[i]->waiters, &links[i].waiter);
@@ -1016,7 +1427,9 @@ static void async__gather_wake(async_waiter *w, async_future *child) {
     g->pending--;
     if (child->state != ASYNC_FULFILLED && !g->return_exceptions && !g->cancelling) {
         async__detach_links(g->futs, g->links, g->n);
-        async_future_set_error(&g->future, async_error(child)); /* a cancelled child: cancelled */
+        /* A cancelled child is an error of the gather's (ECANCELED), not a
+           cancellation of the gather itself: asyncio does the same. */
+        async__complete(&g->future, ASYNC_FAILED, async_error(child));
     } else if (g->pending == 0) {
         if (g->cancelling) async__complete(&g->future, ASYNC_CANCELLED, ASYNC_ECANCELED);
         else async__complete(&g->future, ASYNC_FULFILLED, (intptr_t)g->n);
@@ -1026,10 +1439,13 @@ static void async__gather_wake(async_waiter *w, async_future *child) {
 static void async__gather_cancel(async_future *f) {
     async_gather_op *g = ASYNC__CONTAINER(f, async_gather_op, future);
     size_t i;
+    int requested = 0;
     if (g->cancelling) return;
     g->cancelling = 1;
     /* A child may complete inside the loop and so complete the gather. */
-    for (i = 0; i < g->n && g->future.state == ASYNC_PENDING; i++) async_future_cancel(g->futs[i]);
+    for (i = 0; i < g->n && g->future.state == ASYNC_PENDING; i++) requested |= async_future_cancel(g->futs[i]);
+    /* Nothing left to cancel: the results stand (asyncio's cancel() returns False). */
+    if (!requested) g->cancelling = 0;
 }
 
 async_future *async_gather(async_gather_op *g, async_future *const *futs, async_link *links, size_t n,
@@ -1064,6 +1480,7 @@ static void async__ac_emit(async_as_completed *ac) {
         async__complete(&ac->step, ASYNC_FULFILLED, (intptr_t)(l - ac->links));
     } else if (ac->timed_out) {
         ac->asked = 0;
+        ac->unyielded = 0; /* said once; the iteration is over: EDONE from now on */
         async__complete(&ac->step, ASYNC_FAILED, ASYNC_ETIMEDOUT);
     }
 }
@@ -1092,10 +1509,11 @@ void async_as_completed_init(async_loop *loop, async_as_completed *ac, async_fut
                              async_link *links, size_t n, async_time timeout) {
     size_t i;
     memset(ac, 0, sizeof *ac);
+    ac->magic = ASYNC__MAGIC;
     ac->futs = futs;
     ac->links = links;
     ac->n = ac->unyielded = n;
-    if (timeout >= 0 && n > 0) {
+    if (timeout != ASYNC_NO_TIMEOUT && n > 0) {
         ac->timer_waiter.wake = async__ac_timer_wake;
         async_future_add_waiter(async_sleep(loop, &ac->timer, timeout), &ac->timer_waiter);
     }
@@ -1107,6 +1525,7 @@ void async_as_completed_init(async_loop *loop, async_as_completed *ac, async_fut
 }
 
 async_future *async_as_completed_next(async_as_completed *ac) {
+    ASYNC__CHECK_INIT(ac->magic == ASYNC__MAGIC, "an as_completed (async_as_completed_init)", &ac->step);
     async_future_init(&ac->step);
     if (ac->unyielded == 0 || ac->closed) {
         async__complete(&ac->step, ASYNC_FAILED, ASYNC_EDONE);
@@ -1118,6 +1537,7 @@ async_future *async_as_completed_next(async_as_completed *ac) {
 }
 
 void async_as_completed_close(async_as_completed *ac) {
+    ASYNC__CHECK_INIT(ac->magic == ASYNC__MAGIC, "an as_completed (async_as_completed_init)", );
     if (ac->closed) return;
     ac->closed = 1;
     if (ac->asked && ac->step.state == ASYNC_PENDING) async__complete(&ac->step, ASYNC_FAILED, ASYNC_EDONE);
@@ -1135,16 +1555,29 @@ static int async__wait_satisfied(const async_wait_op *w, const async_future *chi
 }
 
 static void async__wait_finish(async_wait_op *w, int state) {
+    if (w->met) async__cancel_soon(w->loop, &w->soon);
     async__detach_links(w->futs, w->links, w->n);
     async__timer_release(&w->timer, &w->timer_waiter);
     async__complete(&w->future, state, state == ASYNC_CANCELLED ? ASYNC_ECANCELED : (intptr_t)w->ndone);
+}
+
+/* The condition held during the last turn: report what is done by now. */
+static void async__wait_soon(async_waiter *l, async_future *unused) {
+    async_wait_op *w = ASYNC__CONTAINER(l, async_wait_op, soon);
+    (void)unused;
+    w->met = 0;
+    async__wait_finish(w, ASYNC_FULFILLED);
 }
 
 static void async__wait_child_wake(async_waiter *l, async_future *child) {
     async_wait_op *w = (async_wait_op *)((async_link *)l)->owner;
     if (w->future.state != ASYNC_PENDING) return;
     w->ndone++;
-    if (async__wait_satisfied(w, child)) async__wait_finish(w, ASYNC_FULFILLED);
+    if (w->ndone == w->n) async__wait_finish(w, ASYNC_FULFILLED); /* nothing more can come */
+    else if (!w->met && async__wait_satisfied(w, child)) {
+        w->met = 1; /* the others finishing in this instant count too */
+        async__call_soon(w->loop, &w->soon);
+    }
 }
 
 static void async__wait_timer_wake(async_waiter *l, async_future *timer) {
@@ -1161,6 +1594,8 @@ async_future *async_wait(async_loop *loop, async_wait_op *w, async_future *const
     int failed = 0;
     memset(w, 0, sizeof *w);
     async_future_init_cancellable(&w->future, async__wait_cancel);
+    w->loop = loop;
+    w->soon.wake = async__wait_soon;
     w->futs = futs;
     w->links = links;
     w->return_when = return_when;
@@ -1186,7 +1621,7 @@ async_future *async_wait(async_loop *loop, async_wait_op *w, async_future *const
         links[i].waiter.wake = async__wait_child_wake;
         async__ring_push(&futs[i]->waiters, &links[i].waiter);
     }
-    if (timeout >= 0) {
+    if (timeout != ASYNC_NO_TIMEOUT) {
         w->timer_waiter.wake = async__wait_timer_wake;
         async_future_add_waiter(async_sleep(loop, &w->timer, timeout), &w->timer_waiter);
     }
@@ -1197,7 +1632,9 @@ async_future *async_wait(async_loop *loop, async_wait_op *w, async_future *const
 static void async__wait_for_settle(async_wait_for_op *wf) {
     async_future *in = wf->inner;
     async__timer_release(&wf->timer, &wf->timer_waiter);
-    if (wf->timed_out) async__complete(&wf->future, ASYNC_FAILED, ASYNC_ETIMEDOUT);
+    /* Cancelled by the timeout: ETIMEDOUT. An inner that ended otherwise
+       while being cancelled (its own error, or a result) says so itself. */
+    if (wf->timed_out && async_error(in) == ASYNC_ECANCELED) async__complete(&wf->future, ASYNC_FAILED, ASYNC_ETIMEDOUT);
     else async__complete(&wf->future, in->state, in->value);
 }
 
@@ -1230,19 +1667,201 @@ async_future *async_wait_for(async_loop *loop, async_wait_for_op *wf, async_futu
     }
     wf->inner_waiter.wake = async__wait_for_inner_wake;
     async__ring_push(&inner->waiters, &wf->inner_waiter);
-    if (timeout >= 0) {
+    if (timeout <= 0) {
+        /* Out of time before it began: the inner is cancelled now (a task
+           not yet run never runs) and this settles once it is done. */
+        wf->timed_out = 1;
+        async_future_cancel(inner);
+    } else if (timeout != ASYNC_NO_TIMEOUT) {
         wf->timer_waiter.wake = async__wait_for_timer_wake;
         async_future_add_waiter(async_sleep(loop, &wf->timer, timeout), &wf->timer_waiter);
     }
     return &wf->future;
 }
 
+/* ---- shield ---- */
+static void async__shield_inner_wake(async_waiter *l, async_future *inner) {
+    async_shield_op *s = ASYNC__CONTAINER(l, async_shield_op, inner_waiter);
+    async__complete(&s->future, inner->state, inner->value);
+}
+
+static void async__shield_cancel(async_future *f) {
+    async_shield_op *s = ASYNC__CONTAINER(f, async_shield_op, future);
+    async__ring_remove(&s->inner->waiters, &s->inner_waiter); /* inner runs on, unwatched */
+    async__complete(&s->future, ASYNC_CANCELLED, ASYNC_ECANCELED);
+}
+
+async_future *async_shield(async_shield_op *s, async_future *inner) {
+    async_future_init_cancellable(&s->future, async__shield_cancel);
+    s->inner = inner;
+    s->inner_waiter.wake = async__shield_inner_wake;
+    async_future_add_waiter(inner, &s->inner_waiter); /* done at once if inner is */
+    return &s->future;
+}
+
+/* ---- task group ---- */
+static void async__group_owner_done(async_waiter *l, async_future *owner) {
+    (void)owner;
+    ASYNC__CONTAINER(l, async_task_group, owner_waiter)->owner = NULL;
+}
+
+/* The open groups of a task hang in its ring (with its deadlines and what
+   awaits it: a few entries); walk them. */
+static async_task_group *async__group_next(async_task *t, async_waiter **w) {
+    async_waiter *ring = t->future.waiters;
+    while (ring && *w != ring) {
+        *w = *w ? *async__next(*w) : *async__next(ring);
+        if (!async__is_task(*w) && (*w)->wake == async__group_owner_done)
+            return ASYNC__CONTAINER(*w, async_task_group, owner_waiter);
+    }
+    return NULL;
+}
+#define ASYNC__FOR_GROUPS(t, g, w) for (w = NULL; (g = async__group_next(t, &w)) != NULL;)
+
+static void async__group_abort(async_task_group *g) {
+    size_t i;
+    if (g->aborting) return; /* once: a child cleaning up is not cancelled again */
+    g->aborting = 1;
+    for (i = 0; i < g->n; i++) async_future_cancel(g->futs[i]);
+}
+
+static void async__group_settle(async_task_group *g) {
+    async_task *o = g->owner;
+    /* Joined by the owner, who reads the outcome itself: let go of it. */
+    if (g->joined && o && !(o->future.flags & ASYNC__CLOSING)) {
+        async__ring_remove(&o->future.waiters, &g->owner_waiter);
+        g->owner = NULL;
+    }
+    if (g->error) async__complete(&g->future, ASYNC_FAILED, g->error);
+    else if (g->cancelled) async__complete(&g->future, ASYNC_CANCELLED, ASYNC_ECANCELED);
+    else async__complete(&g->future, ASYNC_FULFILLED, (intptr_t)g->n);
+}
+
+static int async__groups_running(async_task *t) {
+    async_task_group *g;
+    async_waiter *w;
+    ASYNC__FOR_GROUPS(t, g, w) if (g->running) return 1;
+    return 0;
+}
+
+static void async__group_child_done(async_waiter *l, async_future *child) {
+    async_task_group *g = (async_task_group *)((async_link *)l)->owner;
+    async_task *o = g->owner;
+    int code = async_error(child);
+    g->running--;
+    if (code && code != ASYNC_ECANCELED) {
+        g->nerrors++;
+        if (!g->error) {
+            g->error = code;
+            async__group_abort(g);
+            /* and the owner's current await, unless it is the join (asyncio's parent_task.cancel()) */
+            if (o && !(o->future.flags & ASYNC__CLOSING) &&
+                !((o->future.flags & ASYNC__WAITING) && o->future.value == (intptr_t)&g->future))
+                async__task_request_cancel(o, 0);
+        }
+    }
+    if (g->running || g->future.state != ASYNC_PENDING) return;
+    if (g->joined || g->closing || g->cancelled) async__group_settle(g);
+    if (o && (o->future.flags & ASYNC__CLOSING) && !async__groups_running(o))
+        async__task_end_scoped(o, o->future.lc, o->future.value);
+}
+
+static void async__group_cancel(async_future *f) {
+    async_task_group *g = ASYNC__CONTAINER(f, async_task_group, future);
+    g->cancelled = 1;
+    async__group_abort(g);
+    if (!g->running) async__group_settle(g);
+}
+
+/* The owner's body ended: its groups are joined by that; 1 if one still runs. */
+static ASYNC__COLD int async__groups_close(async_task *t, int state) {
+    async_task_group *g;
+    async_waiter *w;
+    int hold = 0;
+    t->future.flags |= ASYNC__CLOSING; /* from now on its groups keep to its ring (and the walk holds) */
+    ASYNC__FOR_GROUPS(t, g, w) {
+        if (g->future.state != ASYNC_PENDING) continue;
+        g->closing = 1;
+        if (state != ASYNC_FULFILLED) async__group_abort(g);
+        if (g->running) hold = 1;
+        else async__group_settle(g);
+    }
+    if (!hold) t->future.flags &= (uint16_t)~ASYNC__CLOSING;
+    return hold;
+}
+
+static void async__groups_abort(async_task *t) {
+    async_task_group *g;
+    async_waiter *w;
+    ASYNC__FOR_GROUPS(t, g, w) if (g->future.state == ASYNC_PENDING) async__group_abort(g);
+}
+
+static int async__groups_error(async_task *t) {
+    async_task_group *g;
+    async_waiter *w;
+    ASYNC__FOR_GROUPS(t, g, w) if (g->error) return g->error;
+    return 0;
+}
+
+void async_task_group_init(async_task_group *g, async_task *owner, async_future **futs, async_link *links,
+                           size_t capacity) {
+    memset(g, 0, sizeof *g);
+    g->magic = ASYNC__MAGIC;
+    async_future_init_cancellable(&g->future, async__group_cancel);
+    g->owner = owner;
+    g->loop = owner->loop;
+    g->futs = futs;
+    g->links = links;
+    g->capacity = capacity;
+    g->owner_waiter.wake = async__group_owner_done;
+    async__ring_push(&owner->future.waiters, &g->owner_waiter);
+    owner->future.flags |= ASYNC__SCOPED;
+}
+
+int async_task_group_spawn(async_task_group *g, async_task *t, async_fn fn) {
+    async_link *l;
+    ASYNC__CHECK_INIT(g->magic == ASYNC__MAGIC, "a task group (async_task_group_init)", ASYNC_EINVAL);
+    if (g->future.state != ASYNC_PENDING || g->aborting || g->n == g->capacity) return ASYNC_EINVAL;
+    async_create_task(g->loop, t, fn);
+    g->futs[g->n] = &t->future;
+    l = &g->links[g->n++];
+    l->owner = g;
+    l->waiter.wake = async__group_child_done;
+    async__ring_push(&t->future.waiters, &l->waiter);
+    g->running++;
+    return 0;
+}
+
+async_future *async_task_group_join(async_task_group *g) {
+    ASYNC__CHECK_INIT(g->magic == ASYNC__MAGIC, "a task group (async_task_group_init)", &g->future);
+    g->joined = 1;
+    if (!g->running && g->future.state == ASYNC_PENDING) async__group_settle(g);
+    return &g->future;
+}
+
 /* ---- deadline ---- */
+static void async__deadline_task_done(async_waiter *l, async_future *task);
+
+/* Whether no deadline of the task was started after d and still runs: then
+   d's expiry is the task's own timeout, else it passes through the inner
+   scopes as a plain cancellation. The task's ring holds what awaits it and
+   its deadlines, oldest first: a few entries. */
+static int async__deadline_innermost(async_deadline *d) {
+    async_waiter *oldest = *async__next(d->task->future.waiters), *w;
+    for (w = d->task_waiter.next; w != oldest; w = *async__next(w))
+        if (!async__is_task(w) && w->wake == async__deadline_task_done) return 0;
+    return 1;
+}
+
+static void async__deadline_expire(async_deadline *d) {
+    d->expired = 1;
+    async__task_request_cancel(d->task, async__deadline_innermost(d));
+}
+
 static void async__deadline_wake(async_waiter *l, async_future *timer) {
     async_deadline *d = ASYNC__CONTAINER(l, async_deadline, timer_waiter);
-    if (timer->state != ASYNC_FULFILLED) return;
-    d->expired = 1;
-    async__task_request_cancel(d->task, 1);
+    if (timer->state != ASYNC_FULFILLED || !d->task) return;
+    async__deadline_expire(d);
 }
 
 /* The task ended (perhaps cancelled past its own async_deadline_stop):
@@ -1250,21 +1869,76 @@ static void async__deadline_wake(async_waiter *l, async_future *timer) {
 static void async__deadline_task_done(async_waiter *l, async_future *task) {
     async_deadline *d = ASYNC__CONTAINER(l, async_deadline, task_waiter);
     (void)task;
+    d->task = NULL;
     async__timer_release(&d->timer, &d->timer_waiter);
 }
 
-void async_deadline_start(async_loop *loop, async_deadline *d, async_task *task, async_time timeout) {
+/* Whether an expired deadline still covers the task: a cancellation that
+   ends it then ends it with ASYNC_ETIMEDOUT (asyncio.timeout's __aexit__). */
+static int async__deadline_covers(async_task *t) {
+    async_waiter *ring = t->future.waiters, *w;
+    if (!ring) return 0;
+    w = ring;
+    do {
+        w = *async__next(w);
+        if (!async__is_task(w) && w->wake == async__deadline_task_done &&
+            ASYNC__CONTAINER(w, async_deadline, task_waiter)->expired)
+            return 1;
+    } while (w != ring);
+    return 0;
+}
+
+static void async__deadline_set(async_deadline *d, async_time when) {
+    async_loop *loop = d->task->loop;
+    d->when = when;
+    if (when == ASYNC_NO_TIMEOUT) {
+        async__timer_release(&d->timer, &d->timer_waiter);
+    } else if (when <= async__time_base(loop)) {
+        async__timer_release(&d->timer, &d->timer_waiter);
+        async__deadline_expire(d);
+    } else if (async_timer_armed(&d->timer)) {
+        async_timer_start_at(loop, &d->timer, when); /* keeps its waiter */
+    } else {
+        async_future_add_waiter(async_timer_start_at(loop, &d->timer, when), &d->timer_waiter);
+    }
+}
+
+void async_deadline_start_at(async_loop *loop, async_deadline *d, async_task *task, async_time when) {
     memset(d, 0, sizeof *d);
+    d->magic = ASYNC__MAGIC;
+    (void)loop; /* the task's loop */
     d->task = task;
-    if (timeout < 0) return; /* ASYNC_NO_TIMEOUT */
     d->timer_waiter.wake = async__deadline_wake;
-    async_future_add_waiter(async_sleep(loop, &d->timer, timeout), &d->timer_waiter);
     d->task_waiter.wake = async__deadline_task_done;
-    async_future_add_waiter(&task->future, &d->task_waiter);
+    d->when = when;
+    if (async_done(&task->future)) { /* nothing left to time out */
+        d->task = NULL;
+        return;
+    }
+    async__ring_push(&task->future.waiters, &d->task_waiter);
+    task->future.flags |= ASYNC__SCOPED;
+    async__deadline_set(d, when);
+}
+
+void async_deadline_start(async_loop *loop, async_deadline *d, async_task *task, async_time timeout) {
+    async_time now = async__time_base(task->loop), when;
+    if (timeout == ASYNC_NO_TIMEOUT) when = ASYNC_NO_TIMEOUT;
+    else if (timeout <= 0) when = now;
+    else when = timeout >= ASYNC_NO_TIMEOUT - now ? ASYNC_NO_TIMEOUT - 1 : now + timeout;
+    async_deadline_start_at(loop, d, task, when);
+}
+
+int async_deadline_reschedule(async_deadline *d, async_time when) {
+    ASYNC__CHECK_INIT(d->magic == ASYNC__MAGIC, "a deadline (async_deadline_start)", ASYNC_EINVAL);
+    if (!d->task || d->expired) return ASYNC_EINVAL;
+    async__deadline_set(d, when);
+    return 0;
 }
 
 int async_deadline_stop(async_deadline *d) {
+    ASYNC__CHECK_INIT(d->magic == ASYNC__MAGIC || d->magic == 0, "a deadline (async_deadline_start)", 0);
     if (d->task) async__ring_remove(&d->task->future.waiters, &d->task_waiter);
+    d->task = NULL;
     async__timer_release(&d->timer, &d->timer_waiter);
     return d->expired;
 }
@@ -1273,8 +1947,13 @@ int async_deadline_stop(async_deadline *d) {
    A wait list is a ring of pending slots linked through their value fields,
    closed by the list's own sentinel future: appending is O(1), and a
    cancelled slot finds its list by walking the ring to the sentinel. */
+/* The sentinel's cancel word (never called) marks a list that was set up. */
+static void async__waitlist_marker(async_future *f) { (void)f; }
+#define ASYNC__CHECK_WAITLIST(wl, what, ret) \
+    ASYNC__CHECK_INIT((wl)->ring.cancel == async__waitlist_marker, what, ret)
+
 static void async__waitlist_init(async_waitlist *wl) {
-    async_future_init(&wl->ring);
+    async_future_init_cancellable(&wl->ring, async__waitlist_marker);
     wl->ring.flags = ASYNC__SENTINEL;
     wl->ring.value = (intptr_t)&wl->ring;
     wl->last = &wl->ring;
@@ -1323,12 +2002,14 @@ static void async__semaphore_hand_on(async_future *slot) {
     async_semaphore_release((async_semaphore *)slot->value);
 }
 
-void async_semaphore_init(async_semaphore *s, intptr_t value) {
+int async_semaphore_init(async_semaphore *s, intptr_t value) {
     async__waitlist_init(&s->waiters);
-    s->value = value;
+    s->value = value < 0 ? 0 : value;
+    return value < 0 ? ASYNC_EINVAL : 0;
 }
 
 int async_semaphore_try_acquire(async_semaphore *s) {
+    ASYNC__CHECK_WAITLIST(&s->waiters, "a semaphore (async_semaphore_init)", 0);
     if (s->value <= 0) return 0;
     s->value--;
     return 1;
@@ -1342,6 +2023,7 @@ async_future *async_semaphore_acquire(async_semaphore *s, async_future *slot) {
 }
 
 void async_semaphore_release(async_semaphore *s) {
+    ASYNC__CHECK_WAITLIST(&s->waiters, "a semaphore (async_semaphore_init)", );
     if (!async__waitlist_grant(&s->waiters, async__semaphore_hand_on, s)) s->value++;
 }
 
@@ -1351,6 +2033,7 @@ void async_event_init(async_event *e) {
 }
 
 void async_event_set(async_event *e) {
+    ASYNC__CHECK_WAITLIST(&e->waiters, "an event (async_event_init)", );
     e->is_set = 1;
     while (async__waitlist_grant(&e->waiters, NULL, e)) {
     }
@@ -1359,6 +2042,7 @@ void async_event_set(async_event *e) {
 void async_event_clear(async_event *e) { e->is_set = 0; }
 
 async_future *async_event_wait(async_event *e, async_future *slot) {
+    ASYNC__CHECK_WAITLIST(&e->waiters, "an event (async_event_init)", slot);
     async_future_init(slot);
     if (e->is_set) return async__grant(slot, NULL, e);
     return async__waitlist_push(&e->waiters, slot);
@@ -1389,6 +2073,7 @@ void async_queue_init(async_queue *q, intptr_t *slots, size_t capacity) {
 }
 
 int async_queue_put_nowait(async_queue *q, intptr_t item) {
+    ASYNC__CHECK_WAITLIST(&q->getters, "a queue (async_queue_init)", ASYNC_EINVAL);
     if (q->count == q->capacity) return ASYNC_EFULL;
     q->slots[(q->head + q->count) % q->capacity] = item;
     q->count++;
@@ -1397,6 +2082,7 @@ int async_queue_put_nowait(async_queue *q, intptr_t item) {
 }
 
 int async_queue_get_nowait(async_queue *q, intptr_t *item) {
+    ASYNC__CHECK_WAITLIST(&q->getters, "a queue (async_queue_init)", ASYNC_EINVAL);
     if (q->count == 0) return ASYNC_EEMPTY;
     *item = q->slots[q->head];
     q->head = (q->head + 1) % q->capacity;

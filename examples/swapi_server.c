@@ -77,7 +77,7 @@ typedef struct stopper {
     async_task task;
     async_io_op op;
     char signo;
-    int i;
+    int i, err; /* err: how each stopped task ended (cancelled, as asked) */
 } stopper;
 
 /* One server per process: its state is a global. */
@@ -373,10 +373,11 @@ static int stop_run(async_task *t) {
     async_cancel(&srv.acceptor.task);
     for (s->i = 0; s->i < MAX_CONNS; s->i++)
         if (srv.conns[s->i].fd >= 0) async_cancel(&srv.conns[s->i].task);
-    ASYNC_AWAIT(t, &srv.acceptor.task.future);
+    /* Each ends cancelled: catch it, or the first would end this task too. */
+    ASYNC_AWAIT_CATCH(t, &srv.acceptor.task.future, s->err);
     for (s->i = 0; s->i < MAX_CONNS; s->i++) {
         if (srv.conns[s->i].fd < 0) continue;
-        ASYNC_AWAIT(t, &srv.conns[s->i].task.future);
+        ASYNC_AWAIT_CATCH(t, &srv.conns[s->i].task.future, s->err);
     }
     ASYNC_RETURN(t, s->signo);
     ASYNC_END(t);

@@ -42,7 +42,7 @@ typedef struct app {
     async_wait_op wait;
     async_time start, deadline;
     size_t i;
-    int done, cancelled, failed;
+    int done, cancelled, failed, err;
 } app;
 
 static double seconds_since(app *a) { return (double)(async_now(a->task.loop) - a->start) / 1e9; }
@@ -94,9 +94,11 @@ static int run(async_task *t) {
     /* Ask each straggler to stop. A request in the middle of I/O is not
        done at once: the kernel must first let go of its buffers. */
     for (a->i = 0; a->i < a->npending; a->i++) async_cancel(&a->requests[a->pending_id[a->i] - 1].task);
-    /* Await each: the await completes when the request is really finished. */
+    /* Await each: the await completes when the request is really finished.
+       A cancelled request would end this task too: catch it (the report
+       reads how it ended). */
     for (a->i = 0; a->i < a->npending; a->i++) {
-        ASYNC_AWAIT(t, a->pending[a->i]);
+        ASYNC_AWAIT_CATCH(t, a->pending[a->i], a->err);
         report(a, a->pending_id[a->i]); /* it may have finished first, after all */
     }
     ASYNC_END(t);

@@ -5,7 +5,27 @@
 #define ASYNC_IMPLEMENTATION
 #include "../async.h"
 #include "test.h"
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* A watchdog per test: a hang is reported as that test's failure, at once. */
+static const char *current_test = "?";
+static void watchdog(int sig) {
+    static const char msg[] = "FAIL (hung for 60 s): ";
+    (void)sig;
+    if (write(2, msg, sizeof msg - 1) < 0 || write(2, current_test, strlen(current_test)) < 0 || write(2, "\n", 1) < 0) {
+    }
+    _exit(1);
+}
+#define RUN_WATCHED(name)                                                            \
+    do {                                                                             \
+        current_test = #name;                                                        \
+        alarm(60);                                                                   \
+        RUN(name);                                                                   \
+        alarm(0);                                                                    \
+    } while (0)
 
 /* ---- a worker: sleeps, then returns its value or raises its error ---- */
 typedef struct worker {
@@ -120,6 +140,7 @@ TEST(test_raise) {
     CHECK_EQ(async_run(&loop, f[0]), -7);
     CHECK(!async_cancelled(f[0]));
     CHECK_EQ(async_result(f[0]), 0);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(1));
 }
 
 /* Two tasks that yield alternate: FIFO through the ready queue. */
@@ -155,6 +176,7 @@ TEST(test_yield_is_fifo) {
     CHECK_EQ(async_run(&loop, async_gather(&g, fs, links, 2, 0)), 0);
     CHECK_EQ(nlog, 6);
     for (i = 0; i < 6; i++) CHECK_EQ(log[i], expect[i]);
+    CHECK_EQ(async_now(&loop), 0);
 }
 
 /* A future of one's own, completed by another task (seed 003's make_request). */
@@ -204,14 +226,25 @@ TEST(test_deadlock_is_reported) {
     CHECK(!async_done(&a.task.future));
 }
 
+/* The one list (ASYNC_ERRORS) gives every code its name, inside the range. */
 TEST(test_strerror_names_every_code) {
-    int codes[] = {ASYNC_ECANCELED, ASYNC_ETIMEDOUT, ASYNC_EINVAL, ASYNC_EDEADLK,
-                   ASYNC_EFULL,     ASYNC_EEMPTY,    ASYNC_EDONE};
-    size_t i, j;
-    for (i = 0; i < sizeof codes / sizeof codes[0]; i++) {
-        CHECK(strcmp(async_strerror(codes[i]), "unknown error") != 0);
-        for (j = 0; j < i; j++) CHECK(strcmp(async_strerror(codes[i]), async_strerror(codes[j])) != 0);
+#define ROW(name, code, text) {ASYNC_##name, #name, text},
+    static const struct {
+        int code;
+        const char *name, *text;
+    } rows[] = {ASYNC_ERRORS(ROW)};
+#undef ROW
+    size_t i, j, n = sizeof rows / sizeof rows[0];
+    CHECK_EQ(n, ASYNC_ERRORS_HIGHEST - ASYNC_ERRORS_LOWEST + 1);
+    for (i = 0; i < n; i++) {
+        CHECK(rows[i].code >= ASYNC_ERRORS_LOWEST && rows[i].code <= ASYNC_ERRORS_HIGHEST);
+        CHECK_STR(async_strerror(rows[i].code), rows[i].text);
+        for (j = 0; j < i; j++) CHECK(strcmp(rows[i].text, rows[j].text) != 0 && rows[i].code != rows[j].code);
     }
+    CHECK_EQ(ASYNC_ECANCELED, -4097); /* the codes users may have stored keep their values */
+    CHECK_EQ(ASYNC_EDONE, -4103);
+    CHECK_STR(async_strerror(ASYNC_ERRORS_LOWEST - 1), "unknown error");
+    CHECK_STR(async_strerror(ASYNC_ERRORS_HIGHEST + 1), "unknown error");
     CHECK_STR(async_strerror(-123456), "unknown error");
 }
 
@@ -288,9 +321,9 @@ TEST(test_cancel_during_sleep_ends_cancelled) {
     CHECK_EQ(async_run(&loop, f[0]), ASYNC_ECANCELED);
     CHECK(async_cancelled(f[0]));
     CHECK_EQ(nfinished, 0);            /* it never got past the await */
-    CHECK(async_now(&loop) < ASYNC_MS(1000));
-    CHECK(!(w[0].timer.future.flags & 128)); /* its timer left the heap */
-    CHECK_EQ(loop.ntimers, 0);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(10)); /* at once, not when the sleep would have ended */
+    CHECK(!async_timer_armed(&w[0].timer)); /* its timer left the heap */
+    CHECK_EQ(async_loop_timers(&loop), 0);
     CHECK_EQ(async_cancel(&w[0].task), 0); /* done: nothing to cancel */
 }
 
@@ -304,6 +337,7 @@ TEST(test_cancel_before_start_never_runs) {
     async_cancel(&w[0].task);
     CHECK_EQ(async_run(&loop, f[0]), ASYNC_ECANCELED);
     CHECK(!w[0].started);
+    CHECK_EQ(async_now(&loop), 0);
 }
 
 TEST(test_caught_cancellation_finishes_normally) {
@@ -341,6 +375,7 @@ TEST(test_cancel_propagates_to_awaited_task) {
     async_cancel(&a.task);
     CHECK_EQ(async_run(&loop, &a.task.future), ASYNC_ECANCELED);
     CHECK(async_cancelled(f[0]));
+    CHECK_EQ(async_now(&loop), ASYNC_MS(5));
 }
 
 /* A cancellation requested while a task is ready (not waiting) is seen at
@@ -362,6 +397,116 @@ TEST(test_cancel_while_ready_seen_at_next_await) {
     CHECK_EQ(async_run(&loop, &a.task.future), 0);
     CHECK_EQ(a.err, ASYNC_ECANCELED);
     CHECK_EQ(async_result(&a.task.future), 42);
+    CHECK_EQ(a.done_at, 0);
+}
+
+/* ================= shutdown: asyncio.run ================= */
+
+/* The obvious program: start N tasks, run a gather of them (no
+   return_exceptions), free their storage. async_run is run_until_complete:
+   the others run on. async_main is asyncio.run: when the gather fails, the
+   rest are cancelled and run to their end before it returns, so the storage
+   can go (ASan would see a timer or a ring touching it afterwards). */
+TEST(test_main_cancels_what_is_left) {
+    enum { N = 5 };
+    async_loop loop;
+    worker *w = calloc(N, sizeof *w);
+    async_future *f[N];
+    async_link links[N];
+    async_gather_op g;
+    int delays[N] = {40, 10, 300, 20, 500};
+    CHECK(w != NULL);
+    if (!w) return;
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, N, delays);
+    w[3].error = -9; /* fails at 20 ms */
+    w[4].catches = 1; /* catches its cancellation and returns */
+    CHECK_EQ(async_loop_tasks(&loop), N);
+    CHECK_EQ(async_main(&loop, async_gather(&g, f, links, N, 0)), -9);
+    CHECK_EQ(async_loop_tasks(&loop), 0);
+    CHECK_EQ(async_loop_timers(&loop), 0);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(20)); /* nobody was waited for to the end */
+    CHECK_EQ(async_result(f[1]), 101);
+    CHECK(async_cancelled(f[0]) && async_cancelled(f[2]));
+    CHECK_EQ(w[4].caught, ASYNC_ECANCELED); /* it saw the cancellation ... */
+    CHECK_EQ(async_result(f[4]), 104);      /* ... and finished its own way */
+    free(w);
+    run_for(&loop, ASYNC_SEC(1)); /* nothing left that points into w */
+    CHECK_EQ(async_now(&loop), ASYNC_MS(1020));
+}
+
+/* async_run leaves the other tasks alone (it may be called again on the
+   same loop); async_loop_shutdown cancels them later, and a task that
+   catches its cancellation gets to clean up. */
+typedef struct cleaner {
+    async_task task;
+    async_timer nap;
+    int err, cleaned;
+} cleaner;
+
+static int cleaner_run(async_task *t) {
+    cleaner *c = (cleaner *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT_CATCH(t, async_sleep(t->loop, &c->nap, ASYNC_SEC(100)), c->err);
+    ASYNC_AWAIT_CATCH(t, async_sleep(t->loop, &c->nap, ASYNC_MS(10)), c->err); /* the cleanup takes time */
+    c->cleaned = 1;
+    ASYNC_RAISE(t, ASYNC_ECANCELED);
+    ASYNC_END(t);
+}
+
+TEST(test_run_then_shutdown) {
+    async_loop loop;
+    cleaner c;
+    worker w[1];
+    async_future *f[1];
+    int delays[1] = {5};
+    virtual_loop(&loop);
+    memset(&c, 0, sizeof c);
+    async_create_task(&loop, &c.task, cleaner_run);
+    start_workers(&loop, w, f, 1, delays);
+    CHECK_EQ(async_run(&loop, f[0]), 0);
+    CHECK_EQ(async_loop_tasks(&loop), 1); /* run_until_complete: the cleaner runs on */
+    CHECK(!async_done(&c.task.future));
+    CHECK_EQ(async_loop_shutdown(&loop), 0);
+    CHECK(async_cancelled(&c.task.future));
+    CHECK(c.cleaned);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(15));
+    CHECK_EQ(async_loop_tasks(&loop), 0);
+    CHECK_EQ(async_loop_shutdown(&loop), 0); /* nothing left: at once */
+}
+
+/* A task that cannot finish (it ignores its cancellation and waits for a
+   future nobody completes): shutdown says so instead of hanging. */
+typedef struct stubborn {
+    async_task task;
+    async_future never, *first;
+    int err;
+} stubborn;
+
+static int stubborn_run(async_task *t) {
+    stubborn *s = (stubborn *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT_CATCH(t, s->first, s->err);
+    ASYNC_AWAIT_CATCH(t, &s->never, s->err);
+    ASYNC_END(t);
+}
+
+TEST(test_shutdown_reports_a_task_that_cannot_end) {
+    async_loop loop;
+    async_future first;
+    stubborn s;
+    virtual_loop(&loop);
+    memset(&s, 0, sizeof s);
+    async_future_init(&first);
+    async_future_init(&s.never);
+    s.first = &first;
+    async_create_task(&loop, &s.task, stubborn_run);
+    CHECK_EQ(async_main(&loop, &first), ASYNC_EDEADLK);
+    CHECK(async_cancelled(&first));  /* what it awaited was cancelled ... */
+    CHECK_EQ(async_loop_tasks(&loop), 1); /* ... but it is still there */
+    async_future_set_result(&s.never, 1);
+    CHECK_EQ(async_loop_shutdown(&loop), 0);
+    CHECK_EQ(async_loop_tasks(&loop), 0);
 }
 
 /* ================= gather ================= */
@@ -411,7 +556,7 @@ TEST(test_gather_first_error_others_keep_running) {
     CHECK_EQ(async_now(&loop), ASYNC_MS(10)); /* at the first error, not at the end */
     CHECK(!async_done(f[0]));
     CHECK(!async_done(f[2]));
-    CHECK(f[0]->waiters == NULL && f[2]->waiters == NULL); /* the gather let go of them */
+    CHECK(!async_future_watched(f[0]) && !async_future_watched(f[2])); /* the gather let go of them */
     /* the others run on to their own ends */
     CHECK_EQ(async_run(&loop, f[0]), 0);
     CHECK_EQ(async_result(f[0]), 100);
@@ -460,11 +605,322 @@ TEST(test_cancel_gather_cancels_children) {
     CHECK_EQ(async_now(&loop), ASYNC_MS(50));
 }
 
+/* Without return_exceptions a cancelled child is an error of the gather's
+   (ECANCELED); the gather itself is not cancelled, the others run on. */
+TEST(test_gather_cancelled_child_is_an_error) {
+    async_loop loop;
+    worker w[3];
+    async_future *f[3];
+    async_link links[3];
+    async_gather_op g;
+    awaiter plain, catching;
+    int delays[3] = {30, 100, 20};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 3, delays);
+    memset(&plain, 0, sizeof plain);
+    memset(&catching, 0, sizeof catching);
+    plain.target = catching.target = async_gather(&g, f, links, 3, 0);
+    catching.catches = 1;
+    async_create_task(&loop, &plain.task, awaiter_run);
+    async_create_task(&loop, &catching.task, awaiter_run);
+    run_for(&loop, ASYNC_MS(5));
+    async_cancel(&w[1].task);
+    CHECK_EQ(async_run(&loop, &g.future), ASYNC_ECANCELED);
+    CHECK(!async_cancelled(&g.future)); /* failed, with ECANCELED */
+    CHECK_EQ(async_now(&loop), ASYNC_MS(5));
+    CHECK(!async_done(f[0]) && !async_done(f[2]));
+    /* awaiting it raises the cancellation: uncaught, the awaiter ends cancelled */
+    CHECK_EQ(async_run(&loop, &plain.task.future), ASYNC_ECANCELED);
+    CHECK(async_cancelled(&plain.task.future));
+    CHECK_EQ(async_run(&loop, &catching.task.future), 0);
+    CHECK_EQ(catching.err, ASYNC_ECANCELED);
+    CHECK_EQ(async_task_cancelling(&catching.task), 0); /* the task itself was not cancelled */
+    CHECK_EQ(async_run(&loop, f[0]), 0);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(30));
+}
+
+/* A gather that is done keeps its results when a cancellation comes after. */
+TEST(test_gather_done_then_cancelled_results_stand) {
+    async_loop loop;
+    async_future kids[2];
+    async_future *f[2];
+    async_link links[2];
+    async_gather_op g;
+    awaiter a;
+    virtual_loop(&loop);
+    async_future_init(&kids[0]);
+    async_future_init(&kids[1]);
+    f[0] = &kids[0], f[1] = &kids[1];
+    memset(&a, 0, sizeof a);
+    a.target = async_gather(&g, f, links, 2, 0);
+    async_create_task(&loop, &a.task, awaiter_run);
+    run_for(&loop, ASYNC_MS(1));
+    async_future_set_result(&kids[0], 1);
+    async_future_set_result(&kids[1], 2); /* the gather is done; its awaiter has not run yet */
+    async_cancel(&a.task);
+    CHECK_EQ(async_future_cancel(&g.future), 0);
+    CHECK_EQ(async_run(&loop, &a.task.future), ASYNC_ECANCELED); /* the awaiter is cancelled ... */
+    CHECK(async_done(&g.future) && !async_cancelled(&g.future)); /* ... the gather is not */
+    CHECK_EQ(async_result(&g.future), 2);
+    CHECK_EQ(async_result(f[1]), 2);
+}
+
+/* A future awaited is cancelled (not the task): asyncio raises CancelledError
+   in the awaiter, which ends cancelled unless it catches it. */
+TEST(test_cancelled_future_ends_awaiter) {
+    async_loop loop;
+    async_timer nap;
+    awaiter plain, catching;
+    virtual_loop(&loop);
+    memset(&nap, 0, sizeof nap);
+    memset(&plain, 0, sizeof plain);
+    memset(&catching, 0, sizeof catching);
+    plain.target = catching.target = async_sleep(&loop, &nap, ASYNC_SEC(1));
+    catching.catches = 1;
+    async_create_task(&loop, &plain.task, awaiter_run);
+    async_create_task(&loop, &catching.task, awaiter_run);
+    run_for(&loop, ASYNC_MS(10));
+    async_timer_stop(&nap); /* the sleep ends cancelled */
+    CHECK_EQ(async_run(&loop, &plain.task.future), ASYNC_ECANCELED);
+    CHECK_EQ(plain.done_at, 0); /* it never got past the await */
+    CHECK_EQ(async_run(&loop, &catching.task.future), 0);
+    CHECK_EQ(catching.err, ASYNC_ECANCELED);
+    CHECK_EQ(catching.done_at, ASYNC_MS(10));
+    CHECK_EQ(async_result(&catching.task.future), 42);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(10));
+}
+
+/* asyncio.shield: the awaiter is cancelled at once, the inner runs on. */
+TEST(test_shield) {
+    async_loop loop;
+    worker w[2];
+    async_future *f[2];
+    async_shield_op sh[2];
+    awaiter a[2];
+    int delays[2] = {100, 100}, i;
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 2, delays);
+    for (i = 0; i < 2; i++) {
+        memset(&a[i], 0, sizeof a[i]);
+        a[i].target = async_shield(&sh[i], f[i]);
+        async_create_task(&loop, &a[i].task, awaiter_run);
+    }
+    run_for(&loop, ASYNC_MS(10));
+    async_cancel(&a[0].task);
+    CHECK_EQ(async_run(&loop, &a[0].task.future), ASYNC_ECANCELED);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(10)); /* at once */
+    CHECK(async_cancelled(&sh[0].future));
+    CHECK(!async_done(f[0]));               /* the inner was not cancelled ... */
+    CHECK(!async_future_watched(f[0]));     /* ... nor is it watched any more */
+    CHECK_EQ(async_run(&loop, f[0]), 0);    /* ... and finishes in its own time */
+    CHECK_EQ(async_result(f[0]), 100);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(100));
+    /* not cancelled, it gives the inner's outcome */
+    CHECK_EQ(async_run(&loop, &a[1].task.future), 0);
+    CHECK_EQ(async_result(&a[1].task.future), 101);
+    /* an inner cancelled by someone else: the shield says so too */
+    {
+        async_future inner;
+        async_shield_op s3;
+        async_future_init(&inner);
+        async_shield(&s3, &inner);
+        async_future_cancel(&inner);
+        CHECK(async_cancelled(&s3.future));
+        CHECK(async_done(async_shield(&s3, &inner))); /* of a done future: done at once */
+    }
+}
+
+/* ================= task group ================= */
+
+/* The owner of a group (asyncio's `async with TaskGroup() as tg:`): spawns
+   its children, sleeps in its body, then joins (or not). */
+typedef struct group_owner {
+    async_task task;
+    async_task_group g;
+    worker kids[4];
+    async_future *futs[4];
+    async_link links[4];
+    int nkids, delays[4], errors[4], catches[4];
+    int join, catch_body, i, body_err, join_err, spawn_rc;
+    async_timer nap;
+    async_time body_sleep, joined_at;
+} group_owner;
+
+static int group_owner_run(async_task *t) {
+    group_owner *o = (group_owner *)t;
+    ASYNC_BEGIN(t);
+    async_task_group_init(&o->g, t, o->futs, o->links, 4);
+    for (o->i = 0; o->i < o->nkids; o->i++) {
+        worker *w = &o->kids[o->i];
+        memset(w, 0, sizeof *w);
+        w->delay = ASYNC_MS(o->delays[o->i]);
+        w->value = 100 + o->i;
+        w->error = o->errors[o->i];
+        w->catches = o->catches[o->i];
+        o->spawn_rc |= async_task_group_spawn(&o->g, &w->task, worker_run);
+    }
+    if (o->body_sleep) {
+        if (o->catch_body) {
+            ASYNC_AWAIT_CATCH(t, async_sleep(t->loop, &o->nap, o->body_sleep), o->body_err);
+        } else {
+            ASYNC_AWAIT(t, async_sleep(t->loop, &o->nap, o->body_sleep));
+        }
+    }
+    if (o->join) {
+        ASYNC_AWAIT_CATCH(t, async_task_group_join(&o->g), o->join_err);
+        o->joined_at = async_now(t->loop);
+    }
+    ASYNC_RETURN(t, 7);
+    ASYNC_END(t);
+}
+
+static group_owner *new_group_owner(async_loop *loop, int nkids, const int *delays, const int *errors) {
+    static group_owner o;
+    int i;
+    memset(&o, 0, sizeof o);
+    o.nkids = nkids;
+    for (i = 0; i < nkids; i++) o.delays[i] = delays[i], o.errors[i] = errors ? errors[i] : 0;
+    o.body_sleep = ASYNC_SEC(1);
+    (void)loop;
+    return &o;
+}
+
+/* The first failure cancels the siblings and the body's await; the owner
+   cannot end before its children, and ends with that first error. */
+TEST(test_task_group_first_failure) {
+    async_loop loop;
+    int delays[3] = {10, 20, 500}, errors[3] = {0, -7, 0};
+    group_owner *o;
+    cleaner c;
+    virtual_loop(&loop);
+    o = new_group_owner(&loop, 3, delays, errors);
+    async_create_task(&loop, &o->task, group_owner_run);
+    run_for(&loop, 0);
+    memset(&c, 0, sizeof c); /* a fourth child, which cleans up for 10 ms when cancelled */
+    CHECK_EQ(async_task_group_spawn(&o->g, &c.task, cleaner_run), 0);
+    CHECK_EQ(async_run(&loop, &o->task.future), -7);
+    CHECK(!async_cancelled(&o->task.future));
+    CHECK(c.cleaned);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(30)); /* failed at 20 ms, ended with its last child */
+    CHECK_EQ(async_result(o->futs[0]), 100);
+    CHECK_EQ(async_error(o->futs[1]), -7);
+    CHECK(async_cancelled(o->futs[2]));
+    CHECK_EQ(o->g.nerrors, 1);
+    CHECK_EQ(async_error(&o->g.future), -7); /* joined by the owner's end */
+    CHECK_EQ(async_loop_tasks(&loop), 0);
+    CHECK_EQ(async_loop_timers(&loop), 0);
+    CHECK_EQ(o->spawn_rc, 0);
+}
+
+/* With the body's cancellation caught and an explicit join: the join waits
+   for every child, even one that takes its time to clean up, and gives the
+   first error; the owner decides what to do with it. */
+TEST(test_task_group_join_waits_for_every_child) {
+    async_loop loop;
+    int delays[3] = {1000, 20, 500}, errors[3] = {-8, -7, 0};
+    group_owner *o;
+    virtual_loop(&loop);
+    o = new_group_owner(&loop, 3, delays, errors);
+    o->catches[0] = 1; /* cancelled at 20 ms, it fails on its own (a second error) */
+    o->catch_body = 1, o->join = 1;
+    async_create_task(&loop, &o->task, group_owner_run);
+    CHECK_EQ(async_run(&loop, &o->task.future), 0);
+    CHECK_EQ(async_result(&o->task.future), 7);
+    CHECK_EQ(o->body_err, ASYNC_ECANCELED); /* the body's await was cancelled by the group */
+    CHECK_EQ(o->join_err, -7);              /* the first error */
+    CHECK_EQ(o->g.nerrors, 2);
+    CHECK_EQ(async_error(o->futs[0]), -8);  /* the others' errors are kept */
+    CHECK(async_cancelled(o->futs[2]));
+    CHECK_EQ(o->joined_at, ASYNC_MS(20));
+    CHECK_EQ(async_now(&loop), ASYNC_MS(20));
+    /* a failure while the owner waits in the join does not cancel the owner */
+    o = new_group_owner(&loop, 2, delays + 1, errors + 1);
+    o->join = 1, o->body_sleep = 0;
+    async_create_task(&loop, &o->task, group_owner_run);
+    CHECK_EQ(async_run(&loop, &o->task.future), 0);
+    CHECK_EQ(o->join_err, -7);
+    CHECK_EQ(o->joined_at, ASYNC_MS(40));
+    CHECK(async_cancelled(o->futs[1]));
+}
+
+/* A cancelled child is not a failure; an owner that returns without a join
+   still waits for its children (not cancelling them). */
+TEST(test_task_group_cancelled_child_and_no_join) {
+    async_loop loop;
+    int delays[3] = {10, 300, 200};
+    group_owner *o;
+    virtual_loop(&loop);
+    o = new_group_owner(&loop, 3, delays, NULL);
+    o->body_sleep = ASYNC_MS(50);
+    async_create_task(&loop, &o->task, group_owner_run);
+    run_for(&loop, ASYNC_MS(5));
+    async_cancel(&o->kids[1].task);
+    CHECK_EQ(async_run(&loop, &o->task.future), 0);
+    CHECK_EQ(async_result(&o->task.future), 7);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(200)); /* the owner's body ended at 50 ms; its last child at 200 */
+    CHECK(async_cancelled(o->futs[1]));
+    CHECK_EQ(async_result(o->futs[2]), 102); /* run to its end, not cancelled */
+    CHECK_EQ(o->g.nerrors, 0);
+    CHECK_EQ(async_result(&o->g.future), 3);
+}
+
+/* Cancelling the owner cancels the group, in its body or in the join. */
+TEST(test_task_group_owner_cancelled) {
+    int in_join;
+    for (in_join = 0; in_join < 2; in_join++) {
+        async_loop loop;
+        int delays[2] = {100, 200};
+        group_owner *o;
+        virtual_loop(&loop);
+        o = new_group_owner(&loop, 2, delays, NULL);
+        o->catches[1] = 1; /* this one finishes its own way */
+        o->join = 1;
+        if (in_join) o->body_sleep = 0;
+        async_create_task(&loop, &o->task, group_owner_run);
+        run_for(&loop, ASYNC_MS(10));
+        async_cancel(&o->task);
+        if (in_join) { /* the join is awaited with a catch: the owner goes on */
+            CHECK_EQ(async_run(&loop, &o->task.future), 0);
+            CHECK_EQ(o->join_err, ASYNC_ECANCELED);
+            CHECK(async_cancelled(&o->g.future));
+            CHECK_EQ(o->joined_at, ASYNC_MS(10));
+        } else {
+            CHECK_EQ(async_run(&loop, &o->task.future), ASYNC_ECANCELED);
+        }
+        CHECK_EQ(async_now(&loop), ASYNC_MS(10));
+        CHECK(async_cancelled(o->futs[0]));
+        CHECK_EQ(o->kids[1].caught, ASYNC_ECANCELED);
+        CHECK_EQ(async_result(o->futs[1]), 101);
+        CHECK_EQ(async_loop_tasks(&loop), 0);
+    }
+}
+
+/* Spawning into a full group, or into one that is failing, is refused. */
+TEST(test_task_group_spawn_refused) {
+    async_loop loop;
+    int delays[4] = {10, 10, 10, 10};
+    group_owner *o;
+    worker extra;
+    virtual_loop(&loop);
+    o = new_group_owner(&loop, 4, delays, NULL);
+    o->body_sleep = 0;
+    async_create_task(&loop, &o->task, group_owner_run);
+    run_for(&loop, 0);
+    memset(&extra, 0, sizeof extra);
+    CHECK_EQ(async_task_group_spawn(&o->g, &extra.task, worker_run), ASYNC_EINVAL); /* full */
+    CHECK_EQ(async_loop_tasks(&loop), 5);                                         /* not started */
+    CHECK_EQ(async_run(&loop, &o->task.future), 0);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(10));
+    CHECK_EQ(async_task_group_spawn(&o->g, &extra.task, worker_run), ASYNC_EINVAL); /* done */
+}
+
 /* ================= as_completed ================= */
 
 typedef struct ac_consumer {
     async_task task;
     async_as_completed ac;
+    async_timer nap;
+    async_time late; /* sleeps this long before it asks */
     int yielded[8], errors[8], steps;
     async_time at[8];
 } ac_consumer;
@@ -472,6 +928,7 @@ typedef struct ac_consumer {
 static int ac_consumer_run(async_task *t) {
     ac_consumer *c = (ac_consumer *)t;
     ASYNC_BEGIN(t);
+    if (c->late) ASYNC_AWAIT(t, async_sleep(t->loop, &c->nap, c->late));
     for (c->steps = 0; c->steps < 8; c->steps++) {
         ASYNC_AWAIT(t, async_as_completed_next(&c->ac));
         c->errors[c->steps] = async_error(&c->ac.step);
@@ -505,6 +962,33 @@ TEST(test_as_completed_completion_order) {
     CHECK_EQ(c.errors[4], ASYNC_EDONE);
 }
 
+/* Several children finish while the consumer is busy: they still come out
+   in the order they finished. */
+TEST(test_as_completed_order_when_consumer_is_late) {
+    async_loop loop;
+    worker w[4];
+    async_future *f[4];
+    async_link links[4];
+    ac_consumer c;
+    int delays[4] = {30, 10, 20, 60};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 4, delays);
+    memset(&c, 0, sizeof c);
+    c.late = ASYNC_MS(50);
+    async_as_completed_init(&loop, &c.ac, f, links, 4, ASYNC_NO_TIMEOUT);
+    async_create_task(&loop, &c.task, ac_consumer_run);
+    CHECK_EQ(async_run(&loop, &c.task.future), 0);
+    CHECK_EQ(c.steps, 4);
+    CHECK_EQ(c.yielded[0], 1);
+    CHECK_EQ(c.yielded[1], 2);
+    CHECK_EQ(c.yielded[2], 0);
+    CHECK_EQ(c.yielded[3], 3);
+    CHECK_EQ(c.at[0], ASYNC_MS(50)); /* the three done ones at once ... */
+    CHECK_EQ(c.at[2], ASYNC_MS(50));
+    CHECK_EQ(c.at[3], ASYNC_MS(60)); /* ... the last when it is done */
+    CHECK_EQ(c.errors[4], ASYNC_EDONE);
+}
+
 TEST(test_as_completed_timeout_leaves_rest_running) {
     async_loop loop;
     worker w[4];
@@ -517,23 +1001,47 @@ TEST(test_as_completed_timeout_leaves_rest_running) {
     memset(&c, 0, sizeof c);
     async_as_completed_init(&loop, &c.ac, f, links, 4, ASYNC_MS(25));
     async_create_task(&loop, &c.task, ac_consumer_run);
-    /* The consumer stops after 8 steps: 2 yields, then 6 timeouts. */
+    /* Two yields, the timeout once, then "done" (not the timeout again). */
     CHECK_EQ(async_run(&loop, &c.task.future), 0);
     CHECK_EQ(c.yielded[0], 1);
     CHECK_EQ(c.yielded[1], 3);
     CHECK_EQ(c.errors[2], ASYNC_ETIMEDOUT);
     CHECK_EQ(c.at[2], ASYNC_MS(25));
-    {
-        int i, all_timeout = 1;
-        for (i = 2; i < 8; i++) all_timeout &= c.errors[i] == ASYNC_ETIMEDOUT;
-        CHECK(all_timeout);
-    }
+    CHECK_EQ(c.errors[3], ASYNC_EDONE);
+    CHECK_EQ(c.at[3], ASYNC_MS(25));
+    CHECK_EQ(c.steps, 3);
+    CHECK_EQ(async_error(async_as_completed_next(&c.ac)), ASYNC_EDONE); /* and it stays done */
     CHECK(!async_done(f[0]));
     CHECK(!async_done(f[2]));
-    CHECK(f[0]->waiters == NULL && f[2]->waiters == NULL); /* unwatched */
+    CHECK(!async_future_watched(f[0]) && !async_future_watched(f[2])); /* unwatched */
     CHECK_EQ(async_run(&loop, f[2]), 0); /* the rest run on */
     CHECK_EQ(async_result(f[2]), 102);
     CHECK(async_done(f[0]));
+}
+
+/* After shutdown the loop holds nothing of the caller's: a timeout of an
+   as_completed whose consumer was cancelled is stopped too. */
+TEST(test_shutdown_leaves_no_timer) {
+    async_loop loop;
+    worker w[2];
+    async_future *f[2];
+    async_link links[2];
+    ac_consumer *c = calloc(1, sizeof *c);
+    int delays[2] = {10, 500};
+    CHECK(c != NULL);
+    if (!c) return;
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 2, delays);
+    async_as_completed_init(&loop, &c->ac, f, links, 2, ASYNC_SEC(5));
+    async_create_task(&loop, &c->task, ac_consumer_run);
+    CHECK_EQ(async_main(&loop, f[0]), 0);
+    CHECK(async_cancelled(&c->task.future));
+    CHECK_EQ(async_loop_tasks(&loop), 0);
+    CHECK_EQ(async_loop_timers(&loop), 0); /* the as_completed's 5 s timeout too */
+    CHECK_EQ(async_now(&loop), ASYNC_MS(10));
+    free(c);
+    run_for(&loop, ASYNC_SEC(10));
+    CHECK_EQ(async_now(&loop), ASYNC_MS(10010));
 }
 
 /* ================= wait ================= */
@@ -555,6 +1063,46 @@ TEST(test_wait_first_exception) {
     CHECK_EQ(async_error(f[1]), -5);
 }
 
+/* FIRST_EXCEPTION: a cancelled child is no exception; a child that failed
+   before the wait began satisfies it at once. */
+TEST(test_wait_first_exception_edges) {
+    async_loop loop;
+    worker w[3];
+    async_future *f[3];
+    async_link links[3];
+    async_wait_op wt;
+    int delays[3] = {1000, 20, 40};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 3, delays);
+    w[2].error = -5;
+    async_wait(&loop, &wt, f, links, 3, ASYNC_FIRST_EXCEPTION, ASYNC_NO_TIMEOUT);
+    run_for(&loop, ASYNC_MS(5));
+    async_cancel(&w[0].task);
+    CHECK_EQ(async_run(&loop, &wt.future), 0);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(40)); /* at the failure, not at the cancellation */
+    CHECK_EQ(async_result(&wt.future), 3);
+    CHECK(async_cancelled(f[0]));
+    {
+        worker w2[3];
+        async_future *f2[3];
+        async_link l2[3];
+        async_wait_op wt2;
+        int d2[3] = {10, 500, 500};
+        start_workers(&loop, w2, f2, 3, d2);
+        w2[0].error = -6;
+        run_for(&loop, ASYNC_MS(20));
+        CHECK_EQ(async_error(f2[0]), -6);
+        async_wait(&loop, &wt2, f2, l2, 3, ASYNC_FIRST_EXCEPTION, ASYNC_NO_TIMEOUT);
+        CHECK(async_done(&wt2.future)); /* at once */
+        CHECK_EQ(async_result(&wt2.future), 1);
+        CHECK(!async_future_watched(f2[1])); /* and it watches nothing */
+        async_cancel(&w2[1].task);
+        async_cancel(&w2[2].task);
+        CHECK_EQ(async_run(&loop, f2[2]), ASYNC_ECANCELED);
+        CHECK_EQ(async_now(&loop), ASYNC_MS(60));
+    }
+}
+
 TEST(test_wait_timeout_cancels_nothing) {
     async_loop loop;
     worker w[3];
@@ -569,7 +1117,7 @@ TEST(test_wait_timeout_cancels_nothing) {
     CHECK_EQ(async_result(&wt.future), 1);
     CHECK(async_done(f[0]) && !async_done(f[1]) && !async_done(f[2]));
     CHECK(!async_cancelled(f[1]) && !async_cancelled(f[2]));
-    CHECK(f[1]->waiters == NULL); /* the wait left nothing watching */
+    CHECK(!async_future_watched(f[1])); /* the wait left nothing watching */
     CHECK_EQ(async_run(&loop, f[2]), 0);
     CHECK_EQ(async_result(f[1]), 101);
     CHECK_EQ(async_result(f[2]), 102);
@@ -599,6 +1147,8 @@ TEST(test_wait_first_completed_reports_all_done) {
         start_workers(&loop, w2, f2, 3, d2);
         CHECK_EQ(async_run(&loop, async_wait(&loop, &wt2, f2, l2, 3, ASYNC_FIRST_COMPLETED, ASYNC_NO_TIMEOUT)), 0);
         CHECK(async_done(f2[0]) && async_done(f2[1]) && !async_done(f2[2]));
+        CHECK_EQ(async_result(&wt2.future), 2); /* both of that instant, not only the first */
+        CHECK_EQ(async_now(&loop), ASYNC_MS(50));
         async_cancel(&w2[2].task);
         async_cancel(&w[2].task);
         async_run(&loop, f2[2]);
@@ -619,7 +1169,7 @@ TEST(test_wait_invalid) {
     async_future_init(&one);
     f1[0] = &one;
     CHECK_EQ(async_error(async_wait(&loop, &wt, f1, links, 1, 99, ASYNC_NO_TIMEOUT)), ASYNC_EINVAL);
-    CHECK(one.waiters == NULL);
+    CHECK(!async_future_watched(&one));
 }
 
 /* ================= wait_for and deadlines ================= */
@@ -647,7 +1197,8 @@ TEST(test_wait_for_in_time) {
     start_workers(&loop, w, f, 1, delays);
     CHECK_EQ(async_run(&loop, async_wait_for(&loop, &wf, f[0], ASYNC_MS(100))), 0);
     CHECK_EQ(async_result(&wf.future), 100);
-    CHECK_EQ(loop.ntimers, 0); /* its timer was stopped */
+    CHECK_EQ(async_loop_timers(&loop), 0); /* its timer was stopped */
+    CHECK_EQ(async_now(&loop), ASYNC_MS(10));
 }
 
 TEST(test_wait_for_done_zero_timeout) {
@@ -660,6 +1211,110 @@ TEST(test_wait_for_done_zero_timeout) {
     async_wait_for(&loop, &wf, &done, 0);
     CHECK(async_done(&wf.future));
     CHECK_EQ(async_result(&wf.future), 77);
+}
+
+/* On timeout the inner is cancelled; if it ends otherwise (it caught the
+   cancellation), its own outcome is what wait_for gives, as in asyncio. */
+TEST(test_wait_for_inner_outcome_wins_over_timeout) {
+    async_loop loop;
+    worker w[2];
+    async_future *f[2];
+    async_wait_for_op wf[2];
+    int delays[2] = {1000, 1000};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 2, delays);
+    w[0].catches = 1, w[0].error = -33; /* cleans up, then fails on its own */
+    w[1].catches = 1;                   /* cleans up, then returns 101 */
+    CHECK_EQ(async_run(&loop, async_wait_for(&loop, &wf[0], f[0], ASYNC_MS(100))), -33);
+    CHECK_EQ(w[0].caught, ASYNC_ECANCELED);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(100));
+    CHECK_EQ(async_run(&loop, async_wait_for(&loop, &wf[1], f[1], ASYNC_MS(50))), 0);
+    CHECK_EQ(async_result(&wf[1].future), 101);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(150));
+}
+
+/* Cancelling a task that awaits wait_for ends it at once: the inner is
+   cancelled, not waited for until it would have finished. */
+TEST(test_cancel_task_awaiting_wait_for) {
+    async_loop loop;
+    worker w[1];
+    async_future *f[1];
+    async_wait_for_op wf;
+    awaiter a;
+    int delays[1] = {1000};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 1, delays);
+    memset(&a, 0, sizeof a);
+    a.target = async_wait_for(&loop, &wf, f[0], ASYNC_MS(500));
+    async_create_task(&loop, &a.task, awaiter_run);
+    run_for(&loop, ASYNC_MS(10));
+    async_cancel(&a.task);
+    CHECK_EQ(async_run(&loop, &a.task.future), ASYNC_ECANCELED);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(10));
+    CHECK(async_cancelled(&wf.future));
+    CHECK(async_cancelled(f[0]));
+    CHECK_EQ(async_loop_timers(&loop), 0);
+}
+
+/* A task that cancels itself sees it at its next await, with no time passing. */
+typedef struct self_canceller {
+    async_task task;
+    async_timer nap;
+    int catches, err, after;
+    async_time at;
+} self_canceller;
+
+static int self_canceller_run(async_task *t) {
+    self_canceller *s = (self_canceller *)t;
+    ASYNC_BEGIN(t);
+    async_cancel(t);
+    if (s->catches) {
+        ASYNC_AWAIT_CATCH(t, async_sleep(t->loop, &s->nap, ASYNC_SEC(1)), s->err);
+    } else {
+        ASYNC_AWAIT(t, async_sleep(t->loop, &s->nap, ASYNC_SEC(1)));
+    }
+    s->after = 1;
+    s->at = async_now(t->loop);
+    ASYNC_END(t);
+}
+
+TEST(test_task_cancels_itself) {
+    async_loop loop;
+    self_canceller s[2];
+    int i;
+    virtual_loop(&loop);
+    memset(s, 0, sizeof s);
+    s[1].catches = 1;
+    for (i = 0; i < 2; i++) async_create_task(&loop, &s[i].task, self_canceller_run);
+    CHECK_EQ(async_run(&loop, &s[0].task.future), ASYNC_ECANCELED);
+    CHECK(!s[0].after);
+    CHECK_EQ(async_run(&loop, &s[1].task.future), 0);
+    CHECK_EQ(s[1].err, ASYNC_ECANCELED);
+    CHECK_EQ(s[1].at, 0);
+    CHECK_EQ(async_now(&loop), 0);
+    CHECK_EQ(async_loop_timers(&loop), 0);
+}
+
+/* The only timer stopped and nothing else able to run: the loop reports the
+   deadlock at once instead of waiting for the stopped timer's deadline. */
+TEST(test_deadlock_after_timer_stopped) {
+    async_loop loop;
+    async_future never;
+    async_timer t;
+    awaiter a;
+    virtual_loop(&loop);
+    async_future_init(&never);
+    memset(&a, 0, sizeof a);
+    memset(&t, 0, sizeof t);
+    a.target = &never;
+    async_create_task(&loop, &a.task, awaiter_run);
+    run_for(&loop, ASYNC_MS(3));
+    async_sleep(&loop, &t, ASYNC_SEC(100));
+    async_timer_stop(&t);
+    CHECK_EQ(async_run(&loop, &a.task.future), ASYNC_EDEADLK);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(3));
+    async_future_cancel(&never);
+    CHECK_EQ(async_run(&loop, &a.task.future), ASYNC_ECANCELED);
 }
 
 /* A task that gathers a group under a deadline (asyncio.timeout). */
@@ -702,7 +1357,7 @@ TEST(test_deadline_cancels_group) {
     CHECK(async_cancelled(f[1]));
     CHECK(async_cancelled(f[2]));
     CHECK(gt.deadline.expired);
-    CHECK_EQ(loop.ntimers, 0);
+    CHECK_EQ(async_loop_timers(&loop), 0);
 }
 
 TEST(test_deadline_not_reached) {
@@ -720,7 +1375,8 @@ TEST(test_deadline_not_reached) {
     CHECK_EQ(async_run(&loop, &gt.task.future), 0);
     CHECK_EQ(async_result(&gt.task.future), 2);
     CHECK(!gt.deadline.expired);
-    CHECK_EQ(loop.ntimers, 0);
+    CHECK_EQ(async_loop_timers(&loop), 0);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(50));
 }
 
 /* A task with a deadline it never stops (cancelled past its stop call): the
@@ -730,13 +1386,19 @@ typedef struct deadlined {
     async_task task;
     async_deadline deadline;
     async_timer nap;
+    async_future done; /* an await that does not suspend comes first */
     async_time timeout, sleep;
+    int passed_first;
 } deadlined;
 
 static int deadlined_run(async_task *t) {
     deadlined *d = (deadlined *)t;
     ASYNC_BEGIN(t);
     async_deadline_start(t->loop, &d->deadline, t, d->timeout);
+    async_future_init(&d->done);
+    async_future_set_result(&d->done, 1);
+    ASYNC_AWAIT(t, &d->done);
+    d->passed_first = 1;
     ASYNC_AWAIT(t, async_sleep(t->loop, &d->nap, d->sleep));
     async_deadline_stop(&d->deadline);
     ASYNC_RETURN(t, 7);
@@ -756,19 +1418,166 @@ TEST(test_deadline_edges) {
     async_create_task(&loop, &d.task, deadlined_run);
     CHECK_EQ(async_run(&loop, &d.task.future), 0);
     CHECK_EQ(async_result(&d.task.future), 7);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(10));
     /* cancelled while sleeping: its stop is never reached */
     memset(&d, 0, sizeof d);
     d.timeout = ASYNC_SEC(5), d.sleep = ASYNC_SEC(1);
     async_create_task(&loop, &d.task, deadlined_run);
     run_for(&loop, ASYNC_MS(1));
-    CHECK_EQ(loop.ntimers, 2);
+    CHECK_EQ(async_loop_timers(&loop), 2);
     async_cancel(&d.task);
     CHECK_EQ(async_run(&loop, &d.task.future), ASYNC_ECANCELED);
-    CHECK_EQ(loop.ntimers, 0);
+    CHECK_EQ(async_loop_timers(&loop), 0);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(11));
     /* the largest timeout is "far away", not an overflow */
     start_workers(&loop, w, f, 1, delays);
     CHECK_EQ(async_run(&loop, async_wait_for(&loop, &wf, f[0], INT64_MAX)), 0);
     CHECK_EQ(async_result(&wf.future), 100);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(16));
+}
+
+/* Nested deadlines (asyncio.timeout inside asyncio.timeout). */
+typedef struct nester {
+    async_task task;
+    async_deadline outer, inner;
+    async_timer nap;
+    async_time outer_timeout, inner_timeout;
+    int err, inner_expired, outer_expired;
+    async_time at;
+} nester;
+
+static int nester_run(async_task *t) {
+    nester *n = (nester *)t;
+    ASYNC_BEGIN(t);
+    async_deadline_start(t->loop, &n->outer, t, n->outer_timeout);
+    async_deadline_start(t->loop, &n->inner, t, n->inner_timeout);
+    ASYNC_AWAIT_CATCH(t, async_sleep(t->loop, &n->nap, ASYNC_SEC(1)), n->err);
+    n->at = async_now(t->loop);
+    n->inner_expired = async_deadline_stop(&n->inner);
+    if (!n->inner_expired && n->err) ASYNC_RAISE(t, n->err); /* not ours: pass it on */
+    n->outer_expired = async_deadline_stop(&n->outer);
+    ASYNC_RETURN(t, 1);
+    ASYNC_END(t);
+}
+
+TEST(test_deadline_nested) {
+    async_loop loop;
+    nester n;
+    virtual_loop(&loop);
+    /* the outer expires: inside the inner scope it is a cancellation passing
+       through, and it leaves the task as ETIMEDOUT */
+    memset(&n, 0, sizeof n);
+    n.outer_timeout = ASYNC_MS(100), n.inner_timeout = ASYNC_MS(500);
+    async_create_task(&loop, &n.task, nester_run);
+    CHECK_EQ(async_run(&loop, &n.task.future), ASYNC_ETIMEDOUT);
+    CHECK(!async_cancelled(&n.task.future));
+    CHECK_EQ(n.err, ASYNC_ECANCELED);
+    CHECK_EQ(n.inner_expired, 0);
+    CHECK(n.outer.expired);
+    CHECK_EQ(n.at, ASYNC_MS(100));
+    CHECK_EQ(async_now(&loop), ASYNC_MS(100));
+    CHECK_EQ(async_loop_timers(&loop), 0);
+    /* the inner expires: its own timeout, which it handles; the outer never fires */
+    memset(&n, 0, sizeof n);
+    n.outer_timeout = ASYNC_MS(500), n.inner_timeout = ASYNC_MS(50);
+    async_create_task(&loop, &n.task, nester_run);
+    CHECK_EQ(async_run(&loop, &n.task.future), 0);
+    CHECK_EQ(n.err, ASYNC_ETIMEDOUT);
+    CHECK_EQ(n.inner_expired, 1);
+    CHECK_EQ(n.outer_expired, 0);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(150));
+    CHECK_EQ(async_loop_timers(&loop), 0);
+}
+
+/* asyncio.Timeout's when() and reschedule(). */
+TEST(test_deadline_reschedule) {
+    async_loop loop;
+    deadlined d;
+    virtual_loop(&loop);
+    /* later */
+    memset(&d, 0, sizeof d);
+    d.timeout = ASYNC_MS(100), d.sleep = ASYNC_SEC(1);
+    async_create_task(&loop, &d.task, deadlined_run);
+    run_for(&loop, ASYNC_MS(50));
+    CHECK_EQ(async_deadline_when(&d.deadline), ASYNC_MS(100));
+    CHECK_EQ(async_deadline_reschedule(&d.deadline, async_now(&loop) + ASYNC_MS(200)), 0);
+    CHECK_EQ(async_deadline_when(&d.deadline), ASYNC_MS(250));
+    CHECK_EQ(async_run(&loop, &d.task.future), ASYNC_ETIMEDOUT);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(250));
+    CHECK_EQ(async_deadline_reschedule(&d.deadline, ASYNC_SEC(9)), ASYNC_EINVAL); /* expired (and ended) */
+    /* sooner, into the past: expires at once */
+    memset(&d, 0, sizeof d);
+    d.timeout = ASYNC_SEC(10), d.sleep = ASYNC_SEC(1);
+    async_create_task(&loop, &d.task, deadlined_run);
+    run_for(&loop, ASYNC_MS(10));
+    CHECK_EQ(async_deadline_reschedule(&d.deadline, async_now(&loop) - 1), 0);
+    CHECK_EQ(async_run(&loop, &d.task.future), ASYNC_ETIMEDOUT);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(260));
+    /* to none: the sleep ends on its own */
+    memset(&d, 0, sizeof d);
+    d.timeout = ASYNC_MS(100), d.sleep = ASYNC_SEC(1);
+    async_create_task(&loop, &d.task, deadlined_run);
+    run_for(&loop, ASYNC_MS(10));
+    CHECK_EQ(async_deadline_reschedule(&d.deadline, ASYNC_NO_TIMEOUT), 0);
+    CHECK_EQ(async_deadline_when(&d.deadline), ASYNC_NO_TIMEOUT);
+    CHECK_EQ(async_loop_timers(&loop), 1); /* the sleep's only */
+    CHECK_EQ(async_run(&loop, &d.task.future), 0);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(1260));
+    CHECK(!async_deadline_expired(&d.deadline));
+    /* and back from none to a time (asyncio.timeout(None), then reschedule) */
+    memset(&d, 0, sizeof d);
+    d.timeout = ASYNC_NO_TIMEOUT, d.sleep = ASYNC_SEC(1);
+    async_create_task(&loop, &d.task, deadlined_run);
+    run_for(&loop, ASYNC_MS(10));
+    CHECK_EQ(async_deadline_reschedule(&d.deadline, async_now(&loop) + ASYNC_MS(5)), 0);
+    CHECK_EQ(async_run(&loop, &d.task.future), ASYNC_ETIMEDOUT);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(1275));
+}
+
+/* Only ASYNC_NO_TIMEOUT means "none"; every other timeout <= 0 means "now". */
+TEST(test_timeouts_zero_or_negative_mean_now) {
+    static const async_time now_ish[2] = {0, -1};
+    int k;
+    CHECK(ASYNC_NO_TIMEOUT == INT64_MAX);
+    for (k = 0; k < 2; k++) {
+        async_loop loop;
+        worker w[1];
+        async_future *f[1];
+        async_wait_for_op wf;
+        deadlined d;
+        int delays[1] = {50};
+        virtual_loop(&loop);
+        /* wait_for: times out at once, before the inner task runs, and cancels it */
+        start_workers(&loop, w, f, 1, delays);
+        CHECK_EQ(async_run(&loop, async_wait_for(&loop, &wf, f[0], now_ish[k])), ASYNC_ETIMEDOUT);
+        CHECK(async_cancelled(f[0]));
+        CHECK(!w[0].started);
+        CHECK_EQ(async_now(&loop), 0);
+        /* a deadline: expires at the task's next await */
+        memset(&d, 0, sizeof d);
+        d.timeout = now_ish[k], d.sleep = ASYNC_MS(10);
+        async_create_task(&loop, &d.task, deadlined_run);
+        CHECK_EQ(async_run(&loop, &d.task.future), ASYNC_ETIMEDOUT);
+        CHECK(!d.passed_first); /* at the very next await, even one that does not suspend */
+        CHECK(d.deadline.expired);
+        CHECK_EQ(async_now(&loop), 0);
+        CHECK_EQ(async_loop_timers(&loop), 0);
+    }
+    {
+        /* and ASYNC_NO_TIMEOUT arms no timer at all */
+        async_loop loop;
+        worker w[1];
+        async_future *f[1];
+        async_wait_for_op wf;
+        int delays[1] = {50};
+        virtual_loop(&loop);
+        start_workers(&loop, w, f, 1, delays);
+        async_wait_for(&loop, &wf, f[0], ASYNC_NO_TIMEOUT);
+        run_for(&loop, ASYNC_MS(1));
+        CHECK_EQ(async_loop_timers(&loop), 1); /* the worker's sleep only */
+        CHECK_EQ(async_run(&loop, &wf.future), 0);
+        CHECK_EQ(async_now(&loop), ASYNC_MS(50));
+    }
 }
 
 /* Closing an as_completed while a consumer waits for its next step ends
@@ -790,7 +1599,7 @@ TEST(test_as_completed_close_wakes_consumer) {
     async_as_completed_close(&c.ac);
     CHECK_EQ(async_run(&loop, &c.task.future), 0);
     CHECK_EQ(c.errors[1], ASYNC_EDONE);
-    CHECK(f[1]->waiters == NULL);
+    CHECK(!async_future_watched(f[1]));
     async_cancel(&w[1].task);
     async_run(&loop, f[1]);
 }
@@ -840,6 +1649,17 @@ TEST(test_semaphore_limit_and_fifo) {
     for (i = 0; i < N; i++) fifo &= log[i] == i; /* first come, first served */
     CHECK(fifo);
     CHECK_EQ(sem.value, 3);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(40)); /* 10 holders of 10-12 ms, 3 at a time */
+}
+
+TEST(test_semaphore_negative_is_refused) {
+    async_semaphore sem;
+    CHECK_EQ(async_semaphore_init(&sem, -1), ASYNC_EINVAL);
+    CHECK(!async_semaphore_try_acquire(&sem)); /* it starts at 0 */
+    async_semaphore_release(&sem);
+    CHECK(async_semaphore_try_acquire(&sem));
+    CHECK(!async_semaphore_try_acquire(&sem));
+    CHECK_EQ(async_semaphore_init(&sem, 2), 0);
 }
 
 TEST(test_semaphore_cancelled_waiter_keeps_no_unit) {
@@ -897,7 +1717,7 @@ TEST(test_primitive_waits_compose) {
     CHECK_EQ(async_run(&loop, async_wait_for(&loop, &wf, async_event_wait(&ev, &slot), ASYNC_MS(10))),
              ASYNC_ETIMEDOUT);
     CHECK(async_cancelled(&slot));
-    CHECK(ev.waiters.last == &ev.waiters.ring); /* it left the event's list */
+    CHECK(async_waitlist_empty(&ev.waiters)); /* it left the event's list */
     CHECK_EQ(async_now(&loop), ASYNC_MS(10));
     /* asyncio.wait({sem.acquire(), sleep(1)}, FIRST_COMPLETED): the unit goes to the slot */
     async_semaphore_init(&sem, 0);
@@ -941,7 +1761,7 @@ TEST(test_event_wakes_all) {
         CHECK(!async_done(async_event_wait(&ev, &slot)));
         async_future_cancel(&slot); /* leaves the event's list */
         CHECK(async_cancelled(&slot));
-        CHECK(ev.waiters.last == &ev.waiters.ring);
+        CHECK(async_waitlist_empty(&ev.waiters));
     }
 }
 
@@ -1008,8 +1828,101 @@ TEST(test_queue_producer_consumer) {
     CHECK_EQ(async_queue_put_nowait(&q, 3), ASYNC_EFULL);
 }
 
-#ifdef ASYNC_LC_GOTO
-/* Only with computed goto may a switch enclose an await. */
+/* ================= misuse: diagnosed, not silent ================= */
+
+/* Run fn in a child process: it must abort, having said `expect` on stderr. */
+static int dies_saying(void (*fn)(void), const char *expect) {
+    int fds[2], status = 0;
+    char buf[2048];
+    size_t got = 0;
+    ssize_t n;
+    pid_t pid;
+    fflush(stdout);
+    fflush(stderr);
+    if (pipe(fds) != 0) return 0;
+    pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        alarm(10);
+        fn();
+        _exit(0); /* it did not abort */
+    }
+    close(fds[1]);
+    while (got < sizeof buf - 1 && (n = read(fds[0], buf + got, sizeof buf - 1 - got)) > 0) got += (size_t)n;
+    buf[got] = 0;
+    close(fds[0]);
+    waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(buf, expect)) return 1;
+    fprintf(stderr, "  the child (status %d) said: %s\n", status, buf);
+    return 0;
+}
+
+static async_loop misuse_loop;
+
+static int bare_return_run(async_task *t) {
+    ASYNC_BEGIN(t);
+    if (t->loop) return 0; /* a hand-written return: the task would hang forever */
+    ASYNC_END(t);
+}
+
+static void run_bare_return(void) {
+    async_task t;
+    virtual_loop(&misuse_loop);
+    async_create_task(&misuse_loop, &t, bare_return_run);
+    async_run(&misuse_loop, &t.future);
+}
+
+static void start_unzeroed_timer(void) {
+    async_timer t;
+    virtual_loop(&misuse_loop);
+    memset(&t, 0xab, sizeof t);
+    async_sleep(&misuse_loop, &t, ASYNC_MS(1));
+}
+
+static void next_of_uninitialised_as_completed(void) {
+    async_as_completed ac;
+    memset(&ac, 0xab, sizeof ac);
+    async_as_completed_next(&ac);
+}
+
+static void stop_garbage_deadline(void) {
+    async_deadline d;
+    memset(&d, 0xab, sizeof d);
+    async_deadline_stop(&d);
+}
+
+static void spawn_into_uninitialised_group(void) {
+    async_task_group g;
+    async_task t;
+    memset(&g, 0xab, sizeof g);
+    async_task_group_spawn(&g, &t, bare_return_run);
+}
+
+static void release_uninitialised_semaphore(void) {
+    async_semaphore s;
+    memset(&s, 0xab, sizeof s);
+    async_semaphore_release(&s);
+}
+
+TEST(test_misuse_is_diagnosed) {
+    async_deadline zero;
+    CHECK(dies_saying(run_bare_return, "returned without ASYNC_END, ASYNC_RETURN or ASYNC_RAISE"));
+    CHECK(dies_saying(run_bare_return, "(in bare_return_run)"));
+    CHECK(dies_saying(start_unzeroed_timer, "a timer started that was never zeroed"));
+    CHECK(dies_saying(next_of_uninitialised_as_completed,
+                      "an as_completed (async_as_completed_init) used before its init"));
+    CHECK(dies_saying(stop_garbage_deadline, "a deadline (async_deadline_start) used before its init"));
+    CHECK(dies_saying(spawn_into_uninitialised_group, "a task group (async_task_group_init) used before its init"));
+    CHECK(dies_saying(release_uninitialised_semaphore, "a semaphore (async_semaphore_init) used before its init"));
+    memset(&zero, 0, sizeof zero); /* all zero is a stopped deadline: no complaint */
+    CHECK_EQ(async_deadline_stop(&zero), 0);
+}
+
+/* With computed goto a switch may enclose an await; with the portable
+   variant the await's case label goes to the user's switch, and the first
+   resume says so. */
 typedef struct switcher {
     async_task task;
     async_timer timer;
@@ -1030,6 +1943,7 @@ static int switcher_run(async_task *t) {
     ASYNC_END(t);
 }
 
+#ifdef ASYNC_LC_GOTO
 TEST(test_switch_around_await) {
     async_loop loop;
     switcher s;
@@ -1040,6 +1954,20 @@ TEST(test_switch_around_await) {
     CHECK_EQ(async_run(&loop, &s.task.future), 0);
     CHECK_EQ(async_result(&s.task.future), 10);
     CHECK_EQ(async_now(&loop), ASYNC_MS(1));
+}
+#else
+static void run_switcher(void) {
+    switcher s;
+    virtual_loop(&misuse_loop);
+    memset(&s, 0, sizeof s);
+    s.mode = 1;
+    async_create_task(&misuse_loop, &s.task, switcher_run);
+    async_run(&misuse_loop, &s.task.future);
+}
+
+TEST(test_switch_around_await) {
+    CHECK(dies_saying(run_switcher, "an await inside a switch of yours: with ASYNC_LC_SWITCH"));
+    CHECK(dies_saying(run_switcher, "(in switcher_run)"));
 }
 #endif
 
@@ -1092,47 +2020,70 @@ TEST(test_million_tasks) {
 }
 
 int main(void) {
-    RUN(test_sizes);
-    RUN(test_task_result_and_time);
-    RUN(test_raise);
-    RUN(test_yield_is_fifo);
-    RUN(test_plain_future);
-    RUN(test_deadlock_is_reported);
-    RUN(test_strerror_names_every_code);
-    RUN(test_error_domains);
-    RUN(test_timer_heap_order);
-    RUN(test_cancel_during_sleep_ends_cancelled);
-    RUN(test_cancel_before_start_never_runs);
-    RUN(test_caught_cancellation_finishes_normally);
-    RUN(test_cancel_propagates_to_awaited_task);
-    RUN(test_cancel_while_ready_seen_at_next_await);
-    RUN(test_gather_keeps_argument_order);
-    RUN(test_gather_of_nothing);
-    RUN(test_gather_first_error_others_keep_running);
-    RUN(test_gather_return_exceptions_slots);
-    RUN(test_cancel_gather_cancels_children);
-    RUN(test_as_completed_completion_order);
-    RUN(test_as_completed_timeout_leaves_rest_running);
-    RUN(test_wait_first_exception);
-    RUN(test_wait_timeout_cancels_nothing);
-    RUN(test_wait_first_completed_reports_all_done);
-    RUN(test_wait_invalid);
-    RUN(test_wait_for_timeout_cancels_inner);
-    RUN(test_wait_for_in_time);
-    RUN(test_wait_for_done_zero_timeout);
-    RUN(test_deadline_cancels_group);
-    RUN(test_deadline_not_reached);
-    RUN(test_deadline_edges);
-    RUN(test_as_completed_close_wakes_consumer);
-    RUN(test_semaphore_limit_and_fifo);
-    RUN(test_semaphore_cancelled_waiter_keeps_no_unit);
-    RUN(test_event_wakes_all);
-    RUN(test_primitive_waits_compose);
-    RUN(test_queue_producer_consumer);
-#ifdef ASYNC_LC_GOTO
-    RUN(test_switch_around_await);
-#endif
-    RUN(test_million_tasks);
+    signal(SIGALRM, watchdog);
+    RUN_WATCHED(test_sizes);
+    RUN_WATCHED(test_task_result_and_time);
+    RUN_WATCHED(test_raise);
+    RUN_WATCHED(test_yield_is_fifo);
+    RUN_WATCHED(test_plain_future);
+    RUN_WATCHED(test_deadlock_is_reported);
+    RUN_WATCHED(test_strerror_names_every_code);
+    RUN_WATCHED(test_error_domains);
+    RUN_WATCHED(test_timer_heap_order);
+    RUN_WATCHED(test_cancel_during_sleep_ends_cancelled);
+    RUN_WATCHED(test_cancel_before_start_never_runs);
+    RUN_WATCHED(test_caught_cancellation_finishes_normally);
+    RUN_WATCHED(test_cancel_propagates_to_awaited_task);
+    RUN_WATCHED(test_cancel_while_ready_seen_at_next_await);
+    RUN_WATCHED(test_main_cancels_what_is_left);
+    RUN_WATCHED(test_run_then_shutdown);
+    RUN_WATCHED(test_shutdown_reports_a_task_that_cannot_end);
+    RUN_WATCHED(test_gather_keeps_argument_order);
+    RUN_WATCHED(test_gather_of_nothing);
+    RUN_WATCHED(test_gather_first_error_others_keep_running);
+    RUN_WATCHED(test_gather_return_exceptions_slots);
+    RUN_WATCHED(test_cancel_gather_cancels_children);
+    RUN_WATCHED(test_gather_cancelled_child_is_an_error);
+    RUN_WATCHED(test_gather_done_then_cancelled_results_stand);
+    RUN_WATCHED(test_cancelled_future_ends_awaiter);
+    RUN_WATCHED(test_shield);
+    RUN_WATCHED(test_task_group_first_failure);
+    RUN_WATCHED(test_task_group_join_waits_for_every_child);
+    RUN_WATCHED(test_task_group_cancelled_child_and_no_join);
+    RUN_WATCHED(test_task_group_owner_cancelled);
+    RUN_WATCHED(test_task_group_spawn_refused);
+    RUN_WATCHED(test_as_completed_completion_order);
+    RUN_WATCHED(test_as_completed_order_when_consumer_is_late);
+    RUN_WATCHED(test_as_completed_timeout_leaves_rest_running);
+    RUN_WATCHED(test_shutdown_leaves_no_timer);
+    RUN_WATCHED(test_wait_first_exception);
+    RUN_WATCHED(test_wait_first_exception_edges);
+    RUN_WATCHED(test_wait_timeout_cancels_nothing);
+    RUN_WATCHED(test_wait_first_completed_reports_all_done);
+    RUN_WATCHED(test_wait_invalid);
+    RUN_WATCHED(test_wait_for_timeout_cancels_inner);
+    RUN_WATCHED(test_wait_for_in_time);
+    RUN_WATCHED(test_wait_for_done_zero_timeout);
+    RUN_WATCHED(test_wait_for_inner_outcome_wins_over_timeout);
+    RUN_WATCHED(test_cancel_task_awaiting_wait_for);
+    RUN_WATCHED(test_task_cancels_itself);
+    RUN_WATCHED(test_deadlock_after_timer_stopped);
+    RUN_WATCHED(test_deadline_cancels_group);
+    RUN_WATCHED(test_deadline_not_reached);
+    RUN_WATCHED(test_deadline_edges);
+    RUN_WATCHED(test_timeouts_zero_or_negative_mean_now);
+    RUN_WATCHED(test_deadline_nested);
+    RUN_WATCHED(test_deadline_reschedule);
+    RUN_WATCHED(test_as_completed_close_wakes_consumer);
+    RUN_WATCHED(test_semaphore_limit_and_fifo);
+    RUN_WATCHED(test_semaphore_negative_is_refused);
+    RUN_WATCHED(test_semaphore_cancelled_waiter_keeps_no_unit);
+    RUN_WATCHED(test_event_wakes_all);
+    RUN_WATCHED(test_primitive_waits_compose);
+    RUN_WATCHED(test_queue_producer_consumer);
+    RUN_WATCHED(test_misuse_is_diagnosed);
+    RUN_WATCHED(test_switch_around_await);
+    RUN_WATCHED(test_million_tasks);
 #ifdef ASYNC_LC_GOTO
     return test_summary("async(goto)");
 #else
