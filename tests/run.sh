@@ -53,7 +53,10 @@ for backend in io_uring epoll; do
         fi
     done
 done
-[ -e tests/check_fuzz.sh ] && run_one tests/check_fuzz.sh ""
+# The other checks that are scripts, once.
+for bin in tests/check_*.sh; do
+    [ "$bin" = tests/check_examples.sh ] || run_one "$bin" ""
+done
 
 # A named check: passes when the command succeeds.
 check() {
