@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -325,11 +326,15 @@ NET_FN void fixture_write(const fixture *f, const char *name, const char *data, 
 
 /* Starts argv[0] (looked up on PATH), its stdout and stderr to /dev/null; the pid, or -1. */
 NET_FN pid_t fixture_spawn(fixture *f, char *const argv[]) {
-    pid_t pid;
+    pid_t pid, parent;
     if (f->npids == (int)(sizeof f->pids / sizeof f->pids[0])) return -1;
+    parent = getpid();
     pid = fork();
     if (pid == 0) {
         int devnull = open("/dev/null", O_WRONLY);
+        /* Ends with the test, however the test ends (the watchdog's _exit, a crash). */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent) _exit(127);
         dup2(devnull, 1);
         dup2(devnull, 2);
         execvp(argv[0], argv);
