@@ -21,7 +21,7 @@ ASYNC_TESTS := $(B)/test_async_gcc_goto $(B)/test_async_gcc_switch \
 # that talk to sockets (the sanitizers are what catch a buffer freed while
 # the kernel still holds it).
 HTTP_TESTS := $(B)/test_parser_gcc $(B)/test_parser_clang $(B)/test_parser_san \
-              $(B)/test_http_clang $(B)/test_http_san
+              $(B)/test_http_clang $(B)/test_http_san $(B)/test_client_clang $(B)/test_client_san
 
 TEST_BINS := $(ASYNC_TESTS) $(HTTP_TESTS)
 HTTP_LIBS := -luring -lpthread
@@ -70,6 +70,10 @@ $(B)/test_parser_san: tests/test_parser.c async.h async_http.h tests/test.h | $(
 $(B)/test_http_clang: tests/test_http.c async.h async_http.h tests/test.h | $(B)
 	$(CLANG) $(STRICT) $(CFLAGS) $< -o $@ $(HTTP_LIBS)
 $(B)/test_http_san: tests/test_http.c async.h async_http.h tests/test.h | $(B)
+	$(CC) $(STRICT) $(SAN) $< -o $@ $(HTTP_LIBS)
+$(B)/test_client_clang: tests/test_client.c async.h async_http.h tests/test.h tests/net.h | $(B)
+	$(CLANG) $(STRICT) $(CFLAGS) $< -o $@ $(HTTP_LIBS)
+$(B)/test_client_san: tests/test_client.c async.h async_http.h tests/test.h tests/net.h | $(B)
 	$(CC) $(STRICT) $(SAN) $< -o $@ $(HTTP_LIBS)
 
 # async.h on a Cortex-M4, freestanding, with the POSIX clock switched off.
