@@ -200,7 +200,7 @@ static void hostile(const expect *x) {
     async_http_client_config cfg;
     async_http_request r;
     char url[64];
-    double t0, ms;
+    double t0, ms, min_ms;
     int fds = count_fds(), err;
     server_start(&s, x->play);
     s.response = x->response;
@@ -219,6 +219,11 @@ static void hostile(const expect *x) {
     CHECK(strstr(async_http_request_error(&r), x->message) != NULL);
     if (ms > x->max_ms) fprintf(stderr, "  took %.0f ms, limit %.0f\n", ms, x->max_ms);
     CHECK(ms <= x->max_ms);
+    /* A timeout that ends it never fires before it is due. */
+    min_ms = x->error == ASYNC_HTTP_ETIMEOUT_READ ? (double)x->sock_read / 1e6
+             : x->error == ASYNC_HTTP_ETIMEOUT_TOTAL ? (double)x->total / 1e6 : 0;
+    if (ms < min_ms) fprintf(stderr, "  took %.1f ms, before its timeout of %.0f ms\n", ms, min_ms);
+    CHECK(ms >= min_ms);
     CHECK(r.response.body == NULL && r.head_mem == NULL); /* a failed request holds nothing */
     pool_is_clean(&e.client);
     client_still_works(&e);
