@@ -41,6 +41,19 @@ static async_http_client_stats stats_of(env *e) {
     return s;
 }
 
+/* A client whose requests give up after 2 s (0 for what cfg leaves as the default): when
+   the client sends less than it announced, the capture server waits for the rest, and the
+   test fails in 2 s showing what came instead of hanging until the watchdog. */
+static int env_init_quick(env *e, async_http_client_config *cfg) {
+    async_http_client_config quick;
+    if (!cfg) {
+        memset(&quick, 0, sizeof quick);
+        cfg = &quick;
+    }
+    if (!cfg->timeout_total) cfg->timeout_total = ASYNC_SEC(2);
+    return env_init(e, cfg);
+}
+
 static int always(void *arg) {
     (void)arg;
     return 1;
@@ -70,7 +83,7 @@ static void print_escaped(const char *label, const char *p, size_t n) {
 /* Whether the captured request is exactly want[0, len); if not, both are printed. */
 static int sent_exactly(const captured *c, const char *want, size_t len) {
     if (c && c->complete && c->len == len && memcmp(c->bytes, want, len) == 0) return 1;
-    if (!c) fprintf(stderr, "  no request captured\n");
+    if (!c) fprintf(stderr, "  no request captured (none ended, or the connection is still open)\n");
     else print_escaped("sent", c->bytes, c->len);
     print_escaped("expected", want, len);
     return 0;
@@ -109,7 +122,7 @@ TEST(test_request_bytes_get) {
     const char *hdrs[] = {"X-First: 1", "Accept: */*", "X-Last: z", NULL};
     char url[96], want[512];
     server_start(&s, play_capture);
-    CHECK_EQ(env_init(&e, NULL), 0);
+    CHECK_EQ(env_init_quick(&e, NULL), 0);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/a/b?x=1&y=%%2F#fragment", s.port);
     memset(&r, 0, sizeof r);
     r.headers = hdrs;
@@ -141,7 +154,7 @@ TEST(test_request_bytes_with_body) {
     server_start(&s, play_capture);
     memset(&cfg, 0, sizeof cfg);
     cfg.user_agent = "probe/1.0";
-    CHECK_EQ(env_init(&e, &cfg), 0);
+    CHECK_EQ(env_init_quick(&e, &cfg), 0);
     url_of(url, sizeof url, &s, "/submit");
     memset(&r, 0, sizeof r);
     r.headers = hdrs;
@@ -190,7 +203,7 @@ TEST(test_request_bytes_empty_bodies) {
     int i;
     server_start(&s, play_capture);
     s.responses = responses;
-    CHECK_EQ(env_init(&e, NULL), 0);
+    CHECK_EQ(env_init_quick(&e, NULL), 0);
     url_of(url, sizeof url, &s, "/e");
     for (i = 0; i < 5; i++) {
         memset(&r, 0, sizeof r);
@@ -227,7 +240,7 @@ TEST(test_request_bytes_host_and_target_forms) {
     char url[96], want[512];
     int have6;
     server_start(&s, play_capture);
-    CHECK_EQ(env_init(&e, NULL), 0);
+    CHECK_EQ(env_init_quick(&e, NULL), 0);
     snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
     memset(&r, 0, sizeof r);
     CHECK_EQ(fetch(&e.client, &r, "GET", url), 0);
@@ -265,7 +278,7 @@ TEST(test_request_target_query_without_path) {
     async_http_request r;
     char url[96], want[512];
     server_start(&s, play_capture);
-    CHECK_EQ(env_init(&e, NULL), 0);
+    CHECK_EQ(env_init_quick(&e, NULL), 0);
     snprintf(url, sizeof url, "http://127.0.0.1:%d?q=1", s.port);
     memset(&r, 0, sizeof r);
     CHECK_EQ(fetch(&e.client, &r, "GET", url), 0);
@@ -289,7 +302,7 @@ TEST(test_request_bytes_on_a_reused_connection) {
     const captured *c;
     put_body(big, sizeof big - 1, &at);
     server_start(&s, play_capture);
-    CHECK_EQ(env_init(&e, NULL), 0);
+    CHECK_EQ(env_init_quick(&e, NULL), 0);
     url_of(url, sizeof url, &s, "/long");
     memset(&r, 0, sizeof r);
     async_http_post(&e.client, &r, url, big, sizeof big - 1);
@@ -343,7 +356,7 @@ static int default_port_requests(void) {
         fprintf(stderr, "cannot listen on 127.0.0.1:80 in the new network namespace\n");
         return 1;
     }
-    CHECK_EQ(env_init(&e, NULL), 0);
+    CHECK_EQ(env_init_quick(&e, NULL), 0);
     for (i = 0; i < 2; i++) {
         memset(&r, 0, sizeof r);
         CHECK_EQ(fetch(&e.client, &r, "GET", urls[i]), 0);
@@ -424,7 +437,7 @@ static void body_limit(int framing, int body_after_ms) {
     s.body_after_ms = body_after_ms;
     memset(&cfg, 0, sizeof cfg);
     cfg.max_body_size = LIMIT;
-    CHECK_EQ(env_init(&e, &cfg), 0);
+    CHECK_EQ(env_init_quick(&e, &cfg), 0);
     url_of(url, sizeof url, &s, "/");
     memset(&r, 0, sizeof r);
     CHECK_EQ(fetch(&e.client, &r, "GET", url), 0);
@@ -674,7 +687,7 @@ static void cut_short_on_reuse(int how, int error, const char *message) {
     char url[64];
     partial_ends = how;
     server_start(&s, play_partial_on_reuse);
-    CHECK_EQ(env_init(&e, NULL), 0);
+    CHECK_EQ(env_init_quick(&e, NULL), 0);
     url_of(url, sizeof url, &s, "/");
     memset(&r, 0, sizeof r);
     CHECK_EQ(fetch(&e.client, &r, "GET", url), 0);
@@ -714,7 +727,7 @@ TEST(test_extra_bytes_retire_the_connection) {
     int i;
     server_start(&s, play_capture);
     s.response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n";
-    CHECK_EQ(env_init(&e, NULL), 0);
+    CHECK_EQ(env_init_quick(&e, NULL), 0);
     url_of(url, sizeof url, &s, "/");
     for (i = 0; i < 2; i++) {
         memset(&r, 0, sizeof r);
