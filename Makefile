@@ -32,7 +32,7 @@ include tests/hostile.mk
 
 BENCH_BINS := $(B)/bench_client $(B)/bench_loop
 
-.PHONY: all test embedded bench clean
+.PHONY: all test embedded bench clean mutate
 all: $(TEST_BINS) $(EXTRA_BINS) $(BENCH_BINS)
 
 $(B)/bench_client: bench/bench_client.c async.h async_http.h | $(B)
@@ -83,6 +83,12 @@ embedded: | $(B)
 
 test: all
 	@bash tests/run.sh $(TEST_BINS)
+
+# Mutation testing (tests/mutate.sh, tests/mutants.txt): each planted bug built and run
+# against its tests in a temp copy; reports killed / survived / stale and the kill rate.
+# Not part of `make test`. MUTANTS_ONLY="name ..." for some of them.
+mutate:
+	bash tests/mutate.sh $(MUTANTS_ONLY)
 
 clean:
 	rm -rf $(B)
