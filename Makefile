@@ -21,7 +21,7 @@ ASYNC_TESTS := $(B)/test_async_gcc_goto $(B)/test_async_gcc_switch \
 # that talk to sockets (the sanitizers are what catch a buffer freed while
 # the kernel still holds it).
 HTTP_TESTS := $(B)/test_parser_gcc $(B)/test_parser_clang $(B)/test_parser_san \
-              $(B)/test_http_clang $(B)/test_http_san $(B)/test_client_clang $(B)/test_client_san
+              $(B)/test_http_clang $(B)/test_http_san
 
 TEST_BINS := $(ASYNC_TESTS) $(HTTP_TESTS)
 HTTP_LIBS := -luring -lpthread
@@ -29,10 +29,11 @@ HTTP_LIBS := -luring -lpthread
 # The examples and `make demo`; fuzzing, fault injection and the soak.
 include examples/examples.mk
 include tests/hostile.mk
+include tests/client.mk
 
 BENCH_BINS := $(B)/bench_client $(B)/bench_loop
 
-.PHONY: all test embedded bench clean mutate
+.PHONY: all test embedded bench clean
 all: $(TEST_BINS) $(EXTRA_BINS) $(BENCH_BINS)
 
 $(B)/bench_client: bench/bench_client.c async.h async_http.h | $(B)
@@ -71,10 +72,6 @@ $(B)/test_http_clang: tests/test_http.c async.h async_http.h tests/test.h | $(B)
 	$(CLANG) $(STRICT) $(CFLAGS) $< -o $@ $(HTTP_LIBS)
 $(B)/test_http_san: tests/test_http.c async.h async_http.h tests/test.h | $(B)
 	$(CC) $(STRICT) $(SAN) $< -o $@ $(HTTP_LIBS)
-$(B)/test_client_clang: tests/test_client.c async.h async_http.h tests/test.h tests/net.h | $(B)
-	$(CLANG) $(STRICT) $(CFLAGS) $< -o $@ $(HTTP_LIBS)
-$(B)/test_client_san: tests/test_client.c async.h async_http.h tests/test.h tests/net.h | $(B)
-	$(CC) $(STRICT) $(SAN) $< -o $@ $(HTTP_LIBS)
 
 # async.h on a Cortex-M4, freestanding, with the POSIX clock switched off.
 embedded: | $(B)
@@ -83,12 +80,6 @@ embedded: | $(B)
 
 test: all
 	@bash tests/run.sh $(TEST_BINS)
-
-# Mutation testing (tests/mutate.sh, tests/mutants.txt): each planted bug built and run
-# against its tests in a temp copy; reports killed / survived / stale and the kill rate.
-# Not part of `make test`. MUTANTS_ONLY="name ..." for some of them.
-mutate:
-	bash tests/mutate.sh $(MUTANTS_ONLY)
 
 clean:
 	rm -rf $(B)

@@ -46,16 +46,18 @@ def parse(path):
             continue
         if line.startswith("@ "):
             name, _, what = line[2:].partition(":")
-            m = {"name": name.strip(), "what": what.strip(), "file": "", "tests": "", "old": [], "new": []}
+            m = {"name": name.strip(), "what": what.strip(), "file": "", "tests": "", "alts": [([], [])]}
             ms.append(m)
         elif line.startswith("file "):
             m["file"] = line[5:].strip()
         elif line.startswith("tests "):
             m["tests"] = line[6:].strip()
+        elif line.strip() == "or":
+            m["alts"].append(([], []))
         elif line.startswith("- ") or line == "-":
-            m["old"].append(line[2:])
+            m["alts"][-1][0].append(line[2:])
         elif line.startswith("+ ") or line == "+":
-            m["new"].append(line[2:])
+            m["alts"][-1][1].append(line[2:])
         else:
             sys.exit("%s: cannot read: %s" % (path, line))
     return ms
@@ -70,11 +72,15 @@ else:
     m = ms[int(sys.argv[3])]
     target = sys.argv[4] + "/" + m["file"]
     text = open(target, encoding="utf-8").read()
-    old, new = "\n".join(m["old"]), "\n".join(m["new"])
-    n = text.count(old) if old else 0
-    if n == 0: sys.exit(3)
-    if n > 1: sys.exit(4)
-    open(target, "w", encoding="utf-8").write(text.replace(old, new))
+    found_twice = False
+    for old, new in m["alts"]:
+        old, new = "\n".join(old), "\n".join(new)
+        n = text.count(old) if old else 0
+        if n == 1:
+            open(target, "w", encoding="utf-8").write(text.replace(old, new))
+            sys.exit(0)
+        found_twice = found_twice or n > 1
+    sys.exit(4 if found_twice else 3)
 '
 
 work=$(mktemp -d /tmp/mutate.XXXXXX)
