@@ -31,6 +31,7 @@ HTTP_BUILD := -DASYNC_HTTP_TLS -luring -lpthread -lssl -lcrypto
 # The examples and `make demo`; fuzzing, fault injection and the soak.
 include examples/examples.mk
 include tests/hostile.mk
+include tests/client.mk
 
 BENCH_BINS := $(B)/bench_client $(B)/bench_loop
 

@@ -6,10 +6,16 @@
  *   free_port, wait_for_port               the kernel picks, a port nothing listens on, waiting
  *                                          until something does
  *   server_start, server_start6,           a scripted server: a thread accepts, and each
- *   server_stop, server_drained, ...       connection runs a scenario in a thread of its own on
- *                                          plain blocking sockets; the scenarios' tools
- *                                          read_request, send_all, send_str, reset_connection;
+ *   server_start_port, server_stop,        connection runs a scenario in a thread of its own on
+ *   server_drained, ...                    plain blocking sockets; the scenarios' tools
+ *                                          read_request, send_all, send_str, wait_sent,
+ *                                          reset_connection;
  *                                          play_ok, the well-behaved scenario
+ *   server_hold, server_release            answers wait until the test lets them go
+ *   play_capture, server_received,         the capture server: records every request's raw
+ *   server_capture                         bytes (head and body), in arrival order across
+ *                                          servers, then answers (s->responses, one per request)
+ *   run_until, run_until_received          run a loop until a condition holds (bounded)
  *   fixture_init, fixture_write,           a temp dir of files served by child processes
  *   fixture_spawn, fixture_nginx,          (nginx from a config of the test's, python3), ended
  *   fixture_stop                           and removed by fixture_stop
@@ -30,6 +36,7 @@
 #include "../async_http.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -38,6 +45,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -136,7 +145,26 @@ struct server {
     int accepted, open, max_open, stop; /* under lock */
     int delay_ms;         /* play_ok's pause before each answer (a scenario may read it otherwise) */
     const char *response; /* what play_ok and the tests' own scenarios send */
+    /* play_ok and play_capture: */
+    int held;             /* under lock: answers wait until server_release() (server_hold) */
+    pthread_cond_t cond;  /* signalled when held drops or stop is set */
+    /* play_capture: */
+    const char *const *responses; /* the i-th request the server received gets responses[i],
+                                     the last one those beyond; NULL: response, or OK_RESPONSE */
+    int body_after_ms;    /* > 0: a response's head goes out alone, the rest this much later */
+    struct captured **captures; /* under lock: every request received, in order (ncaptured) */
+    int ncaptured, captures_cap;
 };
+
+/* A request as the capture server received it, byte for byte. */
+typedef struct captured {
+    char *bytes;    /* head, then the body its Content-Length frames; NUL-terminated */
+    size_t len;     /* of bytes */
+    size_t head_len;/* up to and including the empty line; 0 if the head never ended */
+    int complete;   /* 0: the client closed the connection before the request ended */
+    int conn;       /* the index of the connection it came on (0: the server's first) */
+    unsigned long seq; /* arrival order across every capture server of the process, from 1 */
+} captured;
 
 #define OK_RESPONSE "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
@@ -202,6 +230,7 @@ NET_FN void *accept_thread(void *p) {
 NET_FN void server_serve(server *s, scenario play, int fd, int port) {
     memset(s, 0, sizeof *s);
     pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cond, NULL);
     s->play = play;
     s->fd = fd;
     s->port = port;
@@ -232,6 +261,21 @@ NET_FN int server_start6(server *s, scenario play) {
     return 1;
 }
 
+/* On 127.0.0.1:port (a port of the test's own: see test_client's network namespace);
+   0 if it cannot listen there. */
+NET_FN int server_start_port(server *s, scenario play, int port) {
+    struct sockaddr_in a;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    loopback_addr(&a, port);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) || listen(fd, 128)) {
+        close(fd);
+        return 0;
+    }
+    server_serve(s, play, fd, port);
+    return 1;
+}
+
 /* Whether every connection of the server has ended within ms: the client let go. */
 NET_FN int server_drained(server *s, int ms) {
     int waited;
@@ -241,14 +285,51 @@ NET_FN int server_drained(server *s, int ms) {
 
 /* Stops accepting, and gives the connection threads 2 s to wind down. */
 NET_FN void server_stop(server *s) {
+    int i;
     pthread_mutex_lock(&s->lock);
     s->stop = 1;
+    pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->lock);
     shutdown(s->fd, SHUT_RDWR);
     pthread_join(s->thread, NULL);
     close(s->fd);
     server_drained(s, 2000);
+    pthread_mutex_lock(&s->lock);
+    for (i = 0; i < s->ncaptured; i++) {
+        free(s->captures[i]->bytes);
+        free(s->captures[i]);
+    }
+    free(s->captures);
+    s->captures = NULL;
+    s->ncaptured = s->captures_cap = 0;
+    pthread_mutex_unlock(&s->lock);
+    pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
+}
+
+/* From now on, answers wait (play_ok, play_capture: the request is read and recorded, the
+   answer held back) until server_release(). */
+NET_FN void server_hold(server *s) {
+    pthread_mutex_lock(&s->lock);
+    s->held = 1;
+    pthread_mutex_unlock(&s->lock);
+}
+
+NET_FN void server_release(server *s) {
+    pthread_mutex_lock(&s->lock);
+    s->held = 0;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* A scenario's wait while the server is held; 0 if the server is stopping instead. */
+NET_FN int server_gate(server *s) {
+    int go;
+    pthread_mutex_lock(&s->lock);
+    while (s->held && !s->stop) pthread_cond_wait(&s->cond, &s->lock);
+    go = !s->stop;
+    pthread_mutex_unlock(&s->lock);
+    return go;
 }
 
 NET_FN void url_of(char *out, size_t n, const server *s, const char *path) {
@@ -281,19 +362,186 @@ NET_FN int send_all(int fd, const char *data, size_t len) {
 
 NET_FN int send_str(int fd, const char *s) { return send_all(fd, s, strlen(s)); }
 
+/* Waits (up to ms) until the peer's kernel has acknowledged every byte sent on fd: they
+   are in its receive queue, ahead of whatever comes next (a reset, a FIN). 0 if not. */
+NET_FN int wait_sent(int fd, int ms) {
+    int waited, unacked = 0;
+    for (waited = 0; waited <= ms; waited++) {
+        if (ioctl(fd, TIOCOUTQ, &unacked) != 0) return 0;
+        if (unacked == 0) return 1;
+        msleep(1);
+    }
+    return 0;
+}
+
 NET_FN void reset_connection(int fd) {
     struct linger l = {1, 0}; /* close() then sends RST */
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
 }
 
 /* The good server: keep-alive, answers every request (with s->response, or OK_RESPONSE),
-   each after s->delay_ms if that is over 0. */
+   each after s->delay_ms if that is over 0, and once released if held. */
 NET_FN void play_ok(server *s, int fd, int index) {
     (void)index;
     while (read_request(fd)) {
+        if (!server_gate(s)) return;
         if (s->delay_ms > 0) msleep(s->delay_ms);
         if (!send_str(fd, s->response ? s->response : OK_RESPONSE)) return;
     }
+}
+
+/* ------------------------------------------------------------------ */
+/* the capture server: what the client sent, byte for byte            */
+
+/* The arrival order of requests across the process's capture servers. */
+NET_FN unsigned long net_next_seq(void) {
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static unsigned long seq;
+    unsigned long n;
+    pthread_mutex_lock(&lock);
+    n = ++seq;
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
+/* The value of the head's first Content-Length field, or 0. */
+NET_FN size_t head_content_length(const char *head, size_t len) {
+    static const char name[] = "\r\ncontent-length:";
+    size_t i, k, n = sizeof name - 1;
+    for (i = 0; i + n <= len; i++) {
+        for (k = 0; k < n && tolower((unsigned char)head[i + k]) == name[k]; k++) {
+        }
+        if (k == n) {
+            const char *v = head + i + n;
+            while (*v == ' ' || *v == '\t') v++;
+            return (size_t)strtoul(v, NULL, 10);
+        }
+    }
+    return 0;
+}
+
+/* The bytes a connection received and has not handed out yet. */
+typedef struct conn_bytes {
+    char *buf;
+    size_t len, cap;
+} conn_bytes;
+
+/* Reads the next whole request of the connection into *out (out->bytes malloc'd): 1, or
+   -1 when the client closed in the middle of one (out has what came, complete = 0), or 0
+   when it closed between requests. A body is framed by Content-Length only: a request
+   with another framing is captured as its head alone (and what follows as the next). */
+NET_FN int read_whole_request(int fd, conn_bytes *in, captured *out) {
+    size_t head_len = 0, body_len = 0, take;
+    memset(out, 0, sizeof *out);
+    for (;;) {
+        ssize_t n;
+        if (!head_len && in->len >= 4) {
+            char *end = (char *)memmem(in->buf, in->len, "\r\n\r\n", 4);
+            if (end) {
+                head_len = (size_t)(end + 4 - in->buf);
+                body_len = head_content_length(in->buf, head_len);
+            }
+        }
+        if (head_len && in->len >= head_len + body_len) break;
+        if (in->len == in->cap) {
+            size_t cap = in->cap ? in->cap * 2 : 4096;
+            char *grown = cap <= ((size_t)64 << 20) ? (char *)realloc(in->buf, cap) : NULL;
+            if (!grown) return 0;
+            in->buf = grown;
+            in->cap = cap;
+        }
+        n = recv(fd, in->buf + in->len, in->cap - in->len, 0);
+        if (n <= 0) {
+            if (in->len == 0) return 0;
+            out->bytes = (char *)malloc(in->len + 1);
+            memcpy(out->bytes, in->buf, in->len);
+            out->bytes[in->len] = 0;
+            out->len = in->len;
+            out->head_len = head_len;
+            in->len = 0;
+            return -1;
+        }
+        in->len += (size_t)n;
+    }
+    take = head_len + body_len;
+    out->bytes = (char *)malloc(take + 1);
+    memcpy(out->bytes, in->buf, take);
+    out->bytes[take] = 0;
+    out->len = take;
+    out->head_len = head_len;
+    out->complete = 1;
+    memmove(in->buf, in->buf + take, in->len - take);
+    in->len -= take;
+    return 1;
+}
+
+/* Keeps a copy of c (and takes its bytes); the request's index among the server's. */
+NET_FN int server_record(server *s, const captured *c) {
+    captured *kept = (captured *)malloc(sizeof *kept);
+    int i;
+    *kept = *c;
+    pthread_mutex_lock(&s->lock);
+    if (s->ncaptured == s->captures_cap) {
+        int cap = s->captures_cap ? s->captures_cap * 2 : 16;
+        s->captures = (captured **)realloc(s->captures, (size_t)cap * sizeof *s->captures);
+        s->captures_cap = cap;
+    }
+    kept->seq = net_next_seq();
+    i = s->ncaptured;
+    s->captures[s->ncaptured++] = kept;
+    pthread_mutex_unlock(&s->lock);
+    return i;
+}
+
+/* What the server answers to its i-th request. */
+NET_FN const char *server_response_for(const server *s, int i) {
+    int k;
+    if (!s->responses || !s->responses[0]) return s->response ? s->response : OK_RESPONSE;
+    for (k = 0; k < i && s->responses[k + 1]; k++) {
+    }
+    return s->responses[k];
+}
+
+/* The capture server: keep-alive; records each request whole (server_capture), then, once
+   released if held and after delay_ms, answers it with server_response_for (the head
+   alone first if body_after_ms), and closes the connection after a response that says
+   "Connection: close". */
+NET_FN void play_capture(server *s, int fd, int index) {
+    conn_bytes in = {NULL, 0, 0};
+    captured c;
+    int got;
+    while ((got = read_whole_request(fd, &in, &c)) != 0) {
+        const char *resp, *body;
+        int i;
+        c.conn = index;
+        i = server_record(s, &c);
+        if (got < 0 || !server_gate(s)) break;
+        if (s->delay_ms > 0) msleep(s->delay_ms);
+        resp = server_response_for(s, i);
+        body = s->body_after_ms > 0 ? strstr(resp, "\r\n\r\n") : NULL;
+        if (body) {
+            body += 4;
+            if (!send_all(fd, resp, (size_t)(body - resp))) break;
+            msleep(s->body_after_ms);
+            if (!send_str(fd, body)) break;
+        } else if (!send_str(fd, resp)) {
+            break;
+        }
+        if (strstr(resp, "Connection: close")) break;
+    }
+    free(in.buf);
+}
+
+/* How many requests the server has received (recorded) so far. */
+NET_FN int server_received(server *s) { return server_get(s, &s->ncaptured); }
+
+/* The server's i-th request, or NULL: stays valid until server_stop. */
+NET_FN const captured *server_capture(server *s, int i) {
+    const captured *c = NULL;
+    pthread_mutex_lock(&s->lock);
+    if (i >= 0 && i < s->ncaptured) c = s->captures[i];
+    pthread_mutex_unlock(&s->lock);
+    return c;
 }
 
 /* ------------------------------------------------------------------ */
@@ -325,11 +573,15 @@ NET_FN void fixture_write(const fixture *f, const char *name, const char *data, 
 
 /* Starts argv[0] (looked up on PATH), its stdout and stderr to /dev/null; the pid, or -1. */
 NET_FN pid_t fixture_spawn(fixture *f, char *const argv[]) {
-    pid_t pid;
+    pid_t pid, parent;
     if (f->npids == (int)(sizeof f->pids / sizeof f->pids[0])) return -1;
+    parent = getpid();
     pid = fork();
     if (pid == 0) {
         int devnull = open("/dev/null", O_WRONLY);
+        /* Ends with the test, however the test ends (the watchdog's _exit, a crash). */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent) _exit(127);
         dup2(devnull, 1);
         dup2(devnull, 2);
         execvp(argv[0], argv);
@@ -486,6 +738,53 @@ NET_FN int run_gathered(async_loop *loop, int n, start_fn start, void *user) {
     free(g.futs);
     free(g.links);
     return err;
+}
+
+/* Runs loop until cond(arg) holds, looking every millisecond of the loop's: 1, or 0 if it
+   did not hold within ms (real time). For "the client has got this far" (a request queued,
+   a server reached), never for how long something took. */
+typedef struct until {
+    async_task task;
+    async_timer tick;
+    int (*cond)(void *arg);
+    void *arg;
+    double give_up_at;
+} until;
+
+NET_FN int until_run(async_task *t) {
+    until *u = (until *)t;
+    ASYNC_BEGIN(t);
+    while (!u->cond(u->arg)) {
+        if (now_ms() > u->give_up_at) ASYNC_RETURN(t, 0);
+        ASYNC_AWAIT(t, async_sleep(t->loop, &u->tick, ASYNC_MS(1)));
+    }
+    ASYNC_RETURN(t, 1);
+    ASYNC_END(t);
+}
+
+NET_FN int run_until(async_loop *loop, int (*cond)(void *), void *arg, int ms) {
+    until u;
+    memset(&u, 0, sizeof u);
+    u.cond = cond, u.arg = arg, u.give_up_at = now_ms() + ms;
+    async_create_task(loop, &u.task, until_run);
+    return async_run(loop, &u.task.future) == 0 && async_result(&u.task.future) == 1;
+}
+
+typedef struct received_at_least {
+    server *s;
+    int n;
+} received_at_least;
+
+NET_FN int received_cond(void *arg) {
+    received_at_least *r = (received_at_least *)arg;
+    return server_received(r->s) >= r->n;
+}
+
+/* Runs loop until the capture server s has received n requests in all (within ms). */
+NET_FN int run_until_received(async_loop *loop, server *s, int n, int ms) {
+    received_at_least r;
+    r.s = s, r.n = n;
+    return run_until(loop, received_cond, &r, ms);
 }
 
 /* ------------------------------------------------------------------ */

@@ -200,7 +200,7 @@ static void hostile(const expect *x) {
     async_http_client_config cfg;
     async_http_request r;
     char url[64];
-    double t0, ms;
+    double t0, ms, min_ms;
     int fds = count_fds(), err;
     server_start(&s, x->play);
     s.response = x->response;
@@ -212,6 +212,11 @@ static void hostile(const expect *x) {
     t0 = now_ms();
     err = fetch_new(&e.client, &r, "GET", url, x->total);
     ms = now_ms() - t0;
+    /* A timeout that ends it never fires before it is due. */
+    min_ms = x->error == ASYNC_HTTP_ETIMEOUT_READ ? (double)x->sock_read / 1e6
+             : x->error == ASYNC_HTTP_ETIMEOUT_TOTAL ? (double)x->total / 1e6 : 0;
+    if (ms < min_ms) fprintf(stderr, "  took %.1f ms, before its timeout of %.0f ms\n", ms, min_ms);
+    CHECK(ms >= min_ms);
     CHECK_EQ(err, x->error);
     if (!strstr(async_http_request_error(&r), x->message))
         fprintf(stderr, "  message: \"%s\", expected \"%s\" in it\n", async_http_request_error(&r),

@@ -70,6 +70,17 @@ static void play_drop_second_request(server *s, int fd, int index) {
 /* ------------------------------------------------------------------ */
 /* fault tests                                                         */
 
+/* Whether a timeout of `timeout` ended what took `took` (the loop's clock, read before the
+   request started and after it ended): never before it was due (the loop's time, where
+   the timer starts, is brought to the first reading by async_now), and not far after.
+   The upper bound is loose on purpose (a loaded machine, ASan): it is there to catch a
+   timer that fired at some other time, never to flake. */
+static int fired_within(async_time took, async_time timeout) {
+    int ok = took >= timeout && took <= timeout + ASYNC_SEC(2);
+    if (!ok) fprintf(stderr, "  a timeout of %lld ms fired after %.1f ms\n", (long long)(timeout / 1000000), took / 1e6);
+    return ok;
+}
+
 TEST(test_refused) {
     env e;
     async_http_request r;
@@ -110,13 +121,16 @@ TEST(test_read_timeout) {
     async_http_request r;
     async_http_client_config cfg;
     char url[64];
+    async_time t0;
     server_start(&s, play_stall_in_body);
     memset(&cfg, 0, sizeof cfg);
     cfg.timeout_sock_read = ASYNC_MS(100);
     CHECK_EQ(env_init(&e, &cfg), 0);
     url_of(url, sizeof url, &s, "/");
     memset(&r, 0, sizeof r);
+    t0 = async_now(&e.loop);
     CHECK_EQ(fetch(&e.client, &r, "GET", url), ASYNC_HTTP_ETIMEOUT_READ);
+    CHECK(fired_within(async_now(&e.loop) - t0, ASYNC_MS(100)));
     CHECK(strstr(async_http_request_error(&r), "read timeout") != NULL);
     async_http_request_release(&r);
     env_close(&e);
@@ -128,13 +142,16 @@ TEST(test_total_timeout) {
     server s;
     async_http_request r;
     char url[64];
+    async_time t0;
     int fds = count_fds();
     server_start(&s, play_stall);
     CHECK_EQ(env_init(&e, NULL), 0);
     url_of(url, sizeof url, &s, "/");
     memset(&r, 0, sizeof r);
     r.timeout = ASYNC_MS(100); /* per request */
+    t0 = async_now(&e.loop);
     CHECK_EQ(fetch(&e.client, &r, "GET", url), ASYNC_HTTP_ETIMEOUT_TOTAL);
+    CHECK(fired_within(async_now(&e.loop) - t0, ASYNC_MS(100)));
     CHECK(strstr(async_http_request_error(&r), "total timeout") != NULL);
     CHECK(client_settled(&e.client));
     env_close(&e);
@@ -150,6 +167,7 @@ TEST(test_connect_timeout) {
     char url[64];
     int port, lfd = listen_on_loopback(0, &port), filler[4], i;
     struct sockaddr_in a;
+    async_time t0;
     loopback_addr(&a, port);
     for (i = 0; i < 4; i++) {
         filler[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -160,7 +178,9 @@ TEST(test_connect_timeout) {
     CHECK_EQ(env_init(&e, &cfg), 0);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
     memset(&r, 0, sizeof r);
+    t0 = async_now(&e.loop);
     CHECK_EQ(fetch(&e.client, &r, "GET", url), ASYNC_HTTP_ETIMEOUT_CONNECT);
+    CHECK(fired_within(async_now(&e.loop) - t0, ASYNC_MS(150)));
     CHECK(strstr(async_http_request_error(&r), "connect timeout") != NULL);
     env_close(&e);
     for (i = 0; i < 4; i++) close(filler[i]);
