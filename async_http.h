@@ -2946,6 +2946,7 @@ static int async_http__build(async_http_request *r, async_http__conn *s) {
     }
     p = async_http__put(s->sbuf, r->_method, method_len);
     p = ASYNC_HTTP__PUT_LIT(p, " ");
+    if (*r->_path == '?') p = ASYNC_HTTP__PUT_LIT(p, "/"); /* http://h?q asks for /?q (RFC 9112 3.2.1) */
     p = async_http__put(p, r->_path, r->_path_len);
     p = ASYNC_HTTP__PUT_LIT(p, " HTTP/1.1\r\nHost: ");
     p = async_http__put(p, host, host_len);

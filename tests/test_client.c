@@ -750,7 +750,7 @@ int main(void) {
     RUN(test_request_bytes_with_body);
     RUN(test_request_bytes_empty_bodies);
     RUN(test_request_bytes_host_and_target_forms);
-    RUN_KNOWN_BUG(test_request_target_query_without_path, "a URL with a query and no path sends \"?q\", not \"/?q\"");
+    RUN(test_request_target_query_without_path);
     RUN(test_request_bytes_on_a_reused_connection);
     RUN(test_request_bytes_default_port);
     RUN(test_body_limit_content_length);
