@@ -578,7 +578,8 @@ typedef struct async_deadline {
     async_waiter timer_waiter, task_waiter;
     async_task *task; /* NULL once stopped, or when the task has ended */
     async_time when;  /* absolute (async_now's time); ASYNC_NO_TIMEOUT: none */
-    int expired;
+    short expired;
+    short second;   /* it expired after an explicit cancel that the task had not seen yet */
     unsigned magic; /* set by its start; an all-zero deadline is a stopped one */
 } async_deadline;
 /* A scope of the task's, from start to stop. When the deadline passes the
@@ -590,7 +591,8 @@ typedef struct async_deadline {
    1). An await inside an inner deadline's scope sees an outer deadline's
    expiry as a cancellation passing through (ASYNC_ECANCELED); a task that
    ends cancelled while an expired deadline covers it ends with
-   ASYNC_ETIMEDOUT. */
+   ASYNC_ETIMEDOUT. A deadline and an explicit async_cancel that both land
+   before the task sees either: the first one is what the task reports. */
 void async_deadline_start(async_loop *loop, async_deadline *d, async_task *task, async_time timeout);
 void async_deadline_start_at(async_loop *loop, async_deadline *d, async_task *task, async_time when); /* asyncio.timeout_at */
 int async_deadline_stop(async_deadline *d); /* returns d->expired; it also stops when the task ends */
@@ -960,10 +962,12 @@ static void async__cancel_waiting(async_task *t) { async_future_cancel((async_fu
 
 static void async__groups_abort(async_task *t);
 
+/* Of a deadline and an explicit cancel that land before the task sees
+   either, the first one is what it reports. */
 static void async__task_request_cancel(async_task *t, int by_timeout) {
     if (t->future.state != ASYNC_PENDING) return;
+    if (by_timeout && !(t->future.flags & ASYNC__CANCEL_REQ)) t->future.flags |= ASYNC__BY_TIMEOUT;
     t->future.flags |= ASYNC__CANCEL_REQ;
-    if (by_timeout) t->future.flags |= ASYNC__BY_TIMEOUT;
     if (t->future.flags & ASYNC__WAITING) async__cancel_waiting(t);
     else if (t->future.flags & ASYNC__CLOSING) async__groups_abort(t); /* ends when its children do */
 }
@@ -1854,7 +1858,10 @@ static int async__deadline_innermost(async_deadline *d) {
 }
 
 static void async__deadline_expire(async_deadline *d) {
+    uint16_t flags = d->task->future.flags;
     d->expired = 1;
+    /* An explicit cancel the task has not seen yet came first: that is what it reports. */
+    d->second = (flags & ASYNC__CANCEL_REQ) && !(flags & ASYNC__BY_TIMEOUT);
     async__task_request_cancel(d->task, async__deadline_innermost(d));
 }
 
@@ -1882,7 +1889,8 @@ static int async__deadline_covers(async_task *t) {
     do {
         w = *async__next(w);
         if (!async__is_task(w) && w->wake == async__deadline_task_done &&
-            ASYNC__CONTAINER(w, async_deadline, task_waiter)->expired)
+            ASYNC__CONTAINER(w, async_deadline, task_waiter)->expired &&
+            !ASYNC__CONTAINER(w, async_deadline, task_waiter)->second)
             return 1;
     } while (w != ring);
     return 0;

@@ -10,23 +10,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* A watchdog per test: a hang is reported as that test's failure, at once. */
-static const char *current_test = "?";
-static void watchdog(int sig) {
-    static const char msg[] = "FAIL (hung for 60 s): ";
-    (void)sig;
-    if (write(2, msg, sizeof msg - 1) < 0 || write(2, current_test, strlen(current_test)) < 0 || write(2, "\n", 1) < 0) {
-    }
-    _exit(1);
-}
-#define RUN_WATCHED(name)                                                            \
-    do {                                                                             \
-        current_test = #name;                                                        \
-        alarm(60);                                                                   \
-        RUN(name);                                                                   \
-        alarm(0);                                                                    \
-    } while (0)
-
 /* ---- a worker: sleeps, then returns its value or raises its error ---- */
 typedef struct worker {
     async_task task;
@@ -1405,6 +1388,52 @@ static int deadlined_run(async_task *t) {
     ASYNC_END(t);
 }
 
+/* A deadline and an explicit cancel that land in the same turn: the task
+   reports the one that came first. A timer's wake cancels the task at the
+   deadline's own instant, once before the deadline fires and once after. */
+typedef struct canceller_wake {
+    async_waiter w;
+    deadlined *victim;
+    int deadline_first; /* the deadline had expired when the explicit cancel came */
+} canceller_wake;
+
+static void canceller_wake_run(async_waiter *w, async_future *f) {
+    canceller_wake *c = (canceller_wake *)(void *)w;
+    (void)f;
+    c->deadline_first = async_deadline_expired(&c->victim->deadline);
+    async_cancel(&c->victim->task);
+}
+
+static int deadline_and_cancel(int timer_first) {
+    async_loop loop;
+    deadlined d;
+    async_timer at;
+    canceller_wake c;
+    int err;
+    virtual_loop(&loop);
+    memset(&d, 0, sizeof d);
+    memset(&at, 0, sizeof at);
+    memset(&c, 0, sizeof c);
+    d.timeout = ASYNC_MS(10), d.sleep = ASYNC_MS(100);
+    c.victim = &d;
+    c.w.wake = canceller_wake_run;
+    if (timer_first) async_future_add_waiter(async_sleep(&loop, &at, ASYNC_MS(10)), &c.w);
+    async_create_task(&loop, &d.task, deadlined_run);
+    if (!timer_first) {
+        run_for(&loop, 0); /* the task starts its deadline first */
+        async_future_add_waiter(async_sleep(&loop, &at, ASYNC_MS(10)), &c.w);
+    }
+    err = async_run(&loop, &d.task.future);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(10)); /* both in the same turn */
+    CHECK_EQ(err, c.deadline_first ? ASYNC_ETIMEDOUT : ASYNC_ECANCELED);
+    return c.deadline_first;
+}
+
+TEST(test_deadline_and_cancel_same_turn) {
+    int a = deadline_and_cancel(1), b = deadline_and_cancel(0);
+    CHECK(a != b); /* both orders were seen */
+}
+
 TEST(test_deadline_edges) {
     async_loop loop;
     deadlined d;
@@ -2020,70 +2049,70 @@ TEST(test_million_tasks) {
 }
 
 int main(void) {
-    signal(SIGALRM, watchdog);
-    RUN_WATCHED(test_sizes);
-    RUN_WATCHED(test_task_result_and_time);
-    RUN_WATCHED(test_raise);
-    RUN_WATCHED(test_yield_is_fifo);
-    RUN_WATCHED(test_plain_future);
-    RUN_WATCHED(test_deadlock_is_reported);
-    RUN_WATCHED(test_strerror_names_every_code);
-    RUN_WATCHED(test_error_domains);
-    RUN_WATCHED(test_timer_heap_order);
-    RUN_WATCHED(test_cancel_during_sleep_ends_cancelled);
-    RUN_WATCHED(test_cancel_before_start_never_runs);
-    RUN_WATCHED(test_caught_cancellation_finishes_normally);
-    RUN_WATCHED(test_cancel_propagates_to_awaited_task);
-    RUN_WATCHED(test_cancel_while_ready_seen_at_next_await);
-    RUN_WATCHED(test_main_cancels_what_is_left);
-    RUN_WATCHED(test_run_then_shutdown);
-    RUN_WATCHED(test_shutdown_reports_a_task_that_cannot_end);
-    RUN_WATCHED(test_gather_keeps_argument_order);
-    RUN_WATCHED(test_gather_of_nothing);
-    RUN_WATCHED(test_gather_first_error_others_keep_running);
-    RUN_WATCHED(test_gather_return_exceptions_slots);
-    RUN_WATCHED(test_cancel_gather_cancels_children);
-    RUN_WATCHED(test_gather_cancelled_child_is_an_error);
-    RUN_WATCHED(test_gather_done_then_cancelled_results_stand);
-    RUN_WATCHED(test_cancelled_future_ends_awaiter);
-    RUN_WATCHED(test_shield);
-    RUN_WATCHED(test_task_group_first_failure);
-    RUN_WATCHED(test_task_group_join_waits_for_every_child);
-    RUN_WATCHED(test_task_group_cancelled_child_and_no_join);
-    RUN_WATCHED(test_task_group_owner_cancelled);
-    RUN_WATCHED(test_task_group_spawn_refused);
-    RUN_WATCHED(test_as_completed_completion_order);
-    RUN_WATCHED(test_as_completed_order_when_consumer_is_late);
-    RUN_WATCHED(test_as_completed_timeout_leaves_rest_running);
-    RUN_WATCHED(test_shutdown_leaves_no_timer);
-    RUN_WATCHED(test_wait_first_exception);
-    RUN_WATCHED(test_wait_first_exception_edges);
-    RUN_WATCHED(test_wait_timeout_cancels_nothing);
-    RUN_WATCHED(test_wait_first_completed_reports_all_done);
-    RUN_WATCHED(test_wait_invalid);
-    RUN_WATCHED(test_wait_for_timeout_cancels_inner);
-    RUN_WATCHED(test_wait_for_in_time);
-    RUN_WATCHED(test_wait_for_done_zero_timeout);
-    RUN_WATCHED(test_wait_for_inner_outcome_wins_over_timeout);
-    RUN_WATCHED(test_cancel_task_awaiting_wait_for);
-    RUN_WATCHED(test_task_cancels_itself);
-    RUN_WATCHED(test_deadlock_after_timer_stopped);
-    RUN_WATCHED(test_deadline_cancels_group);
-    RUN_WATCHED(test_deadline_not_reached);
-    RUN_WATCHED(test_deadline_edges);
-    RUN_WATCHED(test_timeouts_zero_or_negative_mean_now);
-    RUN_WATCHED(test_deadline_nested);
-    RUN_WATCHED(test_deadline_reschedule);
-    RUN_WATCHED(test_as_completed_close_wakes_consumer);
-    RUN_WATCHED(test_semaphore_limit_and_fifo);
-    RUN_WATCHED(test_semaphore_negative_is_refused);
-    RUN_WATCHED(test_semaphore_cancelled_waiter_keeps_no_unit);
-    RUN_WATCHED(test_event_wakes_all);
-    RUN_WATCHED(test_primitive_waits_compose);
-    RUN_WATCHED(test_queue_producer_consumer);
-    RUN_WATCHED(test_misuse_is_diagnosed);
-    RUN_WATCHED(test_switch_around_await);
-    RUN_WATCHED(test_million_tasks);
+    RUN(test_sizes);
+    RUN(test_task_result_and_time);
+    RUN(test_raise);
+    RUN(test_yield_is_fifo);
+    RUN(test_plain_future);
+    RUN(test_deadlock_is_reported);
+    RUN(test_strerror_names_every_code);
+    RUN(test_error_domains);
+    RUN(test_timer_heap_order);
+    RUN(test_cancel_during_sleep_ends_cancelled);
+    RUN(test_cancel_before_start_never_runs);
+    RUN(test_caught_cancellation_finishes_normally);
+    RUN(test_cancel_propagates_to_awaited_task);
+    RUN(test_cancel_while_ready_seen_at_next_await);
+    RUN(test_main_cancels_what_is_left);
+    RUN(test_run_then_shutdown);
+    RUN(test_shutdown_reports_a_task_that_cannot_end);
+    RUN(test_gather_keeps_argument_order);
+    RUN(test_gather_of_nothing);
+    RUN(test_gather_first_error_others_keep_running);
+    RUN(test_gather_return_exceptions_slots);
+    RUN(test_cancel_gather_cancels_children);
+    RUN(test_gather_cancelled_child_is_an_error);
+    RUN(test_gather_done_then_cancelled_results_stand);
+    RUN(test_cancelled_future_ends_awaiter);
+    RUN(test_shield);
+    RUN(test_task_group_first_failure);
+    RUN(test_task_group_join_waits_for_every_child);
+    RUN(test_task_group_cancelled_child_and_no_join);
+    RUN(test_task_group_owner_cancelled);
+    RUN(test_task_group_spawn_refused);
+    RUN(test_as_completed_completion_order);
+    RUN(test_as_completed_order_when_consumer_is_late);
+    RUN(test_as_completed_timeout_leaves_rest_running);
+    RUN(test_shutdown_leaves_no_timer);
+    RUN(test_wait_first_exception);
+    RUN(test_wait_first_exception_edges);
+    RUN(test_wait_timeout_cancels_nothing);
+    RUN(test_wait_first_completed_reports_all_done);
+    RUN(test_wait_invalid);
+    RUN(test_wait_for_timeout_cancels_inner);
+    RUN(test_wait_for_in_time);
+    RUN(test_wait_for_done_zero_timeout);
+    RUN(test_wait_for_inner_outcome_wins_over_timeout);
+    RUN(test_cancel_task_awaiting_wait_for);
+    RUN(test_task_cancels_itself);
+    RUN(test_deadlock_after_timer_stopped);
+    RUN(test_deadline_cancels_group);
+    RUN(test_deadline_not_reached);
+    RUN(test_deadline_and_cancel_same_turn);
+    RUN(test_deadline_edges);
+    RUN(test_timeouts_zero_or_negative_mean_now);
+    RUN(test_deadline_nested);
+    RUN(test_deadline_reschedule);
+    RUN(test_as_completed_close_wakes_consumer);
+    RUN(test_semaphore_limit_and_fifo);
+    RUN(test_semaphore_negative_is_refused);
+    RUN(test_semaphore_cancelled_waiter_keeps_no_unit);
+    RUN(test_event_wakes_all);
+    RUN(test_primitive_waits_compose);
+    RUN(test_queue_producer_consumer);
+    RUN(test_misuse_is_diagnosed);
+    RUN(test_switch_around_await);
+    RUN(test_million_tasks);
 #ifdef ASYNC_LC_GOTO
     return test_summary("async(goto)");
 #else
