@@ -22,7 +22,8 @@ ASYNC_TESTS := $(B)/test_async_gcc_goto $(B)/test_async_gcc_switch \
 # the kernel still holds it).
 PARSER_TESTS := $(B)/test_parser_gcc $(B)/test_parser_clang $(B)/test_parser_san
 # The tests that talk to sockets run once on each backend (tests/run.sh --both).
-SOCKET_TESTS := $(B)/test_http_clang $(B)/test_http_san $(B)/test_tls_clang $(B)/test_tls_san
+SOCKET_TESTS := $(B)/test_http_clang $(B)/test_http_san $(B)/test_tls_clang $(B)/test_tls_san \
+                $(B)/test_web_clang $(B)/test_web_san
 
 TEST_BINS := $(ASYNC_TESTS) $(PARSER_TESTS) $(B)/test_backend_clang $(B)/test_backend_san $(B)/test_minimal
 # async_http.h with TLS (OpenSSL 3) wherever it is built, and its libraries.
@@ -85,6 +86,12 @@ $(B)/test_tls_san: tests/test_tls.c tests/tls.h tests/net.h async.h async_http.h
 # The least: no liburing, no OpenSSL (epoll only, http only).
 $(B)/test_minimal: tests/test_minimal.c tests/net.h async.h async_http.h tests/test.h | $(B)
 	$(CC) $(STRICT) $(SAN) $< -o $@ -lpthread
+
+# The client on the real web: redirects, URLs, shutting down (and more to come).
+$(B)/test_web_clang: tests/test_web.c tests/tls.h tests/net.h async.h async_http.h tests/test.h | $(B)
+	$(CLANG) $(STRICT) $(CFLAGS) $< -o $@ $(HTTP_BUILD)
+$(B)/test_web_san: tests/test_web.c tests/tls.h tests/net.h async.h async_http.h tests/test.h | $(B)
+	$(CC) $(STRICT) $(SAN) $< -o $@ $(HTTP_BUILD)
 
 # Which backend runs, epoll under a seccomp filter that refuses io_uring, a tiny ring.
 $(B)/test_backend_clang: tests/test_backend.c tests/seccomp.h tests/net.h async.h async_http.h tests/test.h | $(B)

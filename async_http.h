@@ -142,7 +142,8 @@ extern "C" {
     X(ASYNC_HTTP_ETLS_NAME, -4217, "TLS: the server's certificate is not for this host")                         \
     X(ASYNC_HTTP_ETLS_HANDSHAKE, -4218, "TLS handshake failed")                                                  \
     X(ASYNC_HTTP_ETLS, -4219, "TLS error")                                                                       \
-    X(ASYNC_HTTP_ETLS_TRUNCATED, -4220, "TLS: the connection was cut without close_notify (a truncated body)")
+    X(ASYNC_HTTP_ETLS_TRUNCATED, -4220, "TLS: the connection was cut without close_notify (a truncated body)")   \
+    X(ASYNC_HTTP_EREDIRECTS, -4221, "too many redirects")
 
 #define ASYNC_HTTP__ENUM(name, code, text) name = code,
 enum { ASYNC_IO_ERRORS(ASYNC_HTTP__ENUM) };
@@ -470,12 +471,13 @@ typedef struct async_http_client_config {
     size_t limit;                /* connections in all; 0: 100 */
     size_t limit_per_host;       /* 0: no per-host limit */
     async_time timeout_total;    /* whole request, pool wait included; 0: 300 s; ASYNC_NO_TIMEOUT: none */
-    async_time timeout_connect;  /* 0 or ASYNC_NO_TIMEOUT: none */
+    async_time timeout_connect;  /* the lookup, connect and TLS handshake; 0: 30 s; ASYNC_NO_TIMEOUT: none */
     async_time timeout_sock_read;/* each read; 0 or ASYNC_NO_TIMEOUT: none */
     size_t max_body_size;        /* a stored body; 0: 64 MiB (a streamed one, on_body, has no limit) */
     size_t max_header_bytes;     /* status line + headers; 0: 16 KiB */
     size_t max_headers;          /* 0: 100 */
     unsigned max_interim;        /* 1xx responses allowed before the final one; 0: 16 */
+    int max_redirects;           /* redirects followed; 0: 10; ASYNC_HTTP_NO_REDIRECTS: none */
     size_t recv_buffer_size;     /* per connection; 0: 64 KiB (only what a response fills is touched) */
     const char *user_agent;      /* NULL: "async_http.h" */
     /* https (ASYNC_HTTP_TLS): the server's certificate and name are checked
@@ -499,6 +501,7 @@ typedef struct async_http_client {
     async_http__host *_hosts;
     size_t _nhosts, _hosts_cap;
     async_http_request *_wait_head, *_wait_tail; /* waiting for a connection, FIFO */
+    async_http_request *_live;                   /* every request not yet done */
     size_t _busy;                                /* connections lent to requests */
     uint64_t _connects;                          /* connections opened so far */
     async_http__conn *_free_conns;               /* slots without a socket */
@@ -509,8 +512,10 @@ typedef struct async_http_client {
 } async_http_client;
 
 int async_http_client_init(async_http_client *c, async_io *io, const async_http_client_config *config);
-/* Closes the pooled connections and frees what the client holds. No
-   request may be running. */
+/* Cancels the requests still running and runs the loop until each has
+   ended (call it outside a coroutine: it drives the loop), then closes the
+   pooled connections and frees what the client holds. The way to shut down
+   after a gather that failed fast or an as_completed that timed out. */
 void async_http_client_close(async_http_client *c);
 
 /* What the client has done and holds now (for tests, logs and metrics). */
@@ -525,7 +530,18 @@ typedef struct async_http_client_stats {
 } async_http_client_stats;
 void async_http_client_get_stats(const async_http_client *c, async_http_client_stats *stats);
 
+/* A redirect on the way to the response (aiohttp's history). */
+typedef struct async_http_hop {
+    int status;      /* 301, 302, 303, 307 or 308 */
+    const char *url; /* the URL that answered with it */
+} async_http_hop;
+
+#define ASYNC_HTTP_NO_REDIRECTS (-1)
+
 typedef struct async_http_response {
+    const char *url; /* where it came from, after the redirects */
+    const async_http_hop *history;
+    size_t history_len;
     int status, version_minor;
     const char *reason;
     size_t reason_len;
@@ -581,6 +597,15 @@ struct async_http_request {
     char *_inputs;        /* the request's own copy of method, URL and header lines (one block) */
     const char *_method, *_url;
     const char *const *_headers;
+    char *_url_owned;     /* the URL a redirect led to (_url points at it then) */
+    const void *_body;    /* what is sent: a redirect may drop it */
+    size_t _body_len;
+    unsigned _drop;       /* user headers left out (ASYNC_HTTP__DROP_*) */
+    int _redirects;
+    async_http_hop *_history;
+    size_t _history_cap;
+    async_http_request *_live_prev, *_live_next; /* the client's requests not yet done */
+    async_waiter _ended;  /* takes it off that list when its task ends */
     const char *_path;    /* in _url */
     size_t _path_len;
     size_t _host;         /* index in the client's host table */
@@ -614,6 +639,9 @@ async_future *async_http_put(async_http_client *c, async_http_request *req, cons
 async_future *async_http_delete(async_http_client *c, async_http_request *req, const char *url);
 /* A response header by name (case-insensitive), or NULL. */
 const char *async_http_response_header(const async_http_response *r, const char *name, size_t *len);
+/* ref (a link, a Location) resolved against base, an http(s) URL, as RFC
+   3986 5.2 says, into out (cap bytes): its length, or a negative error. */
+int async_http_url_resolve(const char *base, const char *ref, char *out, size_t cap);
 /* A message for the request's error, with details (where a response was malformed). */
 const char *async_http_request_error(const async_http_request *req);
 /* Free the response's memory. */
@@ -2026,6 +2054,16 @@ static void *async_http__alloc(async_http_client *c, void *ptr, size_t size) {
     return c->config.alloc(c->config.alloc_user, ptr, size);
 }
 
+/* A detail for the request's error message, after the code's own text. */
+static void async_http__set_detail(async_http_request *r, const char *fmt, ...) {
+    va_list ap;
+    int n = snprintf(r->_detail, sizeof r->_detail, "%s: ", async_strerror(r->error));
+    if (n < 0 || (size_t)n >= sizeof r->_detail) return;
+    va_start(ap, fmt);
+    vsnprintf(r->_detail + n, sizeof r->_detail - (size_t)n, fmt, ap);
+    va_end(ap);
+}
+
 int async_http_client_init(async_http_client *c, async_io *io, const async_http_client_config *config) {
     async_http_client_config *cfg = &c->config;
     size_t i;
@@ -2033,6 +2071,8 @@ int async_http_client_init(async_http_client *c, async_io *io, const async_http_
     if (config) *cfg = *config;
     if (!cfg->limit) cfg->limit = 100;
     if (!cfg->timeout_total) cfg->timeout_total = ASYNC_SEC(300);
+    if (!cfg->timeout_connect) cfg->timeout_connect = ASYNC_SEC(30); /* aiohttp's sock_connect */
+    if (!cfg->max_redirects) cfg->max_redirects = 10;
     if (!cfg->max_body_size) cfg->max_body_size = (size_t)64 << 20;
     if (!cfg->max_header_bytes) cfg->max_header_bytes = 16 << 10;
     if (!cfg->max_headers) cfg->max_headers = 100;
@@ -2069,6 +2109,13 @@ void async_http_client_get_stats(const async_http_client *c, async_http_client_s
 void async_http_client_close(async_http_client *c) {
     size_t i;
     if (!c->_conns) return;
+    /* Requests still running are cancelled and run to their end, so that
+       nothing of theirs is left in the kernel's hands or in the pool. */
+    while (c->_live) {
+        async_http_request *r = c->_live;
+        async_cancel(&r->task);
+        async_run(c->io->loop, &r->task.future);
+    }
     for (i = 0; i < c->config.limit; i++) {
         async_http__conn *k = &c->_conns[i];
         async_stream_close(&k->s);
@@ -2319,50 +2366,235 @@ static int async_http__host_lookup(async_http_client *c, int tls, const char *na
     return 0;
 }
 
-/* http[s]://host[:port][/path][?query][#fragment], the scheme in any case. */
-static int async_http__parse_url(async_http_request *r) {
-    const char *u = r->_url, *host, *host_end, *p;
+/* A URL taken apart: pointers into it, nothing copied. */
+typedef struct async_http__url {
+    int tls, bracketed;
+    const char *host;     /* brackets of an IPv6 literal not included */
+    size_t host_len;
+    const char *userinfo; /* "user[:password]" before '@', or NULL */
+    size_t userinfo_len;
+    unsigned port;
+    const char *path;     /* from its '/' or '?' up to the fragment; "/" if empty */
+    size_t path_len;
+    size_t authority;     /* where the authority starts (after "//") */
+} async_http__url;
+
+/* Why a URL is not one we can fetch, and where: for the request's detail. */
+typedef struct async_http__url_error {
+    const char *why;
+    size_t at;
+} async_http__url_error;
+
+static int async_http__url_bad(async_http__url_error *e, const char *why, const char *u, const char *at) {
+    e->why = why;
+    e->at = (size_t)(at - u);
+    return ASYNC_HTTP_EURL;
+}
+
+/* reg-name and IP literal characters (RFC 3986 3.2.2): unreserved, sub-delims, '%'. */
+static int async_http__host_char(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~!$&'()*+,;=%", c);
+}
+
+/* http[s]://[userinfo@]host[:port][/path][?query][#fragment], the scheme in any case. */
+static int async_http__url_parse(const char *u, async_http__url *out, async_http__url_error *e) {
+    const char *p, *auth, *auth_end, *host, *host_end, *at;
     unsigned long port;
-    int bracketed = 0, tls;
-    size_t k;
-    if (async_http__ieq(u, 8, "https://", 8)) tls = 1;
-    else if (async_http__ieq(u, 7, "http://", 7)) tls = 0;
-    else return strstr(u, "://") ? ASYNC_HTTP_ESCHEME : ASYNC_HTTP_EURL;
+    memset(out, 0, sizeof *out);
+    e->why = NULL;
+    if (async_http__ieq(u, 8, "https://", 8)) out->tls = 1;
+    else if (!async_http__ieq(u, 7, "http://", 7)) {
+        const char *colon = strchr(u, ':');
+        size_t n = colon ? (size_t)(colon - u) : 0;
+        if (colon && (async_http__ieq(u, n, "http", 4) || async_http__ieq(u, n, "https", 5)))
+            return async_http__url_bad(e, "'//' missing after the scheme", u, colon + 1);
+        if (colon && strncmp(colon, "://", 3) == 0) {
+            e->why = "only http:// and https:// are supported";
+            e->at = 0;
+            return ASYNC_HTTP_ESCHEME;
+        }
+        if (async_http__ieq(u, 6, "http//", 6) || async_http__ieq(u, 7, "https//", 7))
+            return async_http__url_bad(e, "':' missing after the scheme", u, u + strcspn(u, "/"));
+        return async_http__url_bad(e, "no scheme (http:// or https://)", u, u);
+    }
+    auth = u + (out->tls ? 8 : 7);
+    out->authority = (size_t)(auth - u);
+    auth_end = auth + strcspn(auth, "/?#");
+    /* userinfo: up to the last '@' of the authority */
+    for (at = auth_end; at > auth && at[-1] != '@'; at--) {
+    }
+    if (at > auth) {
+        out->userinfo = auth;
+        out->userinfo_len = (size_t)(at - 1 - auth);
+    }
+    host = at;
+    if (*host == '[') {
+        host++;
+        host_end = (const char *)memchr(host, ']', (size_t)(auth_end - host));
+        if (!host_end) return async_http__url_bad(e, "'[' of an IPv6 literal never closed", u, host - 1);
+        for (p = host; p < host_end; p++) /* hex digits, ':', '.', a zone after '%' */
+            if (!async_http__host_char((unsigned char)*p) && *p != ':')
+                return async_http__url_bad(e, "invalid character in an IPv6 literal", u, p);
+        out->bracketed = 1;
+        p = host_end + 1;
+    } else {
+        for (host_end = host; host_end < auth_end && *host_end != ':'; host_end++)
+            if (!async_http__host_char((unsigned char)*host_end))
+                return async_http__url_bad(e, *host_end == ' ' ? "space in the host" : "invalid character in the host",
+                                           u, host_end);
+        p = host_end;
+    }
+    if (host_end == host) return async_http__url_bad(e, "no host", u, host);
+    port = out->tls ? 443 : 80;
+    if (p < auth_end && *p == ':') {
+        const char *digits = ++p;
+        unsigned long v = 0;
+        for (; p < auth_end && *p >= '0' && *p <= '9'; p++)
+            if ((v = v * 10 + (unsigned long)(*p - '0')) > 65535)
+                return async_http__url_bad(e, "port out of range (1-65535)", u, digits);
+        if (p < auth_end) return async_http__url_bad(e, "invalid port", u, p);
+        if (p > digits) {
+            if (v == 0) return async_http__url_bad(e, "port out of range (1-65535)", u, digits);
+            port = v;
+        }
+    }
+    if (p < auth_end) return async_http__url_bad(e, "unexpected character after the host", u, p);
+    out->host = host;
+    out->host_len = (size_t)(host_end - host);
+    out->port = (unsigned)port;
+    out->path = *auth_end == '/' || *auth_end == '?' ? auth_end : "/";
+    out->path_len = *auth_end == '/' || *auth_end == '?' ? strcspn(auth_end, "#") : 1;
+    for (p = auth_end; *p; p++) { /* what would split the request line, even in the fragment */
+        if (*p == ' ') return async_http__url_bad(e, "space in the URL (write it %20)", u, p);
+        if ((unsigned char)*p < ' ' || *p == 0x7f) return async_http__url_bad(e, "control character in the URL", u, p);
+    }
+    return 0;
+}
+
+/* RFC 3986 5.2.4: remove_dot_segments on out[0, *len), in place. */
+static void async_http__remove_dots(char *path, size_t *len) {
+    char *in = path, *end = path + *len, *o = path;
+    while (in < end) {
+        size_t n = (size_t)(end - in);
+        if (n >= 3 && !memcmp(in, "../", 3)) in += 3;
+        else if (n >= 2 && !memcmp(in, "./", 2)) in += 2;
+        else if ((n >= 3 && !memcmp(in, "/./", 3)) || (n == 2 && !memcmp(in, "/.", 2))) {
+            in += 2;
+            if (in == end) *--in = '/'; /* "/." at the end: "/" */
+        } else if ((n >= 4 && !memcmp(in, "/../", 4)) || (n == 3 && !memcmp(in, "/..", 3))) {
+            in += 3;
+            if (in == end) *--in = '/';
+            while (o > path && *--o != '/') {
+            }
+        } else if ((n == 1 && *in == '.') || (n == 2 && !memcmp(in, "..", 2))) {
+            in = end;
+        } else {
+            do *o++ = *in++;
+            while (in < end && *in != '/');
+        }
+    }
+    *len = (size_t)(o - path);
+}
+
+/* What async_http__resolve_into writes at most, with its NUL. */
+static size_t async_http__resolve_size(const char *base, const async_http__url *b, const char *ref) {
+    return strlen(base) + b->path_len + strlen(ref) + 3;
+}
+
+/* The target of a redirect: ref (a Location value) resolved against base
+   (RFC 3986 5.2) into out (async_http__resolve_size bytes). The fragment goes. */
+static void async_http__resolve_into(char *out, const char *base, const async_http__url *b, const char *ref) {
+    size_t rlen = strcspn(ref, "#"), origin = b->authority + strcspn(base + b->authority, "/?#");
+    size_t bpath = b->path[0] == '?' ? 0 : strcspn(b->path, "?#"); /* the base's path, no query */
+    size_t scheme = strcspn(ref, ":/?");
+    char *t;
+    size_t plen, total, kept;
+    if (scheme < rlen && ref[scheme] == ':' && scheme > 0) { /* absolute: as it is */
+        memcpy(out, ref, rlen);
+        out[rlen] = 0;
+        return;
+    }
+    if (rlen >= 2 && ref[0] == '/' && ref[1] == '/') { /* network-path: the base's scheme */
+        size_t n = b->authority - 2;
+        memcpy(out, base, n);
+        memcpy(out + n, ref, rlen);
+        out[n + rlen] = 0;
+        return;
+    }
+    memcpy(out, base, origin);
+    t = out + origin;
+    if (rlen == 0) { /* the base itself */
+        memcpy(t, b->path, b->path_len);
+        t[b->path_len] = 0;
+    } else if (ref[0] == '/') {
+        memcpy(t, ref, rlen);
+        t[rlen] = 0;
+    } else if (ref[0] == '?') { /* the base's path, another query */
+        if (!bpath) t[bpath++] = '/';
+        else memcpy(t, b->path, bpath);
+        memcpy(t + bpath, ref, rlen);
+        t[bpath + rlen] = 0;
+    } else { /* merge: the base's path up to its last '/', then ref */
+        while (bpath > 0 && b->path[bpath - 1] != '/') bpath--;
+        if (!bpath) t[bpath++] = '/';
+        else memcpy(t, b->path, bpath);
+        memcpy(t + bpath, ref, rlen);
+        t[bpath + rlen] = 0;
+    }
+    plen = strcspn(t, "?");
+    total = strlen(t);
+    kept = plen;
+    async_http__remove_dots(t, &kept);
+    memmove(t + kept, t + plen, total - plen + 1);
+}
+
+int async_http_url_resolve(const char *base, const char *ref, char *out, size_t cap) {
+    async_http__url b;
+    async_http__url_error e;
+    int rc = async_http__url_parse(base, &b, &e);
+    size_t need;
+    if (rc) return rc;
+    need = async_http__resolve_size(base, &b, ref);
+    if (need > cap) {
+        /* resolve into a scratch copy only when the caller's room may not do */
+        char *tmp = (char *)malloc(need);
+        size_t len;
+        if (!tmp) return ASYNC_HTTP_ENOMEM;
+        async_http__resolve_into(tmp, base, &b, ref);
+        len = strlen(tmp);
+        if (len >= cap) {
+            free(tmp);
+            return ASYNC_EINVAL;
+        }
+        memcpy(out, tmp, len + 1);
+        free(tmp);
+        return (int)len;
+    }
+    async_http__resolve_into(out, base, &b, ref);
+    return (int)strlen(out);
+}
+
+/* The request's current URL taken apart, its host looked up. */
+static int async_http__parse_url(async_http_request *r) {
+    async_http__url u;
+    async_http__url_error e;
+    int rc = async_http__url_parse(r->_url, &u, &e);
+    if (rc) {
+        r->error = rc;
+        if (rc == ASYNC_HTTP_ESCHEME) async_http__set_detail(r, "%s", e.why);
+        else async_http__set_detail(r, "%s at %lu", e.why, (unsigned long)e.at);
+        return rc;
+    }
 #ifndef ASYNC_HTTP_TLS
-    if (tls) {
-        snprintf(r->_detail, sizeof r->_detail, "%s: https needs TLS: build with -DASYNC_HTTP_TLS and link -lssl -lcrypto",
-                 async_strerror(ASYNC_HTTP_ESCHEME));
+    if (u.tls) {
+        r->error = ASYNC_HTTP_ESCHEME;
+        async_http__set_detail(r, "%s", "https needs TLS: build with -DASYNC_HTTP_TLS and link -lssl -lcrypto");
         return ASYNC_HTTP_ESCHEME;
     }
 #endif
-    port = tls ? 443 : 80;
-    host = u + (tls ? 8 : 7);
-    if (*host == '[') {
-        bracketed = 1;
-        host++;
-        host_end = strchr(host, ']');
-        if (!host_end) return ASYNC_HTTP_EURL;
-        p = host_end + 1;
-    } else {
-        host_end = host + strcspn(host, ":/?#");
-        p = host_end;
-    }
-    if (host_end == host || memchr(host, '@', (size_t)(host_end - host))) return ASYNC_HTTP_EURL;
-    if (*p == ':') {
-        char *end;
-        p++;
-        if (*p < '0' || *p > '9') return ASYNC_HTTP_EURL;
-        port = strtoul(p, &end, 10);
-        if (port == 0 || port > 65535) return ASYNC_HTTP_EURL;
-        p = end;
-    }
-    if (*p && *p != '/' && *p != '?' && *p != '#') return ASYNC_HTTP_EURL;
-    r->_path = *p == '/' || *p == '?' ? p : "/";
-    r->_path_len = *p == '/' || *p == '?' ? strcspn(p, "#") : 1;
-    for (k = 0; k < r->_path_len; k++)
-        if ((unsigned char)r->_path[k] <= ' ' || r->_path[k] == 0x7f) return ASYNC_HTTP_EURL;
-    return async_http__host_lookup(r->_client, tls, host, (size_t)(host_end - host), (unsigned)port, bracketed,
-                                   &r->_host);
+    r->_path = u.path;
+    r->_path_len = u.path_len;
+    return async_http__host_lookup(r->_client, u.tls, u.host, u.host_len, u.port, u.bracketed, &r->_host);
 }
 
 // >>stream
@@ -2903,12 +3135,35 @@ void async_stream_close(async_stream *s) {
 }
 
 // >>request
+/* The value of a "Name: value" line if it is named `name` (lower case), or NULL. */
+static const char *async_http__line_named(const char *line, const char *name) {
+    size_t n = strlen(name);
+    return async_http__ieq(line, n, name, n) && line[n] == ':' ? line + n + 1 : NULL;
+}
+
 /* The value of the user's header line `name` (lower case), or NULL. */
 static const char *async_http__user_header(const char *const *h, const char *name) {
-    size_t n = strlen(name);
+    const char *v;
     for (; h && *h; h++)
-        if (async_http__ieq(*h, n, name, n) && (*h)[n] == ':') return *h + n + 1;
+        if ((v = async_http__line_named(*h, name)) != NULL) return v;
     return NULL;
+}
+
+/* User headers a request leaves out after a redirect: credentials on the
+   way to another origin, the body's own headers once the body is dropped. */
+enum { ASYNC_HTTP__DROP_AUTH = 1, ASYNC_HTTP__DROP_BODY = 2 };
+
+static int async_http__dropped(const async_http_request *r, const char *line) {
+    static const char *const auth[] = {"authorization", "proxy-authorization", "cookie", NULL};
+    static const char *const body[] = {"content-type", "content-length", "transfer-encoding", "content-encoding", NULL};
+    const char *const *n;
+    if (r->_drop & ASYNC_HTTP__DROP_AUTH)
+        for (n = auth; *n; n++)
+            if (async_http__line_named(line, *n)) return 1;
+    if (r->_drop & ASYNC_HTTP__DROP_BODY)
+        for (n = body; *n; n++)
+            if (async_http__line_named(line, *n)) return 1;
+    return 0;
 }
 
 /* User headers are sent as they are: each must be one "Name: value" line. */
@@ -2934,8 +3189,8 @@ static int async_http__build(async_http_request *r, async_http__conn *s) {
     const char *const *h;
     const char *host = c->_hosts[r->_host].host_header, *agent = c->config.user_agent;
     size_t method_len = strlen(r->_method), host_len = strlen(host), agent_len = strlen(agent);
-    size_t need = method_len + r->_path_len + host_len + agent_len + r->body_len + 96;
-    int has_length = r->body_len || !strcmp(r->_method, "POST") || !strcmp(r->_method, "PUT");
+    size_t need = method_len + r->_path_len + host_len + agent_len + r->_body_len + 96;
+    int has_length = r->_body_len || !strcmp(r->_method, "POST") || !strcmp(r->_method, "PUT");
     char *p;
     for (h = r->_headers; h && *h; h++) need += strlen(*h) + 2;
     if (need > s->scap) {
@@ -2954,12 +3209,13 @@ static int async_http__build(async_http_request *r, async_http__conn *s) {
     p = async_http__put(p, agent, agent_len);
     p = ASYNC_HTTP__PUT_LIT(p, "\r\n");
     for (h = r->_headers; h && *h; h++) {
+        if (async_http__dropped(r, *h)) continue;
         p = async_http__put(p, *h, strlen(*h));
         p = ASYNC_HTTP__PUT_LIT(p, "\r\n");
     }
     if (has_length) p += sprintf(p, "Content-Length: %lu\r\n", (unsigned long)r->body_len);
     p = ASYNC_HTTP__PUT_LIT(p, "\r\n");
-    if (r->body_len) p = async_http__put(p, (const char *)r->body, r->body_len);
+    if (r->_body_len) p = async_http__put(p, (const char *)r->_body, r->_body_len);
     r->_try.send_len = (size_t)(p - s->sbuf);
     return 0;
 }
@@ -3058,6 +3314,8 @@ static int async_http__begin(async_http_request *r) {
     if (!rc) rc = async_http__parse_url(r);
     if (!rc) rc = async_http__check_headers(r->_headers);
     if (rc) return rc;
+    r->_body = r->body;
+    r->_body_len = r->body_len;
     if (total > 0) async_deadline_start(r->task.loop, &r->_deadline, &r->task, total);
     return 0;
 }
@@ -3232,6 +3490,9 @@ static int async_http__outcome(async_http_request *r) {
     if (cancelling) return ASYNC_ECANCELED;
     if (r->_err == ASYNC_ETIMEDOUT)
         return r->_try.phase == ASYNC_HTTP__PHASE_CONNECT ? ASYNC_HTTP_ETIMEOUT_CONNECT : ASYNC_HTTP_ETIMEOUT_READ;
+    /* The kernel gave up on the SYNs first: the connect timed out all the same. */
+    if (r->_err == -ETIMEDOUT && r->_try.phase == ASYNC_HTTP__PHASE_CONNECT && !r->_try.connected)
+        return ASYNC_HTTP_ETIMEOUT_CONNECT;
     return async_http__net_error(r->_err);
 }
 
@@ -3242,18 +3503,12 @@ static int async_http__may_retry(async_http_request *r, int err) {
            (err == ASYNC_HTTP_ERESET || err == ASYNC_HTTP_ECLOSED);
 }
 
-/* A detail for the request's error message, after the code's own text. */
-static void async_http__set_detail(async_http_request *r, const char *fmt, ...) {
-    va_list ap;
-    int n = snprintf(r->_detail, sizeof r->_detail, "%s: ", async_strerror(r->error));
-    if (n < 0 || (size_t)n >= sizeof r->_detail) return;
-    va_start(ap, fmt);
-    vsnprintf(r->_detail + n, sizeof r->_detail - (size_t)n, fmt, ap);
-    va_end(ap);
-}
 
 static void async_http__finish_response(async_http_request *r) {
     async_http_response *resp = &r->response;
+    resp->url = r->_url;
+    resp->history = r->_history;
+    resp->history_len = (size_t)r->_redirects;
     resp->status = r->_parser.status;
     resp->version_minor = r->_parser.version_minor;
     resp->reason = r->_parser.reason;
@@ -3264,12 +3519,118 @@ static void async_http__finish_response(async_http_request *r) {
     else resp->body[resp->body_len] = 0;
 }
 
-/* After an attempt: done, another attempt, or the request fails. */
+static int async_http__same_origin(const async_http__url *a, const async_http__url *b) {
+    return a->tls == b->tls && a->port == b->port && async_http__ieq(a->host, a->host_len, b->host, b->host_len);
+}
+
+/* A redirect to follow (aiohttp's rules): the new URL in place, the method
+   and body as the status says, the hop in the history. 1 if followed, 0 if
+   the response is the answer, or an error. */
+static int async_http__follow(async_http_request *r) {
+    async_http_client *c = r->_client;
+    int status = r->_parser.status, rc;
+    size_t loc_len, n;
+    const char *loc = async_http_header_find(r->_parser.headers, r->_parser.header_count, "location", &loc_len);
+    async_http__url from, to;
+    async_http__url_error e;
+    char *ref, *target;
+    if (c->config.max_redirects < 0 || !loc ||
+        (status != 301 && status != 302 && status != 303 && status != 307 && status != 308))
+        return 0;
+    if (r->_redirects >= c->config.max_redirects) {
+        r->error = ASYNC_HTTP_EREDIRECTS;
+        async_http__set_detail(r, "more than %d (the last to %.*s)", c->config.max_redirects, (int)(loc_len > 80 ? 80 : loc_len),
+                               loc);
+        return ASYNC_HTTP_EREDIRECTS;
+    }
+    if (!(ref = async_http__strndup(c, loc, loc_len))) return ASYNC_HTTP_ENOMEM;
+    async_http__url_parse(r->_url, &from, &e); /* it was fetched: it parses */
+    target = (char *)async_http__alloc(c, NULL, async_http__resolve_size(r->_url, &from, ref));
+    if (target) async_http__resolve_into(target, r->_url, &from, ref);
+    async_http__alloc(c, ref, 0);
+    if (!target) return ASYNC_HTTP_ENOMEM;
+    if ((rc = async_http__url_parse(target, &to, &e)) != 0) {
+        r->error = rc;
+        async_http__set_detail(r, "the redirect to %.80s: %s", target, e.why);
+        async_http__alloc(c, target, 0);
+        return rc;
+    }
+    /* The hop, for the history: the URL that answered with the redirect. */
+    n = r->_redirects;
+    if (n == r->_history_cap) {
+        size_t cap = n ? n * 2 : 4;
+        async_http_hop *grown = (async_http_hop *)async_http__alloc(c, r->_history, cap * sizeof *grown);
+        if (!grown) {
+            async_http__alloc(c, target, 0);
+            return ASYNC_HTTP_ENOMEM;
+        }
+        r->_history = grown;
+        r->_history_cap = cap;
+    }
+    r->_history[n].status = status;
+    r->_history[n].url = r->_url_owned ? r->_url_owned : async_http__strndup(c, r->_url, strlen(r->_url));
+    r->_url_owned = NULL; /* the hop keeps it */
+    if (!r->_history[n].url) {
+        async_http__alloc(c, target, 0);
+        return ASYNC_HTTP_ENOMEM;
+    }
+    r->_redirects++;
+    /* 303: a GET (a HEAD stays one); 301 and 302: a POST becomes a GET; 307
+       and 308 keep the method and the body. */
+    if (status == 303 ? !r->_is_head : (status == 301 || status == 302) && !strcmp(r->_method, "POST")) {
+        r->_method = "GET";
+        r->_body = NULL;
+        r->_body_len = 0;
+        r->_drop |= ASYNC_HTTP__DROP_BODY;
+    }
+    if (!async_http__same_origin(&from, &to)) r->_drop |= ASYNC_HTTP__DROP_AUTH;
+    r->_url = r->_url_owned = target;
+    r->_attempts = 0;
+    /* The redirect's own body is of no use. */
+    if (r->_body_cap) async_http__alloc(c, r->response.body, 0);
+    r->_body_cap = 0;
+    r->response.body = NULL;
+    r->response.body_len = 0;
+    if ((rc = async_http__parse_url(r)) != 0) return rc;
+    return 1;
+}
+
+/* The request fails with err: its detail (the parser's reason and where,
+   the stream's, which timeout and its value), and it holds nothing. */
+static int async_http__give_up(async_http_request *r, int err, const char *why) {
+    const async_http_client_config *cfg = &r->_client->config;
+    async_time limit = err == ASYNC_HTTP_ETIMEOUT_CONNECT ? cfg->timeout_connect
+                       : err == ASYNC_HTTP_ETIMEOUT_READ  ? cfg->timeout_sock_read
+                       : err == ASYNC_HTTP_ETIMEOUT_TOTAL ? (r->timeout ? r->timeout : cfg->timeout_total)
+                                                          : 0;
+    async_deadline_stop(&r->_deadline);
+    r->error = err;
+    if (r->_detail[0]) {
+        /* said already (a redirect's) */
+    } else if (err == ASYNC_HTTP_EMALFORMED || err == ASYNC_HTTP_EHEADER_TOO_LARGE ||
+               (err == ASYNC_HTTP_ECLOSED && r->_parser.offset > 0)) {
+        async_http__set_detail(r, "%s at byte %lu", r->_parser.error_reason ? r->_parser.error_reason : "?",
+                               (unsigned long)r->_parser.error_offset);
+    } else if (limit) { /* which limit, and its value */
+        snprintf(r->_detail, sizeof r->_detail, "timed out: the %s timeout (%g s) passed%s",
+                 err == ASYNC_HTTP_ETIMEOUT_CONNECT ? "connect" : err == ASYNC_HTTP_ETIMEOUT_READ ? "read" : "total",
+                 (double)limit / 1e9, err == ASYNC_HTTP_ETIMEOUT_READ ? " (the server went silent)" : "");
+    } else if (why && why[0]) {
+        async_http__set_detail(r, "%s", why);
+    }
+    async_http_request_release(r); /* a failed request holds nothing */
+    return ASYNC_HTTP__FAIL;
+}
+
+/* After an attempt: done, another attempt (a retry, a redirect), or the
+   request fails. */
 static int async_http__conclude(async_http_request *r) {
     int err = async_http__outcome(r);
     char why[sizeof r->_detail];
     if (!err) {
         async_http__give_back(r, r->_parser.keep_alive);
+        if ((err = async_http__follow(r)) == 1) return ASYNC_HTTP__RETRY;
+        if (err) return async_http__give_up(r, err, NULL);
         async_deadline_stop(&r->_deadline);
         async_http__finish_response(r);
         return ASYNC_HTTP__DONE;
@@ -3283,16 +3644,7 @@ static int async_http__conclude(async_http_request *r) {
         r->_attempts++;
         return ASYNC_HTTP__RETRY;
     }
-    async_deadline_stop(&r->_deadline);
-    r->error = err;
-    if (err == ASYNC_HTTP_EMALFORMED || err == ASYNC_HTTP_EHEADER_TOO_LARGE ||
-        (err == ASYNC_HTTP_ECLOSED && r->_parser.offset > 0))
-        async_http__set_detail(r, "%s at byte %lu", r->_parser.error_reason ? r->_parser.error_reason : "?",
-                               (unsigned long)r->_parser.error_offset);
-    else if (why[0])
-        async_http__set_detail(r, "%s", why);
-    async_http_request_release(r); /* a failed request holds nothing */
-    return ASYNC_HTTP__FAIL;
+    return async_http__give_up(r, err, why);
 }
 
 /* Await each future a step names until the step is over. One line: the
@@ -3355,7 +3707,20 @@ static int async_http__copy_inputs(async_http_request *r, const async_http_reque
     return 0;
 }
 
+/* The request's task ended, whichever way (even cancelled before it ran):
+   the client forgets it. */
+static void async_http__ended(async_waiter *w, async_future *task) {
+    async_http_request *r = ASYNC_HTTP__CONTAINER(task, async_http_request, task.future);
+    async_http_client *c = r->_client;
+    (void)w;
+    if (r->_live_prev) r->_live_prev->_live_next = r->_live_next;
+    else c->_live = r->_live_next;
+    if (r->_live_next) r->_live_next->_live_prev = r->_live_prev;
+    r->_live_prev = r->_live_next = NULL;
+}
+
 async_future *async_http_start(async_http_client *c, async_http_request *req, const async_http_request_desc *desc) {
+    async_future *f;
     memset(req, 0, sizeof *req);
     req->_client = c;
     req->_try.conn = -1;
@@ -3368,7 +3733,13 @@ async_future *async_http_start(async_http_client *c, async_http_request *req, co
     req->user = desc->user;
     req->_err = desc->url ? async_http__copy_inputs(req, desc) : ASYNC_HTTP_EURL;
     req->_is_head = !strcmp(req->_method, "HEAD");
-    return async_create_task(c->io->loop, &req->task, async_http__run);
+    f = async_create_task(c->io->loop, &req->task, async_http__run);
+    req->_live_next = c->_live;
+    if (c->_live) c->_live->_live_prev = req;
+    c->_live = req;
+    req->_ended.wake = async_http__ended;
+    async_future_add_waiter(f, &req->_ended);
+    return f;
 }
 
 async_future *async_http_fetch(async_http_client *c, async_http_request *req, const char *method, const char *url) {
@@ -3427,11 +3798,15 @@ void async_http_request_release(async_http_request *req) {
     if (req->_body_cap) async_http__alloc(c, req->response.body, 0);
     async_http__alloc(c, req->_head_mem, 0);
     async_http__alloc(c, req->_inputs, 0);
-    req->_inputs = NULL;
+    async_http__alloc(c, req->_url_owned, 0);
+    while (req->_redirects > 0) async_http__alloc(c, (void *)(uintptr_t)req->_history[--req->_redirects].url, 0);
+    async_http__alloc(c, req->_history, 0);
+    req->_inputs = req->_url_owned = NULL;
     req->_url = NULL;
     req->_headers = NULL;
     req->_head_mem = NULL;
-    req->_body_cap = 0;
+    req->_history = NULL;
+    req->_body_cap = req->_history_cap = 0;
     memset(&req->response, 0, sizeof req->response);
 }
 #endif /* ASYNC_HTTP_PARSER_ONLY */

@@ -157,14 +157,14 @@ check "fetch: a refused connection (exit 1, the URL and why)" fetch_refused_ok
 
 fetch_read_timeout_ok() {
     run "$B/fetch" --read-timeout 0.2 "$base/api/people/1?delay_ms=3000"
-    [ "$rc" -eq 1 ] && [[ $err == "fetch: $base/api/people/1?delay_ms=3000: timed out: the read timeout passed"* ]]
+    [ "$rc" -eq 1 ] && [[ $err == "fetch: $base/api/people/1?delay_ms=3000: timed out: the read timeout (0.2 s) passed"* ]]
 }
 check "fetch --read-timeout 0.2 against a 3 s delay" fetch_read_timeout_ok
 
 fetch_total_timeout_ok() {
     run "$B/fetch" --timeout 0.25 "$base/api/people/2" "$base/api/people/3?delay_ms=3000"
     [ "$rc" -eq 1 ] && [[ $out == '{"name": "C-3PO"'* ]] &&
-        [ "$err" = "fetch: $base/api/people/3?delay_ms=3000: timed out: the total timeout passed" ]
+        [ "$err" = "fetch: $base/api/people/3?delay_ms=3000: timed out: the total timeout (0.25 s) passed" ]
 }
 check "fetch --timeout 0.25: one in time, one timed out" fetch_total_timeout_ok
 

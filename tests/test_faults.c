@@ -173,7 +173,8 @@ static void run_requests(env *e, batch *b, int n, tally *t) {
                 else
                     t->wrong_body++;
             } else if (err == ASYNC_HTTP_ERESET) t->reset++;
-            else if (err == ASYNC_HTTP_ENETWORK) t->network++;
+            /* a connect the kernel failed with ETIMEDOUT is the connect timeout */
+            else if (err == ASYNC_HTTP_ENETWORK || err == ASYNC_HTTP_ETIMEOUT_CONNECT) t->network++;
             else {
                 t->other++;
                 fprintf(stderr, "  unexpected error %d: %s\n", err, async_http_request_error(r));
