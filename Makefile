@@ -26,8 +26,9 @@ SOCKET_TESTS := $(B)/test_http_clang $(B)/test_http_san $(B)/test_tls_clang $(B)
                 $(B)/test_web_clang $(B)/test_web_san
 
 TEST_BINS := $(ASYNC_TESTS) $(PARSER_TESTS) $(B)/test_backend_clang $(B)/test_backend_san $(B)/test_minimal
-# async_http.h with TLS (OpenSSL 3) wherever it is built, and its libraries.
-HTTP_BUILD := -DASYNC_HTTP_TLS -luring -lpthread -lssl -lcrypto
+# async_http.h with TLS (OpenSSL 3) and decompression (zlib) wherever it is
+# built, and its libraries.
+HTTP_BUILD := -DASYNC_HTTP_TLS -DASYNC_HTTP_ZLIB -luring -lpthread -lssl -lcrypto -lz
 
 # The examples and `make demo`; fuzzing, fault injection and the soak.
 include examples/examples.mk

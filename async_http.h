@@ -143,7 +143,8 @@ extern "C" {
     X(ASYNC_HTTP_ETLS_HANDSHAKE, -4218, "TLS handshake failed")                                                  \
     X(ASYNC_HTTP_ETLS, -4219, "TLS error")                                                                       \
     X(ASYNC_HTTP_ETLS_TRUNCATED, -4220, "TLS: the connection was cut without close_notify (a truncated body)")   \
-    X(ASYNC_HTTP_EREDIRECTS, -4221, "too many redirects")
+    X(ASYNC_HTTP_EREDIRECTS, -4221, "too many redirects")                                                        \
+    X(ASYNC_HTTP_EDECODE, -4222, "the compressed body is corrupt")
 
 #define ASYNC_HTTP__ENUM(name, code, text) name = code,
 enum { ASYNC_IO_ERRORS(ASYNC_HTTP__ENUM) };
@@ -478,6 +479,7 @@ typedef struct async_http_client_config {
     size_t max_headers;          /* 0: 100 */
     unsigned max_interim;        /* 1xx responses allowed before the final one; 0: 16 */
     int max_redirects;           /* redirects followed; 0: 10; ASYNC_HTTP_NO_REDIRECTS: none */
+    int no_decompress;           /* ASYNC_HTTP_ZLIB: leave gzip and deflate bodies compressed (no Accept-Encoding) */
     size_t recv_buffer_size;     /* per connection; 0: 64 KiB (only what a response fills is touched) */
     const char *user_agent;      /* NULL: "async_http.h" */
     /* https (ASYNC_HTTP_TLS): the server's certificate and name are checked
@@ -605,6 +607,9 @@ struct async_http_request {
     async_http_hop *_history;
     size_t _history_cap;
     async_http_request *_live_prev, *_live_next; /* the client's requests not yet done */
+    int _coding;          /* the body's Content-Encoding, as the decoder sees it */
+    void *_decoder;       /* ASYNC_HTTP_ZLIB: the inflate state, while a body is decoded */
+    char _decode_why[64]; /* zlib's reason for ASYNC_HTTP_EDECODE */
     async_waiter _ended;  /* takes it off that list when its task ends */
     const char *_path;    /* in _url */
     size_t _path_len;
@@ -675,6 +680,9 @@ void async_http_request_release(async_http_request *req);
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#endif
+#ifdef ASYNC_HTTP_ZLIB
+#include <zlib.h>
 #endif
 #endif
 
@@ -3208,6 +3216,11 @@ static int async_http__build(async_http_request *r, async_http__conn *s) {
     p = ASYNC_HTTP__PUT_LIT(p, "\r\nUser-Agent: ");
     p = async_http__put(p, agent, agent_len);
     p = ASYNC_HTTP__PUT_LIT(p, "\r\n");
+#ifdef ASYNC_HTTP_ZLIB
+    /* What the decoder takes, unless the user asks for something else. */
+    if (!c->config.no_decompress && !async_http__user_header(r->_headers, "accept-encoding"))
+        p = ASYNC_HTTP__PUT_LIT(p, "Accept-Encoding: gzip, deflate\r\n");
+#endif
     for (h = r->_headers; h && *h; h++) {
         if (async_http__dropped(r, *h)) continue;
         p = async_http__put(p, *h, strlen(*h));
@@ -3221,12 +3234,24 @@ static int async_http__build(async_http_request *r, async_http__conn *s) {
 }
 
 // >>sink
-/* parser -> sink: each decoded piece of the body goes to the user's
-   on_body, or into the stored body, whose size limit lives here. */
-static int async_http__sink_head(async_http_request *r);
+/* parser -> [decoder] -> sink: the body's bytes, de-chunked by the parser,
+   are decompressed if the response says gzip or deflate (ASYNC_HTTP_ZLIB),
+   then go to the user's on_body or into the stored body, whose size limit
+   lives here and counts decoded bytes (a small bomb never becomes a big
+   allocation). */
+enum { ASYNC_HTTP__CODING_UNKNOWN, ASYNC_HTTP__CODING_NONE, ASYNC_HTTP__CODING_GZIP, ASYNC_HTTP__CODING_DEFLATE };
 
-static int async_http__sink_write(void *user, const char *data, size_t len) {
-    async_http_request *r = (async_http_request *)user;
+/* Once the head is in: a stored, plain body announced over the limit fails
+   now, not after the server sent (or failed to send) all of it. */
+static int async_http__sink_head(async_http_request *r) {
+    if (r->on_body || !async_http_parser_head_done(&r->_parser) || r->_coding > ASYNC_HTTP__CODING_NONE) return 0;
+    return async_http_parser_body_length(&r->_parser) > (int64_t)r->_client->config.max_body_size
+               ? ASYNC_HTTP_EBODY_TOO_LARGE
+               : 0;
+}
+
+/* The end of the chain: decoded bytes, to on_body or the stored body. */
+static int async_http__sink_write(async_http_request *r, const char *data, size_t len) {
     async_http_client *c = r->_client;
     size_t need = r->response.body_len + len + 1;
     int64_t announced = async_http_parser_body_length(&r->_parser);
@@ -3236,9 +3261,10 @@ static int async_http__sink_write(void *user, const char *data, size_t len) {
     if (need > r->_body_cap) {
         size_t cap = r->_body_cap ? r->_body_cap * 2 : 4096;
         char *grown;
-        /* The announced length up front, but no more than 1 MiB on a promise
-           alone: past that the body grows as its bytes arrive. */
-        if (announced >= 0 && (size_t)announced + 1 > cap)
+        /* The announced length up front (if it is the body's, not compressed),
+           but no more than 1 MiB on a promise alone: past that the body grows
+           as its bytes arrive. */
+        if (announced >= 0 && r->_coding <= ASYNC_HTTP__CODING_NONE && (size_t)announced + 1 > cap)
             cap = (size_t)announced + 1 < ((size_t)1 << 20) ? (size_t)announced + 1 : ((size_t)1 << 20);
         while (cap < need) cap *= 2;
         grown = (char *)async_http__alloc(c, r->response.body, cap);
@@ -3251,13 +3277,119 @@ static int async_http__sink_write(void *user, const char *data, size_t len) {
     return 0;
 }
 
-/* Once the head is in: a stored body announced over the limit fails now,
-   not after the server sent (or failed to send) all of it. */
-static int async_http__sink_head(async_http_request *r) {
-    if (r->on_body || !async_http_parser_head_done(&r->_parser)) return 0;
-    return async_http_parser_body_length(&r->_parser) > (int64_t)r->_client->config.max_body_size
-               ? ASYNC_HTTP_EBODY_TOO_LARGE
-               : 0;
+#ifdef ASYNC_HTTP_ZLIB
+/* The decoder: one inflate stream and a piece of output, allocated through
+   the client's allocator (zlib's window too) when a compressed body starts. */
+typedef struct async_http__decoder {
+    z_stream z;
+    int ended;       /* the compressed stream reached its end */
+    int raw_tried;   /* "deflate" that is raw deflate, not zlib's format (some servers) */
+    char out[16384];
+} async_http__decoder;
+
+static voidpf async_http__zalloc(voidpf opaque, uInt items, uInt size) {
+    async_http_client *c = (async_http_client *)opaque;
+    return items && size <= (size_t)-1 / items ? async_http__alloc(c, NULL, (size_t)items * size) : NULL;
+}
+
+static void async_http__zfree(voidpf opaque, voidpf p) { async_http__alloc((async_http_client *)opaque, p, 0); }
+
+/* The response's Content-Encoding, if it is one coding we decode. */
+static int async_http__coding_of(const async_http_request *r) {
+    size_t len;
+    const char *v = async_http_header_find(r->_parser.headers, r->_parser.trailer_start, "content-encoding", &len);
+    if (r->_client->config.no_decompress || !v) return ASYNC_HTTP__CODING_NONE;
+    if (ASYNC_HTTP__IEQ_LIT(v, len, "gzip") || ASYNC_HTTP__IEQ_LIT(v, len, "x-gzip")) return ASYNC_HTTP__CODING_GZIP;
+    if (ASYNC_HTTP__IEQ_LIT(v, len, "deflate")) return ASYNC_HTTP__CODING_DEFLATE;
+    return ASYNC_HTTP__CODING_NONE; /* another coding (br, several): the body stays as it came */
+}
+
+static int async_http__decoder_start(async_http_request *r, int raw) {
+    async_http__decoder *d = (async_http__decoder *)r->_decoder;
+    if (!d) {
+        if (!(d = (async_http__decoder *)async_http__alloc(r->_client, NULL, sizeof *d))) return ASYNC_HTTP_ENOMEM;
+        r->_decoder = d;
+    } else {
+        inflateEnd(&d->z);
+    }
+    memset(&d->z, 0, sizeof d->z);
+    d->z.zalloc = async_http__zalloc;
+    d->z.zfree = async_http__zfree;
+    d->z.opaque = r->_client;
+    d->ended = 0;
+    d->raw_tried = raw;
+    /* gzip: 16 + window; deflate: zlib's format, or raw (-15) on second try */
+    return inflateInit2(&d->z, r->_coding == ASYNC_HTTP__CODING_GZIP ? 15 + 16 : raw ? -15 : 15) == Z_OK
+               ? 0
+               : ASYNC_HTTP_ENOMEM;
+}
+
+static void async_http__decoder_free(async_http_request *r) {
+    async_http__decoder *d = (async_http__decoder *)r->_decoder;
+    if (!d) return;
+    inflateEnd(&d->z);
+    async_http__alloc(r->_client, d, 0);
+    r->_decoder = NULL;
+}
+
+static int async_http__corrupt(async_http_request *r, const char *why) {
+    async_http__copy(r->_decode_why, sizeof r->_decode_why, why ? why : "corrupt data");
+    return ASYNC_HTTP_EDECODE;
+}
+
+/* Compressed bytes in, decoded pieces out to the sink. */
+static int async_http__decode(async_http_request *r, const char *data, size_t len) {
+    async_http__decoder *d = (async_http__decoder *)r->_decoder;
+    int rc;
+    d->z.next_in = (Bytef *)(uintptr_t)data;
+    d->z.avail_in = (uInt)len;
+    while (d->z.avail_in > 0) {
+        size_t before = d->z.total_in;
+        if (d->ended) {
+            /* gzip members may follow one another (RFC 1952 2.2); anything else after the end is not right */
+            if (r->_coding != ASYNC_HTTP__CODING_GZIP) return async_http__corrupt(r, "data after the end of the compressed body");
+            inflateReset(&d->z);
+            d->ended = 0;
+        }
+        d->z.next_out = (Bytef *)d->out;
+        d->z.avail_out = sizeof d->out;
+        rc = inflate(&d->z, Z_NO_FLUSH);
+        if (rc == Z_DATA_ERROR && r->_coding == ASYNC_HTTP__CODING_DEFLATE && !d->raw_tried && before == 0) {
+            /* the very first bytes are not zlib's: try them as raw deflate */
+            if ((rc = async_http__decoder_start(r, 1)) != 0) return rc;
+            return async_http__decode(r, data, len);
+        }
+        if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) return async_http__corrupt(r, d->z.msg);
+        if (rc == Z_STREAM_END) d->ended = 1;
+        if (sizeof d->out - d->z.avail_out &&
+            (rc = async_http__sink_write(r, d->out, sizeof d->out - d->z.avail_out)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* The body ended: so must the compressed stream in it. */
+static int async_http__decoder_end(async_http_request *r) {
+    async_http__decoder *d = (async_http__decoder *)r->_decoder;
+    return d && !d->ended && d->z.total_in ? async_http__corrupt(r, "the compressed body ends early") : 0;
+}
+#else
+#define async_http__coding_of(r) ASYNC_HTTP__CODING_NONE
+#define async_http__decoder_start(r, raw) 0
+#define async_http__decode(r, data, len) async_http__sink_write(r, data, len)
+#define async_http__decoder_end(r) 0
+#define async_http__decoder_free(r) ((void)0)
+#endif
+
+/* The parser's on_body: the first piece decides on the decoder. */
+static int async_http__body(void *user, const char *data, size_t len) {
+    async_http_request *r = (async_http_request *)user;
+    int rc;
+    if (r->_coding == ASYNC_HTTP__CODING_UNKNOWN) {
+        r->_coding = async_http__coding_of(r);
+        if (r->_coding > ASYNC_HTTP__CODING_NONE && (rc = async_http__decoder_start(r, 0)) != 0) return rc;
+    }
+    return r->_coding > ASYNC_HTTP__CODING_NONE ? async_http__decode(r, data, len) : async_http__sink_write(r, data, len);
 }
 
 // >>exchange
@@ -3402,7 +3534,9 @@ static int async_http__begin_exchange(async_http_request *r, async_http__conn *k
     r->_head_mem = NULL;
     if (async_http__head_alloc(r, cap, n)) return ASYNC_HTTP_ENOMEM;
     async_http_parser_init(&r->_parser, r->_head_mem + n * sizeof(async_http_header), cap,
-                           (async_http_header *)(void *)r->_head_mem, n, r->_is_head, async_http__sink_write, r);
+                           (async_http_header *)(void *)r->_head_mem, n, r->_is_head, async_http__body, r);
+    r->_coding = ASYNC_HTTP__CODING_UNKNOWN;
+    async_http__decoder_free(r); /* a retry starts afresh */
     r->_parser.grow = async_http__grow_head;
     r->_parser.upgrade_expected = async_http__user_header(r->_headers, "upgrade") != NULL;
     if (cfg->max_interim) r->_parser.max_interim = cfg->max_interim;
@@ -3436,7 +3570,7 @@ static int async_http__received(async_http_request *r, const char *data, size_t 
         /* A body that ends with the connection ends for real only with TLS's close_notify. */
         if (async_stream_unclean_eof(&async_http__conn_of(r)->s)) return ASYNC_HTTP_ETLS_TRUNCATED;
         r->_try.done = 1;
-        return 0;
+        return async_http__decoder_end(r);
     }
     r->_try.got_bytes = 1;
     rc = async_http_parser_feed(&r->_parser, data, n, &used);
@@ -3444,7 +3578,7 @@ static int async_http__received(async_http_request *r, const char *data, size_t 
     if (rc == 0) return async_http__sink_head(r);
     if (used != n) r->_parser.keep_alive = 0; /* stray bytes: the stream is off */
     r->_try.done = 1;
-    return 0;
+    return async_http__decoder_end(r);
 }
 
 static async_future *async_http__recv_step(async_http_request *r) {
@@ -3611,6 +3745,8 @@ static int async_http__give_up(async_http_request *r, int err, const char *why) 
                (err == ASYNC_HTTP_ECLOSED && r->_parser.offset > 0)) {
         async_http__set_detail(r, "%s at byte %lu", r->_parser.error_reason ? r->_parser.error_reason : "?",
                                (unsigned long)r->_parser.error_offset);
+    } else if (err == ASYNC_HTTP_EDECODE) {
+        async_http__set_detail(r, "%s", r->_decode_why);
     } else if (limit) { /* which limit, and its value */
         snprintf(r->_detail, sizeof r->_detail, "timed out: the %s timeout (%g s) passed%s",
                  err == ASYNC_HTTP_ETIMEOUT_CONNECT ? "connect" : err == ASYNC_HTTP_ETIMEOUT_READ ? "read" : "total",
@@ -3632,6 +3768,7 @@ static int async_http__conclude(async_http_request *r) {
         if ((err = async_http__follow(r)) == 1) return ASYNC_HTTP__RETRY;
         if (err) return async_http__give_up(r, err, NULL);
         async_deadline_stop(&r->_deadline);
+        async_http__decoder_free(r);
         async_http__finish_response(r);
         return ASYNC_HTTP__DONE;
     }
@@ -3795,6 +3932,7 @@ const char *async_http_request_error(const async_http_request *req) {
 void async_http_request_release(async_http_request *req) {
     async_http_client *c = req->_client;
     if (!c) return;
+    async_http__decoder_free(req);
     if (req->_body_cap) async_http__alloc(c, req->response.body, 0);
     async_http__alloc(c, req->_head_mem, 0);
     async_http__alloc(c, req->_inputs, 0);

@@ -7,7 +7,7 @@ EXAMPLE_BINS := $(addprefix $(B)/,$(EXAMPLES))
 EXTRA_BINS += $(EXAMPLE_BINS)
 
 $(EXAMPLE_BINS): $(B)/%: examples/%.c async.h async_http.h | $(B)
-	$(CLANG) $(STRICT) -DASYNC_LC_SWITCH -DASYNC_HTTP_TLS -fsyntax-only $<
+	$(CLANG) $(STRICT) -DASYNC_LC_SWITCH -DASYNC_HTTP_TLS -DASYNC_HTTP_ZLIB -fsyntax-only $<
 	$(CC) $(STRICT) $(CFLAGS) $< -o $@ $(HTTP_BUILD)
 
 # Start a swapi_server on a free port and run every example against it.

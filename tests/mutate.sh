@@ -101,7 +101,7 @@ build() {
     for t in "$@"; do
         src=tests/test_$t.c extra=()
         [ "$t" = async_switch ] && src=tests/test_async.c extra=(-DASYNC_LC_SWITCH)
-        (cd "$work/tree" && "$cc" "${flags[@]}" "${extra[@]}" "$src" -o "bin/$t" -DASYNC_HTTP_TLS -luring -lpthread -lssl -lcrypto \
+        (cd "$work/tree" && "$cc" "${flags[@]}" "${extra[@]}" "$src" -o "bin/$t" -DASYNC_HTTP_TLS -DASYNC_HTTP_ZLIB -luring -lpthread -lssl -lcrypto -lz \
             >"$work/build_$t.log" 2>&1) &
         pids+=($!)
         if [ ${#pids[@]} -ge 2 ]; then wait "${pids[0]}" || ok=1; pids=("${pids[@]:1}"); fi

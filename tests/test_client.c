@@ -114,7 +114,8 @@ static char *put_body(char *out, size_t n, size_t *at) {
 /* the request bytes                                                   */
 
 /* GET: request line with the path and query (no fragment), Host with the port,
-   User-Agent, then the user's headers in their order; no framing header, no body. */
+   User-Agent, Accept-Encoding (what the decoder takes), then the user's headers in their
+   order; no framing header, no body. */
 TEST(test_request_bytes_get) {
     env e;
     server s;
@@ -130,7 +131,7 @@ TEST(test_request_bytes_get) {
     CHECK_EQ(r.response.status, 200);
     async_http_request_release(&r);
     snprintf(want, sizeof want,
-             "GET /a/b?x=1&y=%%2F HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: async_http.h\r\n"
+             "GET /a/b?x=1&y=%%2F HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: async_http.h\r\nAccept-Encoding: gzip, deflate\r\n"
              "X-First: 1\r\nAccept: */*\r\nX-Last: z\r\n\r\n",
              s.port);
     CHECK_EQ(server_received(&s), 1);
@@ -167,12 +168,12 @@ TEST(test_request_bytes_with_body) {
     async_http_request_release(&r);
     CHECK_EQ(server_received(&s), 2);
     snprintf(want, sizeof want,
-             "POST /submit HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: probe/1.0\r\n"
+             "POST /submit HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: probe/1.0\r\nAccept-Encoding: gzip, deflate\r\n"
              "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 7\r\n\r\na=1&b=2",
              s.port);
     CHECK_SENT(server_capture(&s, 0), want);
     n = snprintf(want, sizeof want,
-                 "PUT /submit HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: probe/1.0\r\n"
+                 "PUT /submit HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: probe/1.0\r\nAccept-Encoding: gzip, deflate\r\n"
                  "Content-Length: 5\r\n\r\n",
                  s.port);
     memcpy(want + n, binary, sizeof binary);
@@ -190,11 +191,11 @@ TEST(test_request_bytes_empty_bodies) {
                                             "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", OK_RESPONSE,
                                             NULL};
     static const char *const want_fmt[] = {
-        "POST /e HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: async_http.h\r\nContent-Length: 0\r\n\r\n",
-        "PUT /e HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: async_http.h\r\nContent-Length: 0\r\n\r\n",
-        "DELETE /e HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: async_http.h\r\n\r\n",
-        "HEAD /e HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: async_http.h\r\n\r\n",
-        "DELETE /e HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: async_http.h\r\nContent-Length: 2\r\n\r\nid",
+        "POST /e HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: async_http.h\r\nAccept-Encoding: gzip, deflate\r\nContent-Length: 0\r\n\r\n",
+        "PUT /e HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: async_http.h\r\nAccept-Encoding: gzip, deflate\r\nContent-Length: 0\r\n\r\n",
+        "DELETE /e HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: async_http.h\r\nAccept-Encoding: gzip, deflate\r\n\r\n",
+        "HEAD /e HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: async_http.h\r\nAccept-Encoding: gzip, deflate\r\n\r\n",
+        "DELETE /e HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: async_http.h\r\nAccept-Encoding: gzip, deflate\r\nContent-Length: 2\r\n\r\nid",
     };
     env e;
     server s;
@@ -249,7 +250,7 @@ TEST(test_request_bytes_host_and_target_forms) {
     memset(&r, 0, sizeof r);
     CHECK_EQ(fetch(&e.client, &r, "GET", url), 0);
     async_http_request_release(&r);
-    snprintf(want, sizeof want, "GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: async_http.h\r\n\r\n", s.port);
+    snprintf(want, sizeof want, "GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: async_http.h\r\nAccept-Encoding: gzip, deflate\r\n\r\n", s.port);
     CHECK_SENT(server_capture(&s, 0), want);
     CHECK_SENT(server_capture(&s, 1), want);
     if ((have6 = server_start6(&s6, play_capture)) != 0) {
@@ -257,7 +258,7 @@ TEST(test_request_bytes_host_and_target_forms) {
         memset(&r, 0, sizeof r);
         CHECK_EQ(fetch(&e.client, &r, "GET", url), 0);
         async_http_request_release(&r);
-        snprintf(want, sizeof want, "GET /six HTTP/1.1\r\nHost: [::1]:%d\r\nUser-Agent: async_http.h\r\n\r\n",
+        snprintf(want, sizeof want, "GET /six HTTP/1.1\r\nHost: [::1]:%d\r\nUser-Agent: async_http.h\r\nAccept-Encoding: gzip, deflate\r\n\r\n",
                  s6.port);
         CHECK_SENT(server_capture(&s6, 0), want);
     } else {
@@ -283,7 +284,7 @@ TEST(test_request_target_query_without_path) {
     memset(&r, 0, sizeof r);
     CHECK_EQ(fetch(&e.client, &r, "GET", url), 0);
     async_http_request_release(&r);
-    snprintf(want, sizeof want, "GET /?q=1 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: async_http.h\r\n\r\n",
+    snprintf(want, sizeof want, "GET /?q=1 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: async_http.h\r\nAccept-Encoding: gzip, deflate\r\n\r\n",
              s.port);
     CHECK_SENT(server_capture(&s, 0), want);
     env_close(&e);
@@ -315,7 +316,7 @@ TEST(test_request_bytes_on_a_reused_connection) {
     CHECK_EQ(server_received(&s), 2);
     c = server_capture(&s, 0);
     CHECK(c && c->len == c->head_len + sizeof big - 1 && memcmp(c->bytes + c->head_len, big, sizeof big - 1) == 0);
-    snprintf(want, sizeof want, "GET /s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: async_http.h\r\n\r\n", s.port);
+    snprintf(want, sizeof want, "GET /s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: async_http.h\r\nAccept-Encoding: gzip, deflate\r\n\r\n", s.port);
     c = server_capture(&s, 1);
     CHECK_SENT(c, want);
     CHECK(c && c->conn == 0);
@@ -345,8 +346,8 @@ static int private_network(void) {
 static int default_port_requests(void) {
     static const char *const urls[] = {"http://127.0.0.1/x", "http://127.0.0.1:80/y"};
     static const char *const want[] = {
-        "GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: async_http.h\r\n\r\n",
-        "GET /y HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: async_http.h\r\n\r\n",
+        "GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: async_http.h\r\nAccept-Encoding: gzip, deflate\r\n\r\n",
+        "GET /y HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: async_http.h\r\nAccept-Encoding: gzip, deflate\r\n\r\n",
     };
     env e;
     server s;

@@ -96,7 +96,7 @@ TEST(https_get_head_chunked_big) {
     env e;
     async_http_request r;
     char url[128];
-    const char *const gzip[] = {"Accept-Encoding: gzip", NULL};
+    const char *const identity[] = {"Accept-Encoding: identity", NULL};
     size_t len;
     const char *v;
     CHECK_EQ(tls_env(&e, 0, 0), 0);
@@ -106,20 +106,22 @@ TEST(https_get_head_chunked_big) {
     CHECK(r.response.body_len == 41 && !memcmp(r.response.body, "{\"name\": \"Leia Organa\"", 22));
     async_http_request_release(&r);
 
-    CHECK_EQ(fetch_new(&e.client, &r, "HEAD", url, 0), 0);
+    memset(&r, 0, sizeof r);
+    r.headers = identity; /* not gzip'd: nginx says how long it is */
+    CHECK_EQ(fetch(&e.client, &r, "HEAD", url), 0);
     CHECK_EQ(r.response.status, 200);
     CHECK_EQ(r.response.body_len, 0);
     v = async_http_response_header(&r.response, "content-length", &len);
     CHECK(v && len == 2 && !memcmp(v, "41", 2));
     async_http_request_release(&r);
 
-    memset(&r, 0, sizeof r);
-    r.headers = gzip;
-    CHECK_EQ(fetch(&e.client, &r, "GET", url), 0);
+    /* gzip'd by nginx in chunks, decoded as it streams */
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
     v = async_http_response_header(&r.response, "transfer-encoding", &len);
     CHECK(v && len == 7 && !memcmp(v, "chunked", 7));
-    CHECK(r.response.body_len > 10 && (unsigned char)r.response.body[0] == 0x1f &&
-          (unsigned char)r.response.body[1] == 0x8b);
+    v = async_http_response_header(&r.response, "content-encoding", &len);
+    CHECK(v && len == 4 && !memcmp(v, "gzip", 4));
+    CHECK(r.response.body_len == 41 && !memcmp(r.response.body, "{\"name\": \"Leia Organa\"", 22));
     async_http_request_release(&r);
 
     https_url(url, sizeof url, nginx_port, "/big.bin");
