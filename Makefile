@@ -33,6 +33,7 @@ HTTP_BUILD := -DASYNC_HTTP_TLS -luring -lpthread -lssl -lcrypto
 include examples/examples.mk
 include tests/hostile.mk
 include tests/client.mk
+include tests/workers.mk
 
 BENCH_BINS := $(B)/bench_client $(B)/bench_loop
 
