@@ -1748,7 +1748,7 @@ static void async_io__uring_close_detached(async_io *io, int fd) {
 
 /* The wake-up's eventfd is read by one read kept in the kernel, its user
    data the buffer it reads into; it is not an operation (inflight does not
-   count it). Without a free slot it is armed at the next poll. */
+   count it). Each poll arms it again if it is not. */
 static void async_io__uring_arm_wake(async_io *io) {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&io->_ring);
     if (!sqe) return;
@@ -1761,9 +1761,7 @@ static void async_io__uring_arm_wake(async_io *io) {
    writes it again; run what was posted until now. */
 static void async_io__uring_woken(async_io *io) {
     io->_wake_armed = 0;
-    if (io->_wake_closing) return;
-    async_io__uring_arm_wake(io);
-    async_io__run_posted(io);
+    if (!io->_wake_closing) async_io__run_posted(io);
 }
 
 /* Reap every completion. A completion may wake tasks (into the ready queue)

@@ -172,6 +172,15 @@ static void awaiter_start(async_loop *loop, awaiter *a, async_future *f, async_t
     async_create_task(loop, &a->task, awaiter_run);
 }
 
+/* async_run, but a bug that would leave the loop waiting forever fails the test in 10 s
+   instead (the future is then cancelled, and ASYNC_ETIMEDOUT returned). */
+static int run_within(async_loop *loop, async_future *f) {
+    awaiter a;
+    awaiter_start(loop, &a, f, ASYNC_SEC(10));
+    async_run(loop, &a.task.future);
+    return a.err;
+}
+
 /* release: counts, and completes a future the test awaits. */
 static int releases;
 static async_future released;
@@ -198,8 +207,8 @@ TEST(test_results_delivered) {
     awaiter_start(&r.loop, &wa, async_io_to_thread(&r.io, &a.w, job_fn, &a), 0);
     awaiter_start(&r.loop, &wb, async_io_to_thread(&r.io, &b.w, job_fn, &b), 0);
     CHECK_EQ(async_io_work_held(&a.w), 1);
-    CHECK_EQ(async_run(&r.loop, &wa.task.future), 0);
-    CHECK_EQ(async_run(&r.loop, &wb.task.future), 0);
+    CHECK_EQ(run_within(&r.loop, &wa.task.future), 0);
+    CHECK_EQ(run_within(&r.loop, &wb.task.future), 0);
     CHECK_EQ(wa.err, 0);
     CHECK_EQ(async_result(&a.w.future), 4242);
     CHECK_EQ(wb.err, -4321);
@@ -222,7 +231,7 @@ TEST(test_workers_start_lazily) {
     CHECK_EQ(count_threads(), before);
     memset(&j, 0, sizeof j);
     j.answer = 7;
-    CHECK_EQ(async_run(&r.loop, async_io_to_thread(&r.io, &j.w, job_fn, &j)), 0);
+    CHECK_EQ(run_within(&r.loop, async_io_to_thread(&r.io, &j.w, job_fn, &j)), 0);
     CHECK_EQ(async_result(&j.w.future), 7);
     CHECK_EQ(count_threads(), before + 1);
     async_io_exit(&r.io);
@@ -247,7 +256,7 @@ static void many_jobs(unsigned cap, unsigned expect) {
         jobs[i].answer = 1000 + i;
         futs[i] = async_io_to_thread(&r.io, &jobs[i].w, job_fn, &jobs[i]);
     }
-    CHECK_EQ(async_run(&r.loop, async_gather(&g, futs, links, N, 0)), 0);
+    CHECK_EQ(run_within(&r.loop, async_gather(&g, futs, links, N, 0)), 0);
     for (i = 0; i < N; i++) right += async_result(futs[i]) == 1000 + i;
     CHECK_EQ(right, N);
     CHECK_EQ(seen_get(&seen.runs), N);
@@ -280,7 +289,7 @@ TEST(test_cancel_while_running) {
     j->w.release = count_release;
     t0 = now_ms();
     awaiter_start(&r.loop, &a, async_io_to_thread(&r.io, &j->w, job_fn, j), ASYNC_MS(30));
-    CHECK_EQ(async_run(&r.loop, &a.task.future), 0);
+    CHECK_EQ(run_within(&r.loop, &a.task.future), 0);
     /* At its timeout, not when the gate gives up (2 s). */
     CHECK_EQ(a.err, ASYNC_ETIMEDOUT);
     CHECK(a.done_ms - t0 < 500);
@@ -292,7 +301,7 @@ TEST(test_cancel_while_running) {
     CHECK_EQ(r.io.inflight, 1); /* it still counts */
     gate_open(&g);
     /* The loop waits for the release (the job keeps it from deadlock), which frees j. */
-    CHECK_EQ(async_run(&r.loop, &released), 0);
+    CHECK_EQ(run_within(&r.loop, &released), 0);
     CHECK_EQ(releases, 1);
     CHECK_EQ(seen_get(&seen.done[5]), 1);
     CHECK_EQ(r.io.inflight, 0);
@@ -320,7 +329,7 @@ TEST(test_release_may_free) {
     j->id = 6, j->gate = &g, j->answer = 1;
     j->w.release = free_release;
     awaiter_start(&r.loop, &a, async_io_to_thread(&r.io, &j->w, job_fn, j), ASYNC_MS(10));
-    CHECK_EQ(async_run(&r.loop, &a.task.future), 0);
+    CHECK_EQ(run_within(&r.loop, &a.task.future), 0);
     CHECK_EQ(a.err, ASYNC_ETIMEDOUT);
     CHECK_EQ(releases, 0);
     gate_open(&g);
@@ -354,7 +363,7 @@ TEST(test_cancel_queued_never_runs) {
     CHECK_EQ(releases, 1); /* let go inside the cancel */
     CHECK_EQ(async_io_work_held(&second.w), 0);
     gate_open(&g);
-    CHECK_EQ(async_run(&r.loop, &third.w.future), 0);
+    CHECK_EQ(run_within(&r.loop, &third.w.future), 0);
     CHECK_EQ(async_result(&first.w.future), 1);
     CHECK_EQ(async_result(&third.w.future), 3);
     CHECK_EQ(seen_get(&seen.ran[2]), 0);
@@ -448,7 +457,7 @@ TEST(test_deadlock_rule) {
     CHECK_EQ(rig_init(&r, 2), 0);
     memset(&j, 0, sizeof j);
     j.sleep_ms = 100, j.answer = 5;
-    CHECK_EQ(async_run(&r.loop, async_io_to_thread(&r.io, &j.w, job_fn, &j)), 0);
+    CHECK_EQ(run_within(&r.loop, async_io_to_thread(&r.io, &j.w, job_fn, &j)), 0);
     CHECK_EQ(async_result(&j.w.future), 5);
     /* Idle workers now exist; the eventfd read is armed. */
     async_future_init(&never);
@@ -465,7 +474,7 @@ TEST(test_deadlock_rule) {
     async_io_exit(&r.io);
 }
 
-/* fn blocks for 200 ms; a 50 ms sleep on the loop ends on time meanwhile. */
+/* fn blocks for 300 ms; a 50 ms sleep on the loop ends on time meanwhile. */
 typedef struct sleeper {
     async_task task;
     async_timer timer;
@@ -492,14 +501,14 @@ TEST(test_loop_runs_while_fn_blocks) {
     seen_reset();
     CHECK_EQ(rig_init(&r, 1), 0);
     memset(&j, 0, sizeof j), memset(&s, 0, sizeof s);
-    j.sleep_ms = 200, j.answer = 1;
+    j.sleep_ms = 300, j.answer = 1;
     t0 = now_ms();
     awaiter_start(&r.loop, &a, async_io_to_thread(&r.io, &j.w, job_fn, &j), 0);
     futs[0] = &a.task.future;
     futs[1] = async_create_task(&r.loop, &s.task, sleeper_run);
-    CHECK_EQ(async_run(&r.loop, async_gather(&g, futs, links, 2, 0)), 0);
-    CHECK(s.woke_ms - t0 >= 49 && s.woke_ms - t0 < 150);
-    CHECK(a.done_ms - t0 >= 199);
+    CHECK_EQ(run_within(&r.loop, async_gather(&g, futs, links, 2, 0)), 0);
+    CHECK(s.woke_ms - t0 >= 49 && s.woke_ms - t0 < 200);
+    CHECK(a.done_ms - t0 >= 299);
     CHECK(s.woke_ms < a.done_ms);
     async_io_exit(&r.io);
 }
@@ -559,7 +568,7 @@ TEST(test_post_from_many_threads) {
     async_io_ref(&r.io); /* the loop must wait for what only these threads will post */
     for (i = 0; i < POSTERS; i++) pthread_create(&threads[i], NULL, poster, (void *)(intptr_t)i);
     gate_open(&posts.go);
-    CHECK_EQ(async_run(&r.loop, &posts.all_done), 0);
+    CHECK_EQ(run_within(&r.loop, &posts.all_done), 0);
     async_io_unref(&r.io);
     for (i = 0; i < POSTERS; i++) pthread_join(threads[i], NULL);
     CHECK_EQ(posts.total, POSTERS * POSTS);
@@ -717,7 +726,7 @@ TEST(test_four_loops_one_nginx) {
 
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
-    alarm(120); /* a hang is a failure (SIGALRM ends the run without its RESULT line) */
+    alarm(60); /* a hang is a failure (SIGALRM ends the run without its RESULT line) */
     pthread_mutex_init(&seen.lock, NULL);
     RUN(test_results_delivered);
     RUN(test_workers_start_lazily);
