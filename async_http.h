@@ -324,7 +324,8 @@ typedef struct async_io_callback async_io_callback; /* >>workers */
 
 typedef struct async_io {
     async_loop *loop;
-    unsigned inflight;    /* operations whose completion has not been seen (read it, don't write it) */
+    unsigned inflight;    /* operations whose completion has not been seen, jobs the pool
+                             holds, async_io_ref's (read it, don't write it) */
     /* Private. */
     const async_io__backend *_backend;
 #ifndef ASYNC_HTTP_NO_URING
@@ -459,7 +460,8 @@ void async_io_ref(async_io *io);
 void async_io_unref(async_io *io);
 
 /* A call on a worker thread: your storage. Zero it before its first use
-   (or set `release`); async_io_to_thread sets the rest. */
+   and set `release` if you want it; async_io_to_thread sets the rest. Use
+   it again once the pool has let go of it. */
 struct async_work {
     async_future future; /* result: `result`; error: `error`, or ASYNC_ECANCELED */
     void *arg;           /* the call's arg, for fn */
@@ -2222,6 +2224,11 @@ const char *async_io_backend_name(const async_io *io) { return io->_backend ? io
    held together. */
 enum { ASYNC_IO__WORK_QUEUED = 1, ASYNC_IO__WORK_RUNNING = 2 };
 
+#ifndef ASYNC_ASSERT /* async.h's, unless its implementation is in another file */
+#include <assert.h>
+#define ASYNC_ASSERT(c) assert(c)
+#endif
+
 static int async_io__workers_init(async_io *io, const async_io_config *config) {
     io->_max_workers = config && config->max_workers ? config->max_workers : 4;
     io->_wake_fd = eventfd(0, EFD_CLOEXEC);
@@ -2370,6 +2377,7 @@ static void async_io__work_cancel(async_future *f) {
 
 async_future *async_io_to_thread(async_io *io, async_work *w, void (*fn)(async_work *w), void *arg) {
     int err = 0;
+    ASYNC_ASSERT(!w->_held); /* still the pool's: see async_io_work_held */
     async_future_init_cancellable(&w->future, async_io__work_cancel);
     w->arg = arg;
     w->result = 0;
