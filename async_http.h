@@ -485,7 +485,8 @@ struct async_work {
    max_workers run (none before the first call); workers stay until
    async_io_exit. fn must not touch the loop, the io or any future: nothing
    of async.h is thread-safe. Its way back is w->result and w->error (or
-   async_io_post). Their signals are blocked: they go to the loop's thread.
+   async_io_post). Workers block every signal, so that a handler never
+   interrupts fn and a signal goes to a thread of yours.
 
    Who owns w: the pool, from this call until it lets go; then you. It lets
    go (and calls release) in one of these ways:
