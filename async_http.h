@@ -65,8 +65,9 @@
    Process-wide state: the error-name registry of async.h, filled once by
    async_io_init (pthread_once) and read by async_strerror: register
    domains of your own before starting threads (and, in a PARSER_ONLY
-   build, call async_http_errors_register first). async_io_init reads
-   ASYNC_IO_BACKEND with getenv. Nothing else is static.
+   build, call async_http_errors_register first); with ASYNC_HTTP_TLS, the
+   BIO method, made once (pthread_once) and only read after. async_io_init
+   reads ASYNC_IO_BACKEND with getenv. Nothing else is static.
 
    THE CLIENT (async_http_*)
    =========================
