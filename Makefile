@@ -34,6 +34,7 @@ HTTP_BUILD := -DASYNC_HTTP_TLS -DASYNC_HTTP_ZLIB -luring -lpthread -lssl -lcrypt
 include examples/examples.mk
 include tests/hostile.mk
 include tests/client.mk
+include tests/workers.mk
 
 BENCH_BINS := $(B)/bench_client $(B)/bench_loop
 

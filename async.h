@@ -210,7 +210,9 @@
 
    LIMITS
    ======
-   One loop per thread; nothing here is thread-safe. Removing a waiter from
+   One loop per thread; nothing here is thread-safe. Loops on several
+   threads share only the error-name registry: async_register_errors before
+   the threads start (async_strerror only reads it). Removing a waiter from
    a future that many tasks await scans that future's waiters; a task's end
    scans its own (its deadlines and groups: a few). A task group holds at
    most `capacity` children (its futs and links). Errors do not propagate by

@@ -45,6 +45,30 @@
    COOP_TASKRUN, then nothing, as far as the kernel allows. async_io_send
    always adds MSG_NOSIGNAL: a peer that went away is an error, not SIGPIPE.
 
+   WORKERS AND THREADS
+   ===================
+   One loop per thread, sharing nothing: for more than one core, run N
+   loops on N threads, each with its own io and client (status_codes
+   --threads N). Two things cross threads, both per io:
+   - async_io_post(io, &cb, fn, arg), asyncio's call_soon_threadsafe: any
+     thread has fn(arg) run on the loop's thread, in the order posted. An
+     eventfd that both backends watch wakes the loop, once per burst.
+   - async_io_to_thread(io, &work, fn, arg), asyncio's to_thread: fn runs
+     on a worker thread and work.future completes on the loop. Workers
+     start as jobs need them, up to async_io_config.max_workers (default
+     4), and async_io_exit joins them. Cancelling the await ends the future
+     at once, not fn: the pool keeps the async_work until fn has returned,
+     then calls work.release (>>workers: who owns what, and until when).
+   A job counts as in flight (a task awaiting one is never ASYNC_EDEADLK);
+   the watched eventfd does not, so callbacks that only your threads post
+   need async_io_ref while the loop must wait for them.
+   Process-wide state: the error-name registry of async.h, filled once by
+   async_io_init (pthread_once) and read by async_strerror: register
+   domains of your own before starting threads (and, in a PARSER_ONLY
+   build, call async_http_errors_register first); with ASYNC_HTTP_TLS, the
+   BIO method, made once (pthread_once) and only read after. async_io_init
+   reads ASYNC_IO_BACKEND with getenv. Nothing else is static.
+
    THE CLIENT (async_http_*)
    =========================
    As aiohttp's ClientSession: one client per application, a pool of
@@ -83,6 +107,8 @@
        >>parser     the incremental HTTP/1.1 response parser (no I/O)
        >>io         the backend contract: async_io_* operations, one verb each
        >>uring      the io_uring backend
+       >>epoll      the epoll backend, where io_uring is refused; async_io_init
+       >>workers    what crosses threads: async_io_post, the worker pool
        >>client     the client's types and calls
        >>pool       connections: per-host idle lists, the free list, the queue
        >>url        URLs and the host table
@@ -107,6 +133,7 @@
 #include <liburing.h>
 #endif
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #endif
 
@@ -288,15 +315,19 @@ typedef struct async_io_config {
     void *log_user;
     unsigned entries; /* io_uring submission queue size; 0: 1024 */
     unsigned flags;   /* io_uring_setup flags to use instead of the best the kernel takes */
+    unsigned max_workers; /* threads of async_io_to_thread's pool, started as needed; 0: 4 */
 } async_io_config;
 
 typedef struct async_io__backend async_io__backend;
 typedef struct async_io__fd async_io__fd;
 typedef struct async_io_op async_io_op;
+typedef struct async_work async_work;               /* >>workers */
+typedef struct async_io_callback async_io_callback; /* >>workers */
 
 typedef struct async_io {
     async_loop *loop;
-    unsigned inflight;    /* operations whose completion has not been seen (read it, don't write it) */
+    unsigned inflight;    /* operations whose completion has not been seen, jobs the pool
+                             holds, async_io_ref's (read it, don't write it) */
     /* Private. */
     const async_io__backend *_backend;
 #ifndef ASYNC_HTTP_NO_URING
@@ -309,6 +340,21 @@ typedef struct async_io {
     async_io__fd *_fds; /* epoll: per fd, what waits for it */
     int _nfds;
     char _error[512];   /* why init failed, and what to do */
+    /* The wake-up and the worker pool (>>workers): the only part that other
+       threads touch, and only under the two locks. */
+    int _wake_fd;                  /* eventfd: written when _posted goes from empty to not */
+    uint8_t _wake_armed;           /* io_uring: a read of it is in the kernel */
+    uint8_t _wake_closing;         /* io_uring: exiting, do not read it again */
+    uint8_t _locks;                /* the mutexes and the condition exist */
+    uint64_t _wake_buf;            /* io_uring: what that read reads */
+    pthread_mutex_t _post_lock;    /* guards _posted_* */
+    async_io_callback *_posted_head, *_posted_tail;
+    pthread_mutex_t _pool_lock;    /* guards the rest */
+    pthread_cond_t _pool_cond;     /* idle workers wait on it */
+    async_work *_queue_head, *_queue_tail;
+    unsigned _queued, _idle, _threads, _max_workers;
+    int _stopping;
+    pthread_t *_thread_ids;        /* _max_workers of them, from the first start */
 } async_io;
 
 enum {
@@ -356,7 +402,8 @@ struct async_io_op {
 int async_io_init(async_io *io, async_loop *loop, const async_io_config *config);
 const char *async_io_error(const async_io *io);
 const char *async_io_backend_name(const async_io *io); /* "io_uring" or "epoll" */
-/* Whatever is still in flight is the caller's to have finished first. */
+/* Whatever is still in flight is the caller's to have finished first; the
+   worker pool is stopped as >>workers says. */
 void async_io_exit(async_io *io);
 
 async_future *async_io_socket(async_io *io, async_io_op *op, int domain, int type, int protocol);
@@ -387,6 +434,86 @@ long async_io_recv_nowait(async_io *io, int fd, void *buf, size_t len);
 
 /* The message for a failed io_uring_setup (exposed for the tests). */
 void async_io__describe_setup_error(char *out, size_t size, int err, int sysctl_disabled);
+
+// >>workers
+/* What crosses threads: a callback any thread may post to the loop
+   (asyncio's call_soon_threadsafe), and a pool of worker threads for calls
+   that block (asyncio's to_thread / run_in_executor). Both on either backend. */
+
+/* A posted callback: your storage. Set nothing; async_io_post fills it. */
+struct async_io_callback {
+    void (*fn)(void *arg);
+    void *arg;
+    async_io_callback *_next; /* in the io's posted list */
+};
+
+/* Any thread: run fn(arg) on the loop thread, soon (from the loop's poll),
+   after every callback posted before it (FIFO). cb must stay put, and not
+   be posted again, until fn has begun; from then on it is yours again (fn
+   may free it or post it anew). The io must outlive the call: other threads
+   must have stopped posting before async_io_exit. */
+void async_io_post(async_io *io, async_io_callback *cb, void (*fn)(void *arg), void *arg);
+
+/* Loop thread: the loop declares ASYNC_EDEADLK only when nothing is in
+   flight. A callback that only your thread will post is not counted: hold
+   a reference (async_io_ref) while the loop must wait for it, and drop it
+   (async_io_unref) once it came. Operations and work count by themselves. */
+void async_io_ref(async_io *io);
+void async_io_unref(async_io *io);
+
+/* A call on a worker thread: your storage. Zero it before its first use
+   and set `release` if you want it; async_io_to_thread sets the rest. Use
+   it again once the pool has let go of it. */
+struct async_work {
+    async_future future; /* result: `result`; error: `error`, or ASYNC_ECANCELED */
+    void *arg;           /* the call's arg, for fn */
+    intptr_t result;     /* fn's to set (0 before it runs) */
+    int error;           /* fn's to set: negative fails the future (0 before it runs) */
+    /* Optional: called on the loop thread, once per call, when the pool has
+       let go of w (see below); it may free w. Read, never written, by the pool. */
+    void (*release)(async_work *w);
+    /* Private. */
+    async_io *_io;
+    void (*_fn)(async_work *w);
+    async_work *_next, *_prev; /* in the queue */
+    async_io_callback _done; /* posted by the worker when fn has returned */
+    uint8_t _state;          /* queued or running: under the pool's lock */
+    uint8_t _held;           /* the pool holds w: the loop thread's alone */
+};
+
+/* Loop thread: run fn(w) on a worker thread; returns &w->future, done on
+   the loop thread with fn's result or error once fn has returned. Jobs
+   start in order; a worker starts when all are busy and fewer than
+   max_workers run (none before the first call); workers stay until
+   async_io_exit. fn must not touch the loop, the io or any future: nothing
+   of async.h is thread-safe. Its way back is w->result and w->error (or
+   async_io_post). Workers block every signal, so that a handler never
+   interrupts fn and a signal goes to a thread of yours.
+
+   Who owns w: the pool, from this call until it lets go; then you. It lets
+   go (and calls release) in one of these ways:
+   - fn returned: on the loop thread, the future is completed, then release
+     is called;
+   - the future was cancelled (itself or the task awaiting it) before fn
+     began: fn never runs; the future ends cancelled and release is called,
+     both inside the cancel;
+   - cancelled while fn runs: the future ends cancelled at once, but fn runs
+     on to its end: w, and whatever fn reaches through arg, must stay valid
+     until then. Its result and error are dropped, and release is called
+     when it has returned (on the loop thread, from the loop's poll);
+   - async_io_exit: see there.
+   async_io_work_held(w) tells the same thing: 1 while the pool holds w.
+   If no worker could start at all, the future fails at once with -errno
+   (and release is called). A job counts as in flight until the pool lets
+   go: a task awaiting one is never told ASYNC_EDEADLK.
+
+   async_io_exit stops the pool: jobs not yet begun never run (their
+   futures end cancelled); it waits for the fns that run to return (it
+   joins every worker) and completes their futures; then it runs every
+   callback posted so far and every release, on the calling thread. After
+   it, the pool holds nothing of yours. */
+async_future *async_io_to_thread(async_io *io, async_work *w, void (*fn)(async_work *w), void *arg);
+int async_io_work_held(const async_work *w);
 #endif /* ASYNC_HTTP_PARSER_ONLY */
 
 
@@ -674,7 +801,9 @@ void async_http_request_release(async_http_request *req);
 #include <netdb.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 #ifdef ASYNC_HTTP_TLS
 #include <openssl/err.h>
@@ -1404,6 +1533,13 @@ struct async_io__backend {
     void (*exit)(async_io *io);
 };
 
+/* What the backends and init/exit use of >>workers. */
+static int async_io__workers_init(async_io *io, const async_io_config *config);
+static void async_io__workers_stop(async_io *io);
+static void async_io__workers_fini(async_io *io);
+static int async_io__run_posted(async_io *io);
+static int async_io__deadlocked(async_io *io, async_time timeout);
+
 static void async_io__complete(async_io_op *op, int res) {
     async_io *io = op->io;
     io->inflight--;
@@ -1516,7 +1652,9 @@ int async_io_idle_clean(async_io *io, int fd) {
 const char *async_io_error(const async_io *io) { return io->_error; }
 
 void async_io_exit(async_io *io) {
+    async_io__workers_stop(io);
     if (io->_backend) io->_backend->exit(io);
+    async_io__workers_fini(io);
     if (io->loop && io->loop->backend == io) async_loop_set_backend(io->loop, NULL, NULL);
     io->_backend = NULL;
 }
@@ -1620,6 +1758,24 @@ static void async_io__uring_close_detached(async_io *io, int fd) {
     io_uring_sqe_set_data(sqe, NULL);
 }
 
+/* The wake-up's eventfd is read by one read kept in the kernel, its user
+   data the buffer it reads into; it is not an operation (inflight does not
+   count it). Each poll arms it again if it is not. */
+static void async_io__uring_arm_wake(async_io *io) {
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&io->_ring);
+    if (!sqe) return;
+    io_uring_prep_read(sqe, io->_wake_fd, &io->_wake_buf, sizeof io->_wake_buf, (uint64_t)-1);
+    io_uring_sqe_set_data(sqe, &io->_wake_buf);
+    io->_wake_armed = 1;
+}
+
+/* Its completion: the counter is consumed, so what is posted from now on
+   writes it again; run what was posted until now. */
+static void async_io__uring_woken(async_io *io) {
+    io->_wake_armed = 0;
+    if (!io->_wake_closing) async_io__run_posted(io);
+}
+
 /* Reap every completion. A completion may wake tasks (into the ready queue)
    and run combinators' wake functions, which may queue submissions, never
    touch the completion queue. */
@@ -1633,6 +1789,10 @@ static void async_io__uring_reap(async_io *io) {
         for (i = 0; i < n; i++) {
             async_io_op *op = (async_io_op *)io_uring_cqe_get_data(batch[i]);
             if (!op) continue;
+            if ((void *)op == &io->_wake_buf) {
+                async_io__uring_woken(io);
+                continue;
+            }
             if (op->_queued) async_io__backlog_unlink(io, op); /* its cancel is moot now */
             async_io__complete(op, batch[i]->res);
         }
@@ -1643,10 +1803,12 @@ static void async_io__uring_reap(async_io *io) {
 static int async_io__uring_poll(void *backend, async_time timeout) {
     async_io *io = (async_io *)backend;
     int rc;
-    if (timeout < 0 && io->inflight == 0) return ASYNC_EDEADLK;
+    if (async_io__deadlocked(io, timeout)) return ASYNC_EDEADLK;
     async_io__backlog_flush(io);
-    /* With a backlog, come back soon: room frees up as completions are reaped. */
-    if (io->_backlog_head) timeout = 0;
+    if (!io->_wake_armed) async_io__uring_arm_wake(io);
+    /* With a backlog, come back soon: room frees up as completions are reaped.
+       So too while the wake-up could not be armed: it would not wake us. */
+    if (io->_backlog_head || !io->_wake_armed) timeout = 0;
     if (timeout == 0) {
         rc = io_uring_submit_and_get_events(&io->_ring);
     } else {
@@ -1663,6 +1825,19 @@ static int async_io__uring_poll(void *backend, async_time timeout) {
 }
 
 static void async_io__uring_exit(async_io *io) {
+    /* The wake-up's read holds a buffer of io's: end it (a write completes it
+       and, unlike a cancel, needs no free slot), and see it end. */
+    io->_wake_closing = 1;
+    if (io->_wake_armed) {
+        uint64_t one = 1;
+        ssize_t n = write(io->_wake_fd, &one, sizeof one);
+        (void)n;
+        while (io->_wake_armed) {
+            int rc = io_uring_submit_and_wait(&io->_ring, 1);
+            if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) break;
+            async_io__uring_reap(io);
+        }
+    }
     io_uring_submit(&io->_ring); /* the detached closes still queued */
     io_uring_queue_exit(&io->_ring);
 }
@@ -1701,6 +1876,7 @@ static int async_io__uring_init(async_io *io, const async_io_config *config) {
         if (rc == 0) {
             io->_setup_flags = p.flags;
             io->_backend = &async_io__uring;
+            async_io__uring_arm_wake(io);
             return 0;
         }
         if (rc != -EINVAL || (config && config->flags)) break;
@@ -1932,7 +2108,7 @@ static int async_io__epoll_poll(void *backend, async_time timeout) {
     async_io *io = (async_io *)backend;
     struct epoll_event ev[256];
     int n, i, ms;
-    if (timeout < 0 && io->inflight == 0) return ASYNC_EDEADLK;
+    if (async_io__deadlocked(io, timeout)) return ASYNC_EDEADLK;
     /* epoll_wait counts in ms: round up, so that a timer is never woken early. */
     ms = timeout < 0 ? -1 : timeout > (async_time)INT32_MAX * 1000000 ? INT32_MAX : (int)((timeout + 999999) / 1000000);
     n = epoll_wait(io->_epfd, ev, 256, ms);
@@ -1940,6 +2116,13 @@ static int async_io__epoll_poll(void *backend, async_time timeout) {
     for (i = 0; i < n; i++) {
         int fd = ev[i].data.fd;
         async_io__fd *st;
+        if (fd == io->_wake_fd) { /* level-triggered: readable means the counter is not 0 */
+            uint64_t count;
+            ssize_t r = read(fd, &count, sizeof count);
+            (void)r;
+            async_io__run_posted(io);
+            continue;
+        }
         if (fd >= io->_nfds) continue;
         st = &io->_fds[fd];
         if (ev[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) st->hangup = 1;
@@ -1969,8 +2152,14 @@ static const async_io__backend async_io__epoll = {
 };
 
 static int async_io__epoll_init(async_io *io) {
-    if ((io->_epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
-        snprintf(io->_error, sizeof io->_error, "epoll_create1 failed: %s", strerror(errno));
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN; /* the wake-up's eventfd */
+    ev.data.fd = io->_wake_fd;
+    if ((io->_epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 || epoll_ctl(io->_epfd, EPOLL_CTL_ADD, io->_wake_fd, &ev) < 0) {
+        snprintf(io->_error, sizeof io->_error, "epoll failed: %s", strerror(errno));
+        if (io->_epfd >= 0) close(io->_epfd);
+        io->_epfd = -1;
         return ASYNC_IO_EBACKEND;
     }
     io->_backend = &async_io__epoll;
@@ -2014,14 +2203,257 @@ int async_io_init(async_io *io, async_loop *loop, const async_io_config *config)
     memset(io, 0, sizeof *io);
     io->_epfd = -1;
     async_http_errors_register();
+    if ((rc = async_io__workers_init(io, config)) != 0) return rc;
     if (async_io__try_uring(io, config, async_io__wanted(config), &rc)) rc = async_io__epoll_init(io);
-    if (rc) return rc;
+    if (rc) {
+        async_io__workers_fini(io);
+        return rc;
+    }
     io->loop = loop;
     async_loop_set_backend(loop, io->_backend->poll, io);
     return 0;
 }
 
 const char *async_io_backend_name(const async_io *io) { return io->_backend ? io->_backend->name : "none"; }
+
+// >>workers
+/* The wake-up: a list of posted callbacks under a mutex, and an eventfd the
+   backend watches. A poster writes the eventfd only when the list was
+   empty; the loop reads the eventfd first and takes the whole list after,
+   so a callback that found the list not empty is in what the loop takes,
+   and a burst of posts costs one write and one wake-up. A mutex rather
+   than a lock-free list: C99 has no atomics, and what it guards is a few
+   stores. The eventfd blocks: io_uring answers EAGAIN for a read of a
+   non-blocking file instead of waiting, and epoll reads it only when
+   readable, alone.
+
+   The pool: jobs wait in a FIFO queue under a second mutex, and idle
+   workers on a condition. A worker takes a job, runs it without the lock,
+   then posts the job's own callback (w->_done) to complete it on the
+   loop: that post is its last touch of the job. The two locks are never
+   held together. */
+enum { ASYNC_IO__WORK_QUEUED = 1, ASYNC_IO__WORK_RUNNING = 2 };
+
+#ifndef ASYNC_ASSERT /* async.h's, unless its implementation is in another file */
+#include <assert.h>
+#define ASYNC_ASSERT(c) assert(c)
+#endif
+
+static int async_io__workers_init(async_io *io, const async_io_config *config) {
+    io->_max_workers = config && config->max_workers ? config->max_workers : 4;
+    io->_wake_fd = eventfd(0, EFD_CLOEXEC);
+    if (io->_wake_fd < 0) {
+        snprintf(io->_error, sizeof io->_error, "eventfd failed: %s", strerror(errno));
+        return ASYNC_IO_EBACKEND;
+    }
+    pthread_mutex_init(&io->_post_lock, NULL);
+    pthread_mutex_init(&io->_pool_lock, NULL);
+    pthread_cond_init(&io->_pool_cond, NULL);
+    io->_locks = 1;
+    return 0;
+}
+
+void async_io_post(async_io *io, async_io_callback *cb, void (*fn)(void *arg), void *arg) {
+    int was_empty;
+    cb->fn = fn;
+    cb->arg = arg;
+    cb->_next = NULL;
+    pthread_mutex_lock(&io->_post_lock);
+    was_empty = io->_posted_head == NULL;
+    if (was_empty) io->_posted_head = cb;
+    else io->_posted_tail->_next = cb;
+    io->_posted_tail = cb;
+    pthread_mutex_unlock(&io->_post_lock);
+    if (was_empty) {
+        uint64_t one = 1;
+        ssize_t n = write(io->_wake_fd, &one, sizeof one); /* cannot fail: the counter is far from full */
+        (void)n;
+    }
+}
+
+/* Loop thread: run what was posted so far (what those post runs next time);
+   how many ran. */
+static int async_io__run_posted(async_io *io) {
+    async_io_callback *cb, *next;
+    int n = 0;
+    pthread_mutex_lock(&io->_post_lock);
+    cb = io->_posted_head;
+    io->_posted_head = io->_posted_tail = NULL;
+    pthread_mutex_unlock(&io->_post_lock);
+    for (; cb; cb = next, n++) {
+        next = cb->_next; /* cb is the caller's again once fn begins */
+        cb->fn(cb->arg);
+    }
+    return n;
+}
+
+/* The backends' deadlock rule: waiting forever with nothing in flight. The
+   armed eventfd read does not count (it would keep every loop alive); what
+   was posted already does: it runs here, and the loop goes round again. */
+static int async_io__deadlocked(async_io *io, async_time timeout) {
+    return timeout < 0 && io->inflight == 0 && async_io__run_posted(io) == 0;
+}
+
+void async_io_ref(async_io *io) { io->inflight++; }
+
+void async_io_unref(async_io *io) {
+    ASYNC_ASSERT(io->inflight > 0);
+    io->inflight--;
+}
+
+int async_io_work_held(const async_work *w) { return w->_held; }
+
+/* Loop thread: the pool has let go of w. */
+static void async_io__work_let_go(async_io *io, async_work *w) {
+    w->_held = 0;
+    io->inflight--;
+    if (w->release) w->release(w);
+}
+
+/* Loop thread, posted by the worker once fn returned. */
+static void async_io__work_done(void *arg) {
+    async_work *w = (async_work *)arg;
+    if (!async_done(&w->future)) { /* else cancelled while it ran: dropped */
+        if (w->error < 0) async_future_set_error(&w->future, w->error);
+        else async_future_set_result(&w->future, w->result);
+    }
+    async_io__work_let_go(w->_io, w);
+}
+
+/* Under the pool's lock. */
+static void async_io__queue_unlink(async_io *io, async_work *w) {
+    if (w->_prev) w->_prev->_next = w->_next;
+    else io->_queue_head = w->_next;
+    if (w->_next) w->_next->_prev = w->_prev;
+    else io->_queue_tail = w->_prev;
+    w->_next = w->_prev = NULL;
+    w->_state = 0;
+    io->_queued--;
+}
+
+static void *async_io__worker(void *arg) {
+    async_io *io = (async_io *)arg;
+    pthread_mutex_lock(&io->_pool_lock);
+    while (!io->_stopping) {
+        async_work *w = io->_queue_head;
+        if (!w) {
+            io->_idle++;
+            pthread_cond_wait(&io->_pool_cond, &io->_pool_lock);
+            io->_idle--;
+            continue;
+        }
+        async_io__queue_unlink(io, w);
+        w->_state = ASYNC_IO__WORK_RUNNING;
+        pthread_mutex_unlock(&io->_pool_lock);
+        w->_fn(w);
+        async_io_post(io, &w->_done, async_io__work_done, w);
+        pthread_mutex_lock(&io->_pool_lock);
+    }
+    pthread_mutex_unlock(&io->_pool_lock);
+    return NULL;
+}
+
+/* Under the pool's lock. Every signal blocked in the worker: a handler
+   must not interrupt fn, and a signalfd or sigwait on the loop thread must
+   see them. 0 or -errno. */
+static int async_io__start_worker(async_io *io) {
+    sigset_t all, old;
+    int rc;
+    if (!io->_thread_ids) {
+        io->_thread_ids = (pthread_t *)malloc(io->_max_workers * sizeof *io->_thread_ids);
+        if (!io->_thread_ids) return -ENOMEM;
+    }
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(&io->_thread_ids[io->_threads], NULL, async_io__worker, io);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc) return -rc;
+    io->_threads++;
+    return 0;
+}
+
+/* Loop thread: before fn began, it never will; after, the result is dropped. */
+static void async_io__work_cancel(async_future *f) {
+    async_work *w = ASYNC_HTTP__CONTAINER(f, async_work, future);
+    async_io *io = w->_io;
+    int queued;
+    pthread_mutex_lock(&io->_pool_lock);
+    queued = w->_state == ASYNC_IO__WORK_QUEUED;
+    if (queued) async_io__queue_unlink(io, w);
+    pthread_mutex_unlock(&io->_pool_lock);
+    async_future_set_error(f, ASYNC_ECANCELED);
+    if (queued) async_io__work_let_go(io, w);
+}
+
+async_future *async_io_to_thread(async_io *io, async_work *w, void (*fn)(async_work *w), void *arg) {
+    int err = 0;
+    ASYNC_ASSERT(!w->_held); /* still the pool's: see async_io_work_held */
+    async_future_init_cancellable(&w->future, async_io__work_cancel);
+    w->arg = arg;
+    w->result = 0;
+    w->error = 0;
+    w->_io = io;
+    w->_fn = fn;
+    w->_held = 1;
+    io->inflight++;
+    pthread_mutex_lock(&io->_pool_lock);
+    w->_state = ASYNC_IO__WORK_QUEUED;
+    w->_next = NULL;
+    w->_prev = io->_queue_tail;
+    if (w->_prev) w->_prev->_next = w;
+    else io->_queue_head = w;
+    io->_queue_tail = w;
+    io->_queued++;
+    /* More jobs waiting than idle workers to take them: one more worker. */
+    if (io->_queued > io->_idle && io->_threads < io->_max_workers) err = async_io__start_worker(io);
+    if (io->_idle) pthread_cond_signal(&io->_pool_cond);
+    if (err && io->_threads == 0) async_io__queue_unlink(io, w); /* nobody would ever run it */
+    else err = 0;
+    pthread_mutex_unlock(&io->_pool_lock);
+    if (err) {
+        async_future_set_error(&w->future, err);
+        async_io__work_let_go(io, w);
+    }
+    return &w->future;
+}
+
+/* async_io_exit's first step: jobs not begun are cancelled, the running
+   ones finish, the workers are joined, and what they posted runs. */
+static void async_io__workers_stop(async_io *io) {
+    async_work *queued, *w;
+    unsigned i;
+    if (!io->_locks) return;
+    pthread_mutex_lock(&io->_pool_lock);
+    io->_stopping = 1;
+    queued = io->_queue_head;
+    for (w = queued; w; w = w->_next) w->_state = 0;
+    io->_queue_head = io->_queue_tail = NULL;
+    io->_queued = 0;
+    pthread_cond_broadcast(&io->_pool_cond);
+    pthread_mutex_unlock(&io->_pool_lock);
+    for (i = 0; i < io->_threads; i++) pthread_join(io->_thread_ids[i], NULL);
+    free(io->_thread_ids);
+    io->_thread_ids = NULL;
+    io->_threads = 0;
+    while ((w = queued) != NULL) {
+        queued = w->_next;
+        w->_next = w->_prev = NULL;
+        if (!async_done(&w->future)) async_future_set_error(&w->future, ASYNC_ECANCELED);
+        async_io__work_let_go(io, w);
+    }
+    async_io__run_posted(io);
+}
+
+/* After the backend: the eventfd and the locks go. */
+static void async_io__workers_fini(async_io *io) {
+    if (io->_wake_fd >= 0) close(io->_wake_fd);
+    io->_wake_fd = -1;
+    if (!io->_locks) return;
+    pthread_mutex_destroy(&io->_post_lock);
+    pthread_mutex_destroy(&io->_pool_lock);
+    pthread_cond_destroy(&io->_pool_cond);
+    io->_locks = 0;
+}
 
 // >>client
 /* A connection slot: free (no socket), idle in the pool, or lent to a request. */

@@ -1,25 +1,36 @@
-/* bench_client URL CONNECTIONS TOTAL SECONDS: the library's HTTP client under
-   load, the way bench/curl_multi.c and bench/aiohttp_peer.py do it: one
-   client whose pool holds CONNECTIONS keep-alive connections, CONNECTIONS
-   workers each fetching URL again and again until TOTAL responses arrived
-   or SECONDS passed. Like the wrk and libcurl peers, it streams each body
-   past (on_body counts its bytes) instead of keeping it. Prints the peers'
-   RESULT line. */
+/* bench_client [--threads T] URL CONNECTIONS TOTAL SECONDS: the library's HTTP
+   client under load, the way bench/curl_multi.c and bench/aiohttp_peer.py do
+   it: one client whose pool holds CONNECTIONS keep-alive connections,
+   CONNECTIONS workers each fetching URL again and again until TOTAL responses
+   arrived or SECONDS passed. Like the wrk and libcurl peers, it streams each
+   body past (on_body counts its bytes) instead of keeping it. Prints the
+   peers' RESULT line.
+
+   --threads T (default 1): T loops on T threads, each with its own io and
+   client, sharing nothing; CONNECTIONS and TOTAL are split between them as
+   wrk splits -c between its -t threads, and the RESULT line sums them (CPU
+   per request is the process's, over every thread). */
 #define _POSIX_C_SOURCE 200809L
 #define ASYNC_IMPLEMENTATION
 #define ASYNC_HTTP_IMPLEMENTATION
 #include "../async.h"
 #include "../async_http.h"
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <time.h>
 
+/* One thread's share. */
 typedef struct shared {
     async_http_client *client;
     const char *url;
-    long started, done, errors, total;
+    long connections, started, done, errors, total;
     unsigned long long body_bytes;
+    double seconds;
     async_time deadline;
+    int failed; /* the io or the client could not be set up */
+    pthread_t thread;
 } shared;
 
 typedef struct worker {
@@ -50,53 +61,95 @@ static int worker_run(async_task *t) {
     ASYNC_END(t);
 }
 
-int main(int argc, char **argv) {
+static void *run_share(void *arg) {
+    shared *s = (shared *)arg;
     async_loop loop;
     async_io io;
     async_http_client client;
     async_http_client_config cfg;
-    shared s;
     worker *workers;
     async_future **futs;
     async_link *links;
     async_gather_op g;
-    struct rusage ru;
     async_time start;
-    long i, n;
-    double secs, cpu_us;
-    if (argc != 5 || (n = atol(argv[2])) < 1) {
-        fprintf(stderr, "usage: bench_client URL CONNECTIONS TOTAL SECONDS\n");
-        return 2;
-    }
+    long i, n = s->connections;
     async_loop_init(&loop, NULL);
     if (async_io_init(&io, &loop, NULL)) {
         fprintf(stderr, "bench_client: %s\n", async_io_error(&io));
-        return 1;
+        s->failed = 1;
+        return NULL;
     }
     memset(&cfg, 0, sizeof cfg);
     cfg.limit = (size_t)n;
-    if (async_http_client_init(&client, &io, &cfg)) return 1;
-    memset(&s, 0, sizeof s);
-    s.client = &client;
-    s.url = argv[1];
-    s.total = atol(argv[3]);
+    if (async_http_client_init(&client, &io, &cfg)) {
+        s->failed = 1;
+        async_io_exit(&io);
+        return NULL;
+    }
+    s->client = &client;
     workers = calloc((size_t)n, sizeof *workers);
     futs = calloc((size_t)n, sizeof *futs);
     links = calloc((size_t)n, sizeof *links);
     start = async_now(&loop);
-    s.deadline = start + (async_time)(atof(argv[4]) * 1e9);
+    s->deadline = start + (async_time)(s->seconds * 1e9);
     for (i = 0; i < n; i++) {
-        workers[i].s = &s;
+        workers[i].s = s;
         futs[i] = async_create_task(&loop, &workers[i].task, worker_run);
     }
     async_run(&loop, async_gather(&g, futs, links, (size_t)n, 1));
-    secs = (double)(async_now(&loop) - start) / 1e9;
-    getrusage(RUSAGE_SELF, &ru);
-    cpu_us = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-    printf("RESULT requests=%ld errors=%ld seconds=%.3f cpu_us_per_req=%.2f rss_kib=%ld\n", s.done, s.errors, secs,
-           s.done ? cpu_us / (double)s.done : 0.0, ru.ru_maxrss);
     async_http_client_close(&client);
     async_io_exit(&io);
     free(workers), free(futs), free(links);
-    return s.errors ? 1 : 0;
+    return NULL;
+}
+
+static double seconds_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv) {
+    shared *shares;
+    struct rusage ru;
+    long t, threads = 1, n, total, done = 0, errors = 0;
+    double secs, cpu_us, start;
+    int failed = 0;
+    if (argc >= 3 && strcmp(argv[1], "--threads") == 0) {
+        threads = atol(argv[2]);
+        argv += 2;
+        argc -= 2;
+    }
+    if (argc != 5 || (n = atol(argv[2])) < 1 || threads < 1 || threads > n) {
+        fprintf(stderr, "usage: bench_client [--threads T] URL CONNECTIONS TOTAL SECONDS (T <= CONNECTIONS)\n");
+        return 2;
+    }
+    total = atol(argv[3]);
+    shares = calloc((size_t)threads, sizeof *shares);
+    for (t = 0; t < threads; t++) {
+        shares[t].url = argv[1];
+        shares[t].connections = n / threads + (t < n % threads);
+        shares[t].total = total / threads + (t < total % threads);
+        shares[t].seconds = atof(argv[4]);
+    }
+    start = seconds_now();
+    if (threads == 1) {
+        run_share(&shares[0]);
+    } else {
+        for (t = 0; t < threads; t++) pthread_create(&shares[t].thread, NULL, run_share, &shares[t]);
+        for (t = 0; t < threads; t++) pthread_join(shares[t].thread, NULL);
+    }
+    secs = seconds_now() - start;
+    for (t = 0; t < threads; t++) {
+        done += shares[t].done;
+        errors += shares[t].errors;
+        failed |= shares[t].failed;
+    }
+    free(shares);
+    if (failed) return 1;
+    getrusage(RUSAGE_SELF, &ru);
+    cpu_us = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+    printf("RESULT requests=%ld errors=%ld seconds=%.3f cpu_us_per_req=%.2f rss_kib=%ld\n", done, errors, secs,
+           done ? cpu_us / (double)done : 0.0, ru.ru_maxrss);
+    return errors ? 1 : 0;
 }

@@ -219,6 +219,14 @@ too_large_ok() {
 }
 check "swapi_server: a head over 8 KiB gets 431" too_large_ok
 
+threads_ok() {
+    # Four loops on four threads, each with its own client: the counts summed.
+    run "$B/status_codes" --threads 4 --limit 10 "$base/api/people/2" 1000
+    [ "$rc" -eq 0 ] && [ "$(head -n 1 <<<"$out")" = "200: 1000" ] &&
+        grep -q '^1000 requests in [0-9.]* s on 4 threads$' <<<"$out" && [ "$(wc -l <<<"$out")" -eq 2 ]
+}
+check "status_codes --threads 4: 200: 1000, summed over four loops" threads_ok
+
 thousand_ok() {
     # Each answer waits 300 ms, so all thousand requests are open at once.
     run "$B/status_codes" --limit 1000 "$base/api/people/2?delay_ms=300" 1000

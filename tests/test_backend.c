@@ -86,6 +86,7 @@ static int child_without_uring(int out, int port) {
              rc, rc ? "-" : async_io_backend_name(&io), log_calls, logged);
     if (rc == 0) {
         async_http_client_init(&client, &io, NULL);
+        memset(&req, 0, sizeof req); /* async_http_get reads its input fields (headers, body, ...) */
         snprintf(url, sizeof url, "http://127.0.0.1:%d/hello.txt", port);
         async_http_get(&client, &req, url);
         async_run(&loop, &req.task.future);
