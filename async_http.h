@@ -609,6 +609,15 @@ typedef struct async_http_client_config {
     int no_decompress;           /* ASYNC_HTTP_ZLIB: leave gzip and deflate bodies compressed (no Accept-Encoding) */
     size_t recv_buffer_size;     /* per connection; 0: 64 KiB (only what a response fills is touched) */
     const char *user_agent;      /* NULL: "async_http.h" */
+    /* Name lookups run on the io's worker pool: resolver (NULL:
+       async_http_getaddrinfo) is called on a worker thread, may block, and
+       fills up to max addresses in the order to try them (ports unset);
+       it returns 0 or a negative code (ASYNC_HTTP_ENAME). A name's
+       addresses are kept dns_cache_ttl (0: 10 s, as aiohttp's;
+       ASYNC_HTTP_NO_DNS_CACHE: not at all; ASYNC_NO_TIMEOUT: for good). */
+    int (*resolver)(void *user, const char *name, struct sockaddr_storage *addrs, size_t max, size_t *count);
+    void *resolver_user;
+    async_time dns_cache_ttl;
     /* https (ASYNC_HTTP_TLS): the server's certificate and name are checked
        against the system's store, or these (curl's --cacert, --capath);
        insecure: not at all (curl -k). */
@@ -637,7 +646,7 @@ typedef struct async_http_client {
     async_http__conn *_idle_newest, *_idle_oldest;
     async_tls _tls;   /* made at the first https request */
     int _tls_made;    /* 0: not yet; 1: made; else the error it failed with */
-    uint64_t _tls_handshakes, _tls_resumed;
+    uint64_t _tls_handshakes, _tls_resumed, _lookups;
 } async_http_client;
 
 int async_http_client_init(async_http_client *c, async_io *io, const async_http_client_config *config);
@@ -656,6 +665,7 @@ typedef struct async_http_client_stats {
     size_t waiting;      /* requests queued for a connection */
     uint64_t tls_handshakes; /* TLS handshakes completed */
     uint64_t tls_resumed;    /* of which resumed a session (no certificate exchange) */
+    uint64_t lookups;        /* name lookups started (the others came from the cache or shared one) */
 } async_http_client_stats;
 void async_http_client_get_stats(const async_http_client *c, async_http_client_stats *stats);
 
@@ -666,6 +676,10 @@ typedef struct async_http_hop {
 } async_http_hop;
 
 #define ASYNC_HTTP_NO_REDIRECTS (-1)
+#define ASYNC_HTTP_NO_DNS_CACHE ((async_time)-1)
+/* getaddrinfo on a worker thread (the default resolver): IPv6 and IPv4
+   addresses taking turns, IPv6 first (RFC 8305). */
+int async_http_getaddrinfo(void *user, const char *name, struct sockaddr_storage *addrs, size_t max, size_t *count);
 
 typedef struct async_http_response {
     const char *url; /* where it came from, after the redirects */
@@ -694,6 +708,15 @@ typedef struct async_http_request_desc {
     void *user;                 /* yours; also readable as req->user */
 } async_http_request_desc;
 
+/* A connect attempt of a request's (>>dial). */
+#define ASYNC_HTTP__RACE 3
+typedef struct async_http__dial {
+    async_io_op op;               /* socket, then connect */
+    struct sockaddr_storage addr; /* the kernel may read it until the connect completes */
+    int fd;                       /* the socket it made, -1: none */
+    int state;
+} async_http__dial;
+
 /* Everything a request is between two attempts (a retry starts afresh). */
 typedef struct async_http__attempt {
     long conn;         /* index in the client's connections, -1: none */
@@ -702,6 +725,9 @@ typedef struct async_http__attempt {
     int got_bytes;     /* response bytes arrived */
     int phase;         /* what an ASYNC_ETIMEDOUT means (ASYNC_HTTP__PHASE_*) */
     int connected;     /* the new connection's TCP connect is done */
+    int looked_up;     /* it waited for the host's lookup */
+    size_t next_addr;  /* the host's next address to dial */
+    int dial_error;    /* how the last dial failed */
     int built;         /* the request bytes are in the send buffer */
     int done;          /* the response is complete */
     size_t sent, send_len;
@@ -738,6 +764,12 @@ struct async_http_request {
     void *_decoder;       /* ASYNC_HTTP_ZLIB: the inflate state, while a body is decoded */
     char _decode_why[64]; /* zlib's reason for ASYNC_HTTP_EDECODE */
     async_waiter _ended;  /* takes it off that list when its task ends */
+    async_future _lookup_slot;            /* the wait for its host's lookup */
+    async_http__dial _dials[ASYNC_HTTP__RACE]; /* connect attempts racing (Happy Eyeballs) */
+    async_timer _stagger;                 /* when the next one may start */
+    async_wait_op _race;                  /* the wait for the first of them to move */
+    async_future *_race_futs[ASYNC_HTTP__RACE + 1];
+    async_link _race_links[ASYNC_HTTP__RACE + 1];
     const char *_path;    /* in _url */
     size_t _path_len;
     size_t _host;         /* index in the client's host table */
@@ -2474,11 +2506,17 @@ struct async_http__host {
     unsigned port;
     int tls;       /* https: connections to it are TLS, and not shared with http ones */
     void *session; /* TLS: the newest session, resumed by the next connection */
-    struct sockaddr_storage addr;
-    socklen_t addrlen;
     char *host_header; /* "name" or "name:port" */
     size_t busy;       /* connections lent out for it */
     async_http__conn *idle;
+    /* Its addresses (>>resolve): an IP literal's, or a lookup's, IPv6 and IPv4
+       taking turns (RFC 8305 4), the port set; kept until `expires`. */
+    struct sockaddr_storage *addrs;
+    size_t naddrs;
+    async_time expires;
+    int literal;
+    int lookup_error;                  /* how the last lookup failed (0: it did not) */
+    struct async_http__lookup *lookup; /* one in flight: requests for the host wait for it */
 };
 
 static void *async_http__default_alloc(void *user, void *ptr, size_t size) {
@@ -2513,6 +2551,8 @@ int async_http_client_init(async_http_client *c, async_io *io, const async_http_
     if (!cfg->timeout_total) cfg->timeout_total = ASYNC_SEC(300);
     if (!cfg->timeout_connect) cfg->timeout_connect = ASYNC_SEC(30); /* aiohttp's sock_connect */
     if (!cfg->max_redirects) cfg->max_redirects = 10;
+    if (!cfg->dns_cache_ttl) cfg->dns_cache_ttl = ASYNC_SEC(10);
+    if (!cfg->resolver) cfg->resolver = async_http_getaddrinfo;
     if (!cfg->max_body_size) cfg->max_body_size = (size_t)64 << 20;
     if (!cfg->max_header_bytes) cfg->max_header_bytes = 16 << 10;
     if (!cfg->max_headers) cfg->max_headers = 100;
@@ -2540,11 +2580,14 @@ void async_http_client_get_stats(const async_http_client *c, async_http_client_s
     s->connects = c->_connects;
     s->tls_handshakes = c->_tls_handshakes;
     s->tls_resumed = c->_tls_resumed;
+    s->lookups = c->_lookups;
     s->busy = c->_busy;
     for (i = 0; i < c->_nhosts; i++) s->busy_by_host += c->_hosts[i].busy;
     for (k = c->_idle_newest; k; k = k->older) s->idle++;
     for (r = c->_wait_head; r; r = r->_wait_next) s->waiting++;
 }
+
+static void async_http__lookup_abandon(struct async_http__lookup *l);
 
 void async_http_client_close(async_http_client *c) {
     size_t i;
@@ -2566,6 +2609,8 @@ void async_http_client_close(async_http_client *c) {
         async_http__alloc(c, c->_hosts[i].name, 0);
         async_http__alloc(c, c->_hosts[i].host_header, 0);
         if (c->_hosts[i].session) async_tls_session_free(c->_hosts[i].session);
+        async_http__alloc(c, c->_hosts[i].addrs, 0);
+        if (c->_hosts[i].lookup) async_http__lookup_abandon(c->_hosts[i].lookup);
     }
     if (c->_tls_made == 1) async_tls_free(&c->_tls);
     c->_tls_made = 0;
@@ -2720,6 +2765,159 @@ static void async_http__give_back(async_http_request *r, int keep) {
     async_http__serve_waiters(c);
 }
 
+// >>resolve
+/* Name lookups never block the loop: getaddrinfo (or config.resolver) runs
+   on the io's worker pool; the requests for a host wait for its one lookup
+   in flight; its addresses are kept for dns_cache_ttl. A lookup is heap
+   storage of its own, freed when the worker lets go of it, so a request
+   cancelled (or a client closed) meanwhile leaves nothing behind. */
+#define ASYNC_HTTP__MAX_ADDRS 16
+
+typedef struct async_http__lookup {
+    async_work work;            /* first: the pool's */
+    async_waiter finished;      /* on work.future: the results, on the loop thread */
+    async_http_client *client;  /* NULL once the client let go of it */
+    size_t host;                /* its host's index */
+    int (*resolver)(void *user, const char *name, struct sockaddr_storage *addrs, size_t max, size_t *count);
+    void *resolver_user;
+    void *(*alloc)(void *user, void *ptr, size_t size); /* kept: the lookup may outlive the client */
+    void *alloc_user;
+    async_event done;           /* the requests waiting for it */
+    struct sockaddr_storage addrs[ASYNC_HTTP__MAX_ADDRS];
+    size_t naddrs;
+    char name[1];               /* allocated to its length */
+} async_http__lookup;
+
+/* The port of a looked-up address (a lookup is by name alone). */
+static void async_http__set_port(struct sockaddr_storage *a, unsigned port) {
+    if (a->ss_family == AF_INET6) ((struct sockaddr_in6 *)(void *)a)->sin6_port = htons((uint16_t)port);
+    else ((struct sockaddr_in *)(void *)a)->sin_port = htons((uint16_t)port);
+}
+
+static socklen_t async_http__addr_len(const struct sockaddr_storage *a) {
+    return a->ss_family == AF_INET6 ? (socklen_t)sizeof(struct sockaddr_in6) : (socklen_t)sizeof(struct sockaddr_in);
+}
+
+/* An IP literal needs no lookup: its one address, for good. */
+static int async_http__literal(async_http_client *c, async_http__host *h) {
+    struct sockaddr_storage a;
+    memset(&a, 0, sizeof a);
+    if (inet_pton(AF_INET, h->name, &((struct sockaddr_in *)(void *)&a)->sin_addr) == 1) a.ss_family = AF_INET;
+    else if (inet_pton(AF_INET6, h->name, &((struct sockaddr_in6 *)(void *)&a)->sin6_addr) == 1) a.ss_family = AF_INET6;
+    else return 0;
+    if (!(h->addrs = (struct sockaddr_storage *)async_http__alloc(c, NULL, sizeof a))) return ASYNC_HTTP_ENOMEM;
+    async_http__set_port(&a, h->port);
+    h->addrs[0] = a;
+    h->naddrs = 1;
+    h->literal = 1;
+    return 0;
+}
+
+int async_http_getaddrinfo(void *user, const char *name, struct sockaddr_storage *addrs, size_t max, size_t *count) {
+    struct addrinfo hints, *res = NULL, *ai;
+    struct sockaddr_storage v6[ASYNC_HTTP__MAX_ADDRS], v4[ASYNC_HTTP__MAX_ADDRS];
+    size_t n6 = 0, n4 = 0, i;
+    (void)user;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_ADDRCONFIG;
+    if (getaddrinfo(name, NULL, &hints, &res) != 0 || !res) return ASYNC_HTTP_ENAME;
+    for (ai = res; ai; ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET6 && n6 < ASYNC_HTTP__MAX_ADDRS) memcpy(&v6[n6++], ai->ai_addr, ai->ai_addrlen);
+        if (ai->ai_family == AF_INET && n4 < ASYNC_HTTP__MAX_ADDRS) memcpy(&v4[n4++], ai->ai_addr, ai->ai_addrlen);
+    }
+    freeaddrinfo(res);
+    /* IPv6 first, then the families take turns (RFC 8305 4) */
+    for (*count = 0, i = 0; *count < max && (i < n6 || i < n4); i++) {
+        if (i < n6) addrs[(*count)++] = v6[i];
+        if (i < n4 && *count < max) addrs[(*count)++] = v4[i];
+    }
+    return *count ? 0 : ASYNC_HTTP_ENAME;
+}
+
+/* On a worker thread: the call that may block. */
+static void async_http__lookup_run(async_work *w) {
+    async_http__lookup *l = (async_http__lookup *)(void *)w;
+    size_t n = 0;
+    w->error = l->resolver(l->resolver_user, l->name, l->addrs, ASYNC_HTTP__MAX_ADDRS, &n);
+    if (!w->error && n == 0) w->error = ASYNC_HTTP_ENAME;
+    if (w->error > 0 || w->error < -4999 || (w->error < 0 && w->error > -4096)) w->error = ASYNC_HTTP_ENAME;
+    l->naddrs = w->error ? 0 : n > ASYNC_HTTP__MAX_ADDRS ? ASYNC_HTTP__MAX_ADDRS : n;
+}
+
+/* On the loop thread: the host keeps the addresses (a failure is not kept:
+   the next request asks again); the waiting requests go on. */
+static void async_http__lookup_finished(async_waiter *self, async_future *f) {
+    async_http__lookup *l = ASYNC_HTTP__CONTAINER(self, async_http__lookup, finished);
+    async_http_client *c = l->client;
+    if (c) {
+        async_http__host *h = &c->_hosts[l->host];
+        size_t i;
+        h->lookup = NULL;
+        h->lookup_error = async_error(f) ? async_error(f) : 0;
+        if (h->lookup_error) { /* the expired addresses are not used in its place */
+            async_http__alloc(c, h->addrs, 0);
+            h->addrs = NULL;
+            h->naddrs = 0;
+        } else if (l->naddrs) {
+            struct sockaddr_storage *a =
+                (struct sockaddr_storage *)async_http__alloc(c, NULL, l->naddrs * sizeof *a);
+            if (a) {
+                for (i = 0; i < l->naddrs; i++) async_http__set_port(&l->addrs[i], h->port);
+                memcpy(a, l->addrs, l->naddrs * sizeof *a);
+                async_http__alloc(c, h->addrs, 0);
+                h->addrs = a;
+                h->naddrs = l->naddrs;
+                h->expires = c->config.dns_cache_ttl < 0 ? 0
+                             : c->config.dns_cache_ttl == ASYNC_NO_TIMEOUT
+                                 ? ASYNC_NO_TIMEOUT
+                                 : async_now(c->io->loop) + c->config.dns_cache_ttl;
+            } else {
+                h->lookup_error = ASYNC_HTTP_ENOMEM;
+            }
+        }
+    }
+    async_event_set(&l->done);
+}
+
+static void async_http__lookup_release(async_work *w) {
+    async_http__lookup *l = (async_http__lookup *)(void *)w;
+    l->alloc(l->alloc_user, l, 0);
+}
+
+/* The client goes: the lookup frees itself once its worker is done. */
+static void async_http__lookup_abandon(async_http__lookup *l) { l->client = NULL; }
+
+static int async_http__lookup_start(async_http_client *c, size_t host) {
+    async_http__host *h = &c->_hosts[host];
+    size_t len = strlen(h->name);
+    async_http__lookup *l = (async_http__lookup *)async_http__alloc(c, NULL, sizeof *l + len);
+    async_future *f;
+    if (!l) return ASYNC_HTTP_ENOMEM;
+    memset(l, 0, sizeof *l);
+    memcpy(l->name, h->name, len + 1);
+    l->client = c;
+    l->host = host;
+    l->resolver = c->config.resolver;
+    l->resolver_user = c->config.resolver_user;
+    l->alloc = c->config.alloc;
+    l->alloc_user = c->config.alloc_user;
+    async_event_init(&l->done);
+    l->work.release = async_http__lookup_release;
+    h->lookup = l;
+    c->_lookups++;
+    f = async_io_to_thread(c->io, &l->work, async_http__lookup_run, l);
+    l->finished.wake = async_http__lookup_finished;
+    async_future_add_waiter(f, &l->finished); /* even if it failed at once */
+    return 0;
+}
+
+/* Whether the host's addresses may be used as they are. */
+static int async_http__addresses_fresh(async_http_client *c, const async_http__host *h) {
+    return h->naddrs && (h->literal || h->expires == ASYNC_NO_TIMEOUT || async_now(c->io->loop) < h->expires);
+}
+
+
 // >>url
 static char *async_http__strndup(async_http_client *c, const char *s, size_t n) {
     char *d = (char *)async_http__alloc(c, NULL, n + 1);
@@ -2730,38 +2928,9 @@ static char *async_http__strndup(async_http_client *c, const char *s, size_t n) 
     return d;
 }
 
-static int async_http__resolve(async_http__host *h) {
-    struct addrinfo hints, *res = NULL;
-    struct sockaddr_in *v4 = (struct sockaddr_in *)(void *)&h->addr;
-    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)(void *)&h->addr;
-    memset(&h->addr, 0, sizeof h->addr);
-    if (inet_pton(AF_INET, h->name, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons((uint16_t)h->port);
-        h->addrlen = sizeof *v4;
-        return 0;
-    }
-    if (inet_pton(AF_INET6, h->name, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons((uint16_t)h->port);
-        h->addrlen = sizeof *v6;
-        return 0;
-    }
-    memset(&hints, 0, sizeof hints);
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_ADDRCONFIG;
-    if (getaddrinfo(h->name, NULL, &hints, &res) != 0 || !res) return ASYNC_HTTP_ENAME;
-    memcpy(&h->addr, res->ai_addr, res->ai_addrlen);
-    h->addrlen = (socklen_t)res->ai_addrlen;
-    if (res->ai_family == AF_INET) v4->sin_port = htons((uint16_t)h->port);
-    else v6->sin6_port = htons((uint16_t)h->port);
-    freeaddrinfo(res);
-    return 0;
-}
-
-/* The host's index in the cache, resolving it the first time. Hosts are
-   keyed by scheme, name and port: an https connection is never lent to an
-   http request. */
+/* The host's index in the table, made the first time. Hosts are keyed by
+   scheme, name and port: an https connection is never lent to an http
+   request. */
 static int async_http__host_lookup(async_http_client *c, int tls, const char *name, size_t name_len, unsigned port,
                                    int bracketed, size_t *index) {
     size_t i;
@@ -2796,8 +2965,7 @@ static int async_http__host_lookup(async_http_client *c, int tls, const char *na
     }
     snprintf(h->host_header, name_len + 2 + sizeof portbuf, "%s%s%s%s", bracketed ? "[" : "", h->name,
              bracketed ? "]" : "", port == (tls ? 443u : 80u) ? "" : portbuf);
-    /* A failure is not kept: the name may resolve on the next request. */
-    if ((rc = async_http__resolve(h)) != 0) {
+    if ((rc = async_http__literal(c, h)) != 0) {
         async_http__alloc(c, h->name, 0);
         async_http__alloc(c, h->host_header, 0);
         return rc;
@@ -3912,44 +4080,172 @@ static async_future *async_http__connecting(async_http_request *r, async_future 
     return async_http__timed(r, f, r->_try.connect_deadline && left <= 0 ? 1 : left);
 }
 
-/* Open the connection lent to the request, unless it came from the pool:
-   connect, then the TLS handshake for https. The connect timeout covers
-   the whole of it, as aiohttp's does. */
-static async_future *async_http__open_step(async_http_request *r) {
+// >>dial
+/* Connecting: one address after another, RFC 8305's Happy Eyeballs: the
+   next attempt starts 250 ms after the last (at once if the last failed),
+   up to three at a time; the first to connect wins, the others are
+   cancelled and their sockets closed. */
+#define ASYNC_HTTP__STAGGER ASYNC_MS(250)
+enum { ASYNC_HTTP__DIAL_IDLE, ASYNC_HTTP__DIAL_SOCKET, ASYNC_HTTP__DIAL_CONNECT, ASYNC_HTTP__DIAL_OVER };
+
+/* Whether the request needs a new connection: the first step of each
+   attempt that may, and the start of the connect timeout, which covers the
+   lookup, the connect and the TLS handshake, as aiohttp's does. */
+static int async_http__needs_open(async_http_request *r) {
+    async_http_client *c = r->_client;
+    if (r->_err) return 0;
+    if (!r->_try.touched) {
+        r->_try.touched = 1;
+        r->_try.reused = async_stream_is_open(&async_http__conn_of(r)->s);
+        if (!r->_try.reused && c->config.timeout_connect > 0 && c->config.timeout_connect != ASYNC_NO_TIMEOUT)
+            r->_try.connect_deadline = async_now(r->task.loop) + c->config.timeout_connect;
+    }
+    return !r->_try.reused;
+}
+
+/* The host's addresses: an IP literal's or the cache's at once; else the
+   host's lookup in flight (started if there is none) is waited for. */
+static async_future *async_http__resolve_step(async_http_request *r) {
+    async_http_client *c = r->_client;
+    async_http__host *h = &c->_hosts[r->_host];
+    if (!async_http__needs_open(r) || r->_try.connected) return NULL;
+    if (r->_try.looked_up) { /* what came of the lookup we waited for */
+        if (!h->naddrs) r->_err = h->lookup_error ? h->lookup_error : ASYNC_HTTP_ENAME;
+        return NULL;
+    }
+    if (async_http__addresses_fresh(c, h)) return NULL;
+    r->_try.looked_up = 1;
+    if (!h->lookup && (r->_err = async_http__lookup_start(c, r->_host)) != 0) return NULL;
+    return async_http__connecting(r, async_event_wait(&h->lookup->done, &r->_lookup_slot));
+}
+
+/* A dial's socket or connect that completed: its next step. */
+static void async_http__dial_took(async_http_request *r, async_http__dial *d) {
+    async_io *io = r->_client->io;
+    int err = async_error(&d->op.future);
+    if (d->state == ASYNC_HTTP__DIAL_SOCKET && !err) {
+        d->fd = (int)async_result(&d->op.future);
+        d->state = ASYNC_HTTP__DIAL_CONNECT;
+        async_io_connect(io, &d->op, d->fd, (struct sockaddr *)&d->addr, async_http__addr_len(&d->addr));
+        return;
+    }
+    d->state = ASYNC_HTTP__DIAL_OVER;
+    if (!err) return; /* connected */
+    r->_try.dial_error = err;
+    if (d->fd >= 0) async_io_close_detached(io, d->fd);
+    d->fd = -1;
+}
+
+/* The first dial to connect: its socket becomes the connection's stream;
+   the others are withdrawn (their sockets closed when they settle). */
+static void async_http__dial_won(async_http_request *r, async_http__dial *won) {
+    async_http_client *c = r->_client;
+    size_t i;
+    async_stream_init(&async_http__conn_of(r)->s, c->io, won->fd);
+    won->fd = -1;
+    r->_try.connected = 1;
+    c->_connects++;
+    for (i = 0; i < ASYNC_HTTP__RACE; i++)
+        if (r->_dials[i].state == ASYNC_HTTP__DIAL_SOCKET || r->_dials[i].state == ASYNC_HTTP__DIAL_CONNECT)
+            async_future_cancel(&r->_dials[i].op.future);
+    async_timer_stop(&r->_stagger);
+}
+
+/* The stagger timer fired (not stopped, not running). */
+static int async_http__stagger_due(async_http_request *r) {
+    return async_done(&r->_stagger.future) && !async_error(&r->_stagger.future);
+}
+
+/* The next address, on a dial of its own; the stagger timer for the one after. */
+static void async_http__dial_start(async_http_request *r, async_http__dial *d) {
+    async_http_client *c = r->_client;
+    const async_http__host *h = &c->_hosts[r->_host];
+    d->addr = h->addrs[r->_try.next_addr++];
+    d->fd = -1;
+    d->state = ASYNC_HTTP__DIAL_SOCKET;
+    async_io_socket(c->io, &d->op, d->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (r->_try.next_addr < h->naddrs) async_sleep(r->task.loop, &r->_stagger, ASYNC_HTTP__STAGGER);
+}
+
+static async_future *async_http__dial_step(async_http_request *r) {
+    const async_http__host *h = &r->_client->_hosts[r->_host];
+    size_t i, n = 0;
+    int moved = 1;
+    if (!async_http__needs_open(r) || r->_try.connected) return NULL;
+    while (moved) {
+        async_http__dial *idle = NULL;
+        size_t running = 0;
+        moved = 0;
+        for (i = 0; i < ASYNC_HTTP__RACE; i++) {
+            async_http__dial *d = &r->_dials[i];
+            if ((d->state == ASYNC_HTTP__DIAL_SOCKET || d->state == ASYNC_HTTP__DIAL_CONNECT) &&
+                async_done(&d->op.future)) {
+                async_http__dial_took(r, d);
+                moved = 1;
+                if (d->state == ASYNC_HTTP__DIAL_OVER && d->fd >= 0) {
+                    async_http__dial_won(r, d);
+                    return NULL;
+                }
+            }
+            if (d->state == ASYNC_HTTP__DIAL_SOCKET || d->state == ASYNC_HTTP__DIAL_CONNECT) running++;
+            else if (!idle && (d->state == ASYNC_HTTP__DIAL_IDLE || d->fd < 0)) idle = d;
+        }
+        /* Another attempt: none runs (the last failed), or 250 ms passed. */
+        if (idle && r->_try.next_addr < h->naddrs && (!running || async_http__stagger_due(r))) {
+            async_http__dial_start(r, idle);
+            moved = 1;
+        } else if (!running) {
+            r->_err = r->_try.dial_error ? r->_try.dial_error : ASYNC_HTTP_ENETWORK;
+            return NULL;
+        }
+    }
+    for (i = 0; i < ASYNC_HTTP__RACE; i++)
+        if (r->_dials[i].state == ASYNC_HTTP__DIAL_SOCKET || r->_dials[i].state == ASYNC_HTTP__DIAL_CONNECT)
+            r->_race_futs[n++] = &r->_dials[i].op.future;
+    if (async_timer_armed(&r->_stagger)) r->_race_futs[n++] = &r->_stagger.future;
+    return async_http__connecting(
+        r, async_wait(r->task.loop, &r->_race, r->_race_futs, r->_race_links, n, ASYNC_FIRST_COMPLETED, ASYNC_NO_TIMEOUT));
+}
+
+/* Nothing of the dials may be left in flight when the attempt ends. */
+static async_future *async_http__dials_settle(async_http_request *r) {
+    size_t i;
+    for (i = 0; i < ASYNC_HTTP__RACE; i++) {
+        async_http__dial *d = &r->_dials[i];
+        if (d->state == ASYNC_HTTP__DIAL_SOCKET || d->state == ASYNC_HTTP__DIAL_CONNECT) {
+            if (!async_done(&d->op.future)) {
+                async_future_cancel(&d->op.future);
+                return &d->op.future;
+            }
+            if (d->state == ASYNC_HTTP__DIAL_SOCKET && !async_error(&d->op.future))
+                d->fd = (int)async_result(&d->op.future); /* made as the cancel came */
+        }
+        if (d->state != ASYNC_HTTP__DIAL_IDLE && d->fd >= 0) async_io_close_detached(r->_client->io, d->fd);
+        d->fd = -1;
+        d->state = ASYNC_HTTP__DIAL_IDLE;
+    }
+    async_timer_stop(&r->_stagger);
+    return NULL;
+}
+
+/* https: the TLS handshake on the new connection. */
+static async_future *async_http__handshake_step(async_http_request *r) {
     async_http_client *c = r->_client;
     async_http__host *h = &c->_hosts[r->_host];
     async_http__conn *k;
     async_future *f;
-    if (r->_err) return NULL;
+    if (!async_http__needs_open(r) || !h->tls) return NULL;
     k = async_http__conn_of(r);
-    if (!r->_try.touched) {
-        r->_try.touched = 1;
-        r->_try.reused = async_stream_is_open(&k->s);
-        if (r->_try.reused) return NULL;
-        if (c->config.timeout_connect > 0 && c->config.timeout_connect != ASYNC_NO_TIMEOUT)
-            r->_try.connect_deadline = async_now(r->task.loop) + c->config.timeout_connect;
-    }
-    if (!r->_try.connected) {
-        if ((f = async_stream_connect(&k->s, (struct sockaddr *)&h->addr, h->addrlen, &r->_err)) != NULL)
-            return async_http__connecting(r, f);
+    if (!k->s._ssl) {
+        if ((r->_err = async_http__tls_context(c)) != 0)
+            async_http__copy(k->s._detail, sizeof k->s._detail, c->_tls.error);
+        else r->_err = async_stream_tls_client(&k->s, &c->_tls, h->name, &h->session);
         if (r->_err) return NULL;
-        r->_try.connected = 1;
-        c->_connects++;
-        if (h->tls) {
-            if ((r->_err = async_http__tls_context(c)) != 0)
-                async_http__copy(k->s._detail, sizeof k->s._detail, c->_tls.error);
-            else r->_err = async_stream_tls_client(&k->s, &c->_tls, h->name, &h->session);
-            if (r->_err) return NULL;
-        }
     }
-    if (h->tls) {
-        if ((f = async_stream_handshake(&k->s, &r->_err)) != NULL) return async_http__connecting(r, f);
-        if (r->_err) return NULL;
-        c->_tls_handshakes++;
-        c->_tls_resumed += (uint64_t)async_stream_tls_resumed(&k->s);
-    }
-    if (!k->rbuf && !(k->rbuf = (char *)async_http__alloc(c, NULL, c->config.recv_buffer_size)))
-        r->_err = ASYNC_HTTP_ENOMEM;
+    if ((f = async_stream_handshake(&k->s, &r->_err)) != NULL) return async_http__connecting(r, f);
+    if (r->_err) return NULL;
+    c->_tls_handshakes++;
+    c->_tls_resumed += (uint64_t)async_stream_tls_resumed(&k->s);
     return NULL;
 }
 
@@ -3960,8 +4256,10 @@ static int async_http__begin_exchange(async_http_request *r, async_http__conn *k
     const async_http_client_config *cfg = &r->_client->config;
     size_t cap = cfg->max_header_bytes < ASYNC_HTTP__HEAD_START ? cfg->max_header_bytes : ASYNC_HTTP__HEAD_START;
     size_t n = cfg->max_headers < ASYNC_HTTP__HEADERS_START ? cfg->max_headers : ASYNC_HTTP__HEADERS_START;
-    int rc = async_http__build(r, k);
-    if (rc) return rc;
+    int rc;
+    if (!k->rbuf && !(k->rbuf = (char *)async_http__alloc(r->_client, NULL, cfg->recv_buffer_size)))
+        return ASYNC_HTTP_ENOMEM;
+    if ((rc = async_http__build(r, k)) != 0) return rc;
     async_http__alloc(r->_client, r->_head_mem, 0); /* a retry starts afresh */
     r->_head_mem = NULL;
     if (async_http__head_alloc(r, cap, n)) return ASYNC_HTTP_ENOMEM;
@@ -4029,7 +4327,8 @@ static async_future *async_http__recv_step(async_http_request *r) {
 }
 
 static async_future *async_http__settle_step(async_http_request *r) {
-    return r->_try.conn < 0 ? NULL : async_stream_settle(&async_http__conn_of(r)->s);
+    async_future *f = async_http__dials_settle(r);
+    return f || r->_try.conn < 0 ? f : async_stream_settle(&async_http__conn_of(r)->s);
 }
 
 static int async_http__idempotent(const char *m) {
@@ -4083,6 +4382,16 @@ static void async_http__finish_response(async_http_request *r) {
     resp->header_count = r->_parser.header_count;
     if (!resp->body) resp->body = (char *)"";
     else resp->body[resp->body_len] = 0;
+}
+
+/* The request said "Connection: close": its connection carries nothing after it (RFC 9112 9.6). */
+static int async_http__asked_close(const async_http_request *r) {
+    const char *v = async_http__user_header(r->_headers, "connection"), *opt;
+    size_t len;
+    if (!v) return 0;
+    while (async_http__list_next(&v, v + strlen(v), &opt, &len))
+        if (ASYNC_HTTP__IEQ_LIT(opt, len, "close")) return 1;
+    return 0;
 }
 
 static int async_http__same_origin(const async_http__url *a, const async_http__url *b) {
@@ -4196,7 +4505,7 @@ static int async_http__conclude(async_http_request *r) {
     int err = async_http__outcome(r);
     char why[sizeof r->_detail];
     if (!err) {
-        async_http__give_back(r, r->_parser.keep_alive);
+        async_http__give_back(r, r->_parser.keep_alive && !async_http__asked_close(r));
         if ((err = async_http__follow(r)) == 1) return ASYNC_HTTP__RETRY;
         if (err) return async_http__give_up(r, err, NULL);
         async_deadline_stop(&r->_deadline);
@@ -4232,7 +4541,9 @@ static int async_http__run(async_task *t) {
     for (;;) {
         async_http__begin_attempt(r);
         if (!async_http__take_conn(r)) ASYNC_AWAIT_CATCH(t, &r->_pool_wait, r->_err);
-        ASYNC_HTTP__DRIVE(t, async_http__open_step, r->_err);
+        ASYNC_HTTP__DRIVE(t, async_http__resolve_step, r->_err);
+        ASYNC_HTTP__DRIVE(t, async_http__dial_step, r->_err);
+        ASYNC_HTTP__DRIVE(t, async_http__handshake_step, r->_err);
         ASYNC_HTTP__DRIVE(t, async_http__send_step, r->_err);
         ASYNC_HTTP__DRIVE(t, async_http__recv_step, r->_err);
         ASYNC_HTTP__DRIVE(t, async_http__settle_step, r->_settle_err);

@@ -344,6 +344,325 @@ TEST(url_resolve_rfc3986) {
 }
 
 /* ------------------------------------------------------------------ */
+/* name lookups                                                        */
+
+/* A resolver of the test's: answers with fixed addresses after a pause, counts its calls
+   (from worker threads: under a lock). */
+typedef struct fake_dns {
+    pthread_mutex_t lock;
+    int calls, delay_ms, fail;
+    const char *addrs[4]; /* IP literals, in the order to try */
+} fake_dns;
+
+static int fake_resolve(void *user, const char *name, struct sockaddr_storage *out, size_t max, size_t *count) {
+    fake_dns *d = (fake_dns *)user;
+    size_t i;
+    (void)name;
+    pthread_mutex_lock(&d->lock);
+    d->calls++;
+    pthread_mutex_unlock(&d->lock);
+    if (d->delay_ms) msleep(d->delay_ms);
+    if (d->fail) return ASYNC_HTTP_ENAME;
+    for (*count = 0, i = 0; i < 4 && d->addrs[i] && *count < max; i++) {
+        struct sockaddr_storage *a = &out[(*count)++];
+        memset(a, 0, sizeof *a);
+        if (strchr(d->addrs[i], ':')) {
+            a->ss_family = AF_INET6;
+            inet_pton(AF_INET6, d->addrs[i], &((struct sockaddr_in6 *)(void *)a)->sin6_addr);
+        } else {
+            a->ss_family = AF_INET;
+            inet_pton(AF_INET, d->addrs[i], &((struct sockaddr_in *)(void *)a)->sin_addr);
+        }
+    }
+    return 0;
+}
+
+static int fake_calls(fake_dns *d) {
+    int n;
+    pthread_mutex_lock(&d->lock);
+    n = d->calls;
+    pthread_mutex_unlock(&d->lock);
+    return n;
+}
+
+static void fake_init(fake_dns *d, int delay_ms, const char *a0, const char *a1) {
+    memset(d, 0, sizeof *d);
+    pthread_mutex_init(&d->lock, NULL);
+    d->delay_ms = delay_ms;
+    d->addrs[0] = a0, d->addrs[1] = a1;
+}
+
+static int dns_env(env *e, fake_dns *d, async_time ttl) {
+    async_http_client_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.resolver = fake_resolve;
+    cfg.resolver_user = d;
+    cfg.dns_cache_ttl = ttl;
+    return env_init(e, &cfg);
+}
+
+static uint64_t lookups(const env *e) {
+    async_http_client_stats st;
+    async_http_client_get_stats(&e->client, &st);
+    return st.lookups;
+}
+
+/* A request that waits for a tick: the loop's time when it fired. */
+typedef struct ticker {
+    async_task task;
+    async_timer t;
+    async_time delay, fired;
+} ticker;
+
+static int ticker_run(async_task *t) {
+    ticker *k = (ticker *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(t, async_sleep(t->loop, &k->t, k->delay));
+    k->fired = async_now(t->loop);
+    ASYNC_END(t);
+}
+
+/* A lookup that takes 400 ms blocks nothing: a 50 ms timer fires on time, a request to an IP
+   literal is served meanwhile, and the looked-up request ends after the lookup. */
+TEST(lookup_off_the_loop) {
+    static fake_dns d;
+    env e;
+    server s;
+    async_http_request by_name, by_ip;
+    ticker k;
+    char url_name[96], url_ip[96];
+    async_time t0;
+    fake_init(&d, 400, "127.0.0.1", NULL);
+    server_start(&s, play_capture);
+    CHECK_EQ(dns_env(&e, &d, 0), 0);
+    snprintf(url_name, sizeof url_name, "http://slow.test:%d/name", s.port);
+    url_of(url_ip, sizeof url_ip, &s, "/ip");
+    t0 = async_now(&e.loop);
+    memset(&by_name, 0, sizeof by_name);
+    memset(&by_ip, 0, sizeof by_ip);
+    memset(&k, 0, sizeof k);
+    k.delay = ASYNC_MS(50);
+    async_http_get(&e.client, &by_name, url_name);
+    async_http_get(&e.client, &by_ip, url_ip);
+    async_create_task(&e.loop, &k.task, ticker_run);
+    CHECK_EQ(async_run(&e.loop, &by_ip.task.future), 0);
+    CHECK(async_now(&e.loop) - t0 < ASYNC_MS(300)); /* served while the lookup ran */
+    CHECK_EQ(async_run(&e.loop, &k.task.future), 0);
+    CHECK(k.fired - t0 >= ASYNC_MS(50) && k.fired - t0 < ASYNC_MS(250));
+    CHECK(!async_done(&by_name.task.future));
+    CHECK_EQ(async_run(&e.loop, &by_name.task.future), 0);
+    CHECK(async_now(&e.loop) - t0 >= ASYNC_MS(400));
+    CHECK_EQ(by_name.response.status, 200);
+    CHECK_EQ(fake_calls(&d), 1);
+    async_http_request_release(&by_name);
+    async_http_request_release(&by_ip);
+    env_close(&e);
+    server_stop(&s);
+}
+
+typedef struct named_requests {
+    async_http_client *client;
+    async_http_request reqs[100];
+    char url[96];
+} named_requests;
+
+static const char *const close_it[] = {"Connection: close", NULL};
+
+/* Each on a new connection: nothing pooled answers in place of a lookup. */
+static async_future *start_named(void *user, int i) {
+    named_requests *m = (named_requests *)user;
+    memset(&m->reqs[i], 0, sizeof m->reqs[i]);
+    m->reqs[i].headers = close_it;
+    return async_http_get(m->client, &m->reqs[i], m->url);
+}
+
+/* 100 requests at once to one name not yet looked up: one lookup, shared. Then the cache
+   answers until its TTL passes; a failure is not kept. */
+TEST(lookup_shared_and_cached) {
+    static fake_dns d;
+    static named_requests m;
+    env e;
+    server s;
+    async_http_request r;
+    int i, ok = 0;
+    fake_init(&d, 50, "127.0.0.1", NULL);
+    server_start(&s, play_capture);
+    CHECK_EQ(dns_env(&e, &d, ASYNC_MS(300)), 0);
+    m.client = &e.client;
+    snprintf(m.url, sizeof m.url, "http://many.test:%d/", s.port);
+    CHECK_EQ(run_gathered(&e.loop, 100, start_named, &m), 0);
+    for (i = 0; i < 100; i++) {
+        ok += async_error(&m.reqs[i].task.future) == 0 && m.reqs[i].response.status == 200;
+        async_http_request_release(&m.reqs[i]);
+    }
+    CHECK_EQ(ok, 100);
+    CHECK_EQ(fake_calls(&d), 1);
+    CHECK_EQ(lookups(&e), 1);
+
+    /* new connections within the TTL: from the cache */
+    for (i = 0; i < 2; i++) {
+        memset(&r, 0, sizeof r);
+        r.headers = close_it;
+        CHECK_EQ(fetch(&e.client, &r, "GET", m.url), 0);
+        async_http_request_release(&r);
+    }
+    CHECK_EQ(fake_calls(&d), 1);
+    msleep(350); /* past the TTL: looked up again */
+    memset(&r, 0, sizeof r);
+    r.headers = close_it;
+    CHECK_EQ(fetch(&e.client, &r, "GET", m.url), 0);
+    async_http_request_release(&r);
+    CHECK_EQ(fake_calls(&d), 2);
+
+    /* a failure is not kept */
+    d.fail = 1;
+    msleep(350);
+    memset(&r, 0, sizeof r);
+    r.headers = close_it;
+    CHECK_EQ(fetch(&e.client, &r, "GET", m.url), ASYNC_HTTP_ENAME);
+    CHECK_STR(async_http_request_error(&r), "host name not found");
+    async_http_request_release(&r);
+    d.fail = 0;
+    memset(&r, 0, sizeof r);
+    r.headers = close_it;
+    CHECK_EQ(fetch(&e.client, &r, "GET", m.url), 0);
+    async_http_request_release(&r);
+    CHECK_EQ(fake_calls(&d), 4);
+    CHECK(client_settled(&e.client));
+    env_close(&e);
+
+    /* no cache at all: each new connection asks */
+    fake_init(&d, 0, "127.0.0.1", NULL);
+    CHECK_EQ(dns_env(&e, &d, ASYNC_HTTP_NO_DNS_CACHE), 0);
+    for (i = 0; i < 3; i++) {
+        memset(&r, 0, sizeof r);
+        r.headers = close_it;
+        CHECK_EQ(fetch(&e.client, &r, "GET", m.url), 0);
+        async_http_request_release(&r);
+    }
+    CHECK_EQ(fake_calls(&d), 3);
+    env_close(&e);
+    server_stop(&s);
+}
+
+/* The lookup is part of the connect timeout; a client closed while one runs leaves nothing
+   (the lookup frees itself once its worker is done: ASan). */
+TEST(lookup_counts_against_connect_timeout) {
+    static fake_dns d;
+    env e;
+    async_http_client_config cfg;
+    async_http_request r;
+    double t0;
+    fake_init(&d, 600, "127.0.0.1", NULL);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.resolver = fake_resolve;
+    cfg.resolver_user = &d;
+    cfg.timeout_connect = ASYNC_MS(150);
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    t0 = now_ms();
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", "http://slow.test:1/", 0), ASYNC_HTTP_ETIMEOUT_CONNECT);
+    CHECK(now_ms() - t0 >= 140 && now_ms() - t0 < 550);
+    CHECK_STR(async_http_request_error(&r), "timed out: the connect timeout (0.15 s) passed");
+    async_http_request_release(&r);
+    env_close(&e); /* the lookup still runs: the io's exit waits for its worker */
+}
+
+/* Every address is tried: one where nothing listens (127.0.0.2), then the server's. */
+TEST(dial_next_address_when_refused) {
+    static fake_dns d;
+    env e;
+    server s;
+    async_http_request r;
+    char url[96];
+    fake_init(&d, 0, "127.0.0.2", "127.0.0.1");
+    server_start(&s, play_capture);
+    CHECK_EQ(dns_env(&e, &d, 0), 0);
+    snprintf(url, sizeof url, "http://two.test:%d/", s.port);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    CHECK_EQ(r.response.status, 200);
+    CHECK_EQ(client_connects(&e.client), 1);
+    async_http_request_release(&r);
+    env_close(&e);
+    server_stop(&s);
+}
+
+/* ::1 and 127.0.0.1: a server on each, IPv6 tried first; with nothing on ::1, 127.0.0.1 at
+   once (a refusal does not wait for the 250 ms stagger). */
+TEST(dial_ipv6_then_ipv4) {
+    static fake_dns d;
+    env e;
+    server s4, s6;
+    async_http_request r;
+    char url[96];
+    double t0;
+    server_start(&s4, play_capture);
+    if (!server_start6(&s6, play_capture)) {
+        printf("NOTE dial_ipv6_then_ipv4: no IPv6 loopback here; tried the IPv4 half only\n");
+        server_stop(&s4);
+        return;
+    }
+    fake_init(&d, 0, "::1", "127.0.0.1");
+    CHECK_EQ(dns_env(&e, &d, 0), 0);
+    snprintf(url, sizeof url, "http://both.test:%d/", s6.port);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    CHECK_EQ(server_received(&s6), 1); /* IPv6 first */
+    async_http_request_release(&r);
+    env_close(&e);
+    snprintf(url, sizeof url, "http://both.test:%d/", s4.port); /* nothing on [::1] at that port */
+    CHECK_EQ(dns_env(&e, &d, 0), 0);
+    t0 = now_ms();
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    CHECK(now_ms() - t0 < 200);
+    CHECK_EQ(server_received(&s4), 1);
+    async_http_request_release(&r);
+    env_close(&e);
+    server_stop(&s4);
+    server_stop(&s6);
+}
+
+/* An address that does not answer (a listener whose backlog is full: the SYN is dropped)
+   holds nobody: 250 ms later the next address is dialled, connects and wins; the first
+   attempt is cancelled and its socket closed. */
+TEST(dial_happy_eyeballs_stagger) {
+    static fake_dns d;
+    env e;
+    server s;
+    async_http_request r;
+    struct sockaddr_in a;
+    char url[96];
+    int hole, fillers[4], i, fds;
+    double t0, ms;
+    server_start(&s, play_capture);
+    /* 127.0.0.3, the server's port: a listener that never accepts, its queue filled */
+    hole = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    loopback_addr(&a, s.port);
+    a.sin_addr.s_addr = htonl(0x7f000003);
+    CHECK(bind(hole, (struct sockaddr *)&a, sizeof a) == 0 && listen(hole, 0) == 0);
+    for (i = 0; i < 4; i++) {
+        fillers[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        connect(fillers[i], (struct sockaddr *)&a, sizeof a);
+    }
+    msleep(50);
+    fake_init(&d, 0, "127.0.0.3", "127.0.0.1");
+    CHECK_EQ(dns_env(&e, &d, 0), 0);
+    fds = count_fds();
+    snprintf(url, sizeof url, "http://slow-first.test:%d/", s.port);
+    t0 = now_ms();
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0);
+    ms = now_ms() - t0;
+    if (ms < 240 || ms > 1000) fprintf(stderr, "  the second address won after %.0f ms\n", ms);
+    CHECK(ms >= 240 && ms < 1000);
+    CHECK_EQ(server_received(&s), 1);
+    async_http_request_release(&r);
+    env_flush(&e);
+    CHECK_EQ(count_fds(), fds + 2); /* the winner, pooled, and the server's end of it: the loser's is closed */
+    env_close(&e);
+    for (i = 0; i < 4; i++) close(fillers[i]);
+    close(hole);
+    server_stop(&s);
+}
+
+/* ------------------------------------------------------------------ */
 /* shutting down                                                       */
 
 typedef struct many_requests {
@@ -412,6 +731,12 @@ int main(void) {
     RUN(redirect_to_bad_url_and_to_https);
     RUN(url_errors_say_what_and_where);
     RUN(url_resolve_rfc3986);
+    RUN(lookup_off_the_loop);
+    RUN(lookup_shared_and_cached);
+    RUN(lookup_counts_against_connect_timeout);
+    RUN(dial_next_address_when_refused);
+    RUN(dial_ipv6_then_ipv4);
+    RUN(dial_happy_eyeballs_stagger);
     RUN(close_with_requests_in_flight);
     RUN(client_defaults);
     return test_summary("web");
