@@ -278,7 +278,25 @@ typedef struct async_error_domain {
 } async_error_domain;
 void async_register_errors(async_error_domain *domain);
 
-/* ---- time: monotonic nanoseconds ---- */
+/* ---- time ----
+   By default monotonic nanoseconds in an int64_t. With ASYNC_TIME32 a
+   32-bit count of the clock's ticks (ASYNC_TICK_HZ a second, default 1000)
+   that may wrap, as a SysTick counter or Linux's jiffies do: every
+   comparison of two times is by their difference, so a timer set before
+   the wrap fires after it on time. Delays are then at most
+   ASYNC_MAX_DELAY (2^30 ticks, 12.4 days at 1 kHz; longer ones are cut). */
+#ifdef ASYNC_TIME32
+typedef int32_t async_time;
+#ifndef ASYNC_TICK_HZ
+#define ASYNC_TICK_HZ 1000
+#endif
+#define ASYNC_NS(n) ((async_time)((int64_t)(n) * ASYNC_TICK_HZ / 1000000000))
+#define ASYNC_US(n) ((async_time)((int64_t)(n) * ASYNC_TICK_HZ / 1000000))
+#define ASYNC_MS(n) ((async_time)((int64_t)(n) * ASYNC_TICK_HZ / 1000))
+#define ASYNC_SEC(n) ((async_time)((int64_t)(n) * ASYNC_TICK_HZ))
+#define ASYNC_NO_TIMEOUT ((async_time)INT32_MAX)
+#define ASYNC_MAX_DELAY ((async_time)1 << 30)
+#else
 typedef int64_t async_time;
 #define ASYNC_NS(n) ((async_time)(n))
 #define ASYNC_US(n) ((async_time)(n) * 1000)
@@ -287,6 +305,18 @@ typedef int64_t async_time;
 /* "No timeout": infinitely far away, so code that forgets the special case
    still never fires. Every other timeout <= 0 means "now". */
 #define ASYNC_NO_TIMEOUT ((async_time)INT64_MAX)
+#define ASYNC_MAX_DELAY ASYNC_NO_TIMEOUT
+#endif
+/* b - a, and whether a comes before b: what comparing two times means
+   when they may wrap (ASYNC_TIME32). Two's complement assumed. */
+#ifdef ASYNC_TIME32
+#define ASYNC_TIME_DIFF(b, a) ((async_time)(uint32_t)((uint32_t)(b) - (uint32_t)(a)))
+#define ASYNC_TIME_ADD(a, d) ((async_time)(uint32_t)((uint32_t)(a) + (uint32_t)(d)))
+#else
+#define ASYNC_TIME_DIFF(b, a) ((b) - (a))
+#define ASYNC_TIME_ADD(a, d) ((a) + (d))
+#endif
+#define ASYNC_TIME_BEFORE(a, b) (ASYNC_TIME_DIFF(b, a) > 0)
 
 typedef struct async_loop async_loop;
 typedef struct async_future async_future;
@@ -381,7 +411,8 @@ int async_task_cancelling(const async_task *t);
 
 /* ---- the loop ---- */
 typedef struct async_loop_config {
-    /* Monotonic nanoseconds. NULL: CLOCK_MONOTONIC (or virtual time). */
+    /* Monotonic time (nanoseconds; with ASYNC_TIME32 ticks that may wrap).
+       NULL: CLOCK_MONOTONIC (or virtual time). */
     async_time (*clock)(void *user);
     void *clock_user;
     /* Nonzero: virtual time. The clock stands still while tasks run and jumps
@@ -389,16 +420,32 @@ typedef struct async_loop_config {
        run instantly and exactly. (With an I/O backend attached the loop
        waits in the backend instead, and virtual time does not jump.) */
     int virtual_time;
+    /* How to wait when nothing is ready and there is no backend (on a
+       microcontroller: WFI, see IDLE AND INTERRUPTS). Called with the time
+       to the next timer (-1: no timer, wait for an interrupt), never while
+       a task is ready or a trigger has fired. NULL: nanosleep with the
+       POSIX clock; the WFI pattern on a Cortex-M; else the loop spins. */
+    void (*idle)(void *user, async_time timeout);
+    void *idle_user;
 } async_loop_config;
 
 typedef struct async_timer async_timer;
+typedef struct async_trigger async_trigger;
 
-/* Timers wait in a radix heap: bucket 0 holds those due at `timer_floor`
-   (the last expiry), bucket b > 0 those whose deadline first differs from
-   it in bit b-1. Deadlines only move forward, so a timer only ever moves
-   to lower buckets: O(1) start and stop, O(log range) amortised expiry,
-   and a few visits per timer instead of a pointer chase per level. */
-#define ASYNC__BUCKETS 65
+#ifdef ASYNC_TIME32
+/* Timers wait in a radix heap over the tick count (33 lists: a small
+   loop): bucket 0 holds those due at `timer_floor`, bucket b > 0 those
+   whose deadline first differs from it in bit b-1. */
+#define ASYNC__BUCKETS 33
+#else
+/* Timers wait in a hierarchical wheel: level L has 32 slots of 16^L ns
+   each, two blocks of the level above (the floor's and the next), so the
+   timers of a level's next block move down ahead of time, a few per turn,
+   instead of all at once when the floor gets there. */
+#define ASYNC__WHEEL_BITS 4
+#define ASYNC__WHEEL_SLOTS (2 << ASYNC__WHEEL_BITS)
+#define ASYNC__WHEEL_LEVELS (64 / ASYNC__WHEEL_BITS)
+#endif
 
 struct async_loop {
     async_waiter *ready_head, *ready_tail; /* private, all of it */
@@ -406,17 +453,29 @@ struct async_loop {
     size_t ntasks;
     async_future *drained;                 /* done when ntasks drops to 0 (shutdown's) */
     async_waiter *soon_head, *soon_tail;   /* callbacks run before the next turn's tasks */
-    async_timer *buckets[ASYNC__BUCKETS];
-    async_time bucket_min[ASYNC__BUCKETS]; /* a lower bound of each bucket's deadlines */
-    uint64_t nonempty;                     /* bit b-1 for bucket b > 0 */
-    async_time timer_floor;
+    async_trigger *triggers;               /* interrupt sources */
+    volatile unsigned char signalled;      /* a trigger fired (async_trigger_fire) */
+    int virtual_time;
     size_t ntimers;
     async_time now;
+    async_time timer_floor;                /* no timer is due before it; never after now */
+#ifdef ASYNC_TIME32
+    uint32_t nonempty;                     /* bit b-1 for bucket b > 0 */
+    async_timer *buckets[ASYNC__BUCKETS];
+#else
+    uint32_t levels;                             /* bit L: level L holds timers */
+    uint32_t used[ASYNC__WHEEL_LEVELS];          /* bit s: slot s of level L holds timers */
+    async_time level_min[ASYNC__WHEEL_LEVELS];   /* a lower bound of each level's deadlines */
+    async_timer *slots[ASYNC__WHEEL_LEVELS][ASYNC__WHEEL_SLOTS];
+#endif
     async_time (*clock)(void *user);
     void *clock_user;
-    int virtual_time;
-    const char *running; /* the coroutine running now (with ASYNC_DEBUG), for messages */
-    /* The backend (I/O): poll waits up to timeout ns (-1: no limit, the
+    void (*idle)(void *user, async_time timeout);
+    void *idle_user;
+#if ASYNC_DEBUG
+    const char *running; /* the coroutine running now, for messages */
+#endif
+    /* The backend (I/O): poll waits up to timeout (-1: no limit, the
        loop's own word for it, not ASYNC_NO_TIMEOUT; 0: just look) and
        completes what is ready. It returns 0, or a negative error;
        ASYNC_EDEADLK if asked to wait forever with nothing in flight. */
@@ -441,12 +500,12 @@ static inline size_t async_loop_timers(const async_loop *loop) { return loop->nt
 
 /* ---- timers: a future done at a deadline ---- */
 struct async_timer {
-    async_future future;
+    async_future future; /* future.lc: where it waits in the loop (private) */
     async_time deadline;
-    async_timer *next, **pprev; /* in a bucket of the loop's radix heap */
+    async_timer *next, **pprev; /* in a list of the loop's timer structure */
     async_loop *loop;
 };
-/* Start (restart) a timer `delay` ns from now (<= 0: due this turn); returns its future. */
+/* Start (restart) a timer `delay` from now (<= 0: due this turn); returns its future. */
 async_future *async_sleep(async_loop *loop, async_timer *timer, async_time delay);
 async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_time deadline);
 void async_timer_stop(async_timer *timer); /* a running timer ends cancelled */
@@ -651,6 +710,31 @@ async_future *async_queue_wait_room(async_queue *q, async_future *slot);
     while (async_queue_put_nowait((q), (item)) != 0) ASYNC_AWAIT(t, async_queue_wait_room((q), (slot)))
 #define ASYNC_QUEUE_GET(t, q, lvalue, slot)                                          \
     while (async_queue_get_nowait((q), &(lvalue)) != 0) ASYNC_AWAIT(t, async_queue_wait_item((q), (slot)))
+
+/* ---- interrupt sources: wake-ups an ISR may give ----
+   async_trigger_fire is the one call of this header an interrupt handler
+   (or a POSIX signal handler) may make: two stores of a byte, no lock. On
+   the loop's next turn, in its own context, the wake-up reaches the
+   trigger's first waiter, or waits for the next one (at most one is kept:
+   a binary semaphore, as FreeRTOS's "give from ISR"). While a trigger is
+   registered the loop waits for interrupts instead of reporting
+   ASYNC_EDEADLK. Not for another thread or core (no barrier). */
+struct async_trigger {
+    async_semaphore sem;           /* private: the wake-up kept, or its waiters */
+    async_trigger *next;           /* private: the loop's list */
+    async_loop *loop;
+    volatile unsigned char fired;  /* private: set by async_trigger_fire */
+};
+void async_trigger_init(async_loop *loop, async_trigger *tr); /* registers it with the loop */
+void async_trigger_remove(async_trigger *tr);                  /* before you free it */
+void async_trigger_fire(async_trigger *tr);                    /* ISR-safe */
+/* Done when the trigger fired (at once if it fired since the last wait). */
+static inline async_future *async_trigger_wait(async_trigger *tr, async_future *slot) {
+    return async_semaphore_acquire(&tr->sem, slot);
+}
+/* A trigger fired that the loop has not seen yet: an idle hook checks this
+   with interrupts masked before it sleeps (IDLE AND INTERRUPTS). */
+static inline int async_loop_signalled(const async_loop *loop) { return loop->signalled != 0; }
 
 /* ---- the coroutine macros ----
    The local continuation (lc) is an int in the task: the source line with
@@ -1122,7 +1206,12 @@ static async_time async__posix_clock(void *user) {
     struct timespec ts;
     (void)user;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+#ifdef ASYNC_TIME32
+    return (async_time)(uint32_t)((uint64_t)ts.tv_sec * ASYNC_TICK_HZ +
+                                  (uint64_t)ts.tv_nsec / (1000000000 / ASYNC_TICK_HZ));
+#else
     return (async_time)ts.tv_sec * 1000000000 + ts.tv_nsec;
+#endif
 }
 #endif
 
@@ -1139,6 +1228,8 @@ void async_loop_init(async_loop *loop, const async_loop_config *config) {
         loop->clock = config->clock;
         loop->clock_user = config->clock_user;
         loop->virtual_time = config->virtual_time;
+        loop->idle = config->idle;
+        loop->idle_user = config->idle_user;
     }
 #ifdef ASYNC__POSIX_CLOCK
     if (!loop->clock && !loop->virtual_time) loop->clock = async__posix_clock;
@@ -1153,56 +1244,78 @@ void async_loop_set_backend(async_loop *loop, int (*poll)(void *, async_time), v
     loop->backend = backend;
 }
 
-/* ---- timers: a radix heap over deadlines ---- */
-/* The position of the highest bit where the deadline differs from the floor, plus one. */
-static int async__bucket_of(const async_loop *loop, async_time deadline) {
-    uint64_t diff = (uint64_t)deadline ^ (uint64_t)loop->timer_floor;
 #if defined(__GNUC__) || defined(__clang__)
-    return diff ? 64 - __builtin_clzll(diff) : 0;
+#define ASYNC__CTZ32(x) __builtin_ctz(x)
 #else
-    int b = 0;
-    while (diff) diff >>= 1, b++;
-    return b;
+static int async__ctz32(uint32_t x) {
+    int n = 0;
+    while (!(x & 1)) x >>= 1, n++;
+    return n;
+}
+#define ASYNC__CTZ32(x) async__ctz32(x)
 #endif
-}
 
-static void async__bucket_push(async_loop *loop, async_timer *t) {
-    int b = async__bucket_of(loop, t->deadline);
-    uint64_t bit = b ? (uint64_t)1 << (b - 1) : 0;
-    t->next = loop->buckets[b];
+/* Tests count how many timers each turn moves (to see that no turn moves
+   a crowd): they define this before the include. */
+#ifndef ASYNC__ON_TIMER_MOVE
+#define ASYNC__ON_TIMER_MOVE(loop) ((void)0)
+#endif
+
+static void async__list_push(async_timer **head, async_timer *t) {
+    t->next = *head;
     if (t->next) t->next->pprev = &t->next;
-    t->pprev = &loop->buckets[b];
-    loop->buckets[b] = t;
-    if (!bit) return;
-    if (!(loop->nonempty & bit) || t->deadline < loop->bucket_min[b]) loop->bucket_min[b] = t->deadline;
-    loop->nonempty |= bit;
+    t->pprev = head;
+    *head = t;
 }
 
-/* A stopped timer leaves its bucket's lower bound as it is: a bound that is
-   too low only wakes the loop early once, and the next spreading of the
-   bucket makes it exact again. */
-static void async__heap_remove(async_loop *loop, async_timer *t) {
-    int b = async__bucket_of(loop, t->deadline);
+static void async__list_unlink(async_timer *t) {
     *t->pprev = t->next;
     if (t->next) t->next->pprev = t->pprev;
-    t->next = NULL;
-    t->pprev = NULL;
-    t->future.flags &= (uint16_t)~ASYNC__ARMED;
-    loop->ntimers--;
-    if (b && !loop->buckets[b]) loop->nonempty &= ~((uint64_t)1 << (b - 1));
 }
 
-/* The lowest non-empty bucket above 0, and a lower bound of its deadlines. */
-static int async__lowest_bucket(const async_loop *loop, async_time *min) {
-    int b = 1;
-    uint64_t bits = loop->nonempty;
-    if (!bits) return 0;
-    while (!(bits & 1)) bits >>= 1, b++;
-    *min = loop->bucket_min[b];
+#ifdef ASYNC_TIME32
+/* ---- timers, 32-bit ticks: a radix heap ----
+   Bucket b > 0 holds the deadlines whose highest bit differing from the
+   floor's is b-1. On wrapped 32-bit values this still orders timers,
+   because every deadline lies less than 2^31 ticks after the floor: a
+   bucket never mixes deadlines from both sides of the wrap. */
+static int async__bucket_of(const async_loop *loop, async_time deadline) {
+    uint32_t diff = (uint32_t)deadline ^ (uint32_t)loop->timer_floor;
+    int b = 0;
+#if defined(__GNUC__) || defined(__clang__)
+    if (diff) b = 32 - __builtin_clz(diff);
+#else
+    while (diff) diff >>= 1, b++;
+#endif
     return b;
 }
 
-/* The earliest deadline (or a little before it), if any timer runs. */
+static void async__timer_place(async_loop *loop, async_timer *t) {
+    int b = async__bucket_of(loop, t->deadline);
+    async__list_push(&loop->buckets[b], t);
+    t->future.lc = b;
+    if (b) loop->nonempty |= (uint32_t)1 << (b - 1);
+}
+
+static void async__timer_unplace(async_loop *loop, async_timer *t) {
+    int b = t->future.lc;
+    async__list_unlink(t);
+    if (b && !loop->buckets[b]) loop->nonempty &= ~((uint32_t)1 << (b - 1));
+}
+
+/* The lowest bucket above 0, and where its range starts: the floor's bits
+   above b-1, bit b-1 flipped (past the wrap: cleared), zeros below. No
+   deadline in it is earlier: a lower bound the loop may wake at once too
+   early, not a minimum kept per bucket (that would double the loop). */
+static int async__lowest_bucket(const async_loop *loop, async_time *start) {
+    int b;
+    if (!loop->nonempty) return 0;
+    b = ASYNC__CTZ32(loop->nonempty) + 1;
+    *start = (async_time)(((((uint32_t)loop->timer_floor >> (b - 1)) ^ 1u) << (b - 1)));
+    return b;
+}
+
+/* The earliest a timer may be due (exact for the floor's own bucket). */
 static int async__next_deadline(async_loop *loop, async_time *when) {
     if (loop->buckets[0]) {
         *when = loop->timer_floor;
@@ -1211,35 +1324,189 @@ static int async__next_deadline(async_loop *loop, async_time *when) {
     return async__lowest_bucket(loop, when) != 0;
 }
 
-/* Fire every timer due by loop->now. When bucket 0 runs dry, the floor
-   moves up to the lowest bucket's bound (only if it is due: the floor must
-   never pass `now`, or a timer started later could land below it) and that
-   bucket's timers spread over the lower buckets, all of which they share
-   the bound's high bits with. */
+/* Fire every timer due by now. When bucket 0 runs dry and the lowest
+   bucket's range has begun, the floor moves to that range's start and its
+   timers spread over the lower buckets. */
+static void async__timer_complete(async_loop *loop, async_timer *t);
 static void async__fire_timers(async_loop *loop) {
     for (;;) {
-        async_timer *t = loop->buckets[0];
+        async_timer *t = loop->buckets[0], *list;
+        async_time start;
+        int b;
         if (t) {
-            async__heap_remove(loop, t);
-            async__complete(&t->future, ASYNC_FULFILLED, 0);
+            async__timer_complete(loop, t);
             continue;
         }
-        {
-            async_time min;
-            int b = async__lowest_bucket(loop, &min);
-            async_timer *list;
-            if (!b || min > loop->now) return;
-            list = loop->buckets[b];
-            loop->buckets[b] = NULL;
-            loop->nonempty &= ~((uint64_t)1 << (b - 1));
-            loop->timer_floor = min;
-            while (list) {
-                async_timer *next = list->next;
-                async__bucket_push(loop, list);
-                list = next;
-            }
+        b = async__lowest_bucket(loop, &start);
+        if (!b || ASYNC_TIME_BEFORE(loop->now, start)) return;
+        list = loop->buckets[b];
+        loop->buckets[b] = NULL;
+        loop->nonempty &= ~((uint32_t)1 << (b - 1));
+        loop->timer_floor = start;
+        while (list) {
+            t = list->next;
+            ASYNC__ON_TIMER_MOVE(loop);
+            async__timer_place(loop, list);
+            list = t;
         }
     }
+}
+
+static int async__drain(async_loop *loop, int budget) {
+    (void)loop, (void)budget;
+    return 0; /* a radix heap has nothing to do ahead of time */
+}
+
+static async_timer *async__any_timer(const async_loop *loop) {
+    int b;
+    for (b = 0; b < ASYNC__BUCKETS; b++)
+        if (loop->buckets[b]) return loop->buckets[b];
+    return NULL;
+}
+#else
+/* ---- timers, 64-bit time: a hierarchical wheel ----
+   Level L's slot s holds the timers whose deadline d has (d >> 4L) % 32 ==
+   s and whose block of the level above (d >> 4(L+1)) is the floor's or the
+   next one: the lowest level with such a window takes a timer. Level 0
+   then holds exact deadlines; a higher level's slot is a block of time. As
+   the floor moves on, each level's next block becomes part of the window
+   below: `async__drain` moves those timers down a few per loop turn, so
+   that no turn has to move a whole block (the radix heap this replaced
+   moved up to half of all timers in one turn at power-of-two instants:
+   milliseconds late at 100,000 timers). */
+static unsigned async__shift(int level) { return (unsigned)level * ASYNC__WHEEL_BITS; }
+
+static int async__level_of(const async_loop *loop, uint64_t d) {
+    uint64_t f = (uint64_t)loop->timer_floor;
+    int level = 0;
+    while (level < ASYNC__WHEEL_LEVELS - 1 &&
+           (d >> async__shift(level + 1)) - (f >> async__shift(level + 1)) > 1)
+        level++;
+    return level;
+}
+
+static void async__timer_place(async_loop *loop, async_timer *t) {
+    uint64_t d = (uint64_t)t->deadline;
+    int level = async__level_of(loop, d);
+    unsigned s = (unsigned)(d >> async__shift(level)) & (ASYNC__WHEEL_SLOTS - 1);
+    uint32_t bit = (uint32_t)1 << level;
+    async__list_push(&loop->slots[level][s], t);
+    t->future.lc = level * ASYNC__WHEEL_SLOTS + (int)s;
+    loop->used[level] |= (uint32_t)1 << s;
+    if (!(loop->levels & bit) || t->deadline < loop->level_min[level]) loop->level_min[level] = t->deadline;
+    loop->levels |= bit;
+}
+
+static void async__timer_unplace(async_loop *loop, async_timer *t) {
+    int level = t->future.lc / ASYNC__WHEEL_SLOTS, s = t->future.lc % ASYNC__WHEEL_SLOTS;
+    async__list_unlink(t);
+    if (loop->slots[level][s]) return;
+    loop->used[level] &= ~((uint32_t)1 << s);
+    if (!loop->used[level]) loop->levels &= ~((uint32_t)1 << level);
+}
+
+/* The first slot of a level at or after the floor's block (in the window's
+   circular order), and when that slot's time begins. */
+static async_time async__level_next(const async_loop *loop, int level, unsigned *slot) {
+    unsigned sh = async__shift(level);
+    uint64_t fb = (uint64_t)loop->timer_floor >> sh;
+    unsigned f = (unsigned)fb & (ASYNC__WHEEL_SLOTS - 1), k;
+    uint32_t used = loop->used[level];
+    if (f) used = (used >> f) | (used << (ASYNC__WHEEL_SLOTS - f));
+    k = (unsigned)ASYNC__CTZ32(used);
+    *slot = (f + k) & (ASYNC__WHEEL_SLOTS - 1);
+    return (async_time)((fb + k) << sh);
+}
+
+/* The earliest a timer may be due: exact on level 0; above, the later of
+   the slot's start and the level's least deadline (exact for a lone timer). */
+static int async__next_deadline(async_loop *loop, async_time *when) {
+    uint32_t levels = loop->levels;
+    int found = 0;
+    while (levels) {
+        int level = ASYNC__CTZ32(levels);
+        unsigned slot;
+        async_time t = async__level_next(loop, level, &slot);
+        levels &= levels - 1;
+        if (t < loop->level_min[level]) t = loop->level_min[level];
+        if (!found || t < *when) *when = t;
+        found = 1;
+    }
+    return found;
+}
+
+static void async__slot_move_down(async_loop *loop, int level, unsigned s, int budget) {
+    async_timer *t;
+    while (budget-- > 0 && (t = loop->slots[level][s]) != NULL) {
+        ASYNC__ON_TIMER_MOVE(loop);
+        async__timer_unplace(loop, t);
+        async__timer_place(loop, t);
+    }
+}
+
+/* Move the floor up to `to` (<= now, <= every deadline). Where its block
+   changed, the slot of its new block must be empty: whatever the drain had
+   not moved yet goes down now. */
+static void async__floor_to(async_loop *loop, async_time to) {
+    uint64_t old = (uint64_t)loop->timer_floor, nw = (uint64_t)to;
+    uint32_t levels = loop->levels & ~(uint32_t)1;
+    loop->timer_floor = to;
+    while (levels) {
+        int level = ASYNC__CTZ32(levels);
+        unsigned sh = async__shift(level);
+        levels &= levels - 1;
+        if ((old >> sh) == (nw >> sh)) break; /* and so on every level above */
+        async__slot_move_down(loop, level, (unsigned)(nw >> sh) & (ASYNC__WHEEL_SLOTS - 1), INT32_MAX);
+    }
+}
+
+static void async__timer_complete(async_loop *loop, async_timer *t);
+/* Fire every timer due by now, moving the floor from one due slot to the next. */
+static void async__fire_timers(async_loop *loop) {
+    for (;;) {
+        async_timer *t;
+        async_time when;
+        while ((t = loop->slots[0][(unsigned)loop->timer_floor & (ASYNC__WHEEL_SLOTS - 1)]) != NULL)
+            async__timer_complete(loop, t); /* all due at the floor: level 0 slots are exact */
+        if (!async__next_deadline(loop, &when) || when > loop->now) return;
+        async__floor_to(loop, when);
+    }
+}
+
+/* Move up to `budget` timers of each level's next block one level down;
+   1 if some are left (the loop then turns again without waiting). */
+static int async__drain(async_loop *loop, int budget) {
+    uint32_t levels = loop->levels & ~(uint32_t)1, left = 0;
+    while (levels) {
+        int level = ASYNC__CTZ32(levels);
+        unsigned s = (unsigned)(((uint64_t)loop->timer_floor >> async__shift(level)) + 1) & (ASYNC__WHEEL_SLOTS - 1);
+        levels &= levels - 1;
+        if (!(loop->used[level] & ((uint32_t)1 << s))) continue;
+        async__slot_move_down(loop, level, s, budget);
+        left |= loop->used[level] & ((uint32_t)1 << s);
+    }
+    return left != 0;
+}
+
+static async_timer *async__any_timer(const async_loop *loop) {
+    int level;
+    if (!loop->levels) return NULL;
+    level = ASYNC__CTZ32(loop->levels);
+    return loop->slots[level][ASYNC__CTZ32(loop->used[level])];
+}
+#endif
+
+static void async__heap_remove(async_loop *loop, async_timer *t) {
+    async__timer_unplace(loop, t);
+    t->next = NULL;
+    t->pprev = NULL;
+    t->future.flags &= (uint16_t)~ASYNC__ARMED;
+    loop->ntimers--;
+}
+
+static void async__timer_complete(async_loop *loop, async_timer *t) {
+    async__heap_remove(loop, t);
+    async__complete(&t->future, ASYNC_FULFILLED, 0);
 }
 
 static void async__timer_cancel_hook(async_future *f) {
@@ -1258,13 +1525,13 @@ async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_t
     /* A restarted timer keeps its waiters: they now wait for the new deadline. */
     if (timer->future.flags & ASYNC__ARMED) async__heap_remove(timer->loop, timer);
     else async_future_init_cancellable(&timer->future, async__timer_cancel_hook);
-    if (loop->ntimers == 0 && loop->timer_floor < loop->now) loop->timer_floor = loop->now;
+    if (loop->ntimers == 0) loop->timer_floor = loop->now;
     /* a deadline already past is due at the floor, which is never after now */
-    timer->deadline = deadline > loop->timer_floor ? deadline : loop->timer_floor;
+    timer->deadline = ASYNC_TIME_BEFORE(loop->timer_floor, deadline) ? deadline : loop->timer_floor;
     timer->loop = loop;
     timer->future.flags |= ASYNC__ARMED;
     loop->ntimers++;
-    async__bucket_push(loop, timer);
+    async__timer_place(loop, timer);
     return &timer->future;
 }
 
@@ -1272,16 +1539,62 @@ async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_t
    keeps fresh only while timers exist. */
 static async_time async__time_base(async_loop *loop) { return loop->ntimers ? loop->now : async__read_clock(loop); }
 
-async_future *async_sleep(async_loop *loop, async_timer *timer, async_time delay) {
-    async_time now = async__time_base(loop);
+/* now + delay, kept within reach: ASYNC_MAX_DELAY with 32-bit ticks, no
+   overflow past ASYNC_NO_TIMEOUT with 64-bit time. */
+static async_time async__after(async_time now, async_time delay) {
     if (delay < 0) delay = 0;
-    return async_timer_start_at(loop, timer, delay > INT64_MAX - now ? INT64_MAX : now + delay);
+#ifdef ASYNC_TIME32
+    if (delay > ASYNC_MAX_DELAY) delay = ASYNC_MAX_DELAY;
+    return ASYNC_TIME_ADD(now, delay);
+#else
+    return delay > INT64_MAX - now ? INT64_MAX : now + delay;
+#endif
+}
+
+async_future *async_sleep(async_loop *loop, async_timer *timer, async_time delay) {
+    return async_timer_start_at(loop, timer, async__after(async__time_base(loop), delay));
 }
 
 void async_timer_stop(async_timer *timer) {
     if (!(timer->future.flags & ASYNC__ARMED)) return;
     async__heap_remove(timer->loop, timer);
     async__complete(&timer->future, ASYNC_CANCELLED, ASYNC_ECANCELED);
+}
+
+/* ---- interrupt sources ---- */
+void async_trigger_init(async_loop *loop, async_trigger *tr) {
+    async_semaphore_init(&tr->sem, 0);
+    tr->loop = loop;
+    tr->fired = 0;
+    tr->next = loop->triggers;
+    loop->triggers = tr;
+}
+
+void async_trigger_remove(async_trigger *tr) {
+    async_trigger **p;
+    for (p = &tr->loop->triggers; *p; p = &(*p)->next)
+        if (*p == tr) {
+            *p = tr->next;
+            return;
+        }
+}
+
+/* The trigger's own flag first, the loop's after: a loop that clears its
+   flag and then looks at the triggers misses none. */
+void async_trigger_fire(async_trigger *tr) {
+    tr->fired = 1;
+    tr->loop->signalled = 1;
+}
+
+static void async__deliver_triggers(async_loop *loop) {
+    async_trigger *tr;
+    loop->signalled = 0;
+    for (tr = loop->triggers; tr; tr = tr->next) {
+        if (!tr->fired) continue;
+        tr->fired = 0;
+        /* one wake-up kept at most: a binary semaphore */
+        if (!async_waitlist_empty(&tr->sem.waiters) || tr->sem.value == 0) async_semaphore_release(&tr->sem);
+    }
 }
 
 /* ---- the loop ---- */
@@ -1314,21 +1627,44 @@ static void async__run_soon(async_loop *loop) {
     }
 }
 
+/* The idle wait with no backend and no hook. On a Cortex-M: WFI with
+   interrupts masked, so that an interrupt arriving after the check still
+   ends the WFI (it stays pending) and is handled after PRIMASK is restored. */
+#if !defined(ASYNC__POSIX_CLOCK) && defined(__arm__) && defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M'
+#define ASYNC__WFI
+static void async__wait_for_interrupt(const async_loop *loop) {
+    uint32_t primask;
+    __asm__ volatile("mrs %0, primask\n\tcpsid i" : "=r"(primask)::"memory");
+    if (!loop->signalled) __asm__ volatile("wfi" ::: "memory");
+    __asm__ volatile("msr primask, %0" ::"r"(primask) : "memory");
+}
+#endif
+
+/* Linux lets nanosleep run up to 50 us late (the default timer slack):
+   the last stretch before a timer is spun, not slept. */
+#define ASYNC__SLACK ASYNC_US(50)
+
 static int async__idle(async_loop *loop, async_time timeout) {
     if (loop->poll) return loop->poll(loop->backend, timeout);
-    if (timeout < 0) return ASYNC_EDEADLK;
-    if (loop->virtual_time) {
-        loop->now += timeout;
-        return 0;
-    }
-#ifdef ASYNC__POSIX_CLOCK
-    {
+    if (timeout < 0 && !loop->triggers) return ASYNC_EDEADLK;
+    if (loop->idle) {
+        if (timeout != 0) loop->idle(loop->idle_user, timeout);
+    } else if (!loop->virtual_time) {
+#if defined(ASYNC__POSIX_CLOCK)
         struct timespec ts;
-        ts.tv_sec = (time_t)(timeout / 1000000000);
-        ts.tv_nsec = (long)(timeout % 1000000000);
+        /* No timer: sleep in slices until a signal handler fires a trigger
+           (it cuts nanosleep short). */
+        if (timeout < 0) timeout = ASYNC_MS(10);
+        if (timeout <= ASYNC__SLACK) return 0;
+        timeout -= ASYNC__SLACK;
+        ts.tv_sec = (time_t)(timeout / ASYNC_SEC(1));
+        ts.tv_nsec = (long)(timeout % ASYNC_SEC(1) * (1000000000 / ASYNC_SEC(1)));
         nanosleep(&ts, NULL);
-    }
+#elif defined(ASYNC__WFI)
+        async__wait_for_interrupt(loop);
 #endif
+    }
+    if (loop->virtual_time && timeout > 0) loop->now = ASYNC_TIME_ADD(loop->now, timeout);
     return 0;
 }
 
@@ -1338,15 +1674,16 @@ static int async__run(async_loop *loop, const async_future *f) {
         async_waiter *batch;
         async_time timeout, next;
         int rc;
+        if (loop->signalled) async__deliver_triggers(loop);
         if (loop->soon_head) async__run_soon(loop);
         batch = loop->ready_head;
         /* Run only what was ready when the turn began: a task that yields
            waits for the next turn, after timers and I/O had their say. */
         loop->ready_head = loop->ready_tail = NULL;
         while (batch) {
-            async_waiter *next = async__task_of(batch)->next;
+            async_waiter *next_task = async__task_of(batch)->next;
             async__run_task(async__task_of(batch));
-            batch = next;
+            batch = next_task;
             /* Sleeps count from the loop's time: keep it fresh through a long
                batch, for the price of one clock read per 64 tasks. */
             if ((++ran & 63) == 0 && loop->ntimers) async__read_clock(loop);
@@ -1356,11 +1693,13 @@ static int async__run(async_loop *loop, const async_future *f) {
             async__fire_timers(loop);
         }
         if (f->state != ASYNC_PENDING) break;
-        if (loop->ready_head || loop->soon_head) {
+        /* Timers move ahead of time in small steps; while some are left the
+           loop does not wait. */
+        if (loop->ready_head || loop->soon_head || loop->signalled || (loop->ntimers && async__drain(loop, 64))) {
             if (!loop->poll) continue;
             timeout = 0;
         } else if (async__next_deadline(loop, &next)) {
-            timeout = next > loop->now ? next - loop->now : 0;
+            timeout = ASYNC_TIME_BEFORE(loop->now, next) ? ASYNC_TIME_DIFF(next, loop->now) : 0;
         } else {
             timeout = -1;
         }
@@ -1381,8 +1720,9 @@ int async_run(async_loop *loop, async_future *f) {
 
 int async_loop_shutdown(async_loop *loop) {
     async_task *t, *last = loop->newest;
+    async_timer *timer;
     async_future drained;
-    int b, rc;
+    int rc;
     /* Cancel what was pending when shutdown began, oldest first. Cancelling
        only asks (no task ends inside async_cancel), so the list holds still
        under the walk. Tasks created from now on run to their end. */
@@ -1399,8 +1739,7 @@ int async_loop_shutdown(async_loop *loop) {
     /* No task is left: what still points into the user's storage is a
        combinator's timeout or a wait about to report. Settle those too. */
     async__run_soon(loop);
-    for (b = 0; b < ASYNC__BUCKETS; b++)
-        while (loop->buckets[b]) async_timer_stop(loop->buckets[b]);
+    while ((timer = async__any_timer(loop)) != NULL) async_timer_stop(timer);
     return 0;
 }
 
@@ -1901,7 +2240,7 @@ static void async__deadline_set(async_deadline *d, async_time when) {
     d->when = when;
     if (when == ASYNC_NO_TIMEOUT) {
         async__timer_release(&d->timer, &d->timer_waiter);
-    } else if (when <= async__time_base(loop)) {
+    } else if (!ASYNC_TIME_BEFORE(async__time_base(loop), when)) {
         async__timer_release(&d->timer, &d->timer_waiter);
         async__deadline_expire(d);
     } else if (async_timer_armed(&d->timer)) {
@@ -1932,7 +2271,7 @@ void async_deadline_start(async_loop *loop, async_deadline *d, async_task *task,
     async_time now = async__time_base(task->loop), when;
     if (timeout == ASYNC_NO_TIMEOUT) when = ASYNC_NO_TIMEOUT;
     else if (timeout <= 0) when = now;
-    else when = timeout >= ASYNC_NO_TIMEOUT - now ? ASYNC_NO_TIMEOUT - 1 : now + timeout;
+    else if ((when = async__after(now, timeout)) == ASYNC_NO_TIMEOUT) when = ASYNC_NO_TIMEOUT - 1; /* a real time, not "none" */
     async_deadline_start_at(loop, d, task, when);
 }
 
