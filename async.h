@@ -1315,30 +1315,22 @@ static int async__lowest_bucket(const async_loop *loop, async_time *start) {
     return b;
 }
 
-/* The earliest a timer may be due (exact for the floor's own bucket). */
-static int async__next_deadline(async_loop *loop, async_time *when) {
-    if (loop->buckets[0]) {
-        *when = loop->timer_floor;
-        return 1;
-    }
-    return async__lowest_bucket(loop, when) != 0;
-}
-
-/* Fire every timer due by now. When bucket 0 runs dry and the lowest
-   bucket's range has begun, the floor moves to that range's start and its
+/* Fire every timer due by now; 1 and the next deadline (a lower bound)
+   if timers are left. When bucket 0 runs dry and the lowest bucket's range has begun, the floor moves to that range's start and its
    timers spread over the lower buckets. */
 static void async__timer_complete(async_loop *loop, async_timer *t);
-static void async__fire_timers(async_loop *loop) {
+static int async__fire_timers(async_loop *loop, async_time *next) {
     for (;;) {
         async_timer *t = loop->buckets[0], *list;
-        async_time start;
+        async_time start = 0;
         int b;
         if (t) {
             async__timer_complete(loop, t);
             continue;
         }
         b = async__lowest_bucket(loop, &start);
-        if (!b || ASYNC_TIME_BEFORE(loop->now, start)) return;
+        *next = start;
+        if (!b || ASYNC_TIME_BEFORE(loop->now, start)) return b != 0;
         list = loop->buckets[b];
         loop->buckets[b] = NULL;
         loop->nonempty &= ~((uint32_t)1 << (b - 1));
@@ -1377,8 +1369,13 @@ static async_timer *async__any_timer(const async_loop *loop) {
 static unsigned async__shift(int level) { return (unsigned)level * ASYNC__WHEEL_BITS; }
 
 static int async__level_of(const async_loop *loop, uint64_t d) {
-    uint64_t f = (uint64_t)loop->timer_floor;
+    uint64_t f = (uint64_t)loop->timer_floor, gap = d - f;
     int level = 0;
+    /* A gap under 16^(L+1) fits level L's window; one of 16^L or more
+       needs level L-1 at least: start there, a step or two below. */
+#if defined(__GNUC__) || defined(__clang__)
+    if (gap >> 8) level = (63 - __builtin_clzll(gap)) / ASYNC__WHEEL_BITS - 1;
+#endif
     while (level < ASYNC__WHEEL_LEVELS - 1 &&
            (d >> async__shift(level + 1)) - (f >> async__shift(level + 1)) > 1)
         level++;
@@ -1461,15 +1458,16 @@ static void async__floor_to(async_loop *loop, async_time to) {
 }
 
 static void async__timer_complete(async_loop *loop, async_timer *t);
-/* Fire every timer due by now, moving the floor from one due slot to the next. */
-static void async__fire_timers(async_loop *loop) {
+/* Fire every timer due by now, moving the floor from one due slot to the
+   next; 1 and the next deadline (or a lower bound) if timers are left. */
+static int async__fire_timers(async_loop *loop, async_time *next) {
     for (;;) {
         async_timer *t;
-        async_time when;
         while ((t = loop->slots[0][(unsigned)loop->timer_floor & (ASYNC__WHEEL_SLOTS - 1)]) != NULL)
             async__timer_complete(loop, t); /* all due at the floor: level 0 slots are exact */
-        if (!async__next_deadline(loop, &when) || when > loop->now) return;
-        async__floor_to(loop, when);
+        if (!async__next_deadline(loop, next)) return 0;
+        if (*next > loop->now) return 1;
+        async__floor_to(loop, *next);
     }
 }
 
@@ -1672,8 +1670,8 @@ static int async__run(async_loop *loop, const async_future *f) {
     unsigned ran = 0;
     while (f->state == ASYNC_PENDING) {
         async_waiter *batch;
-        async_time timeout, next;
-        int rc;
+        async_time timeout, next = 0;
+        int rc, have_next;
         if (loop->signalled) async__deliver_triggers(loop);
         if (loop->soon_head) async__run_soon(loop);
         batch = loop->ready_head;
@@ -1688,17 +1686,18 @@ static int async__run(async_loop *loop, const async_future *f) {
                batch, for the price of one clock read per 64 tasks. */
             if ((++ran & 63) == 0 && loop->ntimers) async__read_clock(loop);
         }
+        have_next = 0;
         if (loop->ntimers) {
             async__read_clock(loop);
-            async__fire_timers(loop);
+            have_next = async__fire_timers(loop, &next);
         }
         if (f->state != ASYNC_PENDING) break;
         /* Timers move ahead of time in small steps; while some are left the
-           loop does not wait. */
-        if (loop->ready_head || loop->soon_head || loop->signalled || (loop->ntimers && async__drain(loop, 64))) {
+           loop does not wait (moving them leaves `next` a lower bound). */
+        if (loop->ready_head || loop->soon_head || loop->signalled || (have_next && async__drain(loop, 64))) {
             if (!loop->poll) continue;
             timeout = 0;
-        } else if (async__next_deadline(loop, &next)) {
+        } else if (have_next) {
             timeout = ASYNC_TIME_BEFORE(loop->now, next) ? ASYNC_TIME_DIFF(next, loop->now) : 0;
         } else {
             timeout = -1;
@@ -1707,7 +1706,7 @@ static int async__run(async_loop *loop, const async_future *f) {
         if (rc < 0) return rc;
         if (loop->ntimers) {
             async__read_clock(loop);
-            async__fire_timers(loop);
+            async__fire_timers(loop, &next);
         }
     }
     return 0;
