@@ -15,7 +15,8 @@ B       := build
 
 ASYNC_TESTS := $(B)/test_async_gcc_goto $(B)/test_async_gcc_switch \
                $(B)/test_async_clang_goto $(B)/test_async_clang_switch \
-               $(B)/test_async_san_goto $(B)/test_async_san_switch
+               $(B)/test_async_san_goto $(B)/test_async_san_switch \
+               $(B)/test_async_gcc_time32 $(B)/test_async_san_time32
 
 # async_http.h: gcc and clang strict builds, and ASan+UBSan for the ones
 # that talk to sockets (the sanitizers are what catch a buffer freed while
@@ -63,6 +64,12 @@ $(B)/test_async_san_goto: tests/test_async.c async.h tests/test.h | $(B)
 	$(CLANG) $(STRICT) $(SAN) $< -o $@
 $(B)/test_async_san_switch: tests/test_async.c async.h tests/test.h | $(B)
 	$(CC) $(STRICT) $(SAN) -DASYNC_LC_SWITCH $< -o $@
+# The same tests on 32-bit ticks that wrap (a microsecond tick: the tests' times stay exact).
+TIME32 := -DASYNC_TIME32 -DASYNC_TICK_HZ=1000000
+$(B)/test_async_gcc_time32: tests/test_async.c async.h tests/test.h | $(B)
+	$(CC) $(STRICT) $(CFLAGS) $(TIME32) $< -o $@
+$(B)/test_async_san_time32: tests/test_async.c async.h tests/test.h | $(B)
+	$(CLANG) $(STRICT) $(SAN) $(TIME32) -DASYNC_LC_SWITCH $< -o $@
 
 # The parser builds alone: no backend, no client, no liburing.
 $(B)/test_parser_gcc: tests/test_parser.c async.h async_http.h tests/test.h | $(B)
