@@ -1,7 +1,8 @@
 /* async.h - asyncio in C: stackless coroutines, futures, tasks, an event loop
    with timers and cancellation, gather / as_completed / wait / wait_for /
-   shield, deadlines, task groups, a semaphore, an event and a queue.
-   Portable C99, no heap.
+   shield, deadlines, task groups, a semaphore, an event and a queue, and
+   wake-ups an interrupt handler may give. Portable C99, no heap; runs on a
+   microcontroller (IDLE AND INTERRUPTS, CONFIGURATION).
 
    Do this:
        #define ASYNC_IMPLEMENTATION
@@ -85,7 +86,8 @@
                                          a task cannot end (it awaits a future
                                          nothing will complete); it stays
        async_cancel(&task)               ask the task to stop
-       async_now(&loop)                  monotonic nanoseconds (reads the clock)
+       async_now(&loop)                  the time (reads the clock): monotonic
+                                         nanoseconds, or ticks (ASYNC_TIME32)
        async_loop_tasks(&loop), async_loop_timers(&loop)   how many are pending
    Before you free tasks that may still run, shut the loop down: the obvious
    program (start N tasks, gather them without return_exceptions, free them)
@@ -123,7 +125,7 @@
 
    TIMERS, DEADLINES, COMBINATORS
    ==============================
-       async_sleep(loop, &timer, delay)          a future done after delay ns
+       async_sleep(loop, &timer, delay)          a future done after delay (ns, or ticks)
        async_gather(&g, futs, links, n, return_exceptions)
        async_as_completed_init(loop, &ac, futs, links, n, timeout)
            then async_as_completed_next(&ac) per step: its result
@@ -152,8 +154,62 @@
    wait_for cancels the inner on timeout and fails with ASYNC_ETIMEDOUT
    (unless the inner ended otherwise: then its own outcome); a deadline
    cancels its task, which ends with ASYNC_ETIMEDOUT.
-   Timers are a radix heap: O(1) start and stop, O(log range) amortised
-   expiry. Timers with equal deadlines fire in no particular order.
+   Timers wait in a hierarchical wheel (16 levels of 32 slots, 16^L ns a
+   slot on level L): O(1) start and stop; a timer moves down one level at a
+   time, at most once per level (about log16 of its delay: 6 moves for
+   100 ms), and the timers of each level's next block move a few per loop
+   turn ahead of time, so no turn moves a crowd and 100,000 timers fire
+   within microseconds of their deadlines. With ASYNC_TIME32, a radix heap
+   of 33 lists (a small loop). Timers with equal deadlines fire in no
+   particular order.
+
+   TIME
+   ====
+   By default async_time is int64_t nanoseconds of a monotonic clock
+   (CLOCK_MONOTONIC, or yours: async_loop_config.clock). With ASYNC_TIME32 it
+   is an int32_t count of your clock's ticks, ASYNC_TICK_HZ a second (default
+   1000): give the loop the raw counter, `(async_time)systick_ms`, and let it
+   wrap. The loop compares times only by their difference (as Linux's
+   jiffies and FreeRTOS's ticks): a timer started before the wrap fires
+   after it, on time. Compare your own times the same way:
+       ASYNC_TIME_DIFF(b, a)    b - a, wrap-safe
+       ASYNC_TIME_BEFORE(a, b)  a comes before b
+   ASYNC_MS(n) and the others convert to ticks. A delay is at most
+   ASYNC_MAX_DELAY (2^30 ticks: 12.4 days at 1 kHz; longer ones are cut).
+
+   IDLE AND INTERRUPTS
+   ===================
+   When nothing is ready the loop waits: in the backend's poll if one is
+   attached; else in the idle hook (async_loop_config.idle), called with the
+   time to the next timer (with ASYNC_TIME32 it may be short of it: the
+   radix heap knows where a list's range begins, not its earliest timer,
+   and the loop then waits again), -1 when no timer runs; never while a
+   task is ready or a trigger has fired, and never with 0. Without a hook:
+   nanosleep (POSIX clock; the last 50 us before a timer are spun, as
+   nanosleep oversleeps by that much); on a Cortex-M the WFI pattern below;
+   elsewhere the loop spins.
+   An interrupt handler wakes a task through a trigger, the one object an
+   ISR (or a POSIX signal handler) may touch, and only by this call:
+       async_trigger tr;  async_trigger_init(&loop, &tr);   registers it
+       async_trigger_fire(&tr)              in the ISR: two byte stores, no lock
+       ASYNC_AWAIT(t, async_trigger_wait(&tr, &slot));      in a task
+       async_trigger_remove(&tr)            before you free it
+   The loop hands the wake-up over on its next turn, in its own context, to
+   the first waiter, or keeps one (not more: FreeRTOS's binary semaphore
+   "give from ISR") for the next wait. While a trigger is registered, a loop
+   with nothing to do waits for interrupts instead of failing with
+   ASYNC_EDEADLK. The check-then-idle pattern, so that no wake-up falls
+   between the last look and the sleep (an interrupt taken while masked
+   stays pending and ends WFI):
+       static void board_idle(void *user, async_time timeout) {
+           __asm__ volatile("cpsid i" ::: "memory");          // mask
+           if (!async_loop_signalled(&loop)) __asm__ volatile("wfi");
+           __asm__ volatile("cpsie i" ::: "memory");          // the ISR runs here
+       }
+   A periodic tick (SysTick) ends WFI too, so timers need nothing more;
+   without one, program a wake-up `timeout` ticks ahead. Triggers are for
+   the loop's own core: another thread or core needs a barrier this header
+   does not give (async_http.h has a thread-safe wake-up).
 
    SYNCHRONISATION
    ===============
@@ -183,12 +239,21 @@
 
    CONFIGURATION (macros defined before the include)
    =================================================
-       ASYNC_ASSERT(c)        default: assert() from <assert.h>
+       ASYNC_ASSERT(c)        default: assert() from <assert.h>. Freestanding,
+                              define your own: <assert.h> drags in stdio and
+                              abort() (newlib: 12.5 KB more, or a link that
+                              fails for _exit and _sbrk with nano.specs). A
+                              breakpoint stops under the debugger:
+                                  static inline void brk(void) { __asm__ volatile("bkpt #0"); }
+                                  #define ASYNC_ASSERT(c) ((c) ? (void)0 : brk())
+       ASYNC_TIME32           32-bit ticks that wrap (TIME), and the small loop
+       ASYNC_TICK_HZ          ticks a second with ASYNC_TIME32 (default 1000)
        ASYNC_LC_SWITCH        force the portable switch/case continuation
        ASYNC_LC_GOTO          force computed goto (GCC/Clang only)
        ASYNC_NO_POSIX_CLOCK   no clock_gettime/nanosleep: give the loop a
-                              clock (async_loop_config.clock) or use
-                              virtual time; needed for freestanding builds
+                              clock (async_loop_config.clock) and an idle
+                              hook, or use virtual time; needed for
+                              freestanding builds
        ASYNC_DEBUG            0 or 1: the misuse checks (default: !NDEBUG)
        ASYNC_MISUSE(what, where)  how a misuse is reported (default: stderr
                               and abort(); ASYNC_ASSERT when freestanding)
@@ -196,12 +261,18 @@
    clock_gettime: include async.h before any system header there, or define
    _POSIX_C_SOURCE to 199309L or later yourself (else one #error says so).
 
-   SIZES (x86-64)
-   ==============
-   async_future 32 bytes, async_task 64, async_timer 64, async_link 24,
-   async_loop about 1.2 KB (the timer buckets); async_gather_op 72,
-   async_as_completed 176, async_wait_op 176, async_wait_for_op 144,
-   async_shield_op 56, async_deadline 120, async_task_group 136. A task is
+   SIZES
+   =====
+   x86-64: async_future 32 bytes, async_task 64, async_timer 64, async_link
+   24, async_loop 4.4 KB (the wheel's 512 slots; 424 bytes with
+   ASYNC_TIME32); async_gather_op 72, async_as_completed 176, async_wait_op
+   176, async_wait_for_op 144, async_shield_op 56, async_deadline 120,
+   async_task_group 136, async_trigger 72.
+   Cortex-M4 with ASYNC_TIME32: async_loop 220 bytes (216 with NDEBUG),
+   async_task 36, async_timer 36, async_future 20, async_trigger 40. Code
+   (-Os, -ffunction-sections, --gc-sections): a small program's share (the
+   loop, tasks, sleeps, a gather) about 2.5 KB, all of async.h 5.7 KB
+   (`make embedded` prints them). A task is
    one cache line: give an array of many tasks 64-byte alignment
    (posix_memalign) and a million of them run about twice as fast. The loop
    lists its pending tasks (for shutdown) in those 64 bytes: a task's cancel
@@ -210,7 +281,10 @@
 
    LIMITS
    ======
-   One loop per thread; nothing here is thread-safe. Removing a waiter from
+   One loop per thread; nothing here is thread-safe, but for
+   async_trigger_fire from an interrupt or signal handler of the loop's own
+   core. The wheel's loop is 4.4 KB (use ASYNC_TIME32 where that counts).
+   Removing a waiter from
    a future that many tasks await scans that future's waiters; a task's end
    scans its own (its deadlines and groups: a few). A task group holds at
    most `capacity` children (its futs and links). Errors do not propagate by
@@ -1670,10 +1744,13 @@ static int async__run(async_loop *loop, const async_future *f) {
     unsigned ran = 0;
     while (f->state == ASYNC_PENDING) {
         async_waiter *batch;
-        async_time timeout, next = 0;
-        int rc, have_next;
-        if (loop->signalled) async__deliver_triggers(loop);
-        if (loop->soon_head) async__run_soon(loop);
+        async_time timeout, next;
+        int rc, have_next = 0;
+        /* one test for both rare lists: callbacks first, then triggers */
+        if (loop->soon_head || loop->signalled) {
+            if (loop->signalled) async__deliver_triggers(loop);
+            if (loop->soon_head) async__run_soon(loop);
+        }
         batch = loop->ready_head;
         /* Run only what was ready when the turn began: a task that yields
            waits for the next turn, after timers and I/O had their say. */
@@ -1686,7 +1763,6 @@ static int async__run(async_loop *loop, const async_future *f) {
                batch, for the price of one clock read per 64 tasks. */
             if ((++ran & 63) == 0 && loop->ntimers) async__read_clock(loop);
         }
-        have_next = 0;
         if (loop->ntimers) {
             async__read_clock(loop);
             have_next = async__fire_timers(loop, &next);
