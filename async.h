@@ -239,11 +239,13 @@
 
    CONFIGURATION (macros defined before the include)
    =================================================
-       ASYNC_ASSERT(c)        default: assert() from <assert.h>. Freestanding,
-                              define your own: <assert.h> drags in stdio and
-                              abort() (newlib: 12.5 KB more, or a link that
-                              fails for _exit and _sbrk with nano.specs). A
-                              breakpoint stops under the debugger:
+       ASYNC_ASSERT(c)        default: assert() from <assert.h>; in a
+                              freestanding build (-ffreestanding, GCC or
+                              Clang) __builtin_trap(), as <assert.h> drags in
+                              stdio and abort() (newlib: 12.5 KB more, or a
+                              link that fails for _exit and _sbrk with
+                              nano.specs). Better, your own: a breakpoint
+                              stops under the debugger:
                                   static inline void brk(void) { __asm__ volatile("bkpt #0"); }
                                   #define ASYNC_ASSERT(c) ((c) ? (void)0 : brk())
        ASYNC_TIME32           32-bit ticks that wrap (TIME), and the small loop
@@ -485,8 +487,8 @@ int async_task_cancelling(const async_task *t);
 
 /* ---- the loop ---- */
 typedef struct async_loop_config {
-    /* Monotonic time (nanoseconds; with ASYNC_TIME32 ticks that may wrap).
-       NULL: CLOCK_MONOTONIC (or virtual time). */
+    /* Monotonic time: nanoseconds from 0 up, or with ASYNC_TIME32 ticks
+       that may wrap. NULL: CLOCK_MONOTONIC (or virtual time). */
     async_time (*clock)(void *user);
     void *clock_user;
     /* Nonzero: virtual time. The clock stands still while tasks run and jumps
@@ -916,8 +918,17 @@ void async__misuse(const char *what, const char *where);
 #define ASYNC__IMPLEMENTED
 
 #ifndef ASYNC_ASSERT
+#if defined(__STDC_HOSTED__) && !__STDC_HOSTED__ && (defined(__GNUC__) || defined(__clang__))
+/* Freestanding: <assert.h> would drag in the C library's stdio and abort(). */
+#ifdef NDEBUG
+#define ASYNC_ASSERT(c) ((void)0)
+#else
+#define ASYNC_ASSERT(c) ((c) ? (void)0 : __builtin_trap())
+#endif
+#else
 #include <assert.h>
 #define ASYNC_ASSERT(c) assert(c)
+#endif
 #endif
 
 #ifndef ASYNC_NO_POSIX_CLOCK
