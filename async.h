@@ -540,6 +540,7 @@ struct async_loop {
     async_timer *buckets[ASYNC__BUCKETS];
 #else
     uint32_t levels;                             /* bit L: level L holds timers */
+    uint32_t pending;                            /* bit L: level L's next block may hold timers to move down */
     uint32_t used[ASYNC__WHEEL_LEVELS];          /* bit s: slot s of level L holds timers */
     async_time level_min[ASYNC__WHEEL_LEVELS];   /* a lower bound of each level's deadlines */
     async_timer *slots[ASYNC__WHEEL_LEVELS][ASYNC__WHEEL_SLOTS];
@@ -1501,20 +1502,28 @@ static async_time async__level_next(const async_loop *loop, int level, unsigned 
 }
 
 /* The earliest a timer may be due: exact on level 0; above, the later of
-   the slot's start and the level's least deadline (exact for a lone timer). */
+   the slot's start and the level's least deadline (exact for a lone
+   timer). The lowest level holds the earliest timers: a higher level's lie
+   beyond the windows below, but for its next block, which may wait for the
+   drain still. */
 static int async__next_deadline(async_loop *loop, async_time *when) {
     uint32_t levels = loop->levels;
-    int found = 0;
-    while (levels) {
-        int level = ASYNC__CTZ32(levels);
-        unsigned slot;
-        async_time t = async__level_next(loop, level, &slot);
-        levels &= levels - 1;
+    uint64_t f = (uint64_t)loop->timer_floor;
+    unsigned slot;
+    int level;
+    if (!levels) return 0;
+    level = ASYNC__CTZ32(levels);
+    *when = async__level_next(loop, level, &slot);
+    if (*when < loop->level_min[level]) *when = loop->level_min[level];
+    for (levels = loop->pending & ~(((uint32_t)2 << level) - 1); levels; levels &= levels - 1) {
+        unsigned sh = async__shift(level = ASYNC__CTZ32(levels));
+        uint64_t next = (f >> sh) + 1;
+        async_time t = (async_time)(next << sh);
+        if (!(loop->used[level] & ((uint32_t)1 << (next & (ASYNC__WHEEL_SLOTS - 1))))) continue;
         if (t < loop->level_min[level]) t = loop->level_min[level];
-        if (!found || t < *when) *when = t;
-        found = 1;
+        if (t < *when) *when = t;
     }
-    return found;
+    return 1;
 }
 
 static void async__slot_move_down(async_loop *loop, int level, unsigned s, int budget) {
@@ -1539,6 +1548,9 @@ static void async__floor_to(async_loop *loop, async_time to) {
         levels &= levels - 1;
         if ((old >> sh) == (nw >> sh)) break; /* and so on every level above */
         async__slot_move_down(loop, level, (unsigned)(nw >> sh) & (ASYNC__WHEEL_SLOTS - 1), INT32_MAX);
+        /* its next block now lies in the window below: the drain's work */
+        if (loop->used[level] & ((uint32_t)1 << (((nw >> sh) + 1) & (ASYNC__WHEEL_SLOTS - 1))))
+            loop->pending |= (uint32_t)1 << level;
     }
 }
 
@@ -1556,19 +1568,20 @@ static int async__fire_timers(async_loop *loop, async_time *next) {
     }
 }
 
-/* Move up to `budget` timers of each level's next block one level down;
-   1 if some are left (the loop then turns again without waiting). */
+/* Move up to `budget` timers of each pending level's next block one level
+   down; 1 if some are left (the loop then turns again without waiting). A
+   next block only fills when the floor moves on (a new timer in it goes
+   lower at once): `pending` is set there, and cleared here. */
 static int async__drain(async_loop *loop, int budget) {
-    uint32_t levels = loop->levels & ~(uint32_t)1, left = 0;
+    uint32_t levels = loop->pending;
     while (levels) {
         int level = ASYNC__CTZ32(levels);
         unsigned s = (unsigned)(((uint64_t)loop->timer_floor >> async__shift(level)) + 1) & (ASYNC__WHEEL_SLOTS - 1);
         levels &= levels - 1;
-        if (!(loop->used[level] & ((uint32_t)1 << s))) continue;
         async__slot_move_down(loop, level, s, budget);
-        left |= loop->used[level] & ((uint32_t)1 << s);
+        if (!(loop->used[level] & ((uint32_t)1 << s))) loop->pending &= ~((uint32_t)1 << level);
     }
-    return left != 0;
+    return loop->pending != 0;
 }
 
 static async_timer *async__any_timer(const async_loop *loop) {
@@ -1608,7 +1621,12 @@ async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_t
     /* A restarted timer keeps its waiters: they now wait for the new deadline. */
     if (timer->future.flags & ASYNC__ARMED) async__heap_remove(timer->loop, timer);
     else async_future_init_cancellable(&timer->future, async__timer_cancel_hook);
-    if (loop->ntimers == 0) loop->timer_floor = loop->now;
+    if (loop->ntimers == 0) {
+        loop->timer_floor = loop->now;
+#ifndef ASYNC_TIME32
+        loop->pending = 0;
+#endif
+    }
     /* a deadline already past is due at the floor, which is never after now */
     timer->deadline = ASYNC_TIME_BEFORE(loop->timer_floor, deadline) ? deadline : loop->timer_floor;
     timer->loop = loop;
