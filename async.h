@@ -174,6 +174,7 @@
    after it, on time. Compare your own times the same way:
        ASYNC_TIME_DIFF(b, a)    b - a, wrap-safe
        ASYNC_TIME_BEFORE(a, b)  a comes before b
+       ASYNC_TIME_ADD(a, d)     a + d, wrapping
    ASYNC_MS(n) and the others convert to ticks. A delay is at most
    ASYNC_MAX_DELAY (2^30 ticks: 12.4 days at 1 kHz; longer ones are cut).
 
