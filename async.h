@@ -879,7 +879,7 @@ static inline int async_loop_signalled(const async_loop *loop) { return loop->si
         if (async__suspend((t), (f))) {                                              \
             ASYNC__SUSPEND_AT(t, label);                                             \
         }                                                                            \
-        if (async__resume((t), (catching), (errp))) return ASYNC_FINISHED;           \
+        if (async__resumed((t), (catching), (errp))) return ASYNC_FINISHED;          \
     } while (0)
 
 /* Go to the back of the ready queue (asyncio.sleep(0)). */
@@ -888,7 +888,7 @@ static inline int async_loop_signalled(const async_loop *loop) { return loop->si
     do {                                                                             \
         async__yield(t);                                                             \
         ASYNC__SUSPEND_AT(t, label);                                                 \
-        if (async__resume((t), 0, 0)) return ASYNC_FINISHED;                         \
+        if (async__resumed((t), 0, 0)) return ASYNC_FINISHED;                        \
     } while (0)
 
 #define ASYNC_RETURN(t, v)                                                           \
@@ -908,6 +908,15 @@ int async__resume(async_task *t, int catching, int *err);
 void async__yield(async_task *t);
 void async__finish(async_task *t, int state, intptr_t value);
 void async__misuse(const char *what, const char *where);
+/* The common resumption inline (no cancellation, what it awaited ended
+   well, or a yield); the rest out of line. */
+static inline int async__resumed(async_task *t, int catching, int *err) {
+    const async_future *f = (const async_future *)t->future.value;
+    if ((t->future.flags & ASYNC__CANCEL_REQ) || (f && f->state != ASYNC_FULFILLED)) return async__resume(t, catching, err);
+    t->future.value = 0;
+    if (err) *err = 0;
+    return 0;
+}
 
 #ifdef __cplusplus
 }
