@@ -5,7 +5,8 @@
 # waits (-icount sleep=off): each run takes a fraction of a second and its
 # times are exact. Checked: the workers hold the semaphore one at a time,
 # in order and on time (across the wrap), the interrupt wakes its task
-# three times, the program exits cleanly (semihosting exit status 0).
+# three times, the program exits cleanly (semihosting exit status 0); and
+# the small program, idling in the library's own WFI, ends cleanly too.
 set -u
 cd "$(dirname "$0")/.."
 B=${B:-build}
@@ -16,6 +17,7 @@ if ! command -v qemu-system-arm >/dev/null || ! command -v arm-none-eabi-gcc >/d
     exit 0
 fi
 make -s "$B/embedded_goto.elf" "$B/embedded_switch.elf" "$B/embedded_goto_wrap.elf" "$B/embedded_switch_wrap.elf" \
+    "$B/embedded_small.elf" \
     || { echo "RESULT embedded 0 1"; exit 1; }
 
 expect_holds="0 hold 1|200 free 1|200 hold 2|400 free 2|400 hold 3|600 free 3|600 hold 1|800 free 1|800 hold 2|1000 free 2|1000 hold 3|1200 free 3"
@@ -47,5 +49,14 @@ check "$B/embedded_goto.elf" 0
 check "$B/embedded_switch.elf" 0
 check "$B/embedded_goto_wrap.elf" 4294966296
 check "$B/embedded_switch_wrap.elf" 4294966296
+# The small program: no idle hook (the library's own WFI on a Cortex-M), five
+# seconds of blinking; it must end, and cleanly.
+if timeout 10 qemu-system-arm -M mps2-an386 -nographic -monitor none -serial none \
+    -semihosting-config enable=on,target=native -icount shift=0,sleep=off -kernel "$B/embedded_small.elf" >/dev/null 2>&1; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+    echo "FAIL $B/embedded_small.elf: no clean exit"
+fi
 echo "RESULT embedded $passed $failed"
 [ "$failed" -eq 0 ]
