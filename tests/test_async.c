@@ -2074,6 +2074,65 @@ TEST(test_timers_move_a_few_per_turn) {
     free(s), free(futs), free(links);
 }
 
+/* Timers started, restarted and stopped at random, with delays from
+   nanoseconds to hours, the loop run for random stretches: each timer
+   fires once, exactly at its deadline, and a stopped one never. */
+typedef struct rtimer {
+    async_waiter w;
+    async_timer t;
+    async_time deadline, fired_at;
+    int armed, fired, bad;
+} rtimer;
+
+static async_loop *rt_loop;
+static void rtimer_wake(async_waiter *w, async_future *f) {
+    rtimer *r = (rtimer *)w;
+    if (f->state != ASYNC_FULFILLED) return; /* stopped */
+    if (!r->armed || async_now(rt_loop) != r->deadline) r->bad++;
+    r->armed = 0, r->fired++;
+}
+
+TEST(test_timers_at_random) {
+    enum { N = 300, STEPS = 20000 };
+    static rtimer r[N];
+    async_loop loop;
+    unsigned rng = 4242;
+    int i, step, bad = 0, late = 0;
+    virtual_loop(&loop);
+    rt_loop = &loop;
+    memset(r, 0, sizeof r);
+    for (step = 0; step < STEPS; step++) {
+        unsigned op, k;
+        async_time d;
+        rng = rng * 1103515245u + 12345u;
+        op = (rng >> 16) % 10;
+        k = (rng >> 4) % N;
+        rng = rng * 1103515245u + 12345u;
+        /* a delay of some power of 16 (of ticks or ns), or 0 */
+        d = (async_time)((rng >> 8) % 100) << (4 * ((rng >> 2) % 7));
+        if (op < 6) {                           /* start or restart */
+            if (!async_timer_armed(&r[k].t)) {
+                r[k].w.wake = rtimer_wake;
+                async_future_add_waiter(async_sleep(&loop, &r[k].t, d), &r[k].w);
+            } else {
+                async_sleep(&loop, &r[k].t, d); /* keeps its waiter */
+            }
+            r[k].deadline = r[k].t.deadline, r[k].armed = 1;
+        } else if (op < 7) {                    /* stop */
+            async_timer_stop(&r[k].t);
+            r[k].armed = 0;
+        } else {                                /* let time pass */
+            run_for(&loop, d);
+        }
+        for (i = 0; i < N; i++)
+            if (r[i].armed && ASYNC_TIME_BEFORE(r[i].deadline, async_now(&loop))) late++;
+    }
+    for (i = 0; i < N; i++) async_timer_stop(&r[i].t), bad += r[i].bad;
+    CHECK_EQ(bad, 0);
+    CHECK_EQ(late, 0);
+    CHECK_EQ(async_loop_timers(&loop), 0);
+}
+
 /* An MCU's clock: a 32-bit tick counter that the idle hook advances by
    the time it is asked to sleep, as SysTick would while the core waits in WFI. */
 static uint32_t mcu_ticks;
@@ -2412,6 +2471,7 @@ int main(void) {
     RUN(test_misuse_is_diagnosed);
     RUN(test_switch_around_await);
     RUN(test_timers_move_a_few_per_turn);
+    RUN(test_timers_at_random);
     RUN(test_idle_hook);
     RUN(test_trigger_wakes_task);
     RUN(test_trigger_from_signal_handler);
