@@ -15,7 +15,8 @@ B       := build
 
 ASYNC_TESTS := $(B)/test_async_gcc_goto $(B)/test_async_gcc_switch \
                $(B)/test_async_clang_goto $(B)/test_async_clang_switch \
-               $(B)/test_async_san_goto $(B)/test_async_san_switch
+               $(B)/test_async_san_goto $(B)/test_async_san_switch \
+               $(B)/test_async_gcc_time32 $(B)/test_async_san_time32
 
 # async_http.h: gcc and clang strict builds, and ASan+UBSan for the ones
 # that talk to sockets (the sanitizers are what catch a buffer freed while
@@ -66,6 +67,12 @@ $(B)/test_async_san_goto: tests/test_async.c async.h tests/test.h | $(B)
 	$(CLANG) $(STRICT) $(SAN) $< -o $@
 $(B)/test_async_san_switch: tests/test_async.c async.h tests/test.h | $(B)
 	$(CC) $(STRICT) $(SAN) -DASYNC_LC_SWITCH $< -o $@
+# The same tests on 32-bit ticks that wrap (a microsecond tick: the tests' times stay exact).
+TIME32 := -DASYNC_TIME32 -DASYNC_TICK_HZ=1000000
+$(B)/test_async_gcc_time32: tests/test_async.c async.h tests/test.h | $(B)
+	$(CC) $(STRICT) $(CFLAGS) $(TIME32) $< -o $@
+$(B)/test_async_san_time32: tests/test_async.c async.h tests/test.h | $(B)
+	$(CLANG) $(STRICT) $(SAN) $(TIME32) -DASYNC_LC_SWITCH $< -o $@
 
 # The parser builds alone: no backend, no client, no liburing.
 $(B)/test_parser_gcc: tests/test_parser.c async.h async_http.h tests/test.h | $(B)
@@ -104,10 +111,39 @@ $(B)/test_backend_san: tests/test_backend.c tests/seccomp.h tests/net.h async.h 
 $(B)/no_uring: tests/no_uring.c tests/seccomp.h | $(B)
 	$(CC) $(STRICT) $(CFLAGS) $< -o $@
 
-# async.h on a Cortex-M4, freestanding, with the POSIX clock switched off.
-embedded: | $(B)
-	$(ARM_CC) $(ARM_FLAGS) -c examples/embedded.c -o $(B)/embedded.o
-	@arm-none-eabi-size $(B)/embedded.o
+# async.h on a microcontroller: images for QEMU's mps2-an386 (a Cortex-M4;
+# examples/mps2/ has the startup and the memory map), the example in both
+# coroutine variants, from a normal start and 1 s before its tick counter
+# wraps (tests/check_embedded.sh runs them); the small program that
+# measures the core; the library alone; a Cortex-M0 build.
+ARM_LINK := -ffunction-sections -fdata-sections -nostdlib -T examples/mps2/mps2_an386.ld -Wl,--gc-sections
+ARM_START := examples/mps2/startup.c
+ARM_DEPS := async.h $(ARM_START) examples/mps2/startup.h examples/mps2/mps2_an386.ld
+WRAP_MS := 4294966296u
+EMBEDDED_IMAGES := $(B)/embedded_goto.elf $(B)/embedded_switch.elf $(B)/embedded_goto_wrap.elf \
+                   $(B)/embedded_switch_wrap.elf
+$(B)/embedded_goto.elf: examples/embedded.c $(ARM_DEPS) | $(B)
+	$(ARM_CC) $(ARM_FLAGS) $(ARM_LINK) $< $(ARM_START) -o $@ -lc -lgcc
+$(B)/embedded_switch.elf: examples/embedded.c $(ARM_DEPS) | $(B)
+	$(ARM_CC) $(ARM_FLAGS) -DASYNC_LC_SWITCH $(ARM_LINK) $< $(ARM_START) -o $@ -lc -lgcc
+$(B)/embedded_goto_wrap.elf: examples/embedded.c $(ARM_DEPS) | $(B)
+	$(ARM_CC) $(ARM_FLAGS) -DSTART_MS=$(WRAP_MS) $(ARM_LINK) $< $(ARM_START) -o $@ -lc -lgcc
+$(B)/embedded_switch_wrap.elf: examples/embedded.c $(ARM_DEPS) | $(B)
+	$(ARM_CC) $(ARM_FLAGS) -DASYNC_LC_SWITCH -DSTART_MS=$(WRAP_MS) $(ARM_LINK) $< $(ARM_START) -o $@ -lc -lgcc
+$(B)/embedded_small.elf: examples/embedded_small.c $(ARM_DEPS) | $(B)
+	$(ARM_CC) $(ARM_FLAGS) -DNDEBUG $(ARM_LINK) $< $(ARM_START) -o $@ -lc -lgcc
+# Every function of the library (none is dropped: they are all external).
+$(B)/async_m4.o: async.h | $(B)
+	printf '#define ASYNC_TIME32\n#define ASYNC_NO_POSIX_CLOCK\n#define ASYNC_IMPLEMENTATION\n#include "async.h"\n' | \
+	    $(ARM_CC) $(ARM_FLAGS) -DNDEBUG -x c -c - -o $@
+$(B)/embedded_m0.o: examples/embedded.c async.h | $(B)
+	$(ARM_CC) $(subst cortex-m4,cortex-m0,$(ARM_FLAGS)) -c $< -o $@
+
+embedded: $(EMBEDDED_IMAGES) $(B)/embedded_small.elf $(B)/async_m4.o $(B)/embedded_m0.o
+	@sh examples/mps2/size.sh $(B)/embedded_goto.elf "embedded.c image (cortex-m4)"
+	@sh examples/mps2/size.sh $(B)/embedded_small.elf "small program: loop, tasks, sleep, gather"
+	@sh examples/mps2/size.sh $(B)/async_m4.o "async.h, all of it (cortex-m4, NDEBUG)"
+	@sh examples/mps2/size.sh $(B)/embedded_m0.o "embedded.c object (cortex-m0)"
 
 test: all
 	@B=$(B) bash tests/run.sh $(TEST_BINS) --both $(SOCKET_TESTS)

@@ -1,7 +1,8 @@
 /* async.h - asyncio in C: stackless coroutines, futures, tasks, an event loop
    with timers and cancellation, gather / as_completed / wait / wait_for /
-   shield, deadlines, task groups, a semaphore, an event and a queue.
-   Portable C99, no heap.
+   shield, deadlines, task groups, a semaphore, an event and a queue, and
+   wake-ups an interrupt handler may give. Portable C99, no heap; runs on a
+   microcontroller (IDLE AND INTERRUPTS, CONFIGURATION).
 
    Do this:
        #define ASYNC_IMPLEMENTATION
@@ -85,7 +86,8 @@
                                          a task cannot end (it awaits a future
                                          nothing will complete); it stays
        async_cancel(&task)               ask the task to stop
-       async_now(&loop)                  monotonic nanoseconds (reads the clock)
+       async_now(&loop)                  the time (reads the clock): monotonic
+                                         nanoseconds, or ticks (ASYNC_TIME32)
        async_loop_tasks(&loop), async_loop_timers(&loop)   how many are pending
    Before you free tasks that may still run, shut the loop down: the obvious
    program (start N tasks, gather them without return_exceptions, free them)
@@ -123,7 +125,7 @@
 
    TIMERS, DEADLINES, COMBINATORS
    ==============================
-       async_sleep(loop, &timer, delay)          a future done after delay ns
+       async_sleep(loop, &timer, delay)          a future done after delay (ns, or ticks)
        async_gather(&g, futs, links, n, return_exceptions)
        async_as_completed_init(loop, &ac, futs, links, n, timeout)
            then async_as_completed_next(&ac) per step: its result
@@ -152,8 +154,63 @@
    wait_for cancels the inner on timeout and fails with ASYNC_ETIMEDOUT
    (unless the inner ended otherwise: then its own outcome); a deadline
    cancels its task, which ends with ASYNC_ETIMEDOUT.
-   Timers are a radix heap: O(1) start and stop, O(log range) amortised
-   expiry. Timers with equal deadlines fire in no particular order.
+   Timers wait in a hierarchical wheel (16 levels of 32 slots, 16^L ns a
+   slot on level L): O(1) start and stop; a timer moves down one level at a
+   time, at most once per level (about log16 of its delay: 6 moves for
+   100 ms), and the timers of each level's next block move a few per loop
+   turn ahead of time, so no turn moves a crowd and 100,000 timers fire
+   within microseconds of their deadlines. With ASYNC_TIME32, a radix heap
+   of 33 lists (a small loop). Timers with equal deadlines fire in no
+   particular order.
+
+   TIME
+   ====
+   By default async_time is int64_t nanoseconds of a monotonic clock
+   (CLOCK_MONOTONIC, or yours: async_loop_config.clock). With ASYNC_TIME32 it
+   is an int32_t count of your clock's ticks, ASYNC_TICK_HZ a second (default
+   1000): give the loop the raw counter, `(async_time)systick_ms`, and let it
+   wrap. The loop compares times only by their difference (as Linux's
+   jiffies and FreeRTOS's ticks): a timer started before the wrap fires
+   after it, on time. Compare your own times the same way:
+       ASYNC_TIME_DIFF(b, a)    b - a, wrap-safe
+       ASYNC_TIME_BEFORE(a, b)  a comes before b
+       ASYNC_TIME_ADD(a, d)     a + d, wrapping
+   ASYNC_MS(n) and the others convert to ticks. A delay is at most
+   ASYNC_MAX_DELAY (2^30 ticks: 12.4 days at 1 kHz; longer ones are cut).
+
+   IDLE AND INTERRUPTS
+   ===================
+   When nothing is ready the loop waits: in the backend's poll if one is
+   attached; else in the idle hook (async_loop_config.idle), called with the
+   time to the next timer (with ASYNC_TIME32 it may be short of it: the
+   radix heap knows where a list's range begins, not its earliest timer,
+   and the loop then waits again), -1 when no timer runs; never while a
+   task is ready or a trigger has fired, and never with 0. Without a hook:
+   nanosleep (POSIX clock; the last 50 us before a timer are spun, as
+   nanosleep oversleeps by that much); on a Cortex-M the WFI pattern below;
+   elsewhere the loop spins.
+   An interrupt handler wakes a task through a trigger, the one object an
+   ISR (or a POSIX signal handler) may touch, and only by this call:
+       async_trigger tr;  async_trigger_init(&loop, &tr);   registers it
+       async_trigger_fire(&tr)              in the ISR: two byte stores, no lock
+       ASYNC_AWAIT(t, async_trigger_wait(&tr, &slot));      in a task
+       async_trigger_remove(&tr)            before you free it
+   The loop hands the wake-up over on its next turn, in its own context, to
+   the first waiter, or keeps one (not more: FreeRTOS's binary semaphore
+   "give from ISR") for the next wait. While a trigger is registered, a loop
+   with nothing to do waits for interrupts instead of failing with
+   ASYNC_EDEADLK. The check-then-idle pattern, so that no wake-up falls
+   between the last look and the sleep (an interrupt taken while masked
+   stays pending and ends WFI):
+       static void board_idle(void *user, async_time timeout) {
+           __asm__ volatile("cpsid i" ::: "memory");          // mask
+           if (!async_loop_signalled(&loop)) __asm__ volatile("wfi");
+           __asm__ volatile("cpsie i" ::: "memory");          // the ISR runs here
+       }
+   A periodic tick (SysTick) ends WFI too, so timers need nothing more;
+   without one, program a wake-up `timeout` ticks ahead. Triggers are for
+   the loop's own core: another thread or core needs a barrier this header
+   does not give (async_http.h has a thread-safe wake-up).
 
    SYNCHRONISATION
    ===============
@@ -183,12 +240,23 @@
 
    CONFIGURATION (macros defined before the include)
    =================================================
-       ASYNC_ASSERT(c)        default: assert() from <assert.h>
+       ASYNC_ASSERT(c)        default: assert() from <assert.h>; in a
+                              freestanding build (-ffreestanding, GCC or
+                              Clang) __builtin_trap(), as <assert.h> drags in
+                              stdio and abort() (newlib: 12.5 KB more, or a
+                              link that fails for _exit and _sbrk with
+                              nano.specs). Better, your own: a breakpoint
+                              stops under the debugger:
+                                  static inline void brk(void) { __asm__ volatile("bkpt #0"); }
+                                  #define ASYNC_ASSERT(c) ((c) ? (void)0 : brk())
+       ASYNC_TIME32           32-bit ticks that wrap (TIME), and the small loop
+       ASYNC_TICK_HZ          ticks a second with ASYNC_TIME32 (default 1000)
        ASYNC_LC_SWITCH        force the portable switch/case continuation
        ASYNC_LC_GOTO          force computed goto (GCC/Clang only)
        ASYNC_NO_POSIX_CLOCK   no clock_gettime/nanosleep: give the loop a
-                              clock (async_loop_config.clock) or use
-                              virtual time; needed for freestanding builds
+                              clock (async_loop_config.clock) and an idle
+                              hook, or use virtual time; needed for
+                              freestanding builds
        ASYNC_DEBUG            0 or 1: the misuse checks (default: !NDEBUG)
        ASYNC_MISUSE(what, where)  how a misuse is reported (default: stderr
                               and abort(); ASYNC_ASSERT when freestanding)
@@ -196,12 +264,18 @@
    clock_gettime: include async.h before any system header there, or define
    _POSIX_C_SOURCE to 199309L or later yourself (else one #error says so).
 
-   SIZES (x86-64)
-   ==============
-   async_future 32 bytes, async_task 64, async_timer 64, async_link 24,
-   async_loop about 1.2 KB (the timer buckets); async_gather_op 72,
-   async_as_completed 176, async_wait_op 176, async_wait_for_op 144,
-   async_shield_op 56, async_deadline 120, async_task_group 136. A task is
+   SIZES
+   =====
+   x86-64: async_future 32 bytes, async_task 64, async_timer 64, async_link
+   24, async_loop 4.4 KB (the wheel's 512 slots; 424 bytes with
+   ASYNC_TIME32); async_gather_op 72, async_as_completed 176, async_wait_op
+   176, async_wait_for_op 144, async_shield_op 56, async_deadline 120,
+   async_task_group 136, async_trigger 72.
+   Cortex-M4 with ASYNC_TIME32: async_loop 220 bytes (216 with NDEBUG),
+   async_task 36, async_timer 36, async_future 20, async_trigger 40. Code
+   (-Os, -ffunction-sections, --gc-sections): a small program's share (the
+   loop, tasks, sleeps, a gather) about 2.5 KB, all of async.h 5.7 KB
+   (`make embedded` prints them). A task is
    one cache line: give an array of many tasks 64-byte alignment
    (posix_memalign) and a million of them run about twice as fast. The loop
    lists its pending tasks (for shutdown) in those 64 bytes: a task's cancel
@@ -210,9 +284,12 @@
 
    LIMITS
    ======
-   One loop per thread; nothing here is thread-safe. Loops on several
-   threads share only the error-name registry: async_register_errors before
-   the threads start (async_strerror only reads it). Removing a waiter from
+   One loop per thread; nothing here is thread-safe, but for
+   async_trigger_fire from an interrupt or signal handler of the loop's own
+   core. Loops on several threads share only the error-name registry:
+   async_register_errors before the threads start (async_strerror only
+   reads it). The wheel's loop is 4.4 KB (use ASYNC_TIME32 where that
+   counts). Removing a waiter from
    a future that many tasks await scans that future's waiters; a task's end
    scans its own (its deadlines and groups: a few). A task group holds at
    most `capacity` children (its futs and links). Errors do not propagate by
@@ -280,7 +357,25 @@ typedef struct async_error_domain {
 } async_error_domain;
 void async_register_errors(async_error_domain *domain);
 
-/* ---- time: monotonic nanoseconds ---- */
+/* ---- time ----
+   By default monotonic nanoseconds in an int64_t. With ASYNC_TIME32 a
+   32-bit count of the clock's ticks (ASYNC_TICK_HZ a second, default 1000)
+   that may wrap, as a SysTick counter or Linux's jiffies do: every
+   comparison of two times is by their difference, so a timer set before
+   the wrap fires after it on time. Delays are then at most
+   ASYNC_MAX_DELAY (2^30 ticks, 12.4 days at 1 kHz; longer ones are cut). */
+#ifdef ASYNC_TIME32
+typedef int32_t async_time;
+#ifndef ASYNC_TICK_HZ
+#define ASYNC_TICK_HZ 1000
+#endif
+#define ASYNC_NS(n) ((async_time)((int64_t)(n) * ASYNC_TICK_HZ / 1000000000))
+#define ASYNC_US(n) ((async_time)((int64_t)(n) * ASYNC_TICK_HZ / 1000000))
+#define ASYNC_MS(n) ((async_time)((int64_t)(n) * ASYNC_TICK_HZ / 1000))
+#define ASYNC_SEC(n) ((async_time)((int64_t)(n) * ASYNC_TICK_HZ))
+#define ASYNC_NO_TIMEOUT ((async_time)INT32_MAX)
+#define ASYNC_MAX_DELAY ((async_time)1 << 30)
+#else
 typedef int64_t async_time;
 #define ASYNC_NS(n) ((async_time)(n))
 #define ASYNC_US(n) ((async_time)(n) * 1000)
@@ -289,6 +384,18 @@ typedef int64_t async_time;
 /* "No timeout": infinitely far away, so code that forgets the special case
    still never fires. Every other timeout <= 0 means "now". */
 #define ASYNC_NO_TIMEOUT ((async_time)INT64_MAX)
+#define ASYNC_MAX_DELAY ASYNC_NO_TIMEOUT
+#endif
+/* b - a, and whether a comes before b: what comparing two times means
+   when they may wrap (ASYNC_TIME32). Two's complement assumed. */
+#ifdef ASYNC_TIME32
+#define ASYNC_TIME_DIFF(b, a) ((async_time)(uint32_t)((uint32_t)(b) - (uint32_t)(a)))
+#define ASYNC_TIME_ADD(a, d) ((async_time)(uint32_t)((uint32_t)(a) + (uint32_t)(d)))
+#else
+#define ASYNC_TIME_DIFF(b, a) ((b) - (a))
+#define ASYNC_TIME_ADD(a, d) ((a) + (d))
+#endif
+#define ASYNC_TIME_BEFORE(a, b) (ASYNC_TIME_DIFF(b, a) > 0)
 
 typedef struct async_loop async_loop;
 typedef struct async_future async_future;
@@ -383,7 +490,8 @@ int async_task_cancelling(const async_task *t);
 
 /* ---- the loop ---- */
 typedef struct async_loop_config {
-    /* Monotonic nanoseconds. NULL: CLOCK_MONOTONIC (or virtual time). */
+    /* Monotonic time: nanoseconds from 0 up, or with ASYNC_TIME32 ticks
+       that may wrap. NULL: CLOCK_MONOTONIC (or virtual time). */
     async_time (*clock)(void *user);
     void *clock_user;
     /* Nonzero: virtual time. The clock stands still while tasks run and jumps
@@ -391,16 +499,32 @@ typedef struct async_loop_config {
        run instantly and exactly. (With an I/O backend attached the loop
        waits in the backend instead, and virtual time does not jump.) */
     int virtual_time;
+    /* How to wait when nothing is ready and there is no backend (on a
+       microcontroller: WFI, see IDLE AND INTERRUPTS). Called with the time
+       to the next timer (-1: no timer, wait for an interrupt), never while
+       a task is ready or a trigger has fired. NULL: nanosleep with the
+       POSIX clock; the WFI pattern on a Cortex-M; else the loop spins. */
+    void (*idle)(void *user, async_time timeout);
+    void *idle_user;
 } async_loop_config;
 
 typedef struct async_timer async_timer;
+typedef struct async_trigger async_trigger;
 
-/* Timers wait in a radix heap: bucket 0 holds those due at `timer_floor`
-   (the last expiry), bucket b > 0 those whose deadline first differs from
-   it in bit b-1. Deadlines only move forward, so a timer only ever moves
-   to lower buckets: O(1) start and stop, O(log range) amortised expiry,
-   and a few visits per timer instead of a pointer chase per level. */
-#define ASYNC__BUCKETS 65
+#ifdef ASYNC_TIME32
+/* Timers wait in a radix heap over the tick count (33 lists: a small
+   loop): bucket 0 holds those due at `timer_floor`, bucket b > 0 those
+   whose deadline first differs from it in bit b-1. */
+#define ASYNC__BUCKETS 33
+#else
+/* Timers wait in a hierarchical wheel: level L has 32 slots of 16^L ns
+   each, two blocks of the level above (the floor's and the next), so the
+   timers of a level's next block move down ahead of time, a few per turn,
+   instead of all at once when the floor gets there. */
+#define ASYNC__WHEEL_BITS 4
+#define ASYNC__WHEEL_SLOTS (2 << ASYNC__WHEEL_BITS)
+#define ASYNC__WHEEL_LEVELS (64 / ASYNC__WHEEL_BITS)
+#endif
 
 struct async_loop {
     async_waiter *ready_head, *ready_tail; /* private, all of it */
@@ -408,17 +532,30 @@ struct async_loop {
     size_t ntasks;
     async_future *drained;                 /* done when ntasks drops to 0 (shutdown's) */
     async_waiter *soon_head, *soon_tail;   /* callbacks run before the next turn's tasks */
-    async_timer *buckets[ASYNC__BUCKETS];
-    async_time bucket_min[ASYNC__BUCKETS]; /* a lower bound of each bucket's deadlines */
-    uint64_t nonempty;                     /* bit b-1 for bucket b > 0 */
-    async_time timer_floor;
+    async_trigger *triggers;               /* interrupt sources */
+    volatile unsigned char signalled;      /* a trigger fired (async_trigger_fire) */
+    int virtual_time;
     size_t ntimers;
     async_time now;
+    async_time timer_floor;                /* no timer is due before it; never after now */
+#ifdef ASYNC_TIME32
+    uint32_t nonempty;                     /* bit b-1 for bucket b > 0 */
+    async_timer *buckets[ASYNC__BUCKETS];
+#else
+    uint32_t levels;                             /* bit L: level L holds timers */
+    uint32_t pending;                            /* bit L: level L's next block may hold timers to move down */
+    uint32_t used[ASYNC__WHEEL_LEVELS];          /* bit s: slot s of level L holds timers */
+    async_time level_min[ASYNC__WHEEL_LEVELS];   /* a lower bound of each level's deadlines */
+    async_timer *slots[ASYNC__WHEEL_LEVELS][ASYNC__WHEEL_SLOTS];
+#endif
     async_time (*clock)(void *user);
     void *clock_user;
-    int virtual_time;
-    const char *running; /* the coroutine running now (with ASYNC_DEBUG), for messages */
-    /* The backend (I/O): poll waits up to timeout ns (-1: no limit, the
+    void (*idle)(void *user, async_time timeout);
+    void *idle_user;
+#if ASYNC_DEBUG
+    const char *running; /* the coroutine running now, for messages */
+#endif
+    /* The backend (I/O): poll waits up to timeout (-1: no limit, the
        loop's own word for it, not ASYNC_NO_TIMEOUT; 0: just look) and
        completes what is ready. It returns 0, or a negative error;
        ASYNC_EDEADLK if asked to wait forever with nothing in flight. */
@@ -443,12 +580,12 @@ static inline size_t async_loop_timers(const async_loop *loop) { return loop->nt
 
 /* ---- timers: a future done at a deadline ---- */
 struct async_timer {
-    async_future future;
+    async_future future; /* future.lc: where it waits in the loop (private) */
     async_time deadline;
-    async_timer *next, **pprev; /* in a bucket of the loop's radix heap */
+    async_timer *next, **pprev; /* in a list of the loop's timer structure */
     async_loop *loop;
 };
-/* Start (restart) a timer `delay` ns from now (<= 0: due this turn); returns its future. */
+/* Start (restart) a timer `delay` from now (<= 0: due this turn); returns its future. */
 async_future *async_sleep(async_loop *loop, async_timer *timer, async_time delay);
 async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_time deadline);
 void async_timer_stop(async_timer *timer); /* a running timer ends cancelled */
@@ -654,6 +791,31 @@ async_future *async_queue_wait_room(async_queue *q, async_future *slot);
 #define ASYNC_QUEUE_GET(t, q, lvalue, slot)                                          \
     while (async_queue_get_nowait((q), &(lvalue)) != 0) ASYNC_AWAIT(t, async_queue_wait_item((q), (slot)))
 
+/* ---- interrupt sources: wake-ups an ISR may give ----
+   async_trigger_fire is the one call of this header an interrupt handler
+   (or a POSIX signal handler) may make: two stores of a byte, no lock. On
+   the loop's next turn, in its own context, the wake-up reaches the
+   trigger's first waiter, or waits for the next one (at most one is kept:
+   a binary semaphore, as FreeRTOS's "give from ISR"). While a trigger is
+   registered the loop waits for interrupts instead of reporting
+   ASYNC_EDEADLK. Not for another thread or core (no barrier). */
+struct async_trigger {
+    async_semaphore sem;           /* private: the wake-up kept, or its waiters */
+    async_trigger *next;           /* private: the loop's list */
+    async_loop *loop;
+    volatile unsigned char fired;  /* private: set by async_trigger_fire */
+};
+void async_trigger_init(async_loop *loop, async_trigger *tr); /* registers it with the loop */
+void async_trigger_remove(async_trigger *tr);                  /* before you free it */
+void async_trigger_fire(async_trigger *tr);                    /* ISR-safe */
+/* Done when the trigger fired (at once if it fired since the last wait). */
+static inline async_future *async_trigger_wait(async_trigger *tr, async_future *slot) {
+    return async_semaphore_acquire(&tr->sem, slot);
+}
+/* A trigger fired that the loop has not seen yet: an idle hook checks this
+   with interrupts masked before it sleeps (IDLE AND INTERRUPTS). */
+static inline int async_loop_signalled(const async_loop *loop) { return loop->signalled != 0; }
+
 /* ---- the coroutine macros ----
    The local continuation (lc) is an int in the task: the source line with
    switch/case, or a label's offset from the function's start label with
@@ -719,7 +881,7 @@ async_future *async_queue_wait_room(async_queue *q, async_future *slot);
         if (async__suspend((t), (f))) {                                              \
             ASYNC__SUSPEND_AT(t, label);                                             \
         }                                                                            \
-        if (async__resume((t), (catching), (errp))) return ASYNC_FINISHED;           \
+        if (async__resumed((t), (catching), (errp))) return ASYNC_FINISHED;          \
     } while (0)
 
 /* Go to the back of the ready queue (asyncio.sleep(0)). */
@@ -728,7 +890,7 @@ async_future *async_queue_wait_room(async_queue *q, async_future *slot);
     do {                                                                             \
         async__yield(t);                                                             \
         ASYNC__SUSPEND_AT(t, label);                                                 \
-        if (async__resume((t), 0, 0)) return ASYNC_FINISHED;                         \
+        if (async__resumed((t), 0, 0)) return ASYNC_FINISHED;                        \
     } while (0)
 
 #define ASYNC_RETURN(t, v)                                                           \
@@ -748,6 +910,15 @@ int async__resume(async_task *t, int catching, int *err);
 void async__yield(async_task *t);
 void async__finish(async_task *t, int state, intptr_t value);
 void async__misuse(const char *what, const char *where);
+/* The common resumption inline (no cancellation, what it awaited ended
+   well, or a yield); the rest out of line. */
+static inline int async__resumed(async_task *t, int catching, int *err) {
+    const async_future *f = (const async_future *)t->future.value;
+    if ((t->future.flags & ASYNC__CANCEL_REQ) || (f && f->state != ASYNC_FULFILLED)) return async__resume(t, catching, err);
+    t->future.value = 0;
+    if (err) *err = 0;
+    return 0;
+}
 
 #ifdef __cplusplus
 }
@@ -760,8 +931,17 @@ void async__misuse(const char *what, const char *where);
 #define ASYNC__IMPLEMENTED
 
 #ifndef ASYNC_ASSERT
+#if defined(__STDC_HOSTED__) && !__STDC_HOSTED__ && (defined(__GNUC__) || defined(__clang__))
+/* Freestanding: <assert.h> would drag in the C library's stdio and abort(). */
+#ifdef NDEBUG
+#define ASYNC_ASSERT(c) ((void)0)
+#else
+#define ASYNC_ASSERT(c) ((c) ? (void)0 : __builtin_trap())
+#endif
+#else
 #include <assert.h>
 #define ASYNC_ASSERT(c) assert(c)
+#endif
 #endif
 
 #ifndef ASYNC_NO_POSIX_CLOCK
@@ -1124,7 +1304,12 @@ static async_time async__posix_clock(void *user) {
     struct timespec ts;
     (void)user;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+#ifdef ASYNC_TIME32
+    return (async_time)(uint32_t)((uint64_t)ts.tv_sec * ASYNC_TICK_HZ +
+                                  (uint64_t)ts.tv_nsec / (1000000000 / ASYNC_TICK_HZ));
+#else
     return (async_time)ts.tv_sec * 1000000000 + ts.tv_nsec;
+#endif
 }
 #endif
 
@@ -1141,6 +1326,8 @@ void async_loop_init(async_loop *loop, const async_loop_config *config) {
         loop->clock = config->clock;
         loop->clock_user = config->clock_user;
         loop->virtual_time = config->virtual_time;
+        loop->idle = config->idle;
+        loop->idle_user = config->idle_user;
     }
 #ifdef ASYNC__POSIX_CLOCK
     if (!loop->clock && !loop->virtual_time) loop->clock = async__posix_clock;
@@ -1155,93 +1342,279 @@ void async_loop_set_backend(async_loop *loop, int (*poll)(void *, async_time), v
     loop->backend = backend;
 }
 
-/* ---- timers: a radix heap over deadlines ---- */
-/* The position of the highest bit where the deadline differs from the floor, plus one. */
-static int async__bucket_of(const async_loop *loop, async_time deadline) {
-    uint64_t diff = (uint64_t)deadline ^ (uint64_t)loop->timer_floor;
 #if defined(__GNUC__) || defined(__clang__)
-    return diff ? 64 - __builtin_clzll(diff) : 0;
+#define ASYNC__CTZ32(x) __builtin_ctz(x)
 #else
-    int b = 0;
-    while (diff) diff >>= 1, b++;
-    return b;
+static int async__ctz32(uint32_t x) {
+    int n = 0;
+    while (!(x & 1)) x >>= 1, n++;
+    return n;
+}
+#define ASYNC__CTZ32(x) async__ctz32(x)
 #endif
-}
 
-static void async__bucket_push(async_loop *loop, async_timer *t) {
-    int b = async__bucket_of(loop, t->deadline);
-    uint64_t bit = b ? (uint64_t)1 << (b - 1) : 0;
-    t->next = loop->buckets[b];
+/* Tests count how many timers each turn moves (to see that no turn moves
+   a crowd): they define this before the include. */
+#ifndef ASYNC__ON_TIMER_MOVE
+#define ASYNC__ON_TIMER_MOVE(loop) ((void)0)
+#endif
+
+static void async__list_push(async_timer **head, async_timer *t) {
+    t->next = *head;
     if (t->next) t->next->pprev = &t->next;
-    t->pprev = &loop->buckets[b];
-    loop->buckets[b] = t;
-    if (!bit) return;
-    if (!(loop->nonempty & bit) || t->deadline < loop->bucket_min[b]) loop->bucket_min[b] = t->deadline;
-    loop->nonempty |= bit;
+    t->pprev = head;
+    *head = t;
 }
 
-/* A stopped timer leaves its bucket's lower bound as it is: a bound that is
-   too low only wakes the loop early once, and the next spreading of the
-   bucket makes it exact again. */
-static void async__heap_remove(async_loop *loop, async_timer *t) {
-    int b = async__bucket_of(loop, t->deadline);
+static void async__list_unlink(async_timer *t) {
     *t->pprev = t->next;
     if (t->next) t->next->pprev = t->pprev;
+}
+
+#ifdef ASYNC_TIME32
+/* ---- timers, 32-bit ticks: a radix heap ----
+   Bucket b > 0 holds the deadlines whose highest bit differing from the
+   floor's is b-1. On wrapped 32-bit values this still orders timers,
+   because every deadline lies less than 2^31 ticks after the floor: a
+   bucket never mixes deadlines from both sides of the wrap. */
+static int async__bucket_of(const async_loop *loop, async_time deadline) {
+    uint32_t diff = (uint32_t)deadline ^ (uint32_t)loop->timer_floor;
+    int b = 0;
+#if defined(__GNUC__) || defined(__clang__)
+    if (diff) b = 32 - __builtin_clz(diff);
+#else
+    while (diff) diff >>= 1, b++;
+#endif
+    return b;
+}
+
+static void async__timer_place(async_loop *loop, async_timer *t) {
+    int b = async__bucket_of(loop, t->deadline);
+    async__list_push(&loop->buckets[b], t);
+    t->future.lc = b;
+    if (b) loop->nonempty |= (uint32_t)1 << (b - 1);
+}
+
+static void async__timer_unplace(async_loop *loop, async_timer *t) {
+    int b = t->future.lc;
+    async__list_unlink(t);
+    if (b && !loop->buckets[b]) loop->nonempty &= ~((uint32_t)1 << (b - 1));
+}
+
+/* The lowest bucket above 0, and where its range starts: the floor's bits
+   above b-1, bit b-1 flipped (past the wrap: cleared), zeros below. No
+   deadline in it is earlier: a lower bound the loop may wake at once too
+   early, not a minimum kept per bucket (that would double the loop). */
+static int async__lowest_bucket(const async_loop *loop, async_time *start) {
+    int b;
+    if (!loop->nonempty) return 0;
+    b = ASYNC__CTZ32(loop->nonempty) + 1;
+    *start = (async_time)(((((uint32_t)loop->timer_floor >> (b - 1)) ^ 1u) << (b - 1)));
+    return b;
+}
+
+/* Fire every timer due by now; 1 and the next deadline (a lower bound)
+   if timers are left. When bucket 0 runs dry and the lowest bucket's range has begun, the floor moves to that range's start and its
+   timers spread over the lower buckets. */
+static void async__timer_complete(async_loop *loop, async_timer *t);
+static int async__fire_timers(async_loop *loop, async_time *next) {
+    for (;;) {
+        async_timer *t = loop->buckets[0], *list;
+        async_time start = 0;
+        int b;
+        if (t) {
+            async__timer_complete(loop, t);
+            continue;
+        }
+        b = async__lowest_bucket(loop, &start);
+        *next = start;
+        if (!b || ASYNC_TIME_BEFORE(loop->now, start)) return b != 0;
+        list = loop->buckets[b];
+        loop->buckets[b] = NULL;
+        loop->nonempty &= ~((uint32_t)1 << (b - 1));
+        loop->timer_floor = start;
+        while (list) {
+            t = list->next;
+            ASYNC__ON_TIMER_MOVE(loop);
+            async__timer_place(loop, list);
+            list = t;
+        }
+    }
+}
+
+static int async__drain(async_loop *loop, int budget) {
+    (void)loop, (void)budget;
+    return 0; /* a radix heap has nothing to do ahead of time */
+}
+
+static async_timer *async__any_timer(const async_loop *loop) {
+    int b;
+    for (b = 0; b < ASYNC__BUCKETS; b++)
+        if (loop->buckets[b]) return loop->buckets[b];
+    return NULL;
+}
+#else
+/* ---- timers, 64-bit time: a hierarchical wheel ----
+   Level L's slot s holds the timers whose deadline d has (d >> 4L) % 32 ==
+   s and whose block of the level above (d >> 4(L+1)) is the floor's or the
+   next one: the lowest level with such a window takes a timer. Level 0
+   then holds exact deadlines; a higher level's slot is a block of time. As
+   the floor moves on, each level's next block becomes part of the window
+   below: `async__drain` moves those timers down a few per loop turn, so
+   that no turn has to move a whole block (the radix heap this replaced
+   moved up to half of all timers in one turn at power-of-two instants:
+   milliseconds late at 100,000 timers). */
+static unsigned async__shift(int level) { return (unsigned)level * ASYNC__WHEEL_BITS; }
+
+static int async__level_of(const async_loop *loop, uint64_t d) {
+    uint64_t f = (uint64_t)loop->timer_floor, gap = d - f;
+    int level = 0;
+    /* A gap under 16^(L+1) fits level L's window; one of 16^L or more
+       needs level L-1 at least: start there, a step or two below. */
+#if defined(__GNUC__) || defined(__clang__)
+    if (gap >> 8) level = (63 - __builtin_clzll(gap)) / ASYNC__WHEEL_BITS - 1;
+#endif
+    while (level < ASYNC__WHEEL_LEVELS - 1 &&
+           (d >> async__shift(level + 1)) - (f >> async__shift(level + 1)) > 1)
+        level++;
+    return level;
+}
+
+static void async__timer_place(async_loop *loop, async_timer *t) {
+    uint64_t d = (uint64_t)t->deadline;
+    int level = async__level_of(loop, d);
+    unsigned s = (unsigned)(d >> async__shift(level)) & (ASYNC__WHEEL_SLOTS - 1);
+    uint32_t bit = (uint32_t)1 << level;
+    async__list_push(&loop->slots[level][s], t);
+    t->future.lc = level * ASYNC__WHEEL_SLOTS + (int)s;
+    loop->used[level] |= (uint32_t)1 << s;
+    if (!(loop->levels & bit) || t->deadline < loop->level_min[level]) loop->level_min[level] = t->deadline;
+    loop->levels |= bit;
+}
+
+static void async__timer_unplace(async_loop *loop, async_timer *t) {
+    int level = t->future.lc / ASYNC__WHEEL_SLOTS, s = t->future.lc % ASYNC__WHEEL_SLOTS;
+    async__list_unlink(t);
+    if (loop->slots[level][s]) return;
+    loop->used[level] &= ~((uint32_t)1 << s);
+    if (!loop->used[level]) loop->levels &= ~((uint32_t)1 << level);
+}
+
+/* The first slot of a level at or after the floor's block (in the window's
+   circular order), and when that slot's time begins. */
+static async_time async__level_next(const async_loop *loop, int level, unsigned *slot) {
+    unsigned sh = async__shift(level);
+    uint64_t fb = (uint64_t)loop->timer_floor >> sh;
+    unsigned f = (unsigned)fb & (ASYNC__WHEEL_SLOTS - 1), k;
+    uint32_t used = loop->used[level];
+    if (f) used = (used >> f) | (used << (ASYNC__WHEEL_SLOTS - f));
+    k = (unsigned)ASYNC__CTZ32(used);
+    *slot = (f + k) & (ASYNC__WHEEL_SLOTS - 1);
+    return (async_time)((fb + k) << sh);
+}
+
+/* The earliest a timer may be due: exact on level 0; above, the later of
+   the slot's start and the level's least deadline (exact for a lone
+   timer). The lowest level holds the earliest timers: a higher level's lie
+   beyond the windows below, but for its next block, which may wait for the
+   drain still. */
+static int async__next_deadline(async_loop *loop, async_time *when) {
+    uint32_t levels = loop->levels;
+    uint64_t f = (uint64_t)loop->timer_floor;
+    unsigned slot;
+    int level;
+    if (!levels) return 0;
+    level = ASYNC__CTZ32(levels);
+    *when = async__level_next(loop, level, &slot);
+    if (*when < loop->level_min[level]) *when = loop->level_min[level];
+    for (levels = loop->pending & ~(((uint32_t)2 << level) - 1); levels; levels &= levels - 1) {
+        unsigned sh = async__shift(level = ASYNC__CTZ32(levels));
+        uint64_t next = (f >> sh) + 1;
+        async_time t = (async_time)(next << sh);
+        if (!(loop->used[level] & ((uint32_t)1 << (next & (ASYNC__WHEEL_SLOTS - 1))))) continue;
+        if (t < loop->level_min[level]) t = loop->level_min[level];
+        if (t < *when) *when = t;
+    }
+    return 1;
+}
+
+static void async__slot_move_down(async_loop *loop, int level, unsigned s, int budget) {
+    async_timer *t;
+    while (budget-- > 0 && (t = loop->slots[level][s]) != NULL) {
+        ASYNC__ON_TIMER_MOVE(loop);
+        async__timer_unplace(loop, t);
+        async__timer_place(loop, t);
+    }
+}
+
+/* Move the floor up to `to` (<= now, <= every deadline). Where its block
+   changed, the slot of its new block must be empty: whatever the drain had
+   not moved yet goes down now. */
+static void async__floor_to(async_loop *loop, async_time to) {
+    uint64_t old = (uint64_t)loop->timer_floor, nw = (uint64_t)to;
+    uint32_t levels = loop->levels & ~(uint32_t)1;
+    loop->timer_floor = to;
+    while (levels) {
+        int level = ASYNC__CTZ32(levels);
+        unsigned sh = async__shift(level);
+        levels &= levels - 1;
+        if ((old >> sh) == (nw >> sh)) break; /* and so on every level above */
+        async__slot_move_down(loop, level, (unsigned)(nw >> sh) & (ASYNC__WHEEL_SLOTS - 1), INT32_MAX);
+        /* its next block now lies in the window below: the drain's work */
+        if (loop->used[level] & ((uint32_t)1 << (((nw >> sh) + 1) & (ASYNC__WHEEL_SLOTS - 1))))
+            loop->pending |= (uint32_t)1 << level;
+    }
+}
+
+static void async__timer_complete(async_loop *loop, async_timer *t);
+/* Fire every timer due by now, moving the floor from one due slot to the
+   next; 1 and the next deadline (or a lower bound) if timers are left. */
+static int async__fire_timers(async_loop *loop, async_time *next) {
+    for (;;) {
+        async_timer *t;
+        while ((t = loop->slots[0][(unsigned)loop->timer_floor & (ASYNC__WHEEL_SLOTS - 1)]) != NULL)
+            async__timer_complete(loop, t); /* all due at the floor: level 0 slots are exact */
+        if (!async__next_deadline(loop, next)) return 0;
+        if (*next > loop->now) return 1;
+        async__floor_to(loop, *next);
+    }
+}
+
+/* Move up to `budget` timers of each pending level's next block one level
+   down; 1 if some are left (the loop then turns again without waiting). A
+   next block only fills when the floor moves on (a new timer in it goes
+   lower at once): `pending` is set there, and cleared here. */
+static int async__drain(async_loop *loop, int budget) {
+    uint32_t levels = loop->pending;
+    while (levels) {
+        int level = ASYNC__CTZ32(levels);
+        unsigned s = (unsigned)(((uint64_t)loop->timer_floor >> async__shift(level)) + 1) & (ASYNC__WHEEL_SLOTS - 1);
+        levels &= levels - 1;
+        async__slot_move_down(loop, level, s, budget);
+        if (!(loop->used[level] & ((uint32_t)1 << s))) loop->pending &= ~((uint32_t)1 << level);
+    }
+    return loop->pending != 0;
+}
+
+static async_timer *async__any_timer(const async_loop *loop) {
+    int level;
+    if (!loop->levels) return NULL;
+    level = ASYNC__CTZ32(loop->levels);
+    return loop->slots[level][ASYNC__CTZ32(loop->used[level])];
+}
+#endif
+
+static void async__heap_remove(async_loop *loop, async_timer *t) {
+    async__timer_unplace(loop, t);
     t->next = NULL;
     t->pprev = NULL;
     t->future.flags &= (uint16_t)~ASYNC__ARMED;
     loop->ntimers--;
-    if (b && !loop->buckets[b]) loop->nonempty &= ~((uint64_t)1 << (b - 1));
 }
 
-/* The lowest non-empty bucket above 0, and a lower bound of its deadlines. */
-static int async__lowest_bucket(const async_loop *loop, async_time *min) {
-    int b = 1;
-    uint64_t bits = loop->nonempty;
-    if (!bits) return 0;
-    while (!(bits & 1)) bits >>= 1, b++;
-    *min = loop->bucket_min[b];
-    return b;
-}
-
-/* The earliest deadline (or a little before it), if any timer runs. */
-static int async__next_deadline(async_loop *loop, async_time *when) {
-    if (loop->buckets[0]) {
-        *when = loop->timer_floor;
-        return 1;
-    }
-    return async__lowest_bucket(loop, when) != 0;
-}
-
-/* Fire every timer due by loop->now. When bucket 0 runs dry, the floor
-   moves up to the lowest bucket's bound (only if it is due: the floor must
-   never pass `now`, or a timer started later could land below it) and that
-   bucket's timers spread over the lower buckets, all of which they share
-   the bound's high bits with. */
-static void async__fire_timers(async_loop *loop) {
-    for (;;) {
-        async_timer *t = loop->buckets[0];
-        if (t) {
-            async__heap_remove(loop, t);
-            async__complete(&t->future, ASYNC_FULFILLED, 0);
-            continue;
-        }
-        {
-            async_time min;
-            int b = async__lowest_bucket(loop, &min);
-            async_timer *list;
-            if (!b || min > loop->now) return;
-            list = loop->buckets[b];
-            loop->buckets[b] = NULL;
-            loop->nonempty &= ~((uint64_t)1 << (b - 1));
-            loop->timer_floor = min;
-            while (list) {
-                async_timer *next = list->next;
-                async__bucket_push(loop, list);
-                list = next;
-            }
-        }
-    }
+static void async__timer_complete(async_loop *loop, async_timer *t) {
+    async__heap_remove(loop, t);
+    async__complete(&t->future, ASYNC_FULFILLED, 0);
 }
 
 static void async__timer_cancel_hook(async_future *f) {
@@ -1260,13 +1633,18 @@ async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_t
     /* A restarted timer keeps its waiters: they now wait for the new deadline. */
     if (timer->future.flags & ASYNC__ARMED) async__heap_remove(timer->loop, timer);
     else async_future_init_cancellable(&timer->future, async__timer_cancel_hook);
-    if (loop->ntimers == 0 && loop->timer_floor < loop->now) loop->timer_floor = loop->now;
+    if (loop->ntimers == 0) {
+        loop->timer_floor = loop->now;
+#ifndef ASYNC_TIME32
+        loop->pending = 0;
+#endif
+    }
     /* a deadline already past is due at the floor, which is never after now */
-    timer->deadline = deadline > loop->timer_floor ? deadline : loop->timer_floor;
+    timer->deadline = ASYNC_TIME_BEFORE(loop->timer_floor, deadline) ? deadline : loop->timer_floor;
     timer->loop = loop;
     timer->future.flags |= ASYNC__ARMED;
     loop->ntimers++;
-    async__bucket_push(loop, timer);
+    async__timer_place(loop, timer);
     return &timer->future;
 }
 
@@ -1274,16 +1652,62 @@ async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_t
    keeps fresh only while timers exist. */
 static async_time async__time_base(async_loop *loop) { return loop->ntimers ? loop->now : async__read_clock(loop); }
 
-async_future *async_sleep(async_loop *loop, async_timer *timer, async_time delay) {
-    async_time now = async__time_base(loop);
+/* now + delay, kept within reach: ASYNC_MAX_DELAY with 32-bit ticks, no
+   overflow past ASYNC_NO_TIMEOUT with 64-bit time. */
+static async_time async__after(async_time now, async_time delay) {
     if (delay < 0) delay = 0;
-    return async_timer_start_at(loop, timer, delay > INT64_MAX - now ? INT64_MAX : now + delay);
+#ifdef ASYNC_TIME32
+    if (delay > ASYNC_MAX_DELAY) delay = ASYNC_MAX_DELAY;
+    return ASYNC_TIME_ADD(now, delay);
+#else
+    return delay > INT64_MAX - now ? INT64_MAX : now + delay;
+#endif
+}
+
+async_future *async_sleep(async_loop *loop, async_timer *timer, async_time delay) {
+    return async_timer_start_at(loop, timer, async__after(async__time_base(loop), delay));
 }
 
 void async_timer_stop(async_timer *timer) {
     if (!(timer->future.flags & ASYNC__ARMED)) return;
     async__heap_remove(timer->loop, timer);
     async__complete(&timer->future, ASYNC_CANCELLED, ASYNC_ECANCELED);
+}
+
+/* ---- interrupt sources ---- */
+void async_trigger_init(async_loop *loop, async_trigger *tr) {
+    async_semaphore_init(&tr->sem, 0);
+    tr->loop = loop;
+    tr->fired = 0;
+    tr->next = loop->triggers;
+    loop->triggers = tr;
+}
+
+void async_trigger_remove(async_trigger *tr) {
+    async_trigger **p;
+    for (p = &tr->loop->triggers; *p; p = &(*p)->next)
+        if (*p == tr) {
+            *p = tr->next;
+            return;
+        }
+}
+
+/* The trigger's own flag first, the loop's after: a loop that clears its
+   flag and then looks at the triggers misses none. */
+void async_trigger_fire(async_trigger *tr) {
+    tr->fired = 1;
+    tr->loop->signalled = 1;
+}
+
+static void async__deliver_triggers(async_loop *loop) {
+    async_trigger *tr;
+    loop->signalled = 0;
+    for (tr = loop->triggers; tr; tr = tr->next) {
+        if (!tr->fired) continue;
+        tr->fired = 0;
+        /* one wake-up kept at most: a binary semaphore */
+        if (!async_waitlist_empty(&tr->sem.waiters) || tr->sem.value == 0) async_semaphore_release(&tr->sem);
+    }
 }
 
 /* ---- the loop ---- */
@@ -1316,21 +1740,44 @@ static void async__run_soon(async_loop *loop) {
     }
 }
 
+/* The idle wait with no backend and no hook. On a Cortex-M: WFI with
+   interrupts masked, so that an interrupt arriving after the check still
+   ends the WFI (it stays pending) and is handled after PRIMASK is restored. */
+#if !defined(ASYNC__POSIX_CLOCK) && defined(__arm__) && defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M'
+#define ASYNC__WFI
+static void async__wait_for_interrupt(const async_loop *loop) {
+    uint32_t primask;
+    __asm__ volatile("mrs %0, primask\n\tcpsid i" : "=r"(primask)::"memory");
+    if (!loop->signalled) __asm__ volatile("wfi" ::: "memory");
+    __asm__ volatile("msr primask, %0" ::"r"(primask) : "memory");
+}
+#endif
+
+/* Linux lets nanosleep run up to 50 us late (the default timer slack):
+   the last stretch before a timer is spun, not slept. */
+#define ASYNC__SLACK ASYNC_US(50)
+
 static int async__idle(async_loop *loop, async_time timeout) {
     if (loop->poll) return loop->poll(loop->backend, timeout);
-    if (timeout < 0) return ASYNC_EDEADLK;
-    if (loop->virtual_time) {
-        loop->now += timeout;
-        return 0;
-    }
-#ifdef ASYNC__POSIX_CLOCK
-    {
+    if (timeout < 0 && !loop->triggers) return ASYNC_EDEADLK;
+    if (loop->idle) {
+        if (timeout != 0) loop->idle(loop->idle_user, timeout);
+    } else if (!loop->virtual_time) {
+#if defined(ASYNC__POSIX_CLOCK)
         struct timespec ts;
-        ts.tv_sec = (time_t)(timeout / 1000000000);
-        ts.tv_nsec = (long)(timeout % 1000000000);
+        /* No timer: sleep in slices until a signal handler fires a trigger
+           (it cuts nanosleep short). */
+        if (timeout < 0) timeout = ASYNC_MS(10);
+        if (timeout <= ASYNC__SLACK) return 0;
+        timeout -= ASYNC__SLACK;
+        ts.tv_sec = (time_t)(timeout / ASYNC_SEC(1));
+        ts.tv_nsec = (long)(timeout % ASYNC_SEC(1) * (1000000000 / ASYNC_SEC(1)));
         nanosleep(&ts, NULL);
-    }
+#elif defined(ASYNC__WFI)
+        async__wait_for_interrupt(loop);
 #endif
+    }
+    if (loop->virtual_time && timeout > 0) loop->now = ASYNC_TIME_ADD(loop->now, timeout);
     return 0;
 }
 
@@ -1339,30 +1786,36 @@ static int async__run(async_loop *loop, const async_future *f) {
     while (f->state == ASYNC_PENDING) {
         async_waiter *batch;
         async_time timeout, next;
-        int rc;
-        if (loop->soon_head) async__run_soon(loop);
+        int rc, have_next = 0;
+        /* one test for both rare lists: callbacks first, then triggers */
+        if (loop->soon_head || loop->signalled) {
+            if (loop->signalled) async__deliver_triggers(loop);
+            if (loop->soon_head) async__run_soon(loop);
+        }
         batch = loop->ready_head;
         /* Run only what was ready when the turn began: a task that yields
            waits for the next turn, after timers and I/O had their say. */
         loop->ready_head = loop->ready_tail = NULL;
         while (batch) {
-            async_waiter *next = async__task_of(batch)->next;
+            async_waiter *next_task = async__task_of(batch)->next;
             async__run_task(async__task_of(batch));
-            batch = next;
+            batch = next_task;
             /* Sleeps count from the loop's time: keep it fresh through a long
                batch, for the price of one clock read per 64 tasks. */
             if ((++ran & 63) == 0 && loop->ntimers) async__read_clock(loop);
         }
         if (loop->ntimers) {
             async__read_clock(loop);
-            async__fire_timers(loop);
+            have_next = async__fire_timers(loop, &next);
         }
         if (f->state != ASYNC_PENDING) break;
-        if (loop->ready_head || loop->soon_head) {
+        /* Timers move ahead of time in small steps; while some are left the
+           loop does not wait (moving them leaves `next` a lower bound). */
+        if (loop->ready_head || loop->soon_head || loop->signalled || (have_next && async__drain(loop, 64))) {
             if (!loop->poll) continue;
             timeout = 0;
-        } else if (async__next_deadline(loop, &next)) {
-            timeout = next > loop->now ? next - loop->now : 0;
+        } else if (have_next) {
+            timeout = ASYNC_TIME_BEFORE(loop->now, next) ? ASYNC_TIME_DIFF(next, loop->now) : 0;
         } else {
             timeout = -1;
         }
@@ -1370,7 +1823,7 @@ static int async__run(async_loop *loop, const async_future *f) {
         if (rc < 0) return rc;
         if (loop->ntimers) {
             async__read_clock(loop);
-            async__fire_timers(loop);
+            async__fire_timers(loop, &next);
         }
     }
     return 0;
@@ -1383,8 +1836,9 @@ int async_run(async_loop *loop, async_future *f) {
 
 int async_loop_shutdown(async_loop *loop) {
     async_task *t, *last = loop->newest;
+    async_timer *timer;
     async_future drained;
-    int b, rc;
+    int rc;
     /* Cancel what was pending when shutdown began, oldest first. Cancelling
        only asks (no task ends inside async_cancel), so the list holds still
        under the walk. Tasks created from now on run to their end. */
@@ -1401,8 +1855,7 @@ int async_loop_shutdown(async_loop *loop) {
     /* No task is left: what still points into the user's storage is a
        combinator's timeout or a wait about to report. Settle those too. */
     async__run_soon(loop);
-    for (b = 0; b < ASYNC__BUCKETS; b++)
-        while (loop->buckets[b]) async_timer_stop(loop->buckets[b]);
+    while ((timer = async__any_timer(loop)) != NULL) async_timer_stop(timer);
     return 0;
 }
 
@@ -1903,7 +2356,7 @@ static void async__deadline_set(async_deadline *d, async_time when) {
     d->when = when;
     if (when == ASYNC_NO_TIMEOUT) {
         async__timer_release(&d->timer, &d->timer_waiter);
-    } else if (when <= async__time_base(loop)) {
+    } else if (!ASYNC_TIME_BEFORE(async__time_base(loop), when)) {
         async__timer_release(&d->timer, &d->timer_waiter);
         async__deadline_expire(d);
     } else if (async_timer_armed(&d->timer)) {
@@ -1934,7 +2387,7 @@ void async_deadline_start(async_loop *loop, async_deadline *d, async_task *task,
     async_time now = async__time_base(task->loop), when;
     if (timeout == ASYNC_NO_TIMEOUT) when = ASYNC_NO_TIMEOUT;
     else if (timeout <= 0) when = now;
-    else when = timeout >= ASYNC_NO_TIMEOUT - now ? ASYNC_NO_TIMEOUT - 1 : now + timeout;
+    else if ((when = async__after(now, timeout)) == ASYNC_NO_TIMEOUT) when = ASYNC_NO_TIMEOUT - 1; /* a real time, not "none" */
     async_deadline_start_at(loop, d, task, when);
 }
 

@@ -98,7 +98,7 @@ run_ours_loop() {
 declare -A said=()
 missing_once() { [ -n "${said[$1]:-}" ] || { echo "$2"; said[$1]=1; }; }
 
-echo "== bench $(date -u +%FT%TZ) $(uname -r) cpus=$(nproc) seconds=$SECS requests=$REQS big_requests=$BIG_REQS"
+echo "== bench $(date -u +%FT%TZ) $(uname -r) cpus=$(nproc) ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')) seconds=$SECS requests=$REQS big_requests=$BIG_REQS"
 
 command -v taskset >/dev/null || { missing taskset util-linux; exit 1; }
 command -v timeout >/dev/null || { missing timeout coreutils; exit 1; }
@@ -230,9 +230,20 @@ awk '
             if (("ours", wm[1]) in seen && ("asyncio", wm[1]) in seen)
                 ratio(wm[2] "_asyncio_vs_ours", r["asyncio", wm[1], wm[2]], r["ours", wm[1], wm[2]])
         }
+        # Absolute: 100k sleeps over 0-100 ms, p99 of the lateness (machine: the header line)
+        if (("ours", "sleeps") in seen) printf "RATIO late_p99_ms_ours %s\n", r["ours", "sleeps", "late_p99_ms"]
         split("yield tasks sleeps", L, " ")
         for (i = 1; i <= 3; i++)
             if (("ours", L[i]) in seen && ("asyncio", L[i]) in seen)
                 ratio("rss_" L[i] "_asyncio_vs_ours", r["asyncio", L[i], "rss_kib"], r["ours", L[i], "rss_kib"])
     }
 ' "$results.median"
+
+# ---- embedded: async.h's code on a Cortex-M4 (make embedded), in bytes of text ----
+if command -v arm-none-eabi-gcc >/dev/null && sizes=$(make -s -C "$here/.." embedded 2>/dev/null); then
+    printf '%s\n' "$sizes" | awk '
+        /^small program/ { printf "RATIO embedded_small_program_async_text_bytes %s\n", $(NF - 2) }
+        /all of it/      { printf "RATIO embedded_library_text_bytes %s\n", $(NF - 2) }'
+else
+    echo "MISSING embedded sizes (install gcc-arm-none-eabi libnewlib-arm-none-eabi)"
+fi

@@ -101,6 +101,7 @@ build() {
     for t in "$@"; do
         src=tests/test_$t.c extra=()
         [ "$t" = async_switch ] && src=tests/test_async.c extra=(-DASYNC_LC_SWITCH)
+        [ "$t" = async_time32 ] && src=tests/test_async.c extra=(-DASYNC_TIME32 -DASYNC_TICK_HZ=1000000)
         (cd "$work/tree" && "$cc" "${flags[@]}" "${extra[@]}" "$src" -o "bin/$t" -DASYNC_HTTP_TLS -DASYNC_HTTP_ZLIB -luring -lpthread -lssl -lcrypto -lz \
             >"$work/build_$t.log" 2>&1) &
         pids+=($!)
@@ -138,7 +139,7 @@ selected() {
 
 if [ "$check_only" = 0 ]; then
     fresh_tree
-    all_tests="async async_switch parser client faults hostile http"
+    all_tests="async async_switch async_time32 parser client faults hostile http"
     # shellcheck disable=SC2086
     if ! build $all_tests; then
         cat "$work"/build_*.log | head -n 30

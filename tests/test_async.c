@@ -3,6 +3,9 @@
    is exact and nothing sleeps. Built twice: with the switch/case and with
    the computed-goto continuation. */
 #define ASYNC_IMPLEMENTATION
+/* How many timers the loop moved in its timer structure (see test_timers_move_a_few_per_turn). */
+static unsigned long timer_moves;
+#define ASYNC__ON_TIMER_MOVE(loop) ((void)(loop), timer_moves++)
 #include "../async.h"
 #include "test.h"
 #include <signal.h>
@@ -1460,7 +1463,7 @@ TEST(test_deadline_edges) {
     CHECK_EQ(async_now(&loop), ASYNC_MS(11));
     /* the largest timeout is "far away", not an overflow */
     start_workers(&loop, w, f, 1, delays);
-    CHECK_EQ(async_run(&loop, async_wait_for(&loop, &wf, f[0], INT64_MAX)), 0);
+    CHECK_EQ(async_run(&loop, async_wait_for(&loop, &wf, f[0], ASYNC_NO_TIMEOUT)), 0);
     CHECK_EQ(async_result(&wf.future), 100);
     CHECK_EQ(async_now(&loop), ASYNC_MS(16));
 }
@@ -1567,7 +1570,11 @@ TEST(test_deadline_reschedule) {
 TEST(test_timeouts_zero_or_negative_mean_now) {
     static const async_time now_ish[2] = {0, -1};
     int k;
+#ifdef ASYNC_TIME32
+    CHECK(ASYNC_NO_TIMEOUT == INT32_MAX);
+#else
     CHECK(ASYNC_NO_TIMEOUT == INT64_MAX);
+#endif
     for (k = 0; k < 2; k++) {
         async_loop loop;
         worker w[1];
@@ -2000,6 +2007,357 @@ TEST(test_switch_around_await) {
 }
 #endif
 
+
+/* ================= the loop's time: spreading, wrapping, idling, interrupts ================= */
+
+typedef struct tiny_sleeper {
+    async_task task;
+    async_timer timer;
+    async_time delay, woke;
+} tiny_sleeper;
+
+static int tiny_sleeper_run(async_task *t) {
+    tiny_sleeper *s = (tiny_sleeper *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(t, async_sleep(t->loop, &s->timer, s->delay));
+    s->woke = async_now(t->loop);
+    ASYNC_END(t);
+}
+
+/* 100,000 timers over 100 ms: no loop turn moves a crowd of timers at once
+   (a radix heap moved up to half of them at power-of-two instants, which
+   made the timers due meanwhile milliseconds late on a real clock). The
+   loop reads its clock once per turn: the clock marks the turns. */
+static unsigned long moves_at_turn, moves_max_turn;
+static async_time turn_clock(void *user) {
+    async_time *now = (async_time *)user;
+    if (timer_moves - moves_at_turn > moves_max_turn) moves_max_turn = timer_moves - moves_at_turn;
+    moves_at_turn = timer_moves;
+    return *now;
+}
+static void turn_idle(void *user, async_time timeout) {
+    if (timeout > 0) *(async_time *)user += timeout;
+}
+
+TEST(test_timers_move_a_few_per_turn) {
+    enum { N = 100000 };
+    tiny_sleeper *s = calloc(N, sizeof *s);
+    async_future **futs = calloc(N, sizeof *futs);
+    async_link *links = calloc(N, sizeof *links);
+    async_loop_config cfg;
+    async_loop loop;
+    async_gather_op g;
+    unsigned rng = 7;
+    size_t i, wrong = 0;
+    CHECK(s && futs && links);
+    if (!s || !futs || !links) return;
+    async_time now = 0;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.clock = turn_clock;
+    cfg.clock_user = &now;
+    cfg.idle = turn_idle;
+    cfg.idle_user = &now;
+    async_loop_init(&loop, &cfg);
+    for (i = 0; i < N; i++) {
+        rng = rng * 1103515245u + 12345u;
+        s[i].delay = ASYNC_US((rng >> 4) % 100000);
+        futs[i] = async_create_task(&loop, &s[i].task, tiny_sleeper_run);
+    }
+    moves_at_turn = timer_moves, moves_max_turn = 0;
+    CHECK_EQ(async_run(&loop, async_gather(&g, futs, links, N, 0)), 0);
+    for (i = 0; i < N; i++) wrong += s[i].woke != s[i].delay;
+    CHECK_EQ(wrong, 0);
+    printf("NOTE 100k timers over 100 ms: at most %lu moved in one loop turn\n", moves_max_turn);
+#ifndef ASYNC_TIME32
+    CHECK(moves_max_turn <= 1024);
+#endif
+    free(s), free(futs), free(links);
+}
+
+/* Timers started, restarted and stopped at random, with delays from
+   nanoseconds to hours, the loop run for random stretches: each timer
+   fires once, exactly at its deadline, and a stopped one never. */
+typedef struct rtimer {
+    async_waiter w;
+    async_timer t;
+    async_time deadline, fired_at;
+    int armed, fired, bad;
+} rtimer;
+
+static async_loop *rt_loop;
+static void rtimer_wake(async_waiter *w, async_future *f) {
+    rtimer *r = (rtimer *)w;
+    if (f->state != ASYNC_FULFILLED) return; /* stopped */
+    if (!r->armed || async_now(rt_loop) != r->deadline) r->bad++;
+    r->armed = 0, r->fired++;
+}
+
+TEST(test_timers_at_random) {
+    enum { N = 300, STEPS = 20000 };
+    static rtimer r[N];
+    async_loop loop;
+    unsigned rng = 4242;
+    int i, step, bad = 0, late = 0;
+    virtual_loop(&loop);
+    rt_loop = &loop;
+    memset(r, 0, sizeof r);
+    for (step = 0; step < STEPS; step++) {
+        unsigned op, k;
+        async_time d;
+        rng = rng * 1103515245u + 12345u;
+        op = (rng >> 16) % 10;
+        k = (rng >> 4) % N;
+        rng = rng * 1103515245u + 12345u;
+        /* a delay of some power of 16 (of ticks or ns), or 0 */
+        d = (async_time)((rng >> 8) % 100) << (4 * ((rng >> 2) % 7));
+        if (op < 6) {                           /* start or restart */
+            if (!async_timer_armed(&r[k].t)) {
+                r[k].w.wake = rtimer_wake;
+                async_future_add_waiter(async_sleep(&loop, &r[k].t, d), &r[k].w);
+            } else {
+                async_sleep(&loop, &r[k].t, d); /* keeps its waiter */
+            }
+            r[k].deadline = r[k].t.deadline, r[k].armed = 1;
+        } else if (op < 7) {                    /* stop */
+            async_timer_stop(&r[k].t);
+            r[k].armed = 0;
+        } else {                                /* let time pass */
+            run_for(&loop, d);
+        }
+        for (i = 0; i < N; i++)
+            if (r[i].armed && ASYNC_TIME_BEFORE(r[i].deadline, async_now(&loop))) late++;
+    }
+    for (i = 0; i < N; i++) async_timer_stop(&r[i].t), bad += r[i].bad;
+    CHECK_EQ(bad, 0);
+    CHECK_EQ(late, 0);
+    CHECK_EQ(async_loop_timers(&loop), 0);
+}
+
+/* An MCU's clock: a 32-bit tick counter that the idle hook advances by
+   the time it is asked to sleep, as SysTick would while the core waits in WFI. */
+static uint32_t mcu_ticks;
+static unsigned idle_calls;
+static async_time idle_last, idle_timeouts[16];
+static async_trigger *idle_fires; /* the "interrupt" the hook raises, if any */
+static async_time mcu_clock(void *user) {
+    (void)user;
+    return (async_time)mcu_ticks;
+}
+static void mcu_idle(void *user, async_time timeout) {
+    async_loop *loop = (async_loop *)user;
+    if (idle_calls < 16) idle_timeouts[idle_calls] = timeout;
+    idle_calls++;
+    idle_last = timeout;
+    if (idle_fires) {
+        /* An interrupt that lands after the loop's last look, before the
+           core sleeps: the check-then-idle pattern must see it. */
+        async_trigger_fire(idle_fires);
+        if (async_loop_signalled(loop)) return; /* (interrupts masked here) */
+    }
+    if (timeout > 0) mcu_ticks += (uint32_t)timeout; /* WFI until the tick that is due */
+}
+
+static void mcu_loop(async_loop *loop, uint32_t start) {
+    async_loop_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.clock = mcu_clock;
+    cfg.idle = mcu_idle;
+    cfg.idle_user = loop;
+    mcu_ticks = start;
+    idle_calls = 0;
+    idle_fires = NULL;
+    async_loop_init(loop, &cfg);
+    nfinished = 0;
+}
+
+/* The hook is never called while a task is ready, and is told how long
+   the loop means to wait. */
+TEST(test_idle_hook) {
+    async_loop loop;
+    yielder a, b;
+    async_future *fs[2];
+    async_gather_op g;
+    async_link links[2];
+    worker w[1];
+    async_future *f[1];
+    int log[6], nlog = 0, delays[1] = {5};
+    mcu_loop(&loop, 1000);
+    memset(&a, 0, sizeof a), memset(&b, 0, sizeof b);
+    a.id = 1, b.id = 2, a.log = b.log = log, a.nlog = b.nlog = &nlog;
+    fs[0] = async_create_task(&loop, &a.task, yielder_run);
+    fs[1] = async_create_task(&loop, &b.task, yielder_run);
+    CHECK_EQ(async_run(&loop, async_gather(&g, fs, links, 2, 0)), 0);
+    CHECK_EQ(idle_calls, 0); /* tasks were ready all along */
+    start_workers(&loop, w, f, 1, delays);
+    CHECK_EQ(async_run(&loop, f[0]), 0);
+    CHECK_EQ(w[0].finished_at, (async_time)(1000 + ASYNC_MS(5)));
+    CHECK(idle_calls >= 1);
+#ifndef ASYNC_TIME32
+    CHECK_EQ(idle_calls, 1); /* one wait, exactly as long as the sleep */
+    CHECK_EQ(idle_timeouts[0], ASYNC_MS(5));
+#else
+    CHECK(idle_calls <= 8); /* a radix heap's bound: a few waits on the way */
+#endif
+}
+
+/* A trigger: fired from an "ISR" (the idle hook here), it wakes the task
+   that waits on it; the loop waits for it instead of reporting a deadlock. */
+typedef struct irq_waiter {
+    async_task task;
+    async_trigger *tr;
+    async_future slot;
+    int woken;
+} irq_waiter;
+
+static int irq_waiter_run(async_task *t) {
+    irq_waiter *w = (irq_waiter *)t;
+    ASYNC_BEGIN(t);
+    for (w->woken = 0; w->woken < 3; w->woken++) ASYNC_AWAIT(t, async_trigger_wait(w->tr, &w->slot));
+    ASYNC_END(t);
+}
+
+TEST(test_trigger_wakes_task) {
+    async_loop loop;
+    async_trigger tr;
+    irq_waiter w;
+    async_future slot;
+    mcu_loop(&loop, 0);
+    async_trigger_init(&loop, &tr);
+    /* fires before anyone waits, in one turn and in two: one wake-up is
+       kept (a binary semaphore) */
+    async_trigger_fire(&tr);
+    async_trigger_fire(&tr);
+    CHECK(async_loop_signalled(&loop));
+    run_for(&loop, 0);
+    CHECK(!async_loop_signalled(&loop));
+    async_trigger_fire(&tr);
+    run_for(&loop, 0);
+    CHECK(async_done(async_trigger_wait(&tr, &slot)));
+    CHECK(!async_done(async_trigger_wait(&tr, &slot)));
+    async_future_cancel(&slot);
+    /* a task that waits on nothing but the trigger: the loop idles with
+       no timeout (-1), the hook's interrupt wakes it, three times */
+    memset(&w, 0, sizeof w);
+    w.tr = &tr;
+    idle_fires = &tr;
+    async_create_task(&loop, &w.task, irq_waiter_run);
+    CHECK_EQ(async_run(&loop, &w.task.future), 0);
+    CHECK_EQ(w.woken, 3);
+    CHECK_EQ(idle_calls, 3);
+    CHECK_EQ(idle_last, -1);
+    if (!async_done(&w.task.future)) async_cancel(&w.task), run_for(&loop, 0); /* w is reused below */
+    /* without a trigger registered, the same wait is a deadlock */
+    async_trigger_remove(&tr);
+    idle_fires = NULL;
+    memset(&w, 0, sizeof w);
+    w.tr = &tr;
+    async_create_task(&loop, &w.task, irq_waiter_run);
+    CHECK_EQ(async_run(&loop, &w.task.future), ASYNC_EDEADLK);
+    async_cancel(&w.task);
+    run_for(&loop, 0);
+}
+
+/* A POSIX signal handler is an ISR: it fires the trigger while the loop
+   (no timer, no hook) sleeps; the loop neither spins nor reports a deadlock. */
+static async_trigger *signal_trigger;
+static void on_usr1(int sig) {
+    (void)sig;
+    async_trigger_fire(signal_trigger);
+}
+
+TEST(test_trigger_from_signal_handler) {
+    async_loop loop;
+    async_trigger tr;
+    irq_waiter w;
+    pid_t child;
+    int i;
+    async_loop_init(&loop, NULL); /* the POSIX clock and nanosleep */
+    async_trigger_init(&loop, &tr);
+    struct sigaction sa;
+    signal_trigger = &tr;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1; /* sigaction, not signal(): that one resets after one delivery */
+    sigaction(SIGUSR1, &sa, NULL);
+    memset(&w, 0, sizeof w);
+    w.tr = &tr;
+    async_create_task(&loop, &w.task, irq_waiter_run);
+    child = fork();
+    if (child == 0) {
+        pid_t parent = getppid();
+        struct timespec pause = {0, 20000000};
+        for (i = 0; i < 3; i++) {
+            nanosleep(&pause, NULL);
+            kill(parent, SIGUSR1);
+        }
+        _exit(0);
+    }
+    CHECK(child > 0);
+    CHECK_EQ(async_run(&loop, &w.task.future), 0);
+    CHECK_EQ(w.woken, 3);
+    waitpid(child, NULL, 0);
+    signal(SIGUSR1, SIG_DFL);
+    async_trigger_remove(&tr);
+}
+
+/* A 32-bit tick counter that wraps: timers set before the wrap fire after
+   it, each exactly on time, in order; deadlines and wait_for too. */
+#ifdef ASYNC_TIME32
+static void clock_wraps_at(uint32_t start) {
+    enum { N = 2000 };
+    static tiny_sleeper s[N];
+    static async_future *fs[N];
+    static async_link links[N];
+    async_gather_op g;
+    async_loop loop;
+    worker w[3];
+    async_future *f[3];
+    group_task gt;
+    async_link glinks[3];
+    int delays[3] = {500, 1000, 1500};
+    unsigned rng = 99;
+    int i, wrong = 0;
+    /* sleepers on either side of the wrap */
+    mcu_loop(&loop, start);
+    start_workers(&loop, w, f, 3, delays);
+    CHECK_EQ(async_run(&loop, f[2]), 0);
+    for (i = 0; i < 3; i++) CHECK_EQ((uint32_t)w[i].finished_at, start + (uint32_t)ASYNC_MS(delays[i]));
+    for (i = 0; i < 3; i++) CHECK_EQ(finish_order[i], 100 + i);
+    /* many timers across the wrap, some stopped */
+    mcu_loop(&loop, start);
+    for (i = 0; i < N; i++) {
+        memset(&s[i], 0, sizeof s[i]);
+        rng = rng * 1103515245u + 12345u;
+        s[i].delay = ASYNC_MS((rng >> 8) % 2000);
+        fs[i] = async_create_task(&loop, &s[i].task, tiny_sleeper_run);
+    }
+    async_gather(&g, fs, links, N, 1);
+    run_for(&loop, 0);
+    for (i = 0; i < N; i += 7) async_cancel(&s[i].task);
+    CHECK_EQ(async_run(&loop, &g.future), 0);
+    for (i = 0; i < N; i++)
+        if (i % 7 ? (uint32_t)s[i].woke != start + (uint32_t)s[i].delay : !async_cancelled(fs[i])) wrong++;
+    CHECK_EQ(wrong, 0);
+    /* a deadline that passes the wrap cancels its group on time */
+    mcu_loop(&loop, start);
+    start_workers(&loop, w, f, 3, delays);
+    memset(&gt, 0, sizeof gt);
+    gt.futs = f, gt.links = glinks, gt.n = 3, gt.timeout = ASYNC_MS(1200);
+    async_create_task(&loop, &gt.task, group_run);
+    CHECK_EQ(async_run(&loop, &gt.task.future), ASYNC_ETIMEDOUT);
+    CHECK_EQ((uint32_t)async_now(&loop), start + (uint32_t)ASYNC_MS(1200));
+    CHECK(!async_cancelled(f[1]) && async_cancelled(f[2]));
+}
+#endif
+
+TEST(test_clock_wraps) {
+#ifdef ASYNC_TIME32
+    clock_wraps_at((uint32_t)0 - (uint32_t)ASYNC_SEC(1));          /* 1 s before the counter wraps */
+    clock_wraps_at((uint32_t)0x80000000 - (uint32_t)ASYNC_SEC(1)); /* and before async_time's sign flips */
+#else
+    printf("NOTE test_clock_wraps: 64-bit time does not wrap (see the ASYNC_TIME32 builds)\n");
+#endif
+}
+
 /* ================= scale ================= */
 
 typedef struct tiny {
@@ -2112,6 +2470,12 @@ int main(void) {
     RUN(test_queue_producer_consumer);
     RUN(test_misuse_is_diagnosed);
     RUN(test_switch_around_await);
+    RUN(test_timers_move_a_few_per_turn);
+    RUN(test_timers_at_random);
+    RUN(test_idle_hook);
+    RUN(test_trigger_wakes_task);
+    RUN(test_trigger_from_signal_handler);
+    RUN(test_clock_wraps);
     RUN(test_million_tasks);
 #ifdef ASYNC_LC_GOTO
     return test_summary("async(goto)");
