@@ -171,7 +171,9 @@ extern "C" {
     X(ASYNC_HTTP_ETLS, -4219, "TLS error")                                                                       \
     X(ASYNC_HTTP_ETLS_TRUNCATED, -4220, "TLS: the connection was cut without close_notify (a truncated body)")   \
     X(ASYNC_HTTP_EREDIRECTS, -4221, "too many redirects")                                                        \
-    X(ASYNC_HTTP_EDECODE, -4222, "the compressed body is corrupt")
+    X(ASYNC_HTTP_EDECODE, -4222, "the compressed body is corrupt")                                               \
+    X(ASYNC_HTTP_EMETHOD, -4223, "invalid request method")                                                       \
+    X(ASYNC_HTTP_EPROXY, -4224, "the proxy refused the connection")
 
 #define ASYNC_HTTP__ENUM(name, code, text) name = code,
 enum { ASYNC_IO_ERRORS(ASYNC_HTTP__ENUM) };
@@ -607,6 +609,16 @@ typedef struct async_http_client_config {
     unsigned max_interim;        /* 1xx responses allowed before the final one; 0: 16 */
     int max_redirects;           /* redirects followed; 0: 10; ASYNC_HTTP_NO_REDIRECTS: none */
     int no_decompress;           /* ASYNC_HTTP_ZLIB: leave gzip and deflate bodies compressed (no Accept-Encoding) */
+    /* An HTTP proxy for every request ("http://[user:password@]host:port"):
+       http by the absolute form, https through CONNECT and then TLS to the
+       origin; but not for the hosts in no_proxy ("localhost,.example.com,
+       10.0.0.1:8080,*": names or their domains, IPs, an optional port).
+       trust_env: when proxy is NULL, the environment's http_proxy,
+       https_proxy and no_proxy (or their upper-case names) say, as aiohttp's
+       trust_env and curl do. */
+    const char *proxy;
+    const char *no_proxy;
+    int trust_env;
     size_t recv_buffer_size;     /* per connection; 0: 64 KiB (only what a response fills is touched) */
     const char *user_agent;      /* NULL: "async_http.h" */
     /* Name lookups run on the io's worker pool: resolver (NULL:
@@ -644,6 +656,10 @@ typedef struct async_http_client {
     uint64_t _connects;                          /* connections opened so far */
     async_http__conn *_free_conns;               /* slots without a socket */
     async_http__conn *_idle_newest, *_idle_oldest;
+    char *_proxies[2];  /* the proxy URL for http and for https (own copies), or NULL */
+    char *_proxy_auth;  /* "Basic ..." from the http proxy's user:password */
+    char *_proxy_auth_tls;
+    char *_no_proxy;
     async_tls _tls;   /* made at the first https request */
     int _tls_made;    /* 0: not yet; 1: made; else the error it failed with */
     uint64_t _tls_handshakes, _tls_resumed, _lookups;
@@ -728,6 +744,7 @@ typedef struct async_http__attempt {
     int looked_up;     /* it waited for the host's lookup */
     size_t next_addr;  /* the host's next address to dial */
     int dial_error;    /* how the last dial failed */
+    int tunnel;        /* through a proxy: 1 CONNECT going out, 2 its answer coming, 3 done */
     int built;         /* the request bytes are in the send buffer */
     int done;          /* the response is complete */
     size_t sent, send_len;
@@ -761,6 +778,8 @@ struct async_http_request {
     size_t _history_cap;
     async_http_request *_live_prev, *_live_next; /* the client's requests not yet done */
     int _coding;          /* the body's Content-Encoding, as the decoder sees it */
+    int _chunked;         /* the user asked for Transfer-Encoding: chunked: the body goes chunked */
+    char *_basic;         /* "Basic ..." from the URL's user:password */
     void *_decoder;       /* ASYNC_HTTP_ZLIB: the inflate state, while a body is decoded */
     char _decode_why[64]; /* zlib's reason for ASYNC_HTTP_EDECODE */
     async_waiter _ended;  /* takes it off that list when its task ends */
@@ -2516,6 +2535,7 @@ struct async_http__host {
     async_time expires;
     int literal;
     int lookup_error;                  /* how the last lookup failed (0: it did not) */
+    long via;                          /* the proxy's own host entry, or -1: connections go there */
     struct async_http__lookup *lookup; /* one in flight: requests for the host wait for it */
 };
 
@@ -2541,6 +2561,8 @@ static void async_http__set_detail(async_http_request *r, const char *fmt, ...) 
     vsnprintf(r->_detail + n, sizeof r->_detail - (size_t)n, fmt, ap);
     va_end(ap);
 }
+
+static int async_http__proxy_setup(async_http_client *c);
 
 int async_http_client_init(async_http_client *c, async_io *io, const async_http_client_config *config) {
     async_http_client_config *cfg = &c->config;
@@ -2568,6 +2590,13 @@ int async_http_client_init(async_http_client *c, async_io *io, const async_http_
         async_stream_init(&c->_conns[i].s, io, -1);
         c->_conns[i].next = c->_free_conns;
         c->_free_conns = &c->_conns[i];
+    }
+    {
+        int rc = async_http__proxy_setup(c);
+        if (rc) {
+            async_http_client_close(c);
+            return rc;
+        }
     }
     return 0;
 }
@@ -2614,6 +2643,12 @@ void async_http_client_close(async_http_client *c) {
     }
     if (c->_tls_made == 1) async_tls_free(&c->_tls);
     c->_tls_made = 0;
+    async_http__alloc(c, c->_proxies[0], 0);
+    async_http__alloc(c, c->_proxies[1], 0);
+    async_http__alloc(c, c->_proxy_auth, 0);
+    async_http__alloc(c, c->_proxy_auth_tls, 0);
+    async_http__alloc(c, c->_no_proxy, 0);
+    c->_proxies[0] = c->_proxies[1] = c->_proxy_auth = c->_proxy_auth_tls = c->_no_proxy = NULL;
     async_http__alloc(c, c->_hosts, 0);
     async_http__alloc(c, c->_conns, 0);
     c->_conns = NULL;
@@ -2931,8 +2966,11 @@ static char *async_http__strndup(async_http_client *c, const char *s, size_t n) 
 /* The host's index in the table, made the first time. Hosts are keyed by
    scheme, name and port: an https connection is never lent to an http
    request. */
+static long async_http__proxy_for(async_http_client *c, int tls, const char *name, size_t name_len, unsigned port,
+                                  int *err);
+
 static int async_http__host_lookup(async_http_client *c, int tls, const char *name, size_t name_len, unsigned port,
-                                   int bracketed, size_t *index) {
+                                   int bracketed, int direct, size_t *index) {
     size_t i;
     async_http__host *h;
     char portbuf[16];
@@ -2951,8 +2989,13 @@ static int async_http__host_lookup(async_http_client *c, int tls, const char *na
         c->_hosts = grown;
         c->_hosts_cap = cap;
     }
-    h = &c->_hosts[c->_nhosts];
-    memset(h, 0, sizeof *h);
+    {   /* through a proxy? (its own entry, made first: it may move the table) */
+        long via = direct ? -1 : async_http__proxy_for(c, tls, name, name_len, port, &rc);
+        if (via < -1) return rc;
+        h = &c->_hosts[c->_nhosts];
+        memset(h, 0, sizeof *h);
+        h->via = via;
+    }
     h->port = port;
     h->tls = tls;
     h->name = async_http__strndup(c, name, name_len);
@@ -2972,6 +3015,51 @@ static int async_http__host_lookup(async_http_client *c, int tls, const char *na
     }
     *index = c->_nhosts++;
     return 0;
+}
+
+/* Base64 (RFC 4648) of in[0, n) into out (4 * ((n + 2) / 3) + 1 bytes). */
+static void async_http__base64(char *out, const unsigned char *in, size_t n) {
+    static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t i;
+    for (i = 0; i + 2 < n; i += 3, out += 4) {
+        out[0] = digits[in[i] >> 2];
+        out[1] = digits[((in[i] & 3) << 4) | (in[i + 1] >> 4)];
+        out[2] = digits[((in[i + 1] & 15) << 2) | (in[i + 2] >> 6)];
+        out[3] = digits[in[i + 2] & 63];
+    }
+    if (i < n) {
+        out[0] = digits[in[i] >> 2];
+        out[1] = digits[((in[i] & 3) << 4) | (i + 1 < n ? in[i + 1] >> 4 : 0)];
+        out[2] = i + 1 < n ? digits[(in[i + 1] & 15) << 2] : '=';
+        out[3] = '=';
+        out += 4;
+    }
+    *out = 0;
+}
+
+/* "Basic <base64 of user:password>" from a URL's userinfo, percent-decoded
+   (aiohttp's BasicAuth.from_url): allocated, or NULL. */
+static char *async_http__basic_auth(async_http_client *c, const char *info, size_t len) {
+    unsigned char *plain = (unsigned char *)async_http__alloc(c, NULL, len + 1);
+    char *out;
+    size_t i, n = 0;
+    if (!plain) return NULL;
+    for (i = 0; i < len; i++) {
+        int hi, lo;
+        if (info[i] == '%' && i + 2 < len && (hi = async_http__hex((unsigned char)info[i + 1])) >= 0 &&
+            (lo = async_http__hex((unsigned char)info[i + 2])) >= 0) {
+            plain[n++] = (unsigned char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            plain[n++] = (unsigned char)info[i];
+        }
+    }
+    if ((out = (char *)async_http__alloc(c, NULL, 6 + 4 * ((n + 2) / 3) + 1)) != NULL) {
+        memcpy(out, "Basic ", 6);
+        async_http__base64(out + 6, plain, n);
+    }
+    async_http__alloc(c, plain, 0);
+    return out;
 }
 
 /* A URL taken apart: pointers into it, nothing copied. */
@@ -3202,7 +3290,78 @@ static int async_http__parse_url(async_http_request *r) {
 #endif
     r->_path = u.path;
     r->_path_len = u.path_len;
-    return async_http__host_lookup(r->_client, u.tls, u.host, u.host_len, u.port, u.bracketed, &r->_host);
+    async_http__alloc(r->_client, r->_basic, 0); /* a redirect's URL has its own, or none */
+    r->_basic = NULL;
+    if (u.userinfo && !(r->_basic = async_http__basic_auth(r->_client, u.userinfo, u.userinfo_len))) return ASYNC_HTTP_ENOMEM;
+    return async_http__host_lookup(r->_client, u.tls, u.host, u.host_len, u.port, u.bracketed, 0, &r->_host);
+}
+
+// >>proxy
+/* Which proxy a host goes through (config.proxy, or the environment's with
+   trust_env), unless no_proxy names it. */
+
+/* Whether no_proxy names the host: "*", a name or its domain (".x.org" or
+   "x.org" both match "a.x.org"), an IP, each with an optional ":port". */
+static int async_http__no_proxy(const char *list, const char *name, size_t name_len, unsigned port) {
+    const char *s = list, *e;
+    size_t len;
+    while (s && async_http__list_next(&s, list + strlen(list), &e, &len)) {
+        const char *colon = (const char *)memchr(e, ':', len);
+        size_t n = colon && !memchr(colon + 1, ':', len - (size_t)(colon + 1 - e)) ? (size_t)(colon - e) : len;
+        if (n < len && (unsigned)strtoul(e + n + 1, NULL, 10) != port) continue;
+        if (n == 1 && *e == '*') return 1;
+        if (n && *e == '.') e++, n--;
+        if (!n) continue;
+        if (async_http__ieq(name, name_len, e, n)) return 1;
+        if (name_len > n && name[name_len - n - 1] == '.' && async_http__ieq(name + name_len - n, n, e, n)) return 1;
+    }
+    return 0;
+}
+
+static long async_http__proxy_for(async_http_client *c, int tls, const char *name, size_t name_len, unsigned port,
+                                  int *err) {
+    const char *proxy = c->_proxies[tls];
+    async_http__url u;
+    async_http__url_error e;
+    size_t index;
+    if (!proxy || (c->_no_proxy && async_http__no_proxy(c->_no_proxy, name, name_len, port))) return -1;
+    async_http__url_parse(proxy, &u, &e); /* checked when the client was made */
+    if ((*err = async_http__host_lookup(c, 0, u.host, u.host_len, u.port, u.bracketed, 1, &index)) != 0) return -2;
+    return (long)index;
+}
+
+/* An environment variable by its lower-case name, or its upper-case one. */
+static const char *async_http__env(const char *lower, const char *upper) {
+    const char *v = getenv(lower);
+    return v && *v ? v : (v = getenv(upper)) && *v ? v : NULL;
+}
+
+/* The client's proxies, own copies, checked: 0 or ASYNC_HTTP_EURL. */
+static int async_http__proxy_setup(async_http_client *c) {
+    const char *http = c->config.proxy, *https = c->config.proxy, *none = c->config.no_proxy;
+    int i;
+    if (!http && c->config.trust_env) {
+        http = async_http__env("http_proxy", "HTTP_PROXY");
+        https = async_http__env("https_proxy", "HTTPS_PROXY");
+        if (!none) none = async_http__env("no_proxy", "NO_PROXY");
+    }
+    for (i = 0; i < 2; i++) {
+        const char *url = i ? https : http;
+        async_http__url u;
+        async_http__url_error e;
+        char **auth = i ? &c->_proxy_auth_tls : &c->_proxy_auth;
+        if (!url) continue;
+        if (async_http__url_parse(url, &u, &e) != 0 || u.tls) return ASYNC_HTTP_EURL; /* an http:// proxy */
+        if (!(c->_proxies[i] = async_http__strndup(c, url, strlen(url)))) return ASYNC_HTTP_ENOMEM;
+        if (u.userinfo && !(*auth = async_http__basic_auth(c, u.userinfo, u.userinfo_len))) return ASYNC_HTTP_ENOMEM;
+    }
+    if (none && !(c->_no_proxy = async_http__strndup(c, none, strlen(none)))) return ASYNC_HTTP_ENOMEM;
+    return 0;
+}
+
+/* The host a request connects to: its own, or its proxy's. */
+static size_t async_http__target(const async_http_client *c, size_t host) {
+    return c->_hosts[host].via >= 0 ? (size_t)c->_hosts[host].via : host;
 }
 
 // >>stream
@@ -3774,12 +3933,65 @@ static int async_http__dropped(const async_http_request *r, const char *line) {
     return 0;
 }
 
-/* User headers are sent as they are: each must be one "Name: value" line. */
-static int async_http__check_headers(const char *const *h) {
-    for (; h && *h; h++) {
-        const char *colon = strchr(*h, ':');
-        if (!colon || colon == *h || strpbrk(*h, "\r\n")) return ASYNC_HTTP_EHEADER;
+/* What the user asks to send is checked before a byte goes out: the method
+   and header names are tokens (RFC 9110 5.6.2, 9.1), values hold no control
+   character but HTAB, and framing is the client's: a user Content-Length
+   must match the body and is sent once; a user Transfer-Encoding may only
+   say chunked, and then the client sends the body chunked; never both. A
+   user Host replaces the client's. The detail says which and why. */
+static int async_http__bad_header(async_http_request *r, size_t i, const char *why) {
+    const char *line = r->_headers[i];
+    size_t n = 0;
+    while (n < 40 && async_http__is_tchar((unsigned char)line[n])) n++; /* only what prints safely */
+    r->error = ASYNC_HTTP_EHEADER;
+    async_http__set_detail(r, "header %lu ('%.*s%s'): %s", (unsigned long)i + 1, (int)n, line,
+                           line[n] && line[n] != ':' ? "..." : "", why);
+    return ASYNC_HTTP_EHEADER;
+}
+
+static int async_http__check_request(async_http_request *r) {
+    const char *m = r->_method, *cl = NULL, *te = NULL;
+    size_t i, hosts = 0;
+    for (i = 0; m[i]; i++)
+        if (!async_http__is_tchar((unsigned char)m[i])) break;
+    if (!i || m[i]) {
+        r->error = ASYNC_HTTP_EMETHOD;
+        async_http__set_detail(r, i ? "a character no token has at %lu" : "empty%.0lu", (unsigned long)i);
+        return ASYNC_HTTP_EMETHOD;
     }
+    for (i = 0; r->_headers[i]; i++) {
+        const char *h = r->_headers[i], *v;
+        size_t n = 0;
+        while (async_http__is_tchar((unsigned char)h[n])) n++;
+        if (!n || h[n] != ':')
+            return async_http__bad_header(r, i, !n ? "no name" : h[n] ? "not a token's character in the name"
+                                                                        : "no ':' after the name");
+        for (v = h + n + 1; *v; v++)
+            if (!async_http__is_text((unsigned char)*v))
+                return async_http__bad_header(r, i, *v == '\r' || *v == '\n' ? "CR or LF in the value"
+                                                                              : "a control character in the value");
+        if (async_http__line_named(h, "host") && ++hosts > 1) return async_http__bad_header(r, i, "a second Host");
+        if (async_http__line_named(h, "content-length")) {
+            char want[32];
+            const char *val = async_http__line_named(h, "content-length");
+            while (async_http__is_ows((unsigned char)*val)) val++;
+            snprintf(want, sizeof want, "%lu", (unsigned long)r->_body_len);
+            if (cl || strncmp(val, want, strlen(want)) != 0 || val[strspn(val + strlen(want), " \t") + strlen(want)])
+                return async_http__bad_header(r, i, cl ? "a second Content-Length"
+                                                       : "Content-Length differs from the body's length");
+            cl = h;
+        }
+        if ((v = async_http__line_named(h, "transfer-encoding")) != NULL) {
+            size_t len;
+            const char *opt, *end = v + strlen(v);
+            while (async_http__list_next(&v, end, &opt, &len))
+                if (!ASYNC_HTTP__IEQ_LIT(opt, len, "chunked"))
+                    return async_http__bad_header(r, i, "only chunked is a Transfer-Encoding the client frames");
+            te = h;
+        }
+    }
+    if (cl && te) return async_http__bad_header(r, i - 1, "Content-Length and Transfer-Encoding together");
+    r->_chunked = te != NULL;
     return 0;
 }
 
@@ -3790,16 +4002,41 @@ static char *async_http__put(char *p, const char *s, size_t n) {
 
 #define ASYNC_HTTP__PUT_LIT(p, lit) async_http__put(p, lit, sizeof(lit) - 1)
 
+/* One header line of ours. */
+static char *async_http__put_header(char *p, const char *name, size_t name_len, const char *value, size_t len) {
+    p = async_http__put(p, name, name_len);
+    p = ASYNC_HTTP__PUT_LIT(p, ": ");
+    p = async_http__put(p, value, len);
+    return ASYNC_HTTP__PUT_LIT(p, "\r\n");
+}
+
+/* A user header line the client sends in its own place, or not at all. */
+static int async_http__ours(const async_http_request *r, const char *line) {
+    return async_http__dropped(r, line) || async_http__line_named(line, "host") ||
+           async_http__line_named(line, "content-length") || async_http__line_named(line, "transfer-encoding");
+}
+
 /* Write the request into the connection's send buffer (no printf: this runs
-   once per request). */
+   once per request): the request line (the absolute form through a proxy),
+   Host (the user's if given), User-Agent, Accept-Encoding and Authorization
+   unless the user gave them, the user's headers in their order, then the
+   framing the client owns and the body. */
 static int async_http__build(async_http_request *r, async_http__conn *s) {
     async_http_client *c = r->_client;
+    const async_http__host *hh = &c->_hosts[r->_host];
     const char *const *h;
-    const char *host = c->_hosts[r->_host].host_header, *agent = c->config.user_agent;
-    size_t method_len = strlen(r->_method), host_len = strlen(host), agent_len = strlen(agent);
-    size_t need = method_len + r->_path_len + host_len + agent_len + r->_body_len + 96;
-    int has_length = r->_body_len || !strcmp(r->_method, "POST") || !strcmp(r->_method, "PUT");
+    const char *host = hh->host_header, *agent = c->config.user_agent, *user_host;
+    int proxied_http = hh->via >= 0 && !hh->tls, has_length;
+    size_t method_len = strlen(r->_method), host_len = strlen(host), agent_len = strlen(agent), need;
     char *p;
+    if ((user_host = async_http__user_header(r->_headers, "host")) != NULL) {
+        while (async_http__is_ows((unsigned char)*user_host)) user_host++;
+        host = user_host;
+        host_len = strlen(user_host);
+        while (host_len && async_http__is_ows((unsigned char)host[host_len - 1])) host_len--;
+    }
+    need = method_len + r->_path_len + 2 * host_len + agent_len + r->_body_len + 160 +
+           (r->_basic ? strlen(r->_basic) : 0) + (proxied_http && c->_proxy_auth ? strlen(c->_proxy_auth) : 0);
     for (h = r->_headers; h && *h; h++) need += strlen(*h) + 2;
     if (need > s->scap) {
         char *grown = (char *)async_http__alloc(c, s->sbuf, need);
@@ -3809,26 +4046,43 @@ static int async_http__build(async_http_request *r, async_http__conn *s) {
     }
     p = async_http__put(s->sbuf, r->_method, method_len);
     p = ASYNC_HTTP__PUT_LIT(p, " ");
+    if (proxied_http) { /* the absolute form a proxy needs (RFC 9112 3.2.2) */
+        p = ASYNC_HTTP__PUT_LIT(p, "http://");
+        p = async_http__put(p, hh->host_header, strlen(hh->host_header));
+    }
     if (*r->_path == '?') p = ASYNC_HTTP__PUT_LIT(p, "/"); /* http://h?q asks for /?q (RFC 9112 3.2.1) */
     p = async_http__put(p, r->_path, r->_path_len);
-    p = ASYNC_HTTP__PUT_LIT(p, " HTTP/1.1\r\nHost: ");
-    p = async_http__put(p, host, host_len);
-    p = ASYNC_HTTP__PUT_LIT(p, "\r\nUser-Agent: ");
-    p = async_http__put(p, agent, agent_len);
-    p = ASYNC_HTTP__PUT_LIT(p, "\r\n");
+    p = ASYNC_HTTP__PUT_LIT(p, " HTTP/1.1\r\n");
+    p = async_http__put_header(p, "Host", 4, host, host_len);
+    if (!async_http__user_header(r->_headers, "user-agent")) p = async_http__put_header(p, "User-Agent", 10, agent, agent_len);
 #ifdef ASYNC_HTTP_ZLIB
     /* What the decoder takes, unless the user asks for something else. */
     if (!c->config.no_decompress && !async_http__user_header(r->_headers, "accept-encoding"))
         p = ASYNC_HTTP__PUT_LIT(p, "Accept-Encoding: gzip, deflate\r\n");
 #endif
+    if (r->_basic && !async_http__user_header(r->_headers, "authorization"))
+        p = async_http__put_header(p, "Authorization", 13, r->_basic, strlen(r->_basic));
+    if (proxied_http && c->_proxy_auth) p = async_http__put_header(p, "Proxy-Authorization", 19, c->_proxy_auth, strlen(c->_proxy_auth));
     for (h = r->_headers; h && *h; h++) {
-        if (async_http__dropped(r, *h)) continue;
+        if (async_http__ours(r, *h)) continue;
         p = async_http__put(p, *h, strlen(*h));
         p = ASYNC_HTTP__PUT_LIT(p, "\r\n");
     }
-    if (has_length) p += sprintf(p, "Content-Length: %lu\r\n", (unsigned long)r->body_len);
-    p = ASYNC_HTTP__PUT_LIT(p, "\r\n");
-    if (r->_body_len) p = async_http__put(p, (const char *)r->_body, r->_body_len);
+    has_length = r->_body_len || !strcmp(r->_method, "POST") || !strcmp(r->_method, "PUT");
+    if (r->_chunked && !(r->_drop & ASYNC_HTTP__DROP_BODY)) {
+        char size[24];
+        p = ASYNC_HTTP__PUT_LIT(p, "Transfer-Encoding: chunked\r\n\r\n");
+        if (r->_body_len) {
+            p = async_http__put(p, size, (size_t)sprintf(size, "%lx\r\n", (unsigned long)r->_body_len));
+            p = async_http__put(p, (const char *)r->_body, r->_body_len);
+            p = ASYNC_HTTP__PUT_LIT(p, "\r\n");
+        }
+        p = ASYNC_HTTP__PUT_LIT(p, "0\r\n\r\n");
+    } else {
+        if (has_length) p += sprintf(p, "Content-Length: %lu\r\n", (unsigned long)r->_body_len);
+        p = ASYNC_HTTP__PUT_LIT(p, "\r\n");
+        if (r->_body_len) p = async_http__put(p, (const char *)r->_body, r->_body_len);
+    }
     r->_try.send_len = (size_t)(p - s->sbuf);
     return 0;
 }
@@ -4043,11 +4297,11 @@ static int async_http__begin(async_http_request *r) {
     async_http_client *c = r->_client;
     async_time total = r->timeout ? r->timeout : c->config.timeout_total;
     int rc = r->_err; /* the copy of the inputs may have failed */
-    if (!rc) rc = async_http__parse_url(r);
-    if (!rc) rc = async_http__check_headers(r->_headers);
-    if (rc) return rc;
     r->_body = r->body;
     r->_body_len = r->body_len;
+    if (!rc) rc = async_http__check_request(r);
+    if (!rc) rc = async_http__parse_url(r);
+    if (rc) return rc;
     if (total > 0) async_deadline_start(r->task.loop, &r->_deadline, &r->task, total);
     return 0;
 }
@@ -4107,7 +4361,8 @@ static int async_http__needs_open(async_http_request *r) {
    host's lookup in flight (started if there is none) is waited for. */
 static async_future *async_http__resolve_step(async_http_request *r) {
     async_http_client *c = r->_client;
-    async_http__host *h = &c->_hosts[r->_host];
+    size_t target = async_http__target(c, r->_host);
+    async_http__host *h = &c->_hosts[target];
     if (!async_http__needs_open(r) || r->_try.connected) return NULL;
     if (r->_try.looked_up) { /* what came of the lookup we waited for */
         if (!h->naddrs) r->_err = h->lookup_error ? h->lookup_error : ASYNC_HTTP_ENAME;
@@ -4115,7 +4370,7 @@ static async_future *async_http__resolve_step(async_http_request *r) {
     }
     if (async_http__addresses_fresh(c, h)) return NULL;
     r->_try.looked_up = 1;
-    if (!h->lookup && (r->_err = async_http__lookup_start(c, r->_host)) != 0) return NULL;
+    if (!h->lookup && (r->_err = async_http__lookup_start(c, target)) != 0) return NULL;
     return async_http__connecting(r, async_event_wait(&h->lookup->done, &r->_lookup_slot));
 }
 
@@ -4159,7 +4414,7 @@ static int async_http__stagger_due(async_http_request *r) {
 /* The next address, on a dial of its own; the stagger timer for the one after. */
 static void async_http__dial_start(async_http_request *r, async_http__dial *d) {
     async_http_client *c = r->_client;
-    const async_http__host *h = &c->_hosts[r->_host];
+    const async_http__host *h = &c->_hosts[async_http__target(c, r->_host)];
     d->addr = h->addrs[r->_try.next_addr++];
     d->fd = -1;
     d->state = ASYNC_HTTP__DIAL_SOCKET;
@@ -4168,7 +4423,7 @@ static void async_http__dial_start(async_http_request *r, async_http__dial *d) {
 }
 
 static async_future *async_http__dial_step(async_http_request *r) {
-    const async_http__host *h = &r->_client->_hosts[r->_host];
+    const async_http__host *h = &r->_client->_hosts[async_http__target(r->_client, r->_host)];
     size_t i, n = 0;
     int moved = 1;
     if (!async_http__needs_open(r) || r->_try.connected) return NULL;
@@ -4225,6 +4480,66 @@ static async_future *async_http__dials_settle(async_http_request *r) {
         d->state = ASYNC_HTTP__DIAL_IDLE;
     }
     async_timer_stop(&r->_stagger);
+    return NULL;
+}
+
+/* https through a proxy: CONNECT host:port and its 2xx answer, a step of
+   round trips of its own before TLS, within the connect timeout. */
+static async_future *async_http__tunnel_step(async_http_request *r) {
+    async_http_client *c = r->_client;
+    async_http__host *h = &c->_hosts[r->_host];
+    async_http__conn *k;
+    async_future *f;
+    size_t n = 0, used = 0;
+    int rc;
+    if (!async_http__needs_open(r) || !h->tls || h->via < 0 || r->_try.tunnel == 3) return NULL;
+    k = async_http__conn_of(r);
+    if (r->_try.tunnel == 0) { /* the request, and a parser for the answer (which has no body) */
+        size_t need = 2 * strlen(h->name) + 96 + (c->_proxy_auth_tls ? strlen(c->_proxy_auth_tls) + 24 : 0);
+        int v6 = strchr(h->name, ':') != NULL;
+        char *grown;
+        if (need > k->scap) {
+            if (!(grown = (char *)async_http__alloc(c, k->sbuf, need))) return r->_err = ASYNC_HTTP_ENOMEM, NULL;
+            k->sbuf = grown;
+            k->scap = need;
+        }
+        r->_try.send_len = (size_t)sprintf(k->sbuf, "CONNECT %s%s%s:%u HTTP/1.1\r\nHost: %s%s%s:%u\r\n%s%s%s\r\n",
+                                           v6 ? "[" : "", h->name, v6 ? "]" : "", h->port, v6 ? "[" : "", h->name,
+                                           v6 ? "]" : "", h->port, c->_proxy_auth_tls ? "Proxy-Authorization: " : "",
+                                           c->_proxy_auth_tls ? c->_proxy_auth_tls : "", c->_proxy_auth_tls ? "\r\n" : "");
+        r->_try.sent = 0;
+        if (!k->rbuf && !(k->rbuf = (char *)async_http__alloc(c, NULL, c->config.recv_buffer_size)))
+            return r->_err = ASYNC_HTTP_ENOMEM, NULL;
+        async_http__alloc(c, r->_head_mem, 0);
+        r->_head_mem = NULL;
+        if (async_http__head_alloc(r, ASYNC_HTTP__HEAD_START, ASYNC_HTTP__HEADERS_START)) return r->_err = ASYNC_HTTP_ENOMEM, NULL;
+        async_http_parser_init(&r->_parser, r->_head_mem + ASYNC_HTTP__HEADERS_START * sizeof(async_http_header),
+                               ASYNC_HTTP__HEAD_START, (async_http_header *)(void *)r->_head_mem,
+                               ASYNC_HTTP__HEADERS_START, 1, NULL, NULL);
+        r->_try.tunnel = 1;
+    }
+    if (r->_try.tunnel == 1) {
+        if ((f = async_stream_send(&k->s, k->sbuf, r->_try.send_len, &r->_try.sent, &r->_err)) != NULL)
+            return async_http__connecting(r, f);
+        if (r->_err) return NULL;
+        r->_try.tunnel = 2;
+    }
+    for (;;) {
+        if ((f = async_stream_recv(&k->s, k->rbuf, c->config.recv_buffer_size, &n, &r->_err)) != NULL)
+            return async_http__connecting(r, f);
+        if (r->_err) return NULL;
+        rc = n ? async_http_parser_feed(&r->_parser, k->rbuf, n, &used) : async_http_parser_eof(&r->_parser);
+        if (rc == 0) continue;
+        if (rc == 1 && r->_parser.status / 100 == 2 && used == n) break;
+        r->_err = ASYNC_HTTP_EPROXY;
+        if (rc < 0) snprintf(k->s._detail, sizeof k->s._detail, "its answer to CONNECT: %s", r->_parser.error_reason);
+        else if (r->_parser.status / 100 == 2) async_http__copy(k->s._detail, sizeof k->s._detail, "bytes after its answer to CONNECT");
+        else
+            snprintf(k->s._detail, sizeof k->s._detail, "CONNECT answered %d %.*s", r->_parser.status,
+                     (int)(r->_parser.reason_len > 60 ? 60 : r->_parser.reason_len), r->_parser.reason);
+        return NULL;
+    }
+    r->_try.tunnel = 3;
     return NULL;
 }
 
@@ -4386,10 +4701,11 @@ static void async_http__finish_response(async_http_request *r) {
 
 /* The request said "Connection: close": its connection carries nothing after it (RFC 9112 9.6). */
 static int async_http__asked_close(const async_http_request *r) {
-    const char *v = async_http__user_header(r->_headers, "connection"), *opt;
+    const char *v = async_http__user_header(r->_headers, "connection"), *opt, *end;
     size_t len;
     if (!v) return 0;
-    while (async_http__list_next(&v, v + strlen(v), &opt, &len))
+    end = v + strlen(v);
+    while (async_http__list_next(&v, end, &opt, &len))
         if (ASYNC_HTTP__IEQ_LIT(opt, len, "close")) return 1;
     return 0;
 }
@@ -4543,6 +4859,7 @@ static int async_http__run(async_task *t) {
         if (!async_http__take_conn(r)) ASYNC_AWAIT_CATCH(t, &r->_pool_wait, r->_err);
         ASYNC_HTTP__DRIVE(t, async_http__resolve_step, r->_err);
         ASYNC_HTTP__DRIVE(t, async_http__dial_step, r->_err);
+        ASYNC_HTTP__DRIVE(t, async_http__tunnel_step, r->_err);
         ASYNC_HTTP__DRIVE(t, async_http__handshake_step, r->_err);
         ASYNC_HTTP__DRIVE(t, async_http__send_step, r->_err);
         ASYNC_HTTP__DRIVE(t, async_http__recv_step, r->_err);
@@ -4680,6 +4997,8 @@ void async_http_request_release(async_http_request *req) {
     async_http__alloc(c, req->_head_mem, 0);
     async_http__alloc(c, req->_inputs, 0);
     async_http__alloc(c, req->_url_owned, 0);
+    async_http__alloc(c, req->_basic, 0);
+    req->_basic = NULL;
     while (req->_redirects > 0) async_http__alloc(c, (void *)(uintptr_t)req->_history[--req->_redirects].url, 0);
     async_http__alloc(c, req->_history, 0);
     req->_inputs = req->_url_owned = NULL;

@@ -6,7 +6,7 @@
 set -u
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-10}
-targets="fuzz_parser fuzz_client fuzz_client_tls"
+targets="fuzz_parser fuzz_client fuzz_client_tls fuzz_request"
 passed=0 failed=0
 mkdir -p build/fuzz-artifacts
 

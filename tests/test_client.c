@@ -745,6 +745,195 @@ TEST(test_extra_bytes_retire_the_connection) {
     server_stop(&s);
 }
 
+/* ------------------------------------------------------------------ */
+/* requests a server can trust (issue 15): what the user passes is checked, framing and
+   Host stay the client's, URL credentials become Basic auth                          */
+
+/* Starts a request with desc d on e; its error. */
+static int start_desc(env *e, async_http_request *r, const async_http_request_desc *d) {
+    async_http_start(&e->client, r, d);
+    return finish(e, r);
+}
+
+/* A method or header that would split the request fails it, names what, and nothing is sent:
+   no connection is even made. */
+TEST(test_request_refuses_what_would_split_it) {
+    static const struct {
+        const char *method, *header, *message;
+        int error;
+    } cases[] = {
+        {"GET /x HTTP/1.1\r\nX-Inj3: y\r\n", NULL, "invalid request method: a character no token has at 3",
+         ASYNC_HTTP_EMETHOD},
+        {"", NULL, "invalid request method: empty", ASYNC_HTTP_EMETHOD},
+        {"GET", "Bad Name: v", "invalid request header: header 1 ('Bad...'): not a token's character in the name",
+         ASYNC_HTTP_EHEADER},
+        {"GET", "X-C: a\x01" "b", "invalid request header: header 1 ('X-C'): a control character in the value",
+         ASYNC_HTTP_EHEADER},
+        {"GET", "X-C: a\r\nX-Inj: b", "invalid request header: header 1 ('X-C'): CR or LF in the value",
+         ASYNC_HTTP_EHEADER},
+        {"GET", ": v", "invalid request header: header 1 (''): no name", ASYNC_HTTP_EHEADER},
+        {"GET", "NoColon", "invalid request header: header 1 ('NoColon'): no ':' after the name", ASYNC_HTTP_EHEADER},
+    };
+    size_t i;
+    env e;
+    server s;
+    char url[96];
+    server_start(&s, play_capture);
+    CHECK_EQ(env_init_quick(&e, NULL), 0);
+    url_of(url, sizeof url, &s, "/x");
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        async_http_request r;
+        async_http_request_desc d;
+        const char *headers[2] = {cases[i].header, NULL};
+        memset(&d, 0, sizeof d);
+        d.url = url;
+        d.method = cases[i].method;
+        d.headers = headers;
+        CHECK_EQ(start_desc(&e, &r, &d), cases[i].error);
+        if (strcmp(async_http_request_error(&r), cases[i].message) != 0)
+            fprintf(stderr, "  case %lu: \"%s\"\n", (unsigned long)i, async_http_request_error(&r));
+        CHECK_STR(async_http_request_error(&r), cases[i].message);
+        async_http_request_release(&r);
+    }
+    CHECK_EQ(server_get(&s, &s.accepted), 0); /* not a byte went out */
+    CHECK(client_settled(&e.client));
+    env_close(&e);
+    server_stop(&s);
+}
+
+/* Framing is the client's: a matching Content-Length is sent once, a differing one refused;
+   Transfer-Encoding: chunked sends the body chunked, without Content-Length; anything else,
+   or both, refused. */
+TEST(test_request_framing_is_the_clients) {
+    env e;
+    server s;
+    async_http_request r;
+    async_http_request_desc d;
+    char url[96], want[512];
+    const char *cl_ok[] = {"Content-Length: 3", NULL}, *cl_bad[] = {"Content-Length: 50", NULL};
+    const char *te[] = {"Transfer-Encoding: chunked", NULL}, *te_gzip[] = {"Transfer-Encoding: gzip, chunked", NULL};
+    const char *both[] = {"Transfer-Encoding: chunked", "Content-Length: 3", NULL};
+    const char *two_cl[] = {"Content-Length: 3", "Content-Length: 3", NULL};
+    server_start(&s, play_capture);
+    CHECK_EQ(env_init_quick(&e, NULL), 0);
+    url_of(url, sizeof url, &s, "/f");
+    memset(&d, 0, sizeof d);
+    d.url = url, d.method = "POST", d.body = "abc", d.body_len = 3;
+
+    d.headers = cl_ok;
+    CHECK_EQ(start_desc(&e, &r, &d), 0);
+    async_http_request_release(&r);
+    snprintf(want, sizeof want,
+             "POST /f HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: async_http.h\r\nAccept-Encoding: gzip, deflate\r\n"
+             "Content-Length: 3\r\n\r\nabc",
+             s.port);
+    CHECK_SENT(server_capture(&s, 0), want);
+
+    d.headers = te;
+    CHECK_EQ(start_desc(&e, &r, &d), 0);
+    async_http_request_release(&r);
+    snprintf(want, sizeof want,
+             "POST /f HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: async_http.h\r\nAccept-Encoding: gzip, deflate\r\n"
+             "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+             s.port);
+    CHECK_SENT(server_capture(&s, 1), want);
+
+    d.headers = cl_bad;
+    CHECK_EQ(start_desc(&e, &r, &d), ASYNC_HTTP_EHEADER);
+    CHECK_STR(async_http_request_error(&r),
+              "invalid request header: header 1 ('Content-Length'): Content-Length differs from the body's length");
+    async_http_request_release(&r);
+    d.headers = te_gzip;
+    CHECK_EQ(start_desc(&e, &r, &d), ASYNC_HTTP_EHEADER);
+    async_http_request_release(&r);
+    d.headers = both;
+    CHECK_EQ(start_desc(&e, &r, &d), ASYNC_HTTP_EHEADER);
+    CHECK(strstr(async_http_request_error(&r), "Content-Length and Transfer-Encoding together") != NULL);
+    async_http_request_release(&r);
+    d.headers = two_cl;
+    CHECK_EQ(start_desc(&e, &r, &d), ASYNC_HTTP_EHEADER);
+    async_http_request_release(&r);
+    CHECK_EQ(server_received(&s), 2); /* the refused ones sent nothing */
+    env_close(&e);
+    server_stop(&s);
+}
+
+/* A user Host replaces the client's (one Host line, never two); so does a user User-Agent;
+   two user Hosts are refused. */
+TEST(test_request_user_host_replaces_ours) {
+    env e;
+    server s;
+    async_http_request r;
+    async_http_request_desc d;
+    char url[96], want[512];
+    const char *host[] = {"Host: other.example", "User-Agent: mine/2", NULL};
+    const char *hosts[] = {"Host: a", "host: b", NULL};
+    server_start(&s, play_capture);
+    CHECK_EQ(env_init_quick(&e, NULL), 0);
+    url_of(url, sizeof url, &s, "/h");
+    memset(&d, 0, sizeof d);
+    d.url = url;
+    d.headers = host;
+    CHECK_EQ(start_desc(&e, &r, &d), 0);
+    async_http_request_release(&r);
+    CHECK_SENT(server_capture(&s, 0),
+               "GET /h HTTP/1.1\r\nHost: other.example\r\nAccept-Encoding: gzip, deflate\r\nUser-Agent: mine/2\r\n\r\n");
+    d.headers = hosts;
+    CHECK_EQ(start_desc(&e, &r, &d), ASYNC_HTTP_EHEADER);
+    CHECK(strstr(async_http_request_error(&r), "a second Host") != NULL);
+    async_http_request_release(&r);
+    (void)want;
+    env_close(&e);
+    server_stop(&s);
+}
+
+/* http://alice:s%40cret@host/ sends Basic credentials (percent-decoded), never the userinfo;
+   the user's own Authorization wins; across origins neither follows a redirect. */
+TEST(test_request_url_credentials) {
+    env e;
+    server s, other;
+    async_http_request r;
+    async_http_request_desc d;
+    char url[128], want[512], redirect[160];
+    const char *mine[] = {"Authorization: Bearer mine", NULL};
+    const char *responses[2] = {NULL, NULL};
+    server_start(&s, play_capture);
+    server_start(&other, play_capture);
+    CHECK_EQ(env_init_quick(&e, NULL), 0);
+    snprintf(url, sizeof url, "http://alice:s%%40cret@127.0.0.1:%d/c", s.port);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    async_http_request_release(&r);
+    snprintf(want, sizeof want,
+             "GET /c HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: async_http.h\r\nAccept-Encoding: gzip, deflate\r\n"
+             "Authorization: Basic YWxpY2U6c0BjcmV0\r\n\r\n", /* alice:s@cret */
+             s.port);
+    CHECK_SENT(server_capture(&s, 0), want);
+
+    memset(&d, 0, sizeof d);
+    d.url = url;
+    d.headers = mine;
+    CHECK_EQ(start_desc(&e, &r, &d), 0);
+    async_http_request_release(&r);
+    snprintf(want, sizeof want,
+             "GET /c HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: async_http.h\r\nAccept-Encoding: gzip, deflate\r\n"
+             "Authorization: Bearer mine\r\n\r\n",
+             s.port);
+    CHECK_SENT(server_capture(&s, 1), want);
+
+    /* to another origin: neither the URL's credentials nor the user's Authorization */
+    snprintf(redirect, sizeof redirect, "HTTP/1.1 302 F\r\nLocation: http://127.0.0.1:%d/o\r\nContent-Length: 0\r\n\r\n",
+             other.port);
+    responses[0] = redirect;
+    s.responses = responses;
+    CHECK_EQ(start_desc(&e, &r, &d), 0);
+    async_http_request_release(&r);
+    CHECK_EQ(server_received(&other), 1);
+    CHECK(server_capture(&other, 0) && !strstr(server_capture(&other, 0)->bytes, "Authorization"));
+    env_close(&e);
+    server_stop(&s);
+    server_stop(&other);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     RUN(test_request_bytes_get);
@@ -764,5 +953,9 @@ int main(void) {
     RUN(test_reused_connection_reset_mid_response);
     RUN(test_reused_connection_closed_mid_response);
     RUN(test_extra_bytes_retire_the_connection);
+    RUN(test_request_refuses_what_would_split_it);
+    RUN(test_request_framing_is_the_clients);
+    RUN(test_request_user_host_replaces_ours);
+    RUN(test_request_url_credentials);
     return test_summary("client");
 }
