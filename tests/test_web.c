@@ -10,6 +10,8 @@
 #include "test.h"
 #include "net.h"
 #include "tls.h"
+#include <sys/resource.h>
+#include <zlib.h>
 
 /* The i-th request the server got: its request line ("POST /next HTTP/1.1"), or "". */
 static void request_line(server *s, int i, char *out, size_t n) {
@@ -663,6 +665,296 @@ TEST(dial_happy_eyeballs_stagger) {
 }
 
 /* ------------------------------------------------------------------ */
+/* proxies                                                             */
+
+/* tinyproxy (Debian's) on a free port of 127.0.0.1, its config and log in a temp dir. */
+static int start_tinyproxy(fixture *f) {
+    char conf[1024], path[512];
+    int port = free_port();
+    FILE *out;
+    snprintf(conf, sizeof conf,
+             "Port %d\nListen 127.0.0.1\nTimeout 30\nLogFile \"%s/tinyproxy.log\"\nLogLevel Info\n"
+             "PidFile \"%s/tinyproxy.pid\"\nMaxClients 50\nAllow 127.0.0.1\nViaProxyName \"tinyproxy\"\n",
+             port, f->root, f->root);
+    snprintf(path, sizeof path, "%s/tinyproxy.conf", f->root);
+    if (!(out = fopen(path, "w"))) return 0;
+    fputs(conf, out);
+    fclose(out);
+    {
+        char *argv[] = {"tinyproxy", "-d", "-c", path, NULL};
+        if (fixture_spawn(f, argv) <= 0) return 0;
+    }
+    return wait_for_port(port) ? port : 0;
+}
+
+/* http through a proxy: the absolute form, the origin's Host, Proxy-Authorization from the
+   proxy URL's credentials; the origin's name is the proxy's to look up, not ours. */
+TEST(proxy_http_absolute_form) {
+    env e;
+    server proxy;
+    async_http_request r;
+    async_http_client_config cfg;
+    char proxy_url[96], want_line[128];
+    server_start(&proxy, play_capture); /* answers in place of the origin */
+    snprintf(proxy_url, sizeof proxy_url, "http://user:pw@127.0.0.1:%d", proxy.port);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.proxy = proxy_url;
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", "http://origin.invalid:8080/p?q=1", 0), 0);
+    CHECK_EQ(r.response.status, 200);
+    async_http_request_release(&r);
+    request_line(&proxy, 0, want_line, sizeof want_line);
+    CHECK_STR(want_line, "GET http://origin.invalid:8080/p?q=1 HTTP/1.1");
+    CHECK(has_line(&proxy, 0, "Host: origin.invalid:8080"));
+    CHECK(has_line(&proxy, 0, "Proxy-Authorization: Basic dXNlcjpwdw=="));
+    CHECK_EQ(lookups(&e), 0); /* 127.0.0.1 is a literal; origin.invalid never looked up */
+    env_close(&e);
+    server_stop(&proxy);
+}
+
+/* A real proxy (tinyproxy): http to a capture server and https to a TLS server through it
+   (CONNECT); no_proxy sends a host around it; the environment's proxy with trust_env. */
+TEST(proxy_tinyproxy_http_https_no_proxy) {
+    fixture f;
+    env e;
+    server origin, tls_origin;
+    async_http_request r;
+    async_http_client_config cfg;
+    char proxy_url[96], url[128], ca[512];
+    int port;
+    SSL_CTX *ctx;
+    CHECK(fixture_init(&f, "web_proxy"));
+    tls_make_pki(f.root);
+    port = start_tinyproxy(&f);
+    CHECK(port > 0);
+    if (!port) {
+        fixture_stop(&f);
+        return;
+    }
+    ctx = tls_server_ctx(f.root, "good", 0, 0);
+    tls_scenario_ctx = ctx;
+    server_start(&origin, play_capture);
+    server_start(&tls_origin, play_tls_ok);
+    snprintf(proxy_url, sizeof proxy_url, "http://127.0.0.1:%d", port);
+    tls_path(ca, sizeof ca, f.root, "ca.pem");
+    memset(&cfg, 0, sizeof cfg);
+    cfg.proxy = proxy_url;
+    cfg.ca_file = ca;
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    url_of(url, sizeof url, &origin, "/via");
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0);
+    async_http_request_release(&r);
+    CHECK(has_line(&origin, 0, "Via: 1.1 tinyproxy")); /* it came through the proxy */
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/secure", tls_origin.port);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0);
+    CHECK(r.response.body_len == 2 && !memcmp(r.response.body, "ok", 2));
+    async_http_request_release(&r);
+    env_close(&e);
+
+    /* a proxy nobody answers on: the request fails, unless no_proxy names the host */
+    snprintf(proxy_url, sizeof proxy_url, "http://127.0.0.1:%d", free_port());
+    cfg.no_proxy = NULL;
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    url_of(url, sizeof url, &origin, "/direct");
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), ASYNC_HTTP_EREFUSED);
+    async_http_request_release(&r);
+    env_close(&e);
+    cfg.no_proxy = "example.org, 127.0.0.1";
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0);
+    async_http_request_release(&r);
+    env_close(&e);
+
+    /* trust_env: http_proxy says where */
+    snprintf(proxy_url, sizeof proxy_url, "http://127.0.0.1:%d", port);
+    setenv("http_proxy", proxy_url, 1);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.trust_env = 1;
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    url_of(url, sizeof url, &origin, "/env");
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0);
+    async_http_request_release(&r);
+    CHECK(has_line(&origin, server_received(&origin) - 1, "Via: 1.1 tinyproxy"));
+    env_close(&e);
+    unsetenv("http_proxy");
+
+    server_stop(&origin);
+    server_stop(&tls_origin);
+    SSL_CTX_free(ctx);
+    fixture_stop(&f);
+}
+
+/* A proxy that refuses CONNECT: its status in the error. */
+TEST(proxy_refuses_connect) {
+    env e;
+    server proxy;
+    async_http_request r;
+    async_http_client_config cfg;
+    char proxy_url[96];
+    const char *responses[2] = {"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", NULL};
+    server_start(&proxy, play_capture);
+    proxy.responses = responses;
+    snprintf(proxy_url, sizeof proxy_url, "http://127.0.0.1:%d", proxy.port);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.proxy = proxy_url;
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", "https://secure.invalid/x", 0), ASYNC_HTTP_EPROXY);
+    CHECK_STR(async_http_request_error(&r), "the proxy refused the connection: CONNECT answered 403 Forbidden");
+    async_http_request_release(&r);
+    {
+        char line[128];
+        request_line(&proxy, 0, line, sizeof line);
+        CHECK_STR(line, "CONNECT secure.invalid:443 HTTP/1.1");
+    }
+    CHECK(client_settled(&e.client));
+    env_close(&e);
+    server_stop(&proxy);
+}
+
+/* ------------------------------------------------------------------ */
+/* decompression                                                       */
+
+/* body compressed as zlib's deflate (raw: windowBits -15), or gzip (16 + 15); its length. */
+static size_t squeeze(const char *in, size_t len, char *out, size_t cap, int window_bits) {
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    deflateInit2(&z, 9, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY);
+    z.next_in = (Bytef *)(uintptr_t)in;
+    z.avail_in = (uInt)len;
+    z.next_out = (Bytef *)out;
+    z.avail_out = (uInt)cap;
+    deflate(&z, Z_FINISH);
+    len = z.total_out;
+    deflateEnd(&z);
+    return len;
+}
+
+/* A response of head + compressed body (which may hold NULs: its length says where it ends). */
+static char *compressed_response(const char *coding, const char *body, size_t body_len, size_t *len) {
+    static char gz[1 << 16];
+    char *resp = (char *)malloc(sizeof gz + 256);
+    int bits = !strcmp(coding, "gzip") ? 16 + 15 : !strcmp(coding, "raw") ? -15 : 15;
+    size_t n = squeeze(body, body_len, gz, sizeof gz, bits), head;
+    head = (size_t)sprintf(resp, "HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\nContent-Length: %lu\r\n\r\n",
+                           !strcmp(coding, "raw") ? "deflate" : coding, (unsigned long)n);
+    memcpy(resp + head, gz, n);
+    *len = head + n;
+    return resp;
+}
+
+typedef struct blob_server {
+    const char *bytes;
+    size_t len;
+} blob_server;
+static blob_server blob;
+
+/* Answers each request with blob.bytes (binary: a compressed body may hold NULs). */
+static void play_blob(server *s, int fd, int index) {
+    (void)s, (void)index;
+    while (read_request(fd))
+        if (!send_all(fd, blob.bytes, blob.len)) return;
+}
+
+static int fetch_blob(const char *bytes, size_t len, async_http_request *r, size_t max_body) {
+    env e;
+    server s;
+    async_http_client_config cfg;
+    char url[96];
+    int err;
+    blob.bytes = bytes, blob.len = len;
+    server_start(&s, play_blob);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.max_body_size = max_body;
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    url_of(url, sizeof url, &s, "/z");
+    err = fetch_new(&e.client, r, "GET", url, ASYNC_SEC(5));
+    if (!err) { /* keep the body past the client's close: a copy */
+        size_t n = r->response.body_len;
+        char *copy = (char *)malloc(n + 1);
+        memcpy(copy, r->response.body, n + 1);
+        async_http_request_release(r);
+        r->response.body = copy;
+        r->response.body_len = n;
+    } else {
+        async_http_request_release(r);
+    }
+    CHECK(client_settled(&e.client));
+    env_close(&e);
+    server_stop(&s);
+    return err;
+}
+
+/* gzip, deflate (zlib's format) and raw deflate are decoded; other codings stay as they are;
+   a corrupt stream and one cut short are their own error. */
+TEST(decompress_gzip_deflate_raw_and_errors) {
+    static const char text[] = "It is a period of civil war. Rebel spaceships, striking from a hidden base...";
+    async_http_request r;
+    size_t len;
+    char *resp;
+    const char *codings[] = {"gzip", "deflate", "raw"};
+    size_t i;
+    for (i = 0; i < 3; i++) {
+        resp = compressed_response(codings[i], text, sizeof text - 1, &len);
+        CHECK_EQ(fetch_blob(resp, len, &r, 0), 0);
+        if (r.response.body_len != sizeof text - 1) fprintf(stderr, "  %s: %lu bytes\n", codings[i], (unsigned long)r.response.body_len);
+        CHECK(r.response.body_len == sizeof text - 1 && !memcmp(r.response.body, text, sizeof text - 1));
+        free(r.response.body);
+        free(resp);
+    }
+    /* corrupt: a byte of the stream flipped */
+    resp = compressed_response("gzip", text, sizeof text - 1, &len);
+    resp[len - 12] ^= 0x55;
+    CHECK_EQ(fetch_blob(resp, len, &r, 0), ASYNC_HTTP_EDECODE);
+    CHECK(strncmp(async_http_request_error(&r), "the compressed body is corrupt: ", 32) == 0);
+    free(resp);
+    /* cut short: the response framed shorter than its stream */
+    resp = compressed_response("gzip", text, sizeof text - 1, &len);
+    {
+        char *cl = strstr(resp, "Content-Length: ");
+        unsigned long n = strtoul(cl + 16, NULL, 10);
+        char *body = strstr(resp, "\r\n\r\n") + 4, fixed[4096];
+        size_t head = (size_t)sprintf(fixed, "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %lu\r\n\r\n", n - 10);
+        memcpy(fixed + head, body, n - 10);
+        CHECK_EQ(fetch_blob(fixed, head + n - 10, &r, 0), ASYNC_HTTP_EDECODE);
+        CHECK_STR(async_http_request_error(&r), "the compressed body is corrupt: the compressed body ends early");
+    }
+    free(resp);
+    /* another coding: left as it came */
+    {
+        static const char br[] = "HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: 4\r\n\r\n\x0b\x01\x80\x03";
+        CHECK_EQ(fetch_blob(br, sizeof br - 1, &r, 0), 0);
+        CHECK(r.response.body_len == 4 && !memcmp(r.response.body, "\x0b\x01\x80\x03", 4));
+        free(r.response.body);
+    }
+}
+
+/* A bomb: 64 KiB that inflate to 64 MiB, under a 1 MiB limit. It ends in "body too large"
+   once 1 MiB is decoded, and the memory it took stays near the limit. */
+TEST(decompress_bomb_bounded) {
+    async_http_request r;
+    char *zeros = (char *)calloc(64u << 20, 1), *resp;
+    size_t len;
+    long before, after;
+    struct rusage ru;
+    static char gz[1 << 17];
+    size_t n = squeeze(zeros, 64u << 20, gz, sizeof gz, 16 + 15), head;
+    free(zeros);
+    resp = (char *)malloc(n + 256);
+    head = (size_t)sprintf(resp, "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %lu\r\n\r\n", (unsigned long)n);
+    memcpy(resp + head, gz, n);
+    len = head + n;
+    getrusage(RUSAGE_SELF, &ru);
+    before = ru.ru_maxrss;
+    CHECK(n < (100u << 10)); /* it is a bomb: about 1000 to 1 */
+    CHECK_EQ(fetch_blob(resp, len, &r, 1u << 20), ASYNC_HTTP_EBODY_TOO_LARGE);
+    getrusage(RUSAGE_SELF, &ru);
+    after = ru.ru_maxrss;
+    if (after - before > 16 * 1024) fprintf(stderr, "  peak RSS grew by %ld KiB\n", after - before);
+    CHECK(after - before <= 16 * 1024); /* KiB: the 1 MiB limit and zlib's window, not 64 MiB */
+    free(resp);
+}
+
+/* ------------------------------------------------------------------ */
 /* shutting down                                                       */
 
 typedef struct many_requests {
@@ -737,6 +1029,11 @@ int main(void) {
     RUN(dial_next_address_when_refused);
     RUN(dial_ipv6_then_ipv4);
     RUN(dial_happy_eyeballs_stagger);
+    RUN(proxy_http_absolute_form);
+    RUN(proxy_tinyproxy_http_https_no_proxy);
+    RUN(proxy_refuses_connect);
+    RUN(decompress_gzip_deflate_raw_and_errors);
+    RUN(decompress_bomb_bounded);
     RUN(close_with_requests_in_flight);
     RUN(client_defaults);
     return test_summary("web");
