@@ -593,10 +593,14 @@ int async_stream_idle_clean(async_stream *s);
 void async_stream_close(async_stream *s);
 int async_stream_is_open(const async_stream *s);        /* connected, and TLS (if any) set up */
 int async_stream_tls_resumed(const async_stream *s);    /* the handshake resumed a session */
+/* "TLSv1.3 TLS_AES_256_GCM_SHA384, ALPN http/1.1, CN=..." into out: its length (0: not TLS). */
+size_t async_stream_tls_info(const async_stream *s, char *out, size_t cap);
 int async_stream_unclean_eof(const async_stream *s);    /* TLS ended without close_notify */
 const char *async_stream_detail(const async_stream *s); /* "" or what went wrong, in words */
 
 // >>client
+typedef struct async_http_request async_http_request;
+
 typedef struct async_http_client_config {
     size_t limit;                /* connections in all; 0: 100 */
     size_t limit_per_host;       /* 0: no per-host limit */
@@ -619,6 +623,9 @@ typedef struct async_http_client_config {
     const char *proxy;
     const char *no_proxy;
     int trust_env;
+    /* Told each step of each request (ASYNC_HTTP_TRACE_*), on the loop thread. */
+    void (*trace)(void *user, async_http_request *req, int what, const char *text, size_t len);
+    void *trace_user;
     size_t recv_buffer_size;     /* per connection; 0: 64 KiB (only what a response fills is touched) */
     const char *user_agent;      /* NULL: "async_http.h" */
     /* Name lookups run on the io's worker pool: resolver (NULL:
@@ -641,7 +648,6 @@ typedef struct async_http_client_config {
 
 typedef struct async_http__conn async_http__conn;
 typedef struct async_http__host async_http__host;
-typedef struct async_http_request async_http_request;
 
 /* Fields are private: configure with the config, look with async_http_client_get_stats. */
 typedef struct async_http_client {
@@ -684,6 +690,28 @@ typedef struct async_http_client_stats {
     uint64_t lookups;        /* name lookups started (the others came from the cache or shared one) */
 } async_http_client_stats;
 void async_http_client_get_stats(const async_http_client *c, async_http_client_stats *stats);
+
+/* What happened to a request, for logs, `fetch -w` and `-v` (curl's
+   --write-out). Times are the loop's (async_now), 0 where it did not come
+   to that; a pooled connection is connected when the request got it;
+   after redirects, connected, tls_done and first_byte are the last hop's. */
+typedef struct async_http_info {
+    async_time start, connected, tls_done, first_byte, done;
+    char remote_ip[46];   /* of the last connection (a proxy's, through one) */
+    unsigned remote_port;
+    int reused;           /* the last attempt took a pooled connection */
+    uint64_t body_bytes;  /* the body as it came (de-chunked, before decoding) */
+    uint64_t decoded_bytes; /* as it was stored or streamed */
+} async_http_info;
+
+/* config.trace: told what a request does, as curl's -v shows it. */
+enum {
+    ASYNC_HTTP_TRACE_CONNECTED, /* text: "ip port" of the new connection */
+    ASYNC_HTTP_TRACE_TLS,       /* text: protocol, cipher, ALPN, the peer's certificate subject */
+    ASYNC_HTTP_TRACE_SENT,      /* text: the request's head as sent */
+    ASYNC_HTTP_TRACE_RECEIVED,  /* text: a response's head as received (interim ones too) */
+    ASYNC_HTTP_TRACE_REDIRECT   /* text: the URL it follows to */
+};
 
 /* A redirect on the way to the response (aiohttp's history). */
 typedef struct async_http_hop {
@@ -745,9 +773,10 @@ typedef struct async_http__attempt {
     size_t next_addr;  /* the host's next address to dial */
     int dial_error;    /* how the last dial failed */
     int tunnel;        /* through a proxy: 1 CONNECT going out, 2 its answer coming, 3 done */
+    int head_told;     /* the trace was told the response's head */
     int built;         /* the request bytes are in the send buffer */
     int done;          /* the response is complete */
-    size_t sent, send_len;
+    size_t sent, send_len, head_len;
     async_time connect_deadline;
 } async_http__attempt;
 
@@ -764,6 +793,7 @@ struct async_http_request {
     /* The outcome. */
     async_http_response response;
     int error;
+    async_http_info info;
     /* Private, all below. */
     async_http_client *_client;
     char *_inputs;        /* the request's own copy of method, URL and header lines (one block) */
@@ -2512,6 +2542,7 @@ enum { ASYNC_HTTP__FREE, ASYNC_HTTP__IDLE, ASYNC_HTTP__BUSY };
 
 struct async_http__conn {
     async_stream s;
+    struct sockaddr_storage peer; /* where it is connected to */
     char *rbuf, *sbuf; /* what is received and what is sent (the request) */
     size_t scap;
     int state;
@@ -3824,6 +3855,24 @@ static int async_tls__idle_clean(async_stream *s) {
 
 int async_stream_tls_resumed(const async_stream *s) { return s->_ssl && SSL_session_reused(s->_ssl); }
 
+size_t async_stream_tls_info(const async_stream *s, char *out, size_t cap) {
+    const unsigned char *alpn = NULL;
+    unsigned alpn_len = 0;
+    char subject[128] = "";
+    X509 *peer;
+    int n;
+    if (!s->_ssl || !cap) return 0;
+    SSL_get0_alpn_selected(s->_ssl, &alpn, &alpn_len);
+    if ((peer = SSL_get1_peer_certificate(s->_ssl)) != NULL) {
+        X509_NAME_oneline(X509_get_subject_name(peer), subject, sizeof subject);
+        X509_free(peer);
+    }
+    n = snprintf(out, cap, "%s %s, ALPN %.*s, %s%s%s", SSL_get_version(s->_ssl), SSL_get_cipher_name(s->_ssl),
+                 alpn_len ? (int)alpn_len : 4, alpn_len ? (const char *)alpn : "none", subject[0] ? "subject " : "",
+                 subject, SSL_session_reused(s->_ssl) ? " (resumed)" : "");
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
 /* close_notify, if the stream ran cleanly: one non-blocking send, best
    effort, after whatever TLS still had to say (records are numbered: none
    may be skipped). */
@@ -3864,6 +3913,11 @@ async_future *async_stream_handshake(async_stream *s, int *err) {
 }
 int async_stream_tls_resumed(const async_stream *s) {
     (void)s;
+    return 0;
+}
+size_t async_stream_tls_info(const async_stream *s, char *out, size_t cap) {
+    (void)s;
+    if (cap) out[0] = 0;
     return 0;
 }
 #define async_tls__send(s, buf, len, sent, err) async_stream__tcp_send(s, buf, len, sent, err)
@@ -4072,6 +4126,7 @@ static int async_http__build(async_http_request *r, async_http__conn *s) {
     if (r->_chunked && !(r->_drop & ASYNC_HTTP__DROP_BODY)) {
         char size[24];
         p = ASYNC_HTTP__PUT_LIT(p, "Transfer-Encoding: chunked\r\n\r\n");
+        r->_try.head_len = (size_t)(p - s->sbuf);
         if (r->_body_len) {
             p = async_http__put(p, size, (size_t)sprintf(size, "%lx\r\n", (unsigned long)r->_body_len));
             p = async_http__put(p, (const char *)r->_body, r->_body_len);
@@ -4081,6 +4136,7 @@ static int async_http__build(async_http_request *r, async_http__conn *s) {
     } else {
         if (has_length) p += sprintf(p, "Content-Length: %lu\r\n", (unsigned long)r->_body_len);
         p = ASYNC_HTTP__PUT_LIT(p, "\r\n");
+        r->_try.head_len = (size_t)(p - s->sbuf);
         if (r->_body_len) p = async_http__put(p, (const char *)r->_body, r->_body_len);
     }
     r->_try.send_len = (size_t)(p - s->sbuf);
@@ -4109,6 +4165,7 @@ static int async_http__sink_write(async_http_request *r, const char *data, size_
     async_http_client *c = r->_client;
     size_t need = r->response.body_len + len + 1;
     int64_t announced = async_http_parser_body_length(&r->_parser);
+    r->info.decoded_bytes += len;
     if (r->on_body) return r->on_body(r, data, len);
     if (async_http__sink_head(r) || r->response.body_len + len > c->config.max_body_size)
         return ASYNC_HTTP_EBODY_TOO_LARGE;
@@ -4291,12 +4348,32 @@ static async_future *async_http__timed(async_http_request *r, async_future *f, a
 
 static async_http__conn *async_http__conn_of(async_http_request *r) { return &r->_client->_conns[r->_try.conn]; }
 
+/* Tell config.trace, if there is one. */
+static void async_http__trace(async_http_request *r, int what, const char *text, size_t len) {
+    const async_http_client_config *cfg = &r->_client->config;
+    if (cfg->trace) cfg->trace(cfg->trace_user, r, what, text, len);
+}
+
+/* Where the connection goes, in info and for the trace. */
+static void async_http__note_peer(async_http_request *r, const struct sockaddr_storage *a) {
+    char text[64];
+    const void *ip = a->ss_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)(const void *)a)->sin6_addr
+                                              : (const void *)&((const struct sockaddr_in *)(const void *)a)->sin_addr;
+    inet_ntop(a->ss_family, ip, r->info.remote_ip, sizeof r->info.remote_ip);
+    r->info.remote_port = ntohs(a->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)(const void *)a)->sin6_port
+                                                         : ((const struct sockaddr_in *)(const void *)a)->sin_port);
+    r->info.connected = async_now(r->task.loop);
+    snprintf(text, sizeof text, "%s %u", r->info.remote_ip, r->info.remote_port);
+    if (!r->_try.reused) async_http__trace(r, ASYNC_HTTP_TRACE_CONNECTED, text, strlen(text));
+}
+
 /* Before the first attempt: the URL and the headers make sense, and the
    total timeout runs (through the pool wait, every attempt and the body). */
 static int async_http__begin(async_http_request *r) {
     async_http_client *c = r->_client;
     async_time total = r->timeout ? r->timeout : c->config.timeout_total;
     int rc = r->_err; /* the copy of the inputs may have failed */
+    r->info.start = async_now(r->task.loop);
     r->_body = r->body;
     r->_body_len = r->body_len;
     if (!rc) rc = async_http__check_request(r);
@@ -4351,6 +4428,8 @@ static int async_http__needs_open(async_http_request *r) {
     if (!r->_try.touched) {
         r->_try.touched = 1;
         r->_try.reused = async_stream_is_open(&async_http__conn_of(r)->s);
+        r->info.reused = r->_try.reused;
+        if (r->_try.reused) async_http__note_peer(r, &async_http__conn_of(r)->peer);
         if (!r->_try.reused && c->config.timeout_connect > 0 && c->config.timeout_connect != ASYNC_NO_TIMEOUT)
             r->_try.connect_deadline = async_now(r->task.loop) + c->config.timeout_connect;
     }
@@ -4397,6 +4476,8 @@ static void async_http__dial_won(async_http_request *r, async_http__dial *won) {
     async_http_client *c = r->_client;
     size_t i;
     async_stream_init(&async_http__conn_of(r)->s, c->io, won->fd);
+    async_http__conn_of(r)->peer = won->addr;
+    async_http__note_peer(r, &won->addr);
     won->fd = -1;
     r->_try.connected = 1;
     c->_connects++;
@@ -4561,6 +4642,12 @@ static async_future *async_http__handshake_step(async_http_request *r) {
     if (r->_err) return NULL;
     c->_tls_handshakes++;
     c->_tls_resumed += (uint64_t)async_stream_tls_resumed(&k->s);
+    r->info.tls_done = async_now(r->task.loop);
+    if (c->config.trace) {
+        char text[256];
+        size_t n = async_stream_tls_info(&k->s, text, sizeof text);
+        async_http__trace(r, ASYNC_HTTP_TRACE_TLS, text, n);
+    }
     return NULL;
 }
 
@@ -4597,6 +4684,7 @@ static async_future *async_http__send_step(async_http_request *r) {
     if (!r->_try.built) {
         r->_try.built = 1;
         if ((r->_err = async_http__begin_exchange(r, k)) != 0) return NULL;
+        async_http__trace(r, ASYNC_HTTP_TRACE_SENT, k->sbuf, r->_try.head_len);
     }
     r->_try.phase = ASYNC_HTTP__PHASE_OTHER;
     return async_stream_send(&k->s, k->sbuf, r->_try.send_len, &r->_try.sent, &r->_err);
@@ -4617,9 +4705,14 @@ static int async_http__received(async_http_request *r, const char *data, size_t 
         r->_try.done = 1;
         return async_http__decoder_end(r);
     }
+    if (!r->_try.got_bytes && !r->info.first_byte) r->info.first_byte = async_now(r->task.loop);
     r->_try.got_bytes = 1;
     rc = async_http_parser_feed(&r->_parser, data, n, &used);
     if (rc < 0) return rc;
+    if (!r->_try.head_told && async_http_parser_head_done(&r->_parser)) {
+        r->_try.head_told = 1;
+        async_http__trace(r, ASYNC_HTTP_TRACE_RECEIVED, r->_parser.head_buf, r->_parser.head_len);
+    }
     if (rc == 0) return async_http__sink_head(r);
     if (used != n) r->_parser.keep_alive = 0; /* stray bytes: the stream is off */
     r->_try.done = 1;
@@ -4777,6 +4870,8 @@ static int async_http__follow(async_http_request *r) {
     if (!async_http__same_origin(&from, &to)) r->_drop |= ASYNC_HTTP__DROP_AUTH;
     r->_url = r->_url_owned = target;
     r->_attempts = 0;
+    r->info.connected = r->info.tls_done = r->info.first_byte = 0; /* the next hop's own */
+    async_http__trace(r, ASYNC_HTTP_TRACE_REDIRECT, target, strlen(target));
     /* The redirect's own body is of no use. */
     if (r->_body_cap) async_http__alloc(c, r->response.body, 0);
     r->_body_cap = 0;
@@ -4790,6 +4885,8 @@ static int async_http__follow(async_http_request *r) {
    the stream's, which timeout and its value), and it holds nothing. */
 static int async_http__give_up(async_http_request *r, int err, const char *why) {
     const async_http_client_config *cfg = &r->_client->config;
+    r->info.done = async_now(r->task.loop);
+    r->info.body_bytes = r->_parser.body_bytes;
     async_time limit = err == ASYNC_HTTP_ETIMEOUT_CONNECT ? cfg->timeout_connect
                        : err == ASYNC_HTTP_ETIMEOUT_READ  ? cfg->timeout_sock_read
                        : err == ASYNC_HTTP_ETIMEOUT_TOTAL ? (r->timeout ? r->timeout : cfg->timeout_total)
@@ -4827,6 +4924,8 @@ static int async_http__conclude(async_http_request *r) {
         async_deadline_stop(&r->_deadline);
         async_http__decoder_free(r);
         async_http__finish_response(r);
+        r->info.done = async_now(r->task.loop);
+        r->info.body_bytes = r->_parser.body_bytes;
         return ASYNC_HTTP__DONE;
     }
     why[0] = 0; /* what the stream knows of its failure (TLS's reason), before it closes */

@@ -955,6 +955,83 @@ TEST(decompress_bomb_bounded) {
 }
 
 /* ------------------------------------------------------------------ */
+/* what a request tells: info and the trace (fetch -v, -w)             */
+
+typedef struct traced {
+    char events[16];
+    int n;
+    char sent[512], tls[256];
+} traced;
+
+static void record(void *user, async_http_request *req, int what, const char *text, size_t len) {
+    traced *t = (traced *)user;
+    (void)req;
+    if (t->n < 15) t->events[t->n++] = "CTSRX"[what];
+    if (what == ASYNC_HTTP_TRACE_SENT) snprintf(t->sent, sizeof t->sent, "%.*s", (int)len, text);
+    if (what == ASYNC_HTTP_TRACE_TLS) snprintf(t->tls, sizeof t->tls, "%.*s", (int)len, text);
+}
+
+TEST(info_and_trace) {
+    static traced t;
+    env e;
+    server s, tls_s;
+    async_http_request r;
+    async_http_client_config cfg;
+    fixture pki;
+    char url[96], ca[512];
+    const char *responses[3];
+    char redirect[128];
+    SSL_CTX *ctx;
+    CHECK(fixture_init(&pki, "web_trace"));
+    tls_make_pki(pki.root);
+    ctx = tls_server_ctx(pki.root, "good", 0, 0);
+    tls_scenario_ctx = ctx;
+    server_start(&tls_s, play_tls_ok);
+    server_start(&s, play_capture);
+    snprintf(redirect, sizeof redirect, "HTTP/1.1 302 F\r\nLocation: https://127.0.0.1:%d/t\r\nContent-Length: 0\r\n\r\n",
+             tls_s.port);
+    responses[0] = redirect, responses[1] = NULL;
+    s.responses = responses;
+    memset(&cfg, 0, sizeof cfg);
+    tls_path(ca, sizeof ca, pki.root, "ca.pem");
+    cfg.ca_file = ca;
+    cfg.trace = record;
+    cfg.trace_user = &t;
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    url_of(url, sizeof url, &s, "/start");
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    /* connect, sent, received, redirect; then connect, TLS, sent, received */
+    CHECK_STR(t.events, "CSRXCTSR");
+    CHECK(!strncmp(t.sent, "GET /t HTTP/1.1\r\nHost: 127.0.0.1:", 33) && strstr(t.sent, "\r\n\r\n"));
+    CHECK(!strncmp(t.tls, "TLSv1.3 TLS_", 12) && strstr(t.tls, "ALPN http/1.1") && strstr(t.tls, "CN=localhost"));
+    CHECK_STR(r.info.remote_ip, "127.0.0.1");
+    CHECK_EQ(r.info.remote_port, tls_s.port);
+    CHECK(r.info.start > 0 && r.info.connected >= r.info.start && r.info.tls_done >= r.info.connected);
+    CHECK(r.info.first_byte >= r.info.tls_done && r.info.done >= r.info.first_byte);
+    CHECK_EQ(r.info.reused, 0);
+    CHECK_EQ(r.info.body_bytes, 2);
+    CHECK_EQ(r.response.history_len, 1);
+    async_http_request_release(&r);
+    /* again: the pooled connection, no new connect in the trace */
+    t.n = 0;
+    memset(t.events, 0, sizeof t.events);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", "https://127.0.0.1:1/never", 0) != 0, 1); /* port 1: refused */
+    async_http_request_release(&r);
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/again", tls_s.port);
+    t.n = 0;
+    memset(t.events, 0, sizeof t.events);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    CHECK_STR(t.events, "SR");
+    CHECK_EQ(r.info.reused, 1);
+    async_http_request_release(&r);
+    env_close(&e);
+    server_stop(&s);
+    server_stop(&tls_s);
+    SSL_CTX_free(ctx);
+    fixture_stop(&pki);
+}
+
+/* ------------------------------------------------------------------ */
 /* shutting down                                                       */
 
 typedef struct many_requests {
@@ -1034,6 +1111,7 @@ int main(void) {
     RUN(proxy_refuses_connect);
     RUN(decompress_gzip_deflate_raw_and_errors);
     RUN(decompress_bomb_bounded);
+    RUN(info_and_trace);
     RUN(close_with_requests_in_flight);
     RUN(client_defaults);
     return test_summary("web");
