@@ -1003,6 +1003,7 @@ TEST(info_and_trace) {
     /* connect, sent, received, redirect; then connect, TLS, sent, received */
     CHECK_STR(t.events, "CSRXCTSR");
     CHECK(!strncmp(t.sent, "GET /t HTTP/1.1\r\nHost: 127.0.0.1:", 33) && strstr(t.sent, "\r\n\r\n"));
+    if (!strstr(t.tls, "ALPN http/1.1")) fprintf(stderr, "  tls: %s\n", t.tls);
     CHECK(!strncmp(t.tls, "TLSv1.3 TLS_", 12) && strstr(t.tls, "ALPN http/1.1") && strstr(t.tls, "CN=localhost"));
     CHECK_STR(r.info.remote_ip, "127.0.0.1");
     CHECK_EQ(r.info.remote_port, tls_s.port);

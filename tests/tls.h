@@ -106,6 +106,17 @@ NET_FN void tls_path(char *out, size_t n, const char *dir, const char *file) { s
 /* The context the TLS scenarios serve with; set before server_start. */
 static SSL_CTX *tls_scenario_ctx;
 
+/* ALPN as nginx answers it: http/1.1 when the client offers it. */
+NET_FN int tls_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in, unsigned inlen,
+                    void *arg) {
+    static const unsigned char http11[] = "\x08http/1.1";
+    (void)ssl, (void)arg;
+    return SSL_select_next_proto((unsigned char **)(uintptr_t)out, outlen, http11, sizeof http11 - 1, in, inlen) ==
+                   OPENSSL_NPN_NEGOTIATED
+               ? SSL_TLSEXT_ERR_OK
+               : SSL_TLSEXT_ERR_NOACK;
+}
+
 /* A server context with <dir>/<name>.pem and .key; max_version 0: any. */
 NET_FN SSL_CTX *tls_server_ctx(const char *dir, const char *name, int min_version, int max_version) {
     char cert[512], key[512];
@@ -118,6 +129,7 @@ NET_FN SSL_CTX *tls_server_ctx(const char *dir, const char *name, int min_versio
         SSL_CTX_set_min_proto_version(ctx, min_version);
     }
     if (max_version) SSL_CTX_set_max_proto_version(ctx, max_version);
+    SSL_CTX_set_alpn_select_cb(ctx, tls_alpn, NULL);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 || SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
         fprintf(stderr, "tls_server_ctx: %s: cannot load\n", name);
     return ctx;
