@@ -4,6 +4,8 @@
    wake-ups an interrupt handler may give. Portable C99, no heap; runs on a
    microcontroller (IDLE AND INTERRUPTS, CONFIGURATION).
 
+   version 0.4.0 - MIT license (at the end of this file)
+
    Do this:
        #define ASYNC_IMPLEMENTATION
    before you include this file in *one* C file to create the implementation,
@@ -2568,3 +2570,27 @@ async_future *async_queue_wait_room(async_queue *q, async_future *slot) {
 
 #endif /* ASYNC__IMPLEMENTED */
 #endif /* ASYNC_IMPLEMENTATION */
+
+/*
+   MIT License
+
+   Copyright (c) 2026 the async.h authors
+
+   Permission is hereby granted, free of charge, to any person obtaining a copy
+   of this software and associated documentation files (the "Software"), to deal
+   in the Software without restriction, including without limitation the rights
+   to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+   copies of the Software, and to permit persons to whom the Software is
+   furnished to do so, subject to the following conditions:
+
+   The above copyright notice and this permission notice shall be included in all
+   copies or substantial portions of the Software.
+
+   THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+   IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+   FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+   AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+   LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+   OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+   SOFTWARE.
+*/

@@ -1,48 +1,62 @@
-/* async_http.h - aiohttp in C: an I/O backend for async.h (io_uring), an
-   incremental HTTP/1.1 response parser and an HTTP/1.1 client with a
-   keep-alive connection pool. Linux.
+/* async_http.h - aiohttp in C: an I/O backend for async.h (io_uring, or epoll
+   where io_uring is refused), TLS (OpenSSL), an incremental HTTP/1.1
+   response parser and an HTTP/1.1 client with a keep-alive connection pool,
+   redirects, decompression, proxies and name lookups off the loop. Linux.
 
-   version 0.3.0 - MIT license (at the end of this file)
+   version 0.4.0 - MIT license (at the end of this file)
 
    Do this:
        #define ASYNC_IMPLEMENTATION
        #define ASYNC_HTTP_IMPLEMENTATION
-   before you include async.h and this file in *one* C file. Link -luring.
+       #define ASYNC_HTTP_TLS      // https (link -lssl -lcrypto); optional
+       #define ASYNC_HTTP_ZLIB     // gzip/deflate bodies (link -lz); optional
+   before you include async.h and this file in *one* C file. Link -luring
+   -lpthread (and what the options above ask for).
 
    OVERVIEW
    ========
        async_loop loop;          async_loop_init(&loop, NULL);
-       async_io io;              async_io_init(&io, &loop, NULL);   // the ring, on the loop
+       async_io io;              async_io_init(&io, &loop, NULL);   // io_uring, else epoll
        async_http_client client; async_http_client_init(&client, &io, NULL);
 
        async_http_request req;
-       async_http_start(&client, &req, &(async_http_request_desc){.url = "http://127.0.0.1:8080/api/people/1"});
+       async_http_start(&client, &req, &(async_http_request_desc){.url = "https://swapi.dev/api/people/1"});
        int err = async_run(&loop, &req.task.future);
        if (err) printf("%s\n", async_http_request_error(&req));
        else printf("%d %.*s\n", req.response.status, (int)req.response.body_len, req.response.body);
        async_http_request_release(&req);
 
-       async_http_client_close(&client);
+       async_http_client_close(&client);  // cancels what still runs, and waits for it
        async_io_exit(&io);
 
    A request runs as a task: await &req.task.future from a coroutine (or
    gather many), then read req.response. Its result is the status code;
-   its error one of the ASYNC_HTTP_E* codes below (or ASYNC_ECANCELED).
+   its error one of the ASYNC_HTTP_E* codes below (or ASYNC_ECANCELED), and
+   async_http_request_error says what happened, with the details (where a
+   response was malformed, OpenSSL's reason, which timeout and its value).
 
    THE BACKEND (async_io_*)
    ========================
-   One io_uring per loop, plugged into the loop's backend hook. Socket,
-   connect, send, recv, accept, close, read and write are awaitable operations, one verb
-   each as in liburing; their state (an async_io_op) is your storage and so
-   are their buffers, which must stay put until the operation is done.
-   Operations are queued and submitted together: one io_uring_enter per loop
-   turn. Cancelling an operation (or the task awaiting it) submits an
-   io_uring cancel and the operation completes only when the kernel has let
-   go of its buffer. Such an operation may still have succeeded (the kernel
-   finished it before the cancel arrived): after a caught cancellation, look
+   One backend per loop, plugged into the loop's backend hook: io_uring
+   (one ring, operations batched, one io_uring_enter per loop turn; it asks
+   for SINGLE_ISSUER|DEFER_TASKRUN, then COOP_TASKRUN, then nothing, as far
+   as the kernel allows), or epoll where io_uring is refused (Docker's
+   default seccomp profile, kernel.io_uring_disabled, old kernels, gVisor):
+   readiness-based, edge-triggered, one epoll_wait per turn. async_io_init
+   picks io_uring and falls back by itself (config.log is told once why);
+   config.backend or ASYNC_IO_BACKEND=io_uring|epoll in the environment
+   forces one; async_io_backend_name says which runs. ASYNC_HTTP_NO_URING
+   builds epoll alone, without liburing.
+   Socket, connect, send, recv, accept, close, read and write are awaitable
+   operations, one verb each as in liburing; their state (an async_io_op) is
+   your storage and so are their buffers, which must stay put until the
+   operation is done. Cancelling an operation (or the task awaiting it)
+   completes it only when nothing can touch its buffer any more (io_uring:
+   after the kernel's completion; epoll: at once, between syscalls). Such
+   an operation may still have succeeded: after a caught cancellation, look
    at the operation's own future, and close a socket that socket() or
-   accept() made all the same. The ring asks for SINGLE_ISSUER|DEFER_TASKRUN, then
-   COOP_TASKRUN, then nothing, as far as the kernel allows. async_io_send
+   accept() made all the same. A full submission queue never asserts: what
+   does not fit waits in a backlog until the next turn. async_io_send
    always adds MSG_NOSIGNAL: a peer that went away is an error, not SIGPIPE.
 
    WORKERS AND THREADS
@@ -69,60 +83,110 @@
    BIO method, made once (pthread_once) and only read after. async_io_init
    reads ASYNC_IO_BACKEND with getenv. Nothing else is static.
 
+   STREAMS AND TLS (async_stream_*, async_tls_*)
+   ===============================================
+   A connection is an async_stream: plain TCP, or TLS on top of it
+   (ASYNC_HTTP_TLS, OpenSSL 3). OpenSSL never touches the socket: it reads
+   and writes ciphertext through a BIO of ours over the stream's buffers,
+   which the backend moves, so batching, timeouts and cancellation stay.
+   Stream calls are poll-style: each returns the future to await and is
+   called again, or NULL once it is over. The client uses them for its
+   connections; a server can too (examples/swapi_server.c --tls).
+   A client context verifies the peer against the system's store (or
+   ca_file / ca_path; insecure: not at all), checks the host name or IP
+   literal, sends SNI for names, wants TLS 1.2 at least and ALPN http/1.1;
+   sessions are resumed on reconnect; close_notify goes out on a clean
+   close, and a body that ends with the connection but without close_notify
+   is a truncation (ASYNC_HTTP_ETLS_TRUNCATED), not a short success.
+
    THE CLIENT (async_http_*)
    =========================
-   As aiohttp's ClientSession: one client per application, a pool of
-   keep-alive connections with a total limit (default 100) and an optional
-   per-host limit (requests beyond wait their turn, first come first
-   served), ClientTimeout's total (default 300 s), connect and sock_read
-   timeouts, a body size limit (or a streamed body: on_body), and
-   one retry on a new connection for an idempotent request whose pooled
-   connection the server closed. A pooled connection is checked before reuse
-   (one non-blocking peek): bytes the server sent unasked, or its close,
-   retire it. http:// URLs with IPv4 or [IPv6] literals or host names
-   (resolved once per client with getaddrinfo, which blocks; a failure is
-   not cached). https:// fails with ASYNC_HTTP_ESCHEME: TLS is not built.
-
+   As aiohttp's ClientSession: one client per application.
+   - A pool of keep-alive connections keyed by scheme, host and port, with
+     a total limit (default 100) and an optional per-host limit (requests
+     beyond wait their turn, first come first served). A pooled connection
+     is checked before reuse (one non-blocking peek): bytes the server sent
+     unasked, or its close, retire it. An idempotent request whose pooled
+     connection the server closed is retried once on a new one.
+   - ClientTimeout's total (default 300 s), connect (default 30 s: the
+     lookup, the connect and the TLS handshake) and sock_read timeouts.
+   - Names are looked up off the loop (getaddrinfo, or config.resolver, on
+     the io's worker pool), cached dns_cache_ttl (10 s), one lookup shared
+     by the requests that wait for it. Every address is tried, IPv6 and
+     IPv4 taking turns (RFC 8305's Happy Eyeballs: 250 ms apart).
+   - Redirects followed (max_redirects, 10): 303 makes a GET, 301/302 turn
+     a POST into a GET, 307/308 keep method and body; Location resolved by
+     RFC 3986 (async_http_url_resolve); credentials stay behind on the way
+     to another origin; response.history lists the hops.
+   - Bodies decompressed as they stream (ASYNC_HTTP_ZLIB: gzip, deflate;
+     Accept-Encoding sent unless yours); the body limit (max_body_size) is
+     on the decoded size; a streamed body (on_body) has no limit.
+   - Proxies: config.proxy, or http_proxy / https_proxy / no_proxy with
+     trust_env; https through CONNECT.
+   - What you send is checked first: the method and header names are
+     tokens, values hold no control characters, framing is the client's
+     (a Content-Length must match the body; Transfer-Encoding: chunked
+     makes the body go chunked), your Host replaces the client's, and
+     http://user:pass@host/ becomes Authorization: Basic.
+   - request.info and config.trace tell what happened (times, the peer's
+     address, the heads sent and received): what fetch -v and -w print.
+   - async_http_client_close cancels the requests still running and runs
+     the loop until they have let go: the way to shut down after a gather
+     that failed fast.
    A request is described by an async_http_request_desc (method, URL,
    headers, body, timeout, on_body); async_http_start copies what it needs
-   (the URL and the header lines), so the desc may go as soon as it returns;
-   only the body must stay put until the request is done. The older calls
-   async_http_fetch / _get / _head / _post / _put / _delete take the same
-   inputs from the request's own fields (headers, body, timeout, on_body).
+   (the method, URL and header lines), so the desc may go as soon as it
+   returns; only the body must stay put until the request is done. The
+   older calls async_http_fetch / _get / _head / _post / _put / _delete
+   take the same inputs from the request's own fields.
 
    CONFIGURATION
    =============
-   async_http_client_config, zero meaning the default: limits, timeouts,
-   buffer sizes and the allocator (`alloc(user, ptr, size)`: realloc-like,
-   size 0 frees; default realloc/free). async.h itself never allocates; the
-   client allocates connection buffers and response bodies through `alloc`.
-   Macros defined before the include:
+   async_http_client_config and async_io_config, zero meaning the default:
+   limits, timeouts, buffer sizes, TLS, proxies, the resolver, the trace,
+   and the allocator (`alloc(user, ptr, size)`: realloc-like, size 0 frees;
+   default realloc/free). async.h itself never allocates; the client
+   allocates connection buffers, response bodies and lookups through
+   `alloc`. Macros defined before the include:
+       ASYNC_HTTP_TLS           https, with OpenSSL 3 (-lssl -lcrypto)
+       ASYNC_HTTP_ZLIB          gzip and deflate bodies, with zlib (-lz)
+       ASYNC_HTTP_NO_URING      epoll only: no liburing needed
        ASYNC_HTTP_PARSER_ONLY   only the response parser: no backend, no
                                 client, no liburing (builds anywhere C99 does)
+       ASYNC_IO_FAULT_*         fault injection, for tests (>>io)
 
    SECTIONS
    ========
    Each part of the file starts with a banner `// >>name`; search for it.
+   The declarations:
        >>errors     one list of the error codes, their names and texts
        >>parser     the incremental HTTP/1.1 response parser (no I/O)
        >>io         the backend contract: async_io_* operations, one verb each
-       >>uring      the io_uring backend
-       >>epoll      the epoll backend, where io_uring is refused; async_io_init
        >>workers    what crosses threads: async_io_post, the worker pool
-       >>client     the client's types and calls
+       >>stream     a connection's bytes, plain or TLS; TLS contexts
+       >>client     the client's config, request, response, calls
+   The implementation, in the same order, then the client's parts:
+       >>uring >>epoll   the two backends behind the >>io contract
        >>pool       connections: per-host idle lists, the free list, the queue
-       >>url        URLs and the host table
-       >>stream     a connection's byte stream: open, send, recv, idle check, close
-       >>request    building the request bytes
-       >>sink       parser -> sink: the stored body (with its limit) or on_body
-       >>exchange   one request as steps: pool, open, send, receive, settle, conclude
+       >>resolve    name lookups on the worker pool, their cache
+       >>url        URLs taken apart and resolved, the host table
+       >>proxy      which proxy a host goes through
+       >>tls        OpenSSL over the stream's buffers
+       >>request    what is sent: checks, framing, the bytes
+       >>sink       parser -> decoder -> the stored body or on_body
+       >>exchange   one request: attempts made of steps, each poll-style
+       >>open       resolve -> dial (Happy Eyeballs) -> tunnel -> handshake
+       >>transfer   send -> receive -> settle
+       >>conclude   done, retry, redirect or fail
+       >>task       the coroutine: the steps in order, and the public calls
        >>license
-   In the implementation the same banners appear in the same order.
 
    LIMITS
    ======
-   No TLS, no redirects, no compression, no proxies, no request pipelining.
-   Linux 5.19 or later (IORING_OP_SOCKET).
+   HTTP/1.1 only (no HTTP/2 or 3), no request pipelining, no cookie jar,
+   no WebSocket (a 101 is an answer only to a request that asked to
+   upgrade), no proxy over https or SOCKS. Linux: io_uring needs 5.19 or
+   later (IORING_OP_SOCKET); epoll runs anywhere Linux does.
 */
 #ifndef ASYNC_HTTP_H
 #define ASYNC_HTTP_H
@@ -4411,11 +4475,12 @@ static async_future *async_http__connecting(async_http_request *r, async_future 
     return async_http__timed(r, f, r->_try.connect_deadline && left <= 0 ? 1 : left);
 }
 
-// >>dial
-/* Connecting: one address after another, RFC 8305's Happy Eyeballs: the
-   next attempt starts 250 ms after the last (at once if the last failed),
-   up to three at a time; the first to connect wins, the others are
-   cancelled and their sockets closed. */
+// >>open
+/* A new connection: the host's addresses (resolve), a connect to one of
+   them (dial: RFC 8305's Happy Eyeballs: the next attempt 250 ms after the
+   last, at once if the last failed, up to three at a time; the first to
+   connect wins, the others are cancelled and their sockets closed), the
+   proxy's CONNECT (tunnel), the TLS handshake. */
 #define ASYNC_HTTP__STAGGER ASYNC_MS(250)
 enum { ASYNC_HTTP__DIAL_IDLE, ASYNC_HTTP__DIAL_SOCKET, ASYNC_HTTP__DIAL_CONNECT, ASYNC_HTTP__DIAL_OVER };
 
@@ -4651,6 +4716,7 @@ static async_future *async_http__handshake_step(async_http_request *r) {
     return NULL;
 }
 
+// >>transfer
 /* The request's bytes in the send buffer, the parser and the sink ready,
    and the first receive started with the send: the response is read the
    moment it arrives, a loop turn sooner. */
@@ -4739,6 +4805,9 @@ static async_future *async_http__settle_step(async_http_request *r) {
     return f || r->_try.conn < 0 ? f : async_stream_settle(&async_http__conn_of(r)->s);
 }
 
+// >>conclude
+/* What an attempt came to: done, another attempt (a retry, a redirect),
+   or the request fails. */
 static int async_http__idempotent(const char *m) {
     return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "PUT") || !strcmp(m, "DELETE") ||
            !strcmp(m, "OPTIONS") || !strcmp(m, "TRACE");
@@ -4939,6 +5008,9 @@ static int async_http__conclude(async_http_request *r) {
     }
     return async_http__give_up(r, err, why);
 }
+
+// >>task
+/* The request's coroutine, and the calls that start it. */
 
 /* Await each future a step names until the step is over. One line: the
    portable coroutines allow one await per line. */
