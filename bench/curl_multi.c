@@ -1,12 +1,19 @@
 /* curl_multi.c - libcurl multi-interface peer for the HTTP client benchmark.
  *
- *   curl_multi URL CONNECTIONS TOTAL_REQUESTS [SECONDS]
+ *   curl_multi [--cacert FILE] [--close] URL CONNECTIONS TOTAL_REQUESTS [SECONDS]
  *
  * CONNECTIONS easy handles, each re-added to the multi handle after it finishes, so
  * the keep-alive connections in the multi's cache are reused, until TOTAL_REQUESTS
  * have been started or SECONDS (default 10) have elapsed; requests in flight at the
  * deadline are finished. Bodies are discarded (the write callback only counts bytes).
  * Prints:  RESULT requests=N errors=E seconds=S cpu_us_per_req=C rss_kib=R
+ *
+ * --cacert FILE: https, the server verified against FILE's CA (CURLOPT_CAINFO, curl's
+ *   --cacert); host name checked as by default.
+ * --close: every request sends "Connection: close" and its connection is not kept
+ *   (CURLOPT_FORBID_REUSE): a new connection, and for https a handshake, per request.
+ *   TLS sessions are resumed as libcurl does by default: each easy handle keeps the
+ *   session of its last connection (CURLOPT_SSL_SESSIONID_CACHE, on by default).
  *
  * Two drivers (env CURL_MULTI_MODE), both standard libcurl usage:
  *   poll (default) curl_multi_perform + curl_multi_poll: the documented simple loop.
@@ -74,8 +81,22 @@ static int on_timer(CURLM *m, long timeout_ms, void *up)
 
 int main(int argc, char **argv)
 {
+    const char *cacert = NULL;
+    int close_each = 0;
+    while (argc > 1 && strncmp(argv[1], "--", 2) == 0) {
+        if (strcmp(argv[1], "--close") == 0) {
+            close_each = 1;
+            argv++, argc--;
+        } else if (strcmp(argv[1], "--cacert") == 0 && argc > 2) {
+            cacert = argv[2];
+            argv += 2, argc -= 2;
+        } else {
+            argc = 0; /* usage */
+            break;
+        }
+    }
     if (argc < 4 || argc > 5) {
-        fprintf(stderr, "usage: %s URL CONNECTIONS TOTAL_REQUESTS [SECONDS]\n", argv[0]);
+        fprintf(stderr, "usage: curl_multi [--cacert FILE] [--close] URL CONNECTIONS TOTAL_REQUESTS [SECONDS]\n");
         return 2;
     }
     const char *url = argv[1];
@@ -104,6 +125,7 @@ int main(int argc, char **argv)
         curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_timer);
     }
 
+    struct curl_slist *close_hdr = close_each ? curl_slist_append(NULL, "Connection: close") : NULL;
     CURL **h = calloc((size_t)conns, sizeof *h);
     if (!h || (use_epoll && g_epfd < 0)) {
         perror("setup");
@@ -115,6 +137,12 @@ int main(int argc, char **argv)
         curl_easy_setopt(h[i], CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(h[i], CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(h[i], CURLOPT_TIMEOUT, 30L); /* a stuck request cannot hang us */
+        if (cacert)
+            curl_easy_setopt(h[i], CURLOPT_CAINFO, cacert);
+        if (close_each) {
+            curl_easy_setopt(h[i], CURLOPT_HTTPHEADER, close_hdr);
+            curl_easy_setopt(h[i], CURLOPT_FORBID_REUSE, 1L);
+        }
     }
 
     long started = 0, done = 0, errors = 0;
@@ -150,8 +178,12 @@ int main(int argc, char **argv)
             CURL *e = msg->easy_handle;
             long code = 0;
             curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-            if (msg->data.result != CURLE_OK || code != 200)
+            if (msg->data.result != CURLE_OK || code != 200) {
+                if (!errors)
+                    fprintf(stderr, "curl_multi: first failed request: %s (status %ld)\n",
+                            curl_easy_strerror(msg->data.result), code);
                 errors++;
+            }
             done++;
             curl_multi_remove_handle(multi, e);
             if (started < total && now_s() < deadline) {
@@ -180,6 +212,7 @@ int main(int argc, char **argv)
     for (long i = 0; i < conns; i++)
         curl_easy_cleanup(h[i]);
     free(h);
+    curl_slist_free_all(close_hdr);
     curl_multi_cleanup(multi);
     curl_global_cleanup();
     if (g_epfd >= 0)
