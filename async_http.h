@@ -70,7 +70,7 @@
    - async_io_to_thread(io, &work, fn, arg), asyncio's to_thread: fn runs
      on a worker thread and work.future completes on the loop. Workers
      start as jobs need them, up to async_io_config.max_workers (default
-     4), and async_io_exit joins them. Cancelling the await ends the future
+     16: lookups wait on the network, not the CPU), and async_io_exit joins them. Cancelling the await ends the future
      at once, not fn: the pool keeps the async_work until fn has returned,
      then calls work.release (>>workers: who owns what, and until when).
    A job counts as in flight (a task awaiting one is never ASYNC_EDEADLK);
@@ -381,7 +381,7 @@ typedef struct async_io_config {
     void *log_user;
     unsigned entries; /* io_uring submission queue size; 0: 1024 */
     unsigned flags;   /* io_uring_setup flags to use instead of the best the kernel takes */
-    unsigned max_workers; /* threads of async_io_to_thread's pool, started as needed; 0: 4 */
+    unsigned max_workers; /* threads of async_io_to_thread's pool, started as needed; 0: 16 */
 } async_io_config;
 
 typedef struct async_io__backend async_io__backend;
@@ -2385,7 +2385,7 @@ enum { ASYNC_IO__WORK_QUEUED = 1, ASYNC_IO__WORK_RUNNING = 2 };
 #endif
 
 static int async_io__workers_init(async_io *io, const async_io_config *config) {
-    io->_max_workers = config && config->max_workers ? config->max_workers : 4;
+    io->_max_workers = config && config->max_workers ? config->max_workers : 16;
     io->_wake_fd = eventfd(0, EFD_CLOEXEC);
     if (io->_wake_fd < 0) {
         snprintf(io->_error, sizeof io->_error, "eventfd failed: %s", strerror(errno));

@@ -239,7 +239,7 @@ TEST(test_workers_start_lazily) {
 }
 
 /* Many more jobs than workers: never more than the cap at once, and the cap is reached; every
-   result arrives; the threads are the cap's number. cap 0 means 4. */
+   result arrives; the threads are the cap's number. cap 0 means 16. */
 static void many_jobs(unsigned cap, unsigned expect) {
     enum { N = 40 };
     rig r;
@@ -268,7 +268,7 @@ static void many_jobs(unsigned cap, unsigned expect) {
 
 TEST(test_cap_holds) {
     many_jobs(3, 3);
-    many_jobs(0, 4); /* the default */
+    many_jobs(0, 16); /* the default */
 }
 
 /* A cancelled await completes at once while fn runs on; the pool holds the work until fn
