@@ -104,10 +104,13 @@
    As aiohttp's ClientSession: one client per application.
    - A pool of keep-alive connections keyed by scheme, host and port, with
      a total limit (default 100) and an optional per-host limit (requests
-     beyond wait their turn, first come first served). A pooled connection
-     is checked before reuse (one non-blocking peek): bytes the server sent
-     unasked, or its close, retire it. An idempotent request whose pooled
-     connection the server closed is retried once on a new one.
+     beyond wait their turn, first come first served). An idle connection
+     keeps a receive posted: bytes the server sends unasked, or its close,
+     retire it the moment they come, and taking it costs no syscall (a
+     POST, which could not be retried, still has the socket peeked, and so
+     does anything when the loop has not asked the kernel for 1 ms). An
+     idempotent request whose pooled connection the server closed is
+     retried once on a new one.
    - ClientTimeout's total (default 300 s), connect (default 30 s: the
      lookup, the connect and the TLS handshake) and sock_read timeouts.
    - Names are looked up off the loop (getaddrinfo, or config.resolver, on
@@ -403,6 +406,8 @@ typedef struct async_io {
     async_io_op *_backlog_tail;
 #endif
     int _epfd;
+    async_time _polled; /* when the backend last asked the kernel what happened */
+    unsigned _lazy_turns; /* turns since, that had tasks ready and did not ask */
     async_io__fd *_fds; /* epoll: per fd, what waits for it */
     int _nfds;
     char _error[512];   /* why init failed, and what to do */
@@ -443,6 +448,8 @@ struct async_io_op {
     async_io *io;
     uint8_t kind;        /* ASYNC_IO_SEND, ... */
     uint8_t _cancel_sent, _queued;
+    uint8_t _drained;    /* a receive: the last one on this op came back short */
+    uint8_t _unheld;     /* not counted in io->inflight (async_io__op_unhold) */
     async_io_op *_next;  /* in a backend's list (a backlog, an fd's waiters) */
     async_io__args _args;
 };
@@ -471,6 +478,11 @@ const char *async_io_backend_name(const async_io *io); /* "io_uring" or "epoll" 
 /* Whatever is still in flight is the caller's to have finished first; the
    worker pool is stopped as >>workers says. */
 void async_io_exit(async_io *io);
+/* Hand the kernel what is queued and take what has completed, now, without
+   waiting. The loop does this when it waits, and at least every
+   ASYNC_IO_LAZY_TURNS turns while tasks are ready; call it when the loop
+   stops for a while with closes or sends still queued. */
+void async_io_flush(async_io *io);
 
 async_future *async_io_socket(async_io *io, async_io_op *op, int domain, int type, int protocol);
 async_future *async_io_connect(async_io *io, async_io_op *op, int fd, const struct sockaddr *addr, socklen_t len);
@@ -651,8 +663,20 @@ void async_stream_recv_start(async_stream *s, void *buf, size_t cap);
 async_future *async_stream_recv(async_stream *s, void *buf, size_t cap, size_t *n, int *err);
 /* Withdraw what is in flight and wait until the kernel let go (NULL then). */
 async_future *async_stream_settle(async_stream *s);
-/* An idle stream is clean: nothing to read, not closed by the peer. */
-int async_stream_idle_clean(async_stream *s);
+/* Watch an idle stream: a receive stays posted into buf (TLS: into its own
+   buffer) while nobody reads, and completes when the peer sends something
+   unasked or closes. Returns its future, or NULL if that happened already.
+   The next async_stream_recv (same buf and cap) takes the receive over; to
+   close instead, settle first. */
+async_future *async_stream_watch(async_stream *s, void *buf, size_t cap);
+/* An idle stream is clean: nothing to read, not closed by the peer. A
+   watched one answers from its receive, with no syscall, if the loop asked
+   the kernel within the last ASYNC_STREAM_FRESH (1 ms); otherwise, or with
+   `ask`, or unwatched, one non-blocking peek tells. */
+int async_stream_idle_clean(async_stream *s, int ask);
+#ifndef ASYNC_STREAM_FRESH
+#define ASYNC_STREAM_FRESH ASYNC_MS(1)
+#endif
 /* Close: a TLS stream that ran cleanly sends close_notify first. */
 void async_stream_close(async_stream *s);
 int async_stream_is_open(const async_stream *s);        /* connected, and TLS (if any) set up */
@@ -723,6 +747,7 @@ typedef struct async_http_client {
     async_http_request *_wait_head, *_wait_tail; /* waiting for a connection, FIFO */
     async_http_request *_live;                   /* every request not yet done */
     size_t _busy;                                /* connections lent to requests */
+    size_t _closing, _waiting;                   /* slots closing; requests in the queue */
     uint64_t _connects;                          /* connections opened so far */
     async_http__conn *_free_conns;               /* slots without a socket */
     async_http__conn *_idle_newest, *_idle_oldest;
@@ -1071,23 +1096,33 @@ void async_http_parser_rebase(async_http_parser *p, char *head_buf, size_t head_
 
 static int async_http__is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 
-static int async_http__is_ows(unsigned char c) { return c == ' ' || c == '\t'; }
-
-/* tchar (RFC 9110 5.6.2): the characters of a token, such as a field name. */
-static int async_http__is_tchar(unsigned char c) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || async_http__is_digit(c)) return 1;
-    switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-/* Field values, reason phrases and chunk extensions may hold anything but control characters
-   (HTAB excepted); obs-text (0x80-0xFF) included. */
-static int async_http__is_text(unsigned char c) { return c >= 0x20 ? c != 0x7f : c == '\t'; }
+/* Character classes by table (the parser asks one per byte of a head):
+   tchar (RFC 9110 5.6.2: the characters of a token, such as a field name);
+   text (field values, reason phrases and chunk extensions: anything but
+   control characters, HTAB excepted, obs-text 0x80-0xFF included); OWS.
+   The tests check the table against these definitions. */
+enum { ASYNC_HTTP__TCHAR = 1, ASYNC_HTTP__TEXT = 2, ASYNC_HTTP__OWS = 4 };
+static const unsigned char async_http__class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    6, 3, 2, 3, 3, 3, 3, 3, 2, 2, 3, 3, 2, 3, 3, 2,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2,
+    2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 3, 2, 3, 0,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+};
+static int async_http__is_tchar(unsigned char c) { return async_http__class[c] & ASYNC_HTTP__TCHAR; }
+static int async_http__is_text(unsigned char c) { return async_http__class[c] & ASYNC_HTTP__TEXT; }
+static int async_http__is_ows(unsigned char c) { return async_http__class[c] & ASYNC_HTTP__OWS; }
 
 /* Hex digit value, or -1. */
 static int async_http__hex(unsigned char c) {
@@ -1097,15 +1132,16 @@ static int async_http__hex(unsigned char c) {
 }
 
 static unsigned char async_http__lower(unsigned char c) {
-    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
+    return (unsigned char)(c + ((unsigned)(c - 'A') < 26u) * ('a' - 'A'));
 }
 
 static int async_http__ieq(const char *a, size_t alen, const char *b, size_t blen) {
     size_t i;
     if (alen != blen) return 0;
-    for (i = 0; i < alen; i++)
-        if (async_http__lower((unsigned char)a[i]) != async_http__lower((unsigned char)b[i]))
-            return 0;
+    for (i = 0; i < alen; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (x != y && async_http__lower(x) != async_http__lower(y)) return 0;
+    }
     return 1;
 }
 
@@ -1261,12 +1297,10 @@ static int async_http__field_line(async_http_parser *p, const char *line, size_t
     if (colon == line) return async_http__malformed_at(p, "empty header field name", line);
     value = colon + 1;
     while (value < end && async_http__is_ows((unsigned char)*value)) value++;
-    for (s = value_end = value; s < end; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (!async_http__is_text(c))
-            return async_http__bad_char(p, s, "control character in header field value");
-        if (!async_http__is_ows(c)) value_end = s + 1; /* trailing OWS is not part of it */
-    }
+    for (s = value; s < end && async_http__is_text((unsigned char)*s); s++) continue;
+    if (s < end) return async_http__bad_char(p, s, "control character in header field value");
+    value_end = end; /* trailing OWS is not part of it */
+    while (value_end > value && async_http__is_ows((unsigned char)value_end[-1])) value_end--;
     h = &p->headers[p->header_count++];
     h->name = line;
     h->name_len = (size_t)(colon - line);
@@ -1685,11 +1719,30 @@ static void async_io__workers_fini(async_io *io);
 static int async_io__run_posted(async_io *io);
 static int async_io__deadlocked(async_io *io, async_time timeout);
 
+/* A turn that has tasks still ready (timeout 0) need not ask the kernel:
+   what it queued goes with a later turn's, in one syscall, and what
+   completed waits at most ASYNC_IO_LAZY_TURNS turns. (A loop busy with
+   ready tasks would otherwise make a syscall per turn, several per
+   request.) */
+#ifndef ASYNC_IO_LAZY_TURNS
+#define ASYNC_IO_LAZY_TURNS 8
+#endif
+static int async_io__lazy_turn(async_io *io, async_time timeout) {
+    if (timeout != 0 || io->_lazy_turns >= ASYNC_IO_LAZY_TURNS) {
+        io->_lazy_turns = 0;
+        return 0;
+    }
+    io->_lazy_turns++;
+    return 1;
+}
+
 static void async_io__complete(async_io_op *op, int res) {
     async_io *io = op->io;
-    io->inflight--;
+    if (op->_unheld) op->_unheld = 0;
+    else io->inflight--;
     if (op->kind == ASYNC_IO_CONNECT || op->kind == ASYNC_IO_SEND || op->kind == ASYNC_IO_RECV)
         res = ASYNC_IO_FAULT_RESULT(op->kind, res);
+    op->_drained = op->kind == ASYNC_IO_RECV && res >= 0 && (size_t)res < op->_args.len;
     if (res >= 0) async_future_set_result(&op->future, res);
     else if (op->_cancel_sent && (res == -ECANCELED || res == -EINTR)) async_future_set_error(&op->future, ASYNC_ECANCELED);
     else async_future_set_error(&op->future, res);
@@ -1702,12 +1755,28 @@ static void async_io__op_cancel(async_future *f) {
     op->io->_backend->cancel(op);
 }
 
+/* An operation nobody awaits (a watch on an idle connection) must not keep
+   the loop waiting, nor hide a deadlock: it leaves io->inflight until
+   someone awaits it again. */
+static void async_io__op_unhold(async_io_op *op) {
+    if (op->_unheld || async_done(&op->future)) return;
+    op->_unheld = 1;
+    op->io->inflight--;
+}
+
+static void async_io__op_hold(async_io_op *op) {
+    if (!op->_unheld) return;
+    op->_unheld = 0;
+    op->io->inflight++;
+}
+
 /* Every verb writes what its kind needs into op->_args, then this starts it. */
 static async_future *async_io__submit(async_io *io, async_io_op *op, int kind) {
     async_future_init_cancellable(&op->future, async_io__op_cancel);
     op->io = io;
     op->kind = (uint8_t)kind;
     op->_cancel_sent = 0;
+    op->_unheld = 0;
     io->inflight++;
     io->_backend->start(io, op);
     return &op->future;
@@ -1796,6 +1865,11 @@ int async_io_idle_clean(async_io *io, int fd) {
 
 const char *async_io_error(const async_io *io) { return io->_error; }
 
+void async_io_flush(async_io *io) {
+    io->_lazy_turns = ASYNC_IO_LAZY_TURNS; /* this one is not skipped */
+    io->_backend->poll(io, 0);
+}
+
 void async_io_exit(async_io *io) {
     async_io__workers_stop(io);
     if (io->_backend) io->_backend->exit(io);
@@ -1821,7 +1895,7 @@ static struct io_uring_sqe *async_io__uring_sqe(async_io *io) {
     return sqe;
 }
 
-static void async_io__uring_prep(struct io_uring_sqe *sqe, async_io_op *op) {
+static void async_io__uring_prep(async_io *io, struct io_uring_sqe *sqe, async_io_op *op) {
     const async_io__args *a = &op->_args;
     if (op->_queued == ASYNC_IO__QUEUED_CANCEL) {
         io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
@@ -1832,7 +1906,12 @@ static void async_io__uring_prep(struct io_uring_sqe *sqe, async_io_op *op) {
     case ASYNC_IO_SOCKET: io_uring_prep_socket(sqe, a->fd, a->flags, a->protocol, 0); break;
     case ASYNC_IO_CONNECT: io_uring_prep_connect(sqe, a->fd, a->addr, a->addrlen); break;
     case ASYNC_IO_SEND: io_uring_prep_send(sqe, a->fd, a->buf, a->len, a->flags); break;
-    case ASYNC_IO_RECV: io_uring_prep_recv(sqe, a->fd, a->buf, a->len, a->flags); break;
+    case ASYNC_IO_RECV:
+        io_uring_prep_recv(sqe, a->fd, a->buf, a->len, a->flags);
+        /* After a short receive the socket is empty: wait for data before
+           trying (a kernel with DEFER_TASKRUN has POLL_FIRST). */
+        if (op->_drained && (io->_setup_flags & IORING_SETUP_DEFER_TASKRUN)) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+        break;
     case ASYNC_IO_ACCEPT: io_uring_prep_accept(sqe, a->fd, (struct sockaddr *)a->buf, a->addrlenp, a->flags); break;
     case ASYNC_IO_CLOSE: io_uring_prep_close(sqe, a->fd); break;
     case ASYNC_IO_READ: io_uring_prep_read(sqe, a->fd, a->buf, (unsigned)a->len, (uint64_t)a->offset); break;
@@ -1864,7 +1943,7 @@ static void async_io__backlog_flush(async_io *io) {
     while ((op = io->_backlog_head) != NULL && (sqe = io_uring_get_sqe(&io->_ring)) != NULL) {
         io->_backlog_head = op->_next;
         if (!io->_backlog_head) io->_backlog_tail = NULL;
-        async_io__uring_prep(sqe, op);
+        async_io__uring_prep(io, sqe, op);
         op->_queued = 0;
     }
 }
@@ -1872,7 +1951,7 @@ static void async_io__backlog_flush(async_io *io) {
 static void async_io__uring_start(async_io *io, async_io_op *op) {
     struct io_uring_sqe *sqe = io->_backlog_head ? NULL : async_io__uring_sqe(io);
     op->_queued = 0;
-    if (sqe) async_io__uring_prep(sqe, op);
+    if (sqe) async_io__uring_prep(io, sqe, op);
     else async_io__backlog_push(io, op, ASYNC_IO__QUEUED_START);
 }
 
@@ -1886,7 +1965,7 @@ static void async_io__uring_cancel(async_io_op *op) {
     }
     if ((sqe = async_io__uring_sqe(io)) != NULL) {
         op->_queued = ASYNC_IO__QUEUED_CANCEL;
-        async_io__uring_prep(sqe, op);
+        async_io__uring_prep(io, sqe, op);
         op->_queued = 0;
     } else {
         async_io__backlog_push(io, op, ASYNC_IO__QUEUED_CANCEL);
@@ -1954,6 +2033,7 @@ static int async_io__uring_poll(void *backend, async_time timeout) {
     /* With a backlog, come back soon: room frees up as completions are reaped.
        So too while the wake-up could not be armed: it would not wake us. */
     if (io->_backlog_head || !io->_wake_armed) timeout = 0;
+    else if (async_io__lazy_turn(io, timeout)) return 0;
     if (timeout == 0) {
         rc = io_uring_submit_and_get_events(&io->_ring);
     } else {
@@ -1965,6 +2045,7 @@ static int async_io__uring_poll(void *backend, async_time timeout) {
     }
     /* EBUSY/EAGAIN: the kernel's completion queue is full; reaping makes room. */
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) return rc;
+    io->_polled = async_now(io->loop);
     async_io__uring_reap(io);
     return 0;
 }
@@ -2254,10 +2335,12 @@ static int async_io__epoll_poll(void *backend, async_time timeout) {
     struct epoll_event ev[256];
     int n, i, ms;
     if (async_io__deadlocked(io, timeout)) return ASYNC_EDEADLK;
+    if (async_io__lazy_turn(io, timeout)) return 0;
     /* epoll_wait counts in ms: round up, so that a timer is never woken early. */
     ms = timeout < 0 ? -1 : timeout > (async_time)INT32_MAX * 1000000 ? INT32_MAX : (int)((timeout + 999999) / 1000000);
     n = epoll_wait(io->_epfd, ev, 256, ms);
     if (n < 0) return errno == EINTR ? 0 : -errno;
+    io->_polled = async_now(io->loop);
     for (i = 0; i < n; i++) {
         int fd = ev[i].data.fd;
         async_io__fd *st;
@@ -2601,16 +2684,21 @@ static void async_io__workers_fini(async_io *io) {
 }
 
 // >>client
-/* A connection slot: free (no socket), idle in the pool, or lent to a request. */
-enum { ASYNC_HTTP__FREE, ASYNC_HTTP__IDLE, ASYNC_HTTP__BUSY };
+/* A connection slot: free (no socket), idle in the pool, lent to a
+   request, or closing (its watch being withdrawn: >>pool). */
+enum { ASYNC_HTTP__FREE, ASYNC_HTTP__IDLE, ASYNC_HTTP__BUSY, ASYNC_HTTP__CLOSING };
 
 struct async_http__conn {
     async_stream s;
-    struct sockaddr_storage peer; /* where it is connected to */
+    async_http_client *client;
+    char peer_ip[46];             /* where it is connected to, in words */
+    unsigned peer_port;
     char *rbuf, *sbuf; /* what is received and what is sent (the request) */
     size_t scap;
     int state;
     size_t host;
+    async_waiter watch;     /* idle or closing: woken when its receive ends */
+    async_future *watched;  /* the future it waits on, NULL: none */
     async_http__conn *next, *prev;   /* the free list, or its host's idle list */
     async_http__conn *newer, *older; /* every idle connection, the newest first */
 };
@@ -2683,6 +2771,7 @@ int async_http_client_init(async_http_client *c, async_io *io, const async_http_
     memset(c->_conns, 0, cfg->limit * sizeof *c->_conns);
     for (i = cfg->limit; i-- > 0;) {
         async_stream_init(&c->_conns[i].s, io, -1);
+        c->_conns[i].client = c;
         c->_conns[i].next = c->_free_conns;
         c->_free_conns = &c->_conns[i];
     }
@@ -2712,6 +2801,7 @@ void async_http_client_get_stats(const async_http_client *c, async_http_client_s
 }
 
 static void async_http__lookup_abandon(struct async_http__lookup *l);
+static void async_http__unwatch(async_http__conn *k);
 
 void async_http_client_close(async_http_client *c) {
     size_t i;
@@ -2725,6 +2815,9 @@ void async_http_client_close(async_http_client *c) {
     }
     for (i = 0; i < c->config.limit; i++) {
         async_http__conn *k = &c->_conns[i];
+        async_future *f;
+        async_http__unwatch(k); /* an idle or closing slot's receive is withdrawn here */
+        while ((f = async_stream_settle(&k->s)) != NULL) async_run(c->io->loop, f);
         async_stream_close(&k->s);
         async_http__alloc(c, k->rbuf, 0);
         async_http__alloc(c, k->sbuf, 0);
@@ -2756,6 +2849,24 @@ static int async_http__host_may_open(async_http_client *c, size_t host) {
     return !c->config.limit_per_host || c->_hosts[host].busy < c->config.limit_per_host;
 }
 
+/* Idle connections are watched (async_stream_watch): what a server sends
+   unasked, or its close, retires the connection the moment it comes, and
+   taking one costs no syscall (no peek). A watched receive holds the
+   slot's buffer, so a slot whose connection is closed for another waits,
+   CLOSING, until the kernel let go of it. */
+static void async_http__watch_woken(async_waiter *w, async_future *done);
+
+static void async_http__unwatch(async_http__conn *k) {
+    if (k->watched) async_future_remove_waiter(k->watched, &k->watch);
+    k->watched = NULL;
+}
+
+static void async_http__watch_on(async_http__conn *k, async_future *f) {
+    k->watch.wake = async_http__watch_woken;
+    k->watched = f;
+    async_future_add_waiter(f, &k->watch);
+}
+
 static void async_http__idle_push(async_http_client *c, async_http__conn *k) {
     async_http__host *h = &c->_hosts[k->host];
     k->state = ASYNC_HTTP__IDLE;
@@ -2778,6 +2889,16 @@ static void async_http__idle_remove(async_http_client *c, async_http__conn *k) {
     else c->_idle_newest = k->older;
     if (k->older) k->older->newer = k->newer;
     else c->_idle_oldest = k->newer;
+    async_http__unwatch(k);
+}
+
+/* Into the pool, watched; 0 if it is not clean enough for that. */
+static int async_http__idle_keep(async_http_client *c, async_http__conn *k) {
+    async_future *f = async_stream_watch(&k->s, k->rbuf, c->config.recv_buffer_size);
+    if (!f) return 0;
+    async_http__idle_push(c, k);
+    async_http__watch_on(k, f);
+    return 1;
 }
 
 /* Close the connection and put its slot on the free list. */
@@ -2788,26 +2909,69 @@ static void async_http__free_slot(async_http_client *c, async_http__conn *k) {
     c->_free_conns = k;
 }
 
+/* Close a connection no request holds (out of the idle lists): at once,
+   or CLOSING until its receive is withdrawn. 1 if the slot is free now. */
+static int async_http__retire(async_http_client *c, async_http__conn *k) {
+    async_future *f;
+    while ((f = async_stream_settle(&k->s)) != NULL && async_done(f)) continue; /* epoll withdraws at once */
+    if (!f) {
+        async_http__free_slot(c, k);
+        return 1;
+    }
+    k->state = ASYNC_HTTP__CLOSING;
+    c->_closing++;
+    async_http__watch_on(k, f);
+    return 0;
+}
+
+static void async_http__serve_waiters(async_http_client *c);
+
+/* An idle connection's receive ended (the server spoke or closed: only
+   TLS's own bytes, a session ticket, keep it), or a closing one's was
+   withdrawn: either way, a slot for the waiters. */
+static void async_http__watch_woken(async_waiter *w, async_future *done) {
+    async_http__conn *k = ASYNC_HTTP__CONTAINER(w, async_http__conn, watch);
+    async_http_client *c = k->client;
+    (void)done;
+    k->watched = NULL;
+    if (k->state == ASYNC_HTTP__CLOSING) {
+        c->_closing--;
+        async_http__retire(c, k);
+    } else {
+        async_http__idle_remove(c, k);
+        if (async_stream_idle_clean(&k->s, 0) && async_http__idle_keep(c, k)) return;
+        if (!async_http__retire(c, k)) return;
+    }
+    async_http__serve_waiters(c);
+}
+
 /* A connection for the request, in O(1): the host's most recently used
    idle one (if it is still clean), else a free slot, else the slot of the
-   longest idle connection to another host (closed). -1 if the request
-   must wait. */
-static long async_http__pick(async_http_client *c, size_t host, int fresh) {
+   longest idle connection to another host (closed; if that takes a loop
+   turn, -1 now and the slot goes to the queue). -1 if the request must
+   wait; `queued`: it is in the queue already. A retry wants a new
+   connection; a request that could not be retried (a POST) has the
+   socket asked even when the watch is fresh. */
+static int async_http__idempotent(const char *m);
+
+static long async_http__pick(async_http_client *c, async_http_request *r, int queued) {
     async_http__conn *k;
+    size_t host = r->_host;
     if (!async_http__host_may_open(c, host)) return -1;
-    while (!fresh && (k = c->_hosts[host].idle) != NULL) {
+    while (r->_attempts == 0 && (k = c->_hosts[host].idle) != NULL) {
         async_http__idle_remove(c, k);
-        if (async_stream_idle_clean(&k->s)) return (long)(k - c->_conns);
-        async_http__free_slot(c, k); /* a new one may take its place */
+        if (async_stream_idle_clean(&k->s, !async_http__idempotent(r->_method))) return (long)(k - c->_conns);
+        async_http__retire(c, k); /* a new one may take its place */
     }
     if ((k = c->_free_conns) != NULL) {
         c->_free_conns = k->next;
-    } else if ((k = c->_idle_oldest) != NULL) { /* for a fresh one, perhaps the host's own */
-        async_http__idle_remove(c, k);
-        async_stream_close(&k->s);
-    } else {
-        return -1;
+        return (long)(k - c->_conns);
     }
+    /* No more slots closing than requests waiting for one. */
+    if ((k = c->_idle_oldest) == NULL || c->_closing >= c->_waiting + !queued) return -1;
+    async_http__idle_remove(c, k); /* for a fresh one, perhaps the host's own */
+    if (!async_http__retire(c, k)) return -1;
+    c->_free_conns = k->next;
     return (long)(k - c->_conns);
 }
 
@@ -2829,12 +2993,14 @@ static void async_http__enqueue(async_http_client *c, async_http_request *r) {
     if (c->_wait_tail) c->_wait_tail->_wait_next = r;
     else c->_wait_head = r;
     c->_wait_tail = r;
+    c->_waiting++;
 }
 
 static void async_http__unqueue(async_http_client *c, async_http_request *r, async_http_request *prev) {
     if (prev) prev->_wait_next = r->_wait_next;
     else c->_wait_head = r->_wait_next;
     if (c->_wait_tail == r) c->_wait_tail = prev;
+    c->_waiting--;
 }
 
 static void async_http__pool_wait_cancel(async_future *f) {
@@ -2852,7 +3018,7 @@ static void async_http__serve_waiters(async_http_client *c) {
     async_http_request *r = c->_wait_head, *prev = NULL;
     while (r) {
         async_http_request *next = r->_wait_next;
-        long slot = async_http__pick(c, r->_host, r->_attempts > 0);
+        long slot = async_http__pick(c, r, 1);
         if (slot >= 0) {
             async_http__unqueue(c, r, prev);
             async_http__lend(c, r, slot);
@@ -2867,11 +3033,10 @@ static void async_http__serve_waiters(async_http_client *c) {
 
 /* A connection for this attempt now (1), or a place in the queue (0).
    Waiters in the queue could not use what is free now (their host is at
-   its limit), so trying first takes nothing from them. A retry wants a new
-   connection, not another pooled one. */
+   its limit), so trying first takes nothing from them. */
 static int async_http__take_conn(async_http_request *r) {
     async_http_client *c = r->_client;
-    long slot = async_http__pick(c, r->_host, r->_attempts > 0);
+    long slot = async_http__pick(c, r, 0);
     if (slot < 0) {
         async_http__enqueue(c, r);
         return 0;
@@ -2887,8 +3052,7 @@ static void async_http__give_back(async_http_request *r, int keep) {
     async_http__conn *k;
     if (r->_try.conn < 0) return;
     k = &c->_conns[r->_try.conn];
-    if (keep) async_http__idle_push(c, k);
-    else async_http__free_slot(c, k);
+    if (!keep || !async_http__idle_keep(c, k)) async_http__retire(c, k);
     c->_hosts[k->host].busy--;
     c->_busy--;
     r->_try.conn = -1;
@@ -3557,15 +3721,27 @@ async_future *async_stream_settle(async_stream *s) {
         long res;
         if (!(s->_pending & ops[i])) continue;
         if (!async_done(&op->future)) {
+            async_io__op_hold(op); /* awaited now, even a watch's */
             async_future_cancel(&op->future);
             return &op->future;
         }
         /* A socket made by a connect that was cancelled meanwhile is kept, so that it is closed. */
         res = async_stream__take(s, ops[i]);
         if (op->kind == ASYNC_IO_SOCKET && res >= 0) s->fd = (int)res;
-        if (ops[i] != ASYNC_STREAM__OPEN) s->_failed = 1; /* a transfer cut short: the stream is off */
+        /* A transfer cut short puts the stream off; one withdrawn before
+           it moved a byte (a watch's receive) leaves it as it was. */
+        if (ops[i] != ASYNC_STREAM__OPEN && res != ASYNC_ECANCELED) s->_failed = 1;
     }
     return NULL;
+}
+
+/* A watch still waiting: 1 if its silence may be trusted, 0 if the socket
+   must be asked; -1 if it ended (bytes, the end, an error: not clean) or
+   the stream is not idle. */
+static int async_stream__watch_says(async_stream *s, int ask) {
+    if (s->_pending != ASYNC_STREAM__RECV) return s->_pending ? -1 : 0;
+    if (async_done(&s->_recv_op.future)) return -1;
+    return !ask && async_now(s->io->loop) - s->io->_polled < ASYNC_STREAM_FRESH;
 }
 
 int async_stream_is_open(const async_stream *s) {
@@ -3896,21 +4072,33 @@ static async_future *async_tls__recv(async_stream *s, void *buf, size_t cap, siz
 }
 
 /* Bytes that came while idle may be only TLS's own (a session ticket): let
-   OpenSSL read them; anything else (data, an alert, the end) is not clean. */
-static int async_tls__idle_clean(async_stream *s) {
+   OpenSSL read them; anything else (data, an alert, the end) is not clean.
+   A watched stream's receive brought them (or still waits: nothing came);
+   else one non-blocking receive looks. */
+static int async_tls__idle_clean(async_stream *s, int ask) {
     char byte;
-    long got;
-    int rc;
-    if (s->_pending || s->_eof) return 0;
-    if (s->_cin_off) {
-        memmove(s->_cin, s->_cin + s->_cin_off, s->_cin_len - s->_cin_off);
-        s->_cin_len -= s->_cin_off;
-        s->_cin_off = 0;
+    int rc, err = 0, says = async_stream__watch_says(s, ask);
+    if (says < 0 && s->_pending == ASYNC_STREAM__RECV) { /* the watch ended: what came? */
+        async_tls__fill_take(s, &err);
+        if (err || s->_eof) return 0;
+    } else if (says < 0) {
+        return 0;
+    } else if (s->_pending) { /* watched, and nothing came: unless the socket says otherwise */
+        int quiet = s->_cin_len == s->_cin_off && !SSL_has_pending(s->_ssl);
+        return quiet && (says || async_io_idle_clean(s->io, s->fd));
+    } else {
+        long got;
+        if (s->_eof) return 0;
+        if (s->_cin_off) {
+            memmove(s->_cin, s->_cin + s->_cin_off, s->_cin_len - s->_cin_off);
+            s->_cin_len -= s->_cin_off;
+            s->_cin_off = 0;
+        }
+        got = async_io_recv_nowait(s->io, s->fd, s->_cin + s->_cin_len, s->_cin_cap - s->_cin_len);
+        if (got == 0) return 0;
+        if (got > 0) s->_cin_len += (size_t)got;
+        else if (got != -EAGAIN) return 0;
     }
-    got = async_io_recv_nowait(s->io, s->fd, s->_cin + s->_cin_len, s->_cin_cap - s->_cin_len);
-    if (got == 0) return 0;
-    if (got > 0) s->_cin_len += (size_t)got;
-    else if (got != -EAGAIN) return 0;
     if (s->_cin_len == s->_cin_off && !SSL_has_pending(s->_ssl)) return 1;
     ERR_clear_error();
     rc = SSL_read(s->_ssl, &byte, 1);
@@ -3986,7 +4174,7 @@ size_t async_stream_tls_info(const async_stream *s, char *out, size_t cap) {
 }
 #define async_tls__send(s, buf, len, sent, err) async_stream__tcp_send(s, buf, len, sent, err)
 #define async_tls__recv(s, buf, cap, n, err) async_stream__tcp_recv(s, buf, cap, n, err)
-#define async_tls__idle_clean(s) 0
+#define async_tls__idle_clean(s, ask) 0
 #define async_tls__fill_start(s) ((void)0)
 #define async_tls__close(s) ((void)0)
 #endif /* ASYNC_HTTP_TLS */
@@ -3996,21 +4184,42 @@ async_future *async_stream_send(async_stream *s, const void *buf, size_t len, si
 }
 
 void async_stream_recv_start(async_stream *s, void *buf, size_t cap) {
+    async_io__op_hold(&s->_recv_op); /* a watch's receive, taken over */
     if (s->_ssl) async_tls__fill_start(s);
     else if (!(s->_pending & ASYNC_STREAM__RECV))
         async_stream__started(s, ASYNC_STREAM__RECV, async_io_recv(s->io, &s->_recv_op, s->fd, buf, cap, 0));
 }
 
+async_future *async_stream_watch(async_stream *s, void *buf, size_t cap) {
+    async_stream_recv_start(s, buf, cap);
+    if (!(s->_pending & ASYNC_STREAM__RECV) || async_done(&s->_recv_op.future)) return NULL;
+    async_io__op_unhold(&s->_recv_op); /* counted again once awaited */
+    return &s->_recv_op.future;
+}
+
 async_future *async_stream_recv(async_stream *s, void *buf, size_t cap, size_t *n, int *err) {
+    async_io__op_hold(&s->_recv_op);
     return s->_ssl ? async_tls__recv(s, buf, cap, n, err) : async_stream__tcp_recv(s, buf, cap, n, err);
 }
 
-int async_stream_idle_clean(async_stream *s) {
+int async_stream_idle_clean(async_stream *s, int ask) {
+    int says;
     if (s->_failed || s->_unclean) return 0;
-    return s->_ssl ? async_tls__idle_clean(s) : async_io_idle_clean(s->io, s->fd);
+    if (s->_ssl) return async_tls__idle_clean(s, ask);
+    says = async_stream__watch_says(s, ask);
+    return says ? says > 0 : async_io_idle_clean(s->io, s->fd);
 }
 
 void async_stream_close(async_stream *s) {
+    static const unsigned ops[] = {ASYNC_STREAM__OPEN, ASYNC_STREAM__SEND, ASYNC_STREAM__RECV};
+    size_t i;
+    /* What ended is taken (a watch that saw bytes); nothing may be in flight (settle first). */
+    for (i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        if (!(s->_pending & ops[i])) continue;
+        ASYNC_ASSERT(async_done(&async_stream__op(s, ops[i])->future));
+        async_stream__take(s, ops[i]);
+        s->_failed = 1;
+    }
     if (s->_ssl) async_tls__close(s);
     if (s->fd >= 0) async_io_close_detached(s->io, s->fd);
     s->fd = -1;
@@ -4418,17 +4627,25 @@ static void async_http__trace(async_http_request *r, int what, const char *text,
     if (cfg->trace) cfg->trace(cfg->trace_user, r, what, text, len);
 }
 
-/* Where the connection goes, in info and for the trace. */
-static void async_http__note_peer(async_http_request *r, const struct sockaddr_storage *a) {
-    char text[64];
-    const void *ip = a->ss_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)(const void *)a)->sin6_addr
-                                              : (const void *)&((const struct sockaddr_in *)(const void *)a)->sin_addr;
-    inet_ntop(a->ss_family, ip, r->info.remote_ip, sizeof r->info.remote_ip);
-    r->info.remote_port = ntohs(a->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)(const void *)a)->sin6_port
-                                                         : ((const struct sockaddr_in *)(const void *)a)->sin_port);
+/* Where the connection goes, in info (and for the trace, when new); put
+   in words once per connection. */
+static void async_http__note_peer(async_http_request *r, async_http__conn *k, const struct sockaddr_storage *a) {
+    if (a) {
+        const void *ip = a->ss_family == AF_INET6
+                             ? (const void *)&((const struct sockaddr_in6 *)(const void *)a)->sin6_addr
+                             : (const void *)&((const struct sockaddr_in *)(const void *)a)->sin_addr;
+        inet_ntop(a->ss_family, ip, k->peer_ip, sizeof k->peer_ip);
+        k->peer_port = ntohs(a->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)(const void *)a)->sin6_port
+                                                      : ((const struct sockaddr_in *)(const void *)a)->sin_port);
+    }
+    memcpy(r->info.remote_ip, k->peer_ip, sizeof r->info.remote_ip);
+    r->info.remote_port = k->peer_port;
     r->info.connected = async_now(r->task.loop);
-    snprintf(text, sizeof text, "%s %u", r->info.remote_ip, r->info.remote_port);
-    if (!r->_try.reused) async_http__trace(r, ASYNC_HTTP_TRACE_CONNECTED, text, strlen(text));
+    if (a && r->_client->config.trace) {
+        char text[64];
+        snprintf(text, sizeof text, "%s %u", k->peer_ip, k->peer_port);
+        async_http__trace(r, ASYNC_HTTP_TRACE_CONNECTED, text, strlen(text));
+    }
 }
 
 /* Before the first attempt: the URL and the headers make sense, and the
@@ -4494,7 +4711,7 @@ static int async_http__needs_open(async_http_request *r) {
         r->_try.touched = 1;
         r->_try.reused = async_stream_is_open(&async_http__conn_of(r)->s);
         r->info.reused = r->_try.reused;
-        if (r->_try.reused) async_http__note_peer(r, &async_http__conn_of(r)->peer);
+        if (r->_try.reused) async_http__note_peer(r, async_http__conn_of(r), NULL);
         if (!r->_try.reused && c->config.timeout_connect > 0 && c->config.timeout_connect != ASYNC_NO_TIMEOUT)
             r->_try.connect_deadline = async_now(r->task.loop) + c->config.timeout_connect;
     }
@@ -4541,8 +4758,7 @@ static void async_http__dial_won(async_http_request *r, async_http__dial *won) {
     async_http_client *c = r->_client;
     size_t i;
     async_stream_init(&async_http__conn_of(r)->s, c->io, won->fd);
-    async_http__conn_of(r)->peer = won->addr;
-    async_http__note_peer(r, &won->addr);
+    async_http__note_peer(r, async_http__conn_of(r), &won->addr);
     won->fd = -1;
     r->_try.connected = 1;
     c->_connects++;

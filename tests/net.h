@@ -679,7 +679,7 @@ NET_FN int env_init(env *e, const async_http_client_config *cfg) {
 }
 
 /* Detached closes go to the kernel with the next submission: this one. */
-NET_FN void env_flush(env *e) { e->loop.poll(e->loop.backend, 0); }
+NET_FN void env_flush(env *e) { async_io_flush(&e->io); }
 
 NET_FN void env_close(env *e) {
     async_http_client_close(&e->client);

@@ -206,7 +206,7 @@ static void many_operations(int backend) {
         async_io_close_detached(&m.io, m.a[i]);
         async_io_close_detached(&m.io, m.b[i]);
     }
-    loop.poll(loop.backend, 0);
+    async_io_flush(&m.io);
     async_io_exit(&m.io);
 }
 

@@ -352,6 +352,130 @@ TEST(test_dead_pooled_connection_skipped) {
     server_stop(&s);
 }
 
+/* ---- The pool watches its idle connections (a receive stays posted) */
+
+static int pool_has_no_idle(void *arg) {
+    async_http_client_stats st;
+    async_http_client_get_stats((async_http_client *)arg, &st);
+    return st.idle == 0;
+}
+
+/* A server that closes an idle connection is seen while the loop runs,
+   with no request: the slot is freed and the socket closed then. */
+TEST(test_idle_close_seen_without_a_request) {
+    env e;
+    server s;
+    async_http_request r;
+    char url[64];
+    int fds;
+    server_start(&s, play_once_then_close);
+    CHECK_EQ(env_init(&e, NULL), 0);
+    fds = count_fds();
+    url_of(url, sizeof url, &s, "/");
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    async_http_request_release(&r);
+    CHECK(run_until(&e.loop, pool_has_no_idle, &e.client, 2000));
+    env_flush(&e);
+    CHECK(server_drained(&s, 2000));
+    CHECK_EQ(count_fds(), fds);
+    env_close(&e);
+    server_stop(&s);
+}
+
+/* Closing the client withdraws the idle connections' receives: every
+   socket is closed for real (the server sees the end) before the io goes. */
+TEST(test_client_close_ends_idle_watches) {
+    env e;
+    server s;
+    async_http_request r[5];
+    async_http_client_stats st;
+    char url[64];
+    int i, fds;
+    server_start(&s, play_ok);
+    CHECK_EQ(env_init(&e, NULL), 0);
+    fds = count_fds();
+    url_of(url, sizeof url, &s, "/");
+    memset(r, 0, sizeof r);
+    for (i = 0; i < 5; i++) async_http_get(&e.client, &r[i], url);
+    for (i = 0; i < 5; i++) CHECK_EQ(async_run(&e.loop, &r[i].task.future), 0);
+    for (i = 0; i < 5; i++) async_http_request_release(&r[i]);
+    async_http_client_get_stats(&e.client, &st);
+    CHECK_EQ(st.idle, 5);
+    async_http_client_close(&e.client);
+    env_flush(&e);
+    CHECK(server_drained(&s, 2000));
+    CHECK_EQ(count_fds(), fds);
+    CHECK_EQ(e.io.inflight, 0);
+    env_close(&e);
+    server_stop(&s);
+}
+
+/* Idle connections do not keep the loop waiting: awaiting what nothing
+   will complete is still a deadlock (ASYNC_EDEADLK), not a hang. */
+TEST(test_deadlock_seen_with_idle_connections) {
+    env e;
+    server s;
+    async_http_request r;
+    async_future never;
+    char url[64];
+    server_start(&s, play_ok);
+    CHECK_EQ(env_init(&e, NULL), 0);
+    url_of(url, sizeof url, &s, "/");
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    async_http_request_release(&r);
+    CHECK_EQ(e.io.inflight, 0);
+    async_future_init(&never);
+    CHECK_EQ(async_run(&e.loop, &never), ASYNC_EDEADLK);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0); /* and the connection is still good */
+    CHECK_EQ(client_connects(&e.client), 1);
+    async_http_request_release(&r);
+    env_close(&e);
+    server_stop(&s);
+}
+
+/* One slot, two hosts: each request closes the other host's idle
+   connection (its receive withdrawn first, which on io_uring takes a loop
+   turn) and takes the slot; at once too, all queued; nothing is left open. */
+TEST(test_one_slot_two_hosts) {
+    env e;
+    server a, b;
+    async_http_request r[10];
+    async_http_client_config cfg;
+    char urls[2][64];
+    int i, fds;
+    server_start(&a, play_ok);
+    server_start(&b, play_ok);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.limit = 1;
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    fds = count_fds();
+    url_of(urls[0], sizeof urls[0], &a, "/");
+    url_of(urls[1], sizeof urls[1], &b, "/");
+    for (i = 0; i < 6; i++) { /* one after another */
+        CHECK_EQ(fetch_new(&e.client, &r[0], "GET", urls[i % 2], 0), 0);
+        CHECK_EQ(r[0].response.status, 200);
+        async_http_request_release(&r[0]);
+    }
+    CHECK_EQ(client_connects(&e.client), 6);
+    memset(r, 0, sizeof r);
+    for (i = 0; i < 10; i++) async_http_get(&e.client, &r[i], urls[i % 2]); /* all at once */
+    for (i = 0; i < 10; i++) {
+        CHECK_EQ(async_run(&e.loop, &r[i].task.future), 0);
+        CHECK_EQ(r[i].response.status, 200);
+    }
+    for (i = 0; i < 10; i++) async_http_request_release(&r[i]);
+    CHECK_EQ(client_connects(&e.client), 16);
+    CHECK(client_settled(&e.client));
+    async_http_client_close(&e.client);
+    env_flush(&e);
+    CHECK(server_drained(&a, 2000));
+    CHECK(server_drained(&b, 2000));
+    CHECK_EQ(count_fds(), fds);
+    env_close(&e);
+    server_stop(&a);
+    server_stop(&b);
+}
+
 /* The server drops a request sent on a pooled connection: a GET is sent
    again, once, on a new connection. */
 TEST(test_idempotent_retry) {
@@ -1016,6 +1140,10 @@ int main(void) {
     RUN(test_pool_limit_per_host);
     RUN(test_pool_evicts_idle_of_other_host);
     RUN(test_dead_pooled_connection_skipped);
+    RUN(test_idle_close_seen_without_a_request);
+    RUN(test_client_close_ends_idle_watches);
+    RUN(test_deadlock_seen_with_idle_connections);
+    RUN(test_one_slot_two_hosts);
     RUN(test_idempotent_retry);
     RUN(test_no_retry_for_post);
     RUN(test_retry_only_once);

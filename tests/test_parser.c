@@ -219,6 +219,25 @@ static void expect_malformed(tcase c, const char *reason, size_t offset) {
 
 /* ---- Basics */
 
+/* The parser's table of character classes is what RFC 9110 says: tchar
+   (5.6.2), field-value characters (5.5: VCHAR, SP, HTAB, obs-text), OWS;
+   and the lower-casing that compares names is ASCII's. */
+TEST(character_classes) {
+    int c, wrong = 0;
+    for (c = 0; c < 256; c++) {
+        int alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        int tchar = alnum || (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+        int text = (c >= 0x21 && c <= 0x7e) || c == ' ' || c == '\t' || c >= 0x80;
+        int ows = c == ' ' || c == '\t';
+        int lower = c >= 'A' && c <= 'Z' ? c + 32 : c;
+        wrong += !!async_http__is_tchar((unsigned char)c) != tchar;
+        wrong += !!async_http__is_text((unsigned char)c) != text;
+        wrong += !!async_http__is_ows((unsigned char)c) != ows;
+        wrong += async_http__lower((unsigned char)c) != lower;
+    }
+    CHECK_EQ(wrong, 0);
+}
+
 TEST(simple_content_length) {
     static outcome o;
     tcase c = CASE(HEAD200 "Content-Length: 5\r\nContent-Type: text/plain\r\n\r\nhelloEXTRA");
@@ -1122,6 +1141,7 @@ TEST(error_list) {
 
 int main(void) {
     RUN(error_list);
+    RUN(character_classes);
     RUN(simple_content_length);
     RUN(grow_head_storage);
     RUN(api_direct);

@@ -189,8 +189,8 @@ NET_FN void play_tls_silent(server *s, int fd, int index) {
     char buf[64];
     (void)index;
     if (!ssl) return;
-    if (tls_read_request(ssl))
-        while (!server_stopping(s) && recv(fd, buf, sizeof buf, MSG_DONTWAIT | MSG_PEEK) != 0) msleep(5);
+    if (tls_read_request(ssl)) /* what comes next (a close_notify) is read past, up to the end */
+        while (!server_stopping(s) && recv(fd, buf, sizeof buf, MSG_DONTWAIT) != 0) msleep(5);
     SSL_free(ssl);
 }
 
