@@ -1300,9 +1300,14 @@ static int transfer_retry(transfer *x) {
         fprintf(stderr, "; retrying in %g s (%ld %s left)\n", (double)x->delay / 1e9, x->retries_left,
                 x->retries_left == 1 ? "retry" : "retries");
     }
-    /* Afresh: a file starts over (stdout keeps what it was given, as in curl). */
-    if (x->file && (fflush(x->file) != 0 || ftruncate(fileno(x->file), 0) != 0 || fseek(x->file, 0, SEEK_SET) != 0))
-        x->write_errno = errno;
+    /* Afresh: a regular file starts over (stdout, a device or a pipe keeps
+       what it was given, as in curl). */
+    if (x->file) {
+        struct stat st;
+        if (fflush(x->file) != 0 || (fstat(fileno(x->file), &st) == 0 && S_ISREG(st.st_mode) &&
+                                     (ftruncate(fileno(x->file), 0) != 0 || fseek(x->file, 0, SEEK_SET) != 0)))
+            x->write_errno = errno;
+    }
     async_http_request_release(&x->req);
     return 1;
 }

@@ -123,9 +123,11 @@ version_ok() {
     run "$F" --version
     [ "$rc" -eq 0 ] && [[ $(sed -n 1p <<<"$out") =~ ^fetch\ [0-9]+\.[0-9]+\.[0-9]+ ]] &&
         grep -qx "backend: ${ASYNC_IO_BACKEND:-\\(io_uring\\|epoll\\)}" <<<"$out" &&
-        grep -q '^TLS: on (OpenSSL ' <<<"$out" && grep -q '^zlib: on (' <<<"$out"
+        grep -q '^TLS: on (OpenSSL ' <<<"$out" && grep -q '^zlib: on (' <<<"$out" || return 1
+    out=$(ASYNC_IO_BACKEND=epoll "$F" --version)
+    grep -qx "backend: epoll" <<<"$out"
 }
-check "--version: the version, the backend that runs, TLS and zlib on" version_ok
+check "--version: the version, the backend that runs (epoll when asked), TLS and zlib on" version_ok
 
 unknown_ok() {
     run "$F" -Z "$PY/echo"
@@ -199,10 +201,11 @@ remote_name_ok() {
 check "-O: the URL's last segment (no query); --output-dir, --create-dirs; no name: exit 23" remote_name_ok
 
 order_ok() {
-    run "$F" -s -o "$T/first.out" "$PY/files/1" "$PY/slow?ms=200" "$PY/files/3" -o - 
-    [ "$rc" -eq 0 ] && [ "$out" = $'slow\nfile 3' ] && [ "$(cat "$T/first.out")" = "file 1" ]
+    run "$F" -s -o "$T/first.out" "$PY/files/1" "$PY/slow?ms=200" "$PY/files/3" -o - -w '<%{url_effective}>'
+    [ "$rc" -eq 0 ] && [ "$out" = "<$PY/files/1>slow"$'\n'"<$PY/slow?ms=200>file 3"$'\n'"<$PY/files/3>" ] &&
+        [ "$(cat "$T/first.out")" = "file 1" ]
 }
-check "-o per URL in order (- is stdout); the others on stdout in argument order" order_ok
+check "-o per URL in order (- is stdout); the rest and -w on stdout in argument order" order_ok
 
 write_error_ok() {
     run "$F" -o "$T/no/such/dir/x" "$PY/files/a"
@@ -268,8 +271,8 @@ verbose_ok() {
 check "-v: both heads (> and <), the connection, TLS, the redirect; the body alone on stdout" verbose_ok
 
 head_ok() {
-    run "$F" -I "$PY/status/200"
-    [ "$rc" -eq 0 ] && [ "$out" = $'HTTP/1.1 200 OK\nContent-Length: 11' ] || return 1
+    run "$F" -I -w '%{method}' "$PY/status/200"
+    [ "$rc" -eq 0 ] && [ "$out" = $'HTTP/1.1 200 OK\nContent-Length: 11\n\nHEAD' ] || return 1
     run "$F" -i -L "$PY/redir/1"
     [ "$out" = $'HTTP/1.1 302 Found\nLocation: /redir/0\nContent-Length: 11\n\nHTTP/1.1 200 OK\nContent-Type: text/plain\nContent-Length: 7\n\nlanded' ] || return 1
     run "$F" -s -i -o "$T/head.out" "$PY/files/x"
@@ -417,6 +420,8 @@ retry_ok() {
         [ "$(grep -c "^fetch: $PY/flaky/r1/2: HTTP 503; retrying in 0.05 s" <<<"$err")" -eq 2 ] || return 1
     run "$F" -s --retry 3 --retry-delay 0 -o "$T/retry.out" "$PY/flaky/r2/1"
     [ "$rc" -eq 0 ] && [ "$(cat "$T/retry.out")" = "ok after 1" ] || return 1
+    run "$F" --retry 1 -o /dev/null "$PY/flaky/r4/1?after=0" # the server's Retry-After
+    [ "$rc" -eq 0 ] && [[ $err == *"HTTP 503; retrying in 0 s (0 retries left)" ]] || return 1
     run "$F" -f --retry 1 --retry-delay 0 "$PY/flaky/r3/5"
     [ "$rc" -eq 22 ] && [ "$(grep -c retrying <<<"$err")" -eq 1 ] || return 1
     run "$F" --retry 2 --retry-delay 0 "$DEAD/"
@@ -426,7 +431,7 @@ retry_ok() {
     run "$F" --retry 1 --retry-delay 0 -m 0.1 "$PY/slow?ms=1000"
     [ "$rc" -eq 28 ] && [ "$(grep -c retrying <<<"$err")" -eq 1 ]
 }
-check "--retry: 503 and timeouts retried (a file starts over), refused only with --retry-connrefused" retry_ok
+check "--retry: 503 and timeouts retried (a file starts over; Retry-After), refused only with --retry-connrefused" retry_ok
 
 parallel_ok() {
     local tag=$RANDOM$RANDOM

@@ -11,6 +11,7 @@ Routes (any method; HEAD gets the head alone):
                         an absolute Location), with a body of its own; 0: "landed"
     /status/CODE        that status, body "status CODE"
     /flaky/KEY/N        503 the first N times for KEY, then 200 "ok after N"
+                        (?after=S: the 503 says Retry-After: S)
     /gzip               a gzip body (Content-Encoding: gzip) whatever was asked;
                         /badgzip: one that is corrupt
     /slow?ms=D          answers after D ms
@@ -78,7 +79,7 @@ def route(method, target, headers, body):
             hits[key] = hits.get(key, 0) + 1
             seen = hits[key]
         if seen <= n:
-            return response(503, b"try %d\n" % seen)
+            return response(503, b"try %d\n" % seen, [("Retry-After", a) for a in query.get("after", [])])
         return response(200, b"ok after %d\n" % n)
     if path == "/gzip":
         return response(200, gzip.compress(GZIP_TEXT, mtime=0), [("Content-Encoding", "gzip")])
