@@ -212,9 +212,12 @@ write_error_ok() {
     [ "$rc" -eq 23 ] && [ "$err" = "fetch: $PY/files/a: cannot write $T/no/such/dir/x: No such file or directory" ] || return 1
     "$F" "$NG/text.txt" >/dev/full 2>"$T/stderr"
     rc=$? err=$(cat "$T/stderr")
-    [ "$rc" -eq 23 ] && [[ $err == *"No space left on device" ]]
+    [ "$rc" -eq 23 ] && [[ $err == *"No space left on device" ]] || return 1
+    run "$F" -o /dev/full -w '%{size_download}' "$NG/big.bin" # stops at the first failed write
+    [ "$rc" -eq 23 ] && [ "$err" = "fetch: $NG/big.bin: cannot write /dev/full: No space left on device" ] &&
+        [ "$out" -lt $((BIG_MIB << 19)) ]
 }
-check "a file or stdout that cannot be written: exit 23" write_error_ok
+check "a file or stdout that cannot be written: exit 23, the transfer stopped" write_error_ok
 
 empty_ok() {
     rm -f "$T/empty.out" "$T/fail.out"
