@@ -175,6 +175,7 @@ check "README's fetch section names every option and exit code of --help" readme
 # ---- output ----
 big_ok() {
     local rss
+    [ -x /usr/bin/time ] || { out="/usr/bin/time is missing (apt-get install time): it measures the peak RSS"; return 1; }
     /usr/bin/time -f %M -o "$T/rss" "$F" -s -o "$T/big.out" "$NG/big.bin" 2>"$T/stderr"
     rc=$?
     rss=$(tail -n 1 "$T/rss")
