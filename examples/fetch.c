@@ -159,6 +159,7 @@ static void buf_add(buffer *b, const void *p, size_t n) {
 
 static void buf_str(buffer *b, const char *s) { buf_add(b, s, strlen(s)); }
 
+/* Short things only: numbers, a status. */
 static void buf_printf(buffer *b, const char *fmt, ...) {
     char tmp[512];
     va_list ap;
@@ -327,7 +328,7 @@ static int set_delay(settings *s, const option *o, const char *v) {
     return 0;
 }
 
-/* A whole number from least (-1 or 0) to 2^31. */
+/* A whole number up to 2^31 - 1, from -1 (--max-redirs), 1 (--parallel-max) or 0. */
 static int set_count(settings *s, const option *o, const char *v) {
     char *end;
     long n = strtol(v, &end, 10);
@@ -752,7 +753,9 @@ static const char *user_header(const settings *s, const char *name) {
 static void plan_header(app *a, const char *name, const char *value) {
     buffer b = {0};
     if (user_header(a->s, name)) return;
-    buf_printf(&b, "%s: %s", name, value);
+    buf_str(&b, name);
+    buf_str(&b, ": ");
+    buf_str(&b, value);
     list_add(&a->headers, own(a->s, b.data));
 }
 
