@@ -5,14 +5,17 @@
 #   bash tests/mutate.sh NAME...     the mutants whose names contain one of the NAMEs
 #   bash tests/mutate.sh --check     only whether each mutant still applies (no build)
 #
-# For each one-line (or few-line) edit of tests/mutants.txt: copy async.h, async_http.h
-# and tests/ to a temp dir, apply the edit there, build the mutant's test programs
+# For each one-line (or few-line) edit of tests/mutants.txt: copy async.h, async_http.h,
+# examples/fetch.c and tests/ to a temp dir, apply the edit there, build the mutant's test programs
 # (gcc -O1; MUTATE_SAN=1: with ASan+UBSan, slower, also catches memory bugs), run them one
 # by one, each under `timeout MUTATE_TIMEOUT` (default 120 s; the per-test watchdog of
 # tests/test.h usually ends a hang in 10 s), and stop at the first that fails:
 #
 #   killed     a test program failed (its first FAIL line is shown)
 #   SURVIVED   every test program passed: no test guards this behaviour
+#
+# The test "check_fetch" is tests/check_fetch.sh on the mutant's build of examples/fetch.c
+# (its large download MUTATE_FETCH_MIB, default 64 MiB: enough to see a body kept in memory).
 #   stale      the text to replace is not in the file any more (the code moved on)
 #   ambiguous  the text occurs more than once: make it longer
 #   broken     the mutant does not compile (not counted)
@@ -65,7 +68,8 @@ cmd, path = sys.argv[1], sys.argv[2]
 ms = parse(path)
 if cmd == "list":
     defaults = {"async.h": "async async_switch client http",
-                "async_http.h": "parser client faults hostile http"}
+                "async_http.h": "parser client faults hostile http",
+                "examples/fetch.c": "check_fetch"}
     for i, m in enumerate(ms):
         print("%d\t%s\t%s\t%s\t%s" % (i, m["name"], m["file"], m["tests"] or defaults.get(m["file"], ""), m["what"]))
 else:
@@ -89,20 +93,22 @@ trap 'rm -rf "$work"' EXIT
 # A copy of the tree to mutate: the headers and the tests, nothing else.
 fresh_tree() {
     rm -rf "$work/tree"
-    mkdir -p "$work/tree/tests" "$work/tree/bin"
-    cp async.h async_http.h "$work/tree/"
-    cp tests/*.c tests/*.h "$work/tree/tests/"
+    mkdir -p "$work/tree/tests" "$work/tree/bin" "$work/tree/examples"
+    cp async.h async_http.h README.md "$work/tree/"
+    cp tests/*.c tests/*.h tests/*.sh tests/*.py "$work/tree/tests/"
+    cp examples/fetch.c "$work/tree/examples/"
 }
 
 # Builds the test programs named (async, async_switch, parser, client, ...) in the copy,
 # two at a time; 1 if one does not compile.
 build() {
-    local t src extra pids=() ok=0 p
+    local t src bin extra pids=() ok=0 p
     for t in "$@"; do
-        src=tests/test_$t.c extra=()
+        src=tests/test_$t.c bin=bin/$t extra=()
         [ "$t" = async_switch ] && src=tests/test_async.c extra=(-DASYNC_LC_SWITCH)
         [ "$t" = async_time32 ] && src=tests/test_async.c extra=(-DASYNC_TIME32 -DASYNC_TICK_HZ=1000000)
-        (cd "$work/tree" && "$cc" "${flags[@]}" "${extra[@]}" "$src" -o "bin/$t" -DASYNC_HTTP_TLS -DASYNC_HTTP_ZLIB -luring -lpthread -lssl -lcrypto -lz \
+        [ "$t" = check_fetch ] && src=examples/fetch.c bin=bin/fetch
+        (cd "$work/tree" && "$cc" "${flags[@]}" "${extra[@]}" "$src" -o "$bin" -DASYNC_HTTP_TLS -DASYNC_HTTP_ZLIB -luring -lpthread -lssl -lcrypto -lz \
             >"$work/build_$t.log" 2>&1) &
         pids+=($!)
         if [ ${#pids[@]} -ge 2 ]; then wait "${pids[0]}" || ok=1; pids=("${pids[@]:1}"); fi
@@ -115,7 +121,11 @@ build() {
 run_tests() {
     local t out rc line f
     for t in "$@"; do
-        out=$(cd "$work/tree" && timeout -k 5 "$limit" "./bin/$t" 2>&1); rc=$?
+        if [ "$t" = check_fetch ]; then
+            out=$(cd "$work/tree" && B=bin FETCH_BIG_MIB=${MUTATE_FETCH_MIB:-64} timeout -k 5 "$limit" bash tests/check_fetch.sh 2>&1); rc=$?
+        else
+            out=$(cd "$work/tree" && timeout -k 5 "$limit" "./bin/$t" 2>&1); rc=$?
+        fi
         line=$(printf '%s\n' "$out" | grep '^RESULT ' | tail -n 1)
         f=$(printf '%s\n' "$line" | awk '{print $4}')
         if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
@@ -139,7 +149,7 @@ selected() {
 
 if [ "$check_only" = 0 ]; then
     fresh_tree
-    all_tests="async async_switch async_time32 parser client faults hostile http"
+    all_tests="async async_switch async_time32 parser client faults hostile http check_fetch"
     # shellcheck disable=SC2086
     if ! build $all_tests; then
         cat "$work"/build_*.log | head -n 30

@@ -5,9 +5,10 @@
 #   tests/run.sh BIN... [--both BIN...]
 #
 # The binaries after --both talk to sockets: they run once on each backend
-# (ASYNC_IO_BACKEND=io_uring, then epoll), and so does tests/check_examples.sh,
+# (ASYNC_IO_BACKEND=io_uring, then epoll), and so do tests/check_examples.sh,
 # whose demo runs the second time under build/no_uring (io_uring refused, as in
-# Docker: the library must fall back to epoll by itself).
+# Docker: the library must fall back to epoll by itself), and
+# tests/check_fetch.sh.
 set -u
 cd "$(dirname "$0")/.."
 B=${B:-build}
@@ -45,7 +46,7 @@ done
 
 for bin in "${single[@]}"; do run_one "$bin" ""; done
 for backend in io_uring epoll; do
-    for bin in "${both[@]}" tests/check_examples.sh; do
+    for bin in "${both[@]}" tests/check_examples.sh tests/check_fetch.sh; do
         if [ "$backend" = epoll ] && [ "$bin" = tests/check_examples.sh ]; then
             ASYNC_IO_BACKEND=epoll DEMO_WRAP=$B/no_uring run_one "$bin" epoll
         else
@@ -55,7 +56,7 @@ for backend in io_uring epoll; do
 done
 # The other checks that are scripts, once.
 for bin in tests/check_*.sh; do
-    [ "$bin" = tests/check_examples.sh ] || run_one "$bin" ""
+    case $bin in tests/check_examples.sh | tests/check_fetch.sh) ;; *) run_one "$bin" "" ;; esac
 done
 
 # A named check: passes when the command succeeds.
