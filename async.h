@@ -301,6 +301,8 @@
 #ifndef ASYNC_H
 #define ASYNC_H
 
+#define ASYNC_VERSION "0.4.0" /* major.minor.patch, as in the comment at the top */
+
 /* The implementation's POSIX clock needs clock_gettime: ask for it before
    the first system header (this only helps when async.h comes first). */
 #if defined(ASYNC_IMPLEMENTATION) && !defined(ASYNC_NO_POSIX_CLOCK) && !defined(_POSIX_C_SOURCE) && \

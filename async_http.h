@@ -194,6 +194,8 @@
 #ifndef ASYNC_HTTP_H
 #define ASYNC_HTTP_H
 
+#define ASYNC_HTTP_VERSION "0.4.0" /* major.minor.patch, as in the comment at the top */
+
 #include "async.h"
 #ifndef ASYNC_HTTP_PARSER_ONLY
 #ifndef ASYNC_HTTP_NO_URING
@@ -309,6 +311,11 @@ typedef struct async_http_parser {
        move the parser to larger storage with async_http_parser_rebase() and return 0;
        anything else lets the limit stand (ASYNC_HTTP_EHEADER_TOO_LARGE). */
     int (*grow)(void *user, struct async_http_parser *p);
+    /* ---- Optional: called as each head is complete, an interim (1xx) one
+       too (`interim` 1: status and headers are its own, and go once this
+       returns), before any byte of the body that follows reaches on_body.
+       0 goes on; a negative code stops the parse with it. */
+    int (*on_head)(void *user, struct async_http_parser *p, int interim);
 
     /* ---- Private state */
     int state;                  /* what the next byte is expected to be (ASYNC_HTTP__S_*) */
@@ -715,7 +722,7 @@ typedef struct async_http_client_config {
     void (*trace)(void *user, async_http_request *req, int what, const char *text, size_t len);
     void *trace_user;
     size_t recv_buffer_size;     /* per connection; 0: 64 KiB (only what a response fills is touched) */
-    const char *user_agent;      /* NULL: "async_http.h" */
+    const char *user_agent;      /* NULL: "async_http.h"; "": no User-Agent header */
     /* Name lookups run on the io's worker pool: resolver (NULL:
        async_http_getaddrinfo) is called on a worker thread, may block, and
        fills up to max addresses in the order to try them (ports unset);
@@ -862,7 +869,7 @@ typedef struct async_http__attempt {
     size_t next_addr;  /* the host's next address to dial */
     int dial_error;    /* how the last dial failed */
     int tunnel;        /* through a proxy: 1 CONNECT going out, 2 its answer coming, 3 done */
-    int head_told;     /* the trace was told the response's head */
+    int drop_body;     /* the response is a redirect to follow: its body is read, not kept */
     int built;         /* the request bytes are in the send buffer */
     int done;          /* the response is complete */
     size_t sent, send_len, head_len;
@@ -1456,12 +1463,22 @@ static int async_http__no_body(async_http_parser *p, const async_http__framing *
     return async_http__done(p);
 }
 
+/* on_head's verdict on the head just parsed. */
+static int async_http__tell_head(async_http_parser *p, int interim) {
+    int rc;
+    if (!p->on_head || (rc = p->on_head(p->user, p, interim)) == 0) return 0;
+    if (rc > 0) return async_http__malformed(p, "on_head returned a positive value", p->offset);
+    return async_http__fail(p, rc, "aborted by on_head", p->offset);
+}
+
 static int async_http__end_of_head(async_http_parser *p) {
     async_http__framing f;
+    int rc;
     if (p->status < 200 && p->status != 101) {
         /* A peer that sends 1xx forever would otherwise hold us until the total timeout. */
         if (++p->interim > p->max_interim)
             return async_http__malformed_at(p, "too many interim (1xx) responses", p->head_buf);
+        if ((rc = async_http__tell_head(p, 1)) != 0) return rc;
         return async_http__next_response(p);
     }
     if (p->status == 101 && !p->upgrade_expected)
@@ -1471,6 +1488,7 @@ static int async_http__end_of_head(async_http_parser *p) {
     p->head_done = 1;
     p->trailer_start = p->header_count;
     p->keep_alive = p->version_minor == 1 ? !f.close : f.keep_alive && !f.close;
+    if ((rc = async_http__tell_head(p, 0)) != 0) return rc;
     if (p->is_head_response || p->status == 101 || p->status == 204 || p->status == 304)
         return async_http__no_body(p, &f);
     if (f.transfer_encoding) return async_http__body_transfer_encoded(p, &f);
@@ -4381,7 +4399,8 @@ static int async_http__build(async_http_request *r, async_http__conn *s) {
     p = async_http__put(p, r->_path, r->_path_len);
     p = ASYNC_HTTP__PUT_LIT(p, " HTTP/1.1\r\n");
     p = async_http__put_header(p, "Host", 4, host, host_len);
-    if (!async_http__user_header(r->_headers, "user-agent")) p = async_http__put_header(p, "User-Agent", 10, agent, agent_len);
+    if (agent_len && !async_http__user_header(r->_headers, "user-agent"))
+        p = async_http__put_header(p, "User-Agent", 10, agent, agent_len);
 #ifdef ASYNC_HTTP_ZLIB
     /* What the decoder takes, unless the user asks for something else. */
     if (!c->config.no_decompress && !async_http__user_header(r->_headers, "accept-encoding"))
@@ -4565,10 +4584,34 @@ static int async_http__decoder_end(async_http_request *r) {
 #define async_http__decoder_free(r) ((void)0)
 #endif
 
+/* Tell config.trace, if there is one. */
+static void async_http__trace(async_http_request *r, int what, const char *text, size_t len) {
+    const async_http_client_config *cfg = &r->_client->config;
+    if (cfg->trace) cfg->trace(cfg->trace_user, r, what, text, len);
+}
+
+static int async_http__redirect_status(int status) {
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+/* The parser's on_head: each head goes to the trace as it comes (1xx ones
+   too), before any of its body; a redirect that will be followed (or fail
+   as one too many) has its body read past, neither kept nor given to
+   on_body, which sees the answer's body only. */
+static int async_http__head(void *user, async_http_parser *p, int interim) {
+    async_http_request *r = (async_http_request *)user;
+    async_http__trace(r, ASYNC_HTTP_TRACE_RECEIVED, p->head_buf, p->head_len);
+    if (!interim)
+        r->_try.drop_body = r->_client->config.max_redirects >= 0 && async_http__redirect_status(p->status) &&
+                            async_http_header_find(p->headers, p->header_count, "location", NULL) != NULL;
+    return 0;
+}
+
 /* The parser's on_body: the first piece decides on the decoder. */
 static int async_http__body(void *user, const char *data, size_t len) {
     async_http_request *r = (async_http_request *)user;
     int rc;
+    if (r->_try.drop_body) return 0;
     if (r->_coding == ASYNC_HTTP__CODING_UNKNOWN) {
         r->_coding = async_http__coding_of(r);
         if (r->_coding > ASYNC_HTTP__CODING_NONE && (rc = async_http__decoder_start(r, 0)) != 0) return rc;
@@ -4620,12 +4663,6 @@ static async_future *async_http__timed(async_http_request *r, async_future *f, a
 }
 
 static async_http__conn *async_http__conn_of(async_http_request *r) { return &r->_client->_conns[r->_try.conn]; }
-
-/* Tell config.trace, if there is one. */
-static void async_http__trace(async_http_request *r, int what, const char *text, size_t len) {
-    const async_http_client_config *cfg = &r->_client->config;
-    if (cfg->trace) cfg->trace(cfg->trace_user, r, what, text, len);
-}
 
 /* Where the connection goes, in info (and for the trace, when new); put
    in words once per connection. */
@@ -4952,6 +4989,7 @@ static int async_http__begin_exchange(async_http_request *r, async_http__conn *k
     r->_coding = ASYNC_HTTP__CODING_UNKNOWN;
     async_http__decoder_free(r); /* a retry starts afresh */
     r->_parser.grow = async_http__grow_head;
+    r->_parser.on_head = async_http__head;
     r->_parser.upgrade_expected = async_http__user_header(r->_headers, "upgrade") != NULL;
     if (cfg->max_interim) r->_parser.max_interim = cfg->max_interim;
     r->response.body_len = 0;
@@ -4991,10 +5029,6 @@ static int async_http__received(async_http_request *r, const char *data, size_t 
     r->_try.got_bytes = 1;
     rc = async_http_parser_feed(&r->_parser, data, n, &used);
     if (rc < 0) return rc;
-    if (!r->_try.head_told && async_http_parser_head_done(&r->_parser)) {
-        r->_try.head_told = 1;
-        async_http__trace(r, ASYNC_HTTP_TRACE_RECEIVED, r->_parser.head_buf, r->_parser.head_len);
-    }
     if (rc == 0) return async_http__sink_head(r);
     if (used != n) r->_parser.keep_alive = 0; /* stray bytes: the stream is off */
     r->_try.done = 1;
@@ -5103,9 +5137,7 @@ static int async_http__follow(async_http_request *r) {
     async_http__url from, to;
     async_http__url_error e;
     char *ref, *target;
-    if (c->config.max_redirects < 0 || !loc ||
-        (status != 301 && status != 302 && status != 303 && status != 307 && status != 308))
-        return 0;
+    if (c->config.max_redirects < 0 || !loc || !async_http__redirect_status(status)) return 0;
     if (r->_redirects >= c->config.max_redirects) {
         r->error = ASYNC_HTTP_EREDIRECTS;
         async_http__set_detail(r, "more than %d (the last to %.*s)", c->config.max_redirects, (int)(loc_len > 80 ? 80 : loc_len),

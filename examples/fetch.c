@@ -17,9 +17,8 @@
  *   error line, -w, the file closed).
  * - The library streams the body to on_body and tells each step to on_trace:
  *   from the trace come -v, the heads of -i and -I, and which body is the one
- *   to keep. The head is told after the first body bytes that came in the
- *   same read, so those bytes are held until it is (hop_told); a redirect
- *   that -L follows has its own body dropped.
+ *   to keep. Each head is told before any of its body (hop_told), and a
+ *   redirect that -L follows has its body dropped by the library.
  * - stdout is shared in argument order: the first transfer whose output is
  *   not all out writes straight through; the others hold theirs until their
  *   turn (stdout_write, stdout_close).
@@ -41,7 +40,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define FETCH_VERSION "0.3.0" /* the library's, from async_http.h's top comment */
+#define FETCH_VERSION ASYNC_HTTP_VERSION /* fetch is versioned with the library */
 
 /* ------------------------------------------------------------------ */
 /* exit codes                                                          */
@@ -613,7 +612,7 @@ static int print_version(void) {
     int ok;
     async_loop_init(&loop, NULL);
     ok = async_io_init(&io, &loop, NULL) == 0;
-    printf("fetch %s (async_http.h %s)\n", FETCH_VERSION, FETCH_VERSION);
+    printf("fetch %s (async_http.h %s, async.h %s)\n", FETCH_VERSION, ASYNC_HTTP_VERSION, ASYNC_VERSION);
     if (ok) printf("backend: %s\n", async_io_backend_name(&io));
     else printf("backend: none (%s)\n", async_io_error(&io));
 #ifdef ASYNC_HTTP_TLS
@@ -633,10 +632,9 @@ static int print_version(void) {
 /* ------------------------------------------------------------------ */
 /* transfers: one per URL                                              */
 
-/* What becomes of the body of the response coming in: held until its head
-   is told, kept (written out), or skipped (a redirect that -L follows, -I,
-   -f's error). */
-enum { HOP_WAIT, HOP_KEEP, HOP_SKIP };
+/* What becomes of the body of the response coming in: kept (written out),
+   or skipped (-I, -f's error). */
+enum { HOP_KEEP, HOP_SKIP };
 
 typedef struct app app;
 
@@ -655,7 +653,6 @@ typedef struct transfer {
     async_time backoff, delay;
     /* The attempt: */
     int hop, status, redirects, write_errno;
-    buffer held;            /* body bytes that came before their head was told */
     char *effective;        /* where the last redirect led (own copy), or NULL */
     char method[24];        /* as last sent */
     int64_t expect;         /* the kept body's length, -1: not known */
@@ -876,8 +873,7 @@ static void body_write(transfer *x, const char *p, size_t n) {
 /* The client's on_body: the decoded body, piece by piece. */
 static int on_body(async_http_request *req, const char *data, size_t len) {
     transfer *x = (transfer *)req->user;
-    if (x->hop == HOP_WAIT) buf_add(&x->held, data, len);
-    else if (x->hop == HOP_KEEP) body_write(x, data, len);
+    if (x->hop == HOP_KEEP) body_write(x, data, len);
     return x->write_errno ? FETCH_EWRITE : 0;
 }
 
@@ -933,8 +929,7 @@ static void write_head(transfer *x, const char *head, size_t len) {
     out_write(x, head + start, len - start);
 }
 
-/* A response's head was told: it says what its body is (and the body
-   bytes held so far go or stay). */
+/* A response's head was told: it says what its body is. */
 static void hop_told(transfer *x, const char *head, size_t len) {
     settings *s = x->app->s;
     size_t n, m;
@@ -949,8 +944,6 @@ static void hop_told(transfer *x, const char *head, size_t len) {
     if (x->hop == HOP_KEEP && (v = head_field(head, len, "content-length", &n)) != NULL &&
         !(s->compressed && head_field(head, len, "content-encoding", &m)))
         x->expect = field_number(v, n);
-    if (x->hop == HOP_KEEP) body_write(x, x->held.data, x->held.len);
-    x->held.len = 0;
 }
 
 /* -v: each line of a head, after the mark. */
@@ -999,7 +992,6 @@ static void on_trace(void *user, async_http_request *req, int what, const char *
         memcpy(x->effective, text, len);
         x->effective[len] = 0;
         if (verbose) fprintf(stderr, "* Following the redirect to %s\n", x->effective);
-        x->hop = HOP_WAIT;
         break;
     default: break;
     }
@@ -1229,9 +1221,8 @@ static void transfer_start(transfer *x) {
     d.body_len = a->body_len;
     d.on_body = on_body;
     d.user = x;
-    x->hop = HOP_WAIT;
+    x->hop = HOP_KEEP;
     x->status = x->redirects = 0;
-    x->held.len = 0;
     x->expect = -1;
     x->got = x->size_header = x->size_request = 0;
     x->method[0] = 0;
@@ -1335,7 +1326,6 @@ static void transfer_finish(transfer *x) {
     if (s->write_out) write_out(x);
     stdout_close(x);
     async_http_request_release(&x->req);
-    buf_free(&x->held);
     free(x->effective);
     x->effective = NULL;
     x->finished = 1;
@@ -1384,6 +1374,10 @@ static void configure(app *a) {
     c->trace = on_trace;
     c->trace_user = a;
     if (!c->user_agent) c->user_agent = "fetch/" FETCH_VERSION;
+    {
+        const char *ua = user_header(s, "user-agent"); /* "User-Agent:" drops it, as curl does */
+        if (ua && ua[10] == ':' && ua[11 + strspn(ua + 11, " \t")] == 0) c->user_agent = "";
+    }
     c->no_decompress = !s->compressed;
     c->max_redirects = !s->location || s->max_redirs == 0 ? ASYNC_HTTP_NO_REDIRECTS
                        : s->max_redirs < 0                 ? INT_MAX
@@ -1457,7 +1451,6 @@ static int run(settings *s) {
         }
     }
     for (i = 0; i < a->n; i++) {
-        buf_free(&a->tr[i].held);
         buf_free(&a->tr[i].pending);
     }
     free((void *)a->headers.items);

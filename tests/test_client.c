@@ -183,6 +183,28 @@ TEST(test_request_bytes_with_body) {
     server_stop(&s);
 }
 
+/* An empty configured User-Agent sends none (curl -H "User-Agent:"). */
+TEST(test_request_without_user_agent) {
+    env e;
+    server s;
+    async_http_request r;
+    async_http_client_config cfg;
+    char url[96], want[256];
+    server_start(&s, play_capture);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.user_agent = "";
+    CHECK_EQ(env_init_quick(&e, &cfg), 0);
+    url_of(url, sizeof url, &s, "/");
+    memset(&r, 0, sizeof r);
+    async_http_get(&e.client, &r, url);
+    CHECK_EQ(finish(&e, &r), 0);
+    async_http_request_release(&r);
+    snprintf(want, sizeof want, "GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAccept-Encoding: gzip, deflate\r\n\r\n", s.port);
+    CHECK_SENT(server_capture(&s, 0), want);
+    env_close(&e);
+    server_stop(&s);
+}
+
 /* An empty POST and an empty PUT say Content-Length: 0 (a server may otherwise wait for a
    body, or refuse with 411); DELETE and HEAD without a body say nothing, DELETE with one
    frames it. All five on one keep-alive connection. */
@@ -938,6 +960,7 @@ int main(void) {
     signal(SIGPIPE, SIG_IGN);
     RUN(test_request_bytes_get);
     RUN(test_request_bytes_with_body);
+    RUN(test_request_without_user_agent);
     RUN(test_request_bytes_empty_bodies);
     RUN(test_request_bytes_host_and_target_forms);
     RUN(test_request_target_query_without_path);

@@ -1032,6 +1032,67 @@ TEST(info_and_trace) {
     fixture_stop(&pki);
 }
 
+/* Heads and bodies in the order they came: the trace hears each head (1xx
+   ones too) before any byte of its body reaches on_body, even when the
+   head and the body come in one read; a followed redirect's body reaches
+   neither on_body nor the stored body. */
+typedef struct ordered {
+    char log[256];
+} ordered;
+
+static void log_heads(void *user, async_http_request *req, int what, const char *text, size_t len) {
+    ordered *o = (ordered *)user;
+    size_t at = strlen(o->log);
+    (void)req;
+    if (what == ASYNC_HTTP_TRACE_RECEIVED && len > 12)
+        snprintf(o->log + at, sizeof o->log - at, "[%.3s]", text + 9);
+    if (what == ASYNC_HTTP_TRACE_REDIRECT) snprintf(o->log + at, sizeof o->log - at, ">");
+}
+
+static int log_body(async_http_request *req, const char *data, size_t len) {
+    ordered *o = (ordered *)req->user;
+    size_t at = strlen(o->log);
+    snprintf(o->log + at, sizeof o->log - at, "%.*s", (int)len, data);
+    return 0;
+}
+
+TEST(heads_before_bodies) {
+    static ordered o;
+    env e;
+    server s;
+    async_http_request r;
+    async_http_client_config cfg;
+    char url[96];
+    int i;
+    const char *responses[5] = {
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 302 Found\r\nLocation: /two\r\nContent-Length: 5\r\n\r\nredir",
+        "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal", NULL, NULL,
+        NULL};
+    responses[2] = responses[0], responses[3] = responses[1];
+    server_start(&s, play_capture);
+    s.responses = responses;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.trace = log_heads;
+    cfg.trace_user = &o;
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    url_of(url, sizeof url, &s, "/one");
+    for (i = 0; i < 2; i++) { /* streamed to on_body, then stored */
+        memset(&o, 0, sizeof o);
+        memset(&r, 0, sizeof r);
+        r.user = &o;
+        if (i == 0) r.on_body = log_body;
+        async_http_get(&e.client, &r, url);
+        CHECK_EQ(async_run(&e.loop, &r.task.future), 0);
+        CHECK_EQ(r.response.status, 200);
+        CHECK_STR(o.log, i == 0 ? "[100][302]>[103][200]final" : "[100][302]>[103][200]");
+        if (i == 1) CHECK(r.response.body_len == 5 && !memcmp(r.response.body, "final", 5));
+        CHECK_EQ(r.response.history_len, 1);
+        async_http_request_release(&r);
+    }
+    env_close(&e);
+    server_stop(&s);
+}
+
 /* ------------------------------------------------------------------ */
 /* shutting down                                                       */
 
@@ -1113,6 +1174,7 @@ int main(void) {
     RUN(decompress_gzip_deflate_raw_and_errors);
     RUN(decompress_bomb_bounded);
     RUN(info_and_trace);
+    RUN(heads_before_bodies);
     RUN(close_with_requests_in_flight);
     RUN(client_defaults);
     return test_summary("web");
