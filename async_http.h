@@ -4105,9 +4105,9 @@ static int async_tls__idle_clean(async_stream *s, int ask) {
         if (err || s->_eof) return 0;
     } else if (says < 0) {
         return 0;
-    } else if (s->_pending) { /* watched, and nothing came: unless the socket says otherwise */
-        int quiet = s->_cin_len == s->_cin_off && !SSL_has_pending(s->_ssl);
-        return quiet && (says || async_io_idle_clean(s->io, s->fd));
+    } else if (s->_pending) { /* watched, and nothing came since: unless the socket says otherwise */
+        if (!says && !async_io_idle_clean(s->io, s->fd)) return 0;
+        /* What came before the watch (a ticket after the response's end) is looked at below. */
     } else {
         long got;
         if (s->_eof) return 0;
