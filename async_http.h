@@ -2332,10 +2332,15 @@ static void async_io__epoll_close_detached(async_io *io, int fd) {
     close(fd);
 }
 
-/* Try the waiters of a list in order, until one must wait again. */
-static void async_io__epoll_run(async_io *io, async_io_op **list, async_io__fd *st) {
-    async_io_op *op;
-    while ((op = *list) != NULL) {
+/* Try fd's readers (or writers) in order, until one must wait again. The
+   list is found anew after each: an accept may have grown (moved) the table. */
+static void async_io__epoll_run(async_io *io, int fd, int reading) {
+    async_io_op *op, **list;
+    async_io__fd *st;
+    for (;;) {
+        st = &io->_fds[fd];
+        list = reading ? &st->readers : &st->writers;
+        if ((op = *list) == NULL) return;
         *list = op->_next;
         op->_queued = 0;
         if (!async_io__epoll_attempt(io, op, st)) {
@@ -2344,7 +2349,6 @@ static void async_io__epoll_run(async_io *io, async_io_op **list, async_io__fd *
             *list = op;
             return;
         }
-        st = &io->_fds[op->_args.fd]; /* an accept may have grown the table */
     }
 }
 
@@ -2374,12 +2378,12 @@ static int async_io__epoll_poll(void *backend, async_time timeout) {
         if (ev[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) st->hangup = 1;
         if (ev[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
             st->readable = 1;
-            async_io__epoll_run(io, &st->readers, st);
+            async_io__epoll_run(io, fd, 1);
             st = &io->_fds[fd];
         }
         if (ev[i].events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) {
             st->writable = 1;
-            async_io__epoll_run(io, &st->writers, st);
+            async_io__epoll_run(io, fd, 0);
         }
     }
     return 0;
@@ -4101,9 +4105,9 @@ static int async_tls__idle_clean(async_stream *s, int ask) {
         if (err || s->_eof) return 0;
     } else if (says < 0) {
         return 0;
-    } else if (s->_pending) { /* watched, and nothing came: unless the socket says otherwise */
-        int quiet = s->_cin_len == s->_cin_off && !SSL_has_pending(s->_ssl);
-        return quiet && (says || async_io_idle_clean(s->io, s->fd));
+    } else if (s->_pending) { /* watched, and nothing came since: unless the socket says otherwise */
+        if (!says && !async_io_idle_clean(s->io, s->fd)) return 0;
+        /* What came before the watch (a ticket after the response's end) is looked at below. */
     } else {
         long got;
         if (s->_eof) return 0;

@@ -213,6 +213,56 @@ static void many_operations(int backend) {
 TEST(small_ring_many_operations) { many_operations(ASYNC_IO_BACKEND_URING); }
 TEST(epoll_many_operations) { many_operations(ASYNC_IO_BACKEND_EPOLL); }
 
+/* epoll: an accept that completes in a turn's run of its listener's waiters may
+   grow the fd table (the new fd is past its end). The run goes on with the
+   next waiter of the same listener: it must read the table as it is now, not the
+   one that was freed. Two accepts wait; two clients connect; both are accepted. */
+TEST(epoll_accept_grows_the_table) {
+    async_loop loop;
+    async_io io;
+    async_io_config cfg;
+    async_io_op acc[2];
+    async_timer tick;
+    struct sockaddr_in a;
+    socklen_t alen = sizeof a;
+    int lfd, cfd[2], pad[300], npad = 0, i;
+    async_loop_init(&loop, NULL);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.backend = ASYNC_IO_BACKEND_EPOLL;
+    CHECK_EQ(async_io_init(&io, &loop, &cfg), 0);
+    lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK(lfd >= 0 && lfd < 64);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK_EQ(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    CHECK_EQ(listen(lfd, 8), 0);
+    CHECK_EQ(getsockname(lfd, (struct sockaddr *)&a, &alen), 0);
+    async_io_accept(&io, &acc[0], lfd, NULL, NULL, SOCK_CLOEXEC);
+    async_io_accept(&io, &acc[1], lfd, NULL, NULL, SOCK_CLOEXEC);
+    CHECK(!async_done(&acc[0].future) && !async_done(&acc[1].future)); /* both wait in the listener's list */
+    /* the fds up to 256 taken: the next ones, accepted, are past the table's end (64 entries) */
+    while (npad < 300 && (pad[npad] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+        if (pad[npad++] >= 256) break;
+    for (i = 0; i < 2; i++) {
+        cfd[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        CHECK_EQ(connect(cfd[i], (struct sockaddr *)&a, sizeof a), 0);
+    }
+    memset(&tick, 0, sizeof tick);
+    for (i = 0; i < 100 && !(async_done(&acc[0].future) && async_done(&acc[1].future)); i++)
+        async_run(&loop, async_sleep(&loop, &tick, ASYNC_MS(1)));
+    CHECK(async_result(&acc[0].future) >= 256);
+    CHECK(async_result(&acc[1].future) >= 256);
+    for (i = 0; i < 2; i++) {
+        if (async_result(&acc[i].future) >= 0) async_io_close_detached(&io, (int)async_result(&acc[i].future));
+        close(cfd[i]);
+    }
+    for (i = 0; i < 2; i++) if (!async_done(&acc[i].future)) async_future_cancel(&acc[i].future);
+    while (npad > 0) close(pad[--npad]);
+    close(lfd);
+    async_io_exit(&io);
+}
+
 int main(void) {
     struct rlimit rl;
     /* 1,000 sockets and more: as many fds as the hard limit allows. */
@@ -225,5 +275,6 @@ int main(void) {
     RUN(epoll_where_io_uring_is_refused);
     RUN(small_ring_many_operations);
     RUN(epoll_many_operations);
+    RUN(epoll_accept_grows_the_table);
     return test_summary("backend");
 }

@@ -10,6 +10,8 @@
 #include "net.h"
 #include "tls.h"
 
+#include <netinet/tcp.h>
+
 static fixture servers;
 static int nginx_port;
 static char big[1 << 20];
@@ -393,6 +395,89 @@ TEST(close_notify_on_clean_close) {
     SSL_CTX_free(ctx);
 }
 
+/* ------------------------------------------------------------------ */
+/* TLS's own messages on an idle pooled connection                     */
+
+/* What play_tls_idle_talk says between two requests: a session ticket and a key update
+   (not asking for one back), sent while the client's connection is idle in the pool (once
+   the test releases the server), or sent in the same segment as the response's end. */
+enum { TALK_WHILE_IDLE, TALK_WITH_RESPONSE };
+static int talk_mode;
+static int talk_sent; /* under the server's lock: the times it spoke */
+
+static void play_tls_idle_talk(server *s, int fd, int index) {
+    SSL *ssl = tls_accept(fd);
+    int on = 1, off = 0;
+    (void)index;
+    if (!ssl) return;
+    while (tls_read_request(ssl)) {
+        if (talk_mode == TALK_WITH_RESPONSE) setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+        if (!tls_send_str(ssl, OK_RESPONSE)) break;
+        if (talk_mode == TALK_WHILE_IDLE && !server_gate(s)) break;
+        SSL_new_session_ticket(ssl);
+        SSL_key_update(ssl, SSL_KEY_UPDATE_NOT_REQUESTED);
+        if (SSL_do_handshake(ssl) != 1) break;
+        if (talk_mode == TALK_WITH_RESPONSE) setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
+        pthread_mutex_lock(&s->lock);
+        talk_sent++;
+        pthread_mutex_unlock(&s->lock);
+    }
+    SSL_free(ssl);
+}
+
+typedef struct talk_seen {
+    env *e;
+    server *s;
+    int n;
+} talk_seen;
+
+/* The server spoke n times and the client's idle connection has read all of it. */
+static int talk_seen_cond(void *arg) {
+    talk_seen *t = (talk_seen *)arg;
+    async_http__conn *k = t->e->client._idle_newest;
+    int unread = -1;
+    if (server_get(t->s, &talk_sent) < t->n || !k) return 0;
+    return ioctl(k->s.fd, FIONREAD, &unread) == 0 && unread == 0;
+}
+
+/* Tickets and key updates are TLS's own: the connection stays pooled and is reused. */
+static void tls_idle_talk(int mode) {
+    env e;
+    server s;
+    async_http_request r;
+    talk_seen seen;
+    char url[128];
+    int i;
+    SSL_CTX *ctx = tls_server_ctx(servers.root, "good", TLS1_3_VERSION, TLS1_3_VERSION);
+    tls_scenario_ctx = ctx;
+    talk_mode = mode;
+    talk_sent = 0;
+    server_start(&s, play_tls_idle_talk);
+    if (mode == TALK_WHILE_IDLE) server_hold(&s);
+    CHECK_EQ(tls_env(&e, 0, 0), 0);
+    https_url(url, sizeof url, s.port, "/");
+    seen.e = &e, seen.s = &s;
+    for (i = 1; i <= 3; i++) {
+        CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0);
+        async_http_request_release(&r);
+        if (mode == TALK_WHILE_IDLE) server_release(&s);
+        seen.n = i;
+        CHECK(run_until(&e.loop, talk_seen_cond, &seen, 2000));
+        if (mode == TALK_WHILE_IDLE) server_hold(&s);
+        CHECK_EQ(stats_of(&e).idle, 1);
+    }
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0);
+    async_http_request_release(&r);
+    CHECK_EQ(client_connects(&e.client), 1); /* one connection all along */
+    server_release(&s);
+    env_close(&e);
+    server_stop(&s);
+    SSL_CTX_free(ctx);
+}
+
+TEST(tls_talk_while_idle_keeps_connection) { tls_idle_talk(TALK_WHILE_IDLE); }
+TEST(tls_talk_with_response_keeps_connection) { tls_idle_talk(TALK_WITH_RESPONSE); }
+
 /* A trusted-certificate file that is not there: the request says so. */
 TEST(missing_ca_file) {
     env e;
@@ -428,6 +513,8 @@ int main(void) {
     RUN(cancel_mid_tls_read);
     RUN(close_notify_on_clean_close);
     RUN(missing_ca_file);
+    RUN(tls_talk_while_idle_keeps_connection);
+    RUN(tls_talk_with_response_keeps_connection);
     fixture_stop(&servers);
     return test_summary("tls");
 }
