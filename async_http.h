@@ -408,7 +408,6 @@ typedef struct async_io {
     const async_io__backend *_backend;
 #ifndef ASYNC_HTTP_NO_URING
     struct io_uring _ring;
-    unsigned _setup_flags;       /* what the kernel accepted */
     async_io_op *_backlog_head;  /* waiting for a free submission slot, oldest first */
     async_io_op *_backlog_tail;
 #endif
@@ -455,7 +454,6 @@ struct async_io_op {
     async_io *io;
     uint8_t kind;        /* ASYNC_IO_SEND, ... */
     uint8_t _cancel_sent, _queued;
-    uint8_t _drained;    /* a receive: the last one on this op came back short */
     uint8_t _unheld;     /* not counted in io->inflight (async_io__op_unhold) */
     async_io_op *_next;  /* in a backend's list (a backlog, an fd's waiters) */
     async_io__args _args;
@@ -1760,7 +1758,6 @@ static void async_io__complete(async_io_op *op, int res) {
     else io->inflight--;
     if (op->kind == ASYNC_IO_CONNECT || op->kind == ASYNC_IO_SEND || op->kind == ASYNC_IO_RECV)
         res = ASYNC_IO_FAULT_RESULT(op->kind, res);
-    op->_drained = op->kind == ASYNC_IO_RECV && res >= 0 && (size_t)res < op->_args.len;
     if (res >= 0) async_future_set_result(&op->future, res);
     else if (op->_cancel_sent && (res == -ECANCELED || res == -EINTR)) async_future_set_error(&op->future, ASYNC_ECANCELED);
     else async_future_set_error(&op->future, res);
@@ -1913,7 +1910,7 @@ static struct io_uring_sqe *async_io__uring_sqe(async_io *io) {
     return sqe;
 }
 
-static void async_io__uring_prep(async_io *io, struct io_uring_sqe *sqe, async_io_op *op) {
+static void async_io__uring_prep(struct io_uring_sqe *sqe, async_io_op *op) {
     const async_io__args *a = &op->_args;
     if (op->_queued == ASYNC_IO__QUEUED_CANCEL) {
         io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op, 0);
@@ -1924,12 +1921,7 @@ static void async_io__uring_prep(async_io *io, struct io_uring_sqe *sqe, async_i
     case ASYNC_IO_SOCKET: io_uring_prep_socket(sqe, a->fd, a->flags, a->protocol, 0); break;
     case ASYNC_IO_CONNECT: io_uring_prep_connect(sqe, a->fd, a->addr, a->addrlen); break;
     case ASYNC_IO_SEND: io_uring_prep_send(sqe, a->fd, a->buf, a->len, a->flags); break;
-    case ASYNC_IO_RECV:
-        io_uring_prep_recv(sqe, a->fd, a->buf, a->len, a->flags);
-        /* After a short receive the socket is empty: wait for data before
-           trying (a kernel with DEFER_TASKRUN has POLL_FIRST). */
-        if (op->_drained && (io->_setup_flags & IORING_SETUP_DEFER_TASKRUN)) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
-        break;
+    case ASYNC_IO_RECV: io_uring_prep_recv(sqe, a->fd, a->buf, a->len, a->flags); break;
     case ASYNC_IO_ACCEPT: io_uring_prep_accept(sqe, a->fd, (struct sockaddr *)a->buf, a->addrlenp, a->flags); break;
     case ASYNC_IO_CLOSE: io_uring_prep_close(sqe, a->fd); break;
     case ASYNC_IO_READ: io_uring_prep_read(sqe, a->fd, a->buf, (unsigned)a->len, (uint64_t)a->offset); break;
@@ -1961,7 +1953,7 @@ static void async_io__backlog_flush(async_io *io) {
     while ((op = io->_backlog_head) != NULL && (sqe = io_uring_get_sqe(&io->_ring)) != NULL) {
         io->_backlog_head = op->_next;
         if (!io->_backlog_head) io->_backlog_tail = NULL;
-        async_io__uring_prep(io, sqe, op);
+        async_io__uring_prep(sqe, op);
         op->_queued = 0;
     }
 }
@@ -1969,7 +1961,7 @@ static void async_io__backlog_flush(async_io *io) {
 static void async_io__uring_start(async_io *io, async_io_op *op) {
     struct io_uring_sqe *sqe = io->_backlog_head ? NULL : async_io__uring_sqe(io);
     op->_queued = 0;
-    if (sqe) async_io__uring_prep(io, sqe, op);
+    if (sqe) async_io__uring_prep(sqe, op);
     else async_io__backlog_push(io, op, ASYNC_IO__QUEUED_START);
 }
 
@@ -1983,7 +1975,7 @@ static void async_io__uring_cancel(async_io_op *op) {
     }
     if ((sqe = async_io__uring_sqe(io)) != NULL) {
         op->_queued = ASYNC_IO__QUEUED_CANCEL;
-        async_io__uring_prep(io, sqe, op);
+        async_io__uring_prep(sqe, op);
         op->_queued = 0;
     } else {
         async_io__backlog_push(io, op, ASYNC_IO__QUEUED_CANCEL);
@@ -2118,7 +2110,6 @@ static int async_io__uring_init(async_io *io, const async_io_config *config) {
         p.flags |= IORING_SETUP_CQSIZE;
         rc = io_uring_queue_init_params(entries, &io->_ring, &p);
         if (rc == 0) {
-            io->_setup_flags = p.flags;
             io->_backend = &async_io__uring;
             async_io__uring_arm_wake(io);
             return 0;
