@@ -5,38 +5,11 @@
 set -u
 cd "$(dirname "$0")/.."
 B=${B:-build}
-passed=0 failed=0
+. tests/checklib.sh
 server_pid=
 
 cleanup() { [ -n "$server_pid" ] && kill -TERM "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; }
 trap cleanup EXIT
-
-# check NAME COMMAND...: one test; on failure, show what was looked at ($out, $err).
-out= err= rc=0
-check() {
-    local name=$1
-    shift
-    if "$@"; then
-        passed=$((passed + 1))
-        echo "ok   $name"
-    else
-        failed=$((failed + 1))
-        echo "FAIL $name (exit $rc)"
-        printf '%s\n' "$out" | head -n 40 | sed 's/^/     | /'
-        [ -n "$err" ] && printf '%s\n' "$err" | head -n 10 | sed 's/^/     ! /'
-    fi
-    return 0
-}
-
-# run COMMAND...: capture stdout, stderr and the exit status.
-run() {
-    local e
-    e=$(mktemp)
-    out=$("$@" 2>"$e")
-    rc=$?
-    err=$(cat "$e")
-    rm -f "$e"
-}
 
 # The lines of one section of the demo's output (after "== TITLE ...").
 section() { awk -v t="== $1" 'index($0, "== ") == 1 { on = index($0, t) == 1; next } on && !/^\$ /' <<<"$demo"; }

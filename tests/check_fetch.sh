@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 B=${B:-build}
 F=$PWD/$B/fetch
 BIG_MIB=${FETCH_BIG_MIB:-256} # the large download: big enough that a buffered body would show
-passed=0 failed=0
+. tests/checklib.sh
 T=$(mktemp -d /tmp/check_fetch_XXXXXX)
 chmod 755 "$T" # nginx's workers read it
 pids=()
@@ -21,30 +21,6 @@ cleanup() {
     rm -rf "$T"
 }
 trap cleanup EXIT
-
-# check NAME FUNCTION...: one test; on failure, show what was looked at.
-out= err= rc=0
-check() {
-    local name=$1
-    shift
-    if "$@"; then
-        passed=$((passed + 1))
-        echo "ok   $name"
-    else
-        failed=$((failed + 1))
-        echo "FAIL $name (exit $rc)"
-        printf '%s\n' "$out" | head -n 30 | sed 's/^/     | /'
-        [ -n "$err" ] && printf '%s\n' "$err" | head -n 10 | sed 's/^/     ! /'
-    fi
-    return 0
-}
-
-# run COMMAND...: stdout in $out, stderr in $err, the exit status in $rc.
-run() {
-    out=$("$@" 2>"$T/stderr")
-    rc=$?
-    err=$(cat "$T/stderr")
-}
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 

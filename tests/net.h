@@ -687,13 +687,22 @@ NET_FN void env_close(env *e) {
     async_io_exit(&e->io);
 }
 
-/* Runs request r (its fields set by the caller) to its end on the client's loop: its error,
-   or 0. */
 /* Connections the client has opened so far. */
 NET_FN uint64_t client_connects(const async_http_client *c) {
     async_http_client_stats s;
     async_http_client_get_stats(c, &s);
     return s.connects;
+}
+
+/* Whether a timeout of `timeout` ended what took `took` (the loop's clock, read before the
+   request started and after it ended): never before it was due (the loop's time, where
+   the timer starts, is brought to the first reading by async_now), and not far after.
+   The upper bound is loose on purpose (a loaded machine, ASan): it is there to catch a
+   timer that fired at some other time, never to flake. */
+NET_FN int fired_within(async_time took, async_time timeout) {
+    int ok = took >= timeout && took <= timeout + ASYNC_SEC(2);
+    if (!ok) fprintf(stderr, "  a timeout of %lld ms fired after %.1f ms\n", (long long)(timeout / 1000000), took / 1e6);
+    return ok;
 }
 
 /* Whether nothing is lent out or queued: what every test ends with. */
@@ -706,6 +715,8 @@ NET_FN int client_settled(const async_http_client *c) {
     return !s.busy && !s.busy_by_host && !s.waiting;
 }
 
+/* Runs request r (its fields set by the caller) to its end on the client's loop: its error,
+   or 0. */
 NET_FN int fetch(async_http_client *c, async_http_request *r, const char *method, const char *url) {
     async_http_fetch(c, r, method, url);
     return async_run(c->io->loop, &r->task.future);

@@ -70,17 +70,6 @@ static void play_drop_second_request(server *s, int fd, int index) {
 /* ------------------------------------------------------------------ */
 /* fault tests                                                         */
 
-/* Whether a timeout of `timeout` ended what took `took` (the loop's clock, read before the
-   request started and after it ended): never before it was due (the loop's time, where
-   the timer starts, is brought to the first reading by async_now), and not far after.
-   The upper bound is loose on purpose (a loaded machine, ASan): it is there to catch a
-   timer that fired at some other time, never to flake. */
-static int fired_within(async_time took, async_time timeout) {
-    int ok = took >= timeout && took <= timeout + ASYNC_SEC(2);
-    if (!ok) fprintf(stderr, "  a timeout of %lld ms fired after %.1f ms\n", (long long)(timeout / 1000000), took / 1e6);
-    return ok;
-}
-
 TEST(test_refused) {
     env e;
     async_http_request r;
