@@ -90,6 +90,10 @@
        async_cancel(&task)               ask the task to stop
        async_now(&loop)                  the time (reads the clock): monotonic
                                          nanoseconds, or ticks (ASYNC_TIME32)
+       async_loop_time(&loop)            the time of this turn (what async_now
+                                         read last; reads the clock only when
+                                         no timer is armed): for timestamps
+                                         on hot paths
        async_loop_tasks(&loop), async_loop_timers(&loop)   how many are pending
    Before you free tasks that may still run, shut the loop down: the obvious
    program (start N tasks, gather them without return_exceptions, free them)
@@ -102,8 +106,9 @@
        ASYNC_RETURN(t, v) ASYNC_RAISE(t, e)   finish with a result / an error
    Tasks run in FIFO order; each loop turn runs the tasks that were ready when
    it began, then fires due timers and polls the backend. Like libuv, the
-   loop reads the clock once per turn (and every 64 tasks in a long turn);
-   a sleep counts from that reading. A coroutine that computed for long
+   loop reads the clock once per turn while timers are armed (and every 64
+   tasks in a long turn, and again after a poll that waited); a sleep counts
+   from that reading, async_loop_time() returns it. A coroutine that computed for long
    before it sleeps can call async_now() first to bring it up to date.
 
    CANCELLATION
@@ -579,6 +584,7 @@ int async_loop_shutdown(async_loop *loop);
    shutdown's if it failed. After it, free what you like. */
 int async_main(async_loop *loop, async_future *f);
 async_time async_now(async_loop *loop);
+async_time async_loop_time(async_loop *loop);
 static inline size_t async_loop_tasks(const async_loop *loop) { return loop->ntasks; } /* pending tasks */
 static inline size_t async_loop_timers(const async_loop *loop) { return loop->ntimers; } /* armed timers */
 
@@ -1324,6 +1330,10 @@ static async_time async__read_clock(async_loop *loop) {
 
 async_time async_now(async_loop *loop) { return async__read_clock(loop); }
 
+/* The loop keeps its reading fresh only while timers exist: without one,
+   the turn's time is the clock's. */
+async_time async_loop_time(async_loop *loop) { return loop->ntimers ? loop->now : async__read_clock(loop); }
+
 void async_loop_init(async_loop *loop, const async_loop_config *config) {
     memset(loop, 0, sizeof *loop);
     if (config) {
@@ -1652,9 +1662,6 @@ async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_t
     return &timer->future;
 }
 
-/* What a delay counts from: the loop's time of this turn, which the loop
-   keeps fresh only while timers exist. */
-static async_time async__time_base(async_loop *loop) { return loop->ntimers ? loop->now : async__read_clock(loop); }
 
 /* now + delay, kept within reach: ASYNC_MAX_DELAY with 32-bit ticks, no
    overflow past ASYNC_NO_TIMEOUT with 64-bit time. */
@@ -1669,7 +1676,7 @@ static async_time async__after(async_time now, async_time delay) {
 }
 
 async_future *async_sleep(async_loop *loop, async_timer *timer, async_time delay) {
-    return async_timer_start_at(loop, timer, async__after(async__time_base(loop), delay));
+    return async_timer_start_at(loop, timer, async__after(async_loop_time(loop), delay));
 }
 
 void async_timer_stop(async_timer *timer) {
@@ -1825,7 +1832,9 @@ static int async__run(async_loop *loop, const async_future *f) {
         }
         rc = async__idle(loop, timeout);
         if (rc < 0) return rc;
-        if (loop->ntimers) {
+        /* A poll that did not wait leaves the clock to the next turn's
+           reading, a few microseconds on: one reading per busy turn. */
+        if (loop->ntimers && timeout != 0) {
             async__read_clock(loop);
             async__fire_timers(loop, &next);
         }
@@ -2360,7 +2369,7 @@ static void async__deadline_set(async_deadline *d, async_time when) {
     d->when = when;
     if (when == ASYNC_NO_TIMEOUT) {
         async__timer_release(&d->timer, &d->timer_waiter);
-    } else if (!ASYNC_TIME_BEFORE(async__time_base(loop), when)) {
+    } else if (!ASYNC_TIME_BEFORE(async_loop_time(loop), when)) {
         async__timer_release(&d->timer, &d->timer_waiter);
         async__deadline_expire(d);
     } else if (async_timer_armed(&d->timer)) {
@@ -2388,7 +2397,7 @@ void async_deadline_start_at(async_loop *loop, async_deadline *d, async_task *ta
 }
 
 void async_deadline_start(async_loop *loop, async_deadline *d, async_task *task, async_time timeout) {
-    async_time now = async__time_base(task->loop), when;
+    async_time now = async_loop_time(task->loop), when;
     if (timeout == ASYNC_NO_TIMEOUT) when = ASYNC_NO_TIMEOUT;
     else if (timeout <= 0) when = now;
     else if ((when = async__after(now, timeout)) == ASYNC_NO_TIMEOUT) when = ASYNC_NO_TIMEOUT - 1; /* a real time, not "none" */
