@@ -22,6 +22,11 @@
 #   c1000           GET /small.json, 1000 connections
 #   chunked_c100    GET /chunked/small.json (same body, Transfer-Encoding: chunked), 100
 #   big_c100        GET /big.bin (1 MiB), 100 connections, BENCH_BIG_REQUESTS requests
+#   (c100 and c1000 also run bench/uring_floor.c, the floor under any io_uring client:
+#   the same GETs with no client around them, a response counted by its length. Peer
+#   floor sets its ring up as ours does; floor_levers adds registered files and a
+#   multishot receive into a provided-buffer ring. Their ratios against wrk show how
+#   low an io_uring client's CPU per request can go on this machine at all.)
 #   c100_epoll, c1000_epoll, big_c100_epoll
 #                   ours only, forced onto the epoll backend (bench_client --backend
 #                   epoll); compared with wrk's row (epoll too: the same syscalls) and
@@ -68,7 +73,7 @@
 # Environment (defaults in brackets):
 #   BENCH_SECONDS [10]  BENCH_REQUESTS [200000]  BENCH_BIG_REQUESTS [5000]
 #   BENCH_YIELDS [10000000]  BENCH_TASKS [1000000]  BENCH_SLEEPS [100000]
-#   BENCH_PEERS ["ours wrk libcurl aiohttp"]
+#   BENCH_PEERS ["ours wrk libcurl aiohttp floor"] (floor: both floor rows)
 #   BENCH_WORKLOADS ["c100 c100_epoll c1000 c1000_epoll chunked_c100 big_c100
 #                     big_c100_epoll https_c100 https_close https_c1000_rss dns100"]
 #   BENCH_DNS_NAMES [100]  BENCH_DNS_LOOKUP_MS [5]  BENCH_DNS_ROUNDS [10]
@@ -88,7 +93,7 @@ BIG_REQS=${BENCH_BIG_REQUESTS:-5000}
 YIELDS=${BENCH_YIELDS:-10000000}
 TASKS=${BENCH_TASKS:-1000000}
 SLEEPS=${BENCH_SLEEPS:-100000}
-PEERS=${BENCH_PEERS:-ours wrk libcurl aiohttp}
+PEERS=${BENCH_PEERS:-ours wrk libcurl aiohttp floor}
 WORKLOADS=${BENCH_WORKLOADS:-c100 c100_epoll c1000 c1000_epoll chunked_c100 big_c100 big_c100_epoll https_c100 https_close https_c1000_rss dns100}
 REPEAT=${BENCH_REPEAT:-3}
 DNS_NAMES=${BENCH_DNS_NAMES:-100}
@@ -137,7 +142,7 @@ record() {
     fi
     if [ -n "$line" ]; then
         echo "$peer $wl ${line#RESULT }" >> "$results"
-        printf '%-11s %-15s %s\n' "$peer" "$wl" "$line"
+        printf '%-12s %-15s %s\n' "$peer" "$wl" "$line"
     else
         echo "FAILED $peer $wl (no RESULT line; stderr tail follows)"
         tail -n 5 "$work/$peer.$wl.log" 2>/dev/null | sed 's/^/    /'
@@ -176,7 +181,7 @@ command -v taskset >/dev/null || { missing taskset util-linux; exit 1; }
 command -v timeout >/dev/null || { missing timeout coreutils; exit 1; }
 
 # ---- peer availability (reported, never silently skipped) ----
-ok_wrk=1 ok_curl=1 ok_aio=1 ok_py=1 ok_nginx=1 tbase=
+ok_wrk=1 ok_curl=1 ok_aio=1 ok_py=1 ok_nginx=1 ok_floor=1 tbase=
 command -v nginx >/dev/null || { missing nginx nginx-light; ok_nginx=0; }
 if have wrk; then
     command -v wrk >/dev/null || { missing wrk wrk; ok_wrk=0; }
@@ -186,6 +191,10 @@ if have libcurl; then
     # Built fresh into the scratch dir each run: no binary left in the tree.
     "$CC" -std=c99 -O2 -Wall -Wextra -Wpedantic -o "$work/curl_multi" "$here/curl_multi.c" \
         -lcurl 2>"$work/curl_multi.build.log" || { missing libcurl libcurl4-openssl-dev; ok_curl=0; }
+fi
+if have floor; then
+    "$CC" -std=c99 -O2 -Wall -Wextra -Wpedantic -o "$work/uring_floor" "$here/uring_floor.c" \
+        -luring 2>"$work/uring_floor.build.log" || { missing floor liburing-dev; ok_floor=0; }
 fi
 [ -x "$PY" ] || { missing asyncio python3; ok_py=0; ok_aio=0; }
 if have aiohttp && [ "$ok_py" = 1 ]; then
@@ -233,6 +242,7 @@ if [ "$ok_nginx" = 1 ] && [ -n "$WORKLOADS" ]; then
         TOTAL=$REQS
         # Per workload: which peers run, and the options each needs.
         wl_peers="ours wrk libcurl aiohttp"
+        case $wl in c100|c1000) wl_peers="$wl_peers floor floor_levers" ;; esac
         ours_opts=() wrk_opts=() curl_opts=() aio_opts=()
         SRV_LOG=
         case $wl in
@@ -272,6 +282,12 @@ if [ "$ok_nginx" = 1 ] && [ -n "$WORKLOADS" ]; then
         fi
         if runs aiohttp && [ "$ok_aio" = 1 ]; then
             record aiohttp "$wl" "$limit" "$PY" "$here/aiohttp_peer.py" ${aio_opts[@]+"${aio_opts[@]}"} "$url" "$conns" "$TOTAL" "$SECS"
+        fi
+        if runs floor && [ "$ok_floor" = 1 ]; then
+            record floor "$wl" "$limit" "$work/uring_floor" "$url" "$conns" "$SECS"
+        fi
+        if runs floor_levers floor && [ "$ok_floor" = 1 ]; then
+            record floor_levers "$wl" "$limit" "$work/uring_floor" --levers "$url" "$conns" "$SECS"
         fi
         if runs aiohttp_thr aiohttp && [ "$ok_aio" = 1 ]; then
             record aiohttp_thr "$wl" "$limit" "$PY" "$here/aiohttp_peer.py" --thread-lookups ${aio_opts[@]+"${aio_opts[@]}"} "$url" "$conns" "$TOTAL" "$SECS"
@@ -331,10 +347,11 @@ awk -v names="$DNS_NAMES" -v ms="$DNS_MS" -v rounds="$DNS_ROUNDS" '
               dn[++nd] = sprintf("%-11s %9.1f %12.1f %8.1f %6d %8s", peer, v["seconds"] * 1e3, v["cpu_us_per_req"], rss,
                                  v["errors"], peer == "ours" ? v["lookups"] / rounds : "-")
           } else {
-              if (!http++) printf "%-11s %-15s %10s %12s %9s %7s  %s\n", "peer", "workload", "req/s", "cpu_us/req", "rss_MiB", "errors", "notes"
+              if (!http++) printf "%-12s %-15s %10s %12s %9s %7s  %s\n", "peer", "workload", "req/s", "cpu_us/req", "rss_MiB", "errors", "notes"
               note = peer == "ours" ? "backend=" v["backend"] : ""
               if (peer == "wrk" && wl ~ /^https/) note = "no certificate check"
-              printf "%-11s %-15s %10.0f %12.2f %9.1f %7d  %s\n", peer, wl, rps, v["cpu_us_per_req"], rss, v["errors"], note
+              if (peer ~ /^floor/) note = "io_uring alone, no HTTP client" (peer == "floor_levers" ? ", fixed files + multishot" : "")
+              printf "%-12s %-15s %10.0f %12.2f %9.1f %7d  %s\n", peer, wl, rps, v["cpu_us_per_req"], rss, v["errors"], note
           }
       } else {
           fig = ""
@@ -379,6 +396,17 @@ awk '
                 ratio("rps_" w "_vs_" p, rps("ours", w), rps(p, w))
                 ratio("client_cpu_per_req_" w "_vs_" p, cpu("ours", w), cpu(p, w))
                 ratio("rss_" w "_vs_" p, r["ours", w, "rss_kib"], r[p, w, "rss_kib"])
+            }
+        }
+        # The floor (no client around io_uring) against wrk, and ours against the floor.
+        split("c100 c1000", F, " ")
+        for (i = 1; i in F; i++) {
+            w = F[i]
+            split("floor floor_levers", FL, " ")
+            for (j = 1; j in FL; j++) {
+                if (!((FL[j], w) in seen)) continue
+                if (("wrk", w) in seen) ratio("client_cpu_per_req_" w "_" FL[j] "_vs_wrk", cpu(FL[j], w), cpu("wrk", w))
+                if (("ours", w) in seen) ratio("client_cpu_per_req_" w "_vs_" FL[j], cpu("ours", w), cpu(FL[j], w))
             }
         }
         # The epoll backend: against wrk (epoll as well) and against ours on io_uring.
