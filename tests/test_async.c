@@ -2074,6 +2074,72 @@ TEST(test_timers_move_a_few_per_turn) {
     free(s), free(futs), free(links);
 }
 
+/* A busy turn (one that does not wait) reads the clock once, and
+   async_loop_time() reads it only when no timer keeps the loop's reading
+   fresh: the clock counts its readings. */
+static unsigned long clock_reads;
+static async_time counting_clock(void *user) {
+    clock_reads++;
+    return *(async_time *)user;
+}
+
+typedef struct time_reader {
+    async_task task;
+    int i, n;
+    unsigned long read_by_loop_time; /* readings async_loop_time() made */
+    int wrong_time;
+} time_reader;
+
+static int time_reader_run(async_task *t) {
+    time_reader *y = (time_reader *)t;
+    ASYNC_BEGIN(t);
+    for (y->i = 0; y->i < y->n; y->i++) {
+        unsigned long before = clock_reads;
+        if (async_loop_time(t->loop) != ASYNC_MS(5)) y->wrong_time++;
+        y->read_by_loop_time += clock_reads - before;
+        ASYNC_YIELD(t);
+    }
+    ASYNC_END(t);
+}
+
+/* A backend whose poll finds nothing: time moves only when it may wait. */
+static unsigned long empty_polls;
+static int empty_poll(void *user, async_time timeout) {
+    empty_polls++;
+    if (timeout > 0) *(async_time *)user += timeout;
+    return 0;
+}
+
+TEST(test_busy_turns_read_the_clock_once) {
+    async_time now = ASYNC_MS(5);
+    async_loop_config cfg;
+    async_loop loop;
+    async_timer timer;
+    time_reader y;
+    unsigned long reads;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.clock = counting_clock;
+    cfg.clock_user = &now;
+    async_loop_init(&loop, &cfg);
+    async_loop_set_backend(&loop, empty_poll, &now); /* each turn polls, as with io */
+    async_sleep(&loop, &timer, ASYNC_SEC(1)); /* armed: the loop keeps its reading fresh */
+    memset(&y, 0, sizeof y);
+    y.n = 1000;
+    reads = clock_reads, empty_polls = 0;
+    CHECK_EQ(async_run(&loop, async_create_task(&loop, &y.task, time_reader_run)), 0);
+    CHECK(empty_polls >= 1000);
+    CHECK_EQ(y.read_by_loop_time, 0);
+    CHECK_EQ(y.wrong_time, 0);
+    CHECK(clock_reads - reads >= 1000);    /* every turn reads it... */
+    /* ...once (it was twice, around the poll), and once per 64 tasks run */
+    CHECK(clock_reads - reads <= 1000 + 1000 / 64 + 8);
+    async_timer_stop(&timer);
+    now += ASYNC_MS(7);
+    reads = clock_reads;
+    CHECK_EQ(async_loop_time(&loop), ASYNC_MS(12)); /* no timer: the clock's time */
+    CHECK_EQ(clock_reads - reads, 1);
+}
+
 /* Timers started, restarted and stopped at random, with delays from
    nanoseconds to hours, the loop run for random stretches: each timer
    fires once, exactly at its deadline, and a stopped one never. */
@@ -2471,6 +2537,7 @@ int main(void) {
     RUN(test_misuse_is_diagnosed);
     RUN(test_switch_around_await);
     RUN(test_timers_move_a_few_per_turn);
+    RUN(test_busy_turns_read_the_clock_once);
     RUN(test_timers_at_random);
     RUN(test_idle_hook);
     RUN(test_trigger_wakes_task);
