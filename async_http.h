@@ -1150,14 +1150,32 @@ static int async_http__ieq(const char *a, size_t alen, const char *b, size_t ble
     return 1;
 }
 
-/* Case-insensitive comparison of a string with a lower-case literal. */
-#define ASYNC_HTTP__IEQ_LIT(s, len, lit) async_http__ieq(s, len, lit, sizeof(lit) - 1)
+/* Case-insensitive comparison of a string with a lower-case literal; the
+   lengths first, without a call (most header names differ in length). */
+#define ASYNC_HTTP__IEQ_LIT(s, len, lit) ((len) == sizeof(lit) - 1 && async_http__ieq(s, len, lit, sizeof(lit) - 1))
+
+/* The first byte of [s, end) that is not text. A field value is most of a
+   head: 8 bytes at a time while none is below 0x20 (a control or HTAB) or
+   is DEL, then byte by byte. Both tests are exact for the word (bytes of
+   0x80 and up, obs-text, never trip them falsely into a miss). */
+static const char *async_http__text_end(const char *s, const char *end) {
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    while (end - s >= 8) {
+        uint64_t x, del;
+        memcpy(&x, s, 8);
+        del = x ^ (ones * 0x7F); /* a zero byte where x has DEL */
+        if (((x - ones * 0x20) & ~x & highs) | ((del - ones) & ~del & highs)) break;
+        s += 8;
+    }
+    while (s < end && async_http__is_text((unsigned char)*s)) s++;
+    return s;
+}
 
 const char *async_http_header_find(const async_http_header *h, size_t n, const char *name,
                                    size_t *len) {
     size_t i, name_len = strlen(name);
     for (i = 0; i < n; i++) {
-        if (async_http__ieq(h[i].name, h[i].name_len, name, name_len)) {
+        if (h[i].name_len == name_len && async_http__ieq(h[i].name, h[i].name_len, name, name_len)) {
             if (len) *len = h[i].value_len;
             return h[i].value;
         }
@@ -1302,8 +1320,8 @@ static int async_http__field_line(async_http_parser *p, const char *line, size_t
     if (colon == line) return async_http__malformed_at(p, "empty header field name", line);
     value = colon + 1;
     while (value < end && async_http__is_ows((unsigned char)*value)) value++;
-    for (s = value; s < end && async_http__is_text((unsigned char)*s); s++) continue;
-    if (s < end) return async_http__bad_char(p, s, "control character in header field value");
+    if ((s = async_http__text_end(value, end)) < end)
+        return async_http__bad_char(p, s, "control character in header field value");
     value_end = end; /* trailing OWS is not part of it */
     while (value_end > value && async_http__is_ows((unsigned char)value_end[-1])) value_end--;
     h = &p->headers[p->header_count++];

@@ -792,6 +792,34 @@ TEST(content_length_bound_and_duplicates) {
 
 /* ---- Syntax errors in the head */
 
+/* Every byte at every place of a long field value: the value check reads
+   8 bytes at a time, so a control character must be caught wherever it sits
+   in the word, and obs-text (0x80 and up) must pass everywhere. */
+TEST(value_bytes_everywhere) {
+    static const char head[] = HEAD200 "X-Long: ";
+    char msg[128];
+    size_t value_at = sizeof head - 1, pos;
+    int b, wrong = 0;
+    static outcome o;
+    for (pos = 0; pos < 24; pos++) {
+        for (b = 0; b < 256; b++) {
+            int text = (b >= 0x21 && b <= 0x7e) || b == ' ' || b == '\t' || b >= 0x80;
+            tcase c;
+            if (b == '\n') continue; /* it would end the line */
+            memcpy(msg, head, value_at);
+            memset(msg + value_at, 'v', 24);
+            msg[value_at + pos] = (char)b;
+            memcpy(msg + value_at + 24, "\r\n\r\n", 4);
+            c = tcase_of(msg, value_at + 28);
+            c.eof = 1;
+            run(&c, WHOLE, 0, &o);
+            if (text) wrong += o.rc != 1;
+            else wrong += o.rc != ASYNC_HTTP_EMALFORMED || o.error_offset != value_at + pos;
+        }
+    }
+    CHECK_EQ(wrong, 0);
+}
+
 TEST(field_syntax_errors) {
     tcase c = CASE(HEAD200 "X-A: a\x01z\r\n\r\n");
     expect_malformed(c, "control character in header field value", at(&c, "\x01"));
@@ -1163,6 +1191,7 @@ int main(void) {
     RUN(transfer_encoding_and_content_length);
     RUN(bad_content_length);
     RUN(content_length_bound_and_duplicates);
+    RUN(value_bytes_everywhere);
     RUN(field_syntax_errors);
     RUN(line_endings);
     RUN(status_line_errors);
