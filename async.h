@@ -108,8 +108,9 @@
    it began, then fires due timers and polls the backend. Like libuv, the
    loop reads the clock once per turn while timers are armed (and every 64
    tasks in a long turn, and again after a poll that waited); a sleep counts
-   from that reading, async_loop_time() returns it. A coroutine that computed for long
-   before it sleeps can call async_now() first to bring it up to date.
+   from that reading, which async_loop_time() returns. A coroutine that
+   computed for long before it sleeps can call async_now() first to bring it
+   up to date.
 
    CANCELLATION
    ============
@@ -1661,7 +1662,6 @@ async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_t
     async__timer_place(loop, timer);
     return &timer->future;
 }
-
 
 /* now + delay, kept within reach: ASYNC_MAX_DELAY with 32-bit ticks, no
    overflow past ASYNC_NO_TIMEOUT with 64-bit time. */

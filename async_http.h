@@ -786,9 +786,10 @@ typedef struct async_http_client_stats {
 void async_http_client_get_stats(const async_http_client *c, async_http_client_stats *stats);
 
 /* What happened to a request, for logs, `fetch -w` and `-v` (curl's
-   --write-out). Times are the loop's turn's (async_loop_time), 0 where it
-   did not come to that; a pooled connection is connected when the request got it;
-   after redirects, connected, tls_done and first_byte are the last hop's. */
+   --write-out). Times are the loop turn's (async_loop_time), 0 where it
+   did not come to that; a pooled connection is connected when the request
+   got it; after redirects, connected, tls_done and first_byte are the last
+   hop's. */
 typedef struct async_http_info {
     async_time start, connected, tls_done, first_byte, done;
     char remote_ip[46];   /* of the last connection (a proxy's, through one) */
@@ -1154,10 +1155,11 @@ static int async_http__ieq(const char *a, size_t alen, const char *b, size_t ble
    lengths first, without a call (most header names differ in length). */
 #define ASYNC_HTTP__IEQ_LIT(s, len, lit) ((len) == sizeof(lit) - 1 && async_http__ieq(s, len, lit, sizeof(lit) - 1))
 
-/* The first byte of [s, end) that is not text. A field value is most of a
-   head: 8 bytes at a time while none is below 0x20 (a control or HTAB) or
-   is DEL, then byte by byte. Both tests are exact for the word (bytes of
-   0x80 and up, obs-text, never trip them falsely into a miss). */
+/* The first byte of [s, end) that is not text. Field values are most of a
+   head: 8 bytes at a time while no byte of the word is below 0x20 (a
+   control, or HTAB) or DEL, then byte by byte. The two tests are exact for
+   the word as a whole, obs-text (0x80 and up) included: no bad byte slips
+   through in a word that passes. */
 static const char *async_http__text_end(const char *s, const char *end) {
     const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
     while (end - s >= 8) {
