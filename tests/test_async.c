@@ -2122,6 +2122,7 @@ TEST(test_busy_turns_read_the_clock_once) {
     cfg.clock_user = &now;
     async_loop_init(&loop, &cfg);
     async_loop_set_backend(&loop, empty_poll, &now); /* each turn polls, as with io */
+    memset(&timer, 0, sizeof timer);
     async_sleep(&loop, &timer, ASYNC_SEC(1)); /* armed: the loop keeps its reading fresh */
     memset(&y, 0, sizeof y);
     y.n = 1000;
