@@ -65,24 +65,26 @@ static double cpu_s(void) {
            ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
 }
 
-static struct io_uring_sqe *sqe_for(int i, unsigned long tag) {
+/* A free submission entry (submitting what is queued if none is left). */
+static struct io_uring_sqe *next_sqe(void) {
     struct io_uring_sqe *s = io_uring_get_sqe(&ring);
     if (!s) {
         io_uring_submit(&ring);
         s = io_uring_get_sqe(&ring);
     }
-    s->user_data = (unsigned long)i << 1 | tag;
     return s;
 }
 
+/* user_data: the connection, and 1 for a receive (0: a send). */
 static void send_request(int i) {
-    struct io_uring_sqe *s = sqe_for(i, 0);
+    struct io_uring_sqe *s = next_sqe();
     io_uring_prep_send(s, levers ? i : conns[i].fd, request, request_len, 0);
     if (levers) s->flags |= IOSQE_FIXED_FILE;
+    io_uring_sqe_set_data64(s, (uint64_t)i << 1);
 }
 
 static void start_receive(int i) {
-    struct io_uring_sqe *s = sqe_for(i, 1);
+    struct io_uring_sqe *s = next_sqe();
     if (levers) {
         io_uring_prep_recv_multishot(s, i, NULL, 0, 0);
         s->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
@@ -90,6 +92,7 @@ static void start_receive(int i) {
     } else {
         io_uring_prep_recv(s, conns[i].fd, conns[i].buf, RECV_SIZE, 0);
     }
+    io_uring_sqe_set_data64(s, (uint64_t)i << 1 | 1);
 }
 
 static void give_back(unsigned bid) {
@@ -153,7 +156,7 @@ int main(int argc, char **argv) {
         if (conns[i].fd < 0 || connect(conns[i].fd, (struct sockaddr *)&addr, sizeof addr) < 0) { perror("connect"); return 1; }
         setsockopt(conns[i].fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* as async_http.h does */
     }
-    if (learn_response(conns[0].fd) < 0) { fprintf(stderr, "the first response could not be read\n"); return 1; }
+    if (learn_response(conns[0].fd) < 0) { fprintf(stderr, "the first response could not be read whole, or has no Content-Length\n"); return 1; }
     if (levers) {
         int *fds = malloc((size_t)nconns * sizeof *fds);
         struct io_uring_buf_reg reg;
