@@ -868,7 +868,7 @@ typedef struct async_http__attempt {
     size_t next_addr;  /* the host's next address to dial */
     int dial_error;    /* how the last dial failed */
     int tunnel;        /* through a proxy: 1 CONNECT going out, 2 its answer coming, 3 done */
-    int drop_body;     /* the response is a redirect to follow: its body is read, not kept */
+    int drop_body;     /* a redirect to follow (its head said so): its body is read, not kept */
     int built;         /* the request bytes are in the send buffer */
     int done;          /* the response is complete */
     size_t sent, send_len, head_len;
@@ -5165,7 +5165,7 @@ static int async_http__follow(async_http_request *r) {
     async_http__url from, to;
     async_http__url_error e;
     char *ref, *target;
-    if (c->config.max_redirects < 0 || !loc || !async_http__redirect_status(status)) return 0;
+    if (!r->_try.drop_body) return 0; /* the head decided (async_http__head): not one to follow */
     if (r->_redirects >= c->config.max_redirects) {
         r->error = ASYNC_HTTP_EREDIRECTS;
         async_http__set_detail(r, "more than %d (the last to %.*s)", c->config.max_redirects, (int)(loc_len > 80 ? 80 : loc_len),

@@ -47,7 +47,7 @@ static struct io_uring ring;
 static conn *conns;
 static int levers;
 static char request[512], status_line[16];
-static size_t request_len, response_len;
+static size_t request_len, response_len, status_len;
 static struct io_uring_buf_ring *buf_ring;
 static char *ring_bufs;
 static unsigned ring_added;
@@ -120,6 +120,7 @@ static int learn_response(int fd) {
     }
     response_len = head + body;
     memcpy(status_line, first, sizeof status_line - 1);
+    status_len = strlen(status_line);
     return have == response_len ? 0 : -1;
 }
 
@@ -199,7 +200,7 @@ int main(int argc, char **argv) {
                 if (cqe->res > 0) {
                     unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
                     const char *data = levers ? ring_bufs + (size_t)bid * RECV_SIZE : k->buf;
-                    if (k->got == 0 && memcmp(data, status_line, strlen(status_line)) != 0) errors++;
+                    if (k->got == 0 && memcmp(data, status_line, status_len) != 0) errors++;
                     k->got += (size_t)cqe->res;
                     if (levers) give_back(bid);
                     if (k->got >= response_len) { /* nothing is sent before the response is whole */
