@@ -281,16 +281,9 @@ struct option {
 #define FIELD(s, o, type) ((type *)(void *)((char *)(s) + (o)->field))
 #define F(member) offsetof(settings, member)
 
-/* "-o" or "--output", for messages. */
-static const char *option_name(const option *o) {
-    static char name[40];
-    if (o->name) snprintf(name, sizeof name, "--%s", o->name);
-    else snprintf(name, sizeof name, "-%c", o->short_name);
-    return name;
-}
-
+/* Every option that takes a value has a long name: messages use it. */
 static int bad_value(const option *o, const char *v, const char *why) {
-    fprintf(stderr, "fetch: %s: '%s' %s\n", option_name(o), v, why);
+    fprintf(stderr, "fetch: --%s: '%s' %s\n", o->name, v, why);
     return EXIT_USAGE;
 }
 
@@ -533,6 +526,9 @@ static const option *find_short(char c) {
     return NULL;
 }
 
+/* Error lines go to stderr unless -s (and not -S) says otherwise. */
+static int errors_shown(const settings *s) { return !s->silent || s->show_error; }
+
 static int hint(void) {
     fprintf(stderr, "fetch: try 'fetch --help' for the options\n");
     return EXIT_USAGE;
@@ -659,7 +655,7 @@ typedef struct transfer {
     uint64_t got, size_header, size_request;
     /* stdout: */
     buffer pending;         /* what it wrote to stdout before its turn */
-    int out_done, finished;
+    int finished;           /* over, its stdout all out or held in pending */
 } transfer;
 
 typedef struct meter {
@@ -677,7 +673,7 @@ struct app {
     async_io io;
     async_http_client client;
     transfer *tr;
-    size_t n, turn, finished; /* turn: the first transfer whose stdout is not all out */
+    size_t n, turn; /* turn: the first transfer whose stdout is not all out */
     async_future **futs;
     async_link *links;
     async_gather_op gather;
@@ -746,6 +742,12 @@ static const char *user_header(const settings *s, const char *name) {
     return NULL;
 }
 
+/* "Name:" with nothing after it: the user drops that header (curl's -H). */
+static int drops_header(const char *h) {
+    const char *colon = strchr(h, ':');
+    return colon && colon[1 + strspn(colon + 1, " \t")] == 0;
+}
+
 /* A header of fetch's, unless the user gave (or dropped) it. */
 static void plan_header(app *a, const char *name, const char *value) {
     buffer b = {0};
@@ -781,10 +783,10 @@ static void plan_request(app *a) {
         a->body_len = s->data.len;
     }
     for (i = 0; i < s->headers.len; i++) {
-        const char *h = s->headers.items[i], *colon = strchr(h, ':');
+        const char *h = s->headers.items[i];
         size_t n = strlen(h);
-        if (colon && colon[1 + strspn(colon + 1, " \t")] == 0) continue; /* "Name:" */
-        if (!colon && n && h[n - 1] == ';') {                              /* "Name;" */
+        if (drops_header(h)) continue;
+        if (!strchr(h, ':') && n && h[n - 1] == ';') { /* "Name;": sent empty */
             char *line = own_copy(s, h, n);
             line[n - 1] = ':';
             h = line;
@@ -822,16 +824,15 @@ static void stdout_write(transfer *x, const char *p, size_t n) {
     if (a->stdout_errno) x->write_errno = a->stdout_errno;
 }
 
-/* x has written all it will to stdout: the turn moves on, and the
-   transfer that has it now writes what it held. */
+/* x is finished, and has written all it will to stdout: the turn moves
+   on, and the transfer that has it now writes what it held. */
 static void stdout_close(transfer *x) {
     app *a = x->app;
-    x->out_done = 1;
     while (a->turn < a->n) {
         transfer *t = &a->tr[a->turn];
         stdout_put(a, t->pending.data, t->pending.len);
         buf_free(&t->pending);
-        if (!t->out_done) break;
+        if (!t->finished) break;
         a->turn++;
     }
 }
@@ -946,16 +947,23 @@ static void hop_told(transfer *x, const char *head, size_t len) {
         x->expect = field_number(v, n);
 }
 
-/* -v: each line of a head, after the mark. */
+/* -v: each line of a head, after the mark; in one write (stderr has no buffer). */
 static void say_head(char mark, const char *head, size_t len) {
     const char *p = head, *end = head + len;
+    char lead[2];
+    buffer b = {0};
+    lead[0] = mark, lead[1] = ' ';
     while (p < end) {
         const char *eol = memchr(p, '\n', (size_t)(end - p));
         size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
         if (n && p[n - 1] == '\r') n--;
-        fprintf(stderr, "%c %.*s\n", mark, (int)n, p);
+        buf_add(&b, lead, 2);
+        buf_add(&b, p, n);
+        buf_add(&b, "\n", 1);
         p = eol ? eol + 1 : end;
     }
+    if (b.len) fwrite(b.data, 1, b.len, stderr);
+    buf_free(&b);
 }
 
 /* config.trace: what each request does. */
@@ -1145,12 +1153,13 @@ static void meter_draw(meter *m, int last) {
     app *a = m->app;
     uint64_t got = 0, expect = 0;
     int known = 1;
-    size_t i;
+    size_t i, finished = 0;
     double secs = (double)(async_now(&a->loop) - m->start) / 1e9, rate, part;
     char line[160], have[32], total[32], speed[32], eta[32];
     for (i = 0; i < a->n; i++) {
         const transfer *x = &a->tr[i];
         got += x->got;
+        finished += (size_t)x->finished;
         if (x->finished || (x->expect >= 0 && (uint64_t)x->expect < x->got)) expect += x->got;
         else if (x->expect >= 0) expect += (uint64_t)x->expect;
         else known = 0;
@@ -1173,7 +1182,7 @@ static void meter_draw(meter *m, int last) {
             snprintf(eta, sizeof eta, "--:--:--");
         }
         snprintf(line, sizeof line, "%3.0f%%  %10s of %-10s  %10s/s  ETA %s  %lu/%lu done", part * 100, have,
-                 known ? total : "?", speed, eta, (unsigned long)a->finished, (unsigned long)a->n);
+                 known ? total : "?", speed, eta, (unsigned long)finished, (unsigned long)a->n);
         if (!known) memcpy(line, " --", 3);
     }
     fprintf(stderr, "\r%-78s%s", line, last ? "\n" : "");
@@ -1231,6 +1240,13 @@ static void transfer_start(transfer *x) {
     async_http_start(&a->client, &x->req, &d);
 }
 
+/* The output failed: that is the transfer's error, whatever else happened. */
+static void write_failed(transfer *x) {
+    x->code = EXIT_WRITE;
+    snprintf(x->message, sizeof x->message, "cannot write %s: %s", x->path ? x->path : "to stdout",
+             strerror(x->write_errno));
+}
+
 /* The attempt is over: the exit code it ends with, and why. */
 static void transfer_conclude(transfer *x) {
     const settings *s = x->app->s;
@@ -1240,9 +1256,7 @@ static void transfer_conclude(transfer *x) {
     x->code = 0;
     x->message[0] = 0;
     if (x->write_errno) {
-        x->code = EXIT_WRITE;
-        snprintf(x->message, sizeof x->message, "cannot write %s: %s", x->path ? x->path : "to stdout",
-                 strerror(x->write_errno));
+        write_failed(x);
     } else if (err) {
         x->code = exit_code_of(err, r);
         snprintf(x->message, sizeof x->message, "%s", async_http_request_error(r));
@@ -1287,7 +1301,7 @@ static int transfer_retry(transfer *x) {
         x->delay = x->backoff;
         if (x->backoff < ASYNC_SEC(600)) x->backoff *= 2;
     }
-    if (!s->silent || s->show_error) {
+    if (errors_shown(s)) {
         meter_break(x->app);
         if (x->code) fprintf(stderr, "fetch: %s: %s", x->url, x->message);
         else fprintf(stderr, "fetch: %s: HTTP %d", x->url, r->response.status);
@@ -1314,22 +1328,17 @@ static void transfer_finish(transfer *x) {
     if (written && x->path && !x->file && !x->write_errno) out_open(x); /* an empty body: an empty file */
     if (x->file && fclose(x->file) != 0 && !x->write_errno) x->write_errno = errno;
     x->file = NULL;
-    if (x->write_errno && x->code != EXIT_WRITE) {
-        x->code = EXIT_WRITE;
-        snprintf(x->message, sizeof x->message, "cannot write %s: %s", x->path ? x->path : "to stdout",
-                 strerror(x->write_errno));
-    }
-    if (x->code && (!s->silent || s->show_error)) {
+    if (x->write_errno && x->code != EXIT_WRITE) write_failed(x);
+    if (x->code && errors_shown(s)) {
         meter_break(a);
         fprintf(stderr, "fetch: %s: %s\n", x->url, x->message);
     }
     if (s->write_out) write_out(x);
+    x->finished = 1;
     stdout_close(x);
     async_http_request_release(&x->req);
     free(x->effective);
     x->effective = NULL;
-    x->finished = 1;
-    a->finished++;
 }
 
 static int transfer_run(async_task *t) {
@@ -1371,13 +1380,11 @@ static int main_run(async_task *t) {
 static void configure(app *a) {
     settings *s = a->s;
     async_http_client_config *c = &s->config;
+    const char *ua;
     c->trace = on_trace;
     c->trace_user = a;
     if (!c->user_agent) c->user_agent = "fetch/" FETCH_VERSION;
-    {
-        const char *ua = user_header(s, "user-agent"); /* "User-Agent:" drops it, as curl does */
-        if (ua && ua[10] == ':' && ua[11 + strspn(ua + 11, " \t")] == 0) c->user_agent = "";
-    }
+    if ((ua = user_header(s, "user-agent")) != NULL && drops_header(ua)) c->user_agent = ""; /* as curl does */
     c->no_decompress = !s->compressed;
     c->max_redirects = !s->location || s->max_redirs == 0 ? ASYNC_HTTP_NO_REDIRECTS
                        : s->max_redirs < 0                 ? INT_MAX
@@ -1446,7 +1453,7 @@ static int run(settings *s) {
         for (i = 0; i < a->n; i++) /* the last to fail, in argument order */
             if (a->tr[i].code) code = a->tr[i].code;
         if (!code && a->stdout_errno) {
-            if (!s->silent || s->show_error) fprintf(stderr, "fetch: cannot write to stdout: %s\n", strerror(a->stdout_errno));
+            if (errors_shown(s)) fprintf(stderr, "fetch: cannot write to stdout: %s\n", strerror(a->stdout_errno));
             code = EXIT_WRITE;
         }
     }

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # fetch (examples/fetch.c) against real servers: nginx (files, gzip, TLS with
-# certificates made now) and a scripted one (tests/fetch_server.py): every
-# option, the bytes on disk (sha256), the peak memory of a 256 MiB download,
-# -w's fields, -v's heads, the progress meter on a terminal (script(1)) and
-# off one, the exit code of each failure class, and side by side with curl:
-# the same stdout bytes and exit code. Runs on the backend ASYNC_IO_BACKEND
-# names (tests/run.sh runs it on both). Ends "RESULT fetch <passed> <failed>".
+# certificates made now) and a scripted one (tests/fetch_server.py): the
+# options (tests/check_examples.sh has --timeout and --read-timeout), the
+# bytes on disk (sha256), the peak memory of a 256 MiB download, -w's fields,
+# -v's heads, the progress meter on a terminal (script(1)) and off one, the
+# exit code of each failure class, and side by side with curl: the same
+# stdout bytes and exit code. Runs on the backend ASYNC_IO_BACKEND names
+# (tests/run.sh runs it on both). Ends "RESULT fetch <passed> <failed>".
 set -u
 cd "$(dirname "$0")/.."
 B=${B:-build}
@@ -140,7 +141,8 @@ readme_ok() {
     section=$(awk '/^### The `fetch` tool/ { on = 1; next } on && /^### / { exit } on' README.md)
     run "$F" --help
     for o in $(grep -o -- '--[a-z][a-z-]*' <<<"$out" | sort -u); do
-        grep -q -- "$o" <<<"$section" || { out="README lacks $o"; return 1; }
+        # the whole name: --head must not pass on --header's account
+        grep -qE -- "$o([^a-z-]|\$)" <<<"$section" || { out="README lacks $o"; return 1; }
     done
     for code in $(sed -n 's/^  *\([0-9][0-9]*\)  .*/\1/p' <<<"$out"); do
         grep -q "^| $code |" <<<"$section" || { out="README lacks exit code $code"; return 1; }
@@ -206,7 +208,7 @@ empty_ok() {
 check "-o: an empty body makes an empty file; -f on a 404 makes none" empty_ok
 
 # ---- the progress meter ----
-DRIP="$PY/drip?n=6&ms=50" # 384 KiB in 0.3 s: the meter is redrawn on the way
+DRIP="$PY/drip?n=6&ms=50" # 384 KiB over 0.3 s; the check reads the meter's last line
 on_tty() { script -qec "$1" /dev/null </dev/null; }
 
 meter_ok() {
@@ -426,7 +428,7 @@ check "--parallel-max 2: two requests at a time (four without it)" parallel_ok
 
 # ---- exit codes, one per class ----
 codes_ok() {
-    local line code args
+    local code args
     while IFS='|' read -r code args; do
         eval "set -- $args"
         run "$F" "$@"
@@ -505,18 +507,19 @@ same=(
     "-sSf $PY/files/a $PY/status/404"
     "--bogus $PY/echo"
 )
+# The same stdout bytes and exit code as curl for the invocation in $args.
+curl_same_ok() {
+    local mine theirs mine_rc
+    eval "set -- $args"
+    mine=$("$F" -s "$@" 2>/dev/null | od -c; exit "${PIPESTATUS[0]}")
+    mine_rc=$?
+    theirs=$(curl -s "$@" 2>/dev/null | od -c; exit "${PIPESTATUS[0]}")
+    rc=$?
+    out="fetch exit $mine_rc, curl exit $rc"$'\n'"$(diff <(echo "$mine") <(echo "$theirs") | head -n 20)"
+    err=
+    [ "$mine" = "$theirs" ] && [ "$mine_rc" -eq "$rc" ]
+}
 for args in "${same[@]}"; do
-    curl_same_ok() {
-        local mine theirs mine_rc
-        eval "set -- $args"
-        mine=$("$F" -s "$@" 2>/dev/null | od -c; exit "${PIPESTATUS[0]}")
-        mine_rc=$?
-        theirs=$(curl -s "$@" 2>/dev/null | od -c; exit "${PIPESTATUS[0]}")
-        rc=$?
-        out="fetch exit $mine_rc, curl exit $rc"$'\n'"$(diff <(echo "$mine") <(echo "$theirs") | head -n 20)"
-        err=
-        [ "$mine" = "$theirs" ] && [ "$mine_rc" -eq "$rc" ]
-    }
     check "same as curl: $args" curl_same_ok
 done
 
