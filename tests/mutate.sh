@@ -13,12 +13,12 @@
 #
 #   killed     a test program failed (its first FAIL line is shown)
 #   SURVIVED   every test program passed: no test guards this behaviour
-#
-# The test "check_fetch" is tests/check_fetch.sh on the mutant's build of examples/fetch.c
-# (its large download MUTATE_FETCH_MIB, default 64 MiB: enough to see a body kept in memory).
 #   stale      the text to replace is not in the file any more (the code moved on)
 #   ambiguous  the text occurs more than once: make it longer
 #   broken     the mutant does not compile (not counted)
+#
+# The test "check_fetch" is tests/check_fetch.sh on the mutant's build of examples/fetch.c
+# (its large download MUTATE_FETCH_MIB, default 64 MiB: enough to see a body kept in memory).
 #
 # The kill rate is killed / (killed + survived). Stale, ambiguous and broken mutants are
 # reported, not failures: they ask for the list to be updated. The working tree is never
@@ -90,7 +90,8 @@ else:
 work=$(mktemp -d /tmp/mutate.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-# A copy of the tree to mutate: the headers and the tests, nothing else.
+# A copy of the tree to mutate: the headers, README.md (check_fetch reads it), fetch.c and
+# the tests, nothing else.
 fresh_tree() {
     rm -rf "$work/tree"
     mkdir -p "$work/tree/tests" "$work/tree/bin" "$work/tree/examples"
@@ -149,7 +150,7 @@ selected() {
 
 if [ "$check_only" = 0 ]; then
     fresh_tree
-    all_tests="async async_switch async_time32 parser client faults hostile http check_fetch"
+    all_tests="async async_switch async_time32 parser client faults hostile http web check_fetch"
     # shellcheck disable=SC2086
     if ! build $all_tests; then
         cat "$work"/build_*.log | head -n 30

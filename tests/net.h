@@ -688,11 +688,14 @@ NET_FN void env_close(env *e) {
 }
 
 /* Connections the client has opened so far. */
-NET_FN uint64_t client_connects(const async_http_client *c) {
+/* The client's counters, now. */
+NET_FN async_http_client_stats client_stats(const async_http_client *c) {
     async_http_client_stats s;
     async_http_client_get_stats(c, &s);
-    return s.connects;
+    return s;
 }
+
+NET_FN uint64_t client_connects(const async_http_client *c) { return client_stats(c).connects; }
 
 /* Whether a timeout of `timeout` ended what took `took` (the loop's clock, read before the
    request started and after it ended): never before it was due (the loop's time, where
@@ -707,8 +710,7 @@ NET_FN int fired_within(async_time took, async_time timeout) {
 
 /* Whether nothing is lent out or queued: what every test ends with. */
 NET_FN int client_settled(const async_http_client *c) {
-    async_http_client_stats s;
-    async_http_client_get_stats(c, &s);
+    async_http_client_stats s = client_stats(c);
     if (s.busy || s.busy_by_host || s.waiting)
         fprintf(stderr, "client not settled: busy %zu, by host %zu, waiting %zu\n", s.busy, s.busy_by_host,
                 s.waiting);

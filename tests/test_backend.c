@@ -249,7 +249,7 @@ TEST(epoll_accept_grows_the_table) {
         CHECK_EQ(connect(cfd[i], (struct sockaddr *)&a, sizeof a), 0);
     }
     memset(&tick, 0, sizeof tick);
-    for (i = 0; i < 100 && !(async_done(&acc[0].future) && async_done(&acc[1].future)); i++)
+    for (i = 0; i < 100 && !all_done(acc, 2); i++)
         async_run(&loop, async_sleep(&loop, &tick, ASYNC_MS(1)));
     CHECK(async_result(&acc[0].future) >= 256);
     CHECK(async_result(&acc[1].future) >= 256);

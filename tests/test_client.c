@@ -35,12 +35,6 @@
 /* ------------------------------------------------------------------ */
 /* helpers                                                             */
 
-static async_http_client_stats stats_of(env *e) {
-    async_http_client_stats s;
-    async_http_client_get_stats(&e->client, &s);
-    return s;
-}
-
 /* A client whose requests give up after 2 s (0 for what cfg leaves as the default): when
    the client sends less than it announced, the capture server waits for the rest, and the
    test fails in 2 s showing what came instead of hanging until the watchdog. */
@@ -518,12 +512,12 @@ TEST(test_cancel_while_queued) {
         async_http_get(&e.client, &r[i], url);
     }
     CHECK(run_until_received(&e.loop, &s, 1, 2000));
-    CHECK_EQ(stats_of(&e).busy, 1);
-    CHECK_EQ(stats_of(&e).waiting, 2);
+    CHECK_EQ(client_stats(&e.client).busy, 1);
+    CHECK_EQ(client_stats(&e.client).waiting, 2);
     async_cancel(&r[1].task);
     CHECK_EQ(finish(&e, &r[1]), ASYNC_ECANCELED);
-    CHECK_EQ(stats_of(&e).waiting, 1); /* r[2] only */
-    CHECK_EQ(stats_of(&e).busy, 1);
+    CHECK_EQ(client_stats(&e.client).waiting, 1); /* r[2] only */
+    CHECK_EQ(client_stats(&e.client).busy, 1);
     server_release(&s);
     CHECK_EQ(finish(&e, &r[2]), 0);
     CHECK_EQ(r[2].response.status, 200);
@@ -531,7 +525,7 @@ TEST(test_cancel_while_queued) {
     CHECK_EQ(server_received(&s), 2);
     CHECK(server_capture(&s, 1) && server_capture(&s, 1)->conn == 0); /* r[2], on r[0]'s connection */
     CHECK_EQ(client_connects(&e.client), 1);
-    CHECK_EQ(stats_of(&e).waiting, 0);
+    CHECK_EQ(client_stats(&e.client).waiting, 0);
     CHECK(client_settled(&e.client));
     async_http_request_release(&r[0]);
     async_http_request_release(&r[2]);
@@ -552,15 +546,15 @@ TEST(test_cancel_queue_tail_then_head) {
     for (i = 0; i < 4; i++) r[i].timeout = ASYNC_SEC(3);
     for (i = 0; i < 3; i++) async_http_get(&e.client, &r[i], url);
     CHECK(run_until_received(&e.loop, &s, 1, 2000));
-    CHECK_EQ(stats_of(&e).waiting, 2);
+    CHECK_EQ(client_stats(&e.client).waiting, 2);
     async_cancel(&r[2].task); /* the tail */
     CHECK_EQ(finish(&e, &r[2]), ASYNC_ECANCELED);
     async_http_get(&e.client, &r[3], url); /* queued after r[1] */
     run_ready(&e);
-    CHECK_EQ(stats_of(&e).waiting, 2);
+    CHECK_EQ(client_stats(&e.client).waiting, 2);
     async_cancel(&r[1].task); /* the head */
     CHECK_EQ(finish(&e, &r[1]), ASYNC_ECANCELED);
-    CHECK_EQ(stats_of(&e).waiting, 1);
+    CHECK_EQ(client_stats(&e.client).waiting, 1);
     server_release(&s);
     CHECK_EQ(finish(&e, &r[3]), 0);
     CHECK_EQ(finish(&e, &r[0]), 0);
@@ -589,7 +583,7 @@ TEST(test_total_timeout_while_queued) {
     CHECK_EQ(finish(&e, &r[1]), ASYNC_HTTP_ETIMEOUT_TOTAL);
     CHECK(fired_within(async_now(&e.loop) - t0, ASYNC_MS(100)));
     CHECK(strstr(async_http_request_error(&r[1]), "total timeout") != NULL);
-    CHECK_EQ(stats_of(&e).waiting, 0);
+    CHECK_EQ(client_stats(&e.client).waiting, 0);
     CHECK_EQ(server_received(&s), 1);
     server_release(&s);
     CHECK_EQ(finish(&e, &r[0]), 0);
@@ -642,14 +636,14 @@ TEST(test_queue_walks_past_a_host_at_its_limit) {
     async_http_get(&e.client, &a2, url_a);
     async_http_get(&e.client, &c1, url_c);
     run_ready(&e);
-    CHECK_EQ(stats_of(&e).busy, 2);
-    CHECK_EQ(stats_of(&e).waiting, 2);
+    CHECK_EQ(client_stats(&e.client).busy, 2);
+    CHECK_EQ(client_stats(&e.client).waiting, 2);
     server_release(&b);
     CHECK_EQ(finish(&e, &b1), 0);
     CHECK_EQ(finish(&e, &c1), 0); /* with A still holding its answer */
     CHECK_EQ(c1.response.status, 200);
     CHECK(!async_done(&a1.task.future));
-    CHECK_EQ(stats_of(&e).waiting, 1); /* a2, still there */
+    CHECK_EQ(client_stats(&e.client).waiting, 1); /* a2, still there */
     CHECK_EQ(server_received(&a), 1);
     server_release(&a);
     CHECK_EQ(finish(&e, &a1), 0);
@@ -752,7 +746,7 @@ TEST(test_extra_bytes_retire_the_connection) {
     CHECK_EQ(client_connects(&e.client), 2);
     CHECK_EQ(server_received(&s), 2);
     CHECK(server_capture(&s, 1) && server_capture(&s, 1)->conn == 1);
-    CHECK_EQ(stats_of(&e).idle, 0); /* the second one had bytes after its response too */
+    CHECK_EQ(client_stats(&e.client).idle, 0); /* the second one had bytes after its response too */
     CHECK(client_settled(&e.client));
     env_close(&e);
     server_stop(&s);

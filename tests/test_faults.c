@@ -260,11 +260,7 @@ static int canceller_run(async_task *t) {
 }
 
 /* The fds the client holds when no request runs: one per pooled connection. */
-static int client_fds(const async_http_client *c) {
-    async_http_client_stats st;
-    async_http_client_get_stats(c, &st);
-    return (int)st.idle;
-}
+static int client_fds(const async_http_client *c) { return (int)client_stats(c).idle; }
 
 /* Returns how many of the runs leaked an fd. */
 static int cancel_after_turns(int from, int to, int *cancelled) {

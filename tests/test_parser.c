@@ -219,6 +219,9 @@ static void expect_malformed(tcase c, const char *reason, size_t offset) {
 
 /* ---- Basics */
 
+/* RFC 9110 5.5: a field value's characters (VCHAR, SP, HTAB, obs-text). */
+static int rfc_text(int c) { return (c >= 0x21 && c <= 0x7e) || c == ' ' || c == '\t' || c >= 0x80; }
+
 /* The parser's table of character classes is what RFC 9110 says: tchar
    (5.6.2), field-value characters (5.5: VCHAR, SP, HTAB, obs-text), OWS;
    and the lower-casing that compares names is ASCII's. */
@@ -227,7 +230,7 @@ TEST(character_classes) {
     for (c = 0; c < 256; c++) {
         int alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
         int tchar = alnum || (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-        int text = (c >= 0x21 && c <= 0x7e) || c == ' ' || c == '\t' || c >= 0x80;
+        int text = rfc_text(c);
         int ows = c == ' ' || c == '\t';
         int lower = c >= 'A' && c <= 'Z' ? c + 32 : c;
         wrong += !!async_http__is_tchar((unsigned char)c) != tchar;
@@ -803,7 +806,7 @@ TEST(value_bytes_everywhere) {
     static outcome o;
     for (pos = 0; pos < 24; pos++) {
         for (b = 0; b < 256; b++) {
-            int text = (b >= 0x21 && b <= 0x7e) || b == ' ' || b == '\t' || b >= 0x80;
+            int text = rfc_text(b);
             tcase c;
             if (b == '\n') continue; /* it would end the line */
             memcpy(msg, head, value_at);

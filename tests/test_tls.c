@@ -57,12 +57,6 @@ static int tls_env(env *e, int insecure, async_time connect_timeout) {
     return env_init(e, &cfg);
 }
 
-static async_http_client_stats stats_of(const env *e) {
-    async_http_client_stats s;
-    async_http_client_get_stats(&e->client, &s);
-    return s;
-}
-
 /* The access log's lines for uri: "<connection> <reused> <uri>", in order. */
 static int log_lines(const char *uri, char lines[][64], int max) {
     char path[512], line[256];
@@ -130,7 +124,7 @@ TEST(https_get_head_chunked_big) {
     CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
     CHECK(r.response.body_len == sizeof big && !memcmp(r.response.body, big, sizeof big));
     async_http_request_release(&r);
-    CHECK_EQ(stats_of(&e).tls_handshakes, 1); /* all of it on one connection */
+    CHECK_EQ(client_stats(&e.client).tls_handshakes, 1); /* all of it on one connection */
     CHECK(client_settled(&e.client));
     env_close(&e);
 }
@@ -148,7 +142,7 @@ TEST(https_keep_alive_one_handshake) {
         CHECK_EQ(r.response.status, 200);
         async_http_request_release(&r);
     }
-    CHECK_EQ(stats_of(&e).tls_handshakes, 1);
+    CHECK_EQ(client_stats(&e.client).tls_handshakes, 1);
     CHECK_EQ(client_connects(&e.client), 1);
     n = log_lines("/small.json?keepalive", lines, 32);
     CHECK_EQ(n, 20);
@@ -174,8 +168,8 @@ TEST(https_session_resumption) {
         async_http_request_release(&r);
     }
     CHECK_EQ(client_connects(&e.client), 3);
-    CHECK_EQ(stats_of(&e).tls_handshakes, 3);
-    CHECK_EQ(stats_of(&e).tls_resumed, 2);
+    CHECK_EQ(client_stats(&e.client).tls_handshakes, 3);
+    CHECK_EQ(client_stats(&e.client).tls_resumed, 2);
     n = log_lines("/small.json?resume", lines, 8);
     CHECK_EQ(n, 3);
     if (n == 3) {
@@ -358,7 +352,7 @@ TEST(cancel_mid_tls_read) {
     async_http_get(&e.client, &r, url);
     async_run(&e.loop, async_sleep(&e.loop, &t, ASYNC_MS(150)));
     CHECK(!async_done(&r.task.future));
-    CHECK_EQ(stats_of(&e).tls_handshakes, 1); /* it is past the handshake, reading */
+    CHECK_EQ(client_stats(&e.client).tls_handshakes, 1); /* it is past the handshake, reading */
     async_cancel(&r.task);
     CHECK_EQ(async_run(&e.loop, &r.task.future), ASYNC_ECANCELED);
     CHECK(client_settled(&e.client));
@@ -464,7 +458,7 @@ static void tls_idle_talk(int mode) {
         seen.n = i;
         CHECK(run_until(&e.loop, talk_seen_cond, &seen, 2000));
         if (mode == TALK_WHILE_IDLE) server_hold(&s);
-        CHECK_EQ(stats_of(&e).idle, 1);
+        CHECK_EQ(client_stats(&e.client).idle, 1);
     }
     CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0);
     async_http_request_release(&r);

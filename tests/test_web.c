@@ -403,11 +403,7 @@ static int dns_env(env *e, fake_dns *d, async_time ttl) {
     return env_init(e, &cfg);
 }
 
-static uint64_t lookups(const env *e) {
-    async_http_client_stats st;
-    async_http_client_get_stats(&e->client, &st);
-    return st.lookups;
-}
+static uint64_t lookups(const env *e) { return client_stats(&e->client).lookups; }
 
 /* A request that waits for a tick: the loop's time when it fired. */
 typedef struct ticker {
@@ -1064,11 +1060,9 @@ TEST(heads_before_bodies) {
     async_http_client_config cfg;
     char url[96];
     int i;
-    const char *responses[5] = {
-        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 302 Found\r\nLocation: /two\r\nContent-Length: 5\r\n\r\nredir",
-        "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal", NULL, NULL,
-        NULL};
-    responses[2] = responses[0], responses[3] = responses[1];
+    const char *redirect = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 302 Found\r\nLocation: /two\r\nContent-Length: 5\r\n\r\nredir";
+    const char *final = "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal";
+    const char *responses[] = {redirect, final, redirect, final, NULL}; /* the two rounds below */
     server_start(&s, play_capture);
     s.responses = responses;
     memset(&cfg, 0, sizeof cfg);
