@@ -120,7 +120,9 @@
    - Redirects followed (max_redirects, 10): 303 makes a GET, 301/302 turn
      a POST into a GET, 307/308 keep method and body; Location resolved by
      RFC 3986 (async_http_url_resolve); credentials stay behind on the way
-     to another origin; response.history lists the hops.
+     to another origin; response.history lists the hops. None followed:
+     ASYNC_HTTP_NO_REDIRECTS (the 3xx is the answer) or
+     ASYNC_HTTP_REDIRECTS_FAIL (it is an error, ASYNC_HTTP_EREDIRECTS).
    - Bodies decompressed as they stream (ASYNC_HTTP_ZLIB: gzip, deflate;
      Accept-Encoding sent unless yours); the body limit (max_body_size) is
      on the decoded size; a streamed body (on_body) has no limit.
@@ -704,7 +706,8 @@ typedef struct async_http_client_config {
     size_t max_header_bytes;     /* status line + headers; 0: 16 KiB */
     size_t max_headers;          /* 0: 100 */
     unsigned max_interim;        /* 1xx responses allowed before the final one; 0: 16 */
-    int max_redirects;           /* redirects followed; 0: 10; ASYNC_HTTP_NO_REDIRECTS: none */
+    int max_redirects;           /* redirects followed; 0: 10; ASYNC_HTTP_NO_REDIRECTS: none, the 3xx is the
+                                    answer; ASYNC_HTTP_REDIRECTS_FAIL: none, a redirect is an error */
     int no_decompress;           /* ASYNC_HTTP_ZLIB: leave gzip and deflate bodies compressed (no Accept-Encoding) */
     /* An HTTP proxy for every request ("http://[user:password@]host:port"):
        http by the absolute form, https through CONNECT and then TLS to the
@@ -815,6 +818,7 @@ typedef struct async_http_hop {
 } async_http_hop;
 
 #define ASYNC_HTTP_NO_REDIRECTS (-1)
+#define ASYNC_HTTP_REDIRECTS_FAIL (-2) /* ASYNC_HTTP_EREDIRECTS at the first (curl's -L --max-redirs 0) */
 #define ASYNC_HTTP_NO_DNS_CACHE ((async_time)-1)
 /* getaddrinfo on a worker thread (the default resolver): IPv6 and IPv4
    addresses taking turns, IPv6 first (RFC 8305). */
@@ -4630,7 +4634,8 @@ static int async_http__head(void *user, async_http_parser *p, int interim) {
     async_http_request *r = (async_http_request *)user;
     async_http__trace(r, ASYNC_HTTP_TRACE_RECEIVED, p->head_buf, p->head_len);
     if (!interim)
-        r->_try.drop_body = r->_client->config.max_redirects >= 0 && async_http__redirect_status(p->status) &&
+        r->_try.drop_body = r->_client->config.max_redirects != ASYNC_HTTP_NO_REDIRECTS &&
+                            async_http__redirect_status(p->status) &&
                             async_http_header_find(p->headers, p->header_count, "location", NULL) != NULL;
     return 0;
 }
@@ -5165,11 +5170,11 @@ static int async_http__follow(async_http_request *r) {
     async_http__url from, to;
     async_http__url_error e;
     char *ref, *target;
+    int limit = c->config.max_redirects < 0 ? 0 : c->config.max_redirects;
     if (!r->_try.drop_body) return 0; /* the head decided (async_http__head): not one to follow */
-    if (r->_redirects >= c->config.max_redirects) {
+    if (r->_redirects >= limit) {
         r->error = ASYNC_HTTP_EREDIRECTS;
-        async_http__set_detail(r, "more than %d (the last to %.*s)", c->config.max_redirects, (int)(loc_len > 80 ? 80 : loc_len),
-                               loc);
+        async_http__set_detail(r, "more than %d (the last to %.*s)", limit, (int)(loc_len > 80 ? 80 : loc_len), loc);
         return ASYNC_HTTP_EREDIRECTS;
     }
     if (!(ref = async_http__strndup(c, loc, loc_len))) return ASYNC_HTTP_ENOMEM;

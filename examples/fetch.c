@@ -1252,7 +1252,6 @@ static void transfer_conclude(transfer *x) {
     const settings *s = x->app->s;
     const async_http_request *r = &x->req;
     int err = async_error(&r->task.future), st = r->response.status;
-    size_t n;
     x->code = 0;
     x->message[0] = 0;
     if (x->write_errno) {
@@ -1260,9 +1259,6 @@ static void transfer_conclude(transfer *x) {
     } else if (err) {
         x->code = exit_code_of(err, r);
         snprintf(x->message, sizeof x->message, "%s", async_http_request_error(r));
-    } else if (s->location && s->max_redirs == 0 && is_redirect(st) && async_http_response_header(&r->response, "location", &n)) {
-        x->code = EXIT_REDIRECTS; /* the client has no "none at all, and fail" */
-        snprintf(x->message, sizeof x->message, "too many redirects: more than 0");
     } else if ((s->fail || s->fail_with_body) && st >= 400) {
         x->code = EXIT_HTTP;
         snprintf(x->message, sizeof x->message, "the requested URL returned error: %d %.*s", st,
@@ -1386,9 +1382,10 @@ static void configure(app *a) {
     if (!c->user_agent) c->user_agent = "fetch/" FETCH_VERSION;
     if ((ua = user_header(s, "user-agent")) != NULL && drops_header(ua)) c->user_agent = ""; /* as curl does */
     c->no_decompress = !s->compressed;
-    c->max_redirects = !s->location || s->max_redirs == 0 ? ASYNC_HTTP_NO_REDIRECTS
-                       : s->max_redirs < 0                 ? INT_MAX
-                                                           : (int)s->max_redirs;
+    c->max_redirects = !s->location          ? ASYNC_HTTP_NO_REDIRECTS
+                       : s->max_redirs == 0 ? ASYNC_HTTP_REDIRECTS_FAIL
+                       : s->max_redirs < 0  ? INT_MAX
+                                            : (int)s->max_redirs;
     if (!c->timeout_total) c->timeout_total = ASYNC_NO_TIMEOUT;
     c->trust_env = 1;
     c->limit = (size_t)s->parallel_max;

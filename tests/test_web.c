@@ -180,8 +180,8 @@ TEST(redirect_across_origins_drops_credentials) {
     server_stop(&b);
 }
 
-/* A loop ends in its own error after max_redirects; with none allowed, the 3xx is the answer;
-   without Location, too. */
+/* A loop ends in its own error after max_redirects; with none allowed, the 3xx is the answer
+   (or, asked for, an error at once); without Location, the 3xx is the answer too. */
 TEST(redirect_loop_and_limits) {
     env e;
     server s;
@@ -214,6 +214,17 @@ TEST(redirect_loop_and_limits) {
     CHECK_EQ(env_init(&e, &cfg), 0);
     CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), ASYNC_HTTP_EREDIRECTS);
     async_http_request_release(&r);
+    env_close(&e);
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.max_redirects = ASYNC_HTTP_REDIRECTS_FAIL; /* the first is an error, and not followed */
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), ASYNC_HTTP_EREDIRECTS);
+    CHECK(strstr(async_http_request_error(&r), "more than 0 (the last to /again)") != NULL);
+    CHECK_EQ(r.response.history_len, 0);
+    async_http_request_release(&r);
+    CHECK_EQ(server_received(&s), 11 + 1 + 3 + 1); /* one request: none followed */
+    CHECK(client_settled(&e.client));
     env_close(&e);
     server_stop(&s);
 
