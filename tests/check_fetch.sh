@@ -417,11 +417,15 @@ retry_ok() {
 }
 check "--retry: 503 and timeouts retried (a file starts over; Retry-After), refused only with --retry-connrefused" retry_ok
 
+# Each request waits at the server until a third (or all four) are in flight at
+# once: with the limit two at a time wait out the 500 ms, without it all four
+# meet at once; a broken limit lets a third in.
 parallel_ok() {
-    local tag=$RANDOM$RANDOM
-    run "$F" -s --parallel-max 2 "$PY/conc/a$tag?ms=100" "$PY/conc/a$tag?ms=100" "$PY/conc/a$tag?ms=100" "$PY/conc/a$tag?ms=100"
+    local tag=$RANDOM$RANDOM a b
+    a="$PY/conc/a$tag?until=3&ms=500" b="$PY/conc/b$tag?until=4&ms=5000"
+    run "$F" -s --parallel-max 2 "$a" "$a" "$a" "$a"
     [ "$rc" -eq 0 ] && [ "$("$F" -s "$PY/maxconc/a$tag")" = 2 ] || return 1
-    run "$F" -s "$PY/conc/b$tag?ms=100" "$PY/conc/b$tag?ms=100" "$PY/conc/b$tag?ms=100" "$PY/conc/b$tag?ms=100"
+    run "$F" -s "$b" "$b" "$b" "$b"
     [ "$rc" -eq 0 ] && [ "$("$F" -s "$PY/maxconc/b$tag")" = 4 ]
 }
 check "--parallel-max 2: two requests at a time (four without it)" parallel_ok

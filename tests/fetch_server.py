@@ -20,8 +20,10 @@ Routes (any method; HEAD gets the head alone):
     /cut                promises 100 bytes, sends 10, closes
     /silent             reads the request, closes without a byte
     /bad                a status line that is not HTTP
-    /conc/TAG?ms=D      answers after D ms; /maxconc/TAG: how many /conc/TAG
-                        requests were in flight at once, at most
+    /conc/TAG?until=N&ms=D
+                        answers once N /conc/TAG requests have been in flight at
+                        once, or after D ms if that never happens; /maxconc/TAG:
+                        how many were in flight at once, at most
     CONNECT             403 (a proxy that refuses to tunnel)
 A TLS ClientHello gets no answer at all (a handshake that never ends).
 A request in the absolute form (through a proxy) is routed by its path.
@@ -35,6 +37,7 @@ import time
 import urllib.parse
 
 lock = threading.Lock()
+arrived = threading.Condition(lock)  # a /conc/TAG request came
 hits = {}
 conc = {}  # TAG: [in flight now, the most at once]
 
@@ -89,12 +92,15 @@ def route(method, target, headers, body):
         time.sleep(int(query.get("ms", ["1000"])[0]) / 1000)
         return response(200, b"slow\n")
     if parts[0] == "conc" and len(parts) == 2:
-        with lock:
+        # A barrier rather than a sleep: requests sent together meet here
+        # however slowly they come, and the most in flight is exact.
+        until = int(query.get("until", ["0"])[0])
+        with arrived:
             c = conc.setdefault(parts[1], [0, 0])
             c[0] += 1
             c[1] = max(c[1], c[0])
-        time.sleep(int(query.get("ms", ["100"])[0]) / 1000)
-        with lock:
+            arrived.notify_all()
+            arrived.wait_for(lambda: until and c[1] >= until, int(query.get("ms", ["100"])[0]) / 1000)
             c[0] -= 1
         return response(200, b"conc\n")
     if parts[0] == "maxconc" and len(parts) == 2:
