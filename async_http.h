@@ -157,7 +157,8 @@
        ASYNC_HTTP_ZLIB          gzip and deflate bodies, with zlib (-lz)
        ASYNC_HTTP_NO_URING      epoll only: no liburing needed
        ASYNC_HTTP_PARSER_ONLY   only the response parser: no backend, no
-                                client, no liburing (builds anywhere C99 does)
+                                client, no liburing (builds anywhere C99 does,
+                                ASYNC_TIME32 too; the rest needs 64-bit time)
        ASYNC_IO_FAULT_*         fault injection, for tests (>>io)
 
    SECTIONS
@@ -199,6 +200,11 @@
 #define ASYNC_HTTP_VERSION "0.4.0" /* major.minor.patch, as in the comment at the top */
 
 #include "async.h"
+#if defined(ASYNC_TIME32) && !defined(ASYNC_HTTP_PARSER_ONLY)
+/* One message; the parser alone compiles after it (no follow-on errors). */
+#error "async_http.h counts time in nanoseconds: build it without ASYNC_TIME32 (the parser alone, ASYNC_HTTP_PARSER_ONLY, works with it)."
+#define ASYNC_HTTP_PARSER_ONLY
+#endif
 #ifndef ASYNC_HTTP_PARSER_ONLY
 #ifndef ASYNC_HTTP_NO_URING
 #include <liburing.h>
