@@ -114,12 +114,12 @@ TEST(test_read_timeout) {
     server_start(&s, play_stall_in_body);
     memset(&cfg, 0, sizeof cfg);
     cfg.timeout_sock_read = ASYNC_MS(100);
-    CHECK_EQ(env_init(&e, &cfg), 0);
+    CHECK_EQ(env_init_stalling(&e, &cfg), 0);
     url_of(url, sizeof url, &s, "/");
     memset(&r, 0, sizeof r);
     t0 = async_now(&e.loop);
     CHECK_EQ(fetch(&e.client, &r, "GET", url), ASYNC_HTTP_ETIMEOUT_READ);
-    CHECK(fired_within(async_now(&e.loop) - t0, ASYNC_MS(100)));
+    CHECK(fired_on_time(async_now(&e.loop) - t0, ASYNC_MS(100)));
     CHECK(strstr(async_http_request_error(&r), "read timeout") != NULL);
     async_http_request_release(&r);
     env_close(&e);
@@ -134,13 +134,13 @@ TEST(test_total_timeout) {
     async_time t0;
     int fds = count_fds();
     server_start(&s, play_stall);
-    CHECK_EQ(env_init(&e, NULL), 0);
+    CHECK_EQ(env_init_stalling(&e, NULL), 0);
     url_of(url, sizeof url, &s, "/");
     memset(&r, 0, sizeof r);
     r.timeout = ASYNC_MS(100); /* per request */
     t0 = async_now(&e.loop);
     CHECK_EQ(fetch(&e.client, &r, "GET", url), ASYNC_HTTP_ETIMEOUT_TOTAL);
-    CHECK(fired_within(async_now(&e.loop) - t0, ASYNC_MS(100)));
+    CHECK(fired_on_time(async_now(&e.loop) - t0, ASYNC_MS(100)));
     CHECK(strstr(async_http_request_error(&r), "total timeout") != NULL);
     CHECK(client_settled(&e.client));
     env_close(&e);
@@ -164,12 +164,12 @@ TEST(test_connect_timeout) {
     }
     memset(&cfg, 0, sizeof cfg);
     cfg.timeout_connect = ASYNC_MS(150);
-    CHECK_EQ(env_init(&e, &cfg), 0);
+    CHECK_EQ(env_init_stalling(&e, &cfg), 0);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
     memset(&r, 0, sizeof r);
     t0 = async_now(&e.loop);
     CHECK_EQ(fetch(&e.client, &r, "GET", url), ASYNC_HTTP_ETIMEOUT_CONNECT);
-    CHECK(fired_within(async_now(&e.loop) - t0, ASYNC_MS(150)));
+    CHECK(fired_on_time(async_now(&e.loop) - t0, ASYNC_MS(150)));
     CHECK(strstr(async_http_request_error(&r), "connect timeout") != NULL);
     env_close(&e);
     for (i = 0; i < 4; i++) close(filler[i]);

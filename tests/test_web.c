@@ -405,13 +405,14 @@ static void fake_init(fake_dns *d, int delay_ms, const char *a0, const char *a1)
     d->addrs[0] = a0, d->addrs[1] = a1;
 }
 
-static int dns_env(env *e, fake_dns *d, async_time ttl) {
+/* stalling: the loop on a stall clock (tests/net.h), which the test may also move. */
+static int dns_env(env *e, fake_dns *d, async_time ttl, int stalling) {
     async_http_client_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.resolver = fake_resolve;
     cfg.resolver_user = d;
     cfg.dns_cache_ttl = ttl;
-    return env_init(e, &cfg);
+    return env_init_clocked(e, &cfg, stalling);
 }
 
 static uint64_t lookups(const env *e) { return client_stats(&e->client).lookups; }
@@ -443,7 +444,7 @@ TEST(lookup_off_the_loop) {
     async_time t0;
     fake_init(&d, 400, "127.0.0.1", NULL);
     server_start(&s, play_capture);
-    CHECK_EQ(dns_env(&e, &d, 0), 0);
+    CHECK_EQ(dns_env(&e, &d, 0, 0), 0); /* the real clock: the lookup is slow, not stalled */
     snprintf(url_name, sizeof url_name, "http://slow.test:%d/name", s.port);
     url_of(url_ip, sizeof url_ip, &s, "/ip");
     t0 = async_now(&e.loop);
@@ -485,18 +486,30 @@ static async_future *start_named(void *user, int i) {
     return async_http_get(m->client, &m->reqs[i], m->url);
 }
 
+/* One request on a new connection (so it needs the name's addresses): its error, or 0. */
+static int fetch_anew(env *e, const char *url) {
+    async_http_request r;
+    int err;
+    memset(&r, 0, sizeof r);
+    r.headers = close_it;
+    err = fetch(&e->client, &r, "GET", url);
+    if (err == ASYNC_HTTP_ENAME) CHECK_STR(async_http_request_error(&r), "host name not found");
+    async_http_request_release(&r);
+    return err;
+}
+
 /* 100 requests at once to one name not yet looked up: one lookup, shared. Then the cache
-   answers until its TTL passes; a failure is not kept. */
+   answers until its TTL is up, to the nanosecond (the test moves a stall clock); a failure
+   is not kept. */
 TEST(lookup_shared_and_cached) {
     static fake_dns d;
     static named_requests m;
     env e;
     server s;
-    async_http_request r;
     int i, ok = 0;
     fake_init(&d, 50, "127.0.0.1", NULL);
     server_start(&s, play_capture);
-    CHECK_EQ(dns_env(&e, &d, ASYNC_MS(300)), 0);
+    CHECK_EQ(dns_env(&e, &d, ASYNC_MS(300), 1), 0);
     m.client = &e.client;
     snprintf(m.url, sizeof m.url, "http://many.test:%d/", s.port);
     CHECK_EQ(run_gathered(&e.loop, 100, start_named, &m), 0);
@@ -508,69 +521,53 @@ TEST(lookup_shared_and_cached) {
     CHECK_EQ(fake_calls(&d), 1);
     CHECK_EQ(lookups(&e), 1);
 
-    /* new connections within the TTL: from the cache */
-    for (i = 0; i < 2; i++) {
-        memset(&r, 0, sizeof r);
-        r.headers = close_it;
-        CHECK_EQ(fetch(&e.client, &r, "GET", m.url), 0);
-        async_http_request_release(&r);
-    }
+    /* new connections within the TTL (the clock stood still since the lookup): from the
+       cache, up to its last nanosecond */
+    CHECK_EQ(fetch_anew(&e, m.url), 0);
+    e.stall.now += ASYNC_MS(300) - 1;
+    CHECK_EQ(fetch_anew(&e, m.url), 0);
     CHECK_EQ(fake_calls(&d), 1);
-    msleep(350); /* past the TTL: looked up again */
-    memset(&r, 0, sizeof r);
-    r.headers = close_it;
-    CHECK_EQ(fetch(&e.client, &r, "GET", m.url), 0);
-    async_http_request_release(&r);
+    e.stall.now += 1; /* the TTL is up: looked up again */
+    CHECK_EQ(fetch_anew(&e, m.url), 0);
     CHECK_EQ(fake_calls(&d), 2);
 
     /* a failure is not kept */
     d.fail = 1;
-    msleep(350);
-    memset(&r, 0, sizeof r);
-    r.headers = close_it;
-    CHECK_EQ(fetch(&e.client, &r, "GET", m.url), ASYNC_HTTP_ENAME);
-    CHECK_STR(async_http_request_error(&r), "host name not found");
-    async_http_request_release(&r);
+    e.stall.now += ASYNC_MS(300);
+    CHECK_EQ(fetch_anew(&e, m.url), ASYNC_HTTP_ENAME);
     d.fail = 0;
-    memset(&r, 0, sizeof r);
-    r.headers = close_it;
-    CHECK_EQ(fetch(&e.client, &r, "GET", m.url), 0);
-    async_http_request_release(&r);
+    CHECK_EQ(fetch_anew(&e, m.url), 0);
     CHECK_EQ(fake_calls(&d), 4);
     CHECK(client_settled(&e.client));
     env_close(&e);
 
     /* no cache at all: each new connection asks */
     fake_init(&d, 0, "127.0.0.1", NULL);
-    CHECK_EQ(dns_env(&e, &d, ASYNC_HTTP_NO_DNS_CACHE), 0);
-    for (i = 0; i < 3; i++) {
-        memset(&r, 0, sizeof r);
-        r.headers = close_it;
-        CHECK_EQ(fetch(&e.client, &r, "GET", m.url), 0);
-        async_http_request_release(&r);
-    }
+    CHECK_EQ(dns_env(&e, &d, ASYNC_HTTP_NO_DNS_CACHE, 0), 0);
+    for (i = 0; i < 3; i++) CHECK_EQ(fetch_anew(&e, m.url), 0);
     CHECK_EQ(fake_calls(&d), 3);
     env_close(&e);
     server_stop(&s);
 }
 
-/* The lookup is part of the connect timeout; a client closed while one runs leaves nothing
-   (the lookup frees itself once its worker is done: ASan). */
+/* The lookup is part of the connect timeout, which ends it exactly when due (a stall
+   clock: the lookup takes longer than the clock's quiet spell); a client closed while one
+   runs leaves nothing (the lookup frees itself once its worker is done: ASan). */
 TEST(lookup_counts_against_connect_timeout) {
     static fake_dns d;
     env e;
     async_http_client_config cfg;
     async_http_request r;
-    double t0;
-    fake_init(&d, 600, "127.0.0.1", NULL);
+    async_time t0;
+    fake_init(&d, (int)(3 * STALL_CLOCK_QUIET / ASYNC_MS(1)), "127.0.0.1", NULL);
     memset(&cfg, 0, sizeof cfg);
     cfg.resolver = fake_resolve;
     cfg.resolver_user = &d;
     cfg.timeout_connect = ASYNC_MS(150);
-    CHECK_EQ(env_init(&e, &cfg), 0);
-    t0 = now_ms();
+    CHECK_EQ(env_init_stalling(&e, &cfg), 0);
+    t0 = async_now(&e.loop);
     CHECK_EQ(fetch_new(&e.client, &r, "GET", "http://slow.test:1/", 0), ASYNC_HTTP_ETIMEOUT_CONNECT);
-    CHECK(now_ms() - t0 >= 140 && now_ms() - t0 < 550);
+    CHECK(fired_on_time(async_now(&e.loop) - t0, ASYNC_MS(150)));
     CHECK_STR(async_http_request_error(&r), "timed out: the connect timeout (0.15 s) passed");
     async_http_request_release(&r);
     env_close(&e); /* the lookup still runs: the io's exit waits for its worker */
@@ -585,7 +582,7 @@ TEST(dial_next_address_when_refused) {
     char url[96];
     fake_init(&d, 0, "127.0.0.2", "127.0.0.1");
     server_start(&s, play_capture);
-    CHECK_EQ(dns_env(&e, &d, 0), 0);
+    CHECK_EQ(dns_env(&e, &d, 0, 0), 0);
     snprintf(url, sizeof url, "http://two.test:%d/", s.port);
     CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
     CHECK_EQ(r.response.status, 200);
@@ -596,14 +593,14 @@ TEST(dial_next_address_when_refused) {
 }
 
 /* ::1 and 127.0.0.1: a server on each, IPv6 tried first; with nothing on ::1, 127.0.0.1 at
-   once (a refusal does not wait for the 250 ms stagger). */
+   once (a refusal does not wait for the 250 ms stagger: on a stall clock, no time passes). */
 TEST(dial_ipv6_then_ipv4) {
     static fake_dns d;
     env e;
     server s4, s6;
     async_http_request r;
     char url[96];
-    double t0;
+    async_time t0;
     server_start(&s4, play_capture);
     if (!server_start6(&s6, play_capture)) {
         printf("NOTE dial_ipv6_then_ipv4: no IPv6 loopback here; tried the IPv4 half only\n");
@@ -611,17 +608,17 @@ TEST(dial_ipv6_then_ipv4) {
         return;
     }
     fake_init(&d, 0, "::1", "127.0.0.1");
-    CHECK_EQ(dns_env(&e, &d, 0), 0);
+    CHECK_EQ(dns_env(&e, &d, 0, 0), 0);
     snprintf(url, sizeof url, "http://both.test:%d/", s6.port);
     CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
     CHECK_EQ(server_received(&s6), 1); /* IPv6 first */
     async_http_request_release(&r);
     env_close(&e);
     snprintf(url, sizeof url, "http://both.test:%d/", s4.port); /* nothing on [::1] at that port */
-    CHECK_EQ(dns_env(&e, &d, 0), 0);
-    t0 = now_ms();
+    CHECK_EQ(dns_env(&e, &d, 0, 1), 0);
+    t0 = async_now(&e.loop);
     CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
-    CHECK(now_ms() - t0 < 200);
+    CHECK_EQ(async_now(&e.loop) - t0, 0);
     CHECK_EQ(server_received(&s4), 1);
     async_http_request_release(&r);
     env_close(&e);
@@ -630,8 +627,8 @@ TEST(dial_ipv6_then_ipv4) {
 }
 
 /* An address that does not answer (a listener whose backlog is full: the SYN is dropped)
-   holds nobody: 250 ms later the next address is dialled, connects and wins; the first
-   attempt is cancelled and its socket closed. */
+   holds nobody: 250 ms later, exactly (a stall clock), the next address is dialled,
+   connects and wins; the first attempt is cancelled and its socket closed. */
 TEST(dial_happy_eyeballs_stagger) {
     static fake_dns d;
     env e;
@@ -640,7 +637,7 @@ TEST(dial_happy_eyeballs_stagger) {
     struct sockaddr_in a;
     char url[96];
     int hole, fillers[4], i, fds;
-    double t0, ms;
+    async_time t0;
     server_start(&s, play_capture);
     /* 127.0.0.3, the server's port: a listener that never accepts, its queue filled */
     hole = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -653,14 +650,12 @@ TEST(dial_happy_eyeballs_stagger) {
     }
     msleep(50);
     fake_init(&d, 0, "127.0.0.3", "127.0.0.1");
-    CHECK_EQ(dns_env(&e, &d, 0), 0);
+    CHECK_EQ(dns_env(&e, &d, 0, 1), 0);
     fds = count_fds();
     snprintf(url, sizeof url, "http://slow-first.test:%d/", s.port);
-    t0 = now_ms();
+    t0 = async_now(&e.loop);
     CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0);
-    ms = now_ms() - t0;
-    if (ms < 240 || ms > 1000) fprintf(stderr, "  the second address won after %.0f ms\n", ms);
-    CHECK(ms >= 240 && ms < 1000);
+    CHECK(fired_on_time(async_now(&e.loop) - t0, ASYNC_MS(250))); /* the stagger */
     CHECK_EQ(server_received(&s), 1);
     async_http_request_release(&r);
     env_flush(&e);
