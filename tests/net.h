@@ -12,6 +12,7 @@
  *                                          reset_connection;
  *                                          play_ok, the well-behaved scenario
  *   server_hold, server_release            answers wait until the test lets them go
+ *   server_mark, WAIT_UNTIL                a scenario marks its progress; waiting for it
  *   play_capture, server_received,         the capture server: records every request's raw
  *   server_capture                         bytes (head and body), in arrival order across
  *                                          servers, then answers (s->responses, one per request)
@@ -144,6 +145,7 @@ struct server {
     pthread_t thread;
     pthread_mutex_t lock;
     int accepted, open, max_open, stop; /* under lock */
+    int marks;            /* under lock: what a scenario has done, as it counts it (server_mark) */
     int delay_ms;         /* play_ok's pause before each answer (a scenario may read it otherwise) */
     const char *response; /* what play_ok and the tests' own scenarios send */
     /* play_ok and play_capture: */
@@ -187,6 +189,21 @@ NET_FN int server_get(server *s, const int *field) {
 
 /* The connections open now. */
 NET_FN int server_open(server *s) { return server_get(s, &s->open); }
+
+/* A scenario says it got somewhere (what the test waits for, instead of a sleep). */
+NET_FN void server_mark(server *s) {
+    pthread_mutex_lock(&s->lock);
+    s->marks++;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Waits, up to ms, until cond holds: for what another thread or process does, without
+   guessing how long it takes. The test then checks cond itself. */
+#define WAIT_UNTIL(cond, ms)                                                              \
+    do {                                                                                  \
+        int waited_;                                                                      \
+        for (waited_ = 0; waited_ < (ms) && !(cond); waited_ += 2) msleep(2);              \
+    } while (0)
 
 /* Whether server_stop was called: the scenarios that never end on their own end then. */
 NET_FN int server_stopping(server *s) { return server_get(s, &s->stop); }
@@ -279,8 +296,7 @@ NET_FN int server_start_port(server *s, scenario play, int port) {
 
 /* Whether every connection of the server has ended within ms: the client let go. */
 NET_FN int server_drained(server *s, int ms) {
-    int waited;
-    for (waited = 0; waited < ms && server_open(s) > 0; waited += 5) msleep(5);
+    WAIT_UNTIL(server_open(s) == 0, ms);
     return server_open(s) == 0;
 }
 

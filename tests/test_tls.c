@@ -58,11 +58,10 @@ static int tls_env(env *e, int insecure, async_time connect_timeout, int stallin
 }
 
 /* The access log's lines for uri: "<connection> <reused> <uri>", in order. */
-static int log_lines(const char *uri, char lines[][64], int max) {
+static int log_lines_now(const char *uri, char lines[][64], int max) {
     char path[512], line[256];
     int n = 0;
     FILE *f;
-    msleep(50); /* nginx writes its log as each request ends */
     tls_path(path, sizeof path, servers.root, "access.log");
     if (!(f = fopen(path, "r"))) return 0;
     while (fgets(line, sizeof line, f) && n < max) {
@@ -71,6 +70,12 @@ static int log_lines(const char *uri, char lines[][64], int max) {
     }
     fclose(f);
     return n;
+}
+
+/* The same, once there are `want` of them: nginx writes a line just after each response. */
+static int log_lines(const char *uri, char lines[][64], int max, int want) {
+    WAIT_UNTIL(log_lines_now(uri, lines, max) >= want, 2000);
+    return log_lines_now(uri, lines, max);
 }
 
 /* A good request to nginx on this client works (after whatever failed before it). */
@@ -144,7 +149,7 @@ TEST(https_keep_alive_one_handshake) {
     }
     CHECK_EQ(client_stats(&e.client).tls_handshakes, 1);
     CHECK_EQ(client_connects(&e.client), 1);
-    n = log_lines("/small.json?keepalive", lines, 32);
+    n = log_lines("/small.json?keepalive", lines, 32, 20);
     CHECK_EQ(n, 20);
     for (i = 1; i < n; i++) same &= strtol(lines[i], NULL, 10) == strtol(lines[0], NULL, 10);
     CHECK(same); /* nginx saw one connection */
@@ -170,7 +175,7 @@ TEST(https_session_resumption) {
     CHECK_EQ(client_connects(&e.client), 3);
     CHECK_EQ(client_stats(&e.client).tls_handshakes, 3);
     CHECK_EQ(client_stats(&e.client).tls_resumed, 2);
-    n = log_lines("/small.json?resume", lines, 8);
+    n = log_lines("/small.json?resume", lines, 8, 3);
     CHECK_EQ(n, 3);
     if (n == 3) {
         CHECK(strstr(lines[0], " . ") != NULL);
