@@ -1756,6 +1756,9 @@ struct async_io__backend {
     void (*close_detached)(async_io *io, int fd);
     int (*poll)(void *io, async_time timeout); /* the loop's backend hook */
     void (*exit)(async_io *io);
+    /* Whether op has ended in the kernel without the loop having seen it yet
+       (what it read is no longer in the socket for a peek to find). */
+    int (*ended_unseen)(async_io *io, async_io_op *op);
 };
 
 /* What the backends and init/exit use of >>workers. */
@@ -2114,9 +2117,23 @@ static void async_io__uring_exit(async_io *io) {
     io_uring_queue_exit(&io->_ring);
 }
 
+/* Without DEFER_TASKRUN the kernel runs a receive whose bytes came at any
+   return of this thread to user space, and posts its completion then: the
+   bytes leave the socket before the loop reaps it. A look at the completion
+   queue, no syscall (unless COOP_TASKRUN left work to run). */
+static int async_io__uring_ended_unseen(async_io *io, async_io_op *op) {
+    struct io_uring_cqe *batch[64];
+    unsigned n, i;
+    if (io->_ring.flags & IORING_SETUP_DEFER_TASKRUN) return 0; /* it runs only in io_uring_enter */
+    n = io_uring_peek_batch_cqe(&io->_ring, batch, 64);
+    for (i = 0; i < n; i++)
+        if (io_uring_cqe_get_data(batch[i]) == (void *)op) return 1;
+    return n == 64; /* more than were looked at: it may be among them */
+}
+
 static const async_io__backend async_io__uring = {
-    "io_uring",          async_io__uring_start, async_io__uring_cancel, async_io__uring_close_detached,
-    async_io__uring_poll, async_io__uring_exit,
+    "io_uring",           async_io__uring_start, async_io__uring_cancel,        async_io__uring_close_detached,
+    async_io__uring_poll, async_io__uring_exit,  async_io__uring_ended_unseen,
 };
 
 static int async_io__sysctl_disabled(void) {
@@ -2423,9 +2440,15 @@ static void async_io__epoll_exit(async_io *io) {
     io->_nfds = 0;
 }
 
+/* Readiness: every syscall of an operation is made in the loop's poll. */
+static int async_io__epoll_ended_unseen(async_io *io, async_io_op *op) {
+    (void)io, (void)op;
+    return 0;
+}
+
 static const async_io__backend async_io__epoll = {
-    "epoll",          async_io__epoll_start, async_io__epoll_cancel, async_io__epoll_close_detached,
-    async_io__epoll_poll, async_io__epoll_exit,
+    "epoll",              async_io__epoll_start, async_io__epoll_cancel,        async_io__epoll_close_detached,
+    async_io__epoll_poll, async_io__epoll_exit,  async_io__epoll_ended_unseen,
 };
 
 static int async_io__epoll_init(async_io *io) {
@@ -3793,6 +3816,13 @@ static int async_stream__watch_says(async_stream *s, int ask) {
     return !ask && async_loop_time(s->io->loop) - s->io->_polled < ASYNC_STREAM_FRESH;
 }
 
+/* A peek finds nothing, and the watch's receive (if any) has not taken
+   something the loop has yet to see. */
+static int async_stream__peek_clean(async_stream *s) {
+    return async_io_idle_clean(s->io, s->fd) &&
+           !((s->_pending & ASYNC_STREAM__RECV) && s->io->_backend->ended_unseen(s->io, &s->_recv_op));
+}
+
 int async_stream_is_open(const async_stream *s) {
     return s->fd >= 0 && (s->_ssl ? s->_state == ASYNC_STREAM__TLS_OPEN : s->_state == ASYNC_STREAM__CONNECTED);
 }
@@ -4140,7 +4170,7 @@ static int async_tls__idle_clean(async_stream *s, int ask) {
     } else if (says < 0) {
         return 0;
     } else if (s->_pending) { /* watched, and nothing came since: unless the socket says otherwise */
-        if (!says && !async_io_idle_clean(s->io, s->fd)) return 0;
+        if (!says && !async_stream__peek_clean(s)) return 0;
         /* What came before the watch (a ticket after the response's end) is looked at below. */
     } else {
         long got;
@@ -4263,7 +4293,7 @@ int async_stream_idle_clean(async_stream *s, int ask) {
     if (s->_failed || s->_unclean) return 0;
     if (s->_ssl) return async_tls__idle_clean(s, ask);
     says = async_stream__watch_says(s, ask);
-    return says ? says > 0 : async_io_idle_clean(s->io, s->fd);
+    return says ? says > 0 : async_stream__peek_clean(s);
 }
 
 void async_stream_close(async_stream *s) {

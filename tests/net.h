@@ -713,9 +713,9 @@ typedef struct env {
     stall_clock stall; /* the loop's clock, if env_init_stalling made it */
 } env;
 
-/* cfg: NULL for the defaults. stalling: the loop runs on a stall clock (above). 0, or the
-   error (the ring's is printed). */
-NET_FN int env_init_clocked(env *e, const async_http_client_config *cfg, int stalling) {
+/* cfg, io_cfg: NULL for the defaults. stalling: the loop runs on a stall clock (above). 0,
+   or the error (the ring's is printed). */
+NET_FN int env_init_with(env *e, const async_http_client_config *cfg, int stalling, const async_io_config *io_cfg) {
     async_loop_config lc;
     memset(&lc, 0, sizeof lc);
     memset(&e->stall, 0, sizeof e->stall);
@@ -725,7 +725,7 @@ NET_FN int env_init_clocked(env *e, const async_http_client_config *cfg, int sta
         lc.clock_user = &e->stall;
     }
     async_loop_init(&e->loop, &lc);
-    if (async_io_init(&e->io, &e->loop, NULL)) {
+    if (async_io_init(&e->io, &e->loop, io_cfg)) {
         fprintf(stderr, "async_io_init: %s\n", async_io_error(&e->io));
         return -1;
     }
@@ -737,8 +737,8 @@ NET_FN int env_init_clocked(env *e, const async_http_client_config *cfg, int sta
     return async_http_client_init(&e->client, &e->io, cfg);
 }
 
-NET_FN int env_init(env *e, const async_http_client_config *cfg) { return env_init_clocked(e, cfg, 0); }
-NET_FN int env_init_stalling(env *e, const async_http_client_config *cfg) { return env_init_clocked(e, cfg, 1); }
+NET_FN int env_init(env *e, const async_http_client_config *cfg) { return env_init_with(e, cfg, 0, NULL); }
+NET_FN int env_init_stalling(env *e, const async_http_client_config *cfg) { return env_init_with(e, cfg, 1, NULL); }
 
 /* Detached closes go to the kernel with the next submission: this one. */
 NET_FN void env_flush(env *e) { async_io_flush(&e->io); }

@@ -263,6 +263,67 @@ TEST(epoll_accept_grows_the_table) {
     async_io_exit(&io);
 }
 
+/* ------------------------------------------------------------------ */
+/* the idle check                                                      */
+
+/* A connected loopback TCP pair: *mine for the stream, *peer for the test. */
+static void tcp_pair(int *mine, int *peer) {
+    struct sockaddr_in a;
+    int port, lfd = listen_on_loopback(0, &port);
+    loopback_addr(&a, port);
+    *mine = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK_EQ(connect(*mine, (struct sockaddr *)&a, sizeof a), 0);
+    *peer = accept(lfd, NULL, NULL);
+    CHECK(*peer >= 0);
+    close(lfd);
+}
+
+/* A watched idle stream whose peer wrote is not clean when asked, on every ring. Without
+   DEFER_TASKRUN the kernel runs the watch's receive when this thread next returns from a
+   syscall (here, the write itself): the bytes leave the socket before the loop has reaped
+   the completion, so the peek alone would find nothing. (The unasked answer within
+   ASYNC_STREAM_FRESH of a poll trusts the watch by design, on every backend.) */
+static void watched_then_written(int backend, unsigned ring_flags) {
+    async_loop loop;
+    async_io io;
+    async_io_config cfg;
+    async_stream s;
+    async_future *f;
+    char buf[64];
+    size_t n = 0;
+    int mine, peer, err = 0;
+    async_loop_init(&loop, NULL);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.backend = backend;
+    cfg.flags = ring_flags;
+    CHECK_EQ(async_io_init(&io, &loop, &cfg), 0);
+    tcp_pair(&mine, &peer);
+    async_stream_init(&s, &io, mine);
+    CHECK(async_stream_watch(&s, buf, sizeof buf) != NULL);
+    async_io_flush(&io); /* the receive is in the kernel, waiting */
+    CHECK(async_stream_idle_clean(&s, 1));
+    CHECK_EQ(write(peer, "evil", 4), 4);
+    if (async_stream_idle_clean(&s, 1))
+        fprintf(stderr, "  %s, ring flags %#x: the written stream was called clean\n", async_io_backend_name(&io), ring_flags);
+    CHECK(!async_stream_idle_clean(&s, 1));
+    while ((f = async_stream_recv(&s, buf, sizeof buf, &n, &err)) != NULL) async_run(&loop, f); /* the watch's */
+    CHECK_EQ(err, 0);
+    CHECK(n == 4 && memcmp(buf, "evil", 4) == 0);
+    async_stream_close(&s);
+    close(peer);
+    async_io_flush(&io);
+    async_io_exit(&io);
+}
+
+TEST(written_watched_stream_not_clean) {
+    /* 0: the best the kernel takes; then COOP_TASKRUN alone (kernels 5.19-6.0), and no task
+       run flag at all (SUBMIT_ALL only to be nonzero). */
+    watched_then_written(ASYNC_IO_BACKEND_URING, 0);
+    watched_then_written(ASYNC_IO_BACKEND_URING, IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN);
+    watched_then_written(ASYNC_IO_BACKEND_URING, IORING_SETUP_SUBMIT_ALL);
+    watched_then_written(ASYNC_IO_BACKEND_EPOLL, 0);
+}
+
 int main(void) {
     struct rlimit rl;
     /* 1,000 sockets and more: as many fds as the hard limit allows. */
@@ -276,5 +337,6 @@ int main(void) {
     RUN(small_ring_many_operations);
     RUN(epoll_many_operations);
     RUN(epoll_accept_grows_the_table);
+    RUN(written_watched_stream_not_clean);
     return test_summary("backend");
 }

@@ -492,7 +492,7 @@ static int one_slot_held(env *e, server *s, char *url, size_t cap, int stalling)
     memset(&cfg, 0, sizeof cfg);
     cfg.limit = 1;
     url_of(url, cap, s, "/");
-    return env_init_clocked(e, &cfg, stalling);
+    return env_init_with(e, &cfg, stalling, NULL);
 }
 
 /* limit 1: r[0] holds the only connection (its server holds its answer), r[1] and r[2]

@@ -54,7 +54,7 @@ static int tls_env(env *e, int insecure, async_time connect_timeout, int stallin
     cfg.ca_file = ca;
     cfg.insecure = insecure;
     cfg.timeout_connect = connect_timeout;
-    return env_init_clocked(e, &cfg, stalling);
+    return env_init_with(e, &cfg, stalling, NULL);
 }
 
 /* The access log's lines for uri: "<connection> <reused> <uri>", in order. */

@@ -423,7 +423,7 @@ static int dns_env(env *e, fake_dns *d, async_time ttl, int stalling) {
     cfg.resolver = fake_resolve;
     cfg.resolver_user = d;
     cfg.dns_cache_ttl = ttl;
-    return env_init_clocked(e, &cfg, stalling);
+    return env_init_with(e, &cfg, stalling, NULL);
 }
 
 static uint64_t lookups(const env *e) { return client_stats(&e->client).lookups; }
