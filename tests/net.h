@@ -681,13 +681,15 @@ NET_FN void fixture_stop(fixture *f) {
 
 /* Virtual time over the real backend, for the tests of timeouts against a peer that
    stalls (async.h's own virtual time does not jump with a backend attached). The clock
-   stands still while anything happens; when a poll has waited STALL_CLOCK_QUIET of real
-   time and nothing came, the peer is taken to be stalling and the clock jumps to the
-   loop's next timer. So a timeout fires exactly when it is due, after a fraction of a
-   second, and a test can check the time to the nanosecond. Only for peers that stall
-   for good: one that is merely slow (a server sleeping, bytes trickling) needs the real
-   clock. QUIET is long beside anything loopback does, even under a sanitizer. */
-#define STALL_CLOCK_QUIET ASYNC_MS(250)
+   stands still while anything happens; when a poll has waited until the loop's next
+   timer (or STALL_CLOCK_QUIET, if that is sooner) and nothing came, the peer is taken to
+   be stalling and the clock jumps to that timer. So a timeout fires exactly when it is
+   due, and a test can check the time to the nanosecond. Only for peers that stall for
+   good: one that is merely slow (a server sleeping, bytes trickling) needs the real
+   clock. QUIET is long beside anything loopback does, even under a sanitizer on a loaded
+   machine. While the clock stands still, an idle connection's watch is always fresh
+   (ASYNC_STREAM_FRESH): asked reuse checks peek, unasked ones trust the watch. */
+#define STALL_CLOCK_QUIET ASYNC_SEC(2)
 
 typedef struct stall_clock {
     async_time now;
@@ -699,10 +701,15 @@ NET_FN async_time stall_clock_now(void *user) { return ((stall_clock *)user)->no
 
 NET_FN int stall_clock_poll(void *user, async_time timeout) {
     stall_clock *c = (stall_clock *)user;
-    async_time quiet = timeout < 0 || timeout > STALL_CLOCK_QUIET ? STALL_CLOCK_QUIET : timeout;
-    double began = now_ms();
-    int rc = c->poll(c->backend, quiet);
-    if (rc == 0 && timeout > 0 && now_ms() - began >= quiet / 1e6) c->now += timeout; /* nothing came */
+    async_time quiet = timeout > STALL_CLOCK_QUIET ? STALL_CLOCK_QUIET : timeout;
+    double began;
+    int rc;
+    /* No timer: nothing to jump to (and a wait for ever with nothing in flight must
+       still be the backend's deadlock). 0: a look, no wait. */
+    if (timeout <= 0) return c->poll(c->backend, timeout);
+    began = now_ms();
+    rc = c->poll(c->backend, quiet);
+    if (rc == 0 && now_ms() - began >= quiet / 1e6) c->now += timeout; /* nothing came */
     return rc;
 }
 

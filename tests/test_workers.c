@@ -76,6 +76,7 @@ static struct {
     int running, max_running, runs, finished;
     int ran[64];     /* by job id: fn began */
     int done[64];    /* by job id: fn returned */
+    int let_in[64];  /* by job id: its gate opened for it (it did not give up waiting) */
     int off_loop;    /* jobs that ran on a thread other than the loop's */
     pthread_t loop_thread;
 } seen;
@@ -85,6 +86,7 @@ static void seen_reset(void) {
     seen.running = seen.max_running = seen.runs = seen.finished = seen.off_loop = 0;
     memset(seen.ran, 0, sizeof seen.ran);
     memset(seen.done, 0, sizeof seen.done);
+    memset(seen.let_in, 0, sizeof seen.let_in);
     seen.loop_thread = pthread_self();
     pthread_mutex_unlock(&seen.lock);
 }
@@ -114,7 +116,11 @@ static void job_fn(async_work *w) {
     if (!pthread_equal(pthread_self(), seen.loop_thread)) seen.off_loop++;
     if (++seen.running > seen.max_running) seen.max_running = seen.running;
     pthread_mutex_unlock(&seen.lock);
-    if (j->gate) gate_wait(j->gate, 2000);
+    if (j->gate && gate_wait(j->gate, 2000)) {
+        pthread_mutex_lock(&seen.lock);
+        seen.let_in[j->id] = 1;
+        pthread_mutex_unlock(&seen.lock);
+    }
     if (j->sleep_ms) msleep(j->sleep_ms);
     if (j->fail) w->error = (int)j->answer;
     else w->result = j->answer;
@@ -406,7 +412,8 @@ TEST(test_exit_with_work) {
     o.g = &g, o.ms = 100;
     pthread_create(&t, NULL, open_later, &o);
     async_io_exit(&r.io);
-    CHECK_EQ(seen_get(&seen.done[0]), 1); /* it waited for fn, at the gate until the opener came */
+    CHECK_EQ(seen_get(&seen.done[0]), 1); /* it waited for fn, */
+    CHECK_EQ(seen_get(&seen.let_in[0]), 1); /* at the gate until the opener came */
     CHECK_EQ(async_result(&jobs[0].w.future), 10);
     CHECK(async_cancelled(&jobs[1].w.future));
     CHECK(async_cancelled(&jobs[2].w.future));
@@ -499,7 +506,8 @@ TEST(test_loop_runs_while_fn_blocks) {
     futs[0] = &a.task.future;
     futs[1] = async_create_task(&r.loop, &s.task, sleeper_run);
     CHECK_EQ(run_within(&r.loop, async_gather(&gather, futs, links, 2, 0)), 0);
-    CHECK_EQ(s.fn_done_at_wake, 0); /* the sleep ended while fn blocked */
+    CHECK_EQ(s.fn_done_at_wake, 0); /* the sleep ended while fn blocked, */
+    CHECK_EQ(seen_get(&seen.let_in[0]), 1); /* and let it go */
     CHECK_EQ(a.err, 0);
     CHECK_EQ(async_result(&j.w.future), 1);
     async_io_exit(&r.io);
