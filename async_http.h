@@ -2118,17 +2118,21 @@ static void async_io__uring_exit(async_io *io) {
 }
 
 /* Without DEFER_TASKRUN the kernel runs a receive whose bytes came at any
-   return of this thread to user space, and posts its completion then: the
-   bytes leave the socket before the loop reaps it. A look at the completion
-   queue, no syscall (unless COOP_TASKRUN left work to run). */
+   return of this thread to user space (with it, at any enter that gets
+   events, as a submit does when the queue overflows), and posts its
+   completion then: the bytes leave the socket before the loop reaps it. A
+   look along the completion queue, no syscall. (Not for SQPOLL, whose
+   kernel thread may hold the bytes before the completion is posted.) The
+   ring's tail is read with acquire, as liburing's own loop over it does,
+   in a builtin: liburing's macro for it is C11. */
 static int async_io__uring_ended_unseen(async_io *io, async_io_op *op) {
-    struct io_uring_cqe *batch[64];
-    unsigned n, i;
-    if (io->_ring.flags & IORING_SETUP_DEFER_TASKRUN) return 0; /* it runs only in io_uring_enter */
-    n = io_uring_peek_batch_cqe(&io->_ring, batch, 64);
-    for (i = 0; i < n; i++)
-        if (io_uring_cqe_get_data(batch[i]) == (void *)op) return 1;
-    return n == 64; /* more than were looked at: it may be among them */
+    struct io_uring *ring = &io->_ring;
+    unsigned head = *ring->cq.khead, tail = __atomic_load_n(ring->cq.ktail, __ATOMIC_ACQUIRE);
+    if (__atomic_load_n(ring->sq.kflags, __ATOMIC_RELAXED) & IORING_SQ_CQ_OVERFLOW) return 1; /* some wait in the kernel */
+    for (; head != tail; head++)
+        if (io_uring_cqe_get_data(&ring->cq.cqes[io_uring_cqe_index(ring, head, ring->cq.ring_mask)]) == (void *)op)
+            return 1;
+    return 0;
 }
 
 static const async_io__backend async_io__uring = {
@@ -3808,16 +3812,17 @@ async_future *async_stream_settle(async_stream *s) {
 }
 
 /* A watch still waiting: 1 if its silence may be trusted, 0 if the socket
-   must be asked; -1 if it ended (bytes, the end, an error: not clean) or
-   the stream is not idle. */
+   must be asked; -1 if it ended (bytes, the end, an error: not clean), seen
+   by the loop or not yet, or the stream is not idle. */
 static int async_stream__watch_says(async_stream *s, int ask) {
     if (s->_pending != ASYNC_STREAM__RECV) return s->_pending ? -1 : 0;
-    if (async_done(&s->_recv_op.future)) return -1;
+    if (async_done(&s->_recv_op.future) || s->io->_backend->ended_unseen(s->io, &s->_recv_op)) return -1;
     return !ask && async_loop_time(s->io->loop) - s->io->_polled < ASYNC_STREAM_FRESH;
 }
 
 /* A peek finds nothing, and the watch's receive (if any) has not taken
-   something the loop has yet to see. */
+   something the loop has yet to see: looked at after the peek, whose own
+   return to user space may run that receive. */
 static int async_stream__peek_clean(async_stream *s) {
     return async_io_idle_clean(s->io, s->fd) &&
            !((s->_pending & ASYNC_STREAM__RECV) && s->io->_backend->ended_unseen(s->io, &s->_recv_op));
@@ -4670,7 +4675,8 @@ static int async_http__head(void *user, async_http_parser *p, int interim) {
     async_http_request *r = (async_http_request *)user;
     async_http__trace(r, ASYNC_HTTP_TRACE_RECEIVED, p->head_buf, p->head_len);
     if (!interim)
-        r->_try.drop_body = r->_client->config.max_redirects != ASYNC_HTTP_NO_REDIRECTS &&
+        r->_try.drop_body = (r->_client->config.max_redirects >= 0 ||
+                             r->_client->config.max_redirects == ASYNC_HTTP_REDIRECTS_FAIL) &&
                             async_http__redirect_status(p->status) &&
                             async_http_header_find(p->headers, p->header_count, "location", NULL) != NULL;
     return 0;
