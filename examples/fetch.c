@@ -141,6 +141,16 @@ static void *grow(void *p, size_t size) {
     return q;
 }
 
+/* *slot becomes a copy of p[0, n), or NULL if p is; the old one is freed. */
+static void keep_copy(char **slot, const char *p, size_t n) {
+    free(*slot);
+    *slot = NULL;
+    if (!p) return;
+    *slot = (char *)grow(NULL, n + 1);
+    memcpy(*slot, p, n);
+    (*slot)[n] = 0;
+}
+
 typedef struct buffer {
     char *data;
     size_t len, cap;
@@ -650,6 +660,7 @@ typedef struct transfer {
     /* The attempt: */
     int hop, status, redirects, write_errno;
     char *effective;        /* where the last redirect led (own copy), or NULL */
+    char *location;         /* the last head's Location if it was a redirect (own copy), or NULL */
     char method[24];        /* as last sent */
     int64_t expect;         /* the kept body's length, -1: not known */
     uint64_t got, size_header, size_request;
@@ -933,12 +944,14 @@ static void write_head(transfer *x, const char *head, size_t len) {
 /* A response's head was told: it says what its body is. */
 static void hop_told(transfer *x, const char *head, size_t len) {
     settings *s = x->app->s;
-    size_t n, m;
+    size_t n = 0, m;
     int status = status_of(head, len);
-    int follow = s->location && is_redirect(status) && head_field(head, len, "location", &n);
+    const char *loc = is_redirect(status) ? head_field(head, len, "location", &n) : NULL;
+    int follow = s->location && loc;
     int failed = s->fail && !s->fail_with_body && status >= 400;
     const char *v;
     x->status = status;
+    keep_copy(&x->location, loc, n);
     if (s->include || s->head) write_head(x, head, len);
     x->hop = follow || s->head || failed ? HOP_SKIP : HOP_KEEP;
     x->expect = -1;
@@ -995,10 +1008,7 @@ static void on_trace(void *user, async_http_request *req, int what, const char *
         break;
     case ASYNC_HTTP_TRACE_REDIRECT:
         x->redirects++;
-        free(x->effective);
-        x->effective = (char *)grow(NULL, len + 1);
-        memcpy(x->effective, text, len);
-        x->effective[len] = 0;
+        keep_copy(&x->effective, text, len);
         if (verbose) fprintf(stderr, "* Following the redirect to %s\n", x->effective);
         break;
     default: break;
@@ -1071,14 +1081,11 @@ static void put_variable(transfer *x, buffer *b, int id) {
     case W_SCHEME:
         for (v = url; *v && *v != ':'; v++) buf_printf(b, "%c", *v >= 'a' && *v <= 'z' ? *v - 'a' + 'A' : *v);
         break;
-    case W_REDIRECT_URL: /* where a redirect that was not followed points */
-        if (ok && is_redirect(resp->status) && (v = async_http_response_header(resp, "location", &n)) != NULL) {
-            size_t cap = strlen(url) + n + 16;
-            char *ref = (char *)grow(NULL, n + 1), *out = (char *)grow(NULL, cap);
-            memcpy(ref, v, n);
-            ref[n] = 0;
-            if (async_http_url_resolve(url, ref, out, cap) >= 0) buf_str(b, out);
-            free(ref);
+    case W_REDIRECT_URL: /* where a redirect that was not followed (or one too many) points */
+        if (x->location) {
+            size_t cap = strlen(url) + strlen(x->location) + 16;
+            char *out = (char *)grow(NULL, cap);
+            if (async_http_url_resolve(url, x->location, out, cap) >= 0) buf_str(b, out);
             free(out);
         }
         break;
@@ -1235,8 +1242,8 @@ static void transfer_start(transfer *x) {
     x->expect = -1;
     x->got = x->size_header = x->size_request = 0;
     x->method[0] = 0;
-    free(x->effective);
-    x->effective = NULL;
+    keep_copy(&x->effective, NULL, 0);
+    keep_copy(&x->location, NULL, 0);
     async_http_start(&a->client, &x->req, &d);
 }
 
@@ -1333,8 +1340,8 @@ static void transfer_finish(transfer *x) {
     x->finished = 1;
     stdout_close(x);
     async_http_request_release(&x->req);
-    free(x->effective);
-    x->effective = NULL;
+    keep_copy(&x->effective, NULL, 0);
+    keep_copy(&x->location, NULL, 0);
 }
 
 static int transfer_run(async_task *t) {

@@ -485,6 +485,7 @@ same=(
     "-L --max-redirs 1 $PY/redir/3"
     "-L --max-redirs 0 $PY/redir/3"
     "-w '%{redirect_url} %{http_code}\\n' $PY/redir/2?abs=1"
+    "-L --max-redirs 1 -w '%{redirect_url} %{http_code} %{num_redirects}\\n' $PY/redir/3"
     "-f $PY/status/404"
     "--fail-with-body $PY/status/500"
     "-w '%{http_code}\\n' $PY/status/404"
