@@ -947,13 +947,12 @@ static void hop_told(transfer *x, const char *head, size_t len) {
     size_t n = 0, m;
     int status = status_of(head, len);
     const char *loc = is_redirect(status) ? head_field(head, len, "location", &n) : NULL;
-    int follow = s->location && loc;
     int failed = s->fail && !s->fail_with_body && status >= 400;
     const char *v;
     x->status = status;
     keep_copy(&x->location, loc, n);
     if (s->include || s->head) write_head(x, head, len);
-    x->hop = follow || s->head || failed ? HOP_SKIP : HOP_KEEP;
+    x->hop = s->head || failed ? HOP_SKIP : HOP_KEEP; /* a followed redirect's body never comes */
     x->expect = -1;
     if (x->hop == HOP_KEEP && (v = head_field(head, len, "content-length", &n)) != NULL &&
         !(s->compressed && head_field(head, len, "content-encoding", &m)))
