@@ -79,7 +79,8 @@ static struct {
     int let_in[64];  /* by job id: its gate opened for it (it did not give up waiting) */
     int off_loop;    /* jobs that ran on a thread other than the loop's */
     pthread_t loop_thread;
-} seen;
+    pthread_cond_t more_running; /* signalled as max_running grows */
+} seen = {.lock = PTHREAD_MUTEX_INITIALIZER, .more_running = PTHREAD_COND_INITIALIZER};
 
 static void seen_reset(void) {
     pthread_mutex_lock(&seen.lock);
@@ -103,6 +104,7 @@ typedef struct job {
     async_work w;
     int id;
     int sleep_ms; /* what fn does: sleep, or wait at the gate */
+    int meet;     /* > 0: first wait (up to 2 s) until this many jobs have run at once */
     gate *gate;
     intptr_t answer; /* fn's result, or with fail its error */
     int fail;
@@ -115,6 +117,14 @@ static void job_fn(async_work *w) {
     seen.ran[j->id] = 1;
     if (!pthread_equal(pthread_self(), seen.loop_thread)) seen.off_loop++;
     if (++seen.running > seen.max_running) seen.max_running = seen.running;
+    pthread_cond_broadcast(&seen.more_running);
+    if (j->meet) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 2;
+        while (seen.max_running < j->meet && pthread_cond_timedwait(&seen.more_running, &seen.lock, &until) == 0) {
+        }
+    }
     pthread_mutex_unlock(&seen.lock);
     if (j->gate && gate_wait(j->gate, 2000)) {
         pthread_mutex_lock(&seen.lock);
@@ -254,8 +264,9 @@ static void many_jobs(unsigned cap, unsigned expect) {
     int i, before = count_threads(), right = 0;
     seen_reset();
     CHECK_EQ(rig_init(&r, cap), 0);
-    for (i = 0; i < N; i++) {
+    for (i = 0; i < N; i++) { /* the first `expect` meet, however slowly threads start */
         jobs[i].id = i;
+        jobs[i].meet = (int)expect;
         jobs[i].sleep_ms = 5;
         jobs[i].answer = 1000 + i;
         futs[i] = async_io_to_thread(&r.io, &jobs[i].w, job_fn, &jobs[i]);
