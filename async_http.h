@@ -4170,7 +4170,7 @@ static int async_tls__idle_clean(async_stream *s, int ask) {
     char byte;
     int rc, err = 0, says = async_stream__watch_says(s, ask);
     if (says < 0 && s->_pending == ASYNC_STREAM__RECV) { /* the watch ended: what came? */
-        async_tls__fill_take(s, &err);
+        if (async_tls__fill_take(s, &err)) return 0; /* not seen by the loop yet: nothing to look at */
         if (err || s->_eof) return 0;
     } else if (says < 0) {
         return 0;

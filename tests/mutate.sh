@@ -150,7 +150,7 @@ selected() {
 
 if [ "$check_only" = 0 ]; then
     fresh_tree
-    all_tests="async async_switch async_time32 parser backend client faults hostile http web check_fetch"
+    all_tests="async async_switch async_time32 parser backend client faults hostile http tls web check_fetch"
     # shellcheck disable=SC2086
     if ! build $all_tests; then
         cat "$work"/build_*.log | head -n 30
