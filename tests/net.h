@@ -22,6 +22,7 @@
  *   fixture_stop                           and removed by fixture_stop
  *   env_init, env_flush, env_close         one loop, one ring, one client
  *   env_init_stalling, fired_on_time       the same on a clock that jumps while the peer stalls
+ *   env_init_with                          either, with a ring config of the test's
  *   fetch, fetch_new                       one request, run to its end
  *   run_gathered                           many at once, run until all are done
  *   counting_alloc, alloc_count            an allocator that counts what the client holds
