@@ -398,7 +398,8 @@ typedef struct async_io_config {
     void (*log)(void *user, const char *message);
     void *log_user;
     unsigned entries; /* io_uring submission queue size; 0: 1024 */
-    unsigned flags;   /* io_uring_setup flags to use instead of the best the kernel takes */
+    unsigned flags;   /* io_uring_setup flags to use instead of the best the kernel takes
+                         (not SQPOLL: the idle check cannot see what its thread has read) */
     unsigned max_workers; /* threads of async_io_to_thread's pool, started as needed; 0: 16 */
 } async_io_config;
 
