@@ -10,7 +10,8 @@ $(EXAMPLE_BINS): $(B)/%: examples/%.c async.h async_http.h | $(B)
 	$(CLANG) $(STRICT) -DASYNC_LC_SWITCH -DASYNC_HTTP_TLS -DASYNC_HTTP_ZLIB -fsyntax-only $<
 	$(CC) $(STRICT) $(CFLAGS) $< -o $@ $(HTTP_BUILD)
 
-# Start a swapi_server on a free port and run every example against it.
+# Start a swapi_server on a free port and run every example against it
+# (under DEMO_WRAP, built first if it is one of ours: build/no_uring).
 .PHONY: demo
-demo: $(EXAMPLE_BINS)
+demo: $(EXAMPLE_BINS) $(filter $(B)/%,$(DEMO_WRAP))
 	@B=$(B) bash examples/demo.sh
