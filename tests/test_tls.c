@@ -45,8 +45,9 @@ static void https_url(char *out, size_t n, int port, const char *path) {
     snprintf(out, n, "https://127.0.0.1:%d%s", port, path);
 }
 
-/* A client that trusts the test's CA (or nothing at all, insecure). */
-static int tls_env(env *e, int insecure, async_time connect_timeout, int stalling) {
+/* A client that trusts the test's CA (or nothing at all, insecure), on a ring of io's
+   (NULL: the default) and a stall clock if stalling. */
+static int tls_env_on(env *e, int insecure, async_time connect_timeout, int stalling, const async_io_config *io) {
     static char ca[512];
     async_http_client_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -54,7 +55,11 @@ static int tls_env(env *e, int insecure, async_time connect_timeout, int stallin
     cfg.ca_file = ca;
     cfg.insecure = insecure;
     cfg.timeout_connect = connect_timeout;
-    return env_init_with(e, &cfg, stalling, NULL);
+    return env_init_with(e, &cfg, stalling, io);
+}
+
+static int tls_env(env *e, int insecure, async_time connect_timeout, int stalling) {
+    return tls_env_on(e, insecure, connect_timeout, stalling, NULL);
 }
 
 /* The access log's lines for uri: "<connection> <reused> <uri>", in order. */
@@ -503,19 +508,15 @@ TEST(tls_stray_record_unseen_not_clean) {
     env e;
     server s;
     async_http_request r;
-    async_http_client_config cfg;
     async_io_config io;
-    char url[128], ca[512];
+    char url[128];
     SSL_CTX *ctx = tls_server_ctx(servers.root, "good", 0, 0);
     tls_scenario_ctx = ctx;
     server_start(&s, play_tls_stray);
     server_hold(&s);
-    memset(&cfg, 0, sizeof cfg);
-    tls_path(ca, sizeof ca, servers.root, "ca.pem");
-    cfg.ca_file = ca;
     memset(&io, 0, sizeof io);
     io.flags = IORING_SETUP_SUBMIT_ALL; /* nonzero, and no task-run flag */
-    CHECK_EQ(env_init_with(&e, &cfg, 0, &io), 0);
+    CHECK_EQ(tls_env_on(&e, 0, 0, 0, &io), 0);
     https_url(url, sizeof url, s.port, "/");
     CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0);
     async_http_request_release(&r);
