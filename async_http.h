@@ -152,7 +152,9 @@
    and the allocator (`alloc(user, ptr, size)`: realloc-like, size 0 frees;
    default realloc/free). async.h itself never allocates; the client
    allocates connection buffers, response bodies and lookups through
-   `alloc`. Macros defined before the include:
+   `alloc`, and keeps a released request's own blocks for the next one:
+   at a steady rate, a request allocates only its stored body (nothing
+   with on_body). Macros defined before the include:
        ASYNC_HTTP_TLS           https, with OpenSSL 3 (-lssl -lcrypto)
        ASYNC_HTTP_ZLIB          gzip and deflate bodies, with zlib (-lz)
        ASYNC_HTTP_NO_URING      epoll only: no liburing needed
@@ -773,6 +775,8 @@ typedef struct async_http_client {
     async_tls _tls;   /* made at the first https request */
     int _tls_made;    /* 0: not yet; 1: made; else the error it failed with */
     uint64_t _tls_handshakes, _tls_resumed, _lookups;
+    struct async_http__block *_spares; /* requests' blocks given back, for the next ones */
+    size_t _nspares;
 } async_http_client;
 
 int async_http_client_init(async_http_client *c, async_io *io, const async_http_client_config *config);
@@ -882,6 +886,7 @@ typedef struct async_http__attempt {
     int drop_body;     /* a redirect to follow (its head said so): its body is read, not kept */
     int built;         /* the request bytes are in the send buffer */
     int done;          /* the response is complete */
+    int dialed;        /* the dials (the request's cold part) were set up */
     size_t sent, send_len, head_len;
     async_time connect_deadline;
 } async_http__attempt;
@@ -917,14 +922,8 @@ struct async_http_request {
     int _chunked;         /* the user asked for Transfer-Encoding: chunked: the body goes chunked */
     char *_basic;         /* "Basic ..." from the URL's user:password */
     void *_decoder;       /* ASYNC_HTTP_ZLIB: the inflate state, while a body is decoded */
-    char _decode_why[64]; /* zlib's reason for ASYNC_HTTP_EDECODE */
     async_waiter _ended;  /* takes it off that list when its task ends */
     async_future _lookup_slot;            /* the wait for its host's lookup */
-    async_http__dial _dials[ASYNC_HTTP__RACE]; /* connect attempts racing (Happy Eyeballs) */
-    async_timer _stagger;                 /* when the next one may start */
-    async_wait_op _race;                  /* the wait for the first of them to move */
-    async_future *_race_futs[ASYNC_HTTP__RACE + 1];
-    async_link _race_links[ASYNC_HTTP__RACE + 1];
     const char *_path;    /* in _url */
     size_t _path_len;
     size_t _host;         /* index in the client's host table */
@@ -940,6 +939,15 @@ struct async_http_request {
     async_deadline _deadline;
     async_http_parser _parser;
     async_http__attempt _try;
+    /* Cold: set up where they are first used (a new connection's dials, a
+       failure's words), so that a request on a pooled connection does not
+       clear them (they are half of the request's size). */
+    async_http__dial _dials[ASYNC_HTTP__RACE]; /* connect attempts racing (Happy Eyeballs) */
+    async_timer _stagger;                 /* when the next one may start */
+    async_wait_op _race;                  /* the wait for the first of them to move */
+    async_future *_race_futs[ASYNC_HTTP__RACE + 1];
+    async_link _race_links[ASYNC_HTTP__RACE + 1];
+    char _decode_why[64]; /* zlib's reason for ASYNC_HTTP_EDECODE */
     char _detail[160];
 };
 
@@ -2809,7 +2817,51 @@ static void *async_http__default_alloc(void *user, void *ptr, size_t size) {
 }
 
 static void *async_http__alloc(async_http_client *c, void *ptr, size_t size) {
+    if (!ptr && !size) return NULL; /* a release frees many pointers that were never set */
     return c->config.alloc(c->config.alloc_user, ptr, size);
+}
+
+/* The response head starts in a small block (most heads are a few hundred
+   bytes) and doubles up to the configured limits: memory per request in
+   flight stays near one page. */
+#define ASYNC_HTTP__HEAD_START 1024
+#define ASYNC_HTTP__HEADERS_START 16
+
+/* A request's own blocks (its copy of the inputs, its response head) go
+   back to the client when it is released, and the next request takes
+   them: at a steady rate, requests allocate nothing. The blocks are of one
+   size, the starting head's; a bigger one is allocated and freed as it
+   comes. The client keeps at most two per pool slot (what the requests in
+   flight held anyway) and frees them when it closes. */
+typedef struct async_http__block {
+    struct async_http__block *next;
+    size_t cap; /* bytes after this header */
+} async_http__block;
+#define ASYNC_HTTP__BLOCK_CAP (ASYNC_HTTP__HEADERS_START * sizeof(async_http_header) + ASYNC_HTTP__HEAD_START)
+
+static void *async_http__take(async_http_client *c, size_t size) {
+    async_http__block *b = c->_spares;
+    if (b && size <= ASYNC_HTTP__BLOCK_CAP) {
+        c->_spares = b->next;
+        c->_nspares--;
+        return b + 1;
+    }
+    if (size < ASYNC_HTTP__BLOCK_CAP) size = ASYNC_HTTP__BLOCK_CAP;
+    if (!(b = (async_http__block *)async_http__alloc(c, NULL, sizeof *b + size))) return NULL;
+    b->cap = size;
+    return b + 1;
+}
+
+static void async_http__give(async_http_client *c, void *p) {
+    async_http__block *b = p ? (async_http__block *)p - 1 : NULL;
+    if (!b) return;
+    if (b->cap != ASYNC_HTTP__BLOCK_CAP || !c->_conns || c->_nspares >= 2 * c->config.limit) {
+        async_http__alloc(c, b, 0);
+        return;
+    }
+    b->next = c->_spares;
+    c->_spares = b;
+    c->_nspares++;
 }
 
 /* A detail for the request's error message, after the code's own text. */
@@ -2916,6 +2968,12 @@ void async_http_client_close(async_http_client *c) {
     c->_proxies[0] = c->_proxies[1] = c->_proxy_auth = c->_proxy_auth_tls = c->_no_proxy = NULL;
     async_http__alloc(c, c->_hosts, 0);
     async_http__alloc(c, c->_conns, 0);
+    while (c->_spares) {
+        async_http__block *b = c->_spares;
+        c->_spares = b->next;
+        async_http__alloc(c, b, 0);
+    }
+    c->_nspares = 0;
     c->_conns = NULL;
     c->_hosts = NULL;
     c->_nhosts = 0;
@@ -4704,19 +4762,13 @@ static int async_http__body(void *user, const char *data, size_t len) {
 enum { ASYNC_HTTP__DONE, ASYNC_HTTP__RETRY, ASYNC_HTTP__FAIL };
 enum { ASYNC_HTTP__PHASE_OTHER, ASYNC_HTTP__PHASE_CONNECT, ASYNC_HTTP__PHASE_READ };
 
-/* The response head starts in a small block (most heads are a few hundred
-   bytes) and doubles up to the configured limits: memory per request in
-   flight stays near one page. */
-#define ASYNC_HTTP__HEAD_START 1024
-#define ASYNC_HTTP__HEADERS_START 16
-
 static int async_http__head_alloc(async_http_request *r, size_t head_cap, size_t nheaders) {
-    char *mem = (char *)async_http__alloc(r->_client, NULL, nheaders * sizeof(async_http_header) + head_cap);
+    char *mem = (char *)async_http__take(r->_client, nheaders * sizeof(async_http_header) + head_cap);
     if (!mem) return ASYNC_HTTP_ENOMEM;
     if (r->_head_mem) {
         async_http_parser_rebase(&r->_parser, mem + nheaders * sizeof(async_http_header), head_cap,
                                  (async_http_header *)(void *)mem, nheaders);
-        async_http__alloc(r->_client, r->_head_mem, 0);
+        async_http__give(r->_client, r->_head_mem);
     }
     r->_head_mem = mem;
     return 0;
@@ -4902,6 +4954,11 @@ static async_future *async_http__dial_step(async_http_request *r) {
     size_t i, n = 0;
     int moved = 1;
     if (!async_http__needs_open(r) || r->_try.connected) return NULL;
+    if (!r->_try.dialed) {
+        memset(r->_dials, 0, sizeof r->_dials);
+        memset(&r->_stagger, 0, sizeof r->_stagger);
+        r->_try.dialed = 1;
+    }
     while (moved) {
         async_http__dial *idle = NULL;
         size_t running = 0;
@@ -4940,6 +4997,7 @@ static async_future *async_http__dial_step(async_http_request *r) {
 /* Nothing of the dials may be left in flight when the attempt ends. */
 static async_future *async_http__dials_settle(async_http_request *r) {
     size_t i;
+    if (!r->_try.dialed) return NULL;
     for (i = 0; i < ASYNC_HTTP__RACE; i++) {
         async_http__dial *d = &r->_dials[i];
         if (d->state == ASYNC_HTTP__DIAL_SOCKET || d->state == ASYNC_HTTP__DIAL_CONNECT) {
@@ -4985,7 +5043,7 @@ static async_future *async_http__tunnel_step(async_http_request *r) {
         r->_try.sent = 0;
         if (!k->rbuf && !(k->rbuf = (char *)async_http__alloc(c, NULL, c->config.recv_buffer_size)))
             return r->_err = ASYNC_HTTP_ENOMEM, NULL;
-        async_http__alloc(c, r->_head_mem, 0);
+        async_http__give(c, r->_head_mem);
         r->_head_mem = NULL;
         if (async_http__head_alloc(r, ASYNC_HTTP__HEAD_START, ASYNC_HTTP__HEADERS_START)) return r->_err = ASYNC_HTTP_ENOMEM, NULL;
         async_http_parser_init(&r->_parser, r->_head_mem + ASYNC_HTTP__HEADERS_START * sizeof(async_http_header),
@@ -5057,7 +5115,7 @@ static int async_http__begin_exchange(async_http_request *r, async_http__conn *k
     if (!k->rbuf && !(k->rbuf = (char *)async_http__alloc(r->_client, NULL, cfg->recv_buffer_size)))
         return ASYNC_HTTP_ENOMEM;
     if ((rc = async_http__build(r, k)) != 0) return rc;
-    async_http__alloc(r->_client, r->_head_mem, 0); /* a retry starts afresh */
+    async_http__give(r->_client, r->_head_mem); /* a retry starts afresh */
     r->_head_mem = NULL;
     if (async_http__head_alloc(r, cap, n)) return ASYNC_HTTP_ENOMEM;
     async_http_parser_init(&r->_parser, r->_head_mem + n * sizeof(async_http_header), cap,
@@ -5378,7 +5436,7 @@ static int async_http__copy_inputs(async_http_request *r, const async_http_reque
     while (d->headers && d->headers[n]) n++;
     size = (n + 1) * sizeof(char *) + ml + ul;
     for (i = 0; i < n; i++) size += strlen(d->headers[i]) + 1;
-    if (!(p = (char *)async_http__alloc(r->_client, NULL, size))) return ASYNC_HTTP_ENOMEM;
+    if (!(p = (char *)async_http__take(r->_client, size))) return ASYNC_HTTP_ENOMEM;
     r->_inputs = p;
     lines = (const char **)(void *)p;
     p += (n + 1) * sizeof(char *);
@@ -5413,7 +5471,8 @@ static void async_http__ended(async_waiter *w, async_future *task) {
 
 async_future *async_http_start(async_http_client *c, async_http_request *req, const async_http_request_desc *desc) {
     async_future *f;
-    memset(req, 0, sizeof *req);
+    memset(req, 0, offsetof(async_http_request, _dials)); /* the cold part is set where it is used */
+    req->_decode_why[0] = req->_detail[0] = 0;
     req->_client = c;
     req->_try.conn = -1;
     req->_method = "GET";
@@ -5489,8 +5548,8 @@ void async_http_request_release(async_http_request *req) {
     if (!c) return;
     async_http__decoder_free(req);
     if (req->_body_cap) async_http__alloc(c, req->response.body, 0);
-    async_http__alloc(c, req->_head_mem, 0);
-    async_http__alloc(c, req->_inputs, 0);
+    async_http__give(c, req->_head_mem);
+    async_http__give(c, req->_inputs);
     async_http__alloc(c, req->_url_owned, 0);
     async_http__alloc(c, req->_basic, 0);
     req->_basic = NULL;

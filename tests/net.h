@@ -787,6 +787,10 @@ NET_FN int client_settled(const async_http_client *c) {
 /* Runs request r (its fields set by the caller) to its end on the client's loop: its error,
    or 0. */
 NET_FN int fetch(async_http_client *c, async_http_request *r, const char *method, const char *url) {
+    /* A request needs no zeroing (async_http_start sets every field it reads): its private
+       part is scribbled over first, so a field left unset shows. */
+    size_t priv = offsetof(async_http_request, _client);
+    memset((char *)r + priv, 0xA5, sizeof *r - priv);
     async_http_fetch(c, r, method, url);
     return async_run(c->io->loop, &r->task.future);
 }
@@ -889,6 +893,7 @@ NET_FN int run_until_received(async_loop *loop, server *s, int n, int ms) {
 /* For async_http_client_config: .alloc = counting_alloc, .alloc_user = an alloc_count. */
 typedef struct alloc_count {
     long live;        /* blocks allocated and not freed: 0 once the client gave back every byte */
+    long calls;       /* allocations and reallocations asked for */
     size_t biggest;   /* the largest size asked for */
     size_t fail_over; /* larger sizes fail, as a real allocator's would past what it has (and
                          ASan would abort on a huge size); 0: none do */
@@ -901,6 +906,7 @@ NET_FN void *counting_alloc(void *user, void *ptr, size_t size) {
         free(ptr);
         return NULL;
     }
+    a->calls++;
     if (size > a->biggest) a->biggest = size;
     if (a->fail_over && size > a->fail_over) return NULL;
     if (!ptr) a->live++;

@@ -981,6 +981,72 @@ TEST(test_nginx_keep_alive) {
     env_close(&e);
 }
 
+/* At a steady rate a request allocates nothing of its own: its blocks (the copy of its
+   inputs, its head) are an earlier request's, which the client kept (two per pool slot at
+   most). A stored body is the one allocation left; a streamed one leaves none. */
+static int discard_body(async_http_request *req, const char *data, size_t len) {
+    (void)req, (void)data, (void)len;
+    return 0;
+}
+
+typedef struct streamed {
+    env *e;
+    async_http_request *reqs;
+    const char *url;
+} streamed;
+
+static async_future *streamed_start(void *user, int i) {
+    streamed *m = (streamed *)user;
+    async_http_request_desc d;
+    memset(&d, 0, sizeof d);
+    d.url = m->url;
+    d.on_body = discard_body;
+    return async_http_start(&m->e->client, &m->reqs[i], &d);
+}
+
+static int run_streamed(env *e, const char *url, int n, async_http_request *reqs) {
+    streamed m;
+    int i, ok = 0;
+    m.e = e, m.url = url, m.reqs = reqs;
+    run_gathered(&e->loop, n, streamed_start, &m);
+    for (i = 0; i < n; i++) {
+        ok += async_result(&reqs[i].task.future) == 200;
+        async_http_request_release(&reqs[i]);
+    }
+    return ok;
+}
+
+TEST(test_nginx_steady_state_allocates_nothing) {
+    env e;
+    alloc_count a;
+    async_http_client_config cfg;
+    static async_http_request reqs[40];
+    char url[96];
+    long before;
+    int i;
+    memset(&a, 0, sizeof a);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.limit = 4;
+    cfg.alloc = counting_alloc;
+    cfg.alloc_user = &a;
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    nginx_url(url, sizeof url, "/small.json");
+    /* 40 at once through 4 connections: 80 blocks in use, 8 kept after. */
+    CHECK_EQ(run_many(&e, url, 40, reqs), 40);
+    CHECK_EQ(e.client._nspares, 8);
+    for (i = 0; i < 5; i++) { /* 4 at a time, one per connection */
+        before = a.calls;
+        CHECK_EQ(run_streamed(&e, url, 4, reqs), 4);
+        CHECK_EQ(a.calls - before, 0);
+        before = a.calls;
+        CHECK_EQ(run_many(&e, url, 4, reqs), 4);
+        CHECK_EQ(a.calls - before, 4); /* the bodies */
+    }
+    CHECK_EQ(client_connects(&e.client), 4);
+    env_close(&e);
+    CHECK_EQ(a.live, 0); /* the kept blocks went with the client */
+}
+
 TEST(test_nginx_big_body) {
     env e;
     async_http_request r;
@@ -1134,6 +1200,7 @@ int main(void) {
     RUN(test_failure_is_isolated);
     if (start_servers()) {
         RUN(test_nginx_keep_alive);
+        RUN(test_nginx_steady_state_allocates_nothing);
         RUN(test_nginx_big_body);
         RUN(test_nginx_head_and_304);
         RUN(test_nginx_chunked);
