@@ -152,9 +152,12 @@
    and the allocator (`alloc(user, ptr, size)`: realloc-like, size 0 frees;
    default realloc/free). async.h itself never allocates; the client
    allocates connection buffers, response bodies and lookups through
-   `alloc`, and keeps a released request's own blocks for the next one:
-   at a steady rate, a request allocates only its stored body (nothing
-   with on_body). Macros defined before the include:
+   `alloc`. A request of the usual size allocates only its stored body
+   (nothing with on_body): its inputs' copy is inside it (up to 256 bytes
+   with their pointers), its head in a block that an earlier one gave back
+   (up to 1 KiB and 16 lines). Bigger ones, redirects, compressed bodies
+   and credentials in the URL allocate as they go. Macros defined before
+   the include:
        ASYNC_HTTP_TLS           https, with OpenSSL 3 (-lssl -lcrypto)
        ASYNC_HTTP_ZLIB          gzip and deflate bodies, with zlib (-lz)
        ASYNC_HTTP_NO_URING      epoll only: no liburing needed
@@ -775,7 +778,7 @@ typedef struct async_http_client {
     async_tls _tls;   /* made at the first https request */
     int _tls_made;    /* 0: not yet; 1: made; else the error it failed with */
     uint64_t _tls_handshakes, _tls_resumed, _lookups;
-    struct async_http__block *_spares; /* requests' blocks given back, for the next ones */
+    struct async_http__block *_spares; /* head blocks given back, for the next requests */
     size_t _nspares;
 } async_http_client;
 
@@ -907,7 +910,7 @@ struct async_http_request {
     async_http_info info;
     /* Private, all below. */
     async_http_client *_client;
-    char *_inputs;        /* the request's own copy of method, URL and header lines (one block) */
+    char *_inputs;        /* the copy of its method, URL and header lines, if _inline could not hold it */
     const char *_method, *_url;
     const char *const *_headers;
     char *_url_owned;     /* the URL a redirect led to (_url points at it then) */
@@ -932,16 +935,17 @@ struct async_http_request {
     int _err;             /* what the last await or step failed with */
     int _settle_err;      /* what settling's awaits said (nothing it needs) */
     size_t _body_cap;
-    char *_head_mem;      /* header array + head buffer, one allocation that grows */
+    char *_head_mem;      /* header array + head buffer: a client block, or one of its own if it grew */
     async_http_request *_wait_next;
     async_future _pool_wait;
     async_wait_for_op _wait;
     async_deadline _deadline;
     async_http_parser _parser;
     async_http__attempt _try;
-    /* Cold: set up where they are first used (a new connection's dials, a
-       failure's words), so that a request on a pooled connection does not
-       clear them (they are half of the request's size). */
+    /* Cold: async_http_start does not clear what follows (half of the
+       request's size); each field is set up where it is first used (a new
+       connection's dials, a failure's words, the inputs' copy). A field
+       that needs clearing goes above. */
     async_http__dial _dials[ASYNC_HTTP__RACE]; /* connect attempts racing (Happy Eyeballs) */
     async_timer _stagger;                 /* when the next one may start */
     async_wait_op _race;                  /* the wait for the first of them to move */
@@ -949,10 +953,15 @@ struct async_http_request {
     async_link _race_links[ASYNC_HTTP__RACE + 1];
     char _decode_why[64]; /* zlib's reason for ASYNC_HTTP_EDECODE */
     char _detail[160];
+    union {
+        char bytes[256];
+        const char *aligned; /* the copy starts with the header lines' pointers */
+    } _inline;               /* the inputs' copy, when it fits */
 };
 
 /* Start a request; the returned future is &req->task.future. The request
-   needs no zeroing before: this sets every field. */
+   needs no zeroing before: this sets every field it reads (some where they
+   are first used). */
 async_future *async_http_start(async_http_client *c, async_http_request *req, const async_http_request_desc *desc);
 /* The same with the request's own input fields (headers, body, body_len,
    timeout, on_body, user) set before the call. */
@@ -2827,23 +2836,39 @@ static void *async_http__alloc(async_http_client *c, void *ptr, size_t size) {
 #define ASYNC_HTTP__HEAD_START 1024
 #define ASYNC_HTTP__HEADERS_START 16
 
-/* A request's own blocks (its copy of the inputs, its response head) go
-   back to the client when it is released, and the next request takes
-   them: at a steady rate, requests allocate nothing. The blocks are of one
-   size, the starting head's; a bigger one is allocated and freed as it
-   comes. The client keeps at most two per pool slot (what the requests in
-   flight held anyway) and frees them when it closes. */
+/* A request's response head starts in a block that an earlier request
+   gave back when it was released (its inputs are copied into the request
+   itself): at a steady rate, requests allocate nothing of their own. The
+   blocks are of one size, the starting head's; a head that outgrows it
+   gets a block of its own, allocated and freed as it comes. The client
+   keeps one block per pool slot at most, and frees them when it closes.
+   Under AddressSanitizer a kept block is poisoned: reading a response's
+   headers after its release is still caught. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ASYNC_HTTP__ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(ASYNC_HTTP__ASAN)
+#include <sanitizer/asan_interface.h>
+#define ASYNC_HTTP__POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define ASYNC_HTTP__UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define ASYNC_HTTP__POISON(p, n) ((void)(p), (void)(n))
+#define ASYNC_HTTP__UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
 typedef struct async_http__block {
     struct async_http__block *next;
     size_t cap; /* bytes after this header */
 } async_http__block;
 #define ASYNC_HTTP__BLOCK_CAP (ASYNC_HTTP__HEADERS_START * sizeof(async_http_header) + ASYNC_HTTP__HEAD_START)
 
-static void *async_http__take(async_http_client *c, size_t size) {
+static void *async_http__block_take(async_http_client *c, size_t size) {
     async_http__block *b = c->_spares;
     if (b && size <= ASYNC_HTTP__BLOCK_CAP) {
         c->_spares = b->next;
         c->_nspares--;
+        ASYNC_HTTP__UNPOISON(b + 1, b->cap);
         return b + 1;
     }
     if (size < ASYNC_HTTP__BLOCK_CAP) size = ASYNC_HTTP__BLOCK_CAP;
@@ -2852,16 +2877,17 @@ static void *async_http__take(async_http_client *c, size_t size) {
     return b + 1;
 }
 
-static void async_http__give(async_http_client *c, void *p) {
+static void async_http__block_give(async_http_client *c, void *p) {
     async_http__block *b = p ? (async_http__block *)p - 1 : NULL;
     if (!b) return;
-    if (b->cap != ASYNC_HTTP__BLOCK_CAP || !c->_conns || c->_nspares >= 2 * c->config.limit) {
+    if (b->cap != ASYNC_HTTP__BLOCK_CAP || !c->_conns || c->_nspares >= c->config.limit) {
         async_http__alloc(c, b, 0);
         return;
     }
     b->next = c->_spares;
     c->_spares = b;
     c->_nspares++;
+    ASYNC_HTTP__POISON(b + 1, b->cap);
 }
 
 /* A detail for the request's error message, after the code's own text. */
@@ -2971,6 +2997,7 @@ void async_http_client_close(async_http_client *c) {
     while (c->_spares) {
         async_http__block *b = c->_spares;
         c->_spares = b->next;
+        ASYNC_HTTP__UNPOISON(b + 1, b->cap);
         async_http__alloc(c, b, 0);
     }
     c->_nspares = 0;
@@ -4763,12 +4790,12 @@ enum { ASYNC_HTTP__DONE, ASYNC_HTTP__RETRY, ASYNC_HTTP__FAIL };
 enum { ASYNC_HTTP__PHASE_OTHER, ASYNC_HTTP__PHASE_CONNECT, ASYNC_HTTP__PHASE_READ };
 
 static int async_http__head_alloc(async_http_request *r, size_t head_cap, size_t nheaders) {
-    char *mem = (char *)async_http__take(r->_client, nheaders * sizeof(async_http_header) + head_cap);
+    char *mem = (char *)async_http__block_take(r->_client, nheaders * sizeof(async_http_header) + head_cap);
     if (!mem) return ASYNC_HTTP_ENOMEM;
     if (r->_head_mem) {
         async_http_parser_rebase(&r->_parser, mem + nheaders * sizeof(async_http_header), head_cap,
                                  (async_http_header *)(void *)mem, nheaders);
-        async_http__give(r->_client, r->_head_mem);
+        async_http__block_give(r->_client, r->_head_mem);
     }
     r->_head_mem = mem;
     return 0;
@@ -5043,7 +5070,7 @@ static async_future *async_http__tunnel_step(async_http_request *r) {
         r->_try.sent = 0;
         if (!k->rbuf && !(k->rbuf = (char *)async_http__alloc(c, NULL, c->config.recv_buffer_size)))
             return r->_err = ASYNC_HTTP_ENOMEM, NULL;
-        async_http__give(c, r->_head_mem);
+        async_http__block_give(c, r->_head_mem);
         r->_head_mem = NULL;
         if (async_http__head_alloc(r, ASYNC_HTTP__HEAD_START, ASYNC_HTTP__HEADERS_START)) return r->_err = ASYNC_HTTP_ENOMEM, NULL;
         async_http_parser_init(&r->_parser, r->_head_mem + ASYNC_HTTP__HEADERS_START * sizeof(async_http_header),
@@ -5115,7 +5142,7 @@ static int async_http__begin_exchange(async_http_request *r, async_http__conn *k
     if (!k->rbuf && !(k->rbuf = (char *)async_http__alloc(r->_client, NULL, cfg->recv_buffer_size)))
         return ASYNC_HTTP_ENOMEM;
     if ((rc = async_http__build(r, k)) != 0) return rc;
-    async_http__give(r->_client, r->_head_mem); /* a retry starts afresh */
+    async_http__block_give(r->_client, r->_head_mem); /* a retry starts afresh */
     r->_head_mem = NULL;
     if (async_http__head_alloc(r, cap, n)) return ASYNC_HTTP_ENOMEM;
     async_http_parser_init(&r->_parser, r->_head_mem + n * sizeof(async_http_header), cap,
@@ -5427,7 +5454,8 @@ static int async_http__run(async_task *t) {
 }
 
 /* The request's own copy of what it was asked: the method, the URL and the
-   header lines, in one block (a redirect may replace the URL). */
+   header lines, in one block (a redirect may replace the URL): inside the
+   request when they fit, as they mostly do. */
 static int async_http__copy_inputs(async_http_request *r, const async_http_request_desc *d) {
     const char *method = d->method ? d->method : "GET";
     size_t n = 0, i, size, ml = strlen(method) + 1, ul = strlen(d->url) + 1;
@@ -5436,8 +5464,8 @@ static int async_http__copy_inputs(async_http_request *r, const async_http_reque
     while (d->headers && d->headers[n]) n++;
     size = (n + 1) * sizeof(char *) + ml + ul;
     for (i = 0; i < n; i++) size += strlen(d->headers[i]) + 1;
-    if (!(p = (char *)async_http__take(r->_client, size))) return ASYNC_HTTP_ENOMEM;
-    r->_inputs = p;
+    if (size <= sizeof r->_inline.bytes) p = r->_inline.bytes;
+    else if (!(p = r->_inputs = (char *)async_http__alloc(r->_client, NULL, size))) return ASYNC_HTTP_ENOMEM;
     lines = (const char **)(void *)p;
     p += (n + 1) * sizeof(char *);
     r->_url = p;
@@ -5548,8 +5576,8 @@ void async_http_request_release(async_http_request *req) {
     if (!c) return;
     async_http__decoder_free(req);
     if (req->_body_cap) async_http__alloc(c, req->response.body, 0);
-    async_http__give(c, req->_head_mem);
-    async_http__give(c, req->_inputs);
+    async_http__block_give(c, req->_head_mem);
+    async_http__alloc(c, req->_inputs, 0);
     async_http__alloc(c, req->_url_owned, 0);
     async_http__alloc(c, req->_basic, 0);
     req->_basic = NULL;
