@@ -24,6 +24,7 @@
  *   env_init_stalling, fired_on_time       the same on a clock that jumps while the peer stalls
  *   env_init_with                          either, with a ring config of the test's
  *   fetch, fetch_new                       one request, run to its end
+ *   scribble_private                       a request's private part filled with garbage
  *   run_gathered                           many at once, run until all are done
  *   counting_alloc, alloc_count            an allocator that counts what the client holds
  *
@@ -784,13 +785,17 @@ NET_FN int client_settled(const async_http_client *c) {
     return !s.busy && !s.busy_by_host && !s.waiting;
 }
 
+/* A request needs no zeroing (async_http_start sets every field it reads): its private part
+   is scribbled over before it starts, so a field left unset shows. */
+NET_FN void scribble_private(async_http_request *r) {
+    size_t priv = offsetof(async_http_request, _client);
+    memset((char *)r + priv, 0xA5, sizeof *r - priv);
+}
+
 /* Runs request r (its fields set by the caller) to its end on the client's loop: its error,
    or 0. */
 NET_FN int fetch(async_http_client *c, async_http_request *r, const char *method, const char *url) {
-    /* A request needs no zeroing (async_http_start sets every field it reads): its private
-       part is scribbled over first, so a field left unset shows. */
-    size_t priv = offsetof(async_http_request, _client);
-    memset((char *)r + priv, 0xA5, sizeof *r - priv);
+    scribble_private(r);
     async_http_fetch(c, r, method, url);
     return async_run(c->io->loop, &r->task.future);
 }

@@ -277,6 +277,7 @@ static int cancel_after_turns(int from, int to, int *cancelled) {
         canceller c;
         int err;
         memset(&r, 0, sizeof r);
+        scribble_private(&r);
         memset(&c, 0, sizeof c);
         async_http_get(&e.client, &r, url);
         c.victim = &r.task;

@@ -229,6 +229,7 @@ typedef struct many {
 
 static async_future *many_start(void *user, int i) {
     many *m = (many *)user;
+    scribble_private(&m->reqs[i]);
     return async_http_get(&m->e->client, &m->reqs[i], m->url);
 }
 
@@ -1001,6 +1002,7 @@ static async_future *streamed_start(void *user, int i) {
     memset(&d, 0, sizeof d);
     d.url = m->url;
     d.on_body = discard_body;
+    scribble_private(&m->reqs[i]);
     return async_http_start(&m->e->client, &m->reqs[i], &d);
 }
 
