@@ -961,7 +961,8 @@ struct async_http_request {
 
 /* Start a request; the returned future is &req->task.future. The request
    needs no zeroing before: this sets every field it reads (some where they
-   are first used). */
+   are first used). Under AddressSanitizer it fills the request with
+   garbage first, so that a field it failed to set shows. */
 async_future *async_http_start(async_http_client *c, async_http_request *req, const async_http_request_desc *desc);
 /* The same with the request's own input fields (headers, body, body_len,
    timeout, on_body, user) set before the call. */
@@ -2843,7 +2844,10 @@ static void *async_http__alloc(async_http_client *c, void *ptr, size_t size) {
    gets a block of its own, allocated and freed as it comes. The client
    keeps one block per pool slot at most, and frees them when it closes.
    Under AddressSanitizer a kept block is poisoned: reading a response's
-   headers after its release is still caught. */
+   headers after its release is still caught. And a request is filled with
+   garbage as it starts, as the caller may leave it: a field the library
+   reads before it sets it shows at once, not only where the caller's
+   memory happened to be zero. */
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define ASYNC_HTTP__ASAN 1
@@ -2853,9 +2857,11 @@ static void *async_http__alloc(async_http_client *c, void *ptr, size_t size) {
 #include <sanitizer/asan_interface.h>
 #define ASYNC_HTTP__POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
 #define ASYNC_HTTP__UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#define ASYNC_HTTP__SCRIBBLE(p, n) memset(p, 0xA5, n)
 #else
 #define ASYNC_HTTP__POISON(p, n) ((void)(p), (void)(n))
 #define ASYNC_HTTP__UNPOISON(p, n) ((void)(p), (void)(n))
+#define ASYNC_HTTP__SCRIBBLE(p, n) ((void)(p), (void)(n))
 #endif
 typedef struct async_http__block {
     struct async_http__block *next;
@@ -5499,6 +5505,7 @@ static void async_http__ended(async_waiter *w, async_future *task) {
 
 async_future *async_http_start(async_http_client *c, async_http_request *req, const async_http_request_desc *desc) {
     async_future *f;
+    ASYNC_HTTP__SCRIBBLE(req, sizeof *req);
     memset(req, 0, offsetof(async_http_request, _dials)); /* the cold part is set where it is used */
     req->_decode_why[0] = req->_detail[0] = 0;
     req->_client = c;
