@@ -976,6 +976,19 @@ async_future *async_http_put(async_http_client *c, async_http_request *req, cons
 async_future *async_http_delete(async_http_client *c, async_http_request *req, const char *url);
 /* A response header by name (case-insensitive), or NULL. */
 const char *async_http_response_header(const async_http_response *r, const char *name, size_t *len);
+/* The last head the request received, parsed: its status and fields (an
+   interim 1xx's, a redirect's or the answer's). Meant for config.trace's
+   ASYNC_HTTP_TRACE_RECEIVED, where it is the head just told; it lasts
+   until the next hop or attempt starts, or the release. Returns 0, or -1
+   if there is none. */
+int async_http_request_head(const async_http_request *req, int *status, const async_http_header **headers,
+                            size_t *count);
+/* The value of an Authorization header for HTTP Basic authentication (RFC
+   7617; aiohttp's BasicAuth.encode): "Basic " and the base64 of
+   credentials[0, len), "user:password" as curl's -u takes it, into out
+   (cap bytes, at least 6 + 4 * ((len + 2) / 3) + 1). Returns its length,
+   or -1 if it does not fit. */
+int async_http_basic_auth(const char *credentials, size_t len, char *out, size_t cap);
 /* ref (a link, a Location) resolved against base, an http(s) URL, as RFC
    3986 5.2 says, into out (cap bytes): its length, or a negative error. */
 int async_http_url_resolve(const char *base, const char *ref, char *out, size_t cap);
@@ -996,6 +1009,7 @@ void async_http_request_release(async_http_request *req);
 #define ASYNC_HTTP__IMPLEMENTED
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -3444,24 +3458,29 @@ static int async_http__host_lookup(async_http_client *c, int tls, const char *na
     return 0;
 }
 
-/* Base64 (RFC 4648) of in[0, n) into out (4 * ((n + 2) / 3) + 1 bytes). */
-static void async_http__base64(char *out, const unsigned char *in, size_t n) {
+int async_http_basic_auth(const char *credentials, size_t len, char *out, size_t cap) {
     static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t i;
-    for (i = 0; i + 2 < n; i += 3, out += 4) {
+    const unsigned char *in = (const unsigned char *)credentials;
+    size_t i, need = 6 + 4 * ((len + 2) / 3); /* base64, RFC 4648 */
+    char *start = out;
+    if (need >= cap || need > INT_MAX) return -1;
+    memcpy(out, "Basic ", 6);
+    out += 6;
+    for (i = 0; i + 2 < len; i += 3, out += 4) {
         out[0] = digits[in[i] >> 2];
         out[1] = digits[((in[i] & 3) << 4) | (in[i + 1] >> 4)];
         out[2] = digits[((in[i + 1] & 15) << 2) | (in[i + 2] >> 6)];
         out[3] = digits[in[i + 2] & 63];
     }
-    if (i < n) {
+    if (i < len) {
         out[0] = digits[in[i] >> 2];
-        out[1] = digits[((in[i] & 3) << 4) | (i + 1 < n ? in[i + 1] >> 4 : 0)];
-        out[2] = i + 1 < n ? digits[(in[i + 1] & 15) << 2] : '=';
+        out[1] = digits[((in[i] & 3) << 4) | (i + 1 < len ? in[i + 1] >> 4 : 0)];
+        out[2] = i + 1 < len ? digits[(in[i + 1] & 15) << 2] : '=';
         out[3] = '=';
         out += 4;
     }
     *out = 0;
+    return (int)(out - start);
 }
 
 /* "Basic <base64 of user:password>" from a URL's userinfo, percent-decoded
@@ -3469,7 +3488,7 @@ static void async_http__base64(char *out, const unsigned char *in, size_t n) {
 static char *async_http__basic_auth(async_http_client *c, const char *info, size_t len) {
     unsigned char *plain = (unsigned char *)async_http__alloc(c, NULL, len + 1);
     char *out;
-    size_t i, n = 0;
+    size_t i, n = 0, size;
     if (!plain) return NULL;
     for (i = 0; i < len; i++) {
         int hi, lo;
@@ -3481,10 +3500,8 @@ static char *async_http__basic_auth(async_http_client *c, const char *info, size
             plain[n++] = (unsigned char)info[i];
         }
     }
-    if ((out = (char *)async_http__alloc(c, NULL, 6 + 4 * ((n + 2) / 3) + 1)) != NULL) {
-        memcpy(out, "Basic ", 6);
-        async_http__base64(out + 6, plain, n);
-    }
+    size = 6 + 4 * ((n + 2) / 3) + 1;
+    if ((out = (char *)async_http__alloc(c, NULL, size)) != NULL) async_http_basic_auth((const char *)plain, n, out, size);
     async_http__alloc(c, plain, 0);
     return out;
 }
@@ -5576,6 +5593,16 @@ const char *async_http_request_error(const async_http_request *req) {
     int err = async_error(&req->task.future);
     if (req->_detail[0]) return req->_detail;
     return async_strerror(err ? err : req->error);
+}
+
+int async_http_request_head(const async_http_request *req, int *status, const async_http_header **headers,
+                            size_t *count) {
+    const async_http_parser *p = &req->_parser;
+    if (!req->_head_mem || !p->status) return -1; /* released, or no head yet in this attempt */
+    if (status) *status = p->status;
+    if (headers) *headers = p->headers;
+    if (count) *count = p->head_done ? p->trailer_start : p->header_count; /* trailers are not the head's */
+    return 0;
 }
 
 void async_http_request_release(async_http_request *req) {

@@ -769,17 +769,6 @@ static void plan_header(app *a, const char *name, const char *value) {
     list_add(&a->headers, own(a->s, b.data));
 }
 
-static void base64(buffer *b, const unsigned char *p, size_t n) {
-    static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t i;
-    for (i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
-        char q[4] = {digits[v >> 18], digits[(v >> 12) & 63], i + 1 < n ? digits[(v >> 6) & 63] : '=',
-                     i + 2 < n ? digits[v & 63] : '='};
-        buf_add(b, q, 4);
-    }
-}
-
 /* The method, the headers and the body every transfer sends (as curl):
    the user's -H lines ("Name:" drops a header, "Name;" sends it empty),
    then Accept, the body's Content-Type, Referer and Authorization unless
@@ -808,15 +797,13 @@ static void plan_request(app *a) {
     if (post) plan_header(a, "Content-Type", s->json ? "application/json" : "application/x-www-form-urlencoded");
     if (s->referer) plan_header(a, "Referer", s->referer);
     if (s->user) {
-        buffer b = {0};
-        buf_str(&b, "Basic ");
-        if (strchr(s->user, ':')) base64(&b, (const unsigned char *)s->user, strlen(s->user));
-        else { /* curl would ask for the password: an empty one */
-            char *both = own_copy(s, s->user, strlen(s->user) + 1);
-            both[strlen(s->user)] = ':';
-            base64(&b, (const unsigned char *)both, strlen(both));
-        }
-        plan_header(a, "Authorization", own(s, b.data));
+        size_t n = strlen(s->user), cap;
+        char *both = own_copy(s, s->user, n + 1), *value;
+        if (!strchr(s->user, ':')) both[n++] = ':'; /* curl would ask for the password: an empty one */
+        cap = 6 + 4 * ((n + 2) / 3) + 1;
+        value = own(s, (char *)grow(NULL, cap));
+        async_http_basic_auth(both, n, value, cap);
+        plan_header(a, "Authorization", value);
     }
 }
 
@@ -892,21 +879,6 @@ static int on_body(async_http_request *req, const char *data, size_t len) {
 /* ------------------------------------------------------------------ */
 /* heads: the trace tells them (-v, -i, -I, and what the body is)      */
 
-/* A field of a raw head (len bytes, CRLF lines) by name: its value, or NULL. */
-static const char *head_field(const char *head, size_t len, const char *name, size_t *vlen) {
-    const char *p = head, *end = head + len;
-    size_t n = strlen(name);
-    while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL && ++p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p)), *v = p + n + 1;
-        if (!eol || (size_t)(eol - p) <= n || p[n] != ':' || strncasecmp(p, name, n) != 0) continue;
-        while (v < eol && (*v == ' ' || *v == '\t')) v++;
-        while (eol > v && (eol[-1] == '\r' || eol[-1] == ' ' || eol[-1] == '\t')) eol--;
-        *vlen = (size_t)(eol - v);
-        return v;
-    }
-    return NULL;
-}
-
 /* A whole number at the start of a field's value (Content-Length, Retry-After), or -1. */
 static int64_t field_number(const char *v, size_t n) {
     char digits[24];
@@ -917,13 +889,6 @@ static int64_t field_number(const char *v, size_t n) {
     digits[n] = 0;
     x = strtoll(digits, &end, 10);
     return end == digits || *end || x < 0 ? -1 : (int64_t)x;
-}
-
-static int status_of(const char *head, size_t len) {
-    const char *sp = memchr(head, ' ', len);
-    int status = 0, i;
-    for (i = 1; sp && i <= 3 && sp + i < head + len && sp[i] >= '0' && sp[i] <= '9'; i++) status = status * 10 + sp[i] - '0';
-    return status;
 }
 
 static int is_redirect(int status) {
@@ -941,21 +906,24 @@ static void write_head(transfer *x, const char *head, size_t len) {
     out_write(x, head + start, len - start);
 }
 
-/* A response's head was told: it says what its body is. */
+/* A response's head was told (as it came, and parsed by the library): it
+   says what its body is. */
 static void hop_told(transfer *x, const char *head, size_t len) {
     settings *s = x->app->s;
-    size_t n = 0, m;
-    int status = status_of(head, len);
-    const char *loc = is_redirect(status) ? head_field(head, len, "location", &n) : NULL;
-    int failed = s->fail && !s->fail_with_body && status >= 400;
-    const char *v;
+    const async_http_header *fields = NULL;
+    size_t count = 0, n = 0, m;
+    int status = 0, failed;
+    const char *loc, *v;
+    async_http_request_head(&x->req, &status, &fields, &count);
+    loc = is_redirect(status) ? async_http_header_find(fields, count, "location", &n) : NULL;
+    failed = s->fail && !s->fail_with_body && status >= 400;
     x->status = status;
     keep_copy(&x->location, loc, n);
     if (s->include || s->head) write_head(x, head, len);
     x->hop = s->head || failed ? HOP_SKIP : HOP_KEEP; /* a followed redirect's body never comes */
     x->expect = -1;
-    if (x->hop == HOP_KEEP && (v = head_field(head, len, "content-length", &n)) != NULL &&
-        !(s->compressed && head_field(head, len, "content-encoding", &m)))
+    if (x->hop == HOP_KEEP && (v = async_http_header_find(fields, count, "content-length", &n)) != NULL &&
+        !(s->compressed && async_http_header_find(fields, count, "content-encoding", &m)))
         x->expect = field_number(v, n);
 }
 

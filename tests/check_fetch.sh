@@ -322,9 +322,11 @@ x-second: two" ] || return 1
     run "$F" -s "$PY/echo"
     grep -qx 'user-agent: fetch/[0-9.]*' <<<"$out" && grep -qx 'accept: \*/\*' <<<"$out" && ! grep -q accept-encoding <<<"$out" || return 1
     run "$F" -s -H 'User-Agent:' "$PY/echo"
-    [ "$rc" -eq 0 ] && grep -q '^host: ' <<<"$out" && ! grep -qi '^user-agent' <<<"$out"
+    [ "$rc" -eq 0 ] && grep -q '^host: ' <<<"$out" && ! grep -qi '^user-agent' <<<"$out" || return 1
+    run "$F" -s -u 'ann' "$PY/echo" # no password: an empty one, as curl sends when not asked
+    grep -qx 'authorization: Basic YW5uOg==' <<<"$out"
 }
-check "-A -e -u -H (NAME: drops, NAME; empty, @FILE; User-Agent: drops the default); the default User-Agent, Accept, no Accept-Encoding" echo_ok
+check "-A -e -u -H (NAME: drops, NAME; empty, @FILE; User-Agent: drops the default; -u USER alone); the default User-Agent, Accept, no Accept-Encoding" echo_ok
 
 data_ok() {
     printf 'a=1\r\nb=2\n' >"$T/data"

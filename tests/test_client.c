@@ -894,6 +894,60 @@ TEST(test_request_user_host_replaces_ours) {
     server_stop(&s);
 }
 
+/* async_http_request_head after the end: the answer's head, without the trailer fields that
+   came after its body. */
+TEST(test_request_head_leaves_out_trailers) {
+    env e;
+    server s;
+    async_http_request r;
+    const async_http_header *h = NULL;
+    size_t count = 0;
+    int status = 0;
+    char url[96];
+    const char *responses[] = {"HTTP/1.1 201 Made\r\nTransfer-Encoding: chunked\r\nX-Head: 1\r\n\r\n"
+                               "2\r\nok\r\n0\r\nX-Trailer: 2\r\n\r\n",
+                               NULL};
+    server_start(&s, play_capture);
+    s.responses = responses;
+    CHECK_EQ(env_init_quick(&e, NULL), 0);
+    url_of(url, sizeof url, &s, "/t");
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    CHECK(r.response.body_len == 2 && !memcmp(r.response.body, "ok", 2));
+    CHECK_EQ(async_http_request_head(&r, &status, &h, &count), 0);
+    CHECK_EQ(status, 201);
+    CHECK_EQ(count, 2);
+    CHECK(h && h[1].value_len == 1 && h[1].value[0] == '1');
+    CHECK(!async_http_header_find(h, count, "x-trailer", NULL));
+    async_http_request_release(&r);
+    env_close(&e);
+    server_stop(&s);
+}
+
+/* async_http_basic_auth: RFC 7617's own example, each padding, bytes past ASCII, and an out
+   one byte short refused whole. */
+TEST(test_basic_auth_value) {
+    static const struct {
+        const char *credentials, *value;
+    } cases[] = {
+        {"Aladdin:open sesame", "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="}, /* RFC 7617 2 */
+        {"a:", "Basic YTo="}, {"ab:", "Basic YWI6"}, {"abc:", "Basic YWJjOg=="}, {":", "Basic Og=="},
+        {"\xc3\xa9:\xff", "Basic w6k6/w=="}, /* UTF-8 and a byte no charset has: as they are */
+    };
+    char out[64];
+    size_t i;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t len = strlen(cases[i].credentials), need = strlen(cases[i].value) + 1;
+        memset(out, 'x', sizeof out);
+        CHECK_EQ(async_http_basic_auth(cases[i].credentials, len, out, need), (int)need - 1);
+        CHECK_STR(out, cases[i].value);
+        memset(out, 'x', sizeof out);
+        CHECK_EQ(async_http_basic_auth(cases[i].credentials, len, out, need - 1), -1);
+        CHECK_EQ(out[0], 'x'); /* nothing written */
+    }
+    CHECK_EQ(async_http_basic_auth("", 0, out, 7), 6);
+    CHECK_STR(out, "Basic ");
+}
+
 /* http://alice:s%40cret@host/ sends Basic credentials (percent-decoded), never the userinfo;
    the user's own Authorization wins; across origins neither follows a redirect. */
 TEST(test_request_url_credentials) {
@@ -964,6 +1018,8 @@ int main(void) {
     RUN(test_request_refuses_what_would_split_it);
     RUN(test_request_framing_is_the_clients);
     RUN(test_request_user_host_replaces_ours);
+    RUN(test_request_head_leaves_out_trailers);
+    RUN(test_basic_auth_value);
     RUN(test_request_url_credentials);
     return test_summary("client");
 }

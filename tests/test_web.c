@@ -1059,12 +1059,19 @@ typedef struct ordered {
     char log[256];
 } ordered;
 
+/* Each head as "[status fields first-field]" from the parsed head, which must say what the
+   text told. */
 static void log_heads(void *user, async_http_request *req, int what, const char *text, size_t len) {
     ordered *o = (ordered *)user;
-    size_t at = strlen(o->log);
-    (void)req;
-    if (what == ASYNC_HTTP_TRACE_RECEIVED && len > 12)
-        snprintf(o->log + at, sizeof o->log - at, "[%.3s]", text + 9);
+    size_t at = strlen(o->log), count = 0;
+    const async_http_header *h = NULL;
+    int status = 0;
+    if (what == ASYNC_HTTP_TRACE_RECEIVED && len > 12) {
+        CHECK_EQ(async_http_request_head(req, &status, &h, &count), 0);
+        CHECK_EQ(status, atoi(text + 9));
+        snprintf(o->log + at, sizeof o->log - at, "[%d %zu %.*s]", status, count, count ? (int)h[0].value_len : 0,
+                 count ? h[0].value : "");
+    }
     if (what == ASYNC_HTTP_TRACE_REDIRECT) snprintf(o->log + at, sizeof o->log - at, ">");
 }
 
@@ -1099,12 +1106,15 @@ TEST(heads_before_bodies) {
         r.user = &o;
         if (i == 0) r.on_body = log_body;
         async_http_get(&e.client, &r, url);
+        CHECK_EQ(async_http_request_head(&r, NULL, NULL, NULL), -1); /* none yet */
         CHECK_EQ(async_run(&e.loop, &r.task.future), 0);
         CHECK_EQ(r.response.status, 200);
-        CHECK_STR(o.log, i == 0 ? "[100][302]>[103][200]final" : "[100][302]>[103][200]");
+        CHECK_STR(o.log, i == 0 ? "[100 0 ][302 2 /two]>[103 1 </s.css>][200 1 5]final"
+                                : "[100 0 ][302 2 /two]>[103 1 </s.css>][200 1 5]");
         if (i == 1) CHECK(r.response.body_len == 5 && !memcmp(r.response.body, "final", 5));
         CHECK_EQ(r.response.history_len, 1);
         async_http_request_release(&r);
+        CHECK_EQ(async_http_request_head(&r, NULL, NULL, NULL), -1); /* its memory is given back */
     }
     env_close(&e);
     server_stop(&s);
