@@ -838,6 +838,9 @@ typedef struct async_http_hop {
    addresses taking turns, IPv6 first (RFC 8305). */
 int async_http_getaddrinfo(void *user, const char *name, struct sockaddr_storage *addrs, size_t max, size_t *count);
 
+/* A finished request's answer. Everything it points to is the response's
+   own until async_http_request_release, none of it inside the request: a
+   finished request may be moved (copied, its old storage reused). */
 typedef struct async_http_response {
     const char *url; /* where it came from, after the redirects */
     const async_http_hop *history;
@@ -5280,9 +5283,23 @@ static int async_http__may_retry(async_http_request *r, int err) {
 }
 
 
+/* The response owns all it points to, the request struct none of it, so a
+   finished request may be moved: a URL copied into the request itself
+   goes beside the head, in the room after it (or on its own if there is
+   none; should that fail, it stays where it was). */
+static const char *async_http__response_url(async_http_request *r) {
+    async_http_parser *p = &r->_parser;
+    size_t n;
+    if (r->_inputs || r->_url_owned) return r->_url; /* on the heap already */
+    n = strlen(r->_url) + 1;
+    if (p->head_cap - p->head_len >= n) return (const char *)memcpy(p->head_buf + p->head_len, r->_url, n);
+    if ((r->_url_owned = async_http__strndup(r->_client, r->_url, n - 1)) != NULL) r->_url = r->_url_owned;
+    return r->_url;
+}
+
 static void async_http__finish_response(async_http_request *r) {
     async_http_response *resp = &r->response;
-    resp->url = r->_url;
+    resp->url = async_http__response_url(r);
     resp->history = r->_history;
     resp->history_len = (size_t)r->_redirects;
     resp->status = r->_parser.status;
@@ -5518,6 +5535,9 @@ static void async_http__ended(async_waiter *w, async_future *task) {
     else c->_live = r->_live_next;
     if (r->_live_next) r->_live_next->_live_prev = r->_live_prev;
     r->_live_prev = r->_live_next = NULL;
+    /* One cancelled before it first ran never gave back what the start
+       took (big inputs' copy): a failed request holds nothing. */
+    if (async_error(task)) async_http_request_release(r);
 }
 
 async_future *async_http_start(async_http_client *c, async_http_request *req, const async_http_request_desc *desc) {

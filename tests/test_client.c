@@ -923,6 +923,73 @@ TEST(test_request_head_leaves_out_trailers) {
     server_stop(&s);
 }
 
+/* A finished request may be moved: its response points into no part of the request struct.
+   Copied out, and its storage used for the next request, the copy still reads its own URL,
+   head and body, and releases all of it: with room for the URL after the head, and with none
+   (a head that fills its block to 4 bytes of the end). */
+TEST(test_finished_request_moves) {
+    static alloc_count a;
+    static char full[1100];
+    env e;
+    server s;
+    async_http_client_config cfg;
+    async_http_request slot, done;
+    char url[96], next[96];
+    const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    const char *responses[] = {ok, ok, full, ok, NULL}; /* to the moved ones, and the next ones */
+    int i, pad = 1020 - (int)strlen("HTTP/1.1 200 OK\r\nX-Pad: \r\nContent-Length: 2\r\n\r\n");
+    snprintf(full, sizeof full, "HTTP/1.1 200 OK\r\nX-Pad: %0*d\r\nContent-Length: 2\r\n\r\nok", pad, 0);
+    server_start(&s, play_capture);
+    s.responses = responses;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.alloc = counting_alloc;
+    cfg.alloc_user = &a;
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    url_of(url, sizeof url, &s, "/moved");
+    url_of(next, sizeof next, &s, "/the-next-one-in-the-same-slot");
+    for (i = 0; i < 2; i++) {
+        CHECK_EQ(fetch_new(&e.client, &slot, "GET", url, 0), 0);
+        done = slot;
+        CHECK_EQ(fetch_new(&e.client, &slot, "GET", next, 0), 0);
+        CHECK_STR(slot.response.url, next);
+        CHECK_STR(done.response.url, url);
+        CHECK(done.response.body_len == 2 && !strcmp(done.response.body, "ok"));
+        CHECK_EQ(done.response.header_count, (size_t)(i + 1));
+        CHECK(async_http_response_header(&done.response, "content-length", NULL) != NULL);
+        async_http_request_release(&done);
+        async_http_request_release(&slot);
+    }
+    env_close(&e);
+    CHECK_EQ(a.live, 0);
+    server_stop(&s);
+}
+
+/* A request cancelled before its task first ran (the client closed right after the start)
+   holds nothing: inputs too big for the request's own room went to the heap, and come back. */
+TEST(test_cancelled_before_it_ran_holds_nothing) {
+    static alloc_count a;
+    static char long_url[300];
+    env e;
+    async_http_client_config cfg;
+    async_http_request r;
+    async_http_request_desc d;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.alloc = counting_alloc;
+    cfg.alloc_user = &a;
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    memset(long_url, 'p', sizeof long_url - 1);
+    memcpy(long_url, "http://127.0.0.1:1/", 19); /* never dialed */
+    memset(&d, 0, sizeof d);
+    d.url = long_url;
+    async_http_start(&e.client, &r, &d);
+    CHECK(a.live > 0); /* the inputs' copy */
+    async_http_client_close(&e.client);
+    CHECK_EQ(async_error(&r.task.future), ASYNC_ECANCELED);
+    CHECK_EQ(client_connects(&e.client), 0);
+    env_close(&e);
+    CHECK_EQ(a.live, 0);
+}
+
 /* async_http_basic_auth: RFC 7617's own example, each padding, bytes past ASCII, and an out
    one byte short refused whole. */
 TEST(test_basic_auth_value) {
@@ -1019,6 +1086,8 @@ int main(void) {
     RUN(test_request_framing_is_the_clients);
     RUN(test_request_user_host_replaces_ours);
     RUN(test_request_head_leaves_out_trailers);
+    RUN(test_finished_request_moves);
+    RUN(test_cancelled_before_it_ran_holds_nothing);
     RUN(test_basic_auth_value);
     RUN(test_request_url_credentials);
     return test_summary("client");
