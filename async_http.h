@@ -3504,7 +3504,8 @@ static char *async_http__basic_auth(async_http_client *c, const char *info, size
         }
     }
     size = 6 + 4 * ((n + 2) / 3) + 1;
-    if ((out = (char *)async_http__alloc(c, NULL, size)) != NULL) async_http_basic_auth((const char *)plain, n, out, size);
+    if ((out = (char *)async_http__alloc(c, NULL, size)) != NULL)
+        async_http_basic_auth((const char *)plain, n, out, size);
     async_http__alloc(c, plain, 0);
     return out;
 }
