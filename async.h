@@ -451,7 +451,8 @@ enum {
     ASYNC__GRANT = 256,     /* a primitive's granted slot: `cancel` hands the grant on */
     ASYNC__TASK = 512,      /* a task's future: `cancel` holds the coroutine */
     ASYNC__SCOPED = 1024,   /* task: a deadline or a group hangs in its ring: look there when it ends */
-    ASYNC__CLOSING = 2048   /* task: its body ended; it waits for its groups' children (lc: the end state) */
+    ASYNC__CLOSING = 2048,  /* task: its body ended; it waits for its groups' children (lc: the end state) */
+    ASYNC__CANCEL_MORE = 4096 /* task: a plain cancel came after an undelivered timeout: it comes next */
 };
 
 void async_future_init(async_future *f);
@@ -641,7 +642,11 @@ void async_as_completed_init(async_loop *loop, async_as_completed *ac, async_fut
    passed (the rest run on, unwatched); then, and when all n were yielded
    or after close, ASYNC_EDONE. */
 async_future *async_as_completed_next(async_as_completed *ac);
-/* Stop early: detach from the children, stop the timer. */
+/* Stop early: detach from the children, stop the timer. A cancelled step
+   does not close it (a wait_for around next gives up one step only): a
+   task that may be cancelled while it iterates awaits next with
+   ASYNC_AWAIT_CATCH and closes before it ends, or the children's waiter
+   rings and the timer heap keep pointing at the as_completed. */
 void async_as_completed_close(async_as_completed *ac);
 
 /* ---- wait ---- */
@@ -715,7 +720,8 @@ typedef struct async_task_group {
    raises, or is cancelled) with a group not joined, it waits for the
    children, cancelling them unless it returned normally, and then ends with
    the group's first error if there was one. Cancelling the owner or the
-   join cancels every child. */
+   join cancels every child; an owner cancelled while its ended body waits
+   for them ends cancelled (or timed out), whatever its body returned. */
 void async_task_group_init(async_task_group *g, async_task *owner, async_future **futs, async_link *links,
                            size_t capacity);
 /* 0, or ASYNC_EINVAL when the group is full, failing or done (nothing is started). */
@@ -736,13 +742,16 @@ typedef struct async_deadline {
    task is cancelled; the await that sees it completes with ASYNC_ETIMEDOUT,
    and by default the task ends failed with ASYNC_ETIMEDOUT. A task awaiting
    a gather cancels the whole group. A timeout <= 0 expires at the task's
-   next await; ASYNC_NO_TIMEOUT never does (until rescheduled).
+   next await, if the scope lasts until then: stopped before, it did not
+   expire (asyncio.timeout(0) around no await); ASYNC_NO_TIMEOUT never
+   does (until rescheduled).
    Nested deadlines: only the one that expired reports it (its stop returns
    1). An await inside an inner deadline's scope sees an outer deadline's
    expiry as a cancellation passing through (ASYNC_ECANCELED); a task that
    ends cancelled while an expired deadline covers it ends with
    ASYNC_ETIMEDOUT. A deadline and an explicit async_cancel that both land
-   before the task sees either: the first one is what the task reports. */
+   before the task sees either: the first one is what the task reports; a
+   task that catches the timeout sees the cancel at its next await. */
 void async_deadline_start(async_loop *loop, async_deadline *d, async_task *task, async_time timeout);
 void async_deadline_start_at(async_loop *loop, async_deadline *d, async_task *task, async_time when); /* asyncio.timeout_at */
 int async_deadline_stop(async_deadline *d); /* returns d->expired; it also stops when the task ends */
@@ -1156,10 +1165,13 @@ static void async__cancel_waiting(async_task *t) { async_future_cancel((async_fu
 static void async__groups_abort(async_task *t);
 
 /* Of a deadline and an explicit cancel that land before the task sees
-   either, the first one is what it reports. */
+   either, the first one is what it reports. A cancel after the timeout is
+   not lost: a task that catches the timeout sees it at its next await (as
+   asyncio counts both, and lets CancelledError through the timeout). */
 static void async__task_request_cancel(async_task *t, int by_timeout) {
     if (t->future.state != ASYNC_PENDING) return;
     if (by_timeout && !(t->future.flags & ASYNC__CANCEL_REQ)) t->future.flags |= ASYNC__BY_TIMEOUT;
+    else if (!by_timeout && (t->future.flags & ASYNC__BY_TIMEOUT)) t->future.flags |= ASYNC__CANCEL_MORE;
     t->future.flags |= ASYNC__CANCEL_REQ;
     if (t->future.flags & ASYNC__WAITING) async__cancel_waiting(t);
     else if (t->future.flags & ASYNC__CLOSING) async__groups_abort(t); /* ends when its children do */
@@ -1219,7 +1231,14 @@ static inline void async__task_end(async_task *t, int state, intptr_t value) {
    first error, or an expired deadline's ETIMEDOUT, may stand instead. */
 static ASYNC__COLD void async__task_end_scoped(async_task *t, int state, intptr_t value) {
     int err;
-    t->future.flags &= (uint16_t)~ASYNC__CLOSING;
+    /* Cancelled while it waited for its children, after a body that
+       succeeded: it ends cancelled (asyncio's TaskGroup re-raises it). */
+    if ((t->future.flags & ASYNC__CANCEL_REQ) && state == ASYNC_FULFILLED) {
+        int timeout = t->future.flags & ASYNC__BY_TIMEOUT;
+        state = timeout ? ASYNC_FAILED : ASYNC_CANCELLED;
+        value = timeout ? ASYNC_ETIMEDOUT : ASYNC_ECANCELED;
+    }
+    t->future.flags &= (uint16_t)~(ASYNC__CLOSING | ASYNC__CANCEL_REQ | ASYNC__BY_TIMEOUT | ASYNC__CANCEL_MORE);
     if ((err = async__groups_error(t)) != 0) state = ASYNC_FAILED, value = err;
     else if (state == ASYNC_CANCELLED && async__deadline_covers(t)) state = ASYNC_FAILED, value = ASYNC_ETIMEDOUT;
     async__task_end(t, state, value);
@@ -1227,7 +1246,7 @@ static ASYNC__COLD void async__task_end_scoped(async_task *t, int state, intptr_
 
 void async__finish(async_task *t, int state, intptr_t value) {
     if (state == ASYNC_FAILED && value == ASYNC_ECANCELED) state = ASYNC_CANCELLED;
-    t->future.flags &= (uint16_t)~(ASYNC__CANCEL_REQ | ASYNC__BY_TIMEOUT);
+    t->future.flags &= (uint16_t)~(ASYNC__CANCEL_REQ | ASYNC__BY_TIMEOUT | ASYNC__CANCEL_MORE);
     if (!(t->future.flags & ASYNC__SCOPED)) {
         async__task_end(t, state, value);
         return;
@@ -1259,7 +1278,7 @@ void async__yield(async_task *t) {
 
 int async__resume(async_task *t, int catching, int *err) {
     async_future *f = (async_future *)t->future.value;
-    uint16_t flags = t->future.flags;
+    uint16_t flags = t->future.flags, more;
     int code;
     t->future.value = 0;
     if (!(flags & ASYNC__CANCEL_REQ)) {
@@ -1283,8 +1302,9 @@ int async__resume(async_task *t, int catching, int *err) {
         async__finish(t, code == ASYNC_ETIMEDOUT ? ASYNC_FAILED : ASYNC_CANCELLED, code);
         return 1;
     }
-    t->future.flags = (uint16_t)((flags & ~(ASYNC__CANCEL_REQ | ASYNC__BY_TIMEOUT | ASYNC__CAUGHT_TIMEOUT)) |
-                                ASYNC__CANCELLING | (code == ASYNC_ETIMEDOUT ? ASYNC__CAUGHT_TIMEOUT : 0));
+    more = (flags & ASYNC__CANCEL_MORE) ? ASYNC__CANCEL_REQ : 0; /* a cancel after the timeout: next await */
+    flags &= (uint16_t)~(ASYNC__CANCEL_REQ | ASYNC__BY_TIMEOUT | ASYNC__CAUGHT_TIMEOUT | ASYNC__CANCEL_MORE);
+    t->future.flags = (uint16_t)(flags | more | ASYNC__CANCELLING | (code == ASYNC_ETIMEDOUT ? ASYNC__CAUGHT_TIMEOUT : 0));
     *err = code;
     return 0;
 }
@@ -2154,6 +2174,7 @@ async_future *async_wait_for(async_loop *loop, async_wait_for_op *wf, async_futu
 /* ---- shield ---- */
 static void async__shield_inner_wake(async_waiter *l, async_future *inner) {
     async_shield_op *s = ASYNC__CONTAINER(l, async_shield_op, inner_waiter);
+    if (s->future.state != ASYNC_PENDING) return; /* cancelled while inner's waiters were being woken */
     async__complete(&s->future, inner->state, inner->value);
 }
 
@@ -2411,9 +2432,26 @@ int async_deadline_reschedule(async_deadline *d, async_time when) {
     return 0;
 }
 
+/* Stopped by the task while it runs, with its expiry not yet delivered
+   (a timeout <= 0 or a reschedule into the past, and no await since): the
+   scope is over, so the request is withdrawn and the deadline did not
+   expire, as asyncio's Timeout cancels its pending _on_timeout on exit. A
+   cancel that came after it stays. */
+static void async__deadline_withdraw(async_deadline *d) {
+    uint16_t *flags = &d->task->future.flags;
+    if (!d->expired || d->second || !(*flags & ASYNC__BY_TIMEOUT) || d->task->future.state != ASYNC_PENDING ||
+        (*flags & (ASYNC__WAITING | ASYNC__SCHEDULED | ASYNC__CLOSING)))
+        return;
+    *flags &= (uint16_t)~(ASYNC__BY_TIMEOUT | ((*flags & ASYNC__CANCEL_MORE) ? ASYNC__CANCEL_MORE : ASYNC__CANCEL_REQ));
+    d->expired = 0;
+}
+
 int async_deadline_stop(async_deadline *d) {
     ASYNC__CHECK_INIT(d->magic == ASYNC__MAGIC || d->magic == 0, "a deadline (async_deadline_start)", 0);
-    if (d->task) async__ring_remove(&d->task->future.waiters, &d->task_waiter);
+    if (d->task) {
+        async__deadline_withdraw(d);
+        async__ring_remove(&d->task->future.waiters, &d->task_waiter);
+    }
     d->task = NULL;
     async__timer_release(&d->timer, &d->timer_waiter);
     return d->expired;

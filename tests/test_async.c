@@ -2473,6 +2473,202 @@ TEST(test_million_tasks) {
     free(links);
 }
 
+/* ================= cancellation corner cases (a review's findings) ================= */
+
+/* A shield cancelled while its inner future is waking its waiters completes once: the owner
+   of a task group awaits shield(child); the child fails; the group (woken first) cancels the
+   owner's await, the shield, which must not then complete again as failed. */
+typedef struct shield_owner {
+    async_task task;
+    async_task_group g;
+    async_future *futs[1];
+    async_link links[1];
+    worker child;
+    async_shield_op sh;
+    int err, shield_state;
+} shield_owner;
+
+static int shield_owner_run(async_task *t) {
+    shield_owner *o = (shield_owner *)t;
+    ASYNC_BEGIN(t);
+    async_task_group_init(&o->g, t, o->futs, o->links, 1);
+    async_task_group_spawn(&o->g, &o->child.task, worker_run);
+    ASYNC_AWAIT_CATCH(t, async_shield(&o->sh, &o->child.task.future), o->err);
+    o->shield_state = o->sh.future.state;
+    ASYNC_AWAIT(t, async_task_group_join(&o->g));
+    ASYNC_END(t);
+}
+
+TEST(test_shield_cancelled_by_its_group_completes_once) {
+    async_loop loop;
+    static shield_owner o;
+    virtual_loop(&loop);
+    memset(&o, 0, sizeof o);
+    o.child.delay = ASYNC_MS(1), o.child.error = -5;
+    async_create_task(&loop, &o.task, shield_owner_run);
+    CHECK_EQ(async_main(&loop, &o.task.future), 0);
+    CHECK_EQ(async_error(&o.g.future), -5); /* the join: the group's first error */
+    CHECK_EQ(o.err, ASYNC_ECANCELED);
+    CHECK_EQ(o.shield_state, ASYNC_CANCELLED); /* and it stayed so */
+    CHECK(async_cancelled(&o.sh.future));
+}
+
+/* An owner whose body returned, cancelled (or timed out) while it waits for its group's
+   children, ends cancelled (or timed out), not with what its body returned. */
+typedef struct closing_owner {
+    async_task task;
+    async_task_group g;
+    async_future *futs[2];
+    async_link links[2];
+    worker kids[2];
+    async_deadline d;
+    int use_deadline;
+} closing_owner;
+
+static int closing_owner_run(async_task *t) {
+    closing_owner *o = (closing_owner *)t;
+    ASYNC_BEGIN(t);
+    if (o->use_deadline) async_deadline_start(t->loop, &o->d, t, ASYNC_MS(100));
+    async_task_group_init(&o->g, t, o->futs, o->links, 2);
+    o->kids[0].delay = o->kids[1].delay = ASYNC_SEC(5);
+    async_task_group_spawn(&o->g, &o->kids[0].task, worker_run);
+    async_task_group_spawn(&o->g, &o->kids[1].task, worker_run);
+    ASYNC_RETURN(t, 7); /* the group is closed by the end of the body */
+    ASYNC_END(t);
+}
+
+TEST(test_task_group_owner_cancelled_while_closing) {
+    int by_deadline;
+    for (by_deadline = 0; by_deadline < 2; by_deadline++) {
+        async_loop loop;
+        static closing_owner o;
+        virtual_loop(&loop);
+        memset(&o, 0, sizeof o);
+        o.use_deadline = by_deadline;
+        async_create_task(&loop, &o.task, closing_owner_run);
+        run_for(&loop, ASYNC_MS(by_deadline ? 50 : 100));
+        CHECK(!async_done(&o.task.future)); /* its body is over; it waits for the children */
+        if (!by_deadline) async_cancel(&o.task);
+        CHECK_EQ(async_run(&loop, &o.task.future), by_deadline ? ASYNC_ETIMEDOUT : ASYNC_ECANCELED);
+        CHECK_EQ(async_cancelled(&o.task.future), !by_deadline);
+        CHECK_EQ(async_now(&loop), ASYNC_MS(100));
+        CHECK(async_cancelled(&o.kids[0].task.future) && async_cancelled(&o.kids[1].task.future));
+    }
+}
+
+/* A deadline that expired at once (a timeout of 0, a reschedule into the past) and is stopped
+   before the task awaited anything: the scope is over, nothing reaches the awaits after it, and
+   it did not expire (asyncio.timeout(0) around no await). */
+typedef struct brief_scope {
+    async_task task;
+    async_deadline d;
+    async_timer nap;
+    int reschedule, expired, err;
+} brief_scope;
+
+static int brief_scope_run(async_task *t) {
+    brief_scope *b = (brief_scope *)t;
+    ASYNC_BEGIN(t);
+    async_deadline_start(t->loop, &b->d, t, b->reschedule ? ASYNC_SEC(10) : 0);
+    if (b->reschedule) async_deadline_reschedule(&b->d, async_loop_time(t->loop) - 1);
+    b->expired = async_deadline_stop(&b->d); /* no await in the scope */
+    ASYNC_AWAIT_CATCH(t, async_sleep(t->loop, &b->nap, ASYNC_MS(1)), b->err);
+    ASYNC_RETURN(t, 42);
+    ASYNC_END(t);
+}
+
+TEST(test_deadline_stopped_before_any_await_did_not_expire) {
+    int reschedule;
+    for (reschedule = 0; reschedule < 2; reschedule++) {
+        async_loop loop;
+        brief_scope b;
+        virtual_loop(&loop);
+        memset(&b, 0, sizeof b);
+        b.reschedule = reschedule;
+        async_create_task(&loop, &b.task, brief_scope_run);
+        CHECK_EQ(async_main(&loop, &b.task.future), 0);
+        CHECK_EQ(async_result(&b.task.future), 42);
+        CHECK_EQ(b.expired, 0);
+        CHECK_EQ(b.err, 0);
+        CHECK_EQ(async_now(&loop), ASYNC_MS(1));
+    }
+}
+
+/* A cancel that lands after a deadline's expiry, before the task saw it: the task reports the
+   timeout first, and, having caught it, sees the cancel at its next await; it is not lost.
+   Here async_loop_shutdown's cancel lands on a task that retries on timeouts: it ends
+   cancelled after one try, where it used to retry on and finish. */
+typedef struct retrier {
+    async_task task;
+    async_deadline d;
+    async_timer op;
+    int tries, err;
+} retrier;
+
+static int retrier_run(async_task *t) {
+    retrier *r = (retrier *)t;
+    ASYNC_BEGIN(t);
+    for (r->tries = 0; r->tries < 5; r->tries++) {
+        async_deadline_start(t->loop, &r->d, t, ASYNC_MS(100));
+        ASYNC_AWAIT_CATCH(t, async_sleep(t->loop, &r->op, ASYNC_SEC(1)), r->err);
+        async_deadline_stop(&r->d);
+        if (r->err != ASYNC_ETIMEDOUT) break; /* a timeout: try again */
+    }
+    if (r->err) ASYNC_RAISE(t, r->err);
+    ASYNC_RETURN(t, 42);
+    ASYNC_END(t);
+}
+
+typedef struct two_scopes {
+    async_task task;
+    async_deadline outer, inner;
+    async_timer op;
+    int err1, err2, inner_expired, outer_expired;
+    async_time at;
+} two_scopes;
+
+static int two_scopes_run(async_task *t) {
+    two_scopes *n = (two_scopes *)t;
+    ASYNC_BEGIN(t);
+    async_deadline_start(t->loop, &n->outer, t, ASYNC_MS(500));
+    async_deadline_start(t->loop, &n->inner, t, ASYNC_MS(100));
+    ASYNC_AWAIT_CATCH(t, async_sleep(t->loop, &n->op, ASYNC_SEC(1)), n->err1);
+    n->inner_expired = async_deadline_stop(&n->inner);
+    if (n->err1 != ASYNC_ETIMEDOUT) ASYNC_RAISE(t, n->err1);
+    ASYNC_AWAIT_CATCH(t, async_sleep(t->loop, &n->op, ASYNC_SEC(1)), n->err2); /* still in the outer scope */
+    n->at = async_now(t->loop);
+    n->outer_expired = async_deadline_stop(&n->outer);
+    ASYNC_END(t);
+}
+
+TEST(test_cancel_after_an_unseen_timeout_is_not_lost) {
+    async_loop loop;
+    static retrier r;
+    static two_scopes n;
+    virtual_loop(&loop);
+    memset(&r, 0, sizeof r);
+    async_create_task(&loop, &r.task, retrier_run);
+    async_run(&loop, &r.d.timer.future); /* the first deadline fired; the task has not seen it */
+    CHECK(!async_done(&r.task.future));
+    async_loop_shutdown(&loop);
+    CHECK(async_cancelled(&r.task.future));
+    CHECK_EQ(r.tries, 1);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(100));
+    /* nested: the inner deadline fires, the outer is moved to now in the same turn; the task
+       handles the inner timeout, and its next await sees the outer's expiry at once */
+    virtual_loop(&loop);
+    memset(&n, 0, sizeof n);
+    async_create_task(&loop, &n.task, two_scopes_run);
+    async_run(&loop, &n.inner.timer.future);
+    CHECK_EQ(async_deadline_reschedule(&n.outer, async_now(&loop)), 0);
+    CHECK_EQ(async_run(&loop, &n.task.future), 0);
+    CHECK_EQ(n.err1, ASYNC_ETIMEDOUT);
+    CHECK_EQ(n.inner_expired, 1);
+    CHECK_EQ(n.err2, ASYNC_ECANCELED); /* the outer's, passing through */
+    CHECK_EQ(n.at, ASYNC_MS(100));
+    CHECK_EQ(n.outer_expired, 1);
+}
+
 int main(void) {
     RUN(test_sizes);
     RUN(test_task_result_and_time);
@@ -2528,6 +2724,10 @@ int main(void) {
     RUN(test_timeouts_zero_or_negative_mean_now);
     RUN(test_deadline_nested);
     RUN(test_deadline_reschedule);
+    RUN(test_shield_cancelled_by_its_group_completes_once);
+    RUN(test_task_group_owner_cancelled_while_closing);
+    RUN(test_deadline_stopped_before_any_await_did_not_expire);
+    RUN(test_cancel_after_an_unseen_timeout_is_not_lost);
     RUN(test_as_completed_close_wakes_consumer);
     RUN(test_semaphore_limit_and_fifo);
     RUN(test_semaphore_negative_is_refused);
