@@ -509,6 +509,9 @@ async_future *async_io_send(async_io *io, async_io_op *op, int fd, const void *b
 async_future *async_io_recv(async_io *io, async_io_op *op, int fd, void *buf, size_t len, int flags);
 async_future *async_io_accept(async_io *io, async_io_op *op, int fd, struct sockaddr *addr, socklen_t *len,
                               int flags);
+/* Close an fd that operations used through the io, not with close(2): the
+   epoll backend keeps what it knows of an fd (registered, ready) until then,
+   and a new fd with the same number would be taken for the old one. */
 async_future *async_io_close(async_io *io, async_io_op *op, int fd);
 /* read(2)/write(2) for what is not a socket (a pipe, an eventfd, a signalfd,
    a file at `offset`; -1: the current position). */
@@ -652,6 +655,7 @@ typedef struct async_stream {
     socklen_t _addrlen;
     struct ssl_st *_ssl;          /* NULL: plain TCP */
     char *_cin, *_cout;           /* TLS: ciphertext received (not yet decrypted), and to send */
+    char *_cout_held;             /* TLS: the _cout that the send in flight reads, after _cout grew */
     size_t _cin_cap, _cin_len, _cin_off, _cout_cap, _cout_len, _cout_off;
     void **_session;              /* TLS client: where the session is kept for resumption */
     uint8_t _state, _eof, _unclean, _failed;
@@ -2246,6 +2250,7 @@ void async_io__describe_setup_error(char *out, size_t size, int err, int sysctl_
 struct async_io__fd {
     async_io_op *readers, *writers; /* waiting, oldest first */
     uint8_t registered, nonblocking, readable, writable;
+    uint8_t stream; /* a stream socket: a short read took all there was (not so for datagrams, a peek) */
     uint8_t hangup; /* the peer closed (or an error came): reads never wait again */
 };
 
@@ -2270,10 +2275,12 @@ static void async_io__epoll_forget(async_io *io, int fd) {
 /* A new fd is tried as if ready; an fd of the caller's is made non-blocking first. */
 static void async_io__epoll_adopt(async_io__fd *st, int fd) {
     if (!st->nonblocking) {
-        int fl = fcntl(fd, F_GETFL);
+        int fl = fcntl(fd, F_GETFL), type = 0;
+        socklen_t len = sizeof type;
         if (fl >= 0 && !(fl & O_NONBLOCK)) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
         st->nonblocking = 1;
         st->readable = st->writable = 1;
+        st->stream = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
     }
 }
 
@@ -2311,20 +2318,24 @@ static int async_io__epoll_try(async_io_op *op) {
 
 /* Try op; 1 if it completed. What the try said about readiness is kept. */
 static int async_io__epoll_attempt(async_io *io, async_io_op *op, async_io__fd *st) {
-    int res = async_io__epoll_try(op), reading = async_io__epoll_wants_read(op);
+    int res = async_io__epoll_try(op), reading = async_io__epoll_wants_read(op), stream = st->stream;
     int transfer = op->kind != ASYNC_IO_ACCEPT && op->kind != ASYNC_IO_CONNECT;
-    if (res == -EAGAIN || (transfer && res > 0 && (size_t)res < op->_args.len)) {
-        /* Drained (or full): the next edge says when that changes. An end of
-           stream (0) stays readable for good. */
+    /* A short transfer means drained (or full) only where the bytes are a
+       stream: a datagram or a peek leaves the rest for the next receive. */
+    int short_drains = !reading || (stream && !(op->kind == ASYNC_IO_RECV && (op->_args.flags & MSG_PEEK)));
+    if (res == -EAGAIN || (transfer && res > 0 && (size_t)res < op->_args.len && short_drains)) {
+        /* The next edge says when that changes. An end of stream (0) stays
+           readable for good. */
         if (reading) st->readable = st->hangup;
         else st->writable = 0;
     }
     if (res == -EAGAIN) return 0;
     if (op->kind == ASYNC_IO_ACCEPT && res >= 0) {
-        async_io__fd *nst = async_io__epoll_fd(io, res);
+        async_io__fd *nst = async_io__epoll_fd(io, res); /* st may move with the table */
         if (nst) {
             memset(nst, 0, sizeof *nst);
             nst->nonblocking = nst->readable = nst->writable = 1;
+            nst->stream = (uint8_t)stream; /* as its listener */
         }
     }
     async_io__complete(op, res);
@@ -2367,6 +2378,7 @@ static void async_io__epoll_start(async_io *io, async_io_op *op) {
         if (fd >= 0 && (st = async_io__epoll_fd(io, fd)) != NULL) {
             memset(st, 0, sizeof *st);
             st->nonblocking = st->readable = st->writable = 1;
+            st->stream = (a->flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == SOCK_STREAM;
         }
         async_io__complete(op, fd < 0 ? -errno : fd);
         return;
@@ -3971,7 +3983,16 @@ static int async_tls__bio_write(BIO *b, const char *data, int len) {
         size_t cap = s->_cout_cap ? s->_cout_cap * 2 : 16384;
         char *grown;
         while (cap < need) cap *= 2;
-        if (!(grown = (char *)realloc(s->_cout, cap))) return -1;
+        if ((s->_pending & ASYNC_STREAM__SEND) && !s->_cout_held) {
+            /* A send in flight reads the old buffer (a receive of another
+               task's wrote here, an alert or a key update): it stays until
+               that send ends. */
+            if (!(grown = (char *)malloc(cap))) return -1;
+            memcpy(grown, s->_cout, s->_cout_len);
+            s->_cout_held = s->_cout;
+        } else if (!(grown = (char *)realloc(s->_cout, cap))) {
+            return -1;
+        }
         s->_cout = grown;
         s->_cout_cap = cap;
     }
@@ -4142,6 +4163,8 @@ static async_future *async_tls__flush(async_stream *s, int *err) {
     if (s->_pending & ASYNC_STREAM__SEND) {
         long res;
         if (!async_done(&s->_send_op.future)) return &s->_send_op.future;
+        free(s->_cout_held);
+        s->_cout_held = NULL;
         if ((res = async_stream__take(s, ASYNC_STREAM__SEND)) < 0) {
             *err = (int)res;
             return NULL;
@@ -4229,17 +4252,21 @@ async_future *async_stream_handshake(async_stream *s, int *err) {
 }
 
 static async_future *async_tls__send(async_stream *s, const void *buf, size_t len, size_t *sent, int *err) {
-    if (*sent < len) { /* the BIO never refuses, so all of it becomes ciphertext at once */
-        int rc;
-        async_tls__clear_errors();
-        rc = SSL_write(s->_ssl, (const char *)buf + *sent, (int)(len - *sent));
-        if (rc <= 0) {
-            *err = async_tls__failure(s, 0);
-            return NULL;
+    for (;;) {
+        async_future *f;
+        if (*sent < len) { /* the BIO never refuses: all of it (up to what an int counts) becomes ciphertext */
+            size_t n = len - *sent < INT_MAX ? len - *sent : INT_MAX;
+            int rc;
+            async_tls__clear_errors();
+            rc = SSL_write(s->_ssl, (const char *)buf + *sent, (int)n);
+            if (rc <= 0) {
+                *err = async_tls__failure(s, 0);
+                return NULL;
+            }
+            *sent += (size_t)rc;
         }
-        *sent += (size_t)rc;
+        if ((f = async_tls__flush(s, err)) != NULL || *err || *sent == len) return f;
     }
-    return async_tls__flush(s, err);
 }
 
 static async_future *async_tls__recv(async_stream *s, void *buf, size_t cap, size_t *n, int *err) {
@@ -4259,8 +4286,11 @@ static async_future *async_tls__recv(async_stream *s, void *buf, size_t cap, siz
             return NULL;
         }
         if (e == SSL_ERROR_WANT_READ && !s->_eof) {
-            /* Something to answer (a key update) goes out before we wait. */
-            if ((f = async_tls__flush(s, err)) != NULL || *err) return f;
+            /* Something to answer (a key update) goes out, but a receive
+               never waits for a send: another task's may be stuck until we
+               read. A send in flight takes these bytes along. */
+            if (!(s->_pending & ASYNC_STREAM__SEND)) async_tls__flush(s, err);
+            if (*err) return NULL;
             async_tls__fill_start(s);
             continue;
         }
@@ -4278,10 +4308,13 @@ static async_future *async_tls__recv(async_stream *s, void *buf, size_t cap, siz
 /* Bytes that came while idle may be only TLS's own (a session ticket): let
    OpenSSL read them; anything else (data, an alert, the end) is not clean.
    A watched stream's receive brought them (or still waits: nothing came);
-   else one non-blocking receive looks. */
+   else one non-blocking receive looks. An answer a receive sent (to a key
+   update) is taken first if it went out, as nobody waited for it. */
 static int async_tls__idle_clean(async_stream *s, int ask) {
     char byte;
-    int rc, err = 0, says = async_stream__watch_says(s, ask);
+    int rc, err = 0, says;
+    if ((s->_pending & ASYNC_STREAM__SEND) && (async_tls__flush(s, &err) || err)) return 0;
+    says = async_stream__watch_says(s, ask);
     if (says < 0 && s->_pending == ASYNC_STREAM__RECV) { /* the watch ended: what came? */
         if (async_tls__fill_take(s, &err)) return 0; /* not seen by the loop yet: nothing to look at */
         if (err || s->_eof) return 0;
@@ -4342,7 +4375,8 @@ static void async_tls__close(async_stream *s) {
     s->_ssl = NULL;
     free(s->_cin);
     free(s->_cout);
-    s->_cin = s->_cout = NULL;
+    free(s->_cout_held);
+    s->_cin = s->_cout = s->_cout_held = NULL;
     s->_cin_cap = s->_cin_len = s->_cin_off = s->_cout_cap = s->_cout_len = s->_cout_off = 0;
 }
 #else

@@ -532,6 +532,115 @@ TEST(tls_stray_record_unseen_not_clean) {
 }
 
 /* A trusted-certificate file that is not there: the request says so. */
+/* ------------------------------------------------------------------ */
+/* a TLS stream used both ways at once                                  */
+
+/* Echoes what it reads, as it reads it: it stops reading while its writes block. */
+static void play_tls_echo(server *s, int fd, int index) {
+    SSL *ssl = tls_accept(fd);
+    char buf[16384];
+    int n;
+    (void)s, (void)index;
+    if (!ssl) return;
+    while ((n = SSL_read(ssl, buf, sizeof buf)) > 0)
+        if (SSL_write(ssl, buf, n) != n) break;
+    SSL_free(ssl);
+}
+
+#define DUPLEX_BYTES (32 << 20) /* more than both ends' socket buffers hold */
+typedef struct duplex_job {
+    async_task task;
+    async_stream *st;
+    char *buf;
+    size_t done, n;
+    int err;
+} duplex_job;
+
+static int duplex_send(async_task *t) {
+    duplex_job *j = (duplex_job *)t;
+    async_future *f;
+    ASYNC_BEGIN(t);
+    while ((f = async_stream_send(j->st, j->buf, DUPLEX_BYTES, &j->done, &j->err)) != NULL) ASYNC_AWAIT(t, f);
+    ASYNC_END(t);
+}
+
+static int duplex_recv(async_task *t) {
+    duplex_job *j = (duplex_job *)t;
+    async_future *f;
+    ASYNC_BEGIN(t);
+    while (j->done < DUPLEX_BYTES && !j->err) {
+        j->n = 0;
+        while ((f = async_stream_recv(j->st, j->buf + j->done, DUPLEX_BYTES - j->done, &j->n, &j->err)) != NULL)
+            ASYNC_AWAIT(t, f);
+        if (!j->n) break;
+        j->done += j->n;
+    }
+    ASYNC_END(t);
+}
+
+/* One task sends 32 MiB while another receives them back from an echoing peer, started the
+   moment the handshake ends (its last flight still going out): a receive must not wait for
+   the send (the peer stops reading until we read: both would wait for good), and the
+   ciphertext buffer must not move under the send in flight (the peer would get freed
+   memory). Every byte comes back as it went. */
+TEST(tls_stream_both_ways_at_once) {
+    static duplex_job sender, receiver;
+    static async_stream st;
+    static async_future *futs[2];
+    static async_link links[2];
+    async_gather_op g;
+    async_wait_for_op wf;
+    async_tls tls;
+    async_tls_config cfg;
+    struct sockaddr_in a;
+    server s;
+    env e;
+    char ca[512];
+    size_t i, bad = 0;
+    int err = 0, rc;
+    async_future *f;
+    SSL_CTX *ctx = tls_server_ctx(servers.root, "good", 0, 0);
+    tls_scenario_ctx = ctx;
+    server_start(&s, play_tls_echo);
+    CHECK_EQ(env_init(&e, NULL), 0);
+    memset(&cfg, 0, sizeof cfg);
+    tls_path(ca, sizeof ca, servers.root, "ca.pem");
+    cfg.ca_file = ca;
+    CHECK_EQ(async_tls_init(&tls, &cfg), 0);
+    loopback_addr(&a, s.port);
+    async_stream_init(&st, &e.io, -1);
+    while ((f = async_stream_connect(&st, (struct sockaddr *)&a, sizeof a, &err)) != NULL) async_run(&e.loop, f);
+    CHECK_EQ(err, 0);
+    CHECK_EQ(async_stream_tls_client(&st, &tls, "127.0.0.1", NULL), 0);
+    while ((f = async_stream_handshake(&st, &err)) != NULL) async_run(&e.loop, f);
+    CHECK_EQ(err, 0);
+    memset(&sender, 0, sizeof sender), memset(&receiver, 0, sizeof receiver);
+    sender.st = receiver.st = &st;
+    sender.buf = (char *)malloc(DUPLEX_BYTES);
+    receiver.buf = (char *)malloc(DUPLEX_BYTES);
+    CHECK(sender.buf && receiver.buf);
+    for (i = 0; i < DUPLEX_BYTES; i++) sender.buf[i] = (char)('a' + (i * 7 + i / 4093) % 26);
+    futs[0] = async_create_task(&e.loop, &receiver.task, duplex_recv);
+    futs[1] = async_create_task(&e.loop, &sender.task, duplex_send);
+    rc = async_run(&e.loop, async_wait_for(&e.loop, &wf, async_gather(&g, futs, links, 2, 0), ASYNC_SEC(20)));
+    if (rc) fprintf(stderr, "  both ways: %s; sent %zu, received %zu\n", async_strerror(rc), sender.done, receiver.done);
+    CHECK_EQ(rc, 0);
+    CHECK_EQ(sender.err, 0);
+    CHECK_EQ(receiver.err, 0);
+    CHECK_EQ(sender.done, DUPLEX_BYTES);
+    CHECK_EQ(receiver.done, DUPLEX_BYTES);
+    for (i = 0; i < receiver.done; i++) bad += receiver.buf[i] != sender.buf[i];
+    CHECK_EQ(bad, 0);
+    while ((f = async_stream_settle(&st)) != NULL) async_run(&e.loop, f);
+    async_stream_close(&st);
+    async_tls_free(&tls);
+    free(sender.buf);
+    free(receiver.buf);
+    env_close(&e);
+    server_stop(&s);
+    SSL_CTX_free(ctx);
+}
+
 TEST(missing_ca_file) {
     env e;
     async_http_client_config cfg;
@@ -569,6 +678,7 @@ int main(void) {
     RUN(tls_talk_while_idle_keeps_connection);
     RUN(tls_talk_with_response_keeps_connection);
     RUN(tls_stray_record_unseen_not_clean);
+    RUN(tls_stream_both_ways_at_once);
     fixture_stop(&servers);
     return test_summary("tls");
 }
