@@ -731,7 +731,8 @@ typedef struct async_http_client_config {
        10.0.0.1:8080,*": names or their domains, IPs, an optional port).
        trust_env: when proxy is NULL, the environment's http_proxy,
        https_proxy and no_proxy (or their upper-case names) say, as aiohttp's
-       trust_env and curl do. */
+       trust_env and curl do; but not HTTP_PROXY in a CGI program
+       (REQUEST_METHOD set), where it is the client's Proxy header. */
     const char *proxy;
     const char *no_proxy;
     int trust_env;
@@ -3394,12 +3395,17 @@ static int async_http__lookup_start(async_http_client *c, size_t host) {
     l->alloc = c->config.alloc;
     l->alloc_user = c->config.alloc_user;
     async_event_init(&l->done);
+    f = async_io_to_thread(c->io, &l->work, async_http__lookup_run, l);
+    if (async_done(f)) { /* no worker could start (no release was set: the lookup is still ours) */
+        int err = async_error(f);
+        async_http__alloc(c, l, 0);
+        return err ? err : ASYNC_HTTP_ENAME;
+    }
     l->work.release = async_http__lookup_release;
     h->lookup = l;
     c->_lookups++;
-    f = async_io_to_thread(c->io, &l->work, async_http__lookup_run, l);
     l->finished.wake = async_http__lookup_finished;
-    async_future_add_waiter(f, &l->finished); /* even if it failed at once */
+    async_future_add_waiter(f, &l->finished);
     return 0;
 }
 
@@ -3438,16 +3444,16 @@ static int async_http__host_lookup(async_http_client *c, int tls, const char *na
             return 0;
         }
     }
-    if (c->_nhosts == c->_hosts_cap) {
-        size_t cap = c->_hosts_cap ? c->_hosts_cap * 2 : 8;
-        async_http__host *grown = (async_http__host *)async_http__alloc(c, c->_hosts, cap * sizeof *grown);
-        if (!grown) return ASYNC_HTTP_ENOMEM;
-        c->_hosts = grown;
-        c->_hosts_cap = cap;
-    }
-    {   /* through a proxy? (its own entry, made first: it may move the table) */
+    {   /* through a proxy? (its own entry, made first: it may fill or move the table) */
         long via = direct ? -1 : async_http__proxy_for(c, tls, name, name_len, port, &rc);
         if (via < -1) return rc;
+        if (c->_nhosts == c->_hosts_cap) {
+            size_t cap = c->_hosts_cap ? c->_hosts_cap * 2 : 8;
+            async_http__host *grown = (async_http__host *)async_http__alloc(c, c->_hosts, cap * sizeof *grown);
+            if (!grown) return ASYNC_HTTP_ENOMEM;
+            c->_hosts = grown;
+            c->_hosts_cap = cap;
+        }
         h = &c->_hosts[c->_nhosts];
         memset(h, 0, sizeof *h);
         h->via = via;
@@ -3790,10 +3796,10 @@ static long async_http__proxy_for(async_http_client *c, int tls, const char *nam
     return (long)index;
 }
 
-/* An environment variable by its lower-case name, or its upper-case one. */
+/* An environment variable by its lower-case name, or its upper-case one (if any). */
 static const char *async_http__env(const char *lower, const char *upper) {
     const char *v = getenv(lower);
-    return v && *v ? v : (v = getenv(upper)) && *v ? v : NULL;
+    return v && *v ? v : upper && (v = getenv(upper)) && *v ? v : NULL;
 }
 
 /* The client's proxies, own copies, checked: 0 or ASYNC_HTTP_EURL. */
@@ -3801,7 +3807,9 @@ static int async_http__proxy_setup(async_http_client *c) {
     const char *http = c->config.proxy, *https = c->config.proxy, *none = c->config.no_proxy;
     int i;
     if (!http && c->config.trust_env) {
-        http = async_http__env("http_proxy", "HTTP_PROXY");
+        /* In a CGI program HTTP_PROXY is the client's own Proxy header
+           (httpoxy): there only http_proxy counts, as in Python and curl. */
+        http = async_http__env("http_proxy", getenv("REQUEST_METHOD") ? NULL : "HTTP_PROXY");
         https = async_http__env("https_proxy", "HTTPS_PROXY");
         if (!none) none = async_http__env("no_proxy", "NO_PROXY");
     }
@@ -4600,8 +4608,10 @@ static int async_http__build(async_http_request *r, async_http__conn *s) {
         host_len = strlen(user_host);
         while (host_len && async_http__is_ows((unsigned char)host[host_len - 1])) host_len--;
     }
-    need = method_len + r->_path_len + 2 * host_len + agent_len + r->_body_len + 160 +
-           (r->_basic ? strlen(r->_basic) : 0) + (proxied_http && c->_proxy_auth ? strlen(c->_proxy_auth) : 0);
+    /* The request line's host through a proxy is the URL's, not the user's Host. */
+    need = method_len + r->_path_len + 2 * host_len + (proxied_http ? strlen(hh->host_header) : 0) + agent_len +
+           r->_body_len + 160 + (r->_basic ? strlen(r->_basic) : 0) +
+           (proxied_http && c->_proxy_auth ? strlen(c->_proxy_auth) : 0);
     for (h = r->_headers; h && *h; h++) need += strlen(*h) + 2;
     if (need > s->scap) {
         char *grown = (char *)async_http__alloc(c, s->sbuf, need);
@@ -4690,6 +4700,7 @@ static int async_http__sink_write(async_http_request *r, const char *data, size_
         if (announced >= 0 && r->_coding <= ASYNC_HTTP__CODING_NONE && (size_t)announced + 1 > cap)
             cap = (size_t)announced + 1 < ((size_t)1 << 20) ? (size_t)announced + 1 : ((size_t)1 << 20);
         while (cap < need) cap *= 2;
+        if (cap - 1 > c->config.max_body_size) cap = c->config.max_body_size + 1; /* never past the limit */
         grown = (char *)async_http__alloc(c, r->response.body, cap);
         if (!grown) return ASYNC_HTTP_ENOMEM;
         r->response.body = grown;
@@ -4764,9 +4775,10 @@ static int async_http__corrupt(async_http_request *r, const char *why) {
 static int async_http__decode(async_http_request *r, const char *data, size_t len) {
     async_http__decoder *d = (async_http__decoder *)r->_decoder;
     int rc;
+    int full = 0; /* the last inflate filled out: zlib may hold more, with all the input taken */
     d->z.next_in = (Bytef *)(uintptr_t)data;
     d->z.avail_in = (uInt)len;
-    while (d->z.avail_in > 0) {
+    while (d->z.avail_in > 0 || (full && !d->ended)) {
         size_t before = d->z.total_in;
         if (d->ended) {
             /* gzip members may follow one another (RFC 1952 2.2); anything else after the end is not right */
@@ -4784,6 +4796,7 @@ static int async_http__decode(async_http_request *r, const char *data, size_t le
         }
         if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) return async_http__corrupt(r, d->z.msg);
         if (rc == Z_STREAM_END) d->ended = 1;
+        full = d->z.avail_out == 0;
         if (sizeof d->out - d->z.avail_out &&
             (rc = async_http__sink_write(r, d->out, sizeof d->out - d->z.avail_out)) != 0)
             return rc;
@@ -4870,6 +4883,22 @@ static int async_http__grow_head(void *user, async_http_parser *p) {
     if (n > cfg->max_headers) n = cfg->max_headers;
     if (cap == p->head_cap && n == p->max_headers) return -1; /* at the limits */
     return async_http__head_alloc(r, cap, n);
+}
+
+/* A parser for the next head (the answer's, or a proxy's to CONNECT), in a
+   fresh block (a retry or a tunnel starts afresh), growing within the
+   client's limits. */
+static int async_http__head_start(async_http_request *r, int no_body, async_http_body_cb on_body) {
+    const async_http_client_config *cfg = &r->_client->config;
+    size_t cap = cfg->max_header_bytes < ASYNC_HTTP__HEAD_START ? cfg->max_header_bytes : ASYNC_HTTP__HEAD_START;
+    size_t n = cfg->max_headers < ASYNC_HTTP__HEADERS_START ? cfg->max_headers : ASYNC_HTTP__HEADERS_START;
+    async_http__block_give(r->_client, r->_head_mem);
+    r->_head_mem = NULL;
+    if (async_http__head_alloc(r, cap, n)) return ASYNC_HTTP_ENOMEM;
+    async_http_parser_init(&r->_parser, r->_head_mem + n * sizeof(async_http_header), cap,
+                           (async_http_header *)(void *)r->_head_mem, n, no_body, on_body, r);
+    r->_parser.grow = async_http__grow_head;
+    return 0;
 }
 
 /* Await f with a timeout (none if <= 0); on timeout the result is ASYNC_ETIMEDOUT. */
@@ -4984,7 +5013,13 @@ static async_future *async_http__resolve_step(async_http_request *r) {
     }
     if (async_http__addresses_fresh(c, h)) return NULL;
     r->_try.looked_up = 1;
-    if (!h->lookup && (r->_err = async_http__lookup_start(c, target)) != 0) return NULL;
+    if (!h->lookup && (r->_err = async_http__lookup_start(c, target)) != 0) {
+        if (r->_err != ASYNC_HTTP_ENOMEM) { /* no thread (a pids limit): say what it was for */
+            r->error = r->_err;
+            async_http__set_detail(r, "no worker thread could start to look up %s", h->name);
+        }
+        return NULL;
+    }
     return async_http__connecting(r, async_event_wait(&h->lookup->done, &r->_lookup_slot));
 }
 
@@ -5131,12 +5166,7 @@ static async_future *async_http__tunnel_step(async_http_request *r) {
         r->_try.sent = 0;
         if (!k->rbuf && !(k->rbuf = (char *)async_http__alloc(c, NULL, c->config.recv_buffer_size)))
             return r->_err = ASYNC_HTTP_ENOMEM, NULL;
-        async_http__block_give(c, r->_head_mem);
-        r->_head_mem = NULL;
-        if (async_http__head_alloc(r, ASYNC_HTTP__HEAD_START, ASYNC_HTTP__HEADERS_START)) return r->_err = ASYNC_HTTP_ENOMEM, NULL;
-        async_http_parser_init(&r->_parser, r->_head_mem + ASYNC_HTTP__HEADERS_START * sizeof(async_http_header),
-                               ASYNC_HTTP__HEAD_START, (async_http_header *)(void *)r->_head_mem,
-                               ASYNC_HTTP__HEADERS_START, 1, NULL, NULL);
+        if (async_http__head_start(r, 1, NULL)) return r->_err = ASYNC_HTTP_ENOMEM, NULL; /* no body after a 2xx */
         r->_try.tunnel = 1;
     }
     if (r->_try.tunnel == 1) {
@@ -5197,20 +5227,13 @@ static async_future *async_http__handshake_step(async_http_request *r) {
    moment it arrives, a loop turn sooner. */
 static int async_http__begin_exchange(async_http_request *r, async_http__conn *k) {
     const async_http_client_config *cfg = &r->_client->config;
-    size_t cap = cfg->max_header_bytes < ASYNC_HTTP__HEAD_START ? cfg->max_header_bytes : ASYNC_HTTP__HEAD_START;
-    size_t n = cfg->max_headers < ASYNC_HTTP__HEADERS_START ? cfg->max_headers : ASYNC_HTTP__HEADERS_START;
     int rc;
     if (!k->rbuf && !(k->rbuf = (char *)async_http__alloc(r->_client, NULL, cfg->recv_buffer_size)))
         return ASYNC_HTTP_ENOMEM;
     if ((rc = async_http__build(r, k)) != 0) return rc;
-    async_http__block_give(r->_client, r->_head_mem); /* a retry starts afresh */
-    r->_head_mem = NULL;
-    if (async_http__head_alloc(r, cap, n)) return ASYNC_HTTP_ENOMEM;
-    async_http_parser_init(&r->_parser, r->_head_mem + n * sizeof(async_http_header), cap,
-                           (async_http_header *)(void *)r->_head_mem, n, r->_is_head, async_http__body, r);
+    if (async_http__head_start(r, r->_is_head, async_http__body)) return ASYNC_HTTP_ENOMEM;
     r->_coding = ASYNC_HTTP__CODING_UNKNOWN;
     async_http__decoder_free(r); /* a retry starts afresh */
-    r->_parser.grow = async_http__grow_head;
     r->_parser.on_head = async_http__head;
     r->_parser.upgrade_expected = async_http__user_header(r->_headers, "upgrade") != NULL;
     if (cfg->max_interim) r->_parser.max_interim = cfg->max_interim;

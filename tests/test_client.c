@@ -964,6 +964,47 @@ TEST(test_finished_request_moves) {
     server_stop(&s);
 }
 
+/* A stored body takes no more memory than max_body_size allows: one of exactly the limit,
+   chunked (no length up front), grows to the limit and its NUL, not to the next power of two
+   (a decompression bomb would otherwise cost twice the limit). */
+TEST(test_body_memory_within_the_limit) {
+    static alloc_count a;
+    static char resp[110000];
+    env e;
+    server s;
+    async_http_client_config cfg;
+    async_http_request r;
+    char url[96];
+    const char *responses[] = {resp, NULL};
+    size_t at;
+    int i;
+    at = (size_t)sprintf(resp, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for (i = 0; i < 100; i++) {
+        at += (size_t)sprintf(resp + at, "3e8\r\n");
+        memset(resp + at, 'b', 1000);
+        at += 1000;
+        at += (size_t)sprintf(resp + at, "\r\n");
+    }
+    sprintf(resp + at, "0\r\n\r\n");
+    server_start(&s, play_capture);
+    s.responses = responses;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.max_body_size = 100000;
+    cfg.recv_buffer_size = 4096;
+    cfg.alloc = counting_alloc;
+    cfg.alloc_user = &a;
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    url_of(url, sizeof url, &s, "/limit");
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    CHECK_EQ(r.response.body_len, 100000);
+    if (a.biggest > 100001) fprintf(stderr, "  biggest allocation: %zu bytes\n", a.biggest);
+    CHECK(a.biggest <= 100001);
+    async_http_request_release(&r);
+    env_close(&e);
+    CHECK_EQ(a.live, 0);
+    server_stop(&s);
+}
+
 /* A request cancelled before its task first ran (the client closed right after the start)
    holds nothing: inputs too big for the request's own room went to the heap, and come back. */
 TEST(test_cancelled_before_it_ran_holds_nothing) {
@@ -1088,6 +1129,7 @@ int main(void) {
     RUN(test_request_head_leaves_out_trailers);
     RUN(test_finished_request_moves);
     RUN(test_cancelled_before_it_ran_holds_nothing);
+    RUN(test_body_memory_within_the_limit);
     RUN(test_basic_auth_value);
     RUN(test_request_url_credentials);
     return test_summary("client");

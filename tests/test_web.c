@@ -731,6 +731,90 @@ TEST(proxy_http_absolute_form) {
     server_stop(&proxy);
 }
 
+/* The first host that goes through the proxy when the host table is full: the proxy's own
+   entry is made first and fills it (ASan: no write past the table). And through a proxy, a
+   user's Host shorter than the URL's host: the request line still carries the URL's host,
+   whole (the send buffer is sized for it). */
+TEST(proxy_host_table_and_long_host) {
+    env e;
+    server proxy, origin;
+    async_http_request r;
+    async_http_client_config cfg;
+    char proxy_url[96], url[400], name[260], want[400];
+    const char *headers[] = {"Host: x", NULL};
+    int i;
+    server_start(&proxy, play_capture);
+    server_start(&origin, play_ok);
+    snprintf(proxy_url, sizeof proxy_url, "http://127.0.0.1:%d", proxy.port);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.proxy = proxy_url;
+    cfg.no_proxy = "127.0.0.1";
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    for (i = 0; i < 7; i++) { /* seven hosts around the proxy: the table's first 8 slots but one */
+        snprintf(url, sizeof url, "http://127.0.0.1:%d/%d", i ? free_port() : origin.port, i);
+        fetch_new(&e.client, &r, "GET", url, 0);
+        async_http_request_release(&r);
+    }
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", "http://origin.invalid/first", 0), 0);
+    CHECK_EQ(r.response.status, 200);
+    async_http_request_release(&r);
+    memset(name, 'a', 250);
+    name[250] = 0;
+    snprintf(url, sizeof url, "http://%s.example/long", name);
+    memset(&r, 0, sizeof r);
+    r.headers = headers;
+    CHECK_EQ(fetch(&e.client, &r, "GET", url), 0);
+    async_http_request_release(&r);
+    request_line(&proxy, 1, want, sizeof want);
+    CHECK(!strncmp(want, "GET http://", 11) && strstr(want, ".example/long HTTP/1.1") && strlen(want) > 260);
+    CHECK(has_line(&proxy, 1, "Host: x"));
+    env_close(&e);
+    server_stop(&proxy);
+    server_stop(&origin);
+}
+
+/* httpoxy: in a CGI program (REQUEST_METHOD set) HTTP_PROXY is the client's own Proxy
+   header, never a proxy to use; http_proxy still is. */
+TEST(proxy_env_httpoxy) {
+    env e;
+    server attacker, origin, proxy;
+    async_http_request r;
+    async_http_client_config cfg;
+    char v[96], url[96];
+    server_start(&attacker, play_capture);
+    server_start(&origin, play_capture);
+    server_start(&proxy, play_capture);
+    snprintf(v, sizeof v, "http://127.0.0.1:%d", attacker.port);
+    setenv("REQUEST_METHOD", "GET", 1);
+    setenv("HTTP_PROXY", v, 1);
+    unsetenv("http_proxy");
+    unsetenv("no_proxy");
+    unsetenv("NO_PROXY");
+    memset(&cfg, 0, sizeof cfg);
+    cfg.trust_env = 1;
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    url_of(url, sizeof url, &origin, "/direct");
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    async_http_request_release(&r);
+    env_close(&e);
+    CHECK_EQ(server_received(&attacker), 0);
+    CHECK_EQ(server_received(&origin), 1);
+    snprintf(v, sizeof v, "http://127.0.0.1:%d", proxy.port); /* the lower-case one is the user's */
+    setenv("http_proxy", v, 1);
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    async_http_request_release(&r);
+    env_close(&e);
+    CHECK_EQ(server_received(&proxy), 1);
+    CHECK_EQ(server_received(&attacker), 0);
+    unsetenv("REQUEST_METHOD");
+    unsetenv("HTTP_PROXY");
+    unsetenv("http_proxy");
+    server_stop(&attacker);
+    server_stop(&origin);
+    server_stop(&proxy);
+}
+
 /* A real proxy (tinyproxy): http to a capture server and https to a TLS server through it
    (CONNECT); no_proxy sends a host around it; the environment's proxy with trust_env. */
 TEST(proxy_tinyproxy_http_https_no_proxy) {
@@ -810,7 +894,11 @@ TEST(proxy_refuses_connect) {
     async_http_request r;
     async_http_client_config cfg;
     char proxy_url[96];
-    const char *responses[2] = {"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", NULL};
+    static char many[1024];
+    const char *responses[3] = {"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", many, NULL};
+    int i, at = sprintf(many, "HTTP/1.1 403 Forbidden\r\n");
+    for (i = 0; i < 20; i++) at += sprintf(many + at, "X-Proxy-%d: %d\r\n", i, i); /* more than a head starts with */
+    sprintf(many + at, "Content-Length: 0\r\nConnection: close\r\n\r\n");
     server_start(&proxy, play_capture);
     proxy.responses = responses;
     snprintf(proxy_url, sizeof proxy_url, "http://127.0.0.1:%d", proxy.port);
@@ -825,6 +913,10 @@ TEST(proxy_refuses_connect) {
         request_line(&proxy, 0, line, sizeof line);
         CHECK_STR(line, "CONNECT secure.invalid:443 HTTP/1.1");
     }
+    /* the proxy's answer grows within the client's limits, as any head does */
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", "https://secure.invalid/y", 0), ASYNC_HTTP_EPROXY);
+    CHECK_STR(async_http_request_error(&r), "the proxy refused the connection: CONNECT answered 403 Forbidden");
+    async_http_request_release(&r);
     CHECK(client_settled(&e.client));
     env_close(&e);
     server_stop(&proxy);
@@ -938,6 +1030,20 @@ TEST(decompress_gzip_deflate_raw_and_errors) {
         CHECK_STR(async_http_request_error(&r), "the compressed body is corrupt: the compressed body ends early");
     }
     free(resp);
+    /* raw deflate whose last input byte leaves a full 16 KiB of output in zlib: all of it comes
+       out (sizes just past a multiple of the decoder's buffer) */
+    {
+        static char as[40000];
+        size_t sizes[] = {16385, 16387, 16400, 32771}, k;
+        memset(as, 'a', sizeof as);
+        for (k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            resp = compressed_response("raw", as, sizes[k], &len);
+            CHECK_EQ(fetch_blob(resp, len, &r, 0), 0);
+            CHECK_EQ(r.response.body_len, sizes[k]);
+            free(r.response.body);
+            free(resp);
+        }
+    }
     /* another coding: left as it came */
     {
         static const char br[] = "HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: 4\r\n\r\n\x0b\x01\x80\x03";
@@ -1198,6 +1304,8 @@ int main(void) {
     RUN(proxy_http_absolute_form);
     RUN(proxy_tinyproxy_http_https_no_proxy);
     RUN(proxy_refuses_connect);
+    RUN(proxy_host_table_and_long_host);
+    RUN(proxy_env_httpoxy);
     RUN(decompress_gzip_deflate_raw_and_errors);
     RUN(decompress_bomb_bounded);
     RUN(info_and_trace);
