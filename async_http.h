@@ -880,6 +880,7 @@ typedef struct async_http__dial {
     struct sockaddr_storage addr; /* the kernel may read it until the connect completes */
     int fd;                       /* the socket it made, -1: none */
     int state;
+    size_t turn;                  /* the address's place in the host's list: the lowest is the oldest */
 } async_http__dial;
 
 /* Everything a request is between two attempts (a retry starts afresh). */
@@ -4977,9 +4978,10 @@ static async_future *async_http__connecting(async_http_request *r, async_future 
 // >>open
 /* A new connection: the host's addresses (resolve), a connect to one of
    them (dial: RFC 8305's Happy Eyeballs: the next attempt 250 ms after the
-   last, at once if the last failed, up to three at a time; the first to
-   connect wins, the others are cancelled and their sockets closed), the
-   proxy's CONNECT (tunnel), the TLS handshake. */
+   last, at once if the last failed, up to three at a time, the oldest
+   giving way when a fourth is due; the first to connect wins, the others
+   are cancelled and their sockets closed), the proxy's CONNECT (tunnel),
+   the TLS handshake. */
 #define ASYNC_HTTP__STAGGER ASYNC_MS(250)
 enum { ASYNC_HTTP__DIAL_IDLE, ASYNC_HTTP__DIAL_SOCKET, ASYNC_HTTP__DIAL_CONNECT, ASYNC_HTTP__DIAL_OVER };
 
@@ -5035,7 +5037,7 @@ static void async_http__dial_took(async_http_request *r, async_http__dial *d) {
     }
     d->state = ASYNC_HTTP__DIAL_OVER;
     if (!err) return; /* connected */
-    r->_try.dial_error = err;
+    if (err != ASYNC_ECANCELED) r->_try.dial_error = err; /* not one that gave way */
     if (d->fd >= 0) async_io_close_detached(io, d->fd);
     d->fd = -1;
 }
@@ -5065,6 +5067,7 @@ static int async_http__stagger_due(async_http_request *r) {
 static void async_http__dial_start(async_http_request *r, async_http__dial *d) {
     async_http_client *c = r->_client;
     const async_http__host *h = &c->_hosts[async_http__target(c, r->_host)];
+    d->turn = r->_try.next_addr;
     d->addr = h->addrs[r->_try.next_addr++];
     d->fd = -1;
     d->state = ASYNC_HTTP__DIAL_SOCKET;
@@ -5104,6 +5107,13 @@ static async_future *async_http__dial_step(async_http_request *r) {
         if (idle && r->_try.next_addr < h->naddrs && (!running || async_http__stagger_due(r))) {
             async_http__dial_start(r, idle);
             moved = 1;
+        } else if (!idle && r->_try.next_addr < h->naddrs && async_http__stagger_due(r)) {
+            /* Every place races and the next address is due: the oldest attempt
+               (its SYN perhaps lost for good) gives way; its end frees a place. */
+            async_http__dial *oldest = NULL;
+            for (i = 0; i < ASYNC_HTTP__RACE; i++)
+                if (!oldest || r->_dials[i].turn < oldest->turn) oldest = &r->_dials[i];
+            async_future_cancel(&oldest->op.future);
         } else if (!running) {
             r->_err = r->_try.dial_error ? r->_try.dial_error : ASYNC_HTTP_ENETWORK;
             return NULL;

@@ -683,6 +683,51 @@ TEST(dial_happy_eyeballs_stagger) {
     server_stop(&s);
 }
 
+/* More dead addresses than attempts that race (three): every 250 ms the next address is due,
+   and with every place taken the oldest attempt gives way, so the fourth address (the live
+   one) is dialed at 750 ms, well within the connect timeout. */
+TEST(dial_past_three_dead_addresses) {
+    static fake_dns d;
+    static const char *dead[3] = {"127.0.0.2", "127.0.0.3", "127.0.0.4"};
+    env e;
+    server s;
+    async_http_request r;
+    struct sockaddr_in a;
+    char url[96];
+    int holes[3], fillers[3][4], i, k, fds;
+    async_time t0;
+    server_start(&s, play_capture);
+    for (k = 0; k < 3; k++) { /* listeners that never accept, their queues filled: SYNs unanswered */
+        holes[k] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        loopback_addr(&a, s.port);
+        inet_pton(AF_INET, dead[k], &a.sin_addr);
+        CHECK(bind(holes[k], (struct sockaddr *)&a, sizeof a) == 0 && listen(holes[k], 0) == 0);
+        for (i = 0; i < 4; i++) {
+            fillers[k][i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+            connect(fillers[k][i], (struct sockaddr *)&a, sizeof a);
+        }
+    }
+    msleep(50);
+    fake_init(&d, 0, dead[0], dead[1]);
+    d.addrs[2] = dead[2], d.addrs[3] = "127.0.0.1";
+    CHECK_EQ(dns_env(&e, &d, 0, 1), 0);
+    fds = count_fds();
+    snprintf(url, sizeof url, "http://three-dead.test:%d/", s.port);
+    t0 = async_now(&e.loop);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0);
+    CHECK(fired_on_time(async_now(&e.loop) - t0, ASYNC_MS(750)));
+    CHECK_EQ(server_received(&s), 1);
+    async_http_request_release(&r);
+    env_flush(&e);
+    CHECK_EQ(count_fds(), fds + 2); /* the winner, pooled, and the server's end: the three others closed */
+    env_close(&e);
+    for (k = 0; k < 3; k++) {
+        for (i = 0; i < 4; i++) close(fillers[k][i]);
+        close(holes[k]);
+    }
+    server_stop(&s);
+}
+
 /* ------------------------------------------------------------------ */
 /* proxies                                                             */
 
@@ -1301,6 +1346,7 @@ int main(void) {
     RUN(dial_next_address_when_refused);
     RUN(dial_ipv6_then_ipv4);
     RUN(dial_happy_eyeballs_stagger);
+    RUN(dial_past_three_dead_addresses);
     RUN(proxy_http_absolute_form);
     RUN(proxy_tinyproxy_http_https_no_proxy);
     RUN(proxy_refuses_connect);
