@@ -5284,6 +5284,14 @@ static int async_http__received(async_http_request *r, const char *data, size_t 
     r->_try.got_bytes = 1;
     rc = async_http_parser_feed(&r->_parser, data, n, &used);
     if (rc < 0) return rc;
+    if (rc == 0 && r->_try.drop_body && async_http_parser_head_done(&r->_parser)) {
+        /* A redirect to follow, its body still coming: of no use, and it may
+           be long or never end. The connection goes instead of being read
+           past (as aiohttp releases it). */
+        r->_parser.keep_alive = 0;
+        r->_try.done = 1;
+        return 0;
+    }
     if (rc == 0) return async_http__sink_head(r);
     if (used != n) r->_parser.keep_alive = 0; /* stray bytes: the stream is off */
     r->_try.done = 1;

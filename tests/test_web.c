@@ -242,6 +242,39 @@ TEST(redirect_loop_and_limits) {
 
 /* A Location that is no URL of ours says so; an http:// site sending us to https:// is
    followed, over TLS, with the certificate checked. */
+/* A redirect whose body is still coming when its head is in: the client follows at once and
+   lets the connection go rather than read a body of no use past (one over the body limit, or
+   one the server is slow to send, would otherwise fail or wait for the timeout). */
+TEST(redirect_body_not_read_past) {
+    static char first[256];
+    const char *responses[] = {first, NULL};
+    const char *lengths[] = {"100000000", "1000"}; /* over the 64 MiB limit, and under it */
+    int i;
+    for (i = 0; i < 2; i++) {
+        env e;
+        server a, b;
+        async_http_request r;
+        char url[96];
+        server_start(&a, play_capture);
+        server_start(&b, play_ok);
+        snprintf(first, sizeof first, "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:%d/next\r\nContent-Length: %s\r\n\r\nthe start of a long body",
+                 b.port, lengths[i]);
+        a.responses = responses;
+        a.body_after_ms = 1500; /* the head now, the rest later than the request may wait */
+        CHECK_EQ(env_init(&e, NULL), 0);
+        url_of(url, sizeof url, &a, "/start");
+        CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(2)), 0);
+        CHECK_EQ(r.response.status, 200);
+        CHECK(r.response.body_len == 2 && !memcmp(r.response.body, "ok", 2));
+        CHECK_EQ(r.response.history_len, 1);
+        async_http_request_release(&r);
+        CHECK(server_drained(&a, 3000)); /* the redirect's connection was closed */
+        env_close(&e);
+        server_stop(&a);
+        server_stop(&b);
+    }
+}
+
 TEST(redirect_to_bad_url_and_to_https) {
     env e;
     server s, t;
@@ -1337,6 +1370,7 @@ int main(void) {
     RUN(redirect_location_forms);
     RUN(redirect_across_origins_drops_credentials);
     RUN(redirect_loop_and_limits);
+    RUN(redirect_body_not_read_past);
     RUN(redirect_to_bad_url_and_to_https);
     RUN(url_errors_say_what_and_where);
     RUN(url_resolve_rfc3986);
