@@ -436,6 +436,7 @@ typedef struct async_io {
     int _wake_fd;                  /* eventfd: written when _posted goes from empty to not */
     uint8_t _wake_armed;           /* io_uring: a read of it is in the kernel */
     uint8_t _wake_closing;         /* io_uring: exiting, do not read it again */
+    uint8_t _reaping;              /* io_uring: inside the reap (a callback's flush must not reap again) */
     uint8_t _locks;                /* the mutexes and the condition exist */
     uint64_t _wake_buf;            /* io_uring: what that read reads */
     pthread_mutex_t _post_lock;    /* guards _posted_* */
@@ -490,7 +491,9 @@ struct async_io_op {
 #endif
 
 /* 0, or ASYNC_IO_ENOURING (io_uring was asked for and refused) or
-   ASYNC_IO_EBACKEND; async_io_error() then says why and what to do. */
+   ASYNC_IO_EBACKEND; async_io_error() then says why and what to do. Call
+   it (and async_io_exit) on the thread that runs the loop: the ring
+   answers only to the thread that made it. */
 int async_io_init(async_io *io, async_loop *loop, const async_io_config *config);
 const char *async_io_error(const async_io *io);
 const char *async_io_backend_name(const async_io *io); /* "io_uring" or "epoll" */
@@ -2098,7 +2101,11 @@ static void async_io__uring_reap(async_io *io) {
     struct io_uring_cqe *batch[256];
     unsigned n, i;
     /* peek_batch rather than the io_uring_for_each_cqe macro: that one
-       expands C11 atomics into this (C99) file. */
+       expands C11 atomics into this (C99) file. A posted callback (run in
+       the middle of a batch) that calls async_io_flush must not reap the
+       same batch again: its completions are the next turn's. */
+    if (io->_reaping) return;
+    io->_reaping = 1;
     do {
         n = io_uring_peek_batch_cqe(&io->_ring, batch, 256);
         for (i = 0; i < n; i++) {
@@ -2113,6 +2120,7 @@ static void async_io__uring_reap(async_io *io) {
         }
         io_uring_cq_advance(&io->_ring, n);
     } while (n == 256);
+    io->_reaping = 0;
 }
 
 static int async_io__uring_poll(void *backend, async_time timeout) {
@@ -2205,8 +2213,8 @@ static int async_io__uring_init(async_io *io, const async_io_config *config) {
         struct io_uring_params p;
         memset(&p, 0, sizeof p);
         p.flags = config && config->flags ? config->flags : tries[i];
-        p.cq_entries = entries * 4; /* room for a burst of completions */
-        p.flags |= IORING_SETUP_CQSIZE;
+        p.cq_entries = entries <= 1u << 20 ? entries * 4 : 1u << 22; /* room for a burst of completions */
+        p.flags |= IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;         /* the kernel's most, if that is more */
         rc = io_uring_queue_init_params(entries, &io->_ring, &p);
         if (rc == 0) {
             io->_backend = &async_io__uring;

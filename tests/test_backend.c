@@ -383,6 +383,75 @@ TEST(short_reads_that_do_not_drain) {
     short_reads(ASYNC_IO_BACKEND_EPOLL);
 }
 
+/* A big submission queue asked for: its completion queue (four times as big) past the
+   kernel's most is clamped to it, and io_uring still runs. */
+TEST(big_rings_are_clamped) {
+    async_loop loop;
+    async_io io;
+    async_io_config cfg;
+    async_loop_init(&loop, NULL);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.backend = ASYNC_IO_BACKEND_URING;
+    cfg.entries = 20000;
+    CHECK_EQ(async_io_init(&io, &loop, &cfg), 0);
+    CHECK_STR(async_io_backend_name(&io), "io_uring");
+    async_io_exit(&io);
+}
+
+/* ------------------------------------------------------------------ */
+/* a flush from a posted callback                                      */
+
+static async_io *flushing_io;
+static int flushes;
+
+static void flush_from_callback(void *arg) {
+    (void)arg;
+    flushes++;
+    async_io_flush(flushing_io); /* as a callback that queued closes might */
+}
+
+/* A posted callback runs while the backend takes a batch of completions (the wake-up's and
+   a receive's, in one poll): its async_io_flush must not take the same batch again. Each
+   operation completes once (a second completion asserts) and nothing stays counted in
+   flight. */
+static void flush_inside_reap(int backend) {
+    async_loop loop;
+    async_io io;
+    async_io_config cfg;
+    async_io_callback cb;
+    async_io_op op;
+    async_timer t;
+    char in = 0;
+    int sv[2];
+    async_loop_init(&loop, NULL);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.backend = backend;
+    CHECK_EQ(async_io_init(&io, &loop, &cfg), 0);
+    flushing_io = &io;
+    flushes = 0;
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    async_io_recv(&io, &op, sv[0], &in, 1, 0);
+    memset(&t, 0, sizeof t);
+    async_run(&loop, async_sleep(&loop, &t, ASYNC_MS(1))); /* the receive is in the kernel */
+    async_io_post(&io, &cb, flush_from_callback, NULL);      /* the wake-up completes ... */
+    CHECK_EQ(write(sv[1], "x", 1), 1);                     /* ... and so does the receive */
+    CHECK_EQ(async_run(&loop, &op.future), 0);
+    CHECK_EQ(async_result(&op.future), 1);
+    CHECK_EQ(in, 'x');
+    async_run(&loop, async_sleep(&loop, &t, ASYNC_MS(1)));
+    CHECK_EQ(flushes, 1);
+    CHECK_EQ(io.inflight, 0);
+    async_io_close_detached(&io, sv[0]);
+    close(sv[1]);
+    async_io_flush(&io);
+    async_io_exit(&io);
+}
+
+TEST(flush_from_a_posted_callback) {
+    flush_inside_reap(ASYNC_IO_BACKEND_URING);
+    flush_inside_reap(ASYNC_IO_BACKEND_EPOLL);
+}
+
 int main(void) {
     struct rlimit rl;
     /* 1,000 sockets and more: as many fds as the hard limit allows. */
@@ -398,5 +467,7 @@ int main(void) {
     RUN(epoll_accept_grows_the_table);
     RUN(written_watched_stream_not_clean);
     RUN(short_reads_that_do_not_drain);
+    RUN(flush_from_a_posted_callback);
+    RUN(big_rings_are_clamped);
     return test_summary("backend");
 }
