@@ -316,9 +316,10 @@ static async_time seconds(const char *s) {
     return v > 0 && v * 1e9 < 1 ? 1 : (async_time)(v * 1e9);
 }
 
+/* A timeout: 0 is none (or the default), as curl takes it. */
 static int set_seconds(settings *s, const option *o, const char *v) {
     async_time t = seconds(v);
-    if (t <= 0) return bad_value(o, v, "is not a number of seconds above 0");
+    if (t < 0) return bad_value(o, v, "is not a number of seconds (0: no limit)");
     *FIELD(s, o, async_time) = t;
     return 0;
 }
@@ -437,9 +438,10 @@ static void urlencode(buffer *b, const char *p, size_t n) {
     }
 }
 
-/* --data-urlencode: TEXT, =TEXT, NAME=TEXT, @FILE, NAME@FILE. */
+/* --data-urlencode: TEXT, =TEXT, NAME=TEXT, @FILE, NAME@FILE (an = first
+   makes it NAME=TEXT, whatever follows: as curl reads it). */
 static int set_data_urlencode(settings *s, const option *o, const char *v) {
-    size_t at = strcspn(v, "=@"), len;
+    size_t at = strchr(v, '=') ? strcspn(v, "=") : strcspn(v, "@"), len;
     const char *text = v;
     buffer b = {0};
     (void)o;
@@ -786,6 +788,7 @@ static void plan_request(app *a) {
         const char *h = s->headers.items[i];
         size_t n = strlen(h);
         if (drops_header(h)) continue;
+        if (!strchr(h, ':') && !(n && h[n - 1] == ';')) continue; /* no header at all (-H "$EMPTY"): as curl */
         if (!strchr(h, ':') && n && h[n - 1] == ';') { /* "Name;": sent empty */
             char *line = own_copy(s, h, n);
             line[n - 1] = ':';
@@ -795,7 +798,7 @@ static void plan_request(app *a) {
     }
     plan_header(a, "Accept", s->json ? "application/json" : "*/*");
     if (post) plan_header(a, "Content-Type", s->json ? "application/json" : "application/x-www-form-urlencoded");
-    if (s->referer) plan_header(a, "Referer", s->referer);
+    if (s->referer && *s->referer) plan_header(a, "Referer", s->referer); /* -e '': none, as curl */
     if (s->user) {
         size_t n = strlen(s->user), cap;
         char *both = own_copy(s, s->user, n + 1), *value;
@@ -1361,6 +1364,8 @@ static void configure(app *a) {
                        : s->max_redirs < 0  ? INT_MAX
                                             : (int)s->max_redirs;
     if (!c->timeout_total) c->timeout_total = ASYNC_NO_TIMEOUT;
+    c->max_header_bytes = 300 << 10; /* curl's limit on a head: real sites send big ones */
+    c->max_headers = 1000;
     c->trust_env = 1;
     c->limit = (size_t)s->parallel_max;
 }

@@ -242,7 +242,7 @@ static void answer(conn *c) {
     target_len = (size_t)(version - target);
     head_only = method_len == 4 && memcmp(method, "HEAD", 4) == 0;
     /* HTTP/1.1 keeps the connection open unless the client says close; 1.0 closes. */
-    v = header_value(c->in, c->request_len, "connection", &n);
+    v = header_value(c->in, c->head_len, "connection", &n); /* the head's, not the body's */
     c->close_after = version[8] == '0' || (v && n == 5 && strncasecmp(v, "close", 5) == 0);
 
     path_end = memchr(target, '?', target_len);
@@ -356,7 +356,10 @@ static int accept_run(async_task *t) {
         c = &srv.conns[srv.free_list[--srv.nfree]];
         c->fd = (int)async_result(&a->op.future);
         async_stream_init(&c->st, &srv.io, c->fd);
-        c->in_len = c->scanned = 0;
+        /* A slot starts clean: the last connection's error would end this one at its first check. */
+        c->in_len = c->scanned = c->got = 0;
+        c->err = c->caught = c->close_after = 0;
+        c->delay_ns = 0;
         srv.connections++;
         if (++srv.open > srv.max_open) srv.max_open = srv.open;
         async_create_task(t->loop, &c->task, conn_run);

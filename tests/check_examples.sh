@@ -162,9 +162,9 @@ check "fetch -d: POSTs the data (and -X PUT -d)" fetch_post_ok
 fetch_header_ok() {
     run "$B/fetch" -i -H 'Connection: close' "$base/api/people/1"
     [ "$rc" -eq 0 ] && grep -qx 'Connection: close' <<<"$out" || return 1
-    run "$B/fetch" -H 'no colon' "$base/api/people/1"
+    run "$B/fetch" -H 'Bad Name: x' "$base/api/people/1"
     [ "$rc" -eq 43 ] &&
-        [ "$err" = "fetch: $base/api/people/1: invalid request header: header 1 ('no...'): not a token's character in the name" ]
+        [ "$err" = "fetch: $base/api/people/1: invalid request header: header 1 ('Bad...'): not a token's character in the name" ]
 }
 check "fetch -H: the header is sent; a malformed one fails" fetch_header_ok
 
@@ -196,6 +196,25 @@ pipelined_ok() {
         [ "$(grep -o '"name": "[^"]*"' <<<"$out" | tr '\n' ,)" = '"name": "Luke Skywalker","name": "C-3PO",' ]
 }
 check "swapi_server: two pipelined requests, answered in order" pipelined_ok
+
+reset_ok() {
+    # A client resets its connection in the middle of a request: the next ones get their answers.
+    python3 - "${base##*:}" <<'PY' || return 1
+import socket, struct, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /api/pe")
+time.sleep(0.2)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+s.close()
+time.sleep(0.2)
+PY
+    local i
+    for i in 1 2 3; do
+        run "$B/fetch" -s "$base/api/people/1"
+        [ "$rc" -eq 0 ] && grep -q '"name": "Luke Skywalker"' <<<"$out" || return 1
+    done
+}
+check "swapi_server: a client that resets mid-request harms none after it" reset_ok
 
 too_large_ok() {
     run "$B/fetch" -i -H "X-Padding: $(printf '%9000s' '')x" "$base/api/people/1"

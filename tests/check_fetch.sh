@@ -328,6 +328,18 @@ x-second: two" ] || return 1
 }
 check "-A -e -u -H (NAME: drops, NAME; empty, @FILE; User-Agent: drops the default; -u USER alone); the default User-Agent, Accept, no Accept-Encoding" echo_ok
 
+lenient_ok() {
+    # As curl takes them: 0 seconds is no limit, -H "" and -e '' add nothing, NAME=TEXT with an @
+    # in NAME is still NAME=TEXT, and a head of 150 fields and 30 KiB is read.
+    run "$F" -s -m 0 --connect-timeout 0 --read-timeout 0 -H "" -H "X-Kept: 1" -e '' "$PY/echo"
+    [ "$rc" -eq 0 ] && grep -qx 'x-kept: 1' <<<"$out" && ! grep -q '^referer' <<<"$out" || return 1
+    run "$F" -s --data-urlencode 'a@b=c d' "$PY/echo"
+    [ "$rc" -eq 0 ] && grep -qx 'a@b=c+d' <<<"$out" || return 1 # NAME as it is, TEXT encoded
+    run "$F" -s -o /dev/null -w '%{http_code}' "$PY/cookies"
+    [ "$rc" -eq 0 ] && [ "$out" = 200 ]
+}
+check "-m 0, -H '', -e '', --data-urlencode NAME@=TEXT, a head of 150 fields: as curl" lenient_ok
+
 data_ok() {
     printf 'a=1\r\nb=2\n' >"$T/data"
     run "$F" -s -d @"$T/data" -d c=3 "$PY/echo"
@@ -451,7 +463,7 @@ codes_ok() {
 26|-d @$T/no/such/file $PY/echo
 28|-m 0.1 '$PY/slow?ms=1000'
 35|https://${NG#http://}/
-43|-H 'no colon' $PY/echo
+43|-H 'Bad Name: x' $PY/echo
 47|-L --max-redirs 1 $PY/redir/2
 52|$PY/silent
 56|-x $PY https://example.invalid/

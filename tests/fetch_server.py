@@ -84,6 +84,8 @@ def route(method, target, headers, body):
         if seen <= n:
             return response(503, b"try %d\n" % seen, [("Retry-After", a) for a in query.get("after", [])])
         return response(200, b"ok after %d\n" % n)
+    if path == "/cookies":  # a head past the library's defaults (16 KiB, 100 fields), as real sites send
+        return response(200, b"many cookies\n", [("Set-Cookie", "c%d=%s" % (i, "v" * 200)) for i in range(150)])
     if path == "/gzip":
         return response(200, gzip.compress(GZIP_TEXT, mtime=0), [("Content-Encoding", "gzip")])
     if path == "/badgzip":
