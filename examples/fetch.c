@@ -788,9 +788,10 @@ static void plan_request(app *a) {
         const char *h = s->headers.items[i];
         size_t n = strlen(h);
         if (drops_header(h)) continue;
-        if (!strchr(h, ':') && !(n && h[n - 1] == ';')) continue; /* no header at all (-H "$EMPTY"): as curl */
-        if (!strchr(h, ':') && n && h[n - 1] == ';') { /* "Name;": sent empty */
-            char *line = own_copy(s, h, n);
+        if (!strchr(h, ':')) {
+            char *line;
+            if (!n || h[n - 1] != ';') continue; /* no header at all (-H "$EMPTY"): as curl */
+            line = own_copy(s, h, n); /* "Name;": sent empty */
             line[n - 1] = ':';
             h = line;
         }
