@@ -730,11 +730,14 @@ typedef struct group_owner {
     int join, catch_body, i, body_err, join_err, spawn_rc;
     async_timer nap;
     async_time body_sleep, joined_at;
+    async_time timeout; /* > 0: a deadline over the whole owner */
+    async_deadline deadline;
 } group_owner;
 
 static int group_owner_run(async_task *t) {
     group_owner *o = (group_owner *)t;
     ASYNC_BEGIN(t);
+    if (o->timeout) async_deadline_start(t->loop, &o->deadline, t, o->timeout);
     async_task_group_init(&o->g, t, o->futs, o->links, 4);
     for (o->i = 0; o->i < o->nkids; o->i++) {
         worker *w = &o->kids[o->i];
@@ -2514,45 +2517,25 @@ TEST(test_shield_cancelled_by_its_group_completes_once) {
 }
 
 /* An owner whose body returned, cancelled (or timed out) while it waits for its group's
-   children, ends cancelled (or timed out), not with what its body returned. */
-typedef struct closing_owner {
-    async_task task;
-    async_task_group g;
-    async_future *futs[2];
-    async_link links[2];
-    worker kids[2];
-    async_deadline d;
-    int use_deadline;
-} closing_owner;
-
-static int closing_owner_run(async_task *t) {
-    closing_owner *o = (closing_owner *)t;
-    ASYNC_BEGIN(t);
-    if (o->use_deadline) async_deadline_start(t->loop, &o->d, t, ASYNC_MS(100));
-    async_task_group_init(&o->g, t, o->futs, o->links, 2);
-    o->kids[0].delay = o->kids[1].delay = ASYNC_SEC(5);
-    async_task_group_spawn(&o->g, &o->kids[0].task, worker_run);
-    async_task_group_spawn(&o->g, &o->kids[1].task, worker_run);
-    ASYNC_RETURN(t, 7); /* the group is closed by the end of the body */
-    ASYNC_END(t);
-}
-
+   children, ends cancelled (or timed out), not with what its body returned (7). */
 TEST(test_task_group_owner_cancelled_while_closing) {
     int by_deadline;
     for (by_deadline = 0; by_deadline < 2; by_deadline++) {
         async_loop loop;
-        static closing_owner o;
+        int delays[2] = {5000, 5000};
+        group_owner *o;
         virtual_loop(&loop);
-        memset(&o, 0, sizeof o);
-        o.use_deadline = by_deadline;
-        async_create_task(&loop, &o.task, closing_owner_run);
+        o = new_group_owner(&loop, 2, delays, NULL);
+        o->body_sleep = 0; /* the body returns at once: the group is closed by its end */
+        o->timeout = by_deadline ? ASYNC_MS(100) : 0;
+        async_create_task(&loop, &o->task, group_owner_run);
         run_for(&loop, ASYNC_MS(by_deadline ? 50 : 100));
-        CHECK(!async_done(&o.task.future)); /* its body is over; it waits for the children */
-        if (!by_deadline) async_cancel(&o.task);
-        CHECK_EQ(async_run(&loop, &o.task.future), by_deadline ? ASYNC_ETIMEDOUT : ASYNC_ECANCELED);
-        CHECK_EQ(async_cancelled(&o.task.future), !by_deadline);
+        CHECK(!async_done(&o->task.future)); /* its body is over; it waits for the children */
+        if (!by_deadline) async_cancel(&o->task);
+        CHECK_EQ(async_run(&loop, &o->task.future), by_deadline ? ASYNC_ETIMEDOUT : ASYNC_ECANCELED);
+        CHECK_EQ(async_cancelled(&o->task.future), !by_deadline);
         CHECK_EQ(async_now(&loop), ASYNC_MS(100));
-        CHECK(async_cancelled(&o.kids[0].task.future) && async_cancelled(&o.kids[1].task.future));
+        CHECK(async_cancelled(o->futs[0]) && async_cancelled(o->futs[1]));
     }
 }
 

@@ -676,6 +676,27 @@ TEST(dial_ipv6_then_ipv4) {
     server_stop(&s6);
 }
 
+/* ip:port, a listener that never accepts, its queue filled (fillers[4]): a SYN to it goes
+   unanswered, as to a host that is down. Its fd. */
+static int dead_address(const char *ip, int port, int fillers[4]) {
+    struct sockaddr_in a;
+    int hole = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), i;
+    loopback_addr(&a, port);
+    inet_pton(AF_INET, ip, &a.sin_addr);
+    CHECK(bind(hole, (struct sockaddr *)&a, sizeof a) == 0 && listen(hole, 0) == 0);
+    for (i = 0; i < 4; i++) {
+        fillers[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        connect(fillers[i], (struct sockaddr *)&a, sizeof a);
+    }
+    return hole;
+}
+
+static void dead_address_close(int hole, const int fillers[4]) {
+    int i;
+    for (i = 0; i < 4; i++) close(fillers[i]);
+    close(hole);
+}
+
 /* An address that does not answer (a listener whose backlog is full: the SYN is dropped)
    holds nobody: 250 ms later, exactly (a stall clock), the next address is dialled,
    connects and wins; the first attempt is cancelled and its socket closed. */
@@ -684,20 +705,11 @@ TEST(dial_happy_eyeballs_stagger) {
     env e;
     server s;
     async_http_request r;
-    struct sockaddr_in a;
     char url[96];
-    int hole, fillers[4], i, fds;
+    int hole, fillers[4], fds;
     async_time t0;
     server_start(&s, play_capture);
-    /* 127.0.0.3, the server's port: a listener that never accepts, its queue filled */
-    hole = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    loopback_addr(&a, s.port);
-    a.sin_addr.s_addr = htonl(0x7f000003);
-    CHECK(bind(hole, (struct sockaddr *)&a, sizeof a) == 0 && listen(hole, 0) == 0);
-    for (i = 0; i < 4; i++) {
-        fillers[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        connect(fillers[i], (struct sockaddr *)&a, sizeof a);
-    }
+    hole = dead_address("127.0.0.3", s.port, fillers); /* the server's port, on another address */
     msleep(50);
     fake_init(&d, 0, "127.0.0.3", "127.0.0.1");
     CHECK_EQ(dns_env(&e, &d, 0, 1), 0);
@@ -711,8 +723,7 @@ TEST(dial_happy_eyeballs_stagger) {
     env_flush(&e);
     CHECK_EQ(count_fds(), fds + 2); /* the winner, pooled, and the server's end of it: the loser's is closed */
     env_close(&e);
-    for (i = 0; i < 4; i++) close(fillers[i]);
-    close(hole);
+    dead_address_close(hole, fillers);
     server_stop(&s);
 }
 
@@ -725,21 +736,11 @@ TEST(dial_past_three_dead_addresses) {
     env e;
     server s;
     async_http_request r;
-    struct sockaddr_in a;
     char url[96];
-    int holes[3], fillers[3][4], i, k, fds;
+    int holes[3], fillers[3][4], k, fds;
     async_time t0;
     server_start(&s, play_capture);
-    for (k = 0; k < 3; k++) { /* listeners that never accept, their queues filled: SYNs unanswered */
-        holes[k] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        loopback_addr(&a, s.port);
-        inet_pton(AF_INET, dead[k], &a.sin_addr);
-        CHECK(bind(holes[k], (struct sockaddr *)&a, sizeof a) == 0 && listen(holes[k], 0) == 0);
-        for (i = 0; i < 4; i++) {
-            fillers[k][i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-            connect(fillers[k][i], (struct sockaddr *)&a, sizeof a);
-        }
-    }
+    for (k = 0; k < 3; k++) holes[k] = dead_address(dead[k], s.port, fillers[k]);
     msleep(50);
     fake_init(&d, 0, dead[0], dead[1]);
     d.addrs[2] = dead[2], d.addrs[3] = "127.0.0.1";
@@ -754,10 +755,7 @@ TEST(dial_past_three_dead_addresses) {
     env_flush(&e);
     CHECK_EQ(count_fds(), fds + 2); /* the winner, pooled, and the server's end: the three others closed */
     env_close(&e);
-    for (k = 0; k < 3; k++) {
-        for (i = 0; i < 4; i++) close(fillers[k][i]);
-        close(holes[k]);
-    }
+    for (k = 0; k < 3; k++) dead_address_close(holes[k], fillers[k]);
     server_stop(&s);
 }
 
