@@ -728,7 +728,8 @@ typedef struct async_http_client_config {
     int max_redirects;           /* redirects followed; 0: 10; ASYNC_HTTP_NO_REDIRECTS: none, the 3xx is the
                                     answer; ASYNC_HTTP_REDIRECTS_FAIL: none, a redirect is an error */
     int no_decompress;           /* ASYNC_HTTP_ZLIB: leave gzip and deflate bodies compressed (no Accept-Encoding) */
-    /* An HTTP proxy for every request ("http://[user:password@]host:port"):
+    /* An HTTP proxy for every request ("http://[user:password@]host:port";
+       without a scheme, http:// as curl reads it):
        http by the absolute form, https through CONNECT and then TLS to the
        origin; but not for the hosts in no_proxy ("localhost,.example.com,
        10.0.0.1:8080,*": names or their domains, IPs, an optional port).
@@ -3827,9 +3828,16 @@ static int async_http__proxy_setup(async_http_client *c) {
         async_http__url u;
         async_http__url_error e;
         char **auth = i ? &c->_proxy_auth_tls : &c->_proxy_auth;
+        const char *scheme;
+        size_t len;
         if (!url) continue;
+        /* "host:3128" without a scheme means http://, as curl and requests read it */
+        scheme = strstr(url, "://") ? "" : "http://";
+        len = strlen(scheme) + strlen(url) + 1;
+        if (!(c->_proxies[i] = (char *)async_http__alloc(c, NULL, len))) return ASYNC_HTTP_ENOMEM;
+        snprintf(c->_proxies[i], len, "%s%s", scheme, url);
+        url = c->_proxies[i];
         if (async_http__url_parse(url, &u, &e) != 0 || u.tls) return ASYNC_HTTP_EURL; /* an http:// proxy */
-        if (!(c->_proxies[i] = async_http__strndup(c, url, strlen(url)))) return ASYNC_HTTP_ENOMEM;
         if (u.userinfo && !(*auth = async_http__basic_auth(c, u.userinfo, u.userinfo_len))) return ASYNC_HTTP_ENOMEM;
     }
     if (none && !(c->_no_proxy = async_http__strndup(c, none, strlen(none)))) return ASYNC_HTTP_ENOMEM;

@@ -359,15 +359,8 @@ static int set_output(settings *s, const option *o, const char *v) {
 }
 
 static int set_proxy(settings *s, const option *o, const char *v) {
-    buffer b = {0};
     (void)o;
-    if (strstr(v, "://")) {
-        s->config.proxy = v;
-        return 0;
-    }
-    buf_str(&b, "http://"); /* host:port, as curl takes it */
-    buf_str(&b, v);
-    s->config.proxy = own(s, b.data);
+    s->config.proxy = v; /* host:port is http://host:port, as curl takes it: the client reads it so */
     return 0;
 }
 

@@ -850,7 +850,7 @@ TEST(proxy_host_table_and_long_host) {
 }
 
 /* httpoxy: in a CGI program (REQUEST_METHOD set) HTTP_PROXY is the client's own Proxy
-   header, never a proxy to use; http_proxy still is. */
+   header, never a proxy to use; http_proxy still is, also written without a scheme. */
 TEST(proxy_env_httpoxy) {
     env e;
     server attacker, origin, proxy;
@@ -875,7 +875,8 @@ TEST(proxy_env_httpoxy) {
     env_close(&e);
     CHECK_EQ(server_received(&attacker), 0);
     CHECK_EQ(server_received(&origin), 1);
-    snprintf(v, sizeof v, "http://127.0.0.1:%d", proxy.port); /* the lower-case one is the user's */
+    /* the lower-case one is the user's; without a scheme it is http://, as curl reads it */
+    snprintf(v, sizeof v, "127.0.0.1:%d", proxy.port);
     setenv("http_proxy", v, 1);
     CHECK_EQ(env_init(&e, &cfg), 0);
     CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
