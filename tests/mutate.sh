@@ -109,6 +109,7 @@ build() {
         [ "$t" = async_switch ] && src=tests/test_async.c extra=(-DASYNC_LC_SWITCH)
         [ "$t" = async_time32 ] && src=tests/test_async.c extra=(-DASYNC_TIME32 -DASYNC_TICK_HZ=1000000)
         [ "$t" = check_fetch ] && src=examples/fetch.c bin=bin/fetch
+        [ "$t" = workers ] && extra=(-Wl,--wrap=pthread_create) # as tests/workers.mk builds it
         (cd "$work/tree" && "$cc" "${flags[@]}" "${extra[@]}" "$src" -o "$bin" -DASYNC_HTTP_TLS -DASYNC_HTTP_ZLIB -luring -lpthread -lssl -lcrypto -lz \
             >"$work/build_$t.log" 2>&1) &
         pids+=($!)

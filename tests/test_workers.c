@@ -205,6 +205,27 @@ static void count_release(async_work *w) {
     if (!async_done(&released)) async_future_set_result(&released, releases);
 }
 
+/* pthread_create as the library sees it (the build links with --wrap=pthread_create): it
+   fails with EAGAIN while refuse_threads is set, as under a pids limit. */
+static int refuse_threads;
+int __real_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg);
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg);
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg) {
+    return refuse_threads ? EAGAIN : __real_pthread_create(t, a, fn, arg);
+}
+
+/* A resolver that answers 127.0.0.1 for every name, on the worker that runs it. */
+static int loopback_resolve(void *user, const char *name, struct sockaddr_storage *addrs, size_t max,
+                            size_t *count) {
+    struct sockaddr_in *in = (struct sockaddr_in *)&addrs[0];
+    (void)user, (void)name, (void)max;
+    memset(in, 0, sizeof *in);
+    in->sin_family = AF_INET;
+    in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    *count = 1;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* to_thread                                                           */
 
@@ -250,6 +271,53 @@ TEST(test_workers_start_lazily) {
     CHECK_EQ(count_threads(), before + 1);
     async_io_exit(&r.io);
     CHECK_EQ(count_threads(), before);
+}
+
+/* No worker thread can start: a job fails at once with the errno and never runs; a request
+   whose host needs a lookup fails with a message that says why, not "name not found"; and
+   once threads start again, the same client looks the name up and fetches. */
+TEST(test_no_thread_can_start) {
+    rig r;
+    job j;
+    server s;
+    async_http_client c;
+    async_http_client_config cfg;
+    async_http_request req;
+    char url[64];
+    int before;
+    seen_reset();
+    server_start(&s, play_capture); /* its thread first */
+    before = count_threads();
+    CHECK_EQ(rig_init(&r, 4), 0);
+    refuse_threads = 1;
+    memset(&j, 0, sizeof j);
+    j.answer = 7;
+    {
+        async_future *f = async_io_to_thread(&r.io, &j.w, job_fn, &j);
+        CHECK(async_done(f));
+        CHECK_EQ(async_error(f), -EAGAIN);
+    }
+    CHECK_EQ(async_io_work_held(&j.w), 0);
+    CHECK_EQ(r.io.inflight, 0);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.resolver = loopback_resolve;
+    CHECK_EQ(async_http_client_init(&c, &r.io, &cfg), 0);
+    snprintf(url, sizeof url, "http://name.test:%d/", s.port);
+    CHECK_EQ(fetch_new(&c, &req, "GET", url, 0), ASYNC_HTTP_ENETWORK);
+    CHECK(strstr(async_http_request_error(&req), "no worker thread could start to look up name.test") != NULL);
+    async_http_request_release(&req);
+    refuse_threads = 0;
+    CHECK_EQ(fetch_new(&c, &req, "GET", url, 0), 0);
+    CHECK_EQ(req.response.status, 200);
+    async_http_request_release(&req);
+    CHECK_EQ(server_received(&s), 1);
+    CHECK_EQ(seen_get(&seen.runs), 0);
+    async_http_client_close(&c);
+    async_io_flush(&r.io);
+    async_io_exit(&r.io);
+    WAIT_UNTIL(count_threads() == before, 2000); /* the server's thread for the connection ends too */
+    CHECK_EQ(count_threads(), before);
+    server_stop(&s);
 }
 
 /* Many more jobs than workers: never more than the cap at once, and the cap is reached; every
@@ -741,6 +809,7 @@ int main(void) {
     pthread_mutex_init(&seen.lock, NULL);
     RUN(test_results_delivered);
     RUN(test_workers_start_lazily);
+    RUN(test_no_thread_can_start);
     RUN(test_cap_holds);
     RUN(test_cancel_while_running);
     RUN(test_release_may_free);
