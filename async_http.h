@@ -3463,6 +3463,8 @@ static int async_http__host_lookup(async_http_client *c, int tls, const char *na
             if (!grown) return ASYNC_HTTP_ENOMEM;
             c->_hosts = grown;
             c->_hosts_cap = cap;
+            for (i = 0; i < c->config.limit; i++) /* TLS streams keep where their host's session goes */
+                if (c->_conns[i].s._session) c->_conns[i].s._session = &grown[c->_conns[i].host].session;
         }
         h = &c->_hosts[c->_nhosts];
         memset(h, 0, sizeof *h);

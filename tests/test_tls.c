@@ -536,6 +536,58 @@ TEST(tls_stray_record_unseen_not_clean) {
 /* a TLS stream used both ways at once                                  */
 
 /* Echoes what it reads, as it reads it: it stops reading while its writes block. */
+/* Marks the ClientHello's arrival, holds the handshake while the server is held, then
+   answers as play_tls_ok. */
+static void play_tls_held(server *s, int fd, int index) {
+    char byte;
+    if (recv(fd, &byte, 1, MSG_PEEK) != 1) return;
+    server_mark(s);
+    if (server_gate(s)) play_tls_ok(s, fd, index);
+}
+
+/* The host table grows (twelve new hosts) while a TLS connection is in its handshake: the
+   session ticket that comes after still goes to the connection's host, not into the table's
+   old block (ASan), and the next connection resumes it. */
+TEST(host_table_grows_mid_handshake) {
+    env e;
+    server s;
+    async_http_request r, others[12];
+    async_timer t;
+    const char *const close_it[] = {"Connection: close", NULL};
+    char url[128], urls[12][64];
+    int i, dead = free_port();
+    SSL_CTX *ctx = tls_server_ctx(servers.root, "good", 0, 0);
+    tls_scenario_ctx = ctx;
+    server_start(&s, play_tls_held);
+    server_hold(&s);
+    CHECK_EQ(tls_env(&e, 0, 0, 0), 0);
+    https_url(url, sizeof url, s.port, "/");
+    memset(&r, 0, sizeof r);
+    r.headers = close_it;
+    async_http_get(&e.client, &r, url);
+    while (!server_get(&s, &s.marks)) async_run(&e.loop, async_sleep(&e.loop, &t, ASYNC_MS(1)));
+    for (i = 0; i < 12; i++) { /* refused at once; the table of 8 grows on the way */
+        snprintf(urls[i], sizeof urls[i], "http://127.0.0.%d:%d/", i + 2, dead);
+        memset(&others[i], 0, sizeof others[i]);
+        async_http_get(&e.client, &others[i], urls[i]);
+    }
+    for (i = 0; i < 12; i++) {
+        CHECK_EQ(async_run(&e.loop, &others[i].task.future), ASYNC_HTTP_EREFUSED);
+        async_http_request_release(&others[i]);
+    }
+    server_release(&s);
+    CHECK_EQ(async_run(&e.loop, &r.task.future), 0);
+    CHECK_EQ(r.response.status, 200);
+    async_http_request_release(&r);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0); /* a new connection */
+    async_http_request_release(&r);
+    CHECK_EQ(client_stats(&e.client).tls_handshakes, 2);
+    CHECK_EQ(client_stats(&e.client).tls_resumed, 1);
+    env_close(&e);
+    server_stop(&s);
+    SSL_CTX_free(ctx);
+}
+
 static void play_tls_echo(server *s, int fd, int index) {
     SSL *ssl = tls_accept(fd);
     char buf[16384];
@@ -679,6 +731,7 @@ int main(void) {
     RUN(tls_talk_with_response_keeps_connection);
     RUN(tls_stray_record_unseen_not_clean);
     RUN(tls_stream_both_ways_at_once);
+    RUN(host_table_grows_mid_handshake);
     fixture_stop(&servers);
     return test_summary("tls");
 }
