@@ -4692,14 +4692,7 @@ static int async_http__build(async_http_request *r, async_http__conn *s) {
    allocation). */
 enum { ASYNC_HTTP__CODING_UNKNOWN, ASYNC_HTTP__CODING_NONE, ASYNC_HTTP__CODING_GZIP, ASYNC_HTTP__CODING_DEFLATE };
 
-/* Once the head is in: a stored, plain body announced over the limit fails
-   now, not after the server sent (or failed to send) all of it. */
-static int async_http__sink_head(async_http_request *r) {
-    if (r->on_body || !async_http_parser_head_done(&r->_parser) || r->_coding > ASYNC_HTTP__CODING_NONE) return 0;
-    return async_http_parser_body_length(&r->_parser) > (int64_t)r->_client->config.max_body_size
-               ? ASYNC_HTTP_EBODY_TOO_LARGE
-               : 0;
-}
+static int async_http__sink_head(async_http_request *r);
 
 /* The end of the chain: decoded bytes, to on_body or the stored body. */
 static int async_http__sink_write(async_http_request *r, const char *data, size_t len) {
@@ -4736,7 +4729,9 @@ static int async_http__sink_write(async_http_request *r, const char *data, size_
 typedef struct async_http__decoder {
     z_stream z;
     int ended;       /* the compressed stream reached its end */
-    int raw_tried;   /* "deflate" that is raw deflate, not zlib's format (some servers) */
+    int raw;         /* "deflate" that is raw deflate, not zlib's format (some servers) */
+    unsigned char lead[2]; /* deflate: the first two bytes, which tell the two apart */
+    int nlead;
     char out[16384];
 } async_http__decoder;
 
@@ -4770,8 +4765,9 @@ static int async_http__decoder_start(async_http_request *r, int raw) {
     d->z.zfree = async_http__zfree;
     d->z.opaque = r->_client;
     d->ended = 0;
-    d->raw_tried = raw;
-    /* gzip: 16 + window; deflate: zlib's format, or raw (-15) on second try */
+    d->raw = raw;
+    if (!raw) d->nlead = 0;
+    /* gzip: 16 + window; deflate: zlib's format, or raw (-15) */
     return inflateInit2(&d->z, r->_coding == ASYNC_HTTP__CODING_GZIP ? 15 + 16 : raw ? -15 : 15) == Z_OK
                ? 0
                : ASYNC_HTTP_ENOMEM;
@@ -4791,14 +4787,13 @@ static int async_http__corrupt(async_http_request *r, const char *why) {
 }
 
 /* Compressed bytes in, decoded pieces out to the sink. */
-static int async_http__decode(async_http_request *r, const char *data, size_t len) {
+static int async_http__inflate(async_http_request *r, const char *data, size_t len) {
     async_http__decoder *d = (async_http__decoder *)r->_decoder;
     int rc;
     int full = 0; /* the last inflate filled out: zlib may hold more, with all the input taken */
     d->z.next_in = (Bytef *)(uintptr_t)data;
     d->z.avail_in = (uInt)len;
     while (d->z.avail_in > 0 || (full && !d->ended)) {
-        size_t before = d->z.total_in;
         if (d->ended) {
             /* gzip members may follow one another (RFC 1952 2.2); anything else after the end is not right */
             if (r->_coding != ASYNC_HTTP__CODING_GZIP) return async_http__corrupt(r, "data after the end of the compressed body");
@@ -4808,11 +4803,6 @@ static int async_http__decode(async_http_request *r, const char *data, size_t le
         d->z.next_out = (Bytef *)d->out;
         d->z.avail_out = sizeof d->out;
         rc = inflate(&d->z, Z_NO_FLUSH);
-        if (rc == Z_DATA_ERROR && r->_coding == ASYNC_HTTP__CODING_DEFLATE && !d->raw_tried && before == 0) {
-            /* the very first bytes are not zlib's: try them as raw deflate */
-            if ((rc = async_http__decoder_start(r, 1)) != 0) return rc;
-            return async_http__decode(r, data, len);
-        }
         if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) return async_http__corrupt(r, d->z.msg);
         if (rc == Z_STREAM_END) d->ended = 1;
         full = d->z.avail_out == 0;
@@ -4823,10 +4813,28 @@ static int async_http__decode(async_http_request *r, const char *data, size_t le
     return 0;
 }
 
+/* deflate is zlib's format when its first two bytes are a zlib header
+   (RFC 1950 2.2: method 8, a window of at most 32 KiB, a multiple of 31),
+   else raw deflate; they are held until both came, however the body is cut. */
+static int async_http__decode(async_http_request *r, const char *data, size_t len) {
+    async_http__decoder *d = (async_http__decoder *)r->_decoder;
+    int rc;
+    if (r->_coding == ASYNC_HTTP__CODING_DEFLATE && d->nlead < 2) {
+        for (; d->nlead < 2 && len; len--) d->lead[d->nlead++] = (unsigned char)*data++;
+        if (d->nlead < 2) return 0;
+        if (!((d->lead[0] & 0x0F) == 8 && d->lead[0] >> 4 <= 7 && (d->lead[0] * 256 + d->lead[1]) % 31 == 0) &&
+            (rc = async_http__decoder_start(r, 1)) != 0)
+            return rc;
+        if ((rc = async_http__inflate(r, (const char *)d->lead, 2)) != 0) return rc;
+    }
+    return len ? async_http__inflate(r, data, len) : 0;
+}
+
 /* The body ended: so must the compressed stream in it. */
 static int async_http__decoder_end(async_http_request *r) {
     async_http__decoder *d = (async_http__decoder *)r->_decoder;
-    return d && !d->ended && d->z.total_in ? async_http__corrupt(r, "the compressed body ends early") : 0;
+    return d && !d->ended && (d->z.total_in || d->nlead) ? async_http__corrupt(r, "the compressed body ends early")
+                                                          : 0;
 }
 #else
 #define async_http__coding_of(r) ASYNC_HTTP__CODING_NONE
@@ -4835,6 +4843,17 @@ static int async_http__decoder_end(async_http_request *r) {
 #define async_http__decoder_end(r) 0
 #define async_http__decoder_free(r) ((void)0)
 #endif
+
+/* Once the head is in: a stored, plain body announced over the limit fails
+   now, not after the server sent (or failed to send) all of it. A
+   compressed one is held to the limit as it is decoded. */
+static int async_http__sink_head(async_http_request *r) {
+    int coding = r->_coding == ASYNC_HTTP__CODING_UNKNOWN ? async_http__coding_of(r) : r->_coding;
+    if (r->on_body || !async_http_parser_head_done(&r->_parser) || coding > ASYNC_HTTP__CODING_NONE) return 0;
+    return async_http_parser_body_length(&r->_parser) > (int64_t)r->_client->config.max_body_size
+               ? ASYNC_HTTP_EBODY_TOO_LARGE
+               : 0;
+}
 
 /* Tell config.trace, if there is one. */
 static void async_http__trace(async_http_request *r, int what, const char *text, size_t len) {

@@ -1033,14 +1033,21 @@ static char *compressed_response(const char *coding, const char *body, size_t bo
 typedef struct blob_server {
     const char *bytes;
     size_t len;
+    size_t split; /* > 0: the first this many bytes go alone, the rest 20 ms later */
 } blob_server;
 static blob_server blob;
 
 /* Answers each request with blob.bytes (binary: a compressed body may hold NULs). */
 static void play_blob(server *s, int fd, int index) {
     (void)s, (void)index;
-    while (read_request(fd))
-        if (!send_all(fd, blob.bytes, blob.len)) return;
+    while (read_request(fd)) {
+        size_t first = blob.split ? blob.split : blob.len;
+        if (!send_all(fd, blob.bytes, first)) return;
+        if (first < blob.len) {
+            msleep(20);
+            if (!send_all(fd, blob.bytes + first, blob.len - first)) return;
+        }
+    }
 }
 
 static int fetch_blob(const char *bytes, size_t len, async_http_request *r, size_t max_body) {
@@ -1072,8 +1079,8 @@ static int fetch_blob(const char *bytes, size_t len, async_http_request *r, size
     return err;
 }
 
-/* gzip, deflate (zlib's format) and raw deflate are decoded; other codings stay as they are;
-   a corrupt stream and one cut short are their own error. */
+/* gzip, deflate (zlib's format) and raw deflate are decoded, however the body is cut; other
+   codings stay as they are; a corrupt stream and one cut short are their own error. */
 TEST(decompress_gzip_deflate_raw_and_errors) {
     static const char text[] = "It is a period of civil war. Rebel spaceships, striking from a hidden base...";
     async_http_request r;
@@ -1107,6 +1114,11 @@ TEST(decompress_gzip_deflate_raw_and_errors) {
         CHECK_STR(async_http_request_error(&r), "the compressed body is corrupt: the compressed body ends early");
     }
     free(resp);
+    {   /* one byte of deflate, and the body's end */
+        static const char one[] = "HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: 1\r\n\r\nx";
+        CHECK_EQ(fetch_blob(one, sizeof one - 1, &r, 0), ASYNC_HTTP_EDECODE);
+        CHECK_STR(async_http_request_error(&r), "the compressed body is corrupt: the compressed body ends early");
+    }
     /* raw deflate whose last input byte leaves a full 16 KiB of output in zlib: all of it comes
        out (sizes just past a multiple of the decoder's buffer) */
     {
@@ -1120,6 +1132,30 @@ TEST(decompress_gzip_deflate_raw_and_errors) {
             free(r.response.body);
             free(resp);
         }
+    }
+    /* however the body is cut: deflate's first byte alone (raw or zlib's format), raw
+       deflate in chunks whose first is one byte; a gzip body over the limit whose decoded
+       bytes are under it, its head alone */
+    for (i = 0; i < 4; i++) {
+        resp = compressed_response(i == 3 ? "gzip" : i == 1 ? "deflate" : "raw", text, sizeof text - 1, &len);
+        if (i == 2) { /* chunked: 1 byte, then the rest */
+            char *body = strstr(resp, "\r\n\r\n") + 4, *chunked = (char *)malloc(len + 128);
+            size_t n = len - (size_t)(body - resp), at;
+            at = (size_t)sprintf(chunked, "HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                          "1\r\n%c\r\n%lx\r\n", body[0], (unsigned long)n - 1);
+            memcpy(chunked + at, body + 1, n - 1);
+            at += n - 1;
+            memcpy(chunked + at, "\r\n0\r\n\r\n", 7);
+            free(resp);
+            resp = chunked, len = at + 7;
+        } else {
+            blob.split = (size_t)(strstr(resp, "\r\n\r\n") + 4 - resp) + (i < 2); /* the head, a byte */
+        }
+        CHECK_EQ(fetch_blob(resp, len, &r, i == 3 ? sizeof text - 1 : 0), 0);
+        blob.split = 0;
+        CHECK(r.response.body_len == sizeof text - 1 && !memcmp(r.response.body, text, sizeof text - 1));
+        free(r.response.body);
+        free(resp);
     }
     /* another coding: left as it came */
     {
