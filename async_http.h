@@ -119,8 +119,9 @@
      IPv4 taking turns (RFC 8305's Happy Eyeballs: 250 ms apart).
    - Redirects followed (max_redirects, 10): 303 makes a GET, 301/302 turn
      a POST into a GET, 307/308 keep method and body; Location resolved by
-     RFC 3986 (async_http_url_resolve); credentials stay behind on the way
-     to another origin; response.history lists the hops. None followed:
+     RFC 3986 (async_http_url_resolve), an empty one followed nowhere;
+     credentials (and a Host of yours) stay behind on the way to another
+     origin; response.history lists the hops. None followed:
      ASYNC_HTTP_NO_REDIRECTS (the 3xx is the answer) or
      ASYNC_HTTP_REDIRECTS_FAIL (it is an error, ASYNC_HTTP_EREDIRECTS).
    - Bodies decompressed as they stream (ASYNC_HTTP_ZLIB: gzip, deflate;
@@ -3519,7 +3520,7 @@ int async_http_basic_auth(const char *credentials, size_t len, char *out, size_t
 /* "Basic <base64 of user:password>" from a URL's userinfo, percent-decoded
    (aiohttp's BasicAuth.from_url): allocated, or NULL. */
 static char *async_http__basic_auth(async_http_client *c, const char *info, size_t len) {
-    unsigned char *plain = (unsigned char *)async_http__alloc(c, NULL, len + 1);
+    unsigned char *plain = (unsigned char *)async_http__alloc(c, NULL, len + 2);
     char *out;
     size_t i, n = 0, size;
     if (!plain) return NULL;
@@ -3533,6 +3534,7 @@ static char *async_http__basic_auth(async_http_client *c, const char *info, size
             plain[n++] = (unsigned char)info[i];
         }
     }
+    if (!memchr(info, ':', len)) plain[n++] = ':'; /* "user@": an empty password (RFC 7617 2) */
     size = 6 + 4 * ((n + 2) / 3) + 1;
     if ((out = (char *)async_http__alloc(c, NULL, size)) != NULL)
         async_http_basic_auth((const char *)plain, n, out, size);
@@ -3683,37 +3685,38 @@ static void async_http__resolve_into(char *out, const char *base, const async_ht
     size_t scheme = strcspn(ref, ":/?");
     char *t;
     size_t plen, total, kept;
-    if (scheme < rlen && ref[scheme] == ':' && scheme > 0) { /* absolute: as it is */
+    if (scheme < rlen && ref[scheme] == ':' && scheme > 0) { /* absolute: as it is, but for dots */
         memcpy(out, ref, rlen);
         out[rlen] = 0;
-        return;
-    }
-    if (rlen >= 2 && ref[0] == '/' && ref[1] == '/') { /* network-path: the base's scheme */
+        t = out + scheme + 1;
+        if (t[0] == '/' && t[1] == '/') t += 2 + strcspn(t + 2, "/?");
+    } else if (rlen >= 2 && ref[0] == '/' && ref[1] == '/') { /* network-path: the base's scheme */
         size_t n = b->authority - 2;
         memcpy(out, base, n);
         memcpy(out + n, ref, rlen);
         out[n + rlen] = 0;
-        return;
-    }
-    memcpy(out, base, origin);
-    t = out + origin;
-    if (rlen == 0) { /* the base itself */
-        memcpy(t, b->path, b->path_len);
-        t[b->path_len] = 0;
-    } else if (ref[0] == '/') {
-        memcpy(t, ref, rlen);
-        t[rlen] = 0;
-    } else if (ref[0] == '?') { /* the base's path, another query */
-        if (!bpath) t[bpath++] = '/';
-        else memcpy(t, b->path, bpath);
-        memcpy(t + bpath, ref, rlen);
-        t[bpath + rlen] = 0;
-    } else { /* merge: the base's path up to its last '/', then ref */
-        while (bpath > 0 && b->path[bpath - 1] != '/') bpath--;
-        if (!bpath) t[bpath++] = '/';
-        else memcpy(t, b->path, bpath);
-        memcpy(t + bpath, ref, rlen);
-        t[bpath + rlen] = 0;
+        t = out + n + 2 + strcspn(ref + 2, "/?");
+    } else {
+        memcpy(out, base, origin);
+        t = out + origin;
+        if (rlen == 0) { /* the base itself */
+            memcpy(t, b->path, b->path_len);
+            t[b->path_len] = 0;
+        } else if (ref[0] == '/') {
+            memcpy(t, ref, rlen);
+            t[rlen] = 0;
+        } else if (ref[0] == '?') { /* the base's path, another query */
+            if (!bpath) t[bpath++] = '/';
+            else memcpy(t, b->path, bpath);
+            memcpy(t + bpath, ref, rlen);
+            t[bpath + rlen] = 0;
+        } else { /* merge: the base's path up to its last '/', then ref */
+            while (bpath > 0 && b->path[bpath - 1] != '/') bpath--;
+            if (!bpath) t[bpath++] = '/';
+            else memcpy(t, b->path, bpath);
+            memcpy(t + bpath, ref, rlen);
+            t[bpath + rlen] = 0;
+        }
     }
     plen = strcspn(t, "?");
     total = strlen(t);
@@ -4508,12 +4511,12 @@ static const char *async_http__user_header(const char *const *h, const char *nam
     return NULL;
 }
 
-/* User headers a request leaves out after a redirect: credentials on the
-   way to another origin, the body's own headers once the body is dropped. */
+/* User headers a request leaves out after a redirect: credentials and Host
+   on the way to another origin, the body's own headers once the body is dropped. */
 enum { ASYNC_HTTP__DROP_AUTH = 1, ASYNC_HTTP__DROP_BODY = 2 };
 
 static int async_http__dropped(const async_http_request *r, const char *line) {
-    static const char *const auth[] = {"authorization", "proxy-authorization", "cookie", NULL};
+    static const char *const auth[] = {"authorization", "proxy-authorization", "cookie", "host", NULL};
     static const char *const body[] = {"content-type", "content-length", "transfer-encoding", "content-encoding", NULL};
     const char *const *n;
     if (r->_drop & ASYNC_HTTP__DROP_AUTH)
@@ -4621,7 +4624,8 @@ static int async_http__build(async_http_request *r, async_http__conn *s) {
     int proxied_http = hh->via >= 0 && !hh->tls, has_length;
     size_t method_len = strlen(r->_method), host_len = strlen(host), agent_len = strlen(agent), need;
     char *p;
-    if ((user_host = async_http__user_header(r->_headers, "host")) != NULL) {
+    user_host = r->_drop & ASYNC_HTTP__DROP_AUTH ? NULL : async_http__user_header(r->_headers, "host");
+    if (user_host) {
         while (async_http__is_ows((unsigned char)*user_host)) user_host++;
         host = user_host;
         host_len = strlen(user_host);
@@ -4655,7 +4659,7 @@ static int async_http__build(async_http_request *r, async_http__conn *s) {
     if (!c->config.no_decompress && !async_http__user_header(r->_headers, "accept-encoding"))
         p = ASYNC_HTTP__PUT_LIT(p, "Accept-Encoding: gzip, deflate\r\n");
 #endif
-    if (r->_basic && !async_http__user_header(r->_headers, "authorization"))
+    if (r->_basic && ((r->_drop & ASYNC_HTTP__DROP_AUTH) || !async_http__user_header(r->_headers, "authorization")))
         p = async_http__put_header(p, "Authorization", 13, r->_basic, strlen(r->_basic));
     if (proxied_http && c->_proxy_auth) p = async_http__put_header(p, "Proxy-Authorization", 19, c->_proxy_auth, strlen(c->_proxy_auth));
     for (h = r->_headers; h && *h; h++) {
@@ -4871,12 +4875,13 @@ static int async_http__redirect_status(int status) {
    on_body, which sees the answer's body only. */
 static int async_http__head(void *user, async_http_parser *p, int interim) {
     async_http_request *r = (async_http_request *)user;
+    size_t loc_len = 0;
     async_http__trace(r, ASYNC_HTTP_TRACE_RECEIVED, p->head_buf, p->head_len);
-    if (!interim)
+    if (!interim) /* an empty Location leads nowhere: the 3xx is the answer (as curl and aiohttp) */
         r->_try.drop_body = (r->_client->config.max_redirects >= 0 ||
                              r->_client->config.max_redirects == ASYNC_HTTP_REDIRECTS_FAIL) &&
                             async_http__redirect_status(p->status) &&
-                            async_http_header_find(p->headers, p->header_count, "location", NULL) != NULL;
+                            async_http_header_find(p->headers, p->header_count, "location", &loc_len) && loc_len;
     return 0;
 }
 
@@ -5450,7 +5455,7 @@ static int async_http__follow(async_http_request *r) {
     const char *loc = async_http_header_find(r->_parser.headers, r->_parser.header_count, "location", &loc_len);
     async_http__url from, to;
     async_http__url_error e;
-    char *ref, *target;
+    char *ref, *target, *keep = NULL;
     int limit = c->config.max_redirects < 0 ? 0 : c->config.max_redirects;
     if (!r->_try.drop_body) return 0; /* the head decided (async_http__head): not one to follow */
     if (r->_redirects >= limit) {
@@ -5499,6 +5504,7 @@ static int async_http__follow(async_http_request *r) {
         r->_drop |= ASYNC_HTTP__DROP_BODY;
     }
     if (!async_http__same_origin(&from, &to)) r->_drop |= ASYNC_HTTP__DROP_AUTH;
+    else if (!to.userinfo) keep = r->_basic, r->_basic = NULL; /* the origin's credentials go on */
     r->_url = r->_url_owned = target;
     r->_attempts = 0;
     r->info.connected = r->info.tls_done = r->info.first_byte = 0; /* the next hop's own */
@@ -5508,8 +5514,10 @@ static int async_http__follow(async_http_request *r) {
     r->_body_cap = 0;
     r->response.body = NULL;
     r->response.body_len = 0;
-    if ((rc = async_http__parse_url(r)) != 0) return rc;
-    return 1;
+    rc = async_http__parse_url(r);
+    if (keep && !r->_basic) r->_basic = keep;
+    else async_http__alloc(c, keep, 0);
+    return rc ? rc : 1;
 }
 
 /* The request fails with err: its detail (the parser's reason and where,

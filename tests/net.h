@@ -579,6 +579,14 @@ NET_FN const captured *server_capture(server *s, int i) {
     return c;
 }
 
+/* Whether the server's i-th request has a header line starting with `line` (case as given). */
+NET_FN int has_line(server *s, int i, const char *line) {
+    const captured *c = server_capture(s, i);
+    char pat[256];
+    snprintf(pat, sizeof pat, "\r\n%s", line);
+    return c && c->head_len && memmem(c->bytes, c->head_len, pat, strlen(pat)) != NULL;
+}
+
 /* ------------------------------------------------------------------ */
 /* a temp dir served by child processes: nginx, python3                */
 

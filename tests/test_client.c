@@ -1057,7 +1057,8 @@ TEST(test_basic_auth_value) {
 }
 
 /* http://alice:s%40cret@host/ sends Basic credentials (percent-decoded), never the userinfo;
-   the user's own Authorization wins; across origins neither follows a redirect. */
+   the user's own Authorization wins; across origins neither follows a redirect (the new URL's
+   own do), within one they do; "bob@" is bob with an empty password. */
 TEST(test_request_url_credentials) {
     env e;
     server s, other;
@@ -1098,6 +1099,33 @@ TEST(test_request_url_credentials) {
     async_http_request_release(&r);
     CHECK_EQ(server_received(&other), 1);
     CHECK(server_capture(&other, 0) && !strstr(server_capture(&other, 0)->bytes, "Authorization"));
+
+    /* ... but the URL it goes to may carry its own, which it sends then */
+    snprintf(redirect, sizeof redirect, "HTTP/1.1 302 F\r\nLocation: http://b:pw@127.0.0.1:%d/o2\r\nContent-Length: 0\r\n\r\n",
+             other.port);
+    CHECK_EQ(start_desc(&e, &r, &d), 0);
+    async_http_request_release(&r);
+    CHECK(has_line(&other, 1, "Authorization: Basic Yjpwdw==")); /* b:pw */
+
+    /* within the origin, an absolute Location without credentials keeps the URL's (the
+       server's fifth answer is that redirect, the rest are OK) */
+    snprintf(redirect, sizeof redirect, "HTTP/1.1 302 F\r\nLocation: http://127.0.0.1:%d/abs\r\nContent-Length: 0\r\n\r\n",
+             s.port);
+    {
+        static const char *later[] = {OK_RESPONSE, OK_RESPONSE, OK_RESPONSE, OK_RESPONSE, NULL, OK_RESPONSE, NULL};
+        later[4] = redirect;
+        s.responses = later;
+    }
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    async_http_request_release(&r);
+    CHECK_EQ(server_received(&s), 6);
+    CHECK(has_line(&s, 5, "Authorization: Basic YWxpY2U6c0BjcmV0"));
+
+    /* a user name without a password: "bob:", the colon and an empty password (RFC 7617) */
+    snprintf(url, sizeof url, "http://bob@127.0.0.1:%d/n", s.port);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    async_http_request_release(&r);
+    CHECK(has_line(&s, 6, "Authorization: Basic Ym9iOg=="));
     env_close(&e);
     server_stop(&s);
     server_stop(&other);

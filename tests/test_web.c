@@ -22,14 +22,6 @@ static void request_line(server *s, int i, char *out, size_t n) {
     out[len] = 0;
 }
 
-/* Whether the server's i-th request has a header line starting with `line` (case as given). */
-static int has_line(server *s, int i, const char *line) {
-    const captured *c = server_capture(s, i);
-    char pat[256];
-    snprintf(pat, sizeof pat, "\r\n%s", line);
-    return c && c->head_len && memmem(c->bytes, c->head_len, pat, strlen(pat)) != NULL;
-}
-
 /* The body the server's i-th request carried. */
 static int body_is(server *s, int i, const char *body) {
     const captured *c = server_capture(s, i);
@@ -102,19 +94,19 @@ TEST(redirect_location_forms) {
         const char *location, *path;
     } forms[] = {
         {"next", "/a/b/next"},   {"../up", "/a/up"}, {"./here?x=1", "/a/b/here?x=1"},
-        {"?q=2", "/a/b/c?q=2"},  {"/abs#frag", "/abs"}, {"", "/a/b/c"},
+        {"?q=2", "/a/b/c?q=2"},  {"/abs#frag", "/abs"}, {"//127.0.0.1:%d/a/../n", "/n"},
     };
     size_t i;
     for (i = 0; i < sizeof forms / sizeof forms[0]; i++) {
         env e;
         server s;
         async_http_request r;
-        char redirect[256], url[96], line[128], want[128];
+        char redirect[256], url[96], line[128], want[128], location[64];
         const char *responses[3];
         server_start(&s, play_capture);
+        snprintf(location, sizeof location, forms[i].location, s.port); /* the port, where it has one */
         snprintf(redirect, sizeof redirect, "HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0\r\n\r\n",
-                 forms[i].location);
-        /* "" redirects to itself: the second answer is the end of it */
+                 location);
         responses[0] = redirect, responses[1] = DONE_RESPONSE, responses[2] = NULL;
         s.responses = responses;
         CHECK_EQ(env_init(&e, NULL), 0);
@@ -131,10 +123,11 @@ TEST(redirect_location_forms) {
     }
 }
 
-/* To another origin (an absolute URL, and a network-path reference): Authorization and
-   Cookie stay behind, other headers go on; within one origin they go on too. */
+/* To another origin (an absolute URL, and a network-path reference): Authorization, Cookie
+   and a user Host stay behind, other headers go on; within one origin they go on too. */
 TEST(redirect_across_origins_drops_credentials) {
-    static const char *const headers[] = {"Authorization: Bearer secret", "Cookie: id=1", "X-Keep: yes", NULL};
+    static const char *const headers[] = {"Authorization: Bearer secret", "Cookie: id=1", "X-Keep: yes",
+                                          "Host: a.example", NULL};
     env e;
     server a, b;
     async_http_request r;
@@ -160,11 +153,14 @@ TEST(redirect_across_origins_drops_credentials) {
     CHECK_EQ(r.response.history_len, 2);
     CHECK(has_line(&a, 1, "Authorization: Bearer secret")); /* /same: the same origin */
     CHECK(has_line(&a, 1, "Cookie: id=1"));
+    CHECK(has_line(&a, 1, "Host: a.example"));
     request_line(&b, 0, line, sizeof line);
     CHECK_STR(line, "GET /b HTTP/1.1");
     CHECK(!has_line(&b, 0, "Authorization:"));
     CHECK(!has_line(&b, 0, "Cookie:"));
     CHECK(has_line(&b, 0, "X-Keep: yes"));
+    snprintf(line, sizeof line, "Host: 127.0.0.1:%d", b.port); /* the user's Host names the first origin */
+    CHECK(has_line(&b, 0, line));
     async_http_request_release(&r);
 
     /* A network-path reference: the base's scheme, another authority. */
@@ -181,7 +177,8 @@ TEST(redirect_across_origins_drops_credentials) {
 }
 
 /* A loop ends in its own error after max_redirects; with none allowed, the 3xx is the answer
-   (or, asked for, an error at once); without Location, the 3xx is the answer too. */
+   (or, asked for, an error at once); without Location, or with an empty one, the 3xx is the
+   answer too. */
 TEST(redirect_loop_and_limits) {
     env e;
     server s;
@@ -236,6 +233,15 @@ TEST(redirect_loop_and_limits) {
     CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
     CHECK_EQ(r.response.status, 302);
     async_http_request_release(&r);
+    /* an empty Location leads nowhere either: a 307 to a POST is not sent again */
+    loop_responses[0] = "HTTP/1.1 307 T\r\nLocation: \r\nContent-Length: 0\r\n\r\n";
+    memset(&r, 0, sizeof r);
+    r.body = "x=1";
+    r.body_len = 3;
+    CHECK_EQ(fetch(&e.client, &r, "POST", url), 0);
+    CHECK_EQ(r.response.status, 307);
+    async_http_request_release(&r);
+    CHECK_EQ(server_received(&s), 2);
     env_close(&e);
     server_stop(&s);
 }
@@ -376,6 +382,8 @@ TEST(url_resolve_rfc3986) {
         {"./g/.", "http://a/b/c/g/"},      {"g/./h", "http://a/b/c/g/h"},    {"g/../h", "http://a/b/c/h"},
         {"g;x=1/./y", "http://a/b/c/g;x=1/y"}, {"g;x=1/../y", "http://a/b/c/y"}, {"g?y/./x", "http://a/b/c/g?y/./x"},
         {"g?y/../x", "http://a/b/c/g?y/../x"}, {"https://x/y", "https://x/y"},
+        /* the dots of an absolute or network-path reference go too (5.2.2: remove_dot_segments) */
+        {"//g/../x", "http://g/x"},        {"https://x/./y/../z?a/../b", "https://x/z?a/../b"}, {"http:g", "http:g"},
     };
     char out[128];
     size_t i;
