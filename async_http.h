@@ -745,7 +745,8 @@ typedef struct async_http_client_config {
     void (*trace)(void *user, async_http_request *req, int what, const char *text, size_t len);
     void *trace_user;
     size_t recv_buffer_size;     /* per connection; 0: 64 KiB (only what a response fills is touched) */
-    const char *user_agent;      /* NULL: "async_http.h"; "": no User-Agent header */
+    const char *user_agent;      /* NULL: "async_http.h"; "": no User-Agent header; a control
+                                    character in it: client_init fails, ASYNC_HTTP_EHEADER */
     /* Name lookups run on the io's worker pool: resolver (NULL:
        async_http_getaddrinfo) is called on a worker thread, may block, and
        fills up to max addresses in the order to try them (ports unset);
@@ -2966,6 +2967,8 @@ int async_http_client_init(async_http_client *c, async_io *io, const async_http_
     if (!cfg->recv_buffer_size) cfg->recv_buffer_size = 64 << 10;
     if (!cfg->user_agent) cfg->user_agent = "async_http.h";
     if (!cfg->alloc) cfg->alloc = async_http__default_alloc;
+    for (i = 0; cfg->user_agent[i]; i++) /* a CR or LF would end the header: another one after it */
+        if (!async_http__is_text((unsigned char)cfg->user_agent[i])) return ASYNC_HTTP_EHEADER;
     c->io = io;
     async_http_errors_register();
     c->_conns = (async_http__conn *)async_http__alloc(c, NULL, cfg->limit * sizeof *c->_conns);
@@ -3450,7 +3453,7 @@ static int async_http__host_lookup(async_http_client *c, int tls, const char *na
     int rc;
     for (i = 0; i < c->_nhosts; i++) {
         h = &c->_hosts[i];
-        if (h->port == port && h->tls == tls && strlen(h->name) == name_len && memcmp(h->name, name, name_len) == 0) {
+        if (h->port == port && h->tls == tls && async_http__ieq(h->name, strlen(h->name), name, name_len)) {
             *index = i;
             return 0;
         }
@@ -3782,10 +3785,15 @@ static int async_http__parse_url(async_http_request *r) {
    trust_env), unless no_proxy names it. */
 
 /* Whether no_proxy names the host: "*", a name or its domain (".x.org" or
-   "x.org" both match "a.x.org"), an IP, each with an optional ":port". */
+   "x.org" both match "a.x.org"), an IP (itself only, as curl), each with an
+   optional ":port". */
 static int async_http__no_proxy(const char *list, const char *name, size_t name_len, unsigned port) {
     const char *s = list, *e;
-    size_t len;
+    size_t len, i;
+    int v6 = memchr(name, ':', name_len) != NULL, ip = 1; /* an IP has no domains to match */
+    for (i = 0; i < name_len && ip; i++)
+        ip = name[i] == '.' || name[i] == ':' ||
+             (v6 ? async_http__hex((unsigned char)name[i]) >= 0 : name[i] >= '0' && name[i] <= '9');
     while (s && async_http__list_next(&s, list + strlen(list), &e, &len)) {
         const char *colon = (const char *)memchr(e, ':', len);
         size_t n = colon && !memchr(colon + 1, ':', len - (size_t)(colon + 1 - e)) ? (size_t)(colon - e) : len;
@@ -3794,7 +3802,8 @@ static int async_http__no_proxy(const char *list, const char *name, size_t name_
         if (n && *e == '.') e++, n--;
         if (!n) continue;
         if (async_http__ieq(name, name_len, e, n)) return 1;
-        if (name_len > n && name[name_len - n - 1] == '.' && async_http__ieq(name + name_len - n, n, e, n)) return 1;
+        if (!ip && name_len > n && name[name_len - n - 1] == '.' && async_http__ieq(name + name_len - n, n, e, n))
+            return 1;
     }
     return 0;
 }

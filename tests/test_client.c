@@ -177,7 +177,8 @@ TEST(test_request_bytes_with_body) {
     server_stop(&s);
 }
 
-/* An empty configured User-Agent sends none (curl -H "User-Agent:"). */
+/* An empty configured User-Agent sends none (curl -H "User-Agent:"); one with a CR or LF
+   makes no client. */
 TEST(test_request_without_user_agent) {
     env e;
     server s;
@@ -197,6 +198,9 @@ TEST(test_request_without_user_agent) {
     CHECK_SENT(server_capture(&s, 0), want);
     env_close(&e);
     server_stop(&s);
+    /* one that would end the header and start another is refused */
+    cfg.user_agent = "evil\r\nX-Injected: 1";
+    CHECK_EQ(async_http_client_init(&e.client, &e.io, &cfg), ASYNC_HTTP_EHEADER);
 }
 
 /* An empty POST and an empty PUT say Content-Length: 0 (a server may otherwise wait for a

@@ -488,6 +488,30 @@ static int ticker_run(async_task *t) {
     ASYNC_END(t);
 }
 
+/* Names are the same in any case (RFC 3986 3.2.2): one host, one lookup, one connection. */
+TEST(host_names_case_insensitive) {
+    static fake_dns d;
+    env e;
+    server s;
+    async_http_request r;
+    char url[96];
+    const char *names[] = {"name.test", "Name.TEST", "NAME.test"};
+    int i;
+    fake_init(&d, 0, "127.0.0.1", NULL);
+    server_start(&s, play_capture);
+    CHECK_EQ(dns_env(&e, &d, 0, 0), 0);
+    for (i = 0; i < 3; i++) {
+        snprintf(url, sizeof url, "http://%s:%d/", names[i], s.port);
+        CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+        async_http_request_release(&r);
+    }
+    CHECK_EQ(lookups(&e), 1);
+    CHECK_EQ(fake_calls(&d), 1);
+    CHECK_EQ(client_connects(&e.client), 1);
+    env_close(&e);
+    server_stop(&s);
+}
+
 /* A lookup that hangs blocks nothing: a 50 ms timer fires when due (a stall clock: the
    lookup is the stall), a request to an IP literal is served meanwhile, and the looked-up
    request waits for its lookup and then goes on. */
@@ -855,6 +879,30 @@ TEST(proxy_host_table_and_long_host) {
     env_close(&e);
     server_stop(&proxy);
     server_stop(&origin);
+}
+
+/* no_proxy's entries as curl reads them: "*", a name and its subdomains (with or without the
+   leading dot), an IP only itself (no "domain" of an address), an optional port. */
+TEST(no_proxy_matching) {
+    static const struct {
+        const char *list, *name;
+        unsigned port;
+        int direct;
+    } cases[] = {
+        {"*", "any.host", 80, 1},           {"example.org", "example.org", 80, 1},
+        {"example.org", "a.example.org", 80, 1}, {".example.org", "a.b.example.org", 443, 1},
+        {"example.org", "badexample.org", 80, 0}, {"EXAMPLE.org", "www.Example.ORG", 80, 1},
+        {"127.0.0.1", "127.0.0.1", 80, 1},   {"0.0.1", "127.0.0.1", 80, 0},
+        {".0.0.1", "127.0.0.1", 80, 0},      {"::1", "::1", 80, 1},
+        {"1", "fe80::1", 80, 0},             {"x.org:8080", "x.org", 8080, 1},
+        {"x.org:8080", "x.org", 80, 0},      {"a.org, b.org ,c.org", "c.org", 80, 1},
+    };
+    size_t i;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int got = async_http__no_proxy(cases[i].list, cases[i].name, strlen(cases[i].name), cases[i].port);
+        if (got != cases[i].direct) fprintf(stderr, "  no_proxy \"%s\", %s: %d\n", cases[i].list, cases[i].name, got);
+        CHECK_EQ(got, cases[i].direct);
+    }
 }
 
 /* httpoxy: in a CGI program (REQUEST_METHOD set) HTTP_PROXY is the client's own Proxy
@@ -1418,6 +1466,7 @@ int main(void) {
     RUN(url_errors_say_what_and_where);
     RUN(url_resolve_rfc3986);
     RUN(lookup_off_the_loop);
+    RUN(host_names_case_insensitive);
     RUN(lookup_shared_and_cached);
     RUN(lookup_counts_against_connect_timeout);
     RUN(dial_next_address_when_refused);
@@ -1426,6 +1475,7 @@ int main(void) {
     RUN(dial_past_three_dead_addresses);
     RUN(proxy_http_absolute_form);
     RUN(proxy_tinyproxy_http_https_no_proxy);
+    RUN(no_proxy_matching);
     RUN(proxy_refuses_connect);
     RUN(proxy_host_table_and_long_host);
     RUN(proxy_env_httpoxy);
