@@ -861,6 +861,10 @@ typedef struct async_http_response {
     size_t reason_len;
     async_http_header *headers;
     size_t header_count;
+    /* A chunked body's trailer fields (RFC 9112 7.1.2): apart, never merged
+       into the headers (RFC 9110 6.5.1). */
+    async_http_header *trailers;
+    size_t trailer_count;
     char *body; /* NUL-terminated for convenience (not counted in body_len) */
     size_t body_len;
 } async_http_response;
@@ -5434,7 +5438,9 @@ static void async_http__finish_response(async_http_request *r) {
     resp->reason = r->_parser.reason;
     resp->reason_len = r->_parser.reason_len;
     resp->headers = r->_parser.headers;
-    resp->header_count = r->_parser.header_count;
+    resp->header_count = r->_parser.trailer_start;
+    resp->trailers = r->_parser.headers + r->_parser.trailer_start;
+    resp->trailer_count = r->_parser.header_count - r->_parser.trailer_start;
     if (!resp->body) resp->body = (char *)"";
     else resp->body[resp->body_len] = 0;
 }
@@ -5461,7 +5467,7 @@ static int async_http__follow(async_http_request *r) {
     async_http_client *c = r->_client;
     int status = r->_parser.status, rc;
     size_t loc_len, n;
-    const char *loc = async_http_header_find(r->_parser.headers, r->_parser.header_count, "location", &loc_len);
+    const char *loc = async_http_header_find(r->_parser.headers, r->_parser.trailer_start, "location", &loc_len);
     async_http__url from, to;
     async_http__url_error e;
     char *ref, *target, *keep = NULL;

@@ -898,8 +898,8 @@ TEST(test_request_user_host_replaces_ours) {
     server_stop(&s);
 }
 
-/* async_http_request_head after the end: the answer's head, without the trailer fields that
-   came after its body. */
+/* async_http_request_head after the end, and the response: the answer's head, without the
+   trailer fields that came after its body (those are response.trailers). */
 TEST(test_request_head_leaves_out_trailers) {
     env e;
     server s;
@@ -922,6 +922,11 @@ TEST(test_request_head_leaves_out_trailers) {
     CHECK_EQ(count, 2);
     CHECK(h && h[1].value_len == 1 && h[1].value[0] == '1');
     CHECK(!async_http_header_find(h, count, "x-trailer", NULL));
+    /* the response keeps them apart too: a trailer is never taken for a header */
+    CHECK_EQ(r.response.header_count, 2);
+    CHECK(!async_http_response_header(&r.response, "x-trailer", NULL));
+    CHECK_EQ(r.response.trailer_count, 1);
+    CHECK(async_http_header_find(r.response.trailers, r.response.trailer_count, "x-trailer", NULL) != NULL);
     async_http_request_release(&r);
     env_close(&e);
     server_stop(&s);
