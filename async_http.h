@@ -907,6 +907,8 @@ typedef struct async_http__attempt {
     int tunnel;        /* through a proxy: 1 CONNECT going out, 2 its answer coming, 3 done */
     int drop_body;     /* a redirect to follow (its head said so): its body is read, not kept */
     int built;         /* the request bytes are in the send buffer */
+    int sending;       /* the send was the last step (its error is the send's) */
+    int send_error;    /* the send failed, the peer gone: its answer may be in the socket still */
     int done;          /* the response is complete */
     int dialed;        /* the dials (the request's cold part) were set up */
     size_t sent, send_len, head_len;
@@ -5317,6 +5319,7 @@ static async_future *async_http__send_step(async_http_request *r) {
         async_http__trace(r, ASYNC_HTTP_TRACE_SENT, k->sbuf, r->_try.head_len);
     }
     r->_try.phase = ASYNC_HTTP__PHASE_OTHER;
+    r->_try.sending = 1;
     return async_stream_send(&k->s, k->sbuf, r->_try.send_len, &r->_try.sent, &r->_err);
 }
 
@@ -5355,6 +5358,16 @@ static int async_http__received(async_http_request *r, const char *data, size_t 
 
 static async_future *async_http__recv_step(async_http_request *r) {
     async_http_client *c = r->_client;
+    if (r->_try.sending && (r->_err == -EPIPE || r->_err == -ECONNRESET)) {
+        /* A server that answers early (a 413 to a long upload) and closes
+           makes the send fail; its answer is read all the same, as curl
+           and aiohttp do (RFC 9112 9.5). */
+        r->_try.send_error = r->_err;
+        r->_err = 0;
+        /* Nothing more goes out: should the peer still be there, it sees the end and stops waiting. */
+        shutdown(async_http__conn_of(r)->s.fd, SHUT_WR);
+    }
+    r->_try.sending = 0;
     while (!r->_err && !r->_try.done) {
         async_http__conn *k = async_http__conn_of(r);
         size_t n = 0;
@@ -5364,6 +5377,10 @@ static async_future *async_http__recv_step(async_http_request *r) {
             return async_http__timed(r, f, c->config.timeout_sock_read);
         }
         if (!r->_err) r->_err = async_http__received(r, k->rbuf, n);
+    }
+    if (r->_try.send_error) {
+        r->_parser.keep_alive = 0; /* the connection is broken */
+        if (r->_err && !r->_try.got_bytes) r->_err = r->_try.send_error; /* no answer: the send's failure */
     }
     return NULL;
 }

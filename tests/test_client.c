@@ -729,6 +729,49 @@ TEST(test_reused_connection_closed_mid_response) {
     cut_short_on_reuse('C', ASYNC_HTTP_ECLOSED, "connection closed before the end of the body");
 }
 
+/* Answers as soon as a request's head is in (a 413, its body unread), waits until the
+   client's kernel has the answer, and resets: the client's send fails midway. */
+static void play_answer_early(server *s, int fd, int index) {
+    char buf[4096];
+    size_t len = 0;
+    ssize_t n;
+    (void)index;
+    while (len < sizeof buf - 1 && (n = recv(fd, buf + len, sizeof buf - 1 - len, 0)) > 0) {
+        buf[len += (size_t)n] = 0;
+        if (strstr(buf, "\r\n\r\n")) break;
+    }
+    send_str(fd, s->response);
+    wait_sent(fd, 2000);
+    reset_connection(fd);
+}
+
+/* A server that answers a long upload early and hangs up: the answer is the response (as curl
+   and aiohttp read it), not the reset the send ran into; the connection is not kept. */
+TEST(test_early_answer_to_an_upload) {
+    enum { BODY = 32 << 20 };
+    env e;
+    server s;
+    async_http_request r;
+    char url[64];
+    char *body = (char *)calloc(BODY, 1);
+    server_start(&s, play_answer_early);
+    s.response = "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big!";
+    CHECK_EQ(env_init_quick(&e, NULL), 0);
+    url_of(url, sizeof url, &s, "/upload");
+    memset(&r, 0, sizeof r);
+    r.body = body;
+    r.body_len = BODY;
+    CHECK_EQ(fetch(&e.client, &r, "POST", url), 0);
+    CHECK_EQ(r.response.status, 413);
+    CHECK(r.response.body_len == 8 && !memcmp(r.response.body, "too big!", 8));
+    async_http_request_release(&r);
+    CHECK_EQ(client_stats(&e.client).idle, 0);
+    CHECK(client_settled(&e.client));
+    env_close(&e);
+    server_stop(&s);
+    free(body);
+}
+
 /* Bytes after a complete response, in the same read: the stream is off, the connection is
    not pooled. Two requests, two connections. */
 TEST(test_extra_bytes_retire_the_connection) {
@@ -1159,6 +1202,7 @@ int main(void) {
     RUN(test_queue_walks_past_a_host_at_its_limit);
     RUN(test_reused_connection_reset_mid_response);
     RUN(test_reused_connection_closed_mid_response);
+    RUN(test_early_answer_to_an_upload);
     RUN(test_extra_bytes_retire_the_connection);
     RUN(test_request_refuses_what_would_split_it);
     RUN(test_request_framing_is_the_clients);
