@@ -722,6 +722,9 @@ typedef struct async_http_client_config {
     async_time timeout_total;    /* whole request, pool wait included; 0: 300 s; ASYNC_NO_TIMEOUT: none */
     async_time timeout_connect;  /* the lookup, connect and TLS handshake; 0: 30 s; ASYNC_NO_TIMEOUT: none */
     async_time timeout_sock_read;/* each read; 0 or ASYNC_NO_TIMEOUT: none */
+    async_time keepalive_timeout;/* an idle connection is not used, and closed, after this (when a
+                                    connection is next asked for); 0: 15 s (aiohttp's);
+                                    ASYNC_NO_TIMEOUT: kept until the server closes it */
     size_t max_body_size;        /* a stored body; 0: 64 MiB (a streamed one, on_body, has no limit) */
     size_t max_header_bytes;     /* status line + headers; 0: 16 KiB */
     size_t max_headers;          /* 0: 100 */
@@ -2843,6 +2846,7 @@ struct async_http__conn {
     async_waiter watch;     /* idle or closing: woken when its receive ends */
     async_future *watched;  /* the future it waits on, NULL: none */
     async_http__conn *next, *prev;   /* the free list, or its host's idle list */
+    async_time idle_since;           /* when it went into the pool */
     async_http__conn *newer, *older; /* every idle connection, the newest first */
 };
 
@@ -2964,6 +2968,7 @@ int async_http_client_init(async_http_client *c, async_io *io, const async_http_
     if (!cfg->limit) cfg->limit = 100;
     if (!cfg->timeout_total) cfg->timeout_total = ASYNC_SEC(300);
     if (!cfg->timeout_connect) cfg->timeout_connect = ASYNC_SEC(30); /* aiohttp's sock_connect */
+    if (!cfg->keepalive_timeout) cfg->keepalive_timeout = ASYNC_SEC(15);
     if (!cfg->max_redirects) cfg->max_redirects = 10;
     if (!cfg->dns_cache_ttl) cfg->dns_cache_ttl = ASYNC_SEC(10);
     if (!cfg->resolver) cfg->resolver = async_http_getaddrinfo;
@@ -3088,6 +3093,7 @@ static void async_http__watch_on(async_http__conn *k, async_future *f) {
 static void async_http__idle_push(async_http_client *c, async_http__conn *k) {
     async_http__host *h = &c->_hosts[k->host];
     k->state = ASYNC_HTTP__IDLE;
+    k->idle_since = async_loop_time(c->io->loop);
     k->prev = NULL;
     k->next = h->idle;
     if (h->idle) h->idle->prev = k;
@@ -3163,6 +3169,21 @@ static void async_http__watch_woken(async_waiter *w, async_future *done) {
     async_http__serve_waiters(c);
 }
 
+/* Idle connections are closed after keepalive_timeout, oldest first
+   (aiohttp's keepalive_timeout): a server or a NAT that forgot one silently
+   would otherwise stall the request that takes it until a timeout. Looked
+   at whenever a connection is asked for, not by a timer of its own: idle
+   connections never keep the loop waiting (the deadlock rule). */
+static void async_http__expire_idle(async_http_client *c) {
+    async_time now = async_loop_time(c->io->loop);
+    async_http__conn *k;
+    if (c->config.keepalive_timeout == ASYNC_NO_TIMEOUT) return;
+    while ((k = c->_idle_oldest) != NULL && now - k->idle_since >= c->config.keepalive_timeout) {
+        async_http__idle_remove(c, k);
+        async_http__retire(c, k);
+    }
+}
+
 /* A connection for the request, in O(1): the host's most recently used
    idle one (if it is still clean), else a free slot, else the slot of the
    longest idle connection to another host (closed; if that takes a loop
@@ -3175,6 +3196,7 @@ static int async_http__idempotent(const char *m);
 static long async_http__pick(async_http_client *c, async_http_request *r, int queued) {
     async_http__conn *k;
     size_t host = r->_host;
+    async_http__expire_idle(c);
     if (!async_http__host_may_open(c, host)) return -1;
     while (r->_attempts == 0 && (k = c->_hosts[host].idle) != NULL) {
         async_http__idle_remove(c, k);

@@ -424,6 +424,36 @@ TEST(test_deadlock_seen_with_idle_connections) {
     server_stop(&s);
 }
 
+/* An idle connection is used up to keepalive_timeout after its last answer, not after: the
+   next request opens a new one, and the old one is closed (on a stall clock the test moves). */
+TEST(test_keepalive_timeout) {
+    env e;
+    server s;
+    async_http_request r;
+    async_http_client_config cfg;
+    char url[64];
+    server_start(&s, play_ok);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.keepalive_timeout = ASYNC_SEC(5);
+    CHECK_EQ(env_init_stalling(&e, &cfg), 0);
+    url_of(url, sizeof url, &s, "/");
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    async_http_request_release(&r);
+    e.stall.now += ASYNC_SEC(5) - 1;
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    async_http_request_release(&r);
+    CHECK_EQ(client_connects(&e.client), 1);
+    e.stall.now += ASYNC_SEC(5);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    async_http_request_release(&r);
+    CHECK_EQ(client_connects(&e.client), 2);
+    CHECK_EQ(client_stats(&e.client).idle, 1);
+    WAIT_UNTIL(server_open(&s) == 1, 2000);
+    CHECK_EQ(server_open(&s), 1); /* the expired one was closed */
+    env_close(&e);
+    server_stop(&s);
+}
+
 /* One slot, two hosts: each request closes the other host's idle
    connection (its receive withdrawn first, which on io_uring takes a loop
    turn) and takes the slot; at once too, all queued; nothing is left open. */
@@ -1197,6 +1227,7 @@ int main(void) {
     RUN(test_idle_close_seen_without_a_request);
     RUN(test_client_close_ends_idle_watches);
     RUN(test_deadlock_seen_with_idle_connections);
+    RUN(test_keepalive_timeout);
     RUN(test_one_slot_two_hosts);
     RUN(test_idempotent_retry);
     RUN(test_no_retry_for_post);
