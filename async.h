@@ -168,8 +168,12 @@
    100 ms), and the timers of each level's next block move a few per loop
    turn ahead of time, so no turn moves a crowd and 100,000 timers fire
    within microseconds of their deadlines. With ASYNC_TIME32, a radix heap
-   of 33 lists (a small loop). Timers with equal deadlines fire in no
-   particular order.
+   of 33 lists (a small loop). Timers started due (a delay <= 0) fire at
+   the next turn, in the order they were started (one started so from a
+   timer's wake, a tick on: not in the pass that fires it). With
+   ASYNC_TIME32 all timers with equal deadlines fire in the order they were
+   started; in the wheel the others in no particular order. ASYNC_YIELD is
+   the cheaper fair yield (asyncio's sleep(0)).
 
    TIME
    ====
@@ -282,7 +286,7 @@
    Cortex-M4 with ASYNC_TIME32: async_loop 220 bytes (216 with NDEBUG),
    async_task 36, async_timer 36, async_future 20, async_trigger 40. Code
    (-Os, -ffunction-sections, --gc-sections): a small program's share (the
-   loop, tasks, sleeps, a gather) about 2.5 KB, all of async.h 5.7 KB
+   loop, tasks, sleeps, a gather) about 2.7 KB, all of async.h 5.7 KB
    (`make embedded` prints them). A task is
    one cache line: give an array of many tasks 64-byte alignment
    (posix_memalign) and a million of them run about twice as fast. The loop
@@ -379,10 +383,14 @@ typedef int32_t async_time;
 #ifndef ASYNC_TICK_HZ
 #define ASYNC_TICK_HZ 1000
 #endif
-#define ASYNC_NS(n) ((async_time)((int64_t)(n) * ASYNC_TICK_HZ / 1000000000))
-#define ASYNC_US(n) ((async_time)((int64_t)(n) * ASYNC_TICK_HZ / 1000000))
-#define ASYNC_MS(n) ((async_time)((int64_t)(n) * ASYNC_TICK_HZ / 1000))
-#define ASYNC_SEC(n) ((async_time)((int64_t)(n) * ASYNC_TICK_HZ))
+/* Saturated, not wrapped (a long delay is then cut to ASYNC_MAX_DELAY);
+   n is evaluated more than once. */
+#define ASYNC__TICKS(v) \
+    ((v) >= INT32_MAX ? (async_time)(INT32_MAX - 1) : (v) < INT32_MIN ? (async_time)INT32_MIN : (async_time)(v))
+#define ASYNC_NS(n) ASYNC__TICKS((int64_t)(n) * ASYNC_TICK_HZ / 1000000000)
+#define ASYNC_US(n) ASYNC__TICKS((int64_t)(n) * ASYNC_TICK_HZ / 1000000)
+#define ASYNC_MS(n) ASYNC__TICKS((int64_t)(n) * ASYNC_TICK_HZ / 1000)
+#define ASYNC_SEC(n) ASYNC__TICKS((int64_t)(n) * ASYNC_TICK_HZ)
 #define ASYNC_NO_TIMEOUT ((async_time)INT32_MAX)
 #define ASYNC_MAX_DELAY ((async_time)1 << 30)
 #else
@@ -545,6 +553,7 @@ struct async_loop {
     async_waiter *soon_head, *soon_tail;   /* callbacks run before the next turn's tasks */
     async_trigger *triggers;               /* interrupt sources */
     volatile unsigned char signalled;      /* a trigger fired (async_trigger_fire) */
+    unsigned char firing;                  /* in async__fire_timers */
     int virtual_time;
     size_t ntimers;
     async_time now;
@@ -597,7 +606,7 @@ struct async_timer {
     async_timer *next, **pprev; /* in a list of the loop's timer structure */
     async_loop *loop;
 };
-/* Start (restart) a timer `delay` from now (<= 0: due this turn); returns its future. */
+/* Start (restart) a timer `delay` from now (<= 0: due at the next turn); returns its future. */
 async_future *async_sleep(async_loop *loop, async_timer *timer, async_time delay);
 async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_time deadline);
 void async_timer_stop(async_timer *timer); /* a running timer ends cancelled */
@@ -806,6 +815,7 @@ int async_queue_get_nowait(async_queue *q, intptr_t *item); /* 0 or ASYNC_EEMPTY
    take it first: the macros below try again). */
 async_future *async_queue_wait_item(async_queue *q, async_future *slot);
 async_future *async_queue_wait_room(async_queue *q, async_future *slot);
+/* ASYNC_QUEUE_PUT evaluates item at each try: give it a value without side effects. */
 #define ASYNC_QUEUE_PUT(t, q, item, slot)                                            \
     while (async_queue_put_nowait((q), (item)) != 0) ASYNC_AWAIT(t, async_queue_wait_room((q), (slot)))
 #define ASYNC_QUEUE_GET(t, q, lvalue, slot)                                          \
@@ -1331,13 +1341,15 @@ static void async__run_task(async_task *t) {
 
 /* ---- clock ---- */
 #ifdef ASYNC__POSIX_CLOCK
+/* Ticks of a timespec: nsec * hz / 1e9, not nsec / (1e9 / hz), which overshoots
+   hz within a second (and steps back at the next) when hz does not divide 1e9. */
+#define ASYNC__CLOCK_TICKS(sec, nsec, hz) ((uint64_t)(sec) * (hz) + (uint64_t)(nsec) * (hz) / 1000000000)
 static async_time async__posix_clock(void *user) {
     struct timespec ts;
     (void)user;
     clock_gettime(CLOCK_MONOTONIC, &ts);
 #ifdef ASYNC_TIME32
-    return (async_time)(uint32_t)((uint64_t)ts.tv_sec * ASYNC_TICK_HZ +
-                                  (uint64_t)ts.tv_nsec / (1000000000 / ASYNC_TICK_HZ));
+    return (async_time)(uint32_t)ASYNC__CLOCK_TICKS(ts.tv_sec, ts.tv_nsec, ASYNC_TICK_HZ);
 #else
     return (async_time)ts.tv_sec * 1000000000 + ts.tv_nsec;
 #endif
@@ -1406,6 +1418,19 @@ static void async__list_unlink(async_timer *t) {
     if (t->next) t->next->pprev = t->pprev;
 }
 
+/* Fire the timers of the floor's list, all due, from a list of their own,
+   turned round (a list has its newest at the head): those started due
+   fire in the order they were started. */
+static void async__timer_complete(async_loop *loop, async_timer *t);
+static void async__fire_due(async_loop *loop, async_timer **list) {
+    async_timer *due = NULL, *t;
+    while ((t = *list) != NULL) {
+        async__list_unlink(t);
+        async__list_push(&due, t);
+    }
+    while ((t = due) != NULL) async__timer_complete(loop, t);
+}
+
 #ifdef ASYNC_TIME32
 /* ---- timers, 32-bit ticks: a radix heap ----
    Bucket b > 0 holds the deadlines whose highest bit differing from the
@@ -1451,16 +1476,12 @@ static int async__lowest_bucket(const async_loop *loop, async_time *start) {
 /* Fire every timer due by now; 1 and the next deadline (a lower bound)
    if timers are left. When bucket 0 runs dry and the lowest bucket's range has begun, the floor moves to that range's start and its
    timers spread over the lower buckets. */
-static void async__timer_complete(async_loop *loop, async_timer *t);
-static int async__fire_timers(async_loop *loop, async_time *next) {
+static int async__fire(async_loop *loop, async_time *next) {
     for (;;) {
-        async_timer *t = loop->buckets[0], *list;
+        async_timer *t, *list, *rev;
         async_time start = 0;
         int b;
-        if (t) {
-            async__timer_complete(loop, t);
-            continue;
-        }
+        async__fire_due(loop, &loop->buckets[0]);
         b = async__lowest_bucket(loop, &start);
         *next = start;
         if (!b || ASYNC_TIME_BEFORE(loop->now, start)) return b != 0;
@@ -1468,11 +1489,19 @@ static int async__fire_timers(async_loop *loop, async_time *next) {
         loop->buckets[b] = NULL;
         loop->nonempty &= ~((uint32_t)1 << (b - 1));
         loop->timer_floor = start;
-        while (list) {
+        /* oldest first (a list has its newest at the head): each list they
+           go to has its newest at the head too, and equal deadlines fire
+           in the order they were started */
+        for (rev = NULL; list; list = t) {
             t = list->next;
+            list->next = rev;
+            rev = list;
+        }
+        while (rev) {
+            t = rev->next;
             ASYNC__ON_TIMER_MOVE(loop);
-            async__timer_place(loop, list);
-            list = t;
+            async__timer_place(loop, rev);
+            rev = t;
         }
     }
 }
@@ -1601,14 +1630,12 @@ static void async__floor_to(async_loop *loop, async_time to) {
     }
 }
 
-static void async__timer_complete(async_loop *loop, async_timer *t);
 /* Fire every timer due by now, moving the floor from one due slot to the
    next; 1 and the next deadline (or a lower bound) if timers are left. */
-static int async__fire_timers(async_loop *loop, async_time *next) {
+static int async__fire(async_loop *loop, async_time *next) {
     for (;;) {
-        async_timer *t;
-        while ((t = loop->slots[0][(unsigned)loop->timer_floor & (ASYNC__WHEEL_SLOTS - 1)]) != NULL)
-            async__timer_complete(loop, t); /* all due at the floor: level 0 slots are exact */
+        /* all due at the floor: level 0 slots are exact */
+        async__fire_due(loop, &loop->slots[0][(unsigned)loop->timer_floor & (ASYNC__WHEEL_SLOTS - 1)]);
         if (!async__next_deadline(loop, next)) return 0;
         if (*next > loop->now) return 1;
         async__floor_to(loop, *next);
@@ -1638,6 +1665,15 @@ static async_timer *async__any_timer(const async_loop *loop) {
     return loop->slots[level][ASYNC__CTZ32(loop->used[level])];
 }
 #endif
+
+/* While timers fire, one started due is set a tick on (async_timer_start_at). */
+static int async__fire_timers(async_loop *loop, async_time *next) {
+    int more;
+    loop->firing = 1;
+    more = async__fire(loop, next);
+    loop->firing = 0;
+    return more;
+}
 
 static void async__heap_remove(async_loop *loop, async_timer *t) {
     async__timer_unplace(loop, t);
@@ -1674,8 +1710,19 @@ async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_t
         loop->pending = 0;
 #endif
     }
-    /* a deadline already past is due at the floor, which is never after now */
-    timer->deadline = ASYNC_TIME_BEFORE(loop->timer_floor, deadline) ? deadline : loop->timer_floor;
+#ifdef ASYNC_TIME32
+    /* Cut as a delay is: further on it might pass for the past (it is
+       compared with the floor, which may lag now). */
+    if (ASYNC_TIME_DIFF(deadline, loop->now) > ASYNC_MAX_DELAY) deadline = ASYNC_TIME_ADD(loop->now, ASYNC_MAX_DELAY);
+#endif
+    /* A deadline due already waits at the floor (never after now): in the
+       list the next pass fires first, in the order of starting. Started
+       while timers fire (by a waiter's wake) it is a tick on: the next
+       turn's, as asyncio's call_later(0) from a callback, or a timer re-armed
+       with delay 0 there would keep the pass going forever. */
+    if (!ASYNC_TIME_BEFORE(loop->now, deadline))
+        deadline = loop->firing ? ASYNC_TIME_ADD(loop->now, 1) : loop->timer_floor;
+    timer->deadline = deadline;
     timer->loop = loop;
     timer->future.flags |= ASYNC__ARMED;
     loop->ntimers++;
@@ -2420,8 +2467,8 @@ void async_deadline_start_at(async_loop *loop, async_deadline *d, async_task *ta
 void async_deadline_start(async_loop *loop, async_deadline *d, async_task *task, async_time timeout) {
     async_time now = async_loop_time(task->loop), when;
     if (timeout == ASYNC_NO_TIMEOUT) when = ASYNC_NO_TIMEOUT;
-    else if (timeout <= 0) when = now;
-    else if ((when = async__after(now, timeout)) == ASYNC_NO_TIMEOUT) when = ASYNC_NO_TIMEOUT - 1; /* a real time, not "none" */
+    /* timeout <= 0: now (async__after); a real time, not "none", also when now reads ASYNC_NO_TIMEOUT */
+    else if ((when = async__after(now, timeout)) == ASYNC_NO_TIMEOUT) when = ASYNC_NO_TIMEOUT - 1;
     async_deadline_start_at(loop, d, task, when);
 }
 

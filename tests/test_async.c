@@ -2428,6 +2428,239 @@ TEST(test_clock_wraps) {
 #endif
 }
 
+/* ================= timer edges ================= */
+
+/* A waiter that re-arms its timer with delay 0 from its wake, as a
+   callback-driven poll would (asyncio's call_later(0) from a callback). */
+static long rearm_wakes;
+static async_loop *rearm_loop;
+static async_timer rearm_timer;
+static void rearm_wake(async_waiter *w, async_future *f) {
+    if (f->state != ASYNC_FULFILLED) return;
+    /* capped: without the fix, the one firing pass never ended */
+    if (++rearm_wakes < 1000) async_future_add_waiter(async_sleep(rearm_loop, &rearm_timer, 0), w);
+}
+
+/* ... fires a tick on, at the next turn, not again and again in the pass
+   that fires it: the loop goes on, and a task's 3-tick sleep ends. */
+TEST(test_timer_rearmed_due_from_its_wake) {
+    async_loop loop;
+    async_waiter w;
+    tiny_sleeper y;
+    virtual_loop(&loop);
+    rearm_loop = &loop, rearm_wakes = 0;
+    memset(&rearm_timer, 0, sizeof rearm_timer);
+    memset(&w, 0, sizeof w);
+    w.wake = rearm_wake;
+    async_future_add_waiter(async_sleep(&loop, &rearm_timer, 0), &w);
+    memset(&y, 0, sizeof y);
+    y.delay = 3; /* ticks */
+    async_create_task(&loop, &y.task, tiny_sleeper_run);
+    CHECK_EQ(async_run(&loop, &y.task.future), 0);
+    CHECK_EQ(async_now(&loop), 3);
+    CHECK(rearm_wakes >= 3 && rearm_wakes <= 4); /* one a tick (999 at once without the fix) */
+    async_timer_stop(&rearm_timer);
+    CHECK_EQ(async_loop_timers(&loop), 0);
+}
+
+/* async_sleep(t, 0) from tasks that take turns: the timers fire in the
+   order they were started (asyncio's sleep(0)), also when the timer floor
+   lags the clock (a far timer, time that passed without a turn). */
+typedef struct napper {
+    async_task task;
+    async_timer nap;
+    char *log;
+    int *nlog, id, i;
+} napper;
+
+static int napper_run(async_task *t) {
+    napper *n = (napper *)t;
+    ASYNC_BEGIN(t);
+    for (n->i = 0; n->i < 3; n->i++) {
+        n->log[(*n->nlog)++] = (char)('A' + n->id);
+        ASYNC_AWAIT(t, async_sleep(t->loop, &n->nap, n->i == 1 ? -5 : 0)); /* a deadline past too */
+    }
+    ASYNC_END(t);
+}
+
+TEST(test_sleep_zero_is_fifo) {
+    static const async_time lag[] = {0, 1, 12345, 777777};
+    size_t k;
+    for (k = 0; k < sizeof lag / sizeof lag[0]; k++) {
+        async_loop loop;
+        napper n[3];
+        async_future *fs[3];
+        async_link links[3];
+        async_gather_op g;
+        async_timer far;
+        char log[10];
+        int nlog = 0, i;
+        mcu_loop(&loop, 1000);
+        memset(&far, 0, sizeof far);
+        async_sleep(&loop, &far, ASYNC_SEC(1)); /* keeps the floor where it is */
+        mcu_ticks += (uint32_t)lag[k];
+        for (i = 0; i < 3; i++) {
+            memset(&n[i], 0, sizeof n[i]);
+            n[i].id = i, n[i].log = log, n[i].nlog = &nlog;
+            fs[i] = async_create_task(&loop, &n[i].task, napper_run);
+        }
+        CHECK_EQ(async_run(&loop, async_gather(&g, fs, links, 3, 0)), 0);
+        log[nlog] = 0;
+        CHECK_STR(log, "ABCABCABC");
+        CHECK(async_timer_armed(&far));
+        async_timer_stop(&far);
+    }
+}
+
+/* With ASYNC_TIME32, timers with equal deadlines fire in the order they
+   were started (a restart counts as a start), wherever the timer floor
+   stood when each was started. */
+#ifdef ASYNC_TIME32
+typedef struct fifo_timer {
+    async_timer timer;
+    async_waiter w;
+    int seq;
+} fifo_timer;
+static int fifo_fired[64], nfifo_fired;
+static void fifo_wake(async_waiter *w, async_future *f) {
+    if (f->state == ASYNC_FULFILLED) fifo_fired[nfifo_fired++] = ASYNC__CONTAINER(w, fifo_timer, w)->seq;
+}
+#endif
+
+TEST(test_time32_equal_deadlines_fire_in_start_order) {
+#ifdef ASYNC_TIME32
+    enum { N = 64 };
+    static const async_time when[4] = {1000, 1024, 4095, 70000};
+    static fifo_timer ft[N];
+    async_loop loop;
+    unsigned rng = 7;
+    int i, seq = 0, bad = 0;
+    virtual_loop(&loop);
+    nfifo_fired = 0;
+    memset(ft, 0, sizeof ft);
+    for (i = 0; i < N; i++) {
+        ft[i].w.wake = fifo_wake;
+        async_future_add_waiter(async_timer_start_at(&loop, &ft[i].timer, when[i % 4]), &ft[i].w);
+        ft[i].seq = seq++;
+        rng = rng * 1103515245u + 12345u;
+        if (i % 3 == 2) run_for(&loop, (async_time)((rng >> 8) % 30)); /* the floor moves on */
+        if (i % 7 == 6) {                                              /* a restart: now the newest */
+            async_timer_start_at(&loop, &ft[i - 5].timer, when[(i - 5) % 4]);
+            ft[i - 5].seq = seq++;
+        }
+    }
+    CHECK(async_now(&loop) < when[0]);
+    run_for(&loop, 100000);
+    CHECK_EQ(nfifo_fired, N);
+    for (i = 1; i < nfifo_fired; i++) {
+        /* deadlines in order; equal ones in the order of (re)starting */
+        int a = fifo_fired[i - 1], b = fifo_fired[i], ia = 0, ib = 0, k;
+        for (k = 0; k < N; k++) {
+            if (ft[k].seq == a) ia = k;
+            if (ft[k].seq == b) ib = k;
+        }
+        if (when[ia % 4] > when[ib % 4] || (when[ia % 4] == when[ib % 4] && a > b)) bad++;
+    }
+    CHECK_EQ(bad, 0);
+#else
+    printf("NOTE test_time32_equal_deadlines_fire_in_start_order: the wheel keeps no order (see the ASYNC_TIME32 builds)\n");
+#endif
+}
+
+/* Ticks of a timespec at a rate that does not divide 1e9: within a second
+   they stay below the rate (a division by 1e9 / hz overshot it, and the
+   clock stepped back at the next second). */
+TEST(test_clock_ticks_of_a_timespec) {
+    static const uint64_t hz[] = {32768, 3000000, 1000, 1000000, 7};
+    size_t i;
+    for (i = 0; i < sizeof hz / sizeof hz[0]; i++) {
+        CHECK(ASYNC__CLOCK_TICKS(0, 999999999, hz[i]) < hz[i]);
+        CHECK(ASYNC__CLOCK_TICKS(5, 999999999, hz[i]) < ASYNC__CLOCK_TICKS(6, 0, hz[i]));
+        CHECK_EQ(ASYNC__CLOCK_TICKS(6, 0, hz[i]), 6 * hz[i]);
+        CHECK_EQ(ASYNC__CLOCK_TICKS(0, 500000000, hz[i]), hz[i] / 2);
+    }
+}
+
+#ifdef ASYNC_TIME32
+/* ASYNC_SEC and the others saturate: an hour at 1 MHz (3.6e9 ticks) is cut
+   to ASYNC_MAX_DELAY by the sleep, not wrapped into the past. */
+static const async_time an_hour = ASYNC_SEC(3600); /* still a constant expression */
+#endif
+
+TEST(test_time32_long_delays_are_cut) {
+#ifdef ASYNC_TIME32
+    async_loop loop;
+    async_wait_for_op wf;
+    worker w[1];
+    async_future *f[1];
+    int delays[1] = {10};
+    CHECK(an_hour > 0 && ASYNC_MS(3600000) > 0 && ASYNC_US((int64_t)3600000000) > 0);
+    CHECK(ASYNC_NS((int64_t)3600 * 1000000000) > 0);
+    CHECK(ASYNC_SEC(-3600) < 0 && ASYNC_MS(-3600000) < 0);
+    CHECK(ASYNC_SEC(3600) != ASYNC_NO_TIMEOUT); /* a time, not "none" */
+    CHECK_EQ(ASYNC_SEC(2), 2000000);
+    virtual_loop(&loop);
+    run_for(&loop, ASYNC_SEC(3600));
+    CHECK_EQ(async_now(&loop), ASYNC_MAX_DELAY);
+    /* a wait_for with such a timeout does not time out at once */
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 1, delays);
+    CHECK_EQ(async_run(&loop, async_wait_for(&loop, &wf, f[0], ASYNC_SEC(3600))), 0);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(10));
+#else
+    printf("NOTE test_time32_long_delays_are_cut: 64-bit time (see the ASYNC_TIME32 builds)\n");
+#endif
+}
+
+/* A deadline of timeout 0 when the tick counter reads INT32_MAX (that is
+   ASYNC_NO_TIMEOUT): still "now", not "none". */
+TEST(test_time32_deadline_zero_at_int32_max) {
+#ifdef ASYNC_TIME32
+    static const uint32_t at[] = {0x7fffffffu, 0x7ffffffeu, 0};
+    size_t k;
+    for (k = 0; k < sizeof at / sizeof at[0]; k++) {
+        async_loop loop;
+        deadlined d;
+        mcu_loop(&loop, at[k]);
+        memset(&d, 0, sizeof d);
+        d.timeout = 0, d.sleep = ASYNC_MS(5);
+        async_create_task(&loop, &d.task, deadlined_run);
+        CHECK_EQ(async_run(&loop, &d.task.future), ASYNC_ETIMEDOUT);
+        CHECK(d.deadline.expired);
+        CHECK(d.deadline.when != ASYNC_NO_TIMEOUT);
+        CHECK_EQ(mcu_ticks, at[k]);
+    }
+#else
+    printf("NOTE test_time32_deadline_zero_at_int32_max: 64-bit time (see the ASYNC_TIME32 builds)\n");
+#endif
+}
+
+/* An absolute deadline further than ASYNC_MAX_DELAY (here 1.75 * 2^30
+   ticks) is cut to now + ASYNC_MAX_DELAY, as a delay is: it used to pass
+   for the past against a timer floor that lags now, and fire at once. */
+TEST(test_time32_far_deadline_is_cut) {
+#ifdef ASYNC_TIME32
+    async_loop loop;
+    async_timer far, b, tick;
+    async_time now, when;
+    mcu_loop(&loop, 0);
+    memset(&far, 0, sizeof far), memset(&b, 0, sizeof b), memset(&tick, 0, sizeof tick);
+    async_sleep(&loop, &far, ASYNC_MAX_DELAY); /* the floor stays at 0 */
+    mcu_ticks = (uint32_t)1 << 29;             /* time passes without a turn */
+    now = async_now(&loop);
+    when = ASYNC_TIME_ADD(now, ((async_time)7 << 28));
+    async_timer_start_at(&loop, &b, when);
+    CHECK_EQ(b.deadline, ASYNC_TIME_ADD(now, ASYNC_MAX_DELAY));
+    CHECK_EQ(async_run(&loop, async_sleep(&loop, &tick, 1)), 0);
+    CHECK(!async_done(&b.future));
+    CHECK_EQ(async_run(&loop, &b.future), 0);
+    CHECK_EQ(async_now(&loop), ASYNC_TIME_ADD(now, ASYNC_MAX_DELAY));
+    CHECK(async_done(&far.future)); /* on the way, on time */
+#else
+    printf("NOTE test_time32_far_deadline_is_cut: 64-bit time (see the ASYNC_TIME32 builds)\n");
+#endif
+}
+
 /* ================= scale ================= */
 
 typedef struct tiny {
@@ -2727,6 +2960,13 @@ int main(void) {
     RUN(test_trigger_wakes_task);
     RUN(test_trigger_from_signal_handler);
     RUN(test_clock_wraps);
+    RUN(test_timer_rearmed_due_from_its_wake);
+    RUN(test_sleep_zero_is_fifo);
+    RUN(test_time32_equal_deadlines_fire_in_start_order);
+    RUN(test_clock_ticks_of_a_timespec);
+    RUN(test_time32_long_delays_are_cut);
+    RUN(test_time32_deadline_zero_at_int32_max);
+    RUN(test_time32_far_deadline_is_cut);
     RUN(test_million_tasks);
 #ifdef ASYNC_LC_GOTO
     return test_summary("async(goto)");
