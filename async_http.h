@@ -119,7 +119,8 @@
      IPv4 taking turns (RFC 8305's Happy Eyeballs: 250 ms apart).
    - Redirects followed (max_redirects, 10): 303 makes a GET, 301/302 turn
      a POST into a GET, 307/308 keep method and body; Location resolved by
-     RFC 3986 (async_http_url_resolve), an empty one followed nowhere;
+     RFC 3986 (async_http_url_resolve; a space or a byte past ASCII in it
+     percent-encoded), an empty one followed nowhere;
      credentials (and a Host of yours) stay behind on the way to another
      origin; response.history lists the hops. None followed:
      ASYNC_HTTP_NO_REDIRECTS (the 3xx is the answer) or
@@ -1041,6 +1042,7 @@ void async_http_request_release(async_http_request *req);
 #ifndef ASYNC_HTTP_PARSER_ONLY
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -3335,10 +3337,22 @@ static socklen_t async_http__addr_len(const struct sockaddr_storage *a) {
 /* An IP literal needs no lookup: its one address, for good. */
 static int async_http__literal(async_http_client *c, async_http__host *h) {
     struct sockaddr_storage a;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)(void *)&a;
+    const char *zone = strchr(h->name, '%');
+    char ip[INET6_ADDRSTRLEN];
+    size_t len = zone ? (size_t)(zone - h->name) : strlen(h->name);
     memset(&a, 0, sizeof a);
-    if (inet_pton(AF_INET, h->name, &((struct sockaddr_in *)(void *)&a)->sin_addr) == 1) a.ss_family = AF_INET;
-    else if (inet_pton(AF_INET6, h->name, &((struct sockaddr_in6 *)(void *)&a)->sin6_addr) == 1) a.ss_family = AF_INET6;
+    if (len >= sizeof ip) return 0;
+    memcpy(ip, h->name, len);
+    ip[len] = 0;
+    if (!zone && inet_pton(AF_INET, ip, &((struct sockaddr_in *)(void *)&a)->sin_addr) == 1) a.ss_family = AF_INET;
+    else if (inet_pton(AF_INET6, ip, &in6->sin6_addr) == 1) a.ss_family = AF_INET6;
     else return 0;
+    if (zone) { /* fe80::1%eth0, or RFC 6874's %25eth0: an interface's name or number */
+        zone += strncmp(zone, "%25", 3) == 0 && zone[3] ? 3 : 1;
+        if (!(in6->sin6_scope_id = if_nametoindex(zone)) && !(in6->sin6_scope_id = (uint32_t)strtoul(zone, NULL, 10)))
+            return ASYNC_HTTP_ENAME;
+    }
     if (!(h->addrs = (struct sockaddr_storage *)async_http__alloc(c, NULL, sizeof a))) return ASYNC_HTTP_ENOMEM;
     async_http__set_port(&a, h->port);
     h->addrs[0] = a;
@@ -3512,8 +3526,9 @@ static int async_http__host_lookup(async_http_client *c, int tls, const char *na
         async_http__alloc(c, h->host_header, 0);
         return ASYNC_HTTP_ENOMEM;
     }
-    snprintf(h->host_header, name_len + 2 + sizeof portbuf, "%s%s%s%s", bracketed ? "[" : "", h->name,
-             bracketed ? "]" : "", port == (tls ? 443u : 80u) ? "" : portbuf);
+    snprintf(h->host_header, name_len + 2 + sizeof portbuf, "%s%.*s%s%s", bracketed ? "[" : "",
+             (int)(bracketed ? strcspn(h->name, "%") : name_len), h->name, bracketed ? "]" : "",
+             port == (tls ? 443u : 80u) ? "" : portbuf); /* an IPv6 zone is the client's own business */
     if ((rc = async_http__literal(c, h)) != 0) {
         async_http__alloc(c, h->name, 0);
         async_http__alloc(c, h->host_header, 0);
@@ -5495,6 +5510,24 @@ static int async_http__asked_close(const async_http_request *r) {
     return 0;
 }
 
+/* A Location as the server wrote it, made fit for a request line: a space
+   or a byte past ASCII is percent-encoded (as curl and yarl do), not
+   refused or sent raw. */
+static char *async_http__location(async_http_client *c, const char *loc, size_t len) {
+    static const char hex[] = "0123456789ABCDEF";
+    size_t i, n = len;
+    char *out, *o;
+    for (i = 0; i < len; i++) n += loc[i] == ' ' || (unsigned char)loc[i] >= 0x80 ? 2 : 0;
+    if (!(out = o = (char *)async_http__alloc(c, NULL, n + 1))) return NULL;
+    for (i = 0; i < len; i++) {
+        unsigned char b = (unsigned char)loc[i];
+        if (b == ' ' || b >= 0x80) *o++ = '%', *o++ = hex[b >> 4], *o++ = hex[b & 15];
+        else *o++ = (char)b;
+    }
+    *o = 0;
+    return out;
+}
+
 static int async_http__same_origin(const async_http__url *a, const async_http__url *b) {
     return a->tls == b->tls && a->port == b->port && async_http__ieq(a->host, a->host_len, b->host, b->host_len);
 }
@@ -5517,7 +5550,7 @@ static int async_http__follow(async_http_request *r) {
         async_http__set_detail(r, "more than %d (the last to %.*s)", limit, (int)(loc_len > 80 ? 80 : loc_len), loc);
         return ASYNC_HTTP_EREDIRECTS;
     }
-    if (!(ref = async_http__strndup(c, loc, loc_len))) return ASYNC_HTTP_ENOMEM;
+    if (!(ref = async_http__location(c, loc, loc_len))) return ASYNC_HTTP_ENOMEM;
     async_http__url_parse(r->_url, &from, &e); /* it was fetched: it parses */
     target = (char *)async_http__alloc(c, NULL, async_http__resolve_size(r->_url, &from, ref));
     if (target) async_http__resolve_into(target, r->_url, &from, ref);

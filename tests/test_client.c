@@ -281,6 +281,16 @@ TEST(test_request_bytes_host_and_target_forms) {
         snprintf(want, sizeof want, "GET /six HTTP/1.1\r\nHost: [::1]:%d\r\nUser-Agent: async_http.h\r\nAccept-Encoding: gzip, deflate\r\n\r\n",
                  s6.port);
         CHECK_SENT(server_capture(&s6, 0), want);
+        /* a zone (RFC 6874's %25, or the bare %), the interface's: not in the Host */
+        snprintf(url, sizeof url, "http://[::1%%25lo]:%d/six", s6.port);
+        memset(&r, 0, sizeof r);
+        CHECK_EQ(fetch(&e.client, &r, "GET", url), 0);
+        async_http_request_release(&r);
+        CHECK_SENT(server_capture(&s6, 1), want);
+        snprintf(url, sizeof url, "http://[::1%%nosuchif9]:%d/six", s6.port);
+        memset(&r, 0, sizeof r);
+        CHECK_EQ(fetch(&e.client, &r, "GET", url), ASYNC_HTTP_ENAME);
+        async_http_request_release(&r);
     } else {
         printf("NOTE client: no [::1] here, the IPv6 Host form is not checked\n");
     }

@@ -95,6 +95,7 @@ TEST(redirect_location_forms) {
     } forms[] = {
         {"next", "/a/b/next"},   {"../up", "/a/up"}, {"./here?x=1", "/a/b/here?x=1"},
         {"?q=2", "/a/b/c?q=2"},  {"/abs#frag", "/abs"}, {"//127.0.0.1:%d/a/../n", "/n"},
+        {"/sp ace/caf\xc3\xa9?q=\xff", "/sp%20ace/caf%C3%A9?q=%FF"}, /* encoded, as curl does */
     };
     size_t i;
     for (i = 0; i < sizeof forms / sizeof forms[0]; i++) {
