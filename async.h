@@ -168,12 +168,10 @@
    100 ms), and the timers of each level's next block move a few per loop
    turn ahead of time, so no turn moves a crowd and 100,000 timers fire
    within microseconds of their deadlines. With ASYNC_TIME32, a radix heap
-   of 33 lists (a small loop). Timers started due (a delay <= 0) fire at
-   the next turn, in the order they were started (one started so from a
-   timer's wake, a tick on: not in the pass that fires it). With
-   ASYNC_TIME32 all timers with equal deadlines fire in the order they were
-   started; in the wheel the others in no particular order. ASYNC_YIELD is
-   the cheaper fair yield (asyncio's sleep(0)).
+   of 33 lists (a small loop). Timers with equal deadlines fire in no
+   particular order: ASYNC_YIELD, not a sleep of 0, is the fair yield
+   (asyncio's sleep(0)). A timer started due from a timer's wake fires at
+   the next turn, not in the pass that fires it.
 
    TIME
    ====
@@ -606,7 +604,7 @@ struct async_timer {
     async_timer *next, **pprev; /* in a list of the loop's timer structure */
     async_loop *loop;
 };
-/* Start (restart) a timer `delay` from now (<= 0: due at the next turn); returns its future. */
+/* Start (restart) a timer `delay` from now (<= 0: due this turn); returns its future. */
 async_future *async_sleep(async_loop *loop, async_timer *timer, async_time delay);
 async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_time deadline);
 void async_timer_stop(async_timer *timer); /* a running timer ends cancelled */
@@ -1418,17 +1416,11 @@ static void async__list_unlink(async_timer *t) {
     if (t->next) t->next->pprev = t->pprev;
 }
 
-/* Fire the timers of the floor's list, all due, from a list of their own,
-   turned round (a list has its newest at the head): those started due
-   fire in the order they were started. */
+/* Fire the timers of the floor's list, all due. */
 static void async__timer_complete(async_loop *loop, async_timer *t);
 static void async__fire_due(async_loop *loop, async_timer **list) {
-    async_timer *due = NULL, *t;
-    while ((t = *list) != NULL) {
-        async__list_unlink(t);
-        async__list_push(&due, t);
-    }
-    while ((t = due) != NULL) async__timer_complete(loop, t);
+    async_timer *t;
+    while ((t = *list) != NULL) async__timer_complete(loop, t);
 }
 
 #ifdef ASYNC_TIME32
@@ -1478,7 +1470,7 @@ static int async__lowest_bucket(const async_loop *loop, async_time *start) {
    timers spread over the lower buckets. */
 static int async__fire(async_loop *loop, async_time *next) {
     for (;;) {
-        async_timer *t, *list, *rev;
+        async_timer *t, *list;
         async_time start = 0;
         int b;
         async__fire_due(loop, &loop->buckets[0]);
@@ -1489,19 +1481,11 @@ static int async__fire(async_loop *loop, async_time *next) {
         loop->buckets[b] = NULL;
         loop->nonempty &= ~((uint32_t)1 << (b - 1));
         loop->timer_floor = start;
-        /* oldest first (a list has its newest at the head): each list they
-           go to has its newest at the head too, and equal deadlines fire
-           in the order they were started */
-        for (rev = NULL; list; list = t) {
+        while (list) {
             t = list->next;
-            list->next = rev;
-            rev = list;
-        }
-        while (rev) {
-            t = rev->next;
             ASYNC__ON_TIMER_MOVE(loop);
-            async__timer_place(loop, rev);
-            rev = t;
+            async__timer_place(loop, list);
+            list = t;
         }
     }
 }
@@ -1715,14 +1699,12 @@ async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_t
        compared with the floor, which may lag now). */
     if (ASYNC_TIME_DIFF(deadline, loop->now) > ASYNC_MAX_DELAY) deadline = ASYNC_TIME_ADD(loop->now, ASYNC_MAX_DELAY);
 #endif
-    /* A deadline due already waits at the floor (never after now): in the
-       list the next pass fires first, in the order of starting. Started
-       while timers fire (by a waiter's wake) it is a tick on: the next
-       turn's, as asyncio's call_later(0) from a callback, or a timer re-armed
-       with delay 0 there would keep the pass going forever. */
-    if (!ASYNC_TIME_BEFORE(loop->now, deadline))
-        deadline = loop->firing ? ASYNC_TIME_ADD(loop->now, 1) : loop->timer_floor;
-    timer->deadline = deadline;
+    /* A deadline already past is due at the floor, which is never after now.
+       Started while timers fire (by a waiter's wake), a due one is a tick
+       on: the next turn's, as asyncio's call_later(0) from a callback, or a
+       timer re-armed with delay 0 there would keep the pass going forever. */
+    if (loop->firing && !ASYNC_TIME_BEFORE(loop->now, deadline)) deadline = ASYNC_TIME_ADD(loop->now, 1);
+    timer->deadline = ASYNC_TIME_BEFORE(loop->timer_floor, deadline) ? deadline : loop->timer_floor;
     timer->loop = loop;
     timer->future.flags |= ASYNC__ARMED;
     loop->ntimers++;

@@ -2463,110 +2463,6 @@ TEST(test_timer_rearmed_due_from_its_wake) {
     CHECK_EQ(async_loop_timers(&loop), 0);
 }
 
-/* async_sleep(t, 0) from tasks that take turns: the timers fire in the
-   order they were started (asyncio's sleep(0)), also when the timer floor
-   lags the clock (a far timer, time that passed without a turn). */
-typedef struct napper {
-    async_task task;
-    async_timer nap;
-    char *log;
-    int *nlog, id, i;
-} napper;
-
-static int napper_run(async_task *t) {
-    napper *n = (napper *)t;
-    ASYNC_BEGIN(t);
-    for (n->i = 0; n->i < 3; n->i++) {
-        n->log[(*n->nlog)++] = (char)('A' + n->id);
-        ASYNC_AWAIT(t, async_sleep(t->loop, &n->nap, n->i == 1 ? -5 : 0)); /* a deadline past too */
-    }
-    ASYNC_END(t);
-}
-
-TEST(test_sleep_zero_is_fifo) {
-    static const async_time lag[] = {0, 1, 12345, 777777};
-    size_t k;
-    for (k = 0; k < sizeof lag / sizeof lag[0]; k++) {
-        async_loop loop;
-        napper n[3];
-        async_future *fs[3];
-        async_link links[3];
-        async_gather_op g;
-        async_timer far;
-        char log[10];
-        int nlog = 0, i;
-        mcu_loop(&loop, 1000);
-        memset(&far, 0, sizeof far);
-        async_sleep(&loop, &far, ASYNC_SEC(1)); /* keeps the floor where it is */
-        mcu_ticks += (uint32_t)lag[k];
-        for (i = 0; i < 3; i++) {
-            memset(&n[i], 0, sizeof n[i]);
-            n[i].id = i, n[i].log = log, n[i].nlog = &nlog;
-            fs[i] = async_create_task(&loop, &n[i].task, napper_run);
-        }
-        CHECK_EQ(async_run(&loop, async_gather(&g, fs, links, 3, 0)), 0);
-        log[nlog] = 0;
-        CHECK_STR(log, "ABCABCABC");
-        CHECK(async_timer_armed(&far));
-        async_timer_stop(&far);
-    }
-}
-
-/* With ASYNC_TIME32, timers with equal deadlines fire in the order they
-   were started (a restart counts as a start), wherever the timer floor
-   stood when each was started. */
-#ifdef ASYNC_TIME32
-typedef struct fifo_timer {
-    async_timer timer;
-    async_waiter w;
-    int seq;
-} fifo_timer;
-static int fifo_fired[64], nfifo_fired;
-static void fifo_wake(async_waiter *w, async_future *f) {
-    if (f->state == ASYNC_FULFILLED) fifo_fired[nfifo_fired++] = ASYNC__CONTAINER(w, fifo_timer, w)->seq;
-}
-#endif
-
-TEST(test_time32_equal_deadlines_fire_in_start_order) {
-#ifdef ASYNC_TIME32
-    enum { N = 64 };
-    static const async_time when[4] = {1000, 1024, 4095, 70000};
-    static fifo_timer ft[N];
-    async_loop loop;
-    unsigned rng = 7;
-    int i, seq = 0, bad = 0;
-    virtual_loop(&loop);
-    nfifo_fired = 0;
-    memset(ft, 0, sizeof ft);
-    for (i = 0; i < N; i++) {
-        ft[i].w.wake = fifo_wake;
-        async_future_add_waiter(async_timer_start_at(&loop, &ft[i].timer, when[i % 4]), &ft[i].w);
-        ft[i].seq = seq++;
-        rng = rng * 1103515245u + 12345u;
-        if (i % 3 == 2) run_for(&loop, (async_time)((rng >> 8) % 30)); /* the floor moves on */
-        if (i % 7 == 6) {                                              /* a restart: now the newest */
-            async_timer_start_at(&loop, &ft[i - 5].timer, when[(i - 5) % 4]);
-            ft[i - 5].seq = seq++;
-        }
-    }
-    CHECK(async_now(&loop) < when[0]);
-    run_for(&loop, 100000);
-    CHECK_EQ(nfifo_fired, N);
-    for (i = 1; i < nfifo_fired; i++) {
-        /* deadlines in order; equal ones in the order of (re)starting */
-        int a = fifo_fired[i - 1], b = fifo_fired[i], ia = 0, ib = 0, k;
-        for (k = 0; k < N; k++) {
-            if (ft[k].seq == a) ia = k;
-            if (ft[k].seq == b) ib = k;
-        }
-        if (when[ia % 4] > when[ib % 4] || (when[ia % 4] == when[ib % 4] && a > b)) bad++;
-    }
-    CHECK_EQ(bad, 0);
-#else
-    printf("NOTE test_time32_equal_deadlines_fire_in_start_order: the wheel keeps no order (see the ASYNC_TIME32 builds)\n");
-#endif
-}
-
 /* Ticks of a timespec at a rate that does not divide 1e9: within a second
    they stay below the rate (a division by 1e9 / hz overshot it, and the
    clock stepped back at the next second). */
@@ -2961,8 +2857,6 @@ int main(void) {
     RUN(test_trigger_from_signal_handler);
     RUN(test_clock_wraps);
     RUN(test_timer_rearmed_due_from_its_wake);
-    RUN(test_sleep_zero_is_fifo);
-    RUN(test_time32_equal_deadlines_fire_in_start_order);
     RUN(test_clock_ticks_of_a_timespec);
     RUN(test_time32_long_delays_are_cut);
     RUN(test_time32_deadline_zero_at_int32_max);
