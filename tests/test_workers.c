@@ -207,11 +207,22 @@ static void count_release(async_work *w) {
 
 /* pthread_create as the library sees it (the build links with --wrap=pthread_create): it
    fails with EAGAIN while refuse_threads is set, as under a pids limit. */
-static int refuse_threads;
+static int refuse_threads; /* under refuse_lock: a server's thread starts threads too */
+static pthread_mutex_t refuse_lock = PTHREAD_MUTEX_INITIALIZER;
 int __real_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg);
 int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg);
 int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg) {
-    return refuse_threads ? EAGAIN : __real_pthread_create(t, a, fn, arg);
+    int refuse;
+    pthread_mutex_lock(&refuse_lock);
+    refuse = refuse_threads;
+    pthread_mutex_unlock(&refuse_lock);
+    return refuse ? EAGAIN : __real_pthread_create(t, a, fn, arg);
+}
+
+static void set_refuse_threads(int refuse) {
+    pthread_mutex_lock(&refuse_lock);
+    refuse_threads = refuse;
+    pthread_mutex_unlock(&refuse_lock);
 }
 
 /* A resolver that answers 127.0.0.1 for every name, on the worker that runs it. */
@@ -289,7 +300,7 @@ TEST(test_no_thread_can_start) {
     server_start(&s, play_capture); /* its thread first */
     before = count_threads();
     CHECK_EQ(rig_init(&r, 4), 0);
-    refuse_threads = 1;
+    set_refuse_threads(1);
     memset(&j, 0, sizeof j);
     j.answer = 7;
     {
@@ -306,7 +317,7 @@ TEST(test_no_thread_can_start) {
     CHECK_EQ(fetch_new(&c, &req, "GET", url, 0), ASYNC_HTTP_ENETWORK);
     CHECK(strstr(async_http_request_error(&req), "no worker thread could start to look up name.test") != NULL);
     async_http_request_release(&req);
-    refuse_threads = 0;
+    set_refuse_threads(0);
     CHECK_EQ(fetch_new(&c, &req, "GET", url, 0), 0);
     CHECK_EQ(req.response.status, 200);
     async_http_request_release(&req);
