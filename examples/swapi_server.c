@@ -6,7 +6,7 @@
  *
  *     GET /api/people/N   N in 1..100: a person as JSON; anything else: 404
  *     /api/echo           any method: answers "METHOD TARGET\n" + the request body
- *     ?delay_ms=D         on any path: answer after D ms
+ *     ?delay_ms=D         on any path: answer after D ms (at most a minute)
  *
  * It prints "listening on http://127.0.0.1:PORT" first (port 0, the default,
  * lets the kernel choose one); with --tls (a PEM certificate chain and its
@@ -22,7 +22,9 @@
  * MAX_CONNS connections are served at once: a semaphore counts the free
  * slots, and the acceptor takes one before it accepts, so any further
  * clients wait in the kernel's listen backlog. A request head over 8 KiB
- * gets 431 and the connection is closed; so is a connection silent for a
+ * gets 431 and the connection is closed; so is a connection whose next
+ * request does not arrive whole within a minute (silent, or a slowloris
+ * sending a byte at a time), or which does not take an answer within a
  * minute. A third task waits for the signal and cancels the others.
  */
 #define ASYNC_IMPLEMENTATION
@@ -44,7 +46,8 @@ enum {
     MAX_CONNS = 1024, /* connections served at once */
     IN_SIZE = 8192,   /* one request, head and body, must fit */
     OUT_SIZE = IN_SIZE + 512,
-    IDLE_SEC = 60, /* a connection that says nothing for this long is closed */
+    IDLE_SEC = 60, /* a request (or an answer) that takes longer than this ends its connection */
+    MAX_DELAY_MS = 60000,
     PEOPLE = 100
 };
 
@@ -54,7 +57,8 @@ typedef struct conn {
     async_task task;
     int fd; /* -1: the slot is free */
     async_stream st;
-    async_wait_for_op idle; /* each wait for the client, with a timeout */
+    async_wait_for_op idle; /* each wait for the client, within the step's deadline */
+    async_time until;       /* the deadline of the request being read, or of the answer being sent */
     async_timer delay;
     async_time delay_ns;
     char in[IN_SIZE];
@@ -248,7 +252,10 @@ static void answer(conn *c) {
     path_end = memchr(target, '?', target_len);
     query = path_end ? path_end + 1 : NULL;
     if (!path_end) path_end = target + target_len;
-    if (query && strncmp(query, "delay_ms=", 9) == 0) c->delay_ns = ASYNC_MS(atoi(query + 9));
+    if (query && strncmp(query, "delay_ms=", 9) == 0) {
+        long ms = strtol(query + 9, NULL, 10);
+        c->delay_ns = ASYNC_MS(ms < 0 ? 0 : ms > MAX_DELAY_MS ? MAX_DELAY_MS : ms);
+    }
     else if (srv.delay_ms) c->delay_ns = ASYNC_MS(rand() % (srv.delay_ms + 1));
 
     if (path_end - target == 9 && memcmp(target, "/api/echo", 9) == 0) {
@@ -281,17 +288,21 @@ static void answer(conn *c) {
    gets (ASYNC_AWAIT_CATCH), cancellation included, so that the connection
    always reaches `done`, which closes the socket and frees the slot: the
    try/finally of a coroutine. */
-/* Each of the stream's steps awaited until it is over, within the idle
-   timeout (wait_for cancels what waits if the client stays silent, so that
-   it cannot hold its slot forever). One await per line (portable coroutines). */
+/* Each of the stream's steps awaited until it is over, within the deadline
+   of the whole request (or answer): wait_for cancels what waits once it
+   passes, so that a client that is silent, or sends a byte a minute (a
+   slowloris), or reads that slowly, cannot hold its slot forever. One
+   await per line (portable coroutines). */
 #define AWAIT_STREAM(t, c, call) \
-    while ((f = (call)) != NULL) ASYNC_AWAIT_CATCH(t, async_wait_for(t->loop, &(c)->idle, f, ASYNC_SEC(IDLE_SEC)), (c)->caught)
+    while ((f = (call)) != NULL) \
+    ASYNC_AWAIT_CATCH(t, async_wait_for(t->loop, &(c)->idle, f, (c)->until - async_now(t->loop)), (c)->caught)
 
 static int conn_run(async_task *t) {
     conn *c = (conn *)t;
     async_future *f;
     int status;
     ASYNC_BEGIN(t);
+    c->until = async_now(t->loop) + ASYNC_SEC(IDLE_SEC);
     if (srv.use_tls) {
         if (async_stream_tls_server(&c->st, &srv.tls) != 0) goto done;
         AWAIT_STREAM(t, c, async_stream_handshake(&c->st, &c->err));
@@ -299,6 +310,7 @@ static int conn_run(async_task *t) {
     }
     for (;;) {
         /* A pipelined request may already be in the buffer: look before reading. */
+        c->until = async_now(t->loop) + ASYNC_SEC(IDLE_SEC);
         while ((status = request_complete(c)) == 0) {
             c->got = 0;
             AWAIT_STREAM(t, c, async_stream_recv(&c->st, c->in + c->in_len, IN_SIZE - c->in_len, &c->got, &c->err));
@@ -317,6 +329,7 @@ static int conn_run(async_task *t) {
             if (c->err) goto done;
         }
         c->sent = 0;
+        c->until = async_now(t->loop) + ASYNC_SEC(IDLE_SEC);
         AWAIT_STREAM(t, c, async_stream_send(&c->st, c->out, c->out_len, &c->sent, &c->err));
         if (c->caught || c->err) goto done;
         srv.requests++;
