@@ -779,6 +779,7 @@ typedef struct async_http_client {
     async_http__conn *_conns;        /* `limit` slots */
     async_http__host *_hosts;
     size_t _nhosts, _hosts_cap;
+    size_t *_host_slots;             /* the table's index: 2 * _hosts_cap slots, each 0 or index + 1 */
     async_http_request *_wait_head, *_wait_tail; /* waiting for a connection, FIFO */
     async_http_request *_live;                   /* every request not yet done */
     size_t _busy;                                /* connections lent to requests */
@@ -3064,8 +3065,10 @@ void async_http_client_close(async_http_client *c) {
         async_http__alloc(c, b, 0);
     }
     c->_nspares = 0;
+    async_http__alloc(c, c->_host_slots, 0);
     c->_conns = NULL;
     c->_hosts = NULL;
+    c->_host_slots = NULL;
     c->_nhosts = 0;
 }
 
@@ -3481,6 +3484,43 @@ static char *async_http__strndup(async_http_client *c, const char *s, size_t n) 
     return d;
 }
 
+/* The host table is found by a hash (open addressing over twice its
+   capacity) of the name, in any case, the port and the scheme: a client of
+   many hosts, a crawler's, finds each in O(1). An entry stays until the
+   client closes. */
+static size_t *async_http__host_slot(async_http_client *c, int tls, const char *name, size_t len, unsigned port) {
+    size_t mask = c->_hosts_cap * 2 - 1, i, hash = 2166136261u ^ port ^ ((size_t)tls << 17); /* FNV-1a */
+    for (i = 0; i < len; i++) hash = (hash ^ async_http__lower((unsigned char)name[i])) * 16777619u;
+    for (i = hash & mask;; i = (i + 1) & mask) {
+        const async_http__host *h;
+        if (!c->_host_slots[i]) return &c->_host_slots[i];
+        h = &c->_hosts[c->_host_slots[i] - 1];
+        if (h->port == port && h->tls == tls && async_http__ieq(h->name, strlen(h->name), name, len))
+            return &c->_host_slots[i];
+    }
+}
+
+/* Room for one more host: the table and its index, twice as big. */
+static int async_http__hosts_grow(async_http_client *c) {
+    size_t cap = c->_hosts_cap ? c->_hosts_cap * 2 : 8, i;
+    async_http__host *grown = (async_http__host *)async_http__alloc(c, c->_hosts, cap * sizeof *grown);
+    size_t *slots = (size_t *)async_http__alloc(c, NULL, 2 * cap * sizeof *slots);
+    if (grown) c->_hosts = grown;
+    if (!grown || !slots) {
+        async_http__alloc(c, slots, 0);
+        return ASYNC_HTTP_ENOMEM;
+    }
+    memset(slots, 0, 2 * cap * sizeof *slots);
+    async_http__alloc(c, c->_host_slots, 0);
+    c->_host_slots = slots;
+    c->_hosts_cap = cap;
+    for (i = 0; i < c->_nhosts; i++)
+        *async_http__host_slot(c, grown[i].tls, grown[i].name, strlen(grown[i].name), grown[i].port) = i + 1;
+    for (i = 0; i < c->config.limit; i++) /* TLS streams keep where their host's session goes */
+        if (c->_conns[i].s._session) c->_conns[i].s._session = &grown[c->_conns[i].host].session;
+    return 0;
+}
+
 /* The host's index in the table, made the first time. Hosts are keyed by
    scheme, name and port: an https connection is never lent to an http
    request. */
@@ -3489,29 +3529,18 @@ static long async_http__proxy_for(async_http_client *c, int tls, const char *nam
 
 static int async_http__host_lookup(async_http_client *c, int tls, const char *name, size_t name_len, unsigned port,
                                    int bracketed, int direct, size_t *index) {
-    size_t i;
+    size_t *slot;
     async_http__host *h;
     char portbuf[16];
     int rc;
-    for (i = 0; i < c->_nhosts; i++) {
-        h = &c->_hosts[i];
-        if (h->port == port && h->tls == tls && async_http__ieq(h->name, strlen(h->name), name, name_len)) {
-            *index = i;
-            return 0;
-        }
+    if (c->_hosts_cap && *(slot = async_http__host_slot(c, tls, name, name_len, port))) {
+        *index = *slot - 1;
+        return 0;
     }
     {   /* through a proxy? (its own entry, made first: it may fill or move the table) */
         long via = direct ? -1 : async_http__proxy_for(c, tls, name, name_len, port, &rc);
         if (via < -1) return rc;
-        if (c->_nhosts == c->_hosts_cap) {
-            size_t cap = c->_hosts_cap ? c->_hosts_cap * 2 : 8;
-            async_http__host *grown = (async_http__host *)async_http__alloc(c, c->_hosts, cap * sizeof *grown);
-            if (!grown) return ASYNC_HTTP_ENOMEM;
-            c->_hosts = grown;
-            c->_hosts_cap = cap;
-            for (i = 0; i < c->config.limit; i++) /* TLS streams keep where their host's session goes */
-                if (c->_conns[i].s._session) c->_conns[i].s._session = &grown[c->_conns[i].host].session;
-        }
+        if (c->_nhosts == c->_hosts_cap && (rc = async_http__hosts_grow(c)) != 0) return rc;
         h = &c->_hosts[c->_nhosts];
         memset(h, 0, sizeof *h);
         h->via = via;
@@ -3534,6 +3563,7 @@ static int async_http__host_lookup(async_http_client *c, int tls, const char *na
         async_http__alloc(c, h->host_header, 0);
         return rc;
     }
+    *async_http__host_slot(c, tls, name, name_len, port) = c->_nhosts + 1;
     *index = c->_nhosts++;
     return 0;
 }

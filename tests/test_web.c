@@ -513,6 +513,32 @@ TEST(host_names_case_insensitive) {
     server_stop(&s);
 }
 
+/* Three hundred hosts (the table grows six times): each is found again, by any spelling,
+   after the others came: one lookup each, never a second entry. */
+TEST(many_hosts_found_again) {
+    enum { HOSTS = 300 };
+    static fake_dns d;
+    env e;
+    server s;
+    async_http_request r;
+    char url[96];
+    int i, pass;
+    fake_init(&d, 0, "127.0.0.1", NULL);
+    server_start(&s, play_capture);
+    CHECK_EQ(dns_env(&e, &d, ASYNC_NO_TIMEOUT, 0), 0);
+    for (pass = 0; pass < 2; pass++)
+        for (i = 0; i < HOSTS; i++) {
+            snprintf(url, sizeof url, pass ? "http://H%d.Test:%d/" : "http://h%d.test:%d/", i, s.port);
+            CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+            async_http_request_release(&r);
+        }
+    CHECK_EQ(lookups(&e), HOSTS);
+    CHECK_EQ(e.client._nhosts, HOSTS);
+    CHECK_EQ(server_received(&s), 2 * HOSTS);
+    env_close(&e);
+    server_stop(&s);
+}
+
 /* A lookup that hangs blocks nothing: a 50 ms timer fires when due (a stall clock: the
    lookup is the stall), a request to an IP literal is served meanwhile, and the looked-up
    request waits for its lookup and then goes on. */
@@ -1468,6 +1494,7 @@ int main(void) {
     RUN(url_resolve_rfc3986);
     RUN(lookup_off_the_loop);
     RUN(host_names_case_insensitive);
+    RUN(many_hosts_found_again);
     RUN(lookup_shared_and_cached);
     RUN(lookup_counts_against_connect_timeout);
     RUN(dial_next_address_when_refused);
