@@ -588,6 +588,45 @@ TEST(host_table_grows_mid_handshake) {
     SSL_CTX_free(ctx);
 }
 
+/* Answers a request as soon as its head is in (a 413, the body unread) and resets. */
+static void play_tls_answer_early(server *s, int fd, int index) {
+    SSL *ssl = tls_accept(fd);
+    (void)index;
+    if (!ssl) return;
+    if (tls_read_request(ssl)) tls_send_str(ssl, s->response);
+    wait_sent(fd, 2000);
+    reset_connection(fd);
+    SSL_free(ssl);
+}
+
+/* Over TLS too, the early answer to a long upload is the response, not the reset. */
+TEST(early_answer_to_an_upload) {
+    enum { BODY = 32 << 20 };
+    env e;
+    server s;
+    async_http_request r;
+    char url[128];
+    char *body = (char *)calloc(BODY, 1);
+    SSL_CTX *ctx = tls_server_ctx(servers.root, "good", 0, 0);
+    tls_scenario_ctx = ctx;
+    server_start(&s, play_tls_answer_early);
+    s.response = "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big!";
+    CHECK_EQ(tls_env(&e, 0, 0, 0), 0);
+    https_url(url, sizeof url, s.port, "/upload");
+    memset(&r, 0, sizeof r);
+    r.body = body;
+    r.body_len = BODY;
+    CHECK_EQ(fetch(&e.client, &r, "POST", url), 0);
+    CHECK_EQ(r.response.status, 413);
+    CHECK(r.response.body_len == 8 && !memcmp(r.response.body, "too big!", 8));
+    async_http_request_release(&r);
+    CHECK(client_settled(&e.client));
+    env_close(&e);
+    server_stop(&s);
+    SSL_CTX_free(ctx);
+    free(body);
+}
+
 static void play_tls_echo(server *s, int fd, int index) {
     SSL *ssl = tls_accept(fd);
     char buf[16384];
@@ -732,6 +771,7 @@ int main(void) {
     RUN(tls_stray_record_unseen_not_clean);
     RUN(tls_stream_both_ways_at_once);
     RUN(host_table_grows_mid_handshake);
+    RUN(early_answer_to_an_upload);
     fixture_stop(&servers);
     return test_summary("tls");
 }
