@@ -178,12 +178,14 @@
        >>workers    what crosses threads: async_io_post, the worker pool
        >>stream     a connection's bytes, plain or TLS; TLS contexts
        >>client     the client's config, request, response, calls
-   The implementation, in the same order, then the client's parts:
+   The implementation, in the same order (>>stream after >>proxy), with
+   the client's parts:
        >>uring >>epoll   the two backends behind the >>io contract
        >>pool       connections: per-host idle lists, the free list, the queue
        >>resolve    name lookups on the worker pool, their cache
        >>url        URLs taken apart and resolved, the host table
        >>proxy      which proxy a host goes through
+       >>stream     plain streams over the backend
        >>tls        OpenSSL over the stream's buffers
        >>request    what is sent: checks, framing, the bytes
        >>sink       parser -> decoder -> the stored body or on_body
@@ -207,6 +209,12 @@
 #define ASYNC_HTTP_VERSION "0.4.0" /* major.minor.patch, as in the comment at the top */
 
 #include "async.h"
+#if defined(ASYNC_IMPLEMENTATION) && !defined(ASYNC_NO_POSIX_CLOCK) && !defined(ASYNC__POSIX_CLOCK) && \
+    !defined(ASYNC_HTTP_PARSER_ONLY)
+/* async.h said why it has no clock (a system header came first): the
+   parser alone follows, so that its one message is the only one. */
+#define ASYNC_HTTP_PARSER_ONLY
+#endif
 #if defined(ASYNC_TIME32) && !defined(ASYNC_HTTP_PARSER_ONLY)
 /* One message; the parser alone compiles after it (no follow-on errors). */
 #error "async_http.h counts time in nanoseconds: build it without ASYNC_TIME32 (the parser alone, ASYNC_HTTP_PARSER_ONLY, works with it)."
@@ -888,7 +896,7 @@ typedef struct async_http_request_desc {
     void *user;                 /* yours; also readable as req->user */
 } async_http_request_desc;
 
-/* A connect attempt of a request's (>>dial). */
+/* A connect attempt of a request's (>>open). */
 #define ASYNC_HTTP__RACE 3
 typedef struct async_http__dial {
     async_io_op op;               /* socket, then connect */
@@ -4207,9 +4215,10 @@ int async_tls_init(async_tls *tls, const async_tls_config *cfg) {
         int loaded = cfg->ca_file || cfg->ca_path ? SSL_CTX_load_verify_locations(ctx, cfg->ca_file, cfg->ca_path)
                                                   : SSL_CTX_set_default_verify_paths(ctx);
         if (loaded != 1) {
-            snprintf(tls->error, sizeof tls->error, "TLS: cannot load the trusted certificates %s%s%s: %s",
+            snprintf(tls->error, sizeof tls->error, "TLS: cannot load the trusted certificates %s%s%s%s: %s",
                      cfg->ca_file ? cfg->ca_file : "", cfg->ca_file && cfg->ca_path ? ", " : "",
-                     cfg->ca_path ? cfg->ca_path : "(the system's)", async_tls__reason());
+                     cfg->ca_path ? cfg->ca_path : "", cfg->ca_file || cfg->ca_path ? "" : "(the system's)",
+                     async_tls__reason());
             SSL_CTX_free(ctx);
             return ASYNC_HTTP_ETLS;
         }

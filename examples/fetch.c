@@ -65,7 +65,8 @@ enum {
     EXIT_EMPTY = 52,
     EXIT_RECV = 56,
     EXIT_CERT = 60,
-    EXIT_ENCODING = 61
+    EXIT_ENCODING = 61,
+    EXIT_CA_FILE = 77
 };
 
 /* What each means, for --help (and the README says the same). */
@@ -93,6 +94,7 @@ static const struct exit_class {
     {EXIT_RECV, "a receive failed (reset, TLS cut short), or the proxy refused"},
     {EXIT_CERT, "the server's certificate is not trusted, or not for that name"},
     {EXIT_ENCODING, "the compressed body is corrupt (--compressed)"},
+    {EXIT_CA_FILE, "the --cacert file or --capath directory cannot be read"},
 };
 
 /* What on_body fails a request with when its output cannot be written
@@ -120,8 +122,9 @@ static int exit_code_of(int err, const async_http_request *r) {
     case ASYNC_HTTP_EMETHOD: return EXIT_BAD_REQUEST;
     case ASYNC_HTTP_ETLS_CERT:
     case ASYNC_HTTP_ETLS_NAME: return EXIT_CERT;
-    case ASYNC_HTTP_ETLS_HANDSHAKE:
-    case ASYNC_HTTP_ETLS: return EXIT_TLS;
+    case ASYNC_HTTP_ETLS: /* --cacert or --capath that cannot be read: curl's own code */
+        return strstr(async_http_request_error(r), "cannot load the trusted certificates") ? EXIT_CA_FILE : EXIT_TLS;
+    case ASYNC_HTTP_ETLS_HANDSHAKE: return EXIT_TLS;
     case ASYNC_HTTP_EREDIRECTS: return EXIT_REDIRECTS;
     case ASYNC_HTTP_EDECODE: return EXIT_ENCODING;
     case FETCH_EWRITE: return EXIT_WRITE;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A build that cannot work stops with one message that says what to do, not a
 # page of follow-on errors; what can work still builds. With gcc and clang:
-#   - async.h's implementation after a system header (clock_gettime unseen);
+#   - async.h's implementation after a system header (clock_gettime unseen),
+#     alone and with async_http.h's;
 #   - async_http.h's backend and client with ASYNC_TIME32 (they count
 #     nanoseconds), while its parser alone builds with it.
 # Ends with "RESULT <suite> <passed> <failed>".
@@ -31,6 +32,9 @@ for cc in gcc clang; do
     command -v "$cc" >/dev/null || continue
     printf '#include <stdio.h>\n#define ASYNC_IMPLEMENTATION\n#include "%s/async.h"\nint main(void) { return 0; }\n' "$PWD" >"$src"
     expect "$cc" "async.h after a system header" 'Include async.h before any system header'
+    printf '#include <stdio.h>\n#define ASYNC_IMPLEMENTATION\n#define ASYNC_HTTP_IMPLEMENTATION\n#include "%s/async.h"\n#include "%s/async_http.h"\nint main(void) { return 0; }\n' "$PWD" "$PWD" >"$src"
+    expect "$cc" "both headers after a system header" 'Include async.h before any system header'
+    expect "$cc" "both headers after a system header, no liburing" 'Include async.h before any system header' -DASYNC_HTTP_NO_URING
     printf '#define ASYNC_IMPLEMENTATION\n#define ASYNC_HTTP_IMPLEMENTATION\n#include "%s/async.h"\n#include "%s/async_http.h"\nint main(void) { return 0; }\n' "$PWD" "$PWD" >"$src"
     expect "$cc" "async_http.h with ASYNC_TIME32" 'async_http.h counts time in nanoseconds' -DASYNC_TIME32
     expect "$cc" "the parser alone with ASYNC_TIME32" '' -DASYNC_TIME32 -DASYNC_HTTP_PARSER_ONLY

@@ -387,10 +387,12 @@ tls_ok() {
     [ "$rc" -eq 0 ] && [ "$out" = "a small file" ] || return 1
     run "$F" -s --capath "$T/pki" "$GOOD/small.txt" # no hashed links in it: not trusted
     [ "$rc" -eq 60 ] || return 1
+    run "$F" --cacert "$T/no-such-ca.pem" "$GOOD/small.txt" # as curl: 77, the file named
+    [ "$rc" -eq 77 ] && [[ $err == *"cannot load the trusted certificates $T/no-such-ca.pem: "* ]] || return 1
     run "$F" "https://${NG#http://}/" # a server that does not speak TLS
     [ "$rc" -eq 35 ]
 }
-check "https: --cacert, -k, --capath; an untrusted or misnamed certificate (60), no TLS (35)" tls_ok
+check "https: --cacert, -k, --capath; an untrusted or misnamed certificate (60), an unreadable CA file (77), no TLS (35)" tls_ok
 
 proxy_ok() {
     run "$F" -s -x "$PY" http://example.invalid/echo
