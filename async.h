@@ -1652,10 +1652,11 @@ static async_timer *async__any_timer(const async_loop *loop) {
 
 /* While timers fire, one started due is set a tick on (async_timer_start_at). */
 static int async__fire_timers(async_loop *loop, async_time *next) {
+    unsigned char was = loop->firing; /* a wake may run the loop (async_run) inside this pass */
     int more;
     loop->firing = 1;
     more = async__fire(loop, next);
-    loop->firing = 0;
+    loop->firing = was;
     return more;
 }
 

@@ -3513,7 +3513,11 @@ static int async_http__hosts_grow(async_http_client *c) {
     size_t cap = c->_hosts_cap ? c->_hosts_cap * 2 : 8, i;
     async_http__host *grown = (async_http__host *)async_http__alloc(c, c->_hosts, cap * sizeof *grown);
     size_t *slots = (size_t *)async_http__alloc(c, NULL, 2 * cap * sizeof *slots);
-    if (grown) c->_hosts = grown;
+    if (grown) { /* it may have moved: TLS streams keep where their host's session goes */
+        c->_hosts = grown;
+        for (i = 0; i < c->config.limit; i++)
+            if (c->_conns[i].s._session) c->_conns[i].s._session = &grown[c->_conns[i].host].session;
+    }
     if (!grown || !slots) {
         async_http__alloc(c, slots, 0);
         return ASYNC_HTTP_ENOMEM;
@@ -3524,8 +3528,6 @@ static int async_http__hosts_grow(async_http_client *c) {
     c->_hosts_cap = cap;
     for (i = 0; i < c->_nhosts; i++)
         *async_http__host_slot(c, grown[i].tls, grown[i].name, strlen(grown[i].name), grown[i].port) = i + 1;
-    for (i = 0; i < c->config.limit; i++) /* TLS streams keep where their host's session goes */
-        if (c->_conns[i].s._session) c->_conns[i].s._session = &grown[c->_conns[i].host].session;
     return 0;
 }
 
@@ -3779,7 +3781,7 @@ static void async_http__resolve_into(char *out, const char *base, const async_ht
         memcpy(out, base, n);
         memcpy(out + n, ref, rlen);
         out[n + rlen] = 0;
-        t = out + n + 2 + strcspn(ref + 2, "/?");
+        t = out + n + 2 + strcspn(out + n + 2, "/?"); /* out: ref without its fragment */
     } else {
         memcpy(out, base, origin);
         t = out + origin;
@@ -4257,8 +4259,11 @@ static int async_tls__start(async_stream *s, async_tls *tls) {
 
 int async_stream_tls_client(async_stream *s, async_tls *tls, const char *host, void **session) {
     unsigned char v6[16];
+    char addr[INET6_ADDRSTRLEN];
+    size_t len = strcspn(host, "%"); /* an IPv6 zone is not the certificate's business */
     int rc = async_tls__start(s, tls), ip;
     if (rc) return rc;
+    if (host[len] && len < sizeof addr) host = (const char *)memcpy(addr, host, len), addr[len] = 0;
     ip = inet_pton(AF_INET, host, v6) == 1 || inet_pton(AF_INET6, host, v6) == 1;
     SSL_set_connect_state(s->_ssl);
     SSL_set_alpn_protos(s->_ssl, (const unsigned char *)"\x08http/1.1", 9);
@@ -5302,9 +5307,11 @@ static async_future *async_http__tunnel_step(async_http_request *r) {
             k->sbuf = grown;
             k->scap = need;
         }
-        r->_try.send_len = (size_t)sprintf(k->sbuf, "CONNECT %s%s%s:%u HTTP/1.1\r\nHost: %s%s%s:%u\r\n%s%s%s\r\n",
-                                           v6 ? "[" : "", h->name, v6 ? "]" : "", h->port, v6 ? "[" : "", h->name,
-                                           v6 ? "]" : "", h->port, c->_proxy_auth_tls ? "Proxy-Authorization: " : "",
+        int name_len = (int)strcspn(h->name, "%"); /* an IPv6 zone is ours, not the proxy's */
+        r->_try.send_len = (size_t)sprintf(k->sbuf, "CONNECT %s%.*s%s:%u HTTP/1.1\r\nHost: %s%.*s%s:%u\r\n%s%s%s\r\n",
+                                           v6 ? "[" : "", name_len, h->name, v6 ? "]" : "", h->port, v6 ? "[" : "",
+                                           name_len, h->name, v6 ? "]" : "", h->port,
+                                           c->_proxy_auth_tls ? "Proxy-Authorization: " : "",
                                            c->_proxy_auth_tls ? c->_proxy_auth_tls : "", c->_proxy_auth_tls ? "\r\n" : "");
         r->_try.sent = 0;
         if (!k->rbuf && !(k->rbuf = (char *)async_http__alloc(c, NULL, c->config.recv_buffer_size)))

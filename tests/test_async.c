@@ -2433,23 +2433,26 @@ TEST(test_clock_wraps) {
 /* A waiter that re-arms its timer with delay 0 from its wake, as a
    callback-driven poll would (asyncio's call_later(0) from a callback). */
 static long rearm_wakes;
+static int rearm_nests; /* the first wake runs the loop inside the pass (a nested async_run) */
 static async_loop *rearm_loop;
-static async_timer rearm_timer;
+static async_timer rearm_timer, rearm_inner;
 static void rearm_wake(async_waiter *w, async_future *f) {
     if (f->state != ASYNC_FULFILLED) return;
+    if (++rearm_wakes == 1 && rearm_nests) async_run(rearm_loop, async_sleep(rearm_loop, &rearm_inner, 1));
     /* capped: without the fix, the one firing pass never ended */
-    if (++rearm_wakes < 1000) async_future_add_waiter(async_sleep(rearm_loop, &rearm_timer, 0), w);
+    if (rearm_wakes < 1000) async_future_add_waiter(async_sleep(rearm_loop, &rearm_timer, 0), w);
 }
 
 /* ... fires a tick on, at the next turn, not again and again in the pass
    that fires it: the loop goes on, and a task's 3-tick sleep ends. */
-TEST(test_timer_rearmed_due_from_its_wake) {
+static void timer_rearmed_due_from_its_wake(int nests) {
     async_loop loop;
     async_waiter w;
     tiny_sleeper y;
     virtual_loop(&loop);
-    rearm_loop = &loop, rearm_wakes = 0;
+    rearm_loop = &loop, rearm_wakes = 0, rearm_nests = nests;
     memset(&rearm_timer, 0, sizeof rearm_timer);
+    memset(&rearm_inner, 0, sizeof rearm_inner);
     memset(&w, 0, sizeof w);
     w.wake = rearm_wake;
     async_future_add_waiter(async_sleep(&loop, &rearm_timer, 0), &w);
@@ -2461,6 +2464,11 @@ TEST(test_timer_rearmed_due_from_its_wake) {
     CHECK(rearm_wakes >= 3 && rearm_wakes <= 4); /* one a tick (999 at once without the fix) */
     async_timer_stop(&rearm_timer);
     CHECK_EQ(async_loop_timers(&loop), 0);
+}
+
+TEST(test_timer_rearmed_due_from_its_wake) {
+    timer_rearmed_due_from_its_wake(0);
+    timer_rearmed_due_from_its_wake(1); /* a loop run inside the pass leaves it a firing pass */
 }
 
 /* Ticks of a timespec at a rate that does not divide 1e9: within a second
