@@ -922,6 +922,7 @@ typedef struct async_http__attempt {
     int built;         /* the request bytes are in the send buffer */
     int sending;       /* the send was the last step (its error is the send's) */
     int send_error;    /* the send failed, the peer gone: its answer may be in the socket still */
+    int user_error;    /* on_body's own failure, passed on as it is */
     int done;          /* the response is complete */
     int dialed;        /* the dials (the request's cold part) were set up */
     size_t sent, send_len, head_len;
@@ -965,6 +966,7 @@ struct async_http_request {
     size_t _path_len;
     size_t _host;         /* index in the client's host table */
     int _is_head;
+    int _desc_inputs;     /* ASYNC_HTTP__DESC_*: input fields set by the call, not by the user */
     int _attempts;        /* attempts made before this one */
     int _err;             /* what the last await or step failed with */
     int _settle_err;      /* what settling's awaits said (nothing it needs) */
@@ -996,10 +998,12 @@ struct async_http_request {
 /* Start a request; the returned future is &req->task.future. The request
    needs no zeroing before: this sets every field it reads (some where they
    are first used). Under AddressSanitizer it fills the request with
-   garbage first, so that a field it failed to set shows. */
+   garbage first, so that a field it failed to set shows. A request still
+   running must not be started again (await it, release it, then reuse). */
 async_future *async_http_start(async_http_client *c, async_http_request *req, const async_http_request_desc *desc);
 /* The same with the request's own input fields (headers, body, body_len,
-   timeout, on_body, user) set before the call. */
+   timeout, on_body, user) set before the call. post and put set body and
+   body_len from their arguments, and release clears them again. */
 async_future *async_http_fetch(async_http_client *c, async_http_request *req, const char *method, const char *url);
 async_future *async_http_get(async_http_client *c, async_http_request *req, const char *url);
 async_future *async_http_head(async_http_client *c, async_http_request *req, const char *url);
@@ -1028,7 +1032,10 @@ int async_http_basic_auth(const char *credentials, size_t len, char *out, size_t
 int async_http_url_resolve(const char *base, const char *ref, char *out, size_t cap);
 /* A message for the request's error, with details (where a response was malformed). */
 const char *async_http_request_error(const async_http_request *req);
-/* Free the response's memory. */
+/* Free the response's memory, once the request is done (a running one is
+   cancelled and awaited first: ASYNC_MISUSE says so otherwise). The input
+   fields async_http_start set from its desc, and post's and put's body,
+   are cleared; those you set for async_http_fetch stay yours. */
 void async_http_request_release(async_http_request *req);
 #endif /* ASYNC_HTTP_PARSER_ONLY */
 
@@ -1922,7 +1929,9 @@ static async_future *async_io__transfer(async_io *io, async_io_op *op, int kind,
                                         size_t len, int flags, int64_t offset) {
     op->_args.fd = fd;
     op->_args.buf = (void *)(uintptr_t)buf;
-    op->_args.len = len;
+    /* Linux moves at most MAX_RW_COUNT a call (io_uring's length is 32 bits):
+       a longer transfer is a short one, as the contract allows. */
+    op->_args.len = len < 0x7ffff000u ? len : 0x7ffff000u;
     op->_args.flags = flags;
     op->_args.offset = offset;
     return async_io__submit(io, op, kind);
@@ -2420,6 +2429,10 @@ static void async_io__epoll_start(async_io *io, async_io_op *op) {
         async_io__complete(op, close(a->fd) < 0 ? -errno : 0);
         return;
     default: break;
+    }
+    if (a->fd < 0) { /* a closed stream's -1, say: what io_uring answers too */
+        async_io__complete(op, -EBADF);
+        return;
     }
     if (!(st = async_io__epoll_fd(io, a->fd))) {
         async_io__complete(op, -ENOMEM);
@@ -4800,7 +4813,11 @@ static int async_http__sink_write(async_http_request *r, const char *data, size_
     size_t need = r->response.body_len + len + 1;
     int64_t announced = async_http_parser_body_length(&r->_parser);
     r->info.decoded_bytes += len;
-    if (r->on_body) return r->on_body(r, data, len);
+    if (r->on_body) {
+        int rc = r->on_body(r, data, len);
+        if (rc < 0) r->_try.user_error = rc; /* a -1 or -EIO of yours is not a network error */
+        return rc;
+    }
     if (async_http__sink_head(r) || r->response.body_len + len > c->config.max_body_size)
         return ASYNC_HTTP_EBODY_TOO_LARGE;
     if (need > r->_body_cap) {
@@ -5503,7 +5520,7 @@ static int async_http__outcome(async_http_request *r) {
     /* The kernel gave up on the SYNs first: the connect timed out all the same. */
     if (r->_err == -ETIMEDOUT && r->_try.phase == ASYNC_HTTP__PHASE_CONNECT && !r->_try.connected)
         return ASYNC_HTTP_ETIMEOUT_CONNECT;
-    return async_http__net_error(r->_err);
+    return r->_err && r->_err == r->_try.user_error ? r->_err : async_http__net_error(r->_err);
 }
 
 /* A pooled connection the server closed meanwhile shows as a reset or an
@@ -5655,6 +5672,8 @@ static int async_http__follow(async_http_request *r) {
 
 /* The request fails with err: its detail (the parser's reason and where,
    the stream's, which timeout and its value), and it holds nothing. */
+static void async_http__release(async_http_request *req);
+
 static int async_http__give_up(async_http_request *r, int err, const char *why) {
     const async_http_client_config *cfg = &r->_client->config;
     r->info.done = async_loop_time(r->task.loop);
@@ -5680,7 +5699,7 @@ static int async_http__give_up(async_http_request *r, int err, const char *why) 
     } else if (why && why[0]) {
         async_http__set_detail(r, "%s", why);
     }
-    async_http_request_release(r); /* a failed request holds nothing */
+    async_http__release(r); /* a failed request holds nothing */
     return ASYNC_HTTP__FAIL;
 }
 
@@ -5725,7 +5744,7 @@ static int async_http__run(async_task *t) {
     async_future *f;
     ASYNC_BEGIN(t);
     if ((r->error = async_http__begin(r)) != 0) {
-        async_http_request_release(r);
+        async_http__release(r);
         ASYNC_RAISE(t, r->error);
     }
     for (;;) {
@@ -5794,7 +5813,10 @@ static void async_http__ended(async_waiter *w, async_future *task) {
     if (async_error(task)) async_http_request_release(r);
 }
 
-async_future *async_http_start(async_http_client *c, async_http_request *req, const async_http_request_desc *desc) {
+enum { ASYNC_HTTP__DESC_HEADERS = 1, ASYNC_HTTP__DESC_BODY = 2 };
+
+static async_future *async_http__start(async_http_client *c, async_http_request *req,
+                                       const async_http_request_desc *desc) {
     async_future *f;
     ASYNC_HTTP__SCRIBBLE(req, sizeof *req);
     memset(req, 0, offsetof(async_http_request, _dials)); /* the cold part is set where it is used */
@@ -5819,6 +5841,16 @@ async_future *async_http_start(async_http_client *c, async_http_request *req, co
     return f;
 }
 
+async_future *async_http_start(async_http_client *c, async_http_request *req, const async_http_request_desc *desc) {
+    async_future *f = async_http__start(c, req, desc);
+    /* The desc may go now: the fields point at the request's own copy, or
+       at the body that stays put until the request is done, and release
+       clears them (a later async_http_get on this struct reads none of it). */
+    req->headers = req->_headers;
+    req->_desc_inputs = ASYNC_HTTP__DESC_HEADERS | ASYNC_HTTP__DESC_BODY;
+    return f;
+}
+
 async_future *async_http_fetch(async_http_client *c, async_http_request *req, const char *method, const char *url) {
     async_http_request_desc d;
     memset(&d, 0, sizeof d);
@@ -5830,7 +5862,7 @@ async_future *async_http_fetch(async_http_client *c, async_http_request *req, co
     d.timeout = req->timeout;
     d.on_body = req->on_body;
     d.user = req->user;
-    return async_http_start(c, req, &d);
+    return async_http__start(c, req, &d);
 }
 
 async_future *async_http_get(async_http_client *c, async_http_request *req, const char *url) {
@@ -5843,16 +5875,22 @@ async_future *async_http_head(async_http_client *c, async_http_request *req, con
 
 async_future *async_http_post(async_http_client *c, async_http_request *req, const char *url, const void *body,
                               size_t len) {
+    async_future *f;
     req->body = body;
     req->body_len = len;
-    return async_http_fetch(c, req, "POST", url);
+    f = async_http_fetch(c, req, "POST", url);
+    req->_desc_inputs = ASYNC_HTTP__DESC_BODY; /* the call's, not the fields' */
+    return f;
 }
 
 async_future *async_http_put(async_http_client *c, async_http_request *req, const char *url, const void *body,
                              size_t len) {
+    async_future *f;
     req->body = body;
     req->body_len = len;
-    return async_http_fetch(c, req, "PUT", url);
+    f = async_http_fetch(c, req, "PUT", url);
+    req->_desc_inputs = ASYNC_HTTP__DESC_BODY;
+    return f;
 }
 
 async_future *async_http_delete(async_http_client *c, async_http_request *req, const char *url) {
@@ -5879,7 +5917,7 @@ int async_http_request_head(const async_http_request *req, int *status, const as
     return 0;
 }
 
-void async_http_request_release(async_http_request *req) {
+static void async_http__release(async_http_request *req) {
     async_http_client *c = req->_client;
     if (!c) return;
     async_http__decoder_free(req);
@@ -5898,6 +5936,17 @@ void async_http_request_release(async_http_request *req) {
     req->_history = NULL;
     req->_body_cap = req->_history_cap = 0;
     memset(&req->response, 0, sizeof req->response);
+    if (req->_desc_inputs & ASYNC_HTTP__DESC_HEADERS) req->headers = NULL; /* the desc's, not the user's */
+    if (req->_desc_inputs & ASYNC_HTTP__DESC_BODY) req->body = NULL, req->body_len = 0;
+    req->_desc_inputs = 0;
+}
+
+void async_http_request_release(async_http_request *req) {
+    /* Its parser and its connection would go on writing into what this frees. */
+    if (ASYNC_DEBUG && req->_client && !async_done(&req->task.future))
+        ASYNC_MISUSE("async_http_request_release: the request still runs (cancel it, await it, then release)",
+                     NULL);
+    async_http__release(req);
 }
 #endif /* ASYNC_HTTP_PARSER_ONLY */
 

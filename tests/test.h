@@ -142,6 +142,39 @@ static void test__die(void) {
      test__die())
 
 #if TEST__WATCHDOG
+#include <sys/wait.h>
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((unused)) /* a file that does not use it says nothing */
+#endif
+/* Run fn in a child process: it must abort, having said `expect` on stderr. */
+static int dies_saying(void (*fn)(void), const char *expect) {
+    int fds[2], status = 0;
+    char buf[2048];
+    size_t got = 0;
+    ssize_t n;
+    pid_t pid;
+    fflush(stdout);
+    fflush(stderr);
+    if (pipe(fds) != 0) return 0;
+    pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        alarm(10);
+        fn();
+        _exit(0); /* it did not abort */
+    }
+    close(fds[1]);
+    while (got < sizeof buf - 1 && (n = read(fds[0], buf + got, sizeof buf - 1 - got)) > 0) got += (size_t)n;
+    buf[got] = 0;
+    close(fds[0]);
+    waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT && strstr(buf, expect)) return 1;
+    fprintf(stderr, "  the child (status %d) said: %s\n", status, buf);
+    return 0;
+}
+
 static unsigned test__limit_now; /* the running test's limit, in seconds */
 
 static void test__on_alarm(int sig) {

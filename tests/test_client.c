@@ -1093,6 +1093,70 @@ TEST(test_cancelled_before_it_ran_holds_nothing) {
     CHECK_EQ(a.live, 0);
 }
 
+/* The struct used again: after a start from a desc (whose header array is gone) and after a
+   POST, a plain async_http_get sends neither the desc's headers nor the POST's body; an
+   on_body that fails with -EIO fails the request with -EIO, not "network error". */
+static int refuse_body(async_http_request *req, const char *data, size_t len) {
+    (void)req, (void)data, (void)len;
+    return -EIO;
+}
+
+TEST(test_request_struct_used_again) {
+    env e;
+    server s;
+    async_http_request r;
+    async_http_request_desc d;
+    char url[96];
+    const char **lines = (const char **)malloc(2 * sizeof *lines);
+    server_start(&s, play_capture);
+    CHECK_EQ(env_init_quick(&e, NULL), 0);
+    url_of(url, sizeof url, &s, "/x");
+    lines[0] = "X-From-Desc: 1", lines[1] = NULL;
+    memset(&d, 0, sizeof d);
+    d.url = url;
+    d.headers = lines;
+    async_http_start(&e.client, &r, &d);
+    free(lines); /* the desc may go as soon as the start returns */
+    CHECK_EQ(finish(&e, &r), 0);
+    async_http_request_release(&r);
+    async_http_get(&e.client, &r, url); /* ASan: nothing reads the freed array */
+    CHECK_EQ(finish(&e, &r), 0);
+    async_http_request_release(&r);
+    async_http_post(&e.client, &r, url, "secret=1", 8);
+    CHECK_EQ(finish(&e, &r), 0);
+    async_http_request_release(&r);
+    async_http_get(&e.client, &r, url);
+    CHECK_EQ(finish(&e, &r), 0);
+    async_http_request_release(&r);
+    CHECK_EQ(server_received(&s), 4);
+    CHECK(has_line(&s, 0, "X-From-Desc: 1"));
+    CHECK(!has_line(&s, 1, "X-From-Desc"));
+    CHECK(has_line(&s, 2, "Content-Length: 8"));
+    CHECK(!has_line(&s, 3, "Content-Length") && server_capture(&s, 3)->len == server_capture(&s, 3)->head_len);
+    memset(&r, 0, sizeof r);
+    r.on_body = refuse_body;
+    async_http_get(&e.client, &r, url);
+    CHECK_EQ(finish(&e, &r), -EIO);
+    async_http_request_release(&r);
+    env_close(&e);
+    server_stop(&s);
+}
+
+/* A request released while it runs would have its parser write into what it freed: the
+   misuse says so and stops. */
+static void release_while_running(void) {
+    env e;
+    static async_http_request r;
+    env_init_quick(&e, NULL);
+    memset(&r, 0, sizeof r);
+    async_http_get(&e.client, &r, "http://127.0.0.1:1/");
+    async_http_request_release(&r);
+}
+
+TEST(test_release_while_running_is_misuse) {
+    CHECK(dies_saying(release_while_running, "async_http_request_release: the request still runs"));
+}
+
 /* async_http_basic_auth: RFC 7617's own example, each padding, bytes past ASCII, and an out
    one byte short refused whole. */
 TEST(test_basic_auth_value) {
@@ -1222,6 +1286,8 @@ int main(void) {
     RUN(test_cancelled_before_it_ran_holds_nothing);
     RUN(test_body_memory_within_the_limit);
     RUN(test_basic_auth_value);
+    RUN(test_request_struct_used_again);
+    RUN(test_release_while_running_is_misuse);
     RUN(test_request_url_credentials);
     return test_summary("client");
 }
