@@ -5744,6 +5744,7 @@ static int async_http__run(async_task *t) {
     async_future *f;
     ASYNC_BEGIN(t);
     if ((r->error = async_http__begin(r)) != 0) {
+        r->info.done = async_loop_time(t->loop); /* as on every failure: -w's times add up */
         async_http__release(r);
         ASYNC_RAISE(t, r->error);
     }

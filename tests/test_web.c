@@ -361,6 +361,7 @@ TEST(url_errors_say_what_and_where) {
             fprintf(stderr, "  %s: %d \"%s\"\n", cases[i].url, err, async_http_request_error(&r));
         CHECK_EQ(err, cases[i].error);
         CHECK_STR(async_http_request_error(&r), cases[i].message);
+        CHECK(r.info.start && r.info.done >= r.info.start); /* its times, as any failure's */
         async_http_request_release(&r);
     }
     CHECK(client_settled(&e.client));
