@@ -2352,7 +2352,10 @@ static int async_io__epoll_try(async_io_op *op) {
         break;
     default: /* ASYNC_IO_CONNECT, once writable: how it went */
         if (getsockopt(a->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
-        return -err;
+        /* A reset says the connection was made, and then cut before we
+           looked: what the peer sent first is still to be read (as io_uring
+           reports it: connected; the next send or receive sees the reset). */
+        return err == ECONNRESET ? 0 : -err;
     }
     if (n < 0) return errno == EWOULDBLOCK ? -EAGAIN : -errno;
     return (int)n;
@@ -3373,8 +3376,10 @@ static int async_http__literal(async_http_client *c, async_http__host *h) {
     else if (inet_pton(AF_INET6, ip, &in6->sin6_addr) == 1) a.ss_family = AF_INET6;
     else return 0;
     if (zone) { /* fe80::1%eth0, or RFC 6874's %25eth0: an interface's name or number */
+        char *end;
         zone += strncmp(zone, "%25", 3) == 0 && zone[3] ? 3 : 1;
-        if (!(in6->sin6_scope_id = if_nametoindex(zone)) && !(in6->sin6_scope_id = (uint32_t)strtoul(zone, NULL, 10)))
+        if (!(in6->sin6_scope_id = if_nametoindex(zone)) &&
+            (!(in6->sin6_scope_id = (uint32_t)strtoul(zone, &end, 10)) || *end || *zone < '0' || *zone > '9'))
             return ASYNC_HTTP_ENAME;
     }
     if (!(h->addrs = (struct sockaddr_storage *)async_http__alloc(c, NULL, sizeof a))) return ASYNC_HTTP_ENOMEM;

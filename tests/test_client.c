@@ -291,6 +291,10 @@ TEST(test_request_bytes_host_and_target_forms) {
         memset(&r, 0, sizeof r);
         CHECK_EQ(fetch(&e.client, &r, "GET", url), ASYNC_HTTP_ENAME);
         async_http_request_release(&r);
+        snprintf(url, sizeof url, "http://[::1%%2525lo]:%d/six", s6.port); /* "25lo": no such interface */
+        memset(&r, 0, sizeof r);
+        CHECK_EQ(fetch(&e.client, &r, "GET", url), ASYNC_HTTP_ENAME);
+        async_http_request_release(&r);
     } else {
         printf("NOTE client: no [::1] here, the IPv6 Host form is not checked\n");
     }
