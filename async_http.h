@@ -4851,8 +4851,7 @@ static int async_http__sink_write(async_http_request *r, const char *data, size_
 typedef struct async_http__decoder {
     z_stream z;
     int ended;       /* the compressed stream reached its end */
-    int raw;         /* "deflate" that is raw deflate, not zlib's format (some servers) */
-    unsigned char lead[2]; /* deflate: the first two bytes, which tell the two apart */
+    unsigned char lead[2]; /* deflate: the first two bytes, which tell zlib's format from raw deflate */
     int nlead;
     char out[16384];
 } async_http__decoder;
@@ -4887,8 +4886,7 @@ static int async_http__decoder_start(async_http_request *r, int raw) {
     d->z.zfree = async_http__zfree;
     d->z.opaque = r->_client;
     d->ended = 0;
-    d->raw = raw;
-    if (!raw) d->nlead = 0;
+    if (!raw) d->nlead = 0; /* a fresh body; raw: the same body, its first bytes told it is raw */
     /* gzip: 16 + window; deflate: zlib's format, or raw (-15) */
     return inflateInit2(&d->z, r->_coding == ASYNC_HTTP__CODING_GZIP ? 15 + 16 : raw ? -15 : 15) == Z_OK
                ? 0
