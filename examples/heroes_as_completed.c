@@ -6,14 +6,18 @@
  * Seed 001's second version, which swaps gather for as_completed:
  *
  *     for coroutine in asyncio.as_completed(coroutines):
- *         hero = await coroutine
- *         print(hero)
+ *         hero_id = await coroutine
+ *         print(hero_id)
  *
  * gather hands back every result at the end, in argument order; as_completed
  * hands back each as it completes, in completion order, so the first answer
- * can be used while the others are still on their way. Here the requests
- * themselves are the futures (a request is a task), and the consumer prints
- * each hero's name out of the JSON body as it arrives.
+ * can be used while the others are still on their way. Unlike the seed,
+ * whose get_heroes prints "Got hero N" and whose loop prints the id, here
+ * the requests themselves are the futures (a request is a task), and the
+ * one consumer prints each hero's name out of the JSON body as it arrives.
+ * A failed request, or one that is not a 200, is said on stderr and the
+ * others go on (Python would stop at the first await that raised, the
+ * rest still running: seed 002's caveat about as_completed).
  */
 #define ASYNC_IMPLEMENTATION
 #define ASYNC_HTTP_IMPLEMENTATION
@@ -59,6 +63,12 @@ static int consume(async_task *t) {
         if (async_error(&r->task.future)) {
             fprintf(stderr, "hero %d: %s\n", id, async_http_request_error(r));
             c->failed++;
+            continue;
+        }
+        if (r->response.status != 200) {
+            fprintf(stderr, "hero %d: status %d\n", id, r->response.status);
+            c->failed++;
+            async_http_request_release(r);
             continue;
         }
         name = json_name(r->response.body, &len);

@@ -82,9 +82,11 @@ int main(int argc, char **argv) {
         snprintf(h->url, sizeof h->url, "%s/api/people/%d", argv[1], i);
         futs[i - 1] = async_create_task(&loop, &h->task, get_hero);
     }
-    /* heroes_ids = await asyncio.gather(*coroutines), with
-       return_exceptions=1: a failed hero does not end the gather early, so
-       every hero is done when it is, and the client may then be closed. */
+    /* heroes_ids = await asyncio.gather(*coroutines), but with
+       return_exceptions=1 (seed 003 tells the two apart): a failed hero
+       shows in the list as its error, and the others still print. With 0,
+       as in the seed, the first failure ends the gather at once, and
+       async_main would then cancel the rest, as asyncio.run does. */
     async_run(&loop, async_gather(&gather, futs, links, MAX_HEROES - 1, 1));
 
     /* print(heroes_ids) */

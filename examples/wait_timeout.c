@@ -3,8 +3,9 @@
  *
  *     wait_timeout BASE_URL        (e.g. http://127.0.0.1:8080, a swapi_server)
  *
- * Seed 001's asyncio.wait: "it tells the finished tasks from those still
- * running; then we may cancel some, or wait again". In Python:
+ * asyncio.wait as seed 002 tells it: "it tells the finished tasks from
+ * those still running; then we may cancel some, or wait again". In Python
+ * (written for this example; the seed has no code for it):
  *
  *     pending = set(tasks)
  *     while pending and time_left() > 0:
