@@ -808,6 +808,27 @@ NET_FN int fetch(async_http_client *c, async_http_request *r, const char *method
     return async_run(c->io->loop, &r->task.future);
 }
 
+/* The answer a server gives a long upload before reading it (and then resets). */
+#define EARLY_ANSWER "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big!"
+
+/* POSTs 32 MiB to url, whose server answers EARLY_ANSWER before reading it and resets:
+   whether that answer is the response (not the reset the send ran into). */
+NET_FN int upload_gets_the_early_answer(async_http_client *c, const char *url) {
+    enum { BODY = 32 << 20 };
+    async_http_request r;
+    char *body = (char *)calloc(BODY, 1);
+    int ok;
+    memset(&r, 0, sizeof r);
+    r.body = body;
+    r.body_len = BODY;
+    ok = fetch(c, &r, "POST", url) == 0 && r.response.status == 413 && r.response.body_len == 8 &&
+         !memcmp(r.response.body, "too big!", 8);
+    if (!ok) fprintf(stderr, "  the upload to %s: %s (status %d)\n", url, async_http_request_error(&r), r.response.status);
+    async_http_request_release(&r);
+    free(body);
+    return ok;
+}
+
 /* The same for a request of nothing but a total timeout (0: the client's). */
 NET_FN int fetch_new(async_http_client *c, async_http_request *r, const char *method, const char *url,
                      async_time timeout) {

@@ -666,30 +666,20 @@ static void play_tls_answer_early(server *s, int fd, int index) {
 
 /* Over TLS too, the early answer to a long upload is the response, not the reset. */
 TEST(early_answer_to_an_upload) {
-    enum { BODY = 32 << 20 };
     env e;
     server s;
-    async_http_request r;
     char url[128];
-    char *body = (char *)calloc(BODY, 1);
     SSL_CTX *ctx = tls_server_ctx(servers.root, "good", 0, 0);
     tls_scenario_ctx = ctx;
     server_start(&s, play_tls_answer_early);
-    s.response = "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big!";
+    s.response = EARLY_ANSWER;
     CHECK_EQ(tls_env(&e, 0, 0, 0), 0);
     https_url(url, sizeof url, s.port, "/upload");
-    memset(&r, 0, sizeof r);
-    r.body = body;
-    r.body_len = BODY;
-    CHECK_EQ(fetch(&e.client, &r, "POST", url), 0);
-    CHECK_EQ(r.response.status, 413);
-    CHECK(r.response.body_len == 8 && !memcmp(r.response.body, "too big!", 8));
-    async_http_request_release(&r);
+    CHECK(upload_gets_the_early_answer(&e.client, url));
     CHECK(client_settled(&e.client));
     env_close(&e);
     server_stop(&s);
     SSL_CTX_free(ctx);
-    free(body);
 }
 
 static void play_tls_echo(server *s, int fd, int index) {
