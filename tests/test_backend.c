@@ -25,6 +25,15 @@ static void log_message(void *user, const char *msg) {
     snprintf(logged, sizeof logged, "%s", msg);
 }
 
+/* A loop and an io on that backend: async_io_init's result. */
+static int io_start(async_loop *loop, async_io *io, int backend) {
+    async_io_config cfg;
+    async_loop_init(loop, NULL);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.backend = backend;
+    return async_io_init(io, loop, &cfg);
+}
+
 /* ------------------------------------------------------------------ */
 /* choosing                                                            */
 
@@ -346,15 +355,11 @@ static long recv_once(async_loop *loop, async_io *io, int fd, char *buf, size_t 
 static void short_reads(int backend) {
     async_loop loop;
     async_io io;
-    async_io_config cfg;
     char buf[64];
     int dg[2], mine, peer, i;
     async_io_op op;
     async_future *f;
-    async_loop_init(&loop, NULL);
-    memset(&cfg, 0, sizeof cfg);
-    cfg.backend = backend;
-    CHECK_EQ(async_io_init(&io, &loop, &cfg), 0);
+    CHECK_EQ(io_start(&loop, &io, backend), 0);
     CHECK_EQ(socketpair(AF_UNIX, SOCK_DGRAM, 0, dg), 0);
     CHECK_EQ(write(dg[1], "one", 3), 3);
     CHECK_EQ(write(dg[1], "two", 3), 3);
@@ -390,16 +395,12 @@ TEST(short_reads_that_do_not_drain) {
 static void bad_fds_and_huge_lengths_on(int backend) {
     async_loop loop;
     async_io io;
-    async_io_config cfg;
     async_stream st;
     char buf[16];
     size_t n = 0, sent = 0;
     int err = 0, mine, peer;
     async_future *f;
-    async_loop_init(&loop, NULL);
-    memset(&cfg, 0, sizeof cfg);
-    cfg.backend = backend;
-    CHECK_EQ(async_io_init(&io, &loop, &cfg), 0);
+    CHECK_EQ(io_start(&loop, &io, backend), 0);
     tcp_pair(&mine, &peer);
     async_stream_init(&st, &io, mine);
     async_stream_close(&st);
@@ -432,16 +433,12 @@ static void bad_fds_and_huge_lengths_on(int backend) {
 static void reset_before_the_loop_looked_on(int backend) {
     async_loop loop;
     async_io io;
-    async_io_config cfg;
     async_io_op op;
     struct sockaddr_in a;
     char buf[16];
     int port, lfd = listen_on_loopback(0, &port), fd, peer, err;
     async_future *f;
-    async_loop_init(&loop, NULL);
-    memset(&cfg, 0, sizeof cfg);
-    cfg.backend = backend;
-    CHECK_EQ(async_io_init(&io, &loop, &cfg), 0);
+    CHECK_EQ(io_start(&loop, &io, backend), 0);
     loopback_addr(&a, port);
     fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     f = async_io_connect(&io, &op, fd, (struct sockaddr *)&a, sizeof a);
@@ -505,16 +502,12 @@ static void flush_from_callback(void *arg) {
 static void flush_inside_reap(int backend) {
     async_loop loop;
     async_io io;
-    async_io_config cfg;
     async_io_callback cb;
     async_io_op op;
     async_timer t;
     char in = 0;
     int sv[2];
-    async_loop_init(&loop, NULL);
-    memset(&cfg, 0, sizeof cfg);
-    cfg.backend = backend;
-    CHECK_EQ(async_io_init(&io, &loop, &cfg), 0);
+    CHECK_EQ(io_start(&loop, &io, backend), 0);
     flushing_io = &io;
     flushes = 0;
     CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
