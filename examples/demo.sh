@@ -40,6 +40,7 @@ run() {
 run "seed 001: ten heroes with gather" "$B/heroes_gather" "$base"
 run "seed 001: ten heroes with as_completed" "$B/heroes_as_completed" "$base"
 run "seed 002: a thousand status codes (pool limit 100)" "$B/status_codes" "$base/api/people/1" 1000
+run "seed 002: awaiting a future that a task sets a second later" "$B/future"
 run "seed 004: three spiders sleeping at once" "$B/spiders"
 run "asyncio.wait: first completed, a timeout, cancel the rest" "$B/wait_timeout" "$base"
 

@@ -2,7 +2,7 @@
 # C file, built strict with $(CC) and checked with $(CLANG) too, there with
 # the portable switch/case coroutines (ASYNC_LC_SWITCH) so that both
 # compilers and both continuation variants see every example.
-EXAMPLES := swapi_server heroes_gather heroes_as_completed status_codes spiders wait_timeout fetch
+EXAMPLES := swapi_server heroes_gather heroes_as_completed status_codes spiders future wait_timeout fetch
 EXAMPLE_BINS := $(addprefix $(B)/,$(EXAMPLES))
 EXTRA_BINS += $(EXAMPLE_BINS)
 

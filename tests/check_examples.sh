@@ -39,11 +39,15 @@ as_completed_ok() {
 check "heroes_as_completed: ten distinct names" as_completed_ok
 
 status_codes_ok() {
-    out=$(section "seed 002")
+    out=$(section "seed 002: a thousand")
     [ "$(head -n 1 <<<"$out")" = "200: 1000" ] && grep -q '^1000 requests in [0-9.]* s$' <<<"$out" &&
         [ "$(wc -l <<<"$out")" -eq 2 ]
 }
 check "status_codes: 200: 1000" status_codes_ok
+
+future_lines=$(printf '%s\n' "Is the future done? no" "Is the future done? yes" 42)
+future_ok() { [ "$(section "seed 002: awaiting")" = "$future_lines" ]; }
+check "future: not done, awaited, done, 42" future_ok
 
 spider_lines=$(printf '%s\n' "Blog 1" "News 1" "Forum 1" "Blog 2" "News 2" "Forum 2" "Blog 3" "News 3" "Forum 3")
 spiders_real_ok() {
@@ -88,6 +92,12 @@ spiders_virtual_ok() {
     [ "$rc" -eq 0 ] && [ "$out" = "$spider_lines"$'\n'"3.00" ]
 }
 check "spiders --virtual: the same lines, exactly 3.00, at once" spiders_virtual_ok
+
+future_virtual_ok() {
+    run "$B/future" --virtual
+    [ "$rc" -eq 0 ] && [ "$out" = "$future_lines" ]
+}
+check "future --virtual: the same lines" future_virtual_ok
 
 # ---- a server of our own for fetch, no delay unless a request asks ----
 coproc SERVER { exec "$B/swapi_server"; }
