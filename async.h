@@ -61,7 +61,8 @@
    names them.
        async_future_init(f)              a pending future of your own
        async_future_set_result(f, v)     done with a result (wakes awaiters)
-       async_future_set_error(f, err)    failed with err (< 0)
+       async_future_set_error(f, err)    failed with err (< 0); with
+                                         ASYNC_ECANCELED: cancelled, not failed
        async_future_cancel(f)            cancel (a task: request cancellation)
        async_done(f) async_result(f) async_error(f) async_cancelled(f)
    async_error() is 0 for a result, the code for an error and ASYNC_ECANCELED
@@ -381,8 +382,9 @@ typedef int32_t async_time;
 #ifndef ASYNC_TICK_HZ
 #define ASYNC_TICK_HZ 1000
 #endif
-/* Saturated, not wrapped (a long delay is then cut to ASYNC_MAX_DELAY);
-   n is evaluated more than once. */
+/* Saturated, not wrapped, and one short of INT32_MAX (ASYNC_NO_TIMEOUT),
+   so that a long finite delay never reads as "none"; the timer calls then
+   cut it to ASYNC_MAX_DELAY. v (so ASYNC_MS's n) is evaluated more than once. */
 #define ASYNC__TICKS(v) \
     ((v) >= INT32_MAX ? (async_time)(INT32_MAX - 1) : (v) < INT32_MIN ? (async_time)INT32_MIN : (async_time)(v))
 #define ASYNC_NS(n) ASYNC__TICKS((int64_t)(n) * ASYNC_TICK_HZ / 1000000000)
@@ -438,10 +440,12 @@ enum { ASYNC_PENDING = 0, ASYNC_FULFILLED, ASYNC_FAILED, ASYNC_CANCELLED };
 struct async_future {
     async_waiter *waiters;               /* ring; points at the newest waiter */
     void (*cancel)(async_future *self);  /* how to cancel; NULL: mark cancelled */
-    intptr_t value;                      /* result or error; a running task: what it awaits */
+    intptr_t value;                      /* result or error; a running task: what it awaits;
+                                            a wait list's slot: the next slot, or once granted its primitive */
     uint8_t state;                       /* ASYNC_PENDING ... */
-    uint16_t flags;
-    int32_t lc; /* a task's resumption point (its end state once its body ended); others leave it alone */
+    uint16_t flags;                      /* ASYNC__* below */
+    int32_t lc; /* a task: its resumption point (its end state once its body ended);
+                   a timer: where it waits in the loop's timers; unused by the others */
 };
 
 /* future.flags (private) */
@@ -452,8 +456,8 @@ enum {
     ASYNC__CANCEL_REQ = 8,  /* task: cancellation requested, not yet delivered */
     ASYNC__BY_TIMEOUT = 16, /* task: ... by a deadline */
     ASYNC__CANCELLING = 32, /* task: a cancellation was delivered (and caught) */
-    ASYNC__CAUGHT_TIMEOUT = 64,
-    ASYNC__ARMED = 128,     /* timer: in the heap */
+    ASYNC__CAUGHT_TIMEOUT = 64, /* task: the caught cancellation was a deadline's (ASYNC_ETIMEDOUT) */
+    ASYNC__ARMED = 128,     /* timer: in the loop's timers (the wheel, or the radix heap) */
     ASYNC__GRANT = 256,     /* a primitive's granted slot: `cancel` hands the grant on */
     ASYNC__TASK = 512,      /* a task's future: `cancel` holds the coroutine */
     ASYNC__SCOPED = 1024,   /* task: a deadline or a group hangs in its ring: look there when it ends */
@@ -653,7 +657,7 @@ async_future *async_as_completed_next(async_as_completed *ac);
    does not close it (a wait_for around next gives up one step only): a
    task that may be cancelled while it iterates awaits next with
    ASYNC_AWAIT_CATCH and closes before it ends, or the children's waiter
-   rings and the timer heap keep pointing at the as_completed. */
+   rings and the loop's timers keep pointing at the as_completed. */
 void async_as_completed_close(async_as_completed *ac);
 
 /* ---- wait ---- */
@@ -742,7 +746,7 @@ typedef struct async_deadline {
     async_task *task; /* NULL once stopped, or when the task has ended */
     async_time when;  /* absolute (async_now's time); ASYNC_NO_TIMEOUT: none */
     short expired;
-    short second;   /* it expired after an explicit cancel that the task had not seen yet */
+    short cancel_first; /* an explicit cancel the task had not seen yet came before this expiry: it reports that */
     unsigned magic; /* set by its start; an all-zero deadline is a stopped one */
 } async_deadline;
 /* A scope of the task's, from start to stop. When the deadline passes the
@@ -934,15 +938,15 @@ static inline int async_loop_signalled(const async_loop *loop) { return loop->si
 
 /* Private, used by the macros. */
 int async__suspend(async_task *t, async_future *f);
-int async__resume(async_task *t, int catching, int *err);
+int async__resume_slow(async_task *t, int catching, int *err);
 void async__yield(async_task *t);
 void async__finish(async_task *t, int state, intptr_t value);
 void async__misuse(const char *what, const char *where);
 /* The common resumption inline (no cancellation, what it awaited ended
-   well, or a yield); the rest out of line. */
+   well, or a yield); the rest out of line (async__resume_slow). */
 static inline int async__resumed(async_task *t, int catching, int *err) {
     const async_future *f = (const async_future *)t->future.value;
-    if ((t->future.flags & ASYNC__CANCEL_REQ) || (f && f->state != ASYNC_FULFILLED)) return async__resume(t, catching, err);
+    if ((t->future.flags & ASYNC__CANCEL_REQ) || (f && f->state != ASYNC_FULFILLED)) return async__resume_slow(t, catching, err);
     t->future.value = 0;
     if (err) *err = 0;
     return 0;
@@ -1115,10 +1119,11 @@ void async_future_add_waiter(async_future *f, async_waiter *w) {
 
 int async_future_remove_waiter(async_future *f, async_waiter *w) { return async__ring_remove(&f->waiters, w); }
 
+static void async__wake_task(async_task *t);
+
 /* Wake every waiter, oldest first. The ring is taken off the future first,
    so a waiter that detaches itself meanwhile does no harm: every wake
    function ignores a wake that comes after its owner is done. */
-static void async__wake_task(async_task *t);
 
 static void async__complete(async_future *f, int state, intptr_t value) {
     async_waiter *ring = f->waiters, *w;
@@ -1284,7 +1289,7 @@ void async__yield(async_task *t) {
     async__schedule(t);
 }
 
-int async__resume(async_task *t, int catching, int *err) {
+int async__resume_slow(async_task *t, int catching, int *err) {
     async_future *f = (async_future *)t->future.value;
     uint16_t flags = t->future.flags, more;
     int code;
@@ -1416,8 +1421,9 @@ static void async__list_unlink(async_timer *t) {
     if (t->next) t->next->pprev = t->pprev;
 }
 
-/* Fire the timers of the floor's list, all due. */
 static void async__timer_complete(async_loop *loop, async_timer *t);
+
+/* Fire the timers of the floor's list, all due. */
 static void async__fire_due(async_loop *loop, async_timer **list) {
     async_timer *t;
     while ((t = *list) != NULL) async__timer_complete(loop, t);
@@ -1660,7 +1666,7 @@ static int async__fire_timers(async_loop *loop, async_time *next) {
     return more;
 }
 
-static void async__heap_remove(async_loop *loop, async_timer *t) {
+static void async__timer_disarm(async_loop *loop, async_timer *t) {
     async__timer_unplace(loop, t);
     t->next = NULL;
     t->pprev = NULL;
@@ -1669,7 +1675,7 @@ static void async__heap_remove(async_loop *loop, async_timer *t) {
 }
 
 static void async__timer_complete(async_loop *loop, async_timer *t) {
-    async__heap_remove(loop, t);
+    async__timer_disarm(loop, t);
     async__complete(&t->future, ASYNC_FULFILLED, 0);
 }
 
@@ -1679,7 +1685,8 @@ static void async__timer_cancel_hook(async_future *f) {
 
 async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_time deadline) {
 #if ASYNC_DEBUG
-    /* "Armed" must be true: a timer not zeroed before its first start says so by chance. */
+    /* A timer never zeroed may have its ARMED bit set by chance: believe the
+       bit only if the timer really is linked into this loop's timers. */
     if ((timer->future.flags & ASYNC__ARMED) &&
         (timer->loop != loop || !timer->pprev || *timer->pprev != timer)) {
         async__misuse("a timer started that was never zeroed (or runs on another loop)", NULL);
@@ -1687,7 +1694,7 @@ async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_t
     }
 #endif
     /* A restarted timer keeps its waiters: they now wait for the new deadline. */
-    if (timer->future.flags & ASYNC__ARMED) async__heap_remove(timer->loop, timer);
+    if (timer->future.flags & ASYNC__ARMED) async__timer_disarm(timer->loop, timer);
     else async_future_init_cancellable(&timer->future, async__timer_cancel_hook);
     if (loop->ntimers == 0) {
         loop->timer_floor = loop->now;
@@ -1731,7 +1738,7 @@ async_future *async_sleep(async_loop *loop, async_timer *timer, async_time delay
 
 void async_timer_stop(async_timer *timer) {
     if (!(timer->future.flags & ASYNC__ARMED)) return;
-    async__heap_remove(timer->loop, timer);
+    async__timer_disarm(timer->loop, timer);
     async__complete(&timer->future, ASYNC_CANCELLED, ASYNC_ECANCELED);
 }
 
@@ -1848,7 +1855,8 @@ static int async__run(async_loop *loop, const async_future *f) {
         async_waiter *batch;
         async_time timeout, next;
         int rc, have_next = 0;
-        /* one test for both rare lists: callbacks first, then triggers */
+        /* the two rare lists behind one test: triggers first, then the
+           call_soon callbacks; the tasks either wakes join this turn's batch */
         if (loop->soon_head || loop->signalled) {
             if (loop->signalled) async__deliver_triggers(loop);
             if (loop->soon_head) async__run_soon(loop);
@@ -2380,7 +2388,7 @@ static void async__deadline_expire(async_deadline *d) {
     uint16_t flags = d->task->future.flags;
     d->expired = 1;
     /* An explicit cancel the task has not seen yet came first: that is what it reports. */
-    d->second = (flags & ASYNC__CANCEL_REQ) && !(flags & ASYNC__BY_TIMEOUT);
+    d->cancel_first = (flags & ASYNC__CANCEL_REQ) && !(flags & ASYNC__BY_TIMEOUT);
     async__task_request_cancel(d->task, async__deadline_innermost(d));
 }
 
@@ -2391,7 +2399,7 @@ static void async__deadline_wake(async_waiter *l, async_future *timer) {
 }
 
 /* The task ended (perhaps cancelled past its own async_deadline_stop):
-   its deadline must not outlive it in the timer heap. */
+   its deadline must not outlive it in the loop's timers. */
 static void async__deadline_task_done(async_waiter *l, async_future *task) {
     async_deadline *d = ASYNC__CONTAINER(l, async_deadline, task_waiter);
     (void)task;
@@ -2409,7 +2417,7 @@ static int async__deadline_covers(async_task *t) {
         w = *async__next(w);
         if (!async__is_task(w) && w->wake == async__deadline_task_done &&
             ASYNC__CONTAINER(w, async_deadline, task_waiter)->expired &&
-            !ASYNC__CONTAINER(w, async_deadline, task_waiter)->second)
+            !ASYNC__CONTAINER(w, async_deadline, task_waiter)->cancel_first)
             return 1;
     } while (w != ring);
     return 0;
@@ -2450,7 +2458,9 @@ void async_deadline_start_at(async_loop *loop, async_deadline *d, async_task *ta
 void async_deadline_start(async_loop *loop, async_deadline *d, async_task *task, async_time timeout) {
     async_time now = async_loop_time(task->loop), when;
     if (timeout == ASYNC_NO_TIMEOUT) when = ASYNC_NO_TIMEOUT;
-    /* timeout <= 0: now (async__after); a real time, not "none", also when now reads ASYNC_NO_TIMEOUT */
+    /* A finite timeout gives a real deadline, never "none": a 32-bit clock
+       that wraps can land on INT32_MAX, so take the tick before (a timeout
+       <= 0 gives now, async__after). */
     else if ((when = async__after(now, timeout)) == ASYNC_NO_TIMEOUT) when = ASYNC_NO_TIMEOUT - 1;
     async_deadline_start_at(loop, d, task, when);
 }
@@ -2469,7 +2479,7 @@ int async_deadline_reschedule(async_deadline *d, async_time when) {
    cancel that came after it stays. */
 static void async__deadline_withdraw(async_deadline *d) {
     uint16_t *flags = &d->task->future.flags;
-    if (!d->expired || d->second || !(*flags & ASYNC__BY_TIMEOUT) || d->task->future.state != ASYNC_PENDING ||
+    if (!d->expired || d->cancel_first || !(*flags & ASYNC__BY_TIMEOUT) || d->task->future.state != ASYNC_PENDING ||
         (*flags & (ASYNC__WAITING | ASYNC__SCHEDULED | ASYNC__CLOSING)))
         return;
     *flags &= (uint16_t)~(ASYNC__BY_TIMEOUT | ((*flags & ASYNC__CANCEL_MORE) ? ASYNC__CANCEL_MORE : ASYNC__CANCEL_REQ));
@@ -2524,7 +2534,7 @@ static async_future *async__waitlist_push(async_waitlist *wl, async_future *slot
 }
 
 /* Complete a slot as granted. A grant that can be handed on carries how:
-   if its task is cancelled before it used it, async__resume calls it. */
+   if its task is cancelled before it used it, async__resume_slow calls it. */
 static async_future *async__grant(async_future *slot, void (*hand_on)(async_future *), void *owner) {
     slot->cancel = hand_on;
     if (hand_on) slot->flags |= ASYNC__GRANT;

@@ -80,8 +80,11 @@
    async_io_init (pthread_once) and read by async_strerror: register
    domains of your own before starting threads (and, in a PARSER_ONLY
    build, call async_http_errors_register first); with ASYNC_HTTP_TLS, the
-   BIO method, made once (pthread_once) and only read after. async_io_init
-   reads ASYNC_IO_BACKEND with getenv. Nothing else is static.
+   BIO method, made once (pthread_once) and only read after. getenv:
+   async_io_init reads ASYNC_IO_BACKEND, and async_http_client_init with
+   trust_env the proxy variables (http_proxy, https_proxy, no_proxy, their
+   upper-case names, REQUEST_METHOD): no setenv on another thread meanwhile.
+   Nothing else is static.
 
    STREAMS AND TLS (async_stream_*, async_tls_*)
    ===============================================
@@ -106,9 +109,10 @@
      a total limit (default 100) and an optional per-host limit (requests
      beyond wait their turn, first come first served). An idle connection
      keeps a receive posted: bytes the server sends unasked, or its close,
-     retire it the moment they come, and taking it costs no syscall (a
-     POST, which could not be retried, still has the socket peeked, and so
-     does anything when the loop has not asked the kernel for 1 ms). An
+     retire it the moment they come, and taking it costs no syscall, but
+     for one non-blocking peek when the request could not be retried (a
+     POST) or the loop has not polled the kernel in the last 1 ms
+     (ASYNC_STREAM_FRESH). An
      idempotent request whose pooled connection the server closed is
      retried once on a new one.
    - ClientTimeout's total (default 300 s), connect (default 30 s: the
@@ -167,6 +171,10 @@
                                 client, no liburing (builds anywhere C99 does,
                                 ASYNC_TIME32 too; the rest needs 64-bit time)
        ASYNC_IO_FAULT_*         fault injection, for tests (>>io)
+       ASYNC_IO_LAZY_TURNS      turns with tasks still ready that may
+                                skip asking the kernel (default 8)
+       ASYNC_STREAM_FRESH       how recent a poll lets a pooled
+                                connection be taken unpeeked (1 ms)
 
    SECTIONS
    ========
@@ -178,9 +186,11 @@
        >>workers    what crosses threads: async_io_post, the worker pool
        >>stream     a connection's bytes, plain or TLS; TLS contexts
        >>client     the client's config, request, response, calls
-   The implementation, in the same order (>>stream after >>proxy), with
-   the client's parts:
+   The implementation, in this order:
+       >>errors >>parser >>io   as declared
        >>uring >>epoll   the two backends behind the >>io contract
+       >>workers    the worker pool and async_io_post
+       >>client     the client's memory, init, close and stats
        >>pool       connections: per-host idle lists, the free list, the queue
        >>resolve    name lookups on the worker pool, their cache
        >>url        URLs taken apart and resolved, the host table
@@ -255,6 +265,7 @@ extern "C" {
     X(ASYNC_HTTP_ESCHEME, -4210, "unsupported URL scheme")                             \
     X(ASYNC_HTTP_EURL, -4211, "invalid URL")                                                                     \
     X(ASYNC_HTTP_ENOMEM, -4212, "out of memory")                                                                 \
+    /* -4213 was ASYNC_HTTP_ENOURING's; that name is ASYNC_IO_ENOURING's now */                                \
     X(ASYNC_HTTP_ENETWORK, -4214, "network error")                                                               \
     X(ASYNC_HTTP_EHEADER, -4215, "invalid request header")                                                      \
     X(ASYNC_HTTP_ETLS_CERT, -4216, "TLS: the server's certificate is not trusted")                               \
@@ -404,9 +415,10 @@ const char *async_http_header_find(const async_http_header *h, size_t n, const c
 enum { ASYNC_IO_BACKEND_AUTO, ASYNC_IO_BACKEND_URING, ASYNC_IO_BACKEND_EPOLL };
 
 typedef struct async_io_config {
-    /* ASYNC_IO_BACKEND_AUTO (0): io_uring, or epoll where io_uring is
-       refused; then the environment variable ASYNC_IO_BACKEND=io_uring|epoll
-       may choose. _URING or _EPOLL: that one or nothing. */
+    /* ASYNC_IO_BACKEND_AUTO (0): the one the environment variable
+       ASYNC_IO_BACKEND=io_uring|epoll names, if set (that one or nothing);
+       else io_uring, or epoll where io_uring is refused. _URING or _EPOLL:
+       that one or nothing, whatever the environment says. */
     int backend;
     /* Told once, when the backend that runs is not the first choice (the
        fallback to epoll, and why). NULL: nobody is told. */
@@ -885,7 +897,7 @@ typedef struct async_http_response {
 /* What to ask (sokol's desc): every field optional but url. */
 typedef struct async_http_request_desc {
     const char *method;         /* NULL: "GET" */
-    const char *url;            /* http://host[:port][/path][?query]; copied */
+    const char *url;            /* http[s]://[user:password@]host[:port][/path][?query]; copied */
     const char *const *headers; /* NULL-terminated "Name: value" lines; copied */
     const void *body;           /* not copied: it must stay put until the request is done */
     size_t body_len;
@@ -896,7 +908,7 @@ typedef struct async_http_request_desc {
     void *user;                 /* yours; also readable as req->user */
 } async_http_request_desc;
 
-/* A connect attempt of a request's (>>open). */
+/* One dial: a connect to one of the host's addresses, racing the others (>>open). */
 #define ASYNC_HTTP__RACE 3
 typedef struct async_http__dial {
     async_io_op op;               /* socket, then connect */
@@ -1032,10 +1044,12 @@ int async_http_basic_auth(const char *credentials, size_t len, char *out, size_t
 int async_http_url_resolve(const char *base, const char *ref, char *out, size_t cap);
 /* A message for the request's error, with details (where a response was malformed). */
 const char *async_http_request_error(const async_http_request *req);
-/* Free the response's memory, once the request is done (a running one is
-   cancelled and awaited first: ASYNC_MISUSE says so otherwise). The input
-   fields async_http_start set from its desc, and post's and put's body,
-   are cleared; those you set for async_http_fetch stay yours. */
+/* Free the response's memory, once the request is done. One that still
+   runs must be cancelled and awaited first: releasing it is a misuse
+   (ASYNC_MISUSE). A failed request holds nothing already; releasing it
+   again does no harm. The input fields async_http_start set from its desc,
+   and post's and put's body, are cleared; those you set for
+   async_http_fetch stay yours. */
 void async_http_request_release(async_http_request *req);
 #endif /* ASYNC_HTTP_PARSER_ONLY */
 
@@ -3103,9 +3117,10 @@ static int async_http__host_may_open(async_http_client *c, size_t host) {
 
 /* Idle connections are watched (async_stream_watch): what a server sends
    unasked, or its close, retires the connection the moment it comes, and
-   taking one costs no syscall (no peek). A watched receive holds the
-   slot's buffer, so a slot whose connection is closed for another waits,
-   CLOSING, until the kernel let go of it. */
+   taking one mostly costs no syscall (async_http__pick says when it
+   peeks). A watched receive holds the slot's buffer, so a slot whose
+   connection is closed for another waits, CLOSING, until the kernel let
+   go of it. */
 static void async_http__watch_woken(async_waiter *w, async_future *done);
 
 static void async_http__unwatch(async_http__conn *k) {
@@ -3213,14 +3228,15 @@ static void async_http__expire_idle(async_http_client *c) {
     }
 }
 
+static int async_http__idempotent(const char *m);
+
 /* A connection for the request, in O(1): the host's most recently used
    idle one (if it is still clean), else a free slot, else the slot of the
    longest idle connection to another host (closed; if that takes a loop
    turn, -1 now and the slot goes to the queue). -1 if the request must
    wait; `queued`: it is in the queue already. A retry wants a new
-   connection; a request that could not be retried (a POST) has the
-   socket asked even when the watch is fresh. */
-static int async_http__idempotent(const char *m);
+   connection; a request that could not be retried (a POST) peeks the
+   socket even when the watch is fresh. */
 
 static long async_http__pick(async_http_client *c, async_http_request *r, int queued) {
     async_http__conn *k;
@@ -5135,7 +5151,7 @@ static async_future *async_http__connecting(async_http_request *r, async_future 
 
 // >>open
 /* A new connection: the host's addresses (resolve), a connect to one of
-   them (dial: RFC 8305's Happy Eyeballs: the next attempt 250 ms after the
+   them (dial: RFC 8305's Happy Eyeballs: the next dial 250 ms after the
    last, at once if the last failed, up to three at a time, the oldest
    giving way when a fourth is due; the first to connect wins, the others
    are cancelled and their sockets closed), the proxy's CONNECT (tunnel),
@@ -5143,9 +5159,11 @@ static async_future *async_http__connecting(async_http_request *r, async_future 
 #define ASYNC_HTTP__STAGGER ASYNC_MS(250)
 enum { ASYNC_HTTP__DIAL_IDLE, ASYNC_HTTP__DIAL_SOCKET, ASYNC_HTTP__DIAL_CONNECT, ASYNC_HTTP__DIAL_OVER };
 
-/* Whether the request needs a new connection: the first step of each
-   attempt that may, and the start of the connect timeout, which covers the
-   lookup, the connect and the TLS handshake, as aiohttp's does. */
+/* Whether the request needs a new connection. The first call in an
+   attempt (from whichever step of >>open runs first) also claims the
+   attempt's connection: whether it is a pooled one (reused), and for a new
+   one the start of the connect timeout, which covers the lookup, the
+   connect and the TLS handshake, as aiohttp's does. */
 static int async_http__needs_open(async_http_request *r) {
     async_http_client *c = r->_client;
     if (r->_err) return 0;
@@ -5261,12 +5279,12 @@ static async_future *async_http__dial_step(async_http_request *r) {
             if (d->state == ASYNC_HTTP__DIAL_SOCKET || d->state == ASYNC_HTTP__DIAL_CONNECT) running++;
             else if (!idle && (d->state == ASYNC_HTTP__DIAL_IDLE || d->fd < 0)) idle = d;
         }
-        /* Another attempt: none runs (the last failed), or 250 ms passed. */
+        /* Another dial: none runs (the last failed), or 250 ms passed. */
         if (idle && r->_try.next_addr < h->naddrs && (!running || async_http__stagger_due(r))) {
             async_http__dial_start(r, idle);
             moved = 1;
         } else if (!idle && r->_try.next_addr < h->naddrs && async_http__stagger_due(r)) {
-            /* Every place races and the next address is due: the oldest attempt
+            /* Every place races and the next address is due: the oldest dial
                (its SYN perhaps lost for good) gives way; its end frees a place. */
             async_http__dial *oldest = NULL;
             for (i = 0; i < ASYNC_HTTP__RACE; i++)
@@ -5673,9 +5691,10 @@ static int async_http__follow(async_http_request *r) {
     return rc ? rc : 1;
 }
 
+static void async_http__release(async_http_request *req);
+
 /* The request fails with err: its detail (the parser's reason and where,
    the stream's, which timeout and its value), and it holds nothing. */
-static void async_http__release(async_http_request *req);
 
 static int async_http__give_up(async_http_request *r, int err, const char *why) {
     const async_http_client_config *cfg = &r->_client->config;
@@ -5738,7 +5757,8 @@ static int async_http__conclude(async_http_request *r) {
 /* The request's coroutine, and the calls that start it. */
 
 /* Await each future a step names until the step is over. One line: the
-   portable coroutines allow one await per line. */
+   portable coroutines allow one await per line. It uses the caller's
+   locals f (the future) and r (the request). */
 #define ASYNC_HTTP__DRIVE(t, step, err)                                                                          \
     while ((f = step(r)) != NULL) ASYNC_AWAIT_CATCH(t, f, err)
 
