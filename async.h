@@ -473,7 +473,11 @@ int async_future_cancel(async_future *f); /* 1 if a cancellation was made or req
    the future cancelled; it must complete the future now or later. */
 void async_future_init_cancellable(async_future *f, void (*cancel)(async_future *));
 /* Attach a waiter yourself (what the combinators do); the waiter is woken
-   even if f is already done (at once). async_future_remove_waiter detaches it. */
+   even if f is already done (at once). async_future_remove_waiter detaches
+   it (1), or says it was not attached (0). f's completion wakes every
+   waiter attached then, as asyncio runs every done callback: from one
+   wake, removing another waiter of f's gives 0 and it is woken still, so
+   it may not be attached elsewhere before its own wake has come. */
 void async_future_add_waiter(async_future *f, async_waiter *w);
 int async_future_remove_waiter(async_future *f, async_waiter *w);
 
@@ -745,8 +749,9 @@ typedef struct async_deadline {
     async_waiter timer_waiter, task_waiter;
     async_task *task; /* NULL once stopped, or when the task has ended */
     async_time when;  /* absolute (async_now's time); ASYNC_NO_TIMEOUT: none */
-    short expired;
-    short cancel_first; /* an explicit cancel the task had not seen yet came before this expiry: it reports that */
+    unsigned char expired;
+    unsigned char cancel_first; /* an explicit cancel the task had not seen yet came before this expiry: it reports that */
+    unsigned char added;        /* the request its expiry left in the task's flags, not yet delivered (private) */
     unsigned magic; /* set by its start; an all-zero deadline is a stopped one */
 } async_deadline;
 /* A scope of the task's, from start to stop. When the deadline passes the
@@ -1275,6 +1280,15 @@ void async__finish(async_task *t, int state, intptr_t value) {
 }
 
 int async__suspend(async_task *t, async_future *f) {
+#if ASYNC_DEBUG
+    /* Its first cancel would cancel what it awaits, itself, forever (asyncio
+       refuses it too: "Task cannot await on itself"). */
+    if (f == &t->future) {
+        async__misuse("a task awaits itself", t->loop->running);
+        t->future.value = 0;
+        return 0;
+    }
+#endif
     t->future.value = (intptr_t)f;
     if (f->state != ASYNC_PENDING) return 0;
     async__ring_push(&f->waiters, async__entry(t));
@@ -1288,6 +1302,8 @@ void async__yield(async_task *t) {
     t->future.value = 0;
     async__schedule(t);
 }
+
+static void async__deadlines_shift(async_task *t, int delivered);
 
 int async__resume_slow(async_task *t, int catching, int *err) {
     async_future *f = (async_future *)t->future.value;
@@ -1318,6 +1334,7 @@ int async__resume_slow(async_task *t, int catching, int *err) {
     more = (flags & ASYNC__CANCEL_MORE) ? ASYNC__CANCEL_REQ : 0; /* a cancel after the timeout: next await */
     flags &= (uint16_t)~(ASYNC__CANCEL_REQ | ASYNC__BY_TIMEOUT | ASYNC__CAUGHT_TIMEOUT | ASYNC__CANCEL_MORE);
     t->future.flags = (uint16_t)(flags | more | ASYNC__CANCELLING | (code == ASYNC_ETIMEDOUT ? ASYNC__CAUGHT_TIMEOUT : 0));
+    if (flags & ASYNC__SCOPED) async__deadlines_shift(t, 1);
     *err = code;
     return 0;
 }
@@ -2384,12 +2401,40 @@ static int async__deadline_innermost(async_deadline *d) {
     return 1;
 }
 
+/* The task's flags hold at most two undelivered requests: the first
+   (CANCEL_REQ, BY_TIMEOUT if a timeout's) and a plain cancel after a
+   timeout (CANCEL_MORE). A deadline notes which one its expiry added, or
+   that it merged into one already there, so that its stop withdraws its
+   own and no other's. */
+enum { ASYNC__ADDED_NONE, ASYNC__ADDED_FIRST, ASYNC__ADDED_MORE, ASYNC__ADDED_MERGED };
+
 static void async__deadline_expire(async_deadline *d) {
-    uint16_t flags = d->task->future.flags;
+    uint16_t flags = d->task->future.flags, now;
     d->expired = 1;
     /* An explicit cancel the task has not seen yet came first: that is what it reports. */
     d->cancel_first = (flags & ASYNC__CANCEL_REQ) && !(flags & ASYNC__BY_TIMEOUT);
     async__task_request_cancel(d->task, async__deadline_innermost(d));
+    now = d->task->future.flags;
+    d->added = (now & ~flags & ASYNC__CANCEL_REQ)    ? ASYNC__ADDED_FIRST
+               : (now & ~flags & ASYNC__CANCEL_MORE) ? ASYNC__ADDED_MORE
+                                                     : ASYNC__ADDED_MERGED;
+}
+
+/* The task's first request went (delivered, or withdrawn by its deadline):
+   the one after it, if a deadline's, is the first now; with `delivered`,
+   what merged into the first went with it. */
+static void async__deadlines_shift(async_task *t, int delivered) {
+    async_waiter *ring = t->future.waiters, *w;
+    if (!ring) return;
+    w = ring;
+    do {
+        async_deadline *d;
+        w = *async__next(w);
+        if (async__is_task(w) || w->wake != async__deadline_task_done) continue;
+        d = ASYNC__CONTAINER(w, async_deadline, task_waiter);
+        if (d->added == ASYNC__ADDED_MORE) d->added = ASYNC__ADDED_FIRST;
+        else if (delivered) d->added = ASYNC__ADDED_NONE;
+    } while (w != ring);
 }
 
 static void async__deadline_wake(async_waiter *l, async_future *timer) {
@@ -2474,16 +2519,20 @@ int async_deadline_reschedule(async_deadline *d, async_time when) {
 
 /* Stopped by the task while it runs, with its expiry not yet delivered
    (a timeout <= 0 or a reschedule into the past, and no await since): the
-   scope is over, so the request is withdrawn and the deadline did not
-   expire, as asyncio's Timeout cancels its pending _on_timeout on exit. A
-   cancel that came after it stays. */
+   scope is over, so its own request is withdrawn and the deadline did not
+   expire, as asyncio's Timeout cancels its pending _on_timeout on exit.
+   Another deadline's request, or a cancel, stays. */
 static void async__deadline_withdraw(async_deadline *d) {
-    uint16_t *flags = &d->task->future.flags;
-    if (!d->expired || d->cancel_first || !(*flags & ASYNC__BY_TIMEOUT) || d->task->future.state != ASYNC_PENDING ||
-        (*flags & (ASYNC__WAITING | ASYNC__SCHEDULED | ASYNC__CLOSING)))
+    async_task *t = d->task;
+    uint16_t *flags = &t->future.flags;
+    if (!d->added || t->future.state != ASYNC_PENDING || (*flags & (ASYNC__WAITING | ASYNC__SCHEDULED | ASYNC__CLOSING)))
         return;
-    *flags &= (uint16_t)~(ASYNC__BY_TIMEOUT | ((*flags & ASYNC__CANCEL_MORE) ? ASYNC__CANCEL_MORE : ASYNC__CANCEL_REQ));
+    if (d->added == ASYNC__ADDED_MORE) *flags &= (uint16_t)~ASYNC__CANCEL_MORE;
+    else if (d->added == ASYNC__ADDED_FIRST)
+        *flags &= (uint16_t)~(ASYNC__BY_TIMEOUT | ((*flags & ASYNC__CANCEL_MORE) ? ASYNC__CANCEL_MORE : ASYNC__CANCEL_REQ));
+    d->added = ASYNC__ADDED_NONE;
     d->expired = 0;
+    if (*flags & ASYNC__CANCEL_REQ) async__deadlines_shift(t, 0);
 }
 
 int async_deadline_stop(async_deadline *d) {

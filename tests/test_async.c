@@ -1916,8 +1916,23 @@ static void release_uninitialised_semaphore(void) {
     async_semaphore_release(&s);
 }
 
+static int self_await_run(async_task *t) {
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(t, &t->future);
+    ASYNC_END(t);
+}
+
+/* Its first cancel (shutdown's, here) would cancel itself without end. */
+static void await_itself(void) {
+    async_task t;
+    virtual_loop(&misuse_loop);
+    async_create_task(&misuse_loop, &t, self_await_run);
+    async_main(&misuse_loop, &t.future);
+}
+
 TEST(test_misuse_is_diagnosed) {
     async_deadline zero;
+    CHECK(dies_saying(await_itself, "a task awaits itself (in self_await_run)"));
     CHECK(dies_saying(run_bare_return, "returned without ASYNC_END, ASYNC_RETURN or ASYNC_RAISE"));
     CHECK(dies_saying(run_bare_return, "(in bare_return_run)"));
     CHECK(dies_saying(start_unzeroed_timer, "a timer started that was never zeroed"));
@@ -2685,6 +2700,85 @@ TEST(test_deadline_stopped_before_any_await_did_not_expire) {
     }
 }
 
+/* Two deadlines whose expiries are both still undelivered when their scopes end, with no await
+   in either: each stop withdraws its own request and no other's, nothing reaches the sleep after
+   the scopes, and neither expired. asyncio:
+       async with asyncio.timeout(0) as outer:          # case 0; case 1: timeout(10) ...
+           async with asyncio.timeout(0) as inner:
+               pass                                     # ... and outer.reschedule(loop.time())
+       await asyncio.sleep(0.001)                       # runs; inner/outer.expired(): False
+   Case 2: a cancel came before both; it stays and the sleep sees it. */
+typedef struct nested_brief {
+    async_task task;
+    async_deadline outer, inner;
+    async_timer nap;
+    int kind, inner_expired, outer_expired, err;
+} nested_brief;
+
+static int nested_brief_run(async_task *t) {
+    nested_brief *b = (nested_brief *)t;
+    ASYNC_BEGIN(t);
+    if (b->kind == 2) async_cancel(t);
+    async_deadline_start(t->loop, &b->outer, t, b->kind == 1 ? ASYNC_SEC(10) : 0);
+    async_deadline_start(t->loop, &b->inner, t, 0);
+    if (b->kind == 1) async_deadline_reschedule(&b->outer, async_loop_time(t->loop));
+    b->inner_expired = async_deadline_stop(&b->inner);
+    b->outer_expired = async_deadline_stop(&b->outer);
+    ASYNC_AWAIT_CATCH(t, async_sleep(t->loop, &b->nap, ASYNC_MS(1)), b->err);
+    ASYNC_RETURN(t, 42);
+    ASYNC_END(t);
+}
+
+TEST(test_nested_deadlines_stopped_before_any_await) {
+    int kind;
+    for (kind = 0; kind < 3; kind++) {
+        async_loop loop;
+        nested_brief b;
+        virtual_loop(&loop);
+        memset(&b, 0, sizeof b);
+        b.kind = kind;
+        async_create_task(&loop, &b.task, nested_brief_run);
+        CHECK_EQ(async_main(&loop, &b.task.future), 0);
+        CHECK_EQ(async_result(&b.task.future), 42);
+        CHECK_EQ(b.inner_expired, 0);
+        CHECK_EQ(b.outer_expired, 0);
+        CHECK_EQ(b.err, kind == 2 ? ASYNC_ECANCELED : 0);
+        CHECK_EQ(async_now(&loop), kind == 2 ? 0 : ASYNC_MS(1));
+    }
+}
+
+/* A deadline whose expiry the task saw (and caught), then a cancel in the same scope: the stop
+   reports the expiry and leaves the cancel, which is the next await's. */
+typedef struct caught_then_cancelled {
+    async_task task;
+    async_deadline d;
+    async_timer nap;
+    int first, expired, second;
+} caught_then_cancelled;
+
+static int caught_then_cancelled_run(async_task *t) {
+    caught_then_cancelled *c = (caught_then_cancelled *)t;
+    ASYNC_BEGIN(t);
+    async_deadline_start(t->loop, &c->d, t, ASYNC_MS(5));
+    ASYNC_AWAIT_CATCH(t, async_sleep(t->loop, &c->nap, ASYNC_SEC(1)), c->first);
+    async_cancel(t);
+    c->expired = async_deadline_stop(&c->d);
+    ASYNC_AWAIT_CATCH(t, async_sleep(t->loop, &c->nap, ASYNC_MS(1)), c->second);
+    ASYNC_END(t);
+}
+
+TEST(test_deadline_seen_then_cancel_in_its_scope) {
+    async_loop loop;
+    caught_then_cancelled c;
+    virtual_loop(&loop);
+    memset(&c, 0, sizeof c);
+    async_create_task(&loop, &c.task, caught_then_cancelled_run);
+    CHECK_EQ(async_main(&loop, &c.task.future), 0);
+    CHECK_EQ(c.first, ASYNC_ETIMEDOUT);
+    CHECK_EQ(c.expired, 1);
+    CHECK_EQ(c.second, ASYNC_ECANCELED);
+}
+
 /* A cancel that lands after a deadline's expiry, before the task saw it: the task reports the
    timeout first, and, having caught it, sees the cancel at its next await; it is not lost.
    Here async_loop_shutdown's cancel lands on a task that retries on timeouts: it ends
@@ -2818,6 +2912,8 @@ int main(void) {
     RUN(test_shield_cancelled_by_its_group_completes_once);
     RUN(test_task_group_owner_cancelled_while_closing);
     RUN(test_deadline_stopped_before_any_await_did_not_expire);
+    RUN(test_nested_deadlines_stopped_before_any_await);
+    RUN(test_deadline_seen_then_cancel_in_its_scope);
     RUN(test_cancel_after_an_unseen_timeout_is_not_lost);
     RUN(test_as_completed_close_wakes_consumer);
     RUN(test_semaphore_limit_and_fifo);
