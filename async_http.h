@@ -4085,6 +4085,16 @@ async_future *async_stream_settle(async_stream *s) {
         /* A socket made by a connect that was cancelled meanwhile is kept, so that it is closed. */
         res = async_stream__take(s, ops[i]);
         if (op->kind == ASYNC_IO_SOCKET && res >= 0) s->fd = (int)res;
+        if (s->_ssl && ops[i] == ASYNC_STREAM__SEND && res >= 0) {
+            /* Ciphertext (a key update's answer that a read wrote, say): what
+               went out is counted, the rest stays queued for the next flush,
+               and the records stay whole. */
+            free(s->_cout_held);
+            s->_cout_held = NULL;
+            s->_cout_off += (size_t)res;
+            if (s->_cout_off == s->_cout_len) s->_cout_off = s->_cout_len = 0;
+            continue;
+        }
         /* A transfer cut short puts the stream off; one withdrawn before
            it moved a byte (a watch's receive) leaves it as it was. */
         if (ops[i] != ASYNC_STREAM__OPEN && res != ASYNC_ECANCELED) s->_failed = 1;
@@ -4293,11 +4303,12 @@ static int async_tls__start(async_stream *s, async_tls *tls) {
 
 int async_stream_tls_client(async_stream *s, async_tls *tls, const char *host, void **session) {
     unsigned char v6[16];
-    char addr[INET6_ADDRSTRLEN];
+    char name[256];
     size_t len = strcspn(host, "%"); /* an IPv6 zone is not the certificate's business */
     int rc = async_tls__start(s, tls), ip;
     if (rc) return rc;
-    if (host[len] && len < sizeof addr) host = (const char *)memcpy(addr, host, len), addr[len] = 0;
+    if (len > 1 && host[len - 1] == '.') len--; /* nor the root's dot: not in SNI (RFC 6066 3), nor in certificates */
+    if (host[len] && len < sizeof name) host = (const char *)memcpy(name, host, len), name[len] = 0;
     ip = inet_pton(AF_INET, host, v6) == 1 || inet_pton(AF_INET6, host, v6) == 1;
     SSL_set_connect_state(s->_ssl);
     SSL_set_alpn_protos(s->_ssl, (const unsigned char *)"\x08http/1.1", 9);
@@ -4369,7 +4380,8 @@ static int async_tls__failure(async_stream *s, int handshake) {
     long v = SSL_get_verify_result(s->_ssl);
     unsigned long e = ERR_peek_last_error();
     s->_failed = 1;
-    if (handshake && v != X509_V_OK) {
+    /* Not verified (insecure): OpenSSL still notes what it found, not the cause. */
+    if (handshake && v != X509_V_OK && SSL_get_verify_mode(s->_ssl) != SSL_VERIFY_NONE) {
         async_stream__detail(s, "%s", X509_verify_cert_error_string(v));
         return v == X509_V_ERR_HOSTNAME_MISMATCH || v == X509_V_ERR_IP_ADDRESS_MISMATCH ? ASYNC_HTTP_ETLS_NAME
                                                                                        : ASYNC_HTTP_ETLS_CERT;
@@ -4402,20 +4414,29 @@ async_future *async_stream_handshake(async_stream *s, int *err) {
             s->_state = ASYNC_STREAM__TLS_OPEN;
             return NULL;
         }
-        if (s->_cout_len) continue; /* what it wrote goes out before we wait */
         if (SSL_get_error(s->_ssl, rc) != SSL_ERROR_WANT_READ || s->_eof) {
+            /* The reason first: another SSL call (to flush the alert it
+               wrote, best effort) would clear it. */
             *err = async_tls__failure(s, 1);
+            if (s->_cout_len > s->_cout_off)
+                async_io_send_nowait(s->io, s->fd, s->_cout + s->_cout_off, s->_cout_len - s->_cout_off);
             return NULL;
         }
+        if (s->_cout_len) continue; /* what it wrote goes out before we wait */
         async_tls__fill_start(s);
     }
 }
 
+#define ASYNC_TLS__PIECE 65536
+
 static async_future *async_tls__send(async_stream *s, const void *buf, size_t len, size_t *sent, int *err) {
     for (;;) {
         async_future *f;
-        if (*sent < len) { /* the BIO never refuses: all of it (up to what an int counts) becomes ciphertext */
-            size_t n = len - *sent < INT_MAX ? len - *sent : INT_MAX;
+        /* The BIO never refuses, so a piece at a time, the next once the last
+           is nearly out: a big upload is not all ciphertext at once (in a
+           buffer the pooled connection would keep). */
+        if (*sent < len && s->_cout_len - s->_cout_off < ASYNC_TLS__PIECE) {
+            size_t n = len - *sent < ASYNC_TLS__PIECE ? len - *sent : ASYNC_TLS__PIECE;
             int rc;
             async_tls__clear_errors();
             rc = SSL_write(s->_ssl, (const char *)buf + *sent, (int)n);
@@ -4474,6 +4495,7 @@ static int async_tls__idle_clean(async_stream *s, int ask) {
     char byte;
     int rc, err = 0, says;
     if ((s->_pending & ASYNC_STREAM__SEND) && (async_tls__flush(s, &err) || err)) return 0;
+    if (SSL_in_init(s->_ssl)) return 0; /* a renegotiation the server began: a write now wants to read */
     says = async_stream__watch_says(s, ask);
     if (says < 0 && s->_pending == ASYNC_STREAM__RECV) { /* the watch ended: what came? */
         if (async_tls__fill_take(s, &err)) return 0; /* not seen by the loop yet: nothing to look at */
@@ -4499,7 +4521,8 @@ static int async_tls__idle_clean(async_stream *s, int ask) {
     if (s->_cin_len == s->_cin_off && !SSL_has_pending(s->_ssl)) return 1;
     async_tls__clear_errors();
     rc = SSL_read(s->_ssl, &byte, 1);
-    return rc <= 0 && SSL_get_error(s->_ssl, rc) == SSL_ERROR_WANT_READ && !s->_cout_len;
+    /* What that read wrote (a key update's answer) goes out before the next request's bytes. */
+    return rc <= 0 && SSL_get_error(s->_ssl, rc) == SSL_ERROR_WANT_READ && !SSL_in_init(s->_ssl);
 }
 
 int async_stream_tls_resumed(const async_stream *s) { return s->_ssl && SSL_session_reused(s->_ssl); }

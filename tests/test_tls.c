@@ -487,6 +487,212 @@ static void tls_idle_talk(int mode) {
 TEST(tls_talk_while_idle_keeps_connection) { tls_idle_talk(TALK_WHILE_IDLE); }
 TEST(tls_talk_with_response_keeps_connection) { tls_idle_talk(TALK_WITH_RESPONSE); }
 
+/* ------------------------------------------------------------------ */
+/* TLS's own messages in the middle of a body                          */
+
+/* Each response: a body of 4 x 20 KB, and after each piece TLS's own message: a key update
+   that asks for one back (TLS 1.3, mid_talk KEY_UPDATE), or (TLS 1.2) a renegotiation the
+   server starts after the second piece. */
+enum { MID_KEY_UPDATE, MID_RENEGOTIATE };
+static int mid_talk;
+
+static void play_tls_mid_body(server *s, int fd, int index) {
+    static char piece[20000];
+    SSL *ssl = tls_accept(fd);
+    int i;
+    (void)s, (void)index;
+    if (!ssl) return;
+    memset(piece, 'x', sizeof piece);
+    while (tls_read_request(ssl)) {
+        char head[128];
+        snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", 4 * (int)sizeof piece);
+        if (!tls_send_str(ssl, head)) break;
+        for (i = 0; i < 4; i++) {
+            if (SSL_write(ssl, piece, sizeof piece) <= 0) goto out;
+            if (mid_talk == MID_KEY_UPDATE && !SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED)) goto out;
+            if (mid_talk == MID_RENEGOTIATE && i == 1 && !SSL_renegotiate(ssl)) goto out;
+            if (SSL_do_handshake(ssl) != 1) goto out;
+        }
+    }
+out:
+    SSL_shutdown(ssl);
+    SSL_free(ssl);
+}
+
+/* The client answers (a key update) or goes along (a renegotiation: a new connection for
+   the next request), and every request succeeds. A key update keeps the connection: one for
+   all three requests, closed cleanly so that its session stays good. */
+static void tls_talk_mid_body(int talk) {
+    env e;
+    server s;
+    async_http_request r;
+    char url[128];
+    int i;
+    SSL_CTX *ctx = talk == MID_KEY_UPDATE ? tls_server_ctx(servers.root, "good", TLS1_3_VERSION, TLS1_3_VERSION)
+                                          : tls_server_ctx(servers.root, "good", 0, TLS1_2_VERSION);
+    tls_scenario_ctx = ctx;
+    mid_talk = talk;
+    server_start(&s, play_tls_mid_body);
+    CHECK_EQ(tls_env(&e, 0, ASYNC_SEC(3), 0), 0);
+    https_url(url, sizeof url, s.port, "/");
+    for (i = 0; i < 3; i++) {
+        int err = fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5));
+        if (err) fprintf(stderr, "  request %d: %s\n", i, async_http_request_error(&r));
+        CHECK_EQ(err, 0);
+        CHECK_EQ(r.response.body_len, 80000);
+        async_http_request_release(&r);
+    }
+    if (talk == MID_KEY_UPDATE) CHECK_EQ(client_connects(&e.client), 1);
+    CHECK(client_settled(&e.client));
+    env_close(&e);
+    server_stop(&s);
+    SSL_CTX_free(ctx);
+}
+
+TEST(tls_key_update_mid_body_keeps_connection) { tls_talk_mid_body(MID_KEY_UPDATE); }
+TEST(tls_renegotiation_mid_body_then_next_request) { tls_talk_mid_body(MID_RENEGOTIATE); }
+
+/* ------------------------------------------------------------------ */
+/* what a failure is called                                            */
+
+/* A server that picks an ALPN protocol the client never offered. */
+static int alpn_h2(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
+                   unsigned inlen, void *arg) {
+    (void)ssl, (void)in, (void)inlen, (void)arg;
+    *out = (const unsigned char *)"h2";
+    *outlen = 2;
+    return SSL_TLSEXT_ERR_OK;
+}
+
+static int fail_with_ctx(SSL_CTX *ctx, int insecure, char *msg, size_t msg_len) {
+    env e;
+    server s;
+    async_http_request r;
+    char url[128];
+    int err;
+    tls_scenario_ctx = ctx;
+    server_start(&s, play_tls_ok);
+    CHECK_EQ(tls_env(&e, insecure, ASYNC_SEC(3), 0), 0);
+    https_url(url, sizeof url, s.port, "/");
+    err = fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5));
+    snprintf(msg, msg_len, "%s", async_http_request_error(&r));
+    async_http_request_release(&r);
+    CHECK(still_works(&e));
+    env_close(&e);
+    server_stop(&s);
+    SSL_CTX_free(ctx);
+    return err;
+}
+
+/* A handshake the client itself gives up (a protocol it did not offer) says why; with
+   insecure, a failure past the certificate (the server wants one of the client's) is not
+   blamed on the certificate that insecure did not check. */
+TEST(handshake_failure_reasons) {
+    char msg[512];
+    SSL_CTX *ctx = tls_server_ctx(servers.root, "good", 0, 0);
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_h2, NULL);
+    CHECK_EQ(fail_with_ctx(ctx, 0, msg, sizeof msg), ASYNC_HTTP_ETLS_HANDSHAKE);
+    CHECK(strstr(msg, "bad extension") != NULL);
+    CHECK(strstr(msg, "unknown reason") == NULL);
+
+    ctx = tls_server_ctx(servers.root, "self", 0, TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    CHECK_EQ(fail_with_ctx(ctx, 1, msg, sizeof msg), ASYNC_HTTP_ETLS_HANDSHAKE);
+    CHECK(strstr(msg, "handshake failure") != NULL);
+    CHECK(strstr(msg, "self-signed") == NULL);
+}
+
+/* SNI and the name check without a name's trailing dot (RFC 6066 3: "localhost." is sent
+   and checked as "localhost"). */
+static char sni_seen[64];
+
+static int resolve_to_loopback(void *user, const char *name, struct sockaddr_storage *addrs, size_t max, size_t *count) {
+    struct sockaddr_in *a = (struct sockaddr_in *)&addrs[0];
+    (void)user, (void)name, (void)max;
+    memset(a, 0, sizeof *a);
+    a->sin_family = AF_INET;
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    *count = 1;
+    return 0;
+}
+
+static int sni_note(SSL *ssl, int *alert, void *arg) {
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    (void)alert, (void)arg;
+    snprintf(sni_seen, sizeof sni_seen, "%s", name ? name : "(none)");
+    return SSL_TLSEXT_ERR_OK;
+}
+
+TEST(sni_without_trailing_dot) {
+    env e;
+    server s;
+    async_http_request r;
+    char url[128];
+    SSL_CTX *ctx = tls_server_ctx(servers.root, "good", 0, 0);
+    static char ca[512];
+    async_http_client_config cfg;
+    SSL_CTX_set_tlsext_servername_callback(ctx, sni_note);
+    tls_scenario_ctx = ctx;
+    server_start(&s, play_tls_ok);
+    memset(&cfg, 0, sizeof cfg);
+    tls_path(ca, sizeof ca, servers.root, "ca.pem");
+    cfg.ca_file = ca;
+    cfg.resolver = resolve_to_loopback; /* the system's may not know "localhost." */
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    snprintf(url, sizeof url, "https://localhost.:%d/", s.port);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0);
+    async_http_request_release(&r);
+    env_close(&e);
+    server_stop(&s);
+    CHECK(strcmp(sni_seen, "localhost") == 0);
+    SSL_CTX_free(ctx);
+}
+
+/* A big upload is made ciphertext a piece at a time: the pooled connection keeps no buffer
+   of the body's size. */
+static void play_tls_drain(server *s, int fd, int index) {
+    static char buf[65536];
+    SSL *ssl = tls_accept(fd);
+    long total = 0;
+    int n;
+    (void)s, (void)index;
+    if (!ssl) return;
+    while ((n = SSL_read(ssl, buf, sizeof buf)) > 0)
+        if ((total += n) >= (8L << 20)) {
+            tls_send_str(ssl, OK_RESPONSE);
+            total = 0;
+        }
+    SSL_free(ssl);
+}
+
+TEST(tls_upload_keeps_no_body_sized_buffer) {
+    env e;
+    server s;
+    async_http_request r;
+    char url[128];
+    size_t i, cap = 0, len = 8 << 20;
+    char *body = (char *)calloc(len, 1);
+    SSL_CTX *ctx = tls_server_ctx(servers.root, "good", 0, 0);
+    tls_scenario_ctx = ctx;
+    server_start(&s, play_tls_drain);
+    CHECK_EQ(tls_env(&e, 0, ASYNC_SEC(3), 0), 0);
+    https_url(url, sizeof url, s.port, "/");
+    memset(&r, 0, sizeof r);
+    r.body = body;
+    r.body_len = len; /* with the head, a little over 8 MiB: the server answers at 8 MiB */
+    CHECK_EQ(fetch(&e.client, &r, "POST", url), 0);
+    CHECK_EQ(r.response.status, 200);
+    async_http_request_release(&r);
+    CHECK_EQ(client_stats(&e.client).idle, 1);
+    for (i = 0; i < e.client.config.limit; i++)
+        if (e.client._conns[i].s._cout_cap > cap) cap = e.client._conns[i].s._cout_cap;
+    CHECK(cap <= (256 << 10));
+    env_close(&e);
+    server_stop(&s);
+    SSL_CTX_free(ctx);
+    free(body);
+}
+
 /* One answer, then (once the test lets it) a record nobody asked for, acknowledged. */
 static void play_tls_stray(server *s, int fd, int index) {
     SSL *ssl = tls_accept(fd);
@@ -828,6 +1034,11 @@ int main(void) {
     RUN(host_table_grows_mid_handshake);
     RUN(early_answer_to_an_upload);
     RUN(ipv6_zone_over_tls);
+    RUN(tls_key_update_mid_body_keeps_connection);
+    RUN(tls_renegotiation_mid_body_then_next_request);
+    RUN(handshake_failure_reasons);
+    RUN(sni_without_trailing_dot);
+    RUN(tls_upload_keeps_no_body_sized_buffer);
     fixture_stop(&servers);
     return test_summary("tls");
 }
