@@ -5459,6 +5459,7 @@ static async_future *async_http__send_step(async_http_request *r) {
     k = async_http__conn_of(r);
     if (!r->_try.built) {
         r->_try.built = 1;
+        r->_try.sent = 0; /* a tunnel's CONNECT went out from the same buffer */
         if ((r->_err = async_http__begin_exchange(r, k)) != 0) return NULL;
         async_http__trace(r, ASYNC_HTTP_TRACE_SENT, k->sbuf, r->_try.head_len);
     }

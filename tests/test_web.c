@@ -1024,7 +1024,7 @@ TEST(proxy_tinyproxy_http_https_no_proxy) {
     ctx = tls_server_ctx(f.root, "good", 0, 0);
     tls_scenario_ctx = ctx;
     server_start(&origin, play_capture);
-    server_start(&tls_origin, play_tls_ok);
+    server_start(&tls_origin, play_tls_capture);
     snprintf(proxy_url, sizeof proxy_url, "http://127.0.0.1:%d", port);
     tls_path(ca, sizeof ca, f.root, "ca.pem");
     memset(&cfg, 0, sizeof cfg);
@@ -1039,6 +1039,9 @@ TEST(proxy_tinyproxy_http_https_no_proxy) {
     CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0);
     CHECK(r.response.body_len == 2 && !memcmp(r.response.body, "ok", 2));
     async_http_request_release(&r);
+    /* the request went whole through the tunnel (not from where the CONNECT's length ended) */
+    CHECK(server_received(&tls_origin) == 1 && !strncmp(server_capture(&tls_origin, 0)->bytes, "GET /secure HTTP/1.1\r\n", 22));
+    CHECK(has_line(&tls_origin, 0, "Host: 127.0.0.1:"));
     env_close(&e);
 
     /* a proxy nobody answers on: the request fails, unless no_proxy names the host */

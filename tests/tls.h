@@ -146,18 +146,23 @@ NET_FN SSL *tls_accept(int fd) {
     return ssl;
 }
 
-/* One request head through TLS; 0 when the client went away. */
-NET_FN int tls_read_request(SSL *ssl) {
-    char buf[4096];
+/* One request head through TLS into buf (NUL-terminated): its length, 0 when the client
+   went away. */
+NET_FN size_t tls_read_head(SSL *ssl, char *buf, size_t cap) {
     size_t len = 0;
-    while (len < sizeof buf - 1) {
-        int n = SSL_read(ssl, buf + len, (int)(sizeof buf - 1 - len));
+    while (len < cap - 1) {
+        int n = SSL_read(ssl, buf + len, (int)(cap - 1 - len));
         if (n <= 0) return 0;
         len += (size_t)n;
         buf[len] = 0;
-        if (strstr(buf, "\r\n\r\n")) return 1;
+        if (strstr(buf, "\r\n\r\n")) return len;
     }
     return 0;
+}
+
+NET_FN int tls_read_request(SSL *ssl) {
+    char buf[4096];
+    return tls_read_head(ssl, buf, sizeof buf) != 0;
 }
 
 NET_FN int tls_send_str(SSL *ssl, const char *s) { return SSL_write(ssl, s, (int)strlen(s)) > 0; }
@@ -179,6 +184,27 @@ NET_FN void play_tls_ok(server *s, int fd, int index) {
     if (SSL_get_error(ssl, rc) == SSL_ERROR_ZERO_RETURN) tls_closed_clean++;
     else tls_closed_unclean++;
     pthread_mutex_unlock(&s->lock);
+    SSL_shutdown(ssl);
+    SSL_free(ssl);
+}
+
+/* As play_tls_ok, and each request's head is recorded (server_capture, has_line). */
+NET_FN void play_tls_capture(server *s, int fd, int index) {
+    SSL *ssl = tls_accept(fd);
+    char buf[4096];
+    size_t len;
+    if (!ssl) return;
+    while ((len = tls_read_head(ssl, buf, sizeof buf)) != 0) {
+        captured c;
+        memset(&c, 0, sizeof c);
+        c.bytes = (char *)malloc(len + 1);
+        memcpy(c.bytes, buf, len + 1);
+        c.len = c.head_len = len;
+        c.complete = 1;
+        c.conn = index;
+        server_record(s, &c);
+        if (!tls_send_str(ssl, s->response ? s->response : OK_RESPONSE)) break;
+    }
     SSL_shutdown(ssl);
     SSL_free(ssl);
 }
