@@ -938,6 +938,8 @@ typedef struct async_http__attempt {
     int done;          /* the response is complete */
     int dialed;        /* the dials (the request's cold part) were set up */
     size_t sent, send_len, head_len;
+    int part;          /* what goes out now (ASYNC_HTTP__SEND_*) */
+    size_t tail_len;   /* a big body's: after send_len in sbuf, a chunked body's end */
     async_time connect_deadline;
 } async_http__attempt;
 
@@ -4055,7 +4057,7 @@ static async_future *async_stream__tcp_send(async_stream *s, const void *buf, si
         }
         *sent += (size_t)res;
     }
-    if (*sent == len) return NULL;
+    if (*sent >= len) return NULL; /* (more than len: a caller's counter gone wrong; never a send past buf) */
     return async_stream__started(s, ASYNC_STREAM__SEND,
                                  async_io_send(s->io, &s->_send_op, s->fd, (const char *)buf + *sent, len - *sent, 0));
 }
@@ -4446,7 +4448,7 @@ static async_future *async_tls__send(async_stream *s, const void *buf, size_t le
             }
             *sent += (size_t)rc;
         }
-        if ((f = async_tls__flush(s, err)) != NULL || *err || *sent == len) return f;
+        if ((f = async_tls__flush(s, err)) != NULL || *err || *sent >= len) return f;
     }
 }
 
@@ -4769,14 +4771,22 @@ static int async_http__ours(const async_http_request *r, const char *line) {
    Host (the user's if given), User-Agent, Accept-Encoding and Authorization
    unless the user gave them, the user's headers in their order, then the
    framing the client owns and the body. */
+/* Up to ASYNC_HTTP__BODY_COPIED, the body is copied after the head and goes
+   out with it in one send (WHOLE); a bigger one goes from the user's
+   buffer, between the head and the tail (a chunked body's end). */
+#define ASYNC_HTTP__BODY_COPIED 16384
+enum { ASYNC_HTTP__SEND_WHOLE, ASYNC_HTTP__SEND_HEAD, ASYNC_HTTP__SEND_BODY, ASYNC_HTTP__SEND_TAIL };
+
 static int async_http__build(async_http_request *r, async_http__conn *s) {
     async_http_client *c = r->_client;
     const async_http__host *hh = &c->_hosts[r->_host];
     const char *const *h;
     const char *host = hh->host_header, *agent = c->config.user_agent, *user_host;
     int proxied_http = hh->via >= 0 && !hh->tls, has_length;
+    /* A big body is sent from where it is: no copy, and no buffer of its size kept with the connection. */
+    int apart = r->_body_len > ASYNC_HTTP__BODY_COPIED;
     size_t method_len = strlen(r->_method), host_len = strlen(host), agent_len = strlen(agent), need;
-    char *p;
+    char *p, *tail = NULL;
     user_host = r->_drop & ASYNC_HTTP__DROP_AUTH ? NULL : async_http__user_header(r->_headers, "host");
     if (user_host) {
         while (async_http__is_ows((unsigned char)*user_host)) user_host++;
@@ -4786,7 +4796,7 @@ static int async_http__build(async_http_request *r, async_http__conn *s) {
     }
     /* The request line's host through a proxy is the URL's, not the user's Host. */
     need = method_len + r->_path_len + 2 * host_len + (proxied_http ? strlen(hh->host_header) : 0) + agent_len +
-           r->_body_len + 160 + (r->_basic ? strlen(r->_basic) : 0) +
+           (apart ? 0 : r->_body_len) + 160 + (r->_basic ? strlen(r->_basic) : 0) +
            (proxied_http && c->_proxy_auth ? strlen(c->_proxy_auth) : 0);
     for (h = r->_headers; h && *h; h++) need += strlen(*h) + 2;
     if (need > s->scap) {
@@ -4827,7 +4837,8 @@ static int async_http__build(async_http_request *r, async_http__conn *s) {
         r->_try.head_len = (size_t)(p - s->sbuf);
         if (r->_body_len) {
             p = async_http__put(p, size, (size_t)sprintf(size, "%lx\r\n", (unsigned long)r->_body_len));
-            p = async_http__put(p, (const char *)r->_body, r->_body_len);
+            if (!apart) p = async_http__put(p, (const char *)r->_body, r->_body_len);
+            tail = p;
             p = ASYNC_HTTP__PUT_LIT(p, "\r\n");
         }
         p = ASYNC_HTTP__PUT_LIT(p, "0\r\n\r\n");
@@ -4835,9 +4846,12 @@ static int async_http__build(async_http_request *r, async_http__conn *s) {
         if (has_length) p += sprintf(p, "Content-Length: %lu\r\n", (unsigned long)r->_body_len);
         p = ASYNC_HTTP__PUT_LIT(p, "\r\n");
         r->_try.head_len = (size_t)(p - s->sbuf);
-        if (r->_body_len) p = async_http__put(p, (const char *)r->_body, r->_body_len);
+        if (!apart && r->_body_len) p = async_http__put(p, (const char *)r->_body, r->_body_len);
+        tail = p;
     }
-    r->_try.send_len = (size_t)(p - s->sbuf);
+    r->_try.send_len = (size_t)((apart ? tail : p) - s->sbuf);
+    r->_try.tail_len = apart ? (size_t)(p - tail) : 0;
+    r->_try.part = apart ? ASYNC_HTTP__SEND_HEAD : ASYNC_HTTP__SEND_WHOLE;
     return 0;
 }
 
@@ -5465,7 +5479,18 @@ static async_future *async_http__send_step(async_http_request *r) {
     }
     r->_try.phase = ASYNC_HTTP__PHASE_OTHER;
     r->_try.sending = 1;
-    return async_stream_send(&k->s, k->sbuf, r->_try.send_len, &r->_try.sent, &r->_err);
+    for (;;) {
+        async_future *f;
+        const char *buf = k->sbuf;
+        size_t len = r->_try.send_len;
+        if (r->_try.part == ASYNC_HTTP__SEND_BODY) buf = (const char *)r->_body, len = r->_body_len;
+        if (r->_try.part == ASYNC_HTTP__SEND_TAIL) buf += len, len = r->_try.tail_len;
+        if ((f = async_stream_send(&k->s, buf, len, &r->_try.sent, &r->_err)) != NULL || r->_err ||
+            r->_try.part == ASYNC_HTTP__SEND_WHOLE || r->_try.part == ASYNC_HTTP__SEND_TAIL)
+            return f;
+        r->_try.part++;
+        r->_try.sent = 0;
+    }
 }
 
 /* Bytes of the response (n == 0: the server closed): into the parser and

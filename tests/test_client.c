@@ -177,6 +177,47 @@ TEST(test_request_bytes_with_body) {
     server_stop(&s);
 }
 
+/* A body over 16 KiB goes out from its own buffer after the head (and, chunked, before the
+   end chunk): the same bytes on the wire, and the connection keeps no buffer of its size. */
+TEST(test_big_body_sent_from_its_buffer) {
+    env e;
+    server s;
+    async_http_request r;
+    const char *chunked[] = {"Transfer-Encoding: chunked", NULL};
+    static char body[1 << 20];
+    char url[96];
+    size_t i;
+    int round;
+    for (i = 0; i < sizeof body; i++) body[i] = (char)(i * 7 + i / 4093);
+    server_start(&s, play_capture);
+    CHECK_EQ(env_init_quick(&e, NULL), 0);
+    url_of(url, sizeof url, &s, "/upload");
+    for (round = 0; round < 2; round++) {
+        const captured *c;
+        memset(&r, 0, sizeof r);
+        if (round) r.headers = chunked;
+        async_http_post(&e.client, &r, url, body, sizeof body);
+        CHECK_EQ(finish(&e, &r), 0);
+        async_http_request_release(&r);
+        CHECK_EQ(server_received(&s), round + 1);
+        c = server_capture(&s, round);
+        if (!round) {
+            CHECK(has_line(&s, 0, "Content-Length: 1048576\r\n"));
+            CHECK(c->len == c->head_len + sizeof body && !memcmp(c->bytes + c->head_len, body, sizeof body));
+        } else {
+            CHECK(c->len == c->head_len + 8 + sizeof body + 7);
+            CHECK(!memcmp(c->bytes + c->head_len, "100000\r\n", 8));
+            CHECK(!memcmp(c->bytes + c->head_len + 8, body, sizeof body));
+            CHECK(!memcmp(c->bytes + c->head_len + 8 + sizeof body, "\r\n0\r\n\r\n", 7));
+        }
+    }
+    CHECK_EQ(client_connects(&e.client), 1);
+    for (i = 0; i < e.client.config.limit; i++) CHECK(e.client._conns[i].scap < 4096);
+    CHECK(client_settled(&e.client));
+    env_close(&e);
+    server_stop(&s);
+}
+
 /* An empty configured User-Agent sends none (curl -H "User-Agent:"); one with a CR or LF
    makes no client. */
 TEST(test_request_without_user_agent) {
@@ -1255,6 +1296,7 @@ int main(void) {
     signal(SIGPIPE, SIG_IGN);
     RUN(test_request_bytes_get);
     RUN(test_request_bytes_with_body);
+    RUN(test_big_body_sent_from_its_buffer);
     RUN(test_request_without_user_agent);
     RUN(test_request_bytes_empty_bodies);
     RUN(test_request_bytes_host_and_target_forms);
