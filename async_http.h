@@ -211,7 +211,10 @@
    HTTP/1.1 only (no HTTP/2 or 3), no request pipelining, no cookie jar,
    no WebSocket (a 101 is an answer only to a request that asked to
    upgrade), no proxy over https or SOCKS. Linux: io_uring needs 5.19 or
-   later (IORING_OP_SOCKET); epoll runs anywhere Linux does.
+   later (IORING_OP_SOCKET); epoll runs anywhere Linux does. On epoll, a
+   connect to a UNIX socket whose listener's queue is full fails EAGAIN at
+   once (io_uring's waits): such a socket is writable before it connects,
+   so there is no readiness to wait for.
 */
 #ifndef ASYNC_HTTP_H
 #define ASYNC_HTTP_H
@@ -458,7 +461,7 @@ typedef struct async_io {
     int _wake_fd;                  /* eventfd: written when _posted goes from empty to not */
     uint8_t _wake_armed;           /* io_uring: a read of it is in the kernel */
     uint8_t _wake_closing;         /* io_uring: exiting, do not read it again */
-    uint8_t _reaping;              /* io_uring: inside the reap (a callback's flush must not reap again) */
+    uint8_t _reaping;              /* inside the reap (a callback's flush must not reap again) */
     uint8_t _locks;                /* the mutexes and the condition exist */
     uint64_t _wake_buf;            /* io_uring: what that read reads */
     pthread_mutex_t _post_lock;    /* guards _posted_* */
@@ -536,7 +539,9 @@ async_future *async_io_accept(async_io *io, async_io_op *op, int fd, struct sock
                               int flags);
 /* Close an fd that operations used through the io, not with close(2): the
    epoll backend keeps what it knows of an fd (registered, ready) until then,
-   and a new fd with the same number would be taken for the old one. */
+   and a new fd with the same number would be taken for the old one. An
+   operation still waiting on it ends: on epoll at once, EBADF; on io_uring
+   when the peer acts (the kernel keeps the file until then). */
 async_future *async_io_close(async_io *io, async_io_op *op, int fd);
 /* read(2)/write(2) for what is not a socket (a pipe, an eventfd, a signalfd,
    a file at `offset`; -1: the current position). */
@@ -2310,6 +2315,7 @@ struct async_io__fd {
     uint8_t registered, nonblocking, readable, writable;
     uint8_t stream; /* a stream socket: a short read took all there was (not so for datagrams, a peek) */
     uint8_t hangup; /* the peer closed (or an error came): reads never wait again */
+    uint8_t reset;  /* the connect's SO_ERROR said ECONNRESET (reading it cleared it): the next transfer says so */
 };
 
 /* fd's state, the table grown to hold it; NULL if memory ran out. */
@@ -2326,8 +2332,26 @@ static async_io__fd *async_io__epoll_fd(async_io *io, int fd) {
     return &io->_fds[fd];
 }
 
+static void async_io__complete(async_io_op *op, int res);
+
+/* Before fd is closed: out of the epoll set (a description that lives on,
+   in a dup or a child, would go on reporting under the number, which a new
+   fd then has), and what still waits on it ends, EBADF (else it would wait
+   for good; io_uring's keeps the file open and ends when the peer acts). */
 static void async_io__epoll_forget(async_io *io, int fd) {
-    if (fd >= 0 && fd < io->_nfds) memset(&io->_fds[fd], 0, sizeof io->_fds[fd]);
+    async_io_op *orphans[2], *op;
+    int i;
+    if (fd < 0 || fd >= io->_nfds) return;
+    if (io->_fds[fd].registered) epoll_ctl(io->_epfd, EPOLL_CTL_DEL, fd, NULL);
+    orphans[0] = io->_fds[fd].readers;
+    orphans[1] = io->_fds[fd].writers;
+    memset(&io->_fds[fd], 0, sizeof io->_fds[fd]);
+    for (i = 0; i < 2; i++)
+        while ((op = orphans[i]) != NULL) {
+            orphans[i] = op->_next;
+            op->_queued = 0;
+            async_io__complete(op, -EBADF);
+        }
 }
 
 /* A new fd is tried as if ready; an fd of the caller's is made non-blocking first. */
@@ -2355,9 +2379,14 @@ static int async_io__epoll_try(async_io_op *op) {
     switch (op->kind) {
     case ASYNC_IO_SEND: n = send(a->fd, a->buf, a->len, a->flags | MSG_DONTWAIT); break;
     case ASYNC_IO_RECV: n = recv(a->fd, a->buf, a->len, a->flags | MSG_DONTWAIT); break;
-    case ASYNC_IO_READ: n = a->offset < 0 ? read(a->fd, a->buf, a->len) : pread(a->fd, a->buf, a->len, a->offset); break;
+    /* An offset on a pipe or a socket is not an error (io_uring ignores it there). */
+    case ASYNC_IO_READ:
+        n = a->offset < 0 ? -1 : pread(a->fd, a->buf, a->len, a->offset);
+        if (a->offset < 0 || (n < 0 && errno == ESPIPE)) n = read(a->fd, a->buf, a->len);
+        break;
     case ASYNC_IO_WRITE:
-        n = a->offset < 0 ? write(a->fd, a->buf, a->len) : pwrite(a->fd, a->buf, a->len, a->offset);
+        n = a->offset < 0 ? -1 : pwrite(a->fd, a->buf, a->len, a->offset);
+        if (a->offset < 0 || (n < 0 && errno == ESPIPE)) n = write(a->fd, a->buf, a->len);
         break;
     case ASYNC_IO_ACCEPT:
         n = accept(a->fd, (struct sockaddr *)a->buf, a->addrlenp);
@@ -2370,8 +2399,8 @@ static int async_io__epoll_try(async_io_op *op) {
         if (getsockopt(a->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
         /* A reset says the connection was made, and then cut before we
            looked: what the peer sent first is still to be read (as io_uring
-           reports it: connected; the next send or receive sees the reset). */
-        return err == ECONNRESET ? 0 : -err;
+           reports it: connected, 1 here; the next transfer sees the reset). */
+        return err == ECONNRESET ? 1 : -err;
     }
     if (n < 0) return errno == EWOULDBLOCK ? -EAGAIN : -errno;
     return (int)n;
@@ -2391,6 +2420,8 @@ static int async_io__epoll_attempt(async_io *io, async_io_op *op, async_io__fd *
         else st->writable = 0;
     }
     if (res == -EAGAIN) return 0;
+    if (op->kind == ASYNC_IO_CONNECT && res == 1) st->reset = 1, res = 0;
+    else if (st->reset && transfer && ((reading && res == 0) || res == -EPIPE)) st->reset = 0, res = -ECONNRESET;
     if (op->kind == ASYNC_IO_ACCEPT && res >= 0) {
         async_io__fd *nst = async_io__epoll_fd(io, res); /* st may move with the table */
         if (nst) {
@@ -2518,12 +2549,16 @@ static int async_io__epoll_poll(void *backend, async_time timeout) {
     struct epoll_event ev[256];
     int n, i, ms;
     if (async_io__deadlocked(io, timeout)) return ASYNC_EDEADLK;
-    if (async_io__lazy_turn(io, timeout)) return 0;
+    /* A flush from a callback of this batch waits for the next turn: a
+       nested epoll_wait would run posts made after the ones still in the
+       batch (async_io_post is FIFO), as io_uring's reap guards too. */
+    if (io->_reaping || async_io__lazy_turn(io, timeout)) return 0;
     /* epoll_wait counts in ms: round up, so that a timer is never woken early. */
     ms = timeout < 0 ? -1 : timeout > (async_time)INT32_MAX * 1000000 ? INT32_MAX : (int)((timeout + 999999) / 1000000);
     n = epoll_wait(io->_epfd, ev, 256, ms);
     if (n < 0) return errno == EINTR ? 0 : -errno;
     io->_polled = async_io__polled_at(io, timeout);
+    io->_reaping = 1;
     for (i = 0; i < n; i++) {
         int fd = ev[i].data.fd;
         async_io__fd *st;
@@ -2547,6 +2582,7 @@ static int async_io__epoll_poll(void *backend, async_time timeout) {
             async_io__epoll_run(io, fd, 0);
         }
     }
+    io->_reaping = 0;
     return 0;
 }
 
