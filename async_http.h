@@ -766,7 +766,10 @@ typedef struct async_http_client_config {
        trust_env: when proxy is NULL, the environment's http_proxy,
        https_proxy and no_proxy (or their upper-case names) say, as aiohttp's
        trust_env and curl do; but not HTTP_PROXY in a CGI program
-       (REQUEST_METHOD set), where it is the client's Proxy header. */
+       (REQUEST_METHOD set), where it is the client's Proxy header. One of
+       theirs that is no http:// proxy (https://, socks5://, unreadable)
+       is left out, as aiohttp leaves out https ones; config.proxy's is
+       ASYNC_HTTP_EURL. */
     const char *proxy;
     const char *no_proxy;
     int trust_env;
@@ -934,6 +937,7 @@ typedef struct async_http__attempt {
     int looked_up;     /* it waited for the host's lookup */
     size_t next_addr;  /* the host's next address to dial */
     int dial_error;    /* how the last dial failed */
+    const struct async_http__dial *dial_failed; /* and which (its address goes into the error) */
     int tunnel;        /* through a proxy: 1 CONNECT going out, 2 its answer coming, 3 done */
     int drop_body;     /* a redirect to follow (its head said so): its body is read, not kept */
     int built;         /* the request bytes are in the send buffer */
@@ -3984,7 +3988,7 @@ static const char *async_http__env(const char *lower, const char *upper) {
 /* The client's proxies, own copies, checked: 0 or ASYNC_HTTP_EURL. */
 static int async_http__proxy_setup(async_http_client *c) {
     const char *http = c->config.proxy, *https = c->config.proxy, *none = c->config.no_proxy;
-    int i;
+    int i, from_env = !c->config.proxy;
     if (!http && c->config.trust_env) {
         /* In a CGI program HTTP_PROXY is the client's own Proxy header
            (httpoxy): there only http_proxy counts, as in Python and curl. */
@@ -4006,7 +4010,12 @@ static int async_http__proxy_setup(async_http_client *c) {
         if (!(c->_proxies[i] = (char *)async_http__alloc(c, NULL, len))) return ASYNC_HTTP_ENOMEM;
         snprintf(c->_proxies[i], len, "%s%s", scheme, url);
         url = c->_proxies[i];
-        if (async_http__url_parse(url, &u, &e) != 0 || u.tls) return ASYNC_HTTP_EURL; /* an http:// proxy */
+        if (async_http__url_parse(url, &u, &e) != 0 || u.tls) { /* an http:// proxy, or */
+            if (!from_env) return ASYNC_HTTP_EURL;
+            async_http__alloc(c, c->_proxies[i], 0); /* none: the environment's is not for us */
+            c->_proxies[i] = NULL;
+            continue;
+        }
         if (u.userinfo && !(*auth = async_http__basic_auth(c, u.userinfo, u.userinfo_len))) return ASYNC_HTTP_ENOMEM;
     }
     if (none && !(c->_no_proxy = async_http__strndup(c, none, strlen(none)))) return ASYNC_HTTP_ENOMEM;
@@ -5157,17 +5166,19 @@ static async_future *async_http__timed(async_http_request *r, async_future *f, a
 
 static async_http__conn *async_http__conn_of(async_http_request *r) { return &r->_client->_conns[r->_try.conn]; }
 
+/* An address in words: its IP into ip, and its port. */
+static unsigned async_http__addr_text(const struct sockaddr_storage *a, char *ip, size_t cap) {
+    const void *in = a->ss_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)(const void *)a)->sin6_addr
+                                              : (const void *)&((const struct sockaddr_in *)(const void *)a)->sin_addr;
+    inet_ntop(a->ss_family, in, ip, (socklen_t)cap);
+    return ntohs(a->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)(const void *)a)->sin6_port
+                                          : ((const struct sockaddr_in *)(const void *)a)->sin_port);
+}
+
 /* Where the connection goes, in info (and for the trace, when new); put
    in words once per connection. */
 static void async_http__note_peer(async_http_request *r, async_http__conn *k, const struct sockaddr_storage *a) {
-    if (a) {
-        const void *ip = a->ss_family == AF_INET6
-                             ? (const void *)&((const struct sockaddr_in6 *)(const void *)a)->sin6_addr
-                             : (const void *)&((const struct sockaddr_in *)(const void *)a)->sin_addr;
-        inet_ntop(a->ss_family, ip, k->peer_ip, sizeof k->peer_ip);
-        k->peer_port = ntohs(a->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)(const void *)a)->sin6_port
-                                                      : ((const struct sockaddr_in *)(const void *)a)->sin_port);
-    }
+    if (a) k->peer_port = async_http__addr_text(a, k->peer_ip, sizeof k->peer_ip);
     memcpy(r->info.remote_ip, k->peer_ip, sizeof r->info.remote_ip);
     r->info.remote_port = k->peer_port;
     r->info.connected = async_loop_time(r->task.loop);
@@ -5260,6 +5271,10 @@ static async_future *async_http__resolve_step(async_http_request *r) {
     if (!async_http__needs_open(r) || r->_try.connected) return NULL;
     if (r->_try.looked_up) { /* what came of the lookup we waited for */
         if (!h->naddrs) r->_err = h->lookup_error ? h->lookup_error : ASYNC_HTTP_ENAME;
+        if (!h->naddrs && target != r->_host) {
+            r->error = r->_err; /* for the detail's words */
+            async_http__set_detail(r, "the proxy's host name (%s)", h->name);
+        }
         return NULL;
     }
     if (async_http__addresses_fresh(c, h)) return NULL;
@@ -5286,7 +5301,7 @@ static void async_http__dial_took(async_http_request *r, async_http__dial *d) {
     }
     d->state = ASYNC_HTTP__DIAL_OVER;
     if (!err) return; /* connected */
-    if (err != ASYNC_ECANCELED) r->_try.dial_error = err; /* not one that gave way */
+    if (err != ASYNC_ECANCELED) r->_try.dial_error = err, r->_try.dial_failed = d; /* not one that gave way */
     if (d->fd >= 0) async_io_close_detached(io, d->fd);
     d->fd = -1;
 }
@@ -5365,6 +5380,12 @@ static async_future *async_http__dial_step(async_http_request *r) {
             async_future_cancel(&oldest->op.future);
         } else if (!running) {
             r->_err = r->_try.dial_error ? r->_try.dial_error : ASYNC_HTTP_ENETWORK;
+            if (r->_try.dial_failed) { /* where it went (the proxy's address, a default port) */
+                char ip[INET6_ADDRSTRLEN];
+                unsigned port = async_http__addr_text(&r->_try.dial_failed->addr, ip, sizeof ip);
+                snprintf(async_http__conn_of(r)->s._detail, sizeof async_http__conn_of(r)->s._detail,
+                         "%s port %u", ip, port);
+            }
             return NULL;
         }
     }

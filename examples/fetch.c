@@ -50,6 +50,7 @@ enum {
     EXIT_UNSUPPORTED = 1,
     EXIT_USAGE = 2,
     EXIT_URL = 3,
+    EXIT_RESOLVE_PROXY = 5,
     EXIT_RESOLVE = 6,
     EXIT_CONNECT = 7,
     EXIT_WEIRD = 8,
@@ -78,6 +79,7 @@ static const struct exit_class {
     {EXIT_UNSUPPORTED, "unsupported protocol (not http or https), or what no code names"},
     {EXIT_USAGE, "usage: an unknown option, a bad value, no URL; or no I/O backend"},
     {EXIT_URL, "malformed URL (the proxy's too)"},
+    {EXIT_RESOLVE_PROXY, "could not resolve the proxy's host name"},
     {EXIT_RESOLVE, "could not resolve the host name"},
     {EXIT_CONNECT, "could not connect (refused, unreachable)"},
     {EXIT_WEIRD, "malformed response"},
@@ -104,7 +106,8 @@ static const struct exit_class {
 /* A request's failure as an exit code. */
 static int exit_code_of(int err, const async_http_request *r) {
     switch (err) {
-    case ASYNC_HTTP_ENAME: return EXIT_RESOLVE;
+    case ASYNC_HTTP_ENAME:
+        return strstr(async_http_request_error(r), "the proxy's host name") ? EXIT_RESOLVE_PROXY : EXIT_RESOLVE;
     case ASYNC_HTTP_EREFUSED: return EXIT_CONNECT;
     case ASYNC_HTTP_ENETWORK: return r->info.connected ? EXIT_RECV : EXIT_CONNECT;
     case ASYNC_HTTP_ERESET:
@@ -228,6 +231,7 @@ typedef struct settings {
     list owned;      /* memory to free at the end */
     buffer stdin_in; /* @- read once */
     int stdin_read;
+    int no_env_proxy; /* -x "": no proxy, whatever the environment says */
 } settings;
 
 static char *own(settings *s, char *p) {
@@ -361,9 +365,25 @@ static int set_output(settings *s, const option *o, const char *v) {
     return 0;
 }
 
+/* -x: host:port is http://host:port, as curl takes it (the client reads it so); with no
+   port, curl's 1080; "" is no proxy at all, not even the environment's. */
 static int set_proxy(settings *s, const option *o, const char *v) {
+    const char *host = strstr(v, "://"), *at, *end;
+    size_t len;
+    char *with_port;
     (void)o;
-    s->config.proxy = v; /* host:port is http://host:port, as curl takes it: the client reads it so */
+    s->no_env_proxy = !*v;
+    s->config.proxy = *v ? v : NULL;
+    if (!*v) return 0;
+    host = host ? host + 3 : v;
+    end = host + strcspn(host, "/?#");
+    if ((at = (const char *)memchr(host, '@', (size_t)(end - host))) != NULL) host = at + 1;
+    if (*host == '[') host += strcspn(host, "]"); /* an IPv6 literal's colons are not the port's */
+    if (memchr(host, ':', (size_t)(end - host))) return 0;
+    len = strlen(v) + 6;
+    with_port = (char *)grow(NULL, len);
+    snprintf(with_port, len, "%.*s:1080%s", (int)(end - v), v, end);
+    s->config.proxy = own(s, with_port);
     return 0;
 }
 
@@ -503,7 +523,7 @@ static const option options[] = {
     {'k', "insecure", NULL, set_flag, F(config.insecure), "https: no check of the certificate or name"},
     {0, "cacert", "FILE", set_string, F(config.ca_file), "https: trust the CAs in FILE, not the system's"},
     {0, "capath", "DIR", set_string, F(config.ca_path), "https: trust the CAs in DIR, not the system's"},
-    {'x', "proxy", "HOST:PORT", set_proxy, 0, "an HTTP proxy (https goes by CONNECT)"},
+    {'x', "proxy", "HOST[:PORT]", set_proxy, 0, "an HTTP proxy (https goes by CONNECT; no port: 1080; \"\": none at all)"},
     {0, "noproxy", "LIST", set_string, F(config.no_proxy), "no proxy for: a.org,.b.org,10.0.0.1 or *"},
     {'m', "max-time", "SECS", set_seconds, F(config.timeout_total), "the whole transfer (default: no limit)"},
     {0, "timeout", "SECS", set_seconds, F(config.timeout_total), "the same as -m (fetch's first name for it)"},
@@ -1363,7 +1383,12 @@ static void configure(app *a) {
     if (!c->timeout_total) c->timeout_total = ASYNC_NO_TIMEOUT;
     c->max_header_bytes = 300 << 10; /* curl's limit on a head: real sites send big ones */
     c->max_headers = 1000;
-    c->trust_env = 1;
+    c->trust_env = !s->no_env_proxy;
+    /* With -x the library reads no environment; curl still takes no_proxy from it. */
+    if (c->proxy && !c->no_proxy && !s->no_env_proxy) {
+        const char *none = getenv("no_proxy");
+        c->no_proxy = none && *none ? none : getenv("NO_PROXY");
+    }
     c->limit = (size_t)s->parallel_max;
 }
 

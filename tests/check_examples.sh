@@ -134,7 +134,8 @@ check "fetch: a 404 is a response (exit 0)" fetch_404_ok
 
 fetch_refused_ok() {
     run "$B/fetch" "http://127.0.0.1:$dead_port/api/people/1"
-    [ "$rc" -eq 7 ] && [ -z "$out" ] && [ "$err" = "fetch: http://127.0.0.1:$dead_port/api/people/1: connection refused" ]
+    [ "$rc" -eq 7 ] && [ -z "$out" ] &&
+        [ "$err" = "fetch: http://127.0.0.1:$dead_port/api/people/1: connection refused: 127.0.0.1 port $dead_port" ]
 }
 check "fetch: a refused connection (exit 7, as curl; the URL and why)" fetch_refused_ok
 

@@ -231,7 +231,7 @@ meter_quiet_ok() {
     out=$(on_tty "'$F' '$PY/files/a'") # the body on the terminal: no meter over it
     [ "$(tr -d '\r' <<<"$out")" = "file a" ] || return 1
     out=$(on_tty "'$F' -sS -o '$T/quiet.out' '$DEAD/x'")
-    [ "$(tr -d '\r' <<<"$out")" = "fetch: $DEAD/x: connection refused" ] || return 1
+    [ "$(tr -d '\r' <<<"$out")" = "fetch: $DEAD/x: connection refused: 127.0.0.1 port $DEAD_PORT" ] || return 1
     run "$F" -o "$T/quiet.out" "$PY/files/a" # stderr not a terminal
     [ "$rc" -eq 0 ] && [ -z "$err" ]
 }
@@ -274,7 +274,7 @@ write_out_ok() {
     awk -v t="${BASH_REMATCH[1]}" -v c="${BASH_REMATCH[2]}" -v a="${BASH_REMATCH[3]}" \
         'BEGIN { exit !(c > 0 && c <= a && a <= t && t < 5) }' || return 1
     run "$F" -s -w '%{http_code} %{exitcode} %{errormsg} %{time_total}\n' "$DEAD/"
-    [ "$rc" -eq 7 ] && [[ $out =~ ^000\ 7\ connection\ refused\ $num$ ]] || return 1
+    [ "$rc" -eq 7 ] && [[ $out =~ ^000\ 7\ connection\ refused:\ 127\.0\.0\.1\ port\ $DEAD_PORT\ $num$ ]] || return 1
     run "$F" -s -w '%{bogus}|%{method} %{scheme} %{http_version} %header{content-type}%{stderr}to stderr' -d x "$PY/echo" -o /dev/null
     [ "$out" = "|POST HTTP 1.1 text/plain" ] && [ "$err" = "fetch: unknown --write-out variable: 'bogus'"$'\n'"to stderr" ]
 }
@@ -405,6 +405,20 @@ proxy_ok() {
     [ "$rc" -eq 56 ] && [[ $err == *"the proxy refused"* ]]
 }
 check "-x (with and without http://), --noproxy, http_proxy; a refused CONNECT (56)" proxy_ok
+
+proxy_as_curl_ok() {
+    run env no_proxy=127.0.0.1 "$F" -s -x "127.0.0.1:$DEAD_PORT" "$NG/small.txt" # no_proxy counts with -x
+    [ "$out" = "a small file" ] || return 1
+    run env http_proxy="127.0.0.1:$DEAD_PORT" "$F" -s -x "" "$NG/small.txt" # -x "": no proxy at all
+    [ "$out" = "a small file" ] || return 1
+    run env https_proxy=https://127.0.0.1:1 http_proxy=socks5://127.0.0.1:1 "$F" -s "$NG/small.txt"
+    [ "$out" = "a small file" ] || return 1 # proxies it cannot use are left out, not fatal
+    run "$F" -x 127.0.0.1 "$NG/small.txt" # no port: curl's 1080
+    [ "$rc" -eq 7 ] && [[ $err == *"connection refused: 127.0.0.1 port 1080" ]] || return 1
+    run "$F" -x http://proxy.invalid:3128 "$NG/small.txt"
+    [ "$rc" -eq 5 ] && [[ $err == *"the proxy's host name (proxy.invalid)" ]]
+}
+check "proxies as curl: no_proxy with -x, -x \"\", an unusable one from the environment, 1080 by default, its name unknown (5)" proxy_as_curl_ok
 
 timeouts_ok() {
     run "$F" -m 0.1 "$PY/slow?ms=1000"

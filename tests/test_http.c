@@ -76,10 +76,13 @@ TEST(test_refused) {
     char url[64];
     int fds = count_fds();
     CHECK_EQ(env_init(&e, NULL), 0);
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/", free_port());
+    char want[64];
+    int port = free_port();
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
     memset(&r, 0, sizeof r);
     CHECK_EQ(fetch(&e.client, &r, "GET", url), ASYNC_HTTP_EREFUSED);
-    CHECK_STR(async_http_request_error(&r), "connection refused");
+    snprintf(want, sizeof want, "connection refused: 127.0.0.1 port %d", port); /* where it went */
+    CHECK_STR(async_http_request_error(&r), want);
     /* the client goes on: the same URL again gives the same clear error */
     memset(&r, 0, sizeof r);
     CHECK_EQ(fetch(&e.client, &r, "GET", url), ASYNC_HTTP_EREFUSED);
