@@ -130,7 +130,8 @@
      ASYNC_HTTP_NO_REDIRECTS (the 3xx is the answer) or
      ASYNC_HTTP_REDIRECTS_FAIL (it is an error, ASYNC_HTTP_EREDIRECTS).
    - Bodies decompressed as they stream (ASYNC_HTTP_ZLIB: gzip, deflate;
-     Accept-Encoding sent unless yours); the body limit (max_body_size) is
+     Accept-Encoding sent unless yours; another coding, or several, leave
+     the body as it came); the body limit (max_body_size) is
      on the decoded size; a streamed body (on_body) has no limit.
    - Proxies: config.proxy, or http_proxy / https_proxy / no_proxy with
      trust_env; https through CONNECT.
@@ -4963,9 +4964,13 @@ static void async_http__zfree(voidpf opaque, voidpf p) { async_http__alloc((asyn
 
 /* The response's Content-Encoding, if it is one coding we decode. */
 static int async_http__coding_of(const async_http_request *r) {
-    size_t len;
-    const char *v = async_http_header_find(r->_parser.headers, r->_parser.trailer_start, "content-encoding", &len);
-    if (r->_client->config.no_decompress || !v) return ASYNC_HTTP__CODING_NONE;
+    size_t len = 0, i, lines = 0;
+    const char *v = NULL;
+    for (i = 0; i < r->_parser.trailer_start; i++) { /* several lines are one list (RFC 9110 5.3): several codings */
+        const async_http_header *h = &r->_parser.headers[i];
+        if (ASYNC_HTTP__IEQ_LIT(h->name, h->name_len, "content-encoding") && lines++ == 0) v = h->value, len = h->value_len;
+    }
+    if (r->_client->config.no_decompress || !v || lines > 1) return ASYNC_HTTP__CODING_NONE;
     if (ASYNC_HTTP__IEQ_LIT(v, len, "gzip") || ASYNC_HTTP__IEQ_LIT(v, len, "x-gzip")) return ASYNC_HTTP__CODING_GZIP;
     if (ASYNC_HTTP__IEQ_LIT(v, len, "deflate")) return ASYNC_HTTP__CODING_DEFLATE;
     return ASYNC_HTTP__CODING_NONE; /* another coding (br, several): the body stays as it came */
@@ -5021,6 +5026,7 @@ static int async_http__inflate(async_http_request *r, const char *data, size_t l
         d->z.next_out = (Bytef *)d->out;
         d->z.avail_out = sizeof d->out;
         rc = inflate(&d->z, Z_NO_FLUSH);
+        if (rc == Z_MEM_ERROR) return ASYNC_HTTP_ENOMEM; /* the allocator's failure, not the server's */
         if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) return async_http__corrupt(r, d->z.msg);
         if (rc == Z_STREAM_END) d->ended = 1;
         full = d->z.avail_out == 0;
@@ -5067,10 +5073,12 @@ static int async_http__decoder_end(async_http_request *r) {
    compressed one is held to the limit as it is decoded. */
 static int async_http__sink_head(async_http_request *r) {
     int coding = r->_coding == ASYNC_HTTP__CODING_UNKNOWN ? async_http__coding_of(r) : r->_coding;
+    int64_t announced;
     if (r->on_body || !async_http_parser_head_done(&r->_parser) || coding > ASYNC_HTTP__CODING_NONE) return 0;
-    return async_http_parser_body_length(&r->_parser) > (int64_t)r->_client->config.max_body_size
-               ? ASYNC_HTTP_EBODY_TOO_LARGE
-               : 0;
+    announced = async_http_parser_body_length(&r->_parser); /* -1: not said */
+    /* unsigned: a limit of SIZE_MAX ("none") is no negative number */
+    return announced > 0 && (uint64_t)announced > (uint64_t)r->_client->config.max_body_size ? ASYNC_HTTP_EBODY_TOO_LARGE
+                                                                                             : 0;
 }
 
 /* Tell config.trace, if there is one. */
@@ -5642,12 +5650,13 @@ static int async_http__outcome(async_http_request *r) {
     int cancelling = async_task_cancelling(&r->task);
     if (cancelling == ASYNC_ETIMEDOUT) return ASYNC_HTTP_ETIMEOUT_TOTAL;
     if (cancelling) return ASYNC_ECANCELED;
+    if (r->_err && r->_err == r->_try.user_error) return r->_err; /* on_body's own code, even a timeout's */
     if (r->_err == ASYNC_ETIMEDOUT)
         return r->_try.phase == ASYNC_HTTP__PHASE_CONNECT ? ASYNC_HTTP_ETIMEOUT_CONNECT : ASYNC_HTTP_ETIMEOUT_READ;
     /* The kernel gave up on the SYNs first: the connect timed out all the same. */
     if (r->_err == -ETIMEDOUT && r->_try.phase == ASYNC_HTTP__PHASE_CONNECT && !r->_try.connected)
         return ASYNC_HTTP_ETIMEOUT_CONNECT;
-    return r->_err && r->_err == r->_try.user_error ? r->_err : async_http__net_error(r->_err);
+    return async_http__net_error(r->_err);
 }
 
 /* A pooled connection the server closed meanwhile shows as a reset or an

@@ -1281,6 +1281,66 @@ TEST(decompress_gzip_deflate_raw_and_errors) {
 
 /* A bomb: 64 KiB that inflate to 64 MiB, under a 1 MiB limit. It ends in "body too large"
    once 1 MiB is decoded, and the memory it took stays near the limit. */
+/* Edges of the body's way: no limit (SIZE_MAX) with a Content-Length; two Content-Encoding
+   lines are two codings, so the body stays as it came (not decoded once and called done);
+   zlib refused its window by the allocator is out of memory, not a corrupt body; on_body's
+   own ASYNC_ETIMEDOUT is its code, not the read timeout. */
+static int say_timed_out(async_http_request *req, const char *data, size_t len) {
+    (void)req, (void)data, (void)len;
+    return ASYNC_ETIMEDOUT;
+}
+
+TEST(body_edges) {
+    static const char text[] = "It is a period of civil war. Rebel spaceships, striking from a hidden base...";
+    static char once[256], twice[512], resp[1024];
+    static alloc_count a;
+    async_http_request r;
+    size_t n1, n2, head, len;
+    char *big;
+    env e;
+    server s;
+    async_http_client_config cfg;
+    char url[96];
+
+    CHECK_EQ(fetch_blob(OK_RESPONSE, strlen(OK_RESPONSE), &r, SIZE_MAX), 0);
+    CHECK(r.response.body_len == 2 && !memcmp(r.response.body, "ok", 2));
+    free((void *)r.response.body);
+
+    n1 = squeeze(text, sizeof text - 1, once, sizeof once, 16 + 15);
+    n2 = squeeze(once, n1, twice, sizeof twice, 16 + 15);
+    head = (size_t)sprintf(resp, "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Encoding: gzip\r\n"
+                                 "Content-Length: %lu\r\n\r\n", (unsigned long)n2);
+    memcpy(resp + head, twice, n2);
+    CHECK_EQ(fetch_blob(resp, head + n2, &r, 0), 0);
+    CHECK(r.response.body_len == n2 && !memcmp(r.response.body, twice, n2));
+    free((void *)r.response.body);
+
+    big = (char *)malloc(100000);
+    memset(big, 'y', 100000);
+    blob.bytes = compressed_response("gzip", big, 100000, &len);
+    blob.len = len;
+    server_start(&s, play_blob);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.recv_buffer_size = 4096;
+    cfg.alloc = counting_alloc;
+    cfg.alloc_user = &a;
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    a.fail_over = 20000; /* the decoder (16 KiB) may come; zlib's 32 KiB window may not */
+    url_of(url, sizeof url, &s, "/z");
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), ASYNC_HTTP_ENOMEM);
+    async_http_request_release(&r);
+    a.fail_over = 0;
+    memset(&r, 0, sizeof r);
+    r.on_body = say_timed_out;
+    CHECK_EQ(fetch(&e.client, &r, "GET", url), ASYNC_ETIMEDOUT);
+    async_http_request_release(&r);
+    env_close(&e);
+    CHECK_EQ(a.live, 0);
+    server_stop(&s);
+    free((void *)blob.bytes);
+    free(big);
+}
+
 TEST(decompress_bomb_bounded) {
     async_http_request r;
     char *zeros = (char *)calloc(64u << 20, 1), *resp;
@@ -1539,6 +1599,7 @@ int main(void) {
     RUN(proxy_host_table_and_long_host);
     RUN(proxy_env_httpoxy);
     RUN(decompress_gzip_deflate_raw_and_errors);
+    RUN(body_edges);
     RUN(decompress_bomb_bounded);
     RUN(info_and_trace);
     RUN(heads_before_bodies);
