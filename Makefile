@@ -16,7 +16,7 @@ B       := build
 ASYNC_TESTS := $(B)/test_async_gcc_goto $(B)/test_async_gcc_switch \
                $(B)/test_async_clang_goto $(B)/test_async_clang_switch \
                $(B)/test_async_san_goto $(B)/test_async_san_switch \
-               $(B)/test_async_gcc_time32 $(B)/test_async_san_time32
+               $(B)/test_async_gcc_time32 $(B)/test_async_san_time32 $(B)/test_mixed_debug
 
 # async_http.h: gcc and clang strict builds, and ASan+UBSan for the ones
 # that talk to sockets (the sanitizers are what catch a buffer freed while
@@ -67,6 +67,10 @@ $(B)/test_async_san_goto: tests/test_async.c async.h tests/test.h | $(B)
 	$(CLANG) $(STRICT) $(SAN) $< -o $@
 $(B)/test_async_san_switch: tests/test_async.c async.h tests/test.h | $(B)
 	$(CC) $(STRICT) $(SAN) -DASYNC_LC_SWITCH $< -o $@
+# The implementation built as a release, used from a debug build: one loop layout for both.
+$(B)/test_mixed_debug: tests/test_mixed_debug.c async.h tests/test.h | $(B)
+	$(CC) $(STRICT) $(SAN) -DNDEBUG -DMIXED_DEBUG_IMPL -c $< -o $(B)/mixed_debug_impl.o
+	$(CC) $(STRICT) $(SAN) $< $(B)/mixed_debug_impl.o -o $@
 # The same tests on 32-bit ticks that wrap (a microsecond tick: the tests' times stay exact).
 TIME32 := -DASYNC_TIME32 -DASYNC_TICK_HZ=1000000
 $(B)/test_async_gcc_time32: tests/test_async.c async.h tests/test.h | $(B)

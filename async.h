@@ -282,10 +282,11 @@
    ASYNC_TIME32); async_gather_op 72, async_as_completed 176, async_wait_op
    176, async_wait_for_op 144, async_shield_op 56, async_deadline 120,
    async_task_group 136, async_trigger 72.
-   Cortex-M4 with ASYNC_TIME32: async_loop 220 bytes (216 with NDEBUG),
-   async_task 36, async_timer 36, async_future 20, async_trigger 40. Code
-   (-Os, -ffunction-sections, --gc-sections): a small program's share (the
-   loop, tasks, sleeps, a gather) about 2.7 KB, all of async.h 5.7 KB
+   Cortex-M4 with ASYNC_TIME32: async_loop 220 bytes (NDEBUG too: one
+   layout), async_task 36, async_timer 36, async_future 20, async_trigger
+   40. Code (-Os, -ffunction-sections, --gc-sections): a small program's
+   share (the loop, tasks, sleeps, a gather) about 2.8 KB, all of async.h
+   5.8 KB
    (`make embedded` prints them). A task is
    one cache line: give an array of many tasks 64-byte alignment
    (posix_memalign) and a million of them run about twice as fast. The loop
@@ -351,7 +352,7 @@ extern "C" {
 #define ASYNC__ERROR_CODE(name, code, text) ASYNC_##name = (code),
 #define ASYNC__ERROR_INDEX(name, code, text) ASYNC__I_##name,
 #define ASYNC__ERROR_COUNT(name, code, text) +1
-#define ASYNC__ERROR_IN_ORDER(name, code, text) (ASYNC_##name == ASYNC_ERRORS_HIGHEST - ASYNC__I_##name) &&
+#define ASYNC__ERROR_IN_ORDER(name, code, text) ((int)ASYNC_##name == (int)ASYNC_ERRORS_HIGHEST - (int)ASYNC__I_##name) &&
 enum { ASYNC_OK = 0, ASYNC_ERRORS(ASYNC__ERROR_CODE) };
 enum { ASYNC_ERRORS(ASYNC__ERROR_INDEX) };
 /* The range async.h's own codes take; another header's codes lie outside it. */
@@ -423,10 +424,17 @@ typedef struct async_waiter async_waiter;
 /* A waiter sits in a future's list and is woken once when the future is done.
    Combinators embed one (a task enters the list by its own link); `wake`
    runs inside the completing call. */
+/* Rings tag tasks with their address's low bit: waiters and tasks need an
+   even address, which 1-byte-aligned targets (AVR) do not give by themselves. */
+#if defined(__GNUC__) || defined(__clang__)
+#define ASYNC__EVEN __attribute__((aligned(2)))
+#else
+#define ASYNC__EVEN
+#endif
 struct async_waiter {
     async_waiter *next;
     void (*wake)(async_waiter *self, async_future *done);
-};
+} ASYNC__EVEN;
 
 /* A waiter of a combinator's: knows whose it is. */
 typedef struct async_link {
@@ -462,7 +470,8 @@ enum {
     ASYNC__TASK = 512,      /* a task's future: `cancel` holds the coroutine */
     ASYNC__SCOPED = 1024,   /* task: a deadline or a group hangs in its ring: look there when it ends */
     ASYNC__CLOSING = 2048,  /* task: its body ended; it waits for its groups' children (lc: the end state) */
-    ASYNC__CANCEL_MORE = 4096 /* task: a plain cancel came after an undelivered timeout: it comes next */
+    ASYNC__CANCEL_MORE = 4096, /* task: a plain cancel came after an undelivered timeout: it comes next */
+    ASYNC__DUE = 8192          /* task: a deadline expired while it ran: its request waits for the next await */
 };
 
 void async_future_init(async_future *f);
@@ -505,7 +514,7 @@ struct async_task {
     async_future future;       /* a task is a future: the coroutine's outcome (future.cancel: the coroutine) */
     async_task *older, *newer; /* private: the loop's list of pending tasks */
     async_loop *loop;
-};
+} ASYNC__EVEN;
 
 async_future *async_create_task(async_loop *loop, async_task *t, async_fn fn);
 int async_cancel(async_task *t);
@@ -578,9 +587,9 @@ struct async_loop {
     void *clock_user;
     void (*idle)(void *user, async_time timeout);
     void *idle_user;
-#if ASYNC_DEBUG
-    const char *running; /* the coroutine running now, for messages */
-#endif
+    /* ASYNC_DEBUG: the coroutine running now, for messages. There whatever
+       ASYNC_DEBUG says: files built with and without NDEBUG share the loop. */
+    const char *running;
     /* The backend (I/O): poll waits up to timeout (-1: no limit, the
        loop's own word for it, not ASYNC_NO_TIMEOUT; 0: just look) and
        completes what is ready. It returns 0, or a negative error;
@@ -647,7 +656,7 @@ typedef struct async_as_completed {
     size_t n, unyielded;
     async_link *done_head, *done_tail; /* completed, not yet yielded */
     int asked, timed_out, closed;
-    unsigned magic; /* set by its init */
+    uint32_t magic; /* set by its init (32 bits: an int may have 16) */
 } async_as_completed;
 void async_as_completed_init(async_loop *loop, async_as_completed *ac, async_future *const *futs,
                              async_link *links, size_t n, async_time timeout);
@@ -722,7 +731,7 @@ typedef struct async_task_group {
     async_link *links;
     size_t n, capacity, running, nerrors;
     int error, joined, closing, cancelled, aborting;
-    unsigned magic; /* set by its init */
+    uint32_t magic; /* set by its init */
 } async_task_group;
 /* The owner (the task whose body holds the group, the `async with` of
    asyncio) spawns children into it; the group watches them through the
@@ -751,8 +760,8 @@ typedef struct async_deadline {
     async_time when;  /* absolute (async_now's time); ASYNC_NO_TIMEOUT: none */
     unsigned char expired;
     unsigned char cancel_first; /* an explicit cancel the task had not seen yet came before this expiry: it reports that */
-    unsigned char added;        /* the request its expiry left in the task's flags, not yet delivered (private) */
-    unsigned magic; /* set by its start; an all-zero deadline is a stopped one */
+    unsigned char due;          /* expired while its task ran: requested at the task's next await (private) */
+    uint32_t magic; /* set by its start; an all-zero deadline is a stopped one */
 } async_deadline;
 /* A scope of the task's, from start to stop. When the deadline passes the
    task is cancelled; the await that sees it completes with ASYNC_ETIMEDOUT,
@@ -835,7 +844,11 @@ async_future *async_queue_wait_room(async_queue *q, async_future *slot);
    trigger's first waiter, or waits for the next one (at most one is kept:
    a binary semaphore, as FreeRTOS's "give from ISR"). While a trigger is
    registered the loop waits for interrupts instead of reporting
-   ASYNC_EDEADLK. Not for another thread or core (no barrier). */
+   ASYNC_EDEADLK. With the POSIX clock and no idle hook, it then never
+   waits more than 10 ms at a time (a signal that lands between its last
+   look and nanosleep or the backend's wait does not cut that wait short):
+   a signal's wake-up comes within 10 ms. Not for another thread or core
+   (no barrier). */
 struct async_trigger {
     async_semaphore sem;           /* private: the wake-up kept, or its waiters */
     async_trigger *next;           /* private: the loop's list */
@@ -1279,6 +1292,8 @@ void async__finish(async_task *t, int state, intptr_t value) {
     async__task_end_scoped(t, state, value);
 }
 
+static void async__deadlines_due(async_task *t);
+
 int async__suspend(async_task *t, async_future *f) {
 #if ASYNC_DEBUG
     /* Its first cancel would cancel what it awaits, itself, forever (asyncio
@@ -1290,6 +1305,7 @@ int async__suspend(async_task *t, async_future *f) {
     }
 #endif
     t->future.value = (intptr_t)f;
+    if (t->future.flags & ASYNC__DUE) async__deadlines_due(t); /* even if f is done: the resumption sees it */
     if (f->state != ASYNC_PENDING) return 0;
     async__ring_push(&f->waiters, async__entry(t));
     t->future.flags |= ASYNC__WAITING;
@@ -1300,10 +1316,9 @@ int async__suspend(async_task *t, async_future *f) {
 
 void async__yield(async_task *t) {
     t->future.value = 0;
+    if (t->future.flags & ASYNC__DUE) async__deadlines_due(t); /* as at an await */
     async__schedule(t);
 }
-
-static void async__deadlines_shift(async_task *t, int delivered);
 
 int async__resume_slow(async_task *t, int catching, int *err) {
     async_future *f = (async_future *)t->future.value;
@@ -1334,7 +1349,6 @@ int async__resume_slow(async_task *t, int catching, int *err) {
     more = (flags & ASYNC__CANCEL_MORE) ? ASYNC__CANCEL_REQ : 0; /* a cancel after the timeout: next await */
     flags &= (uint16_t)~(ASYNC__CANCEL_REQ | ASYNC__BY_TIMEOUT | ASYNC__CAUGHT_TIMEOUT | ASYNC__CANCEL_MORE);
     t->future.flags = (uint16_t)(flags | more | ASYNC__CANCELLING | (code == ASYNC_ETIMEDOUT ? ASYNC__CAUGHT_TIMEOUT : 0));
-    if (flags & ASYNC__SCOPED) async__deadlines_shift(t, 1);
     *err = code;
     return 0;
 }
@@ -1409,8 +1423,13 @@ void async_loop_set_backend(async_loop *loop, int (*poll)(void *, async_time), v
     loop->backend = backend;
 }
 
-#if defined(__GNUC__) || defined(__clang__)
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__SIZEOF_INT__) && __SIZEOF_INT__ < 4
+/* A 16-bit int (AVR, MSP430): the int builtins would cut a uint32_t. */
+#define ASYNC__CTZ32(x) __builtin_ctzl(x)
+#define ASYNC__CLZ32(x) (__builtin_clzl(x) - (int)(8 * sizeof(unsigned long) - 32))
+#elif defined(__GNUC__) || defined(__clang__)
 #define ASYNC__CTZ32(x) __builtin_ctz(x)
+#define ASYNC__CLZ32(x) __builtin_clz(x)
 #else
 static int async__ctz32(uint32_t x) {
     int n = 0;
@@ -1456,7 +1475,7 @@ static int async__bucket_of(const async_loop *loop, async_time deadline) {
     uint32_t diff = (uint32_t)deadline ^ (uint32_t)loop->timer_floor;
     int b = 0;
 #if defined(__GNUC__) || defined(__clang__)
-    if (diff) b = 32 - __builtin_clz(diff);
+    if (diff) b = 32 - ASYNC__CLZ32(diff);
 #else
     while (diff) diff >>= 1, b++;
 #endif
@@ -1713,8 +1732,8 @@ async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_t
     /* A restarted timer keeps its waiters: they now wait for the new deadline. */
     if (timer->future.flags & ASYNC__ARMED) async__timer_disarm(timer->loop, timer);
     else async_future_init_cancellable(&timer->future, async__timer_cancel_hook);
-    if (loop->ntimers == 0) {
-        loop->timer_floor = loop->now;
+    if (loop->ntimers == 0) { /* the loop's reading may be old: it keeps it fresh only while timers exist */
+        loop->timer_floor = async__read_clock(loop);
 #ifndef ASYNC_TIME32
         loop->pending = 0;
 #endif
@@ -1841,18 +1860,24 @@ static void async__wait_for_interrupt(const async_loop *loop) {
 /* Linux lets nanosleep run up to 50 us late (the default timer slack):
    the last stretch before a timer is spun, not slept. */
 #define ASYNC__SLACK ASYNC_US(50)
+#define ASYNC__TRIGGER_SLICE ASYNC_MS(10)
 
 static int async__idle(async_loop *loop, async_time timeout) {
+#if defined(ASYNC__POSIX_CLOCK)
+    /* A signal handler's trigger may land after the loop's last look and
+       before the wait starts (nanosleep, epoll_wait), which it does not cut
+       short: while triggers are registered, no wait outlasts a slice, and
+       none is "forever" (so no deadlock either, with a backend too). */
+    if (loop->triggers && !loop->idle && !loop->virtual_time && (timeout < 0 || timeout > ASYNC__TRIGGER_SLICE))
+        timeout = ASYNC__TRIGGER_SLICE;
+#endif
     if (loop->poll) return loop->poll(loop->backend, timeout);
     if (timeout < 0 && !loop->triggers) return ASYNC_EDEADLK;
     if (loop->idle) {
         if (timeout != 0) loop->idle(loop->idle_user, timeout);
     } else if (!loop->virtual_time) {
 #if defined(ASYNC__POSIX_CLOCK)
-        struct timespec ts;
-        /* No timer: sleep in slices until a signal handler fires a trigger
-           (it cuts nanosleep short). */
-        if (timeout < 0) timeout = ASYNC_MS(10);
+        struct timespec ts; /* (no timer and triggers: a slice, above) */
         if (timeout <= ASYNC__SLACK) return 0;
         timeout -= ASYNC__SLACK;
         ts.tv_sec = (time_t)(timeout / ASYNC_SEC(1));
@@ -2401,30 +2426,32 @@ static int async__deadline_innermost(async_deadline *d) {
     return 1;
 }
 
-/* The task's flags hold at most two undelivered requests: the first
-   (CANCEL_REQ, BY_TIMEOUT if a timeout's) and a plain cancel after a
-   timeout (CANCEL_MORE). A deadline notes which one its expiry added, or
-   that it merged into one already there, so that its stop withdraws its
-   own and no other's. */
-enum { ASYNC__ADDED_NONE, ASYNC__ADDED_FIRST, ASYNC__ADDED_MORE, ASYNC__ADDED_MERGED };
-
-static void async__deadline_expire(async_deadline *d) {
-    uint16_t flags = d->task->future.flags, now;
+static void async__deadline_request(async_deadline *d) {
+    uint16_t flags = d->task->future.flags;
     d->expired = 1;
     /* An explicit cancel the task has not seen yet came first: that is what it reports. */
     d->cancel_first = (flags & ASYNC__CANCEL_REQ) && !(flags & ASYNC__BY_TIMEOUT);
     async__task_request_cancel(d->task, async__deadline_innermost(d));
-    now = d->task->future.flags;
-    d->added = (now & ~flags & ASYNC__CANCEL_REQ)    ? ASYNC__ADDED_FIRST
-               : (now & ~flags & ASYNC__CANCEL_MORE) ? ASYNC__ADDED_MORE
-                                                     : ASYNC__ADDED_MERGED;
 }
 
-/* The task's first request went (delivered, or withdrawn by its deadline):
-   the one after it, if a deadline's, is the first now; with `delivered`,
-   what merged into the first went with it. */
-static void async__deadlines_shift(async_task *t, int delivered) {
+/* Expired while the task itself runs (a timeout <= 0, a reschedule into
+   the past): the cancel is asked at its next await or yield, as asyncio's
+   Timeout calls its _on_timeout soon, not at once; a stop before that
+   takes back that and nothing else. Otherwise now. */
+static void async__deadline_expire(async_deadline *d) {
+    async_task *t = d->task;
+    if (!(t->future.flags & (ASYNC__WAITING | ASYNC__SCHEDULED | ASYNC__CLOSING))) {
+        d->due = 1;
+        t->future.flags |= ASYNC__DUE;
+        return;
+    }
+    async__deadline_request(d);
+}
+
+/* The task awaits or yields: the deadlines that came due while it ran ask now. */
+static void async__deadlines_due(async_task *t) {
     async_waiter *ring = t->future.waiters, *w;
+    t->future.flags &= (uint16_t)~ASYNC__DUE;
     if (!ring) return;
     w = ring;
     do {
@@ -2432,8 +2459,10 @@ static void async__deadlines_shift(async_task *t, int delivered) {
         w = *async__next(w);
         if (async__is_task(w) || w->wake != async__deadline_task_done) continue;
         d = ASYNC__CONTAINER(w, async_deadline, task_waiter);
-        if (d->added == ASYNC__ADDED_MORE) d->added = ASYNC__ADDED_FIRST;
-        else if (delivered) d->added = ASYNC__ADDED_NONE;
+        if (d->due) {
+            d->due = 0;
+            async__deadline_request(d);
+        }
     } while (w != ring);
 }
 
@@ -2471,6 +2500,7 @@ static int async__deadline_covers(async_task *t) {
 static void async__deadline_set(async_deadline *d, async_time when) {
     async_loop *loop = d->task->loop;
     d->when = when;
+    d->due = 0; /* moved before it asked: the new time decides */
     if (when == ASYNC_NO_TIMEOUT) {
         async__timer_release(&d->timer, &d->timer_waiter);
     } else if (!ASYNC_TIME_BEFORE(async_loop_time(loop), when)) {
@@ -2517,30 +2547,11 @@ int async_deadline_reschedule(async_deadline *d, async_time when) {
     return 0;
 }
 
-/* Stopped by the task while it runs, with its expiry not yet delivered
-   (a timeout <= 0 or a reschedule into the past, and no await since): the
-   scope is over, so its own request is withdrawn and the deadline did not
-   expire, as asyncio's Timeout cancels its pending _on_timeout on exit.
-   Another deadline's request, or a cancel, stays. */
-static void async__deadline_withdraw(async_deadline *d) {
-    async_task *t = d->task;
-    uint16_t *flags = &t->future.flags;
-    if (!d->added || t->future.state != ASYNC_PENDING || (*flags & (ASYNC__WAITING | ASYNC__SCHEDULED | ASYNC__CLOSING)))
-        return;
-    if (d->added == ASYNC__ADDED_MORE) *flags &= (uint16_t)~ASYNC__CANCEL_MORE;
-    else if (d->added == ASYNC__ADDED_FIRST)
-        *flags &= (uint16_t)~(ASYNC__BY_TIMEOUT | ((*flags & ASYNC__CANCEL_MORE) ? ASYNC__CANCEL_MORE : ASYNC__CANCEL_REQ));
-    d->added = ASYNC__ADDED_NONE;
-    d->expired = 0;
-    if (*flags & ASYNC__CANCEL_REQ) async__deadlines_shift(t, 0);
-}
-
 int async_deadline_stop(async_deadline *d) {
     ASYNC__CHECK_INIT(d->magic == ASYNC__MAGIC || d->magic == 0, "a deadline (async_deadline_start)", 0);
-    if (d->task) {
-        async__deadline_withdraw(d);
-        async__ring_remove(&d->task->future.waiters, &d->task_waiter);
-    }
+    /* A due one (expired while the task ran, not asked yet) goes with the
+       ring: it did not expire (asyncio.timeout(0) around no await). */
+    if (d->task) async__ring_remove(&d->task->future.waiters, &d->task_waiter);
     d->task = NULL;
     async__timer_release(&d->timer, &d->timer_waiter);
     return d->expired;

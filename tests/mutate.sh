@@ -110,8 +110,13 @@ build() {
         [ "$t" = async_time32 ] && src=tests/test_async.c extra=(-DASYNC_TIME32 -DASYNC_TICK_HZ=1000000)
         [ "$t" = check_fetch ] && src=examples/fetch.c bin=bin/fetch
         [ "$t" = workers ] && extra=(-Wl,--wrap=pthread_create) # as tests/workers.mk builds it
-        (cd "$work/tree" && "$cc" "${flags[@]}" "${extra[@]}" "$src" -o "$bin" -DASYNC_HTTP_TLS -DASYNC_HTTP_ZLIB -luring -lpthread -lssl -lcrypto -lz \
-            >"$work/build_$t.log" 2>&1) &
+        if [ "$t" = mixed_debug ]; then # as the Makefile builds it: the implementation with NDEBUG
+            (cd "$work/tree" && "$cc" "${flags[@]}" -DNDEBUG -DMIXED_DEBUG_IMPL -c "$src" -o bin/mixed_debug_impl.o &&
+                "$cc" "${flags[@]}" "$src" bin/mixed_debug_impl.o -o "$bin" >"$work/build_$t.log" 2>&1) &
+        else
+            (cd "$work/tree" && "$cc" "${flags[@]}" "${extra[@]}" "$src" -o "$bin" -DASYNC_HTTP_TLS -DASYNC_HTTP_ZLIB -luring -lpthread -lssl -lcrypto -lz \
+                >"$work/build_$t.log" 2>&1) &
+        fi
         pids+=($!)
         if [ ${#pids[@]} -ge 2 ]; then wait "${pids[0]}" || ok=1; pids=("${pids[@]:1}"); fi
     done
@@ -151,7 +156,7 @@ selected() {
 
 if [ "$check_only" = 0 ]; then
     fresh_tree
-    all_tests="async async_switch async_time32 parser backend client faults hostile http tls web check_fetch"
+    all_tests="async async_switch async_time32 mixed_debug parser backend client faults hostile http tls web check_fetch"
     # shellcheck disable=SC2086
     if ! build $all_tests; then
         cat "$work"/build_*.log | head -n 30

@@ -2551,6 +2551,27 @@ TEST(test_time32_far_deadline_is_cut) {
 #endif
 }
 
+/* The first timer after a long time with none (a loop woken only by interrupts): the loop
+   had not read its clock since, and a deadline on the counter's present time, over
+   ASYNC_MAX_DELAY past that old reading, passed for the past or was cut: it fired early. */
+TEST(test_time32_first_timer_after_a_long_quiet) {
+#ifdef ASYNC_TIME32
+    async_loop loop;
+    async_timer t;
+    async_time want;
+    mcu_loop(&loop, 0);
+    memset(&t, 0, sizeof t);
+    mcu_ticks = ((uint32_t)1 << 30) + 5; /* no timer all along: no turn read the clock */
+    want = ASYNC_TIME_ADD((async_time)mcu_ticks, 1000);
+    async_timer_start_at(&loop, &t, want);
+    CHECK_EQ(t.deadline, want);
+    CHECK_EQ(async_run(&loop, &t.future), 0);
+    CHECK_EQ(async_now(&loop), want);
+#else
+    printf("NOTE test_time32_first_timer_after_a_long_quiet: 64-bit time (see the ASYNC_TIME32 builds)\n");
+#endif
+}
+
 /* ================= scale ================= */
 
 typedef struct tiny {
@@ -2707,7 +2728,8 @@ TEST(test_deadline_stopped_before_any_await_did_not_expire) {
            async with asyncio.timeout(0) as inner:
                pass                                     # ... and outer.reschedule(loop.time())
        await asyncio.sleep(0.001)                       # runs; inner/outer.expired(): False
-   Case 2: a cancel came before both; it stays and the sleep sees it. */
+   Case 2: a cancel came before both; it stays and the sleep sees it. Case 3: as case 1, and
+   a cancel after both expiries: it stays too (not taken back with theirs). */
 typedef struct nested_brief {
     async_task task;
     async_deadline outer, inner;
@@ -2719,9 +2741,10 @@ static int nested_brief_run(async_task *t) {
     nested_brief *b = (nested_brief *)t;
     ASYNC_BEGIN(t);
     if (b->kind == 2) async_cancel(t);
-    async_deadline_start(t->loop, &b->outer, t, b->kind == 1 ? ASYNC_SEC(10) : 0);
+    async_deadline_start(t->loop, &b->outer, t, b->kind == 1 || b->kind == 3 ? ASYNC_SEC(10) : 0);
     async_deadline_start(t->loop, &b->inner, t, 0);
-    if (b->kind == 1) async_deadline_reschedule(&b->outer, async_loop_time(t->loop));
+    if (b->kind == 1 || b->kind == 3) async_deadline_reschedule(&b->outer, async_loop_time(t->loop));
+    if (b->kind == 3) async_cancel(t);
     b->inner_expired = async_deadline_stop(&b->inner);
     b->outer_expired = async_deadline_stop(&b->outer);
     ASYNC_AWAIT_CATCH(t, async_sleep(t->loop, &b->nap, ASYNC_MS(1)), b->err);
@@ -2731,7 +2754,7 @@ static int nested_brief_run(async_task *t) {
 
 TEST(test_nested_deadlines_stopped_before_any_await) {
     int kind;
-    for (kind = 0; kind < 3; kind++) {
+    for (kind = 0; kind < 4; kind++) {
         async_loop loop;
         nested_brief b;
         virtual_loop(&loop);
@@ -2742,9 +2765,84 @@ TEST(test_nested_deadlines_stopped_before_any_await) {
         CHECK_EQ(async_result(&b.task.future), 42);
         CHECK_EQ(b.inner_expired, 0);
         CHECK_EQ(b.outer_expired, 0);
-        CHECK_EQ(b.err, kind == 2 ? ASYNC_ECANCELED : 0);
-        CHECK_EQ(async_now(&loop), kind == 2 ? 0 : ASYNC_MS(1));
+        CHECK_EQ(b.err, kind >= 2 ? ASYNC_ECANCELED : 0);
+        CHECK_EQ(async_now(&loop), kind >= 2 ? 0 : ASYNC_MS(1));
     }
+}
+
+/* Three scopes: the middle one and the outer one rescheduled into the past while the task
+   runs, then the inner and the middle stopped before any await: the middle one did not
+   expire, and the outer one's expiry is the next await's, as its own timeout (asyncio:
+   CancelledError there, TimeoutError at the outer scope's end). */
+typedef struct three_scopes {
+    async_task task;
+    async_deadline outer, mid, inner;
+    async_timer nap;
+    int mid_expired, outer_expired, err;
+} three_scopes;
+
+static int three_scopes_run(async_task *t) {
+    three_scopes *b = (three_scopes *)t;
+    ASYNC_BEGIN(t);
+    async_deadline_start(t->loop, &b->outer, t, ASYNC_SEC(10));
+    async_deadline_start(t->loop, &b->mid, t, ASYNC_SEC(10));
+    async_deadline_start(t->loop, &b->inner, t, ASYNC_SEC(10));
+    async_deadline_reschedule(&b->mid, async_loop_time(t->loop));
+    async_deadline_reschedule(&b->outer, async_loop_time(t->loop));
+    async_deadline_stop(&b->inner);
+    b->mid_expired = async_deadline_stop(&b->mid);
+    ASYNC_AWAIT_CATCH(t, async_sleep(t->loop, &b->nap, ASYNC_SEC(1)), b->err);
+    b->outer_expired = async_deadline_stop(&b->outer);
+    ASYNC_END(t);
+}
+
+TEST(test_deadline_outer_due_after_inner_scopes_end) {
+    async_loop loop;
+    three_scopes b;
+    virtual_loop(&loop);
+    memset(&b, 0, sizeof b);
+    async_create_task(&loop, &b.task, three_scopes_run);
+    CHECK_EQ(async_main(&loop, &b.task.future), 0);
+    CHECK_EQ(b.mid_expired, 0);
+    CHECK_EQ(b.err, ASYNC_ETIMEDOUT);
+    CHECK_EQ(b.outer_expired, 1);
+    CHECK_EQ(async_now(&loop), 0);
+}
+
+/* A timeout of 0 asks at the next yield too; one moved on before the task awaited asks at
+   its new time, not at once. */
+typedef struct due_moves {
+    async_task task;
+    async_deadline d;
+    async_timer nap;
+    int yielded, err;
+    async_time at;
+} due_moves;
+
+static int due_moves_run(async_task *t) {
+    due_moves *m = (due_moves *)t;
+    ASYNC_BEGIN(t);
+    async_deadline_start(t->loop, &m->d, t, 0);
+    async_deadline_reschedule(&m->d, async_loop_time(t->loop) + ASYNC_MS(5));
+    ASYNC_AWAIT_CATCH(t, async_sleep(t->loop, &m->nap, ASYNC_SEC(1)), m->err);
+    m->at = async_loop_time(t->loop);
+    async_deadline_stop(&m->d);
+    async_deadline_start(t->loop, &m->d, t, 0);
+    ASYNC_YIELD(t);
+    m->yielded = 1; /* not reached: the yield's resumption is the timeout's */
+    ASYNC_END(t);
+}
+
+TEST(test_deadline_due_at_yield_and_moved) {
+    async_loop loop;
+    due_moves m;
+    virtual_loop(&loop);
+    memset(&m, 0, sizeof m);
+    async_create_task(&loop, &m.task, due_moves_run);
+    CHECK_EQ(async_main(&loop, &m.task.future), ASYNC_ETIMEDOUT);
+    CHECK_EQ(m.err, ASYNC_ETIMEDOUT);
+    CHECK_EQ(m.at, ASYNC_MS(5));
+    CHECK_EQ(m.yielded, 0);
 }
 
 /* A deadline whose expiry the task saw (and caught), then a cancel in the same scope: the stop
@@ -2914,6 +3012,8 @@ int main(void) {
     RUN(test_deadline_stopped_before_any_await_did_not_expire);
     RUN(test_nested_deadlines_stopped_before_any_await);
     RUN(test_deadline_seen_then_cancel_in_its_scope);
+    RUN(test_deadline_outer_due_after_inner_scopes_end);
+    RUN(test_deadline_due_at_yield_and_moved);
     RUN(test_cancel_after_an_unseen_timeout_is_not_lost);
     RUN(test_as_completed_close_wakes_consumer);
     RUN(test_semaphore_limit_and_fifo);
@@ -2936,6 +3036,7 @@ int main(void) {
     RUN(test_time32_long_delays_are_cut);
     RUN(test_time32_deadline_zero_at_int32_max);
     RUN(test_time32_far_deadline_is_cut);
+    RUN(test_time32_first_timer_after_a_long_quiet);
     RUN(test_million_tasks);
 #ifdef ASYNC_LC_GOTO
     return test_summary("async(goto)");

@@ -15,6 +15,7 @@ static int submits;
 
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 
 static char logged[1024];
 static int log_calls;
@@ -570,6 +571,56 @@ TEST(offset_on_a_pipe) {
     offset_on_a_pipe_on(ASYNC_IO_BACKEND_EPOLL);
 }
 
+/* A trigger fired from a signal handler with a backend attached: the loop waits for it (it
+   said ASYNC_EDEADLK with nothing in flight), and a signal that lands just before the
+   backend's wait is seen within a slice, not at the wait's end. */
+static async_trigger *signal_trigger;
+
+static void fire_on_signal(int sig) {
+    (void)sig;
+    async_trigger_fire(signal_trigger);
+}
+
+typedef struct trigger_waiter {
+    async_task task;
+    async_future slot;
+} trigger_waiter;
+
+static int trigger_waiter_run(async_task *t) {
+    trigger_waiter *w = (trigger_waiter *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(t, async_trigger_wait(signal_trigger, &w->slot));
+    ASYNC_RETURN(t, 1);
+    ASYNC_END(t);
+}
+
+static void trigger_from_a_signal_on(int backend) {
+    async_loop loop;
+    async_io io;
+    async_trigger tr;
+    trigger_waiter w;
+    struct itimerval in30ms;
+    CHECK_EQ(io_start(&loop, &io, backend), 0);
+    async_trigger_init(&loop, &tr);
+    signal_trigger = &tr;
+    signal(SIGALRM, fire_on_signal);
+    memset(&in30ms, 0, sizeof in30ms);
+    in30ms.it_value.tv_usec = 30000;
+    memset(&w, 0, sizeof w);
+    async_create_task(&loop, &w.task, trigger_waiter_run);
+    setitimer(ITIMER_REAL, &in30ms, NULL);
+    CHECK_EQ(async_run(&loop, &w.task.future), 0);
+    CHECK_EQ(async_result(&w.task.future), 1);
+    signal(SIGALRM, SIG_DFL);
+    async_trigger_remove(&tr);
+    async_io_exit(&io);
+}
+
+TEST(trigger_from_a_signal) {
+    trigger_from_a_signal_on(ASYNC_IO_BACKEND_URING);
+    trigger_from_a_signal_on(ASYNC_IO_BACKEND_EPOLL);
+}
+
 TEST(bad_fds_and_huge_lengths) {
     bad_fds_and_huge_lengths_on(ASYNC_IO_BACKEND_URING);
     bad_fds_and_huge_lengths_on(ASYNC_IO_BACKEND_EPOLL);
@@ -694,5 +745,6 @@ int main(void) {
     RUN(close_with_a_receive_waiting);
     RUN(epoll_closed_fd_number_reused);
     RUN(offset_on_a_pipe);
+    RUN(trigger_from_a_signal);
     return test_summary("backend");
 }
