@@ -2351,10 +2351,13 @@ static void async_io__epoll_forget(async_io *io, int fd) {
     orphans[0] = io->_fds[fd].readers;
     orphans[1] = io->_fds[fd].writers;
     memset(&io->_fds[fd], 0, sizeof io->_fds[fd]);
+    /* All off the lists first: a waiter woken by one may cancel another,
+       which must then find it gone, not complete it a second time. */
+    for (i = 0; i < 2; i++)
+        for (op = orphans[i]; op; op = op->_next) op->_queued = 0;
     for (i = 0; i < 2; i++)
         while ((op = orphans[i]) != NULL) {
             orphans[i] = op->_next;
-            op->_queued = 0;
             async_io__complete(op, -EBADF);
         }
 }
@@ -4393,6 +4396,11 @@ static async_future *async_tls__flush(async_stream *s, int *err) {
     if (s->_cout_off == s->_cout_len) {
         s->_cout_off = s->_cout_len = 0;
         return NULL;
+    }
+    if (s->_cout_off) { /* what a short send left, to the start: pieces added after it do not grow the buffer */
+        memmove(s->_cout, s->_cout + s->_cout_off, s->_cout_len - s->_cout_off);
+        s->_cout_len -= s->_cout_off;
+        s->_cout_off = 0;
     }
     return async_stream__started(s, ASYNC_STREAM__SEND,
                                  async_io_send(s->io, &s->_send_op, s->fd, s->_cout + s->_cout_off,

@@ -377,8 +377,13 @@ static int set_proxy(settings *s, const option *o, const char *v) {
     if (!*v) return 0;
     host = host ? host + 3 : v;
     end = host + strcspn(host, "/?#");
-    if ((at = (const char *)memchr(host, '@', (size_t)(end - host))) != NULL) host = at + 1;
-    if (*host == '[') host += strcspn(host, "]"); /* an IPv6 literal's colons are not the port's */
+    for (at = end; at > host; at--) /* the last '@': the password may hold one */
+        if (at[-1] == '@') {
+            host = at;
+            break;
+        }
+    if (*host == '[') /* an IPv6 literal's colons are not the port's */
+        while (host < end && *host != ']') host++;
     if (memchr(host, ':', (size_t)(end - host))) return 0;
     len = strlen(v) + 6;
     with_port = (char *)grow(NULL, len);

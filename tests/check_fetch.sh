@@ -415,6 +415,8 @@ proxy_as_curl_ok() {
     [ "$out" = "a small file" ] || return 1 # proxies it cannot use are left out, not fatal
     run "$F" -x 127.0.0.1 "$NG/small.txt" # no port: curl's 1080
     [ "$rc" -eq 7 ] && [[ $err == *"connection refused: 127.0.0.1 port 1080" ]] || return 1
+    run "$F" -x 'u@x:pw@127.0.0.1' "$NG/small.txt" # the last '@' ends the credentials
+    [ "$rc" -eq 7 ] && [[ $err == *"connection refused: 127.0.0.1 port 1080" ]] || return 1
     run "$F" -x http://proxy.invalid:3128 "$NG/small.txt"
     [ "$rc" -eq 5 ] && [[ $err == *"the proxy's host name (proxy.invalid)" ]]
 }

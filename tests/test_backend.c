@@ -499,6 +499,40 @@ TEST(close_with_a_receive_waiting) {
     close_with_a_receive_waiting_on(ASYNC_IO_BACKEND_EPOLL);
 }
 
+/* On epoll, two receives waiting on an fd that is closed: the first one's end wakes a waiter
+   that cancels the second, which must end once (it asserted, or left io.inflight wrapped). */
+static async_io_op second_receive;
+
+static void cancel_the_second(async_waiter *self, async_future *done) {
+    (void)self, (void)done;
+    async_future_cancel(&second_receive.future);
+}
+
+TEST(epoll_close_wakes_a_canceller) {
+    async_loop loop;
+    async_io io;
+    async_io_op first, cop;
+    async_waiter w;
+    async_timer t;
+    char b1[8], b2[8];
+    int sv[2];
+    CHECK_EQ(io_start(&loop, &io, ASYNC_IO_BACKEND_EPOLL), 0);
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    async_io_recv(&io, &first, sv[0], b1, sizeof b1, 0);
+    async_io_recv(&io, &second_receive, sv[0], b2, sizeof b2, 0);
+    w.wake = cancel_the_second;
+    async_future_add_waiter(&first.future, &w);
+    memset(&t, 0, sizeof t);
+    async_run(&loop, async_sleep(&loop, &t, ASYNC_MS(5)));
+    CHECK(!async_done(&first.future) && !async_done(&second_receive.future));
+    CHECK_EQ(async_run(&loop, async_io_close(&io, &cop, sv[0])), 0);
+    CHECK_EQ(async_error(&first.future), -EBADF);
+    CHECK_EQ(async_error(&second_receive.future), -EBADF);
+    CHECK_EQ(io.inflight, 0);
+    close(sv[1]);
+    async_io_exit(&io);
+}
+
 /* A socket closed through the backend whose description lives on (a dup here; a forked
    child's copy as well) leaves epoll's set: its events are not taken for the new socket
    that gets the same number. That one's connect, to a listener whose queue is full (its
@@ -743,6 +777,7 @@ int main(void) {
     RUN(bad_fds_and_huge_lengths);
     RUN(reset_before_the_loop_looked);
     RUN(close_with_a_receive_waiting);
+    RUN(epoll_close_wakes_a_canceller);
     RUN(epoll_closed_fd_number_reused);
     RUN(offset_on_a_pipe);
     RUN(trigger_from_a_signal);
