@@ -1732,8 +1732,16 @@ async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_t
     /* A restarted timer keeps its waiters: they now wait for the new deadline. */
     if (timer->future.flags & ASYNC__ARMED) async__timer_disarm(timer->loop, timer);
     else async_future_init_cancellable(&timer->future, async__timer_cancel_hook);
-    if (loop->ntimers == 0) { /* the loop's reading may be old: it keeps it fresh only while timers exist */
+    if (loop->ntimers == 0) {
+#ifdef ASYNC_TIME32
+        /* The loop's reading may be old (it keeps it fresh only while timers
+           exist), and a deadline over ASYNC_MAX_DELAY past it would pass for
+           the past. (64-bit time has no such horizon; its floor stays the
+           reading its sleeps were computed from.) */
         loop->timer_floor = async__read_clock(loop);
+#else
+        loop->timer_floor = loop->now;
+#endif
 #ifndef ASYNC_TIME32
         loop->pending = 0;
 #endif
