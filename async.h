@@ -781,8 +781,10 @@ void async_deadline_start(async_loop *loop, async_deadline *d, async_task *task,
 void async_deadline_start_at(async_loop *loop, async_deadline *d, async_task *task, async_time when); /* asyncio.timeout_at */
 int async_deadline_stop(async_deadline *d); /* returns d->expired; it also stops when the task ends */
 /* asyncio.Timeout's when() and reschedule(): absolute times, ASYNC_NO_TIMEOUT
-   for none. Moving it sooner than now expires it at once. ASYNC_EINVAL once
-   it expired or stopped. */
+   for none. Moving it sooner than now expires it: at once if its task
+   waits; if the task moves it itself, at the task's next await (asyncio's
+   call_soon(_on_timeout): moved on again before that, it did not expire).
+   ASYNC_EINVAL once it expired or stopped. */
 static inline async_time async_deadline_when(const async_deadline *d) { return d->when; }
 static inline int async_deadline_expired(const async_deadline *d) { return d->expired; }
 int async_deadline_reschedule(async_deadline *d, async_time when);
@@ -1275,6 +1277,8 @@ static ASYNC__COLD void async__task_end_scoped(async_task *t, int state, intptr_
     async__task_end(t, state, value);
 }
 
+static void async__deadlines_due(async_task *t);
+
 void async__finish(async_task *t, int state, intptr_t value) {
     if (state == ASYNC_FAILED && value == ASYNC_ECANCELED) state = ASYNC_CANCELLED;
     t->future.flags &= (uint16_t)~(ASYNC__CANCEL_REQ | ASYNC__BY_TIMEOUT | ASYNC__CANCEL_MORE);
@@ -1287,12 +1291,13 @@ void async__finish(async_task *t, int state, intptr_t value) {
     if (async__groups_close(t, state)) {
         t->future.lc = state;
         t->future.value = value;
+        /* The wait for the children is the body's last await: a deadline
+           due since the body's last one asks now (it aborts the group). */
+        if (t->future.flags & ASYNC__DUE) async__deadlines_due(t); /* CLOSING: it aborts the group */
         return;
     }
     async__task_end_scoped(t, state, value);
 }
-
-static void async__deadlines_due(async_task *t);
 
 int async__suspend(async_task *t, async_future *f) {
 #if ASYNC_DEBUG
@@ -1868,7 +1873,7 @@ static void async__wait_for_interrupt(const async_loop *loop) {
 /* Linux lets nanosleep run up to 50 us late (the default timer slack):
    the last stretch before a timer is spun, not slept. */
 #define ASYNC__SLACK ASYNC_US(50)
-#define ASYNC__TRIGGER_SLICE ASYNC_MS(10)
+#define ASYNC__TRIGGER_SLICE (ASYNC_MS(10) > 0 ? ASYNC_MS(10) : 1) /* a tick at least: a slow tick rate must not spin */
 
 static int async__idle(async_loop *loop, async_time timeout) {
 #if defined(ASYNC__POSIX_CLOCK)

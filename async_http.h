@@ -4576,8 +4576,11 @@ static int async_tls__idle_clean(async_stream *s, int ask) {
     }
     if (s->_cin_len == s->_cin_off && !SSL_has_pending(s->_ssl)) return 1;
     async_tls__clear_errors();
-    rc = SSL_read(s->_ssl, &byte, 1);
-    /* What that read wrote (a key update's answer) goes out before the next request's bytes. */
+    /* A peek: TLS's own messages (tickets, key updates) are taken, data
+       stays for the stream's next read (a server watching an idle client
+       reads the request after). What it wrote (a key update's answer) goes
+       out before the next bytes sent. */
+    rc = SSL_peek(s->_ssl, &byte, 1);
     return rc <= 0 && SSL_get_error(s->_ssl, rc) == SSL_ERROR_WANT_READ && !SSL_in_init(s->_ssl);
 }
 
@@ -4668,6 +4671,13 @@ void async_stream_recv_start(async_stream *s, void *buf, size_t cap) {
 }
 
 async_future *async_stream_watch(async_stream *s, void *buf, size_t cap) {
+    if (s->_ssl && s->_cout_len > s->_cout_off && !(s->_pending & ASYNC_STREAM__SEND)) {
+        /* What TLS still has to say (a client's last handshake flight, a
+           key update's answer) goes now, best effort: a peer that speaks
+           first waits for it, and nothing else will send it while idle. */
+        long sent = async_io_send_nowait(s->io, s->fd, s->_cout + s->_cout_off, s->_cout_len - s->_cout_off);
+        if (sent > 0 && (s->_cout_off += (size_t)sent) == s->_cout_len) s->_cout_off = s->_cout_len = 0;
+    }
     async_stream_recv_start(s, buf, cap);
     if (!(s->_pending & ASYNC_STREAM__RECV) || async_done(&s->_recv_op.future)) return NULL;
     async_io__op_unhold(&s->_recv_op); /* counted again once awaited */

@@ -75,6 +75,7 @@ typedef struct acceptor {
     async_io_op op;
     async_timer pause;
     async_future slot; /* the wait for a free connection slot */
+    int err;
 } acceptor;
 
 typedef struct stopper {
@@ -147,22 +148,39 @@ static int person_json(char *out, size_t size, int id) {
 
 /* ---- reading a request ---- */
 
-/* The value of a header of the request head (name case-insensitive), or NULL. */
-static const char *header_value(const char *head, size_t head_len, const char *name, size_t *len) {
-    const char *end = head + head_len, *line = memchr(head, '\n', head_len);
+/* The value of a header of the request head (name case-insensitive), or NULL;
+   *count: how many lines have that name. */
+static const char *header_value(const char *head, size_t head_len, const char *name, size_t *len, int *count) {
+    const char *end = head + head_len, *line = memchr(head, '\n', head_len), *found = NULL;
     size_t n = strlen(name);
+    *count = 0;
     while (line && ++line < end) {
         const char *eol = memchr(line, '\n', (size_t)(end - line)), *v;
         if (!eol) break;
-        if ((size_t)(eol - line) > n && line[n] == ':' && strncasecmp(line, name, n) == 0) {
+        if ((size_t)(eol - line) > n && line[n] == ':' && strncasecmp(line, name, n) == 0 && !(*count)++) {
             for (v = line + n + 1; *v == ' ' || *v == '\t'; v++) {}
             for (; eol > v && (eol[-1] == '\r' || eol[-1] == ' ' || eol[-1] == '\t'); eol--) {}
             *len = (size_t)(eol - v);
-            return v;
+            found = v;
         }
         line = eol;
     }
-    return NULL;
+    return found;
+}
+
+/* A header line whose name has a space or tab before its colon: RFC 9112 5.1
+   says refuse it (a proxy in front may read it otherwise, and a request
+   could hide in a body the two frame differently). */
+static int bad_header_name(const char *head, size_t head_len) {
+    const char *end = head + head_len, *line = memchr(head, '\n', head_len);
+    while (line && ++line < end) {
+        const char *eol = memchr(line, '\n', (size_t)(end - line)), *colon;
+        if (!eol) break;
+        colon = memchr(line, ':', (size_t)(eol - line));
+        if (colon && colon > line && (colon[-1] == ' ' || colon[-1] == '\t')) return 1;
+        line = eol;
+    }
+    return 0;
 }
 
 /* Is a whole request in c->in? 1: yes (c->request_len is set), 0: read
@@ -170,6 +188,7 @@ static const char *header_value(const char *head, size_t head_len, const char *n
 static int request_complete(conn *c) {
     static const char crlf2[] = "\r\n\r\n";
     size_t i, head_len = 0, body_len = 0, n;
+    int lines;
     const char *v;
     /* Search only what is new (and the 3 bytes before, where "\r\n\r\n" may begin). */
     for (i = c->scanned > 3 ? c->scanned - 3 : 0; i + 4 <= c->in_len && !head_len; i++)
@@ -178,8 +197,10 @@ static int request_complete(conn *c) {
         c->scanned = c->in_len;
         return c->in_len == IN_SIZE ? 431 : 0;
     }
-    if (header_value(c->in, head_len, "transfer-encoding", &n)) return 501;
-    if ((v = header_value(c->in, head_len, "content-length", &n)) != NULL) {
+    if (bad_header_name(c->in, head_len)) return 400;
+    if (header_value(c->in, head_len, "transfer-encoding", &n, &lines)) return 501;
+    if ((v = header_value(c->in, head_len, "content-length", &n, &lines)) != NULL) {
+        if (lines > 1) return 400; /* two lengths: which frames the body? (RFC 9112 6.3) */
         if (n == 0 || n > 9) return n ? 413 : 400;
         for (i = 0; i < n; i++) {
             if (v[i] < '0' || v[i] > '9') return 400;
@@ -232,7 +253,7 @@ static void answer(conn *c) {
     const char *path_end, *query, *v;
     char body[IN_SIZE + 64]; /* the longest: an echo of a full buffer */
     size_t method_len, target_len, n;
-    int head_only, id = 0, digits = 0;
+    int head_only, id = 0, digits = 0, lines;
     c->close_after = 1; /* until the request line proves good */
     target = memchr(c->in, ' ', (size_t)(line_end - c->in));
     version = target ? memchr(target + 1, ' ', (size_t)(line_end - target - 1)) : NULL;
@@ -246,7 +267,7 @@ static void answer(conn *c) {
     target_len = (size_t)(version - target);
     head_only = method_len == 4 && memcmp(method, "HEAD", 4) == 0;
     /* HTTP/1.1 keeps the connection open unless the client says close; 1.0 closes. */
-    v = header_value(c->in, c->head_len, "connection", &n); /* the head's, not the body's */
+    v = header_value(c->in, c->head_len, "connection", &n, &lines); /* the head's, not the body's */
     c->close_after = version[8] == '0' || (v && n == 5 && strncasecmp(v, "close", 5) == 0);
 
     path_end = memchr(target, '?', target_len);
@@ -291,10 +312,12 @@ static void answer(conn *c) {
 /* Each of the stream's steps awaited until it is over, within the deadline
    of the whole request (or answer): wait_for cancels what waits once it
    passes, so that a client that is silent, or sends a byte a minute (a
-   slowloris), or reads that slowly, cannot hold its slot forever. One
-   await per line (portable coroutines). */
+   slowloris), or reads that slowly, cannot hold its slot forever. A
+   caught cancellation ends the loop at once (the next await would write
+   over it, and the task would go on as if it had not come). One await per
+   line (portable coroutines). */
 #define AWAIT_STREAM(t, c, call) \
-    while ((f = (call)) != NULL) \
+    while (!(c)->caught && (f = (call)) != NULL) \
     ASYNC_AWAIT_CATCH(t, async_wait_for(t->loop, &(c)->idle, f, (c)->until - async_now(t->loop)), (c)->caught)
 
 static int conn_run(async_task *t) {
@@ -358,7 +381,11 @@ static int accept_run(async_task *t) {
     for (;;) {
         /* A free slot first: while all are taken, new clients wait in the backlog. */
         ASYNC_AWAIT(t, async_semaphore_acquire(&srv.free_slots, &a->slot));
-        ASYNC_AWAIT(t, async_io_accept(&srv.io, &a->op, srv.listen_fd, NULL, NULL, SOCK_CLOEXEC));
+        ASYNC_AWAIT_CATCH(t, async_io_accept(&srv.io, &a->op, srv.listen_fd, NULL, NULL, SOCK_CLOEXEC), a->err);
+        if (a->err == ASYNC_ECANCELED) { /* the accept may have made a socket as the cancel came */
+            if (!async_error(&a->op.future)) async_io_close_detached(&srv.io, (int)async_result(&a->op.future));
+            ASYNC_RAISE(t, ASYNC_ECANCELED);
+        }
         if (async_error(&a->op.future)) {
             /* Out of file descriptors, say: report it and let connections close. */
             fprintf(stderr, "swapi_server: accept: %s\n", async_strerror(async_error(&a->op.future)));
@@ -394,6 +421,13 @@ static int stop_run(async_task *t) {
     for (s->i = 0; s->i < MAX_CONNS; s->i++) {
         if (srv.conns[s->i].fd < 0) continue;
         ASYNC_AWAIT_CATCH(t, &srv.conns[s->i].task.future, s->err);
+        /* A task cancelled before it first ran never runs, nor its `done`:
+           its socket is closed here (nothing of it is in flight). */
+        if (srv.conns[s->i].fd >= 0) {
+            async_stream_close(&srv.conns[s->i].st);
+            srv.conns[s->i].fd = -1;
+            srv.open--;
+        }
     }
     ASYNC_RETURN(t, s->signo);
     ASYNC_END(t);

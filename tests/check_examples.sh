@@ -256,5 +256,39 @@ thousand_ok() {
 }
 check "swapi_server: 1000 connections at once, then a clean stop" thousand_ok
 
+# A swapi_server of its own (args as given), its output in $1: its pid in srv_pid, its port in srv_port.
+own_server() {
+    local log=$1 i
+    shift
+    "$B/swapi_server" --port 0 "$@" >"$log" 2>&1 &
+    srv_pid=$!
+    for i in $(seq 100); do
+        srv_port=$(sed -n 's|^listening on https\{0,1\}://127.0.0.1:\([0-9]*\)$|\1|p' "$log")
+        [ -n "$srv_port" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+smuggle_ok() {
+    # Two Content-Length lines, or a space before a header's colon: 400 and a close, not a
+    # second request read out of the body (RFC 9112 5.1, 6.3).
+    local fd head log ok=0
+    log=$(mktemp)
+    own_server "$log" || { rm -f "$log"; return 1; }
+    for head in 'Content-Length: 0\r\nContent-Length: 39' 'Content-Length : 39'; do
+        exec {fd}<>"/dev/tcp/127.0.0.1/$srv_port"
+        printf "GET /api/people/1 HTTP/1.1\r\nHost: x\r\n$head\r\n\r\nGET /api/people/4 HTTP/1.1\r\nHost: x\r\n\r\n" >&"$fd"
+        out=$(timeout 5 cat <&"$fd" | tr -d '\r')
+        exec {fd}>&-
+        [ "$(head -n 1 <<<"$out")" = "HTTP/1.1 400 Bad Request" ] && ! grep -q Vader <<<"$out" || ok=1
+    done
+    kill -TERM "$srv_pid"
+    wait "$srv_pid"
+    rm -f "$log"
+    return $ok
+}
+check "swapi_server: two lengths, or a space before a colon, get 400 (no request smuggled in a body)" smuggle_ok
+
 echo "RESULT examples $passed $failed"
 [ "$failed" -eq 0 ]

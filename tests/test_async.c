@@ -2845,6 +2845,52 @@ TEST(test_deadline_due_at_yield_and_moved) {
     CHECK_EQ(m.yielded, 0);
 }
 
+/* A timeout of 0 whose body ends with a group's child still running: the wait for the child
+   is the body's last await, where the deadline asks; the child is cancelled and the owner
+   ends timed out at once (asyncio: timeout(0) around a TaskGroup). */
+typedef struct due_kid {
+    async_task task;
+    async_timer t;
+} due_kid;
+
+static int due_kid_run(async_task *t) {
+    due_kid *k = (due_kid *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(t, async_sleep(t->loop, &k->t, ASYNC_SEC(1)));
+    ASYNC_END(t);
+}
+
+typedef struct due_owner {
+    async_task task;
+    async_task_group g;
+    async_future *futs[1];
+    async_link links[1];
+    due_kid kid;
+    async_deadline d;
+} due_owner;
+
+static int due_owner_run(async_task *t) {
+    due_owner *o = (due_owner *)t;
+    ASYNC_BEGIN(t);
+    async_task_group_init(&o->g, t, o->futs, o->links, 1);
+    async_task_group_spawn(&o->g, &o->kid.task, due_kid_run);
+    async_deadline_start(t->loop, &o->d, t, 0);
+    ASYNC_RETURN(t, 7); /* the group is joined by the end */
+    ASYNC_END(t);
+}
+
+TEST(test_deadline_due_when_the_body_ends_with_children) {
+    async_loop loop;
+    due_owner o;
+    virtual_loop(&loop);
+    memset(&o, 0, sizeof o);
+    async_create_task(&loop, &o.task, due_owner_run);
+    CHECK_EQ(async_main(&loop, &o.task.future), ASYNC_ETIMEDOUT);
+    CHECK(async_cancelled(&o.kid.task.future));
+    CHECK(async_deadline_expired(&o.d));
+    CHECK_EQ(async_now(&loop), 0);
+}
+
 /* A deadline whose expiry the task saw (and caught), then a cancel in the same scope: the stop
    reports the expiry and leaves the cancel, which is the next await's. */
 typedef struct caught_then_cancelled {
@@ -3014,6 +3060,7 @@ int main(void) {
     RUN(test_deadline_seen_then_cancel_in_its_scope);
     RUN(test_deadline_outer_due_after_inner_scopes_end);
     RUN(test_deadline_due_at_yield_and_moved);
+    RUN(test_deadline_due_when_the_body_ends_with_children);
     RUN(test_cancel_after_an_unseen_timeout_is_not_lost);
     RUN(test_as_completed_close_wakes_consumer);
     RUN(test_semaphore_limit_and_fifo);

@@ -1011,6 +1011,63 @@ TEST(tls_stream_both_ways_at_once) {
     SSL_CTX_free(ctx);
 }
 
+/* A server's word unasked, on a stream that was idle: idle_clean says it is not clean, and
+   takes nothing of it (it read and dropped a byte of it, where a plain stream peeks): the
+   next receive has all of it. */
+static void play_tls_speak_first(server *s, int fd, int index) {
+    SSL *ssl = tls_accept(fd);
+    char byte;
+    (void)s, (void)index;
+    if (!ssl) return;
+    tls_send_str(ssl, "hello, you");
+    SSL_read(ssl, &byte, 1); /* until the client goes */
+    SSL_free(ssl);
+}
+
+TEST(tls_idle_clean_takes_no_data) {
+    static async_stream st;
+    async_tls tls;
+    async_tls_config cfg;
+    struct sockaddr_in a;
+    server s;
+    env e;
+    char ca[512], buf[64];
+    size_t n = 0;
+    int err = 0, i;
+    async_future *f;
+    SSL_CTX *ctx = tls_server_ctx(servers.root, "good", 0, 0);
+    tls_scenario_ctx = ctx;
+    server_start(&s, play_tls_speak_first);
+    CHECK_EQ(env_init(&e, NULL), 0);
+    memset(&cfg, 0, sizeof cfg);
+    tls_path(ca, sizeof ca, servers.root, "ca.pem");
+    cfg.ca_file = ca;
+    CHECK_EQ(async_tls_init(&tls, &cfg), 0);
+    loopback_addr(&a, s.port);
+    async_stream_init(&st, &e.io, -1);
+    while ((f = async_stream_connect(&st, (struct sockaddr *)&a, sizeof a, &err)) != NULL) async_run(&e.loop, f);
+    CHECK_EQ(async_stream_tls_client(&st, &tls, "127.0.0.1", NULL), 0);
+    while ((f = async_stream_handshake(&st, &err)) != NULL) async_run(&e.loop, f);
+    CHECK_EQ(err, 0);
+    async_stream_watch(&st, buf, sizeof buf); /* idle, watched (our last flight goes out) */
+    for (i = 0; i < 100 && async_stream_idle_clean(&st, 1); i++) { /* the words come */
+        async_timer t;
+        memset(&t, 0, sizeof t);
+        async_run(&e.loop, async_sleep(&e.loop, &t, ASYNC_MS(10)));
+    }
+    CHECK(!async_stream_idle_clean(&st, 1));
+    CHECK(!async_stream_idle_clean(&st, 1));
+    while ((f = async_stream_recv(&st, buf, sizeof buf, &n, &err)) != NULL) async_run(&e.loop, f);
+    CHECK_EQ(err, 0);
+    CHECK(n == 10 && !memcmp(buf, "hello, you", 10));
+    while ((f = async_stream_settle(&st)) != NULL) async_run(&e.loop, f);
+    async_stream_close(&st);
+    async_tls_free(&tls);
+    env_close(&e);
+    server_stop(&s);
+    SSL_CTX_free(ctx);
+}
+
 TEST(missing_ca_file) {
     env e;
     async_http_client_config cfg;
@@ -1057,6 +1114,7 @@ int main(void) {
     RUN(handshake_failure_reasons);
     RUN(sni_without_trailing_dot);
     RUN(tls_upload_keeps_no_body_sized_buffer);
+    RUN(tls_idle_clean_takes_no_data);
     fixture_stop(&servers);
     return test_summary("tls");
 }
