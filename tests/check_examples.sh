@@ -273,14 +273,27 @@ own_server() {
 smuggle_ok() {
     # Two Content-Length lines, or a space before a header's colon: 400 and a close, not a
     # second request read out of the body (RFC 9112 5.1, 6.3).
-    local fd head log ok=0
+    local head log ok=0
     log=$(mktemp)
     own_server "$log" || { rm -f "$log"; return 1; }
     for head in 'Content-Length: 0\r\nContent-Length: 39' 'Content-Length : 39'; do
-        exec {fd}<>"/dev/tcp/127.0.0.1/$srv_port"
-        printf "GET /api/people/1 HTTP/1.1\r\nHost: x\r\n$head\r\n\r\nGET /api/people/4 HTTP/1.1\r\nHost: x\r\n\r\n" >&"$fd"
-        out=$(timeout 5 cat <&"$fd" | tr -d '\r')
-        exec {fd}>&-
+        out=$(python3 - "$srv_port" "$head" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+head = sys.argv[2].replace("\\r\\n", "\r\n")
+s.sendall(("GET /api/people/1 HTTP/1.1\r\nHost: x\r\n%s\r\n\r\nGET /api/people/4 HTTP/1.1\r\nHost: x\r\n\r\n" % head).encode())
+s.settimeout(5)
+got = b""
+try:
+    while True:
+        d = s.recv(65536)
+        if not d: break
+        got += d
+except OSError:
+    pass
+sys.stdout.write(got.decode(errors="replace").replace("\r", ""))
+PY
+)
         [ "$(head -n 1 <<<"$out")" = "HTTP/1.1 400 Bad Request" ] && ! grep -q Vader <<<"$out" || ok=1
     done
     kill -TERM "$srv_pid"
