@@ -352,7 +352,8 @@ extern "C" {
 #define ASYNC__ERROR_CODE(name, code, text) ASYNC_##name = (code),
 #define ASYNC__ERROR_INDEX(name, code, text) ASYNC__I_##name,
 #define ASYNC__ERROR_COUNT(name, code, text) +1
-#define ASYNC__ERROR_IN_ORDER(name, code, text) ((int)ASYNC_##name == (int)ASYNC_ERRORS_HIGHEST - (int)ASYNC__I_##name) &&
+#define ASYNC__ERROR_IN_ORDER(name, code, text) \
+    ((int)ASYNC_##name == (int)ASYNC_ERRORS_HIGHEST - (int)ASYNC__I_##name) &&
 enum { ASYNC_OK = 0, ASYNC_ERRORS(ASYNC__ERROR_CODE) };
 enum { ASYNC_ERRORS(ASYNC__ERROR_INDEX) };
 /* The range async.h's own codes take; another header's codes lie outside it. */
@@ -759,8 +760,8 @@ typedef struct async_deadline {
     async_task *task; /* NULL once stopped, or when the task has ended */
     async_time when;  /* absolute (async_now's time); ASYNC_NO_TIMEOUT: none */
     unsigned char expired;
-    unsigned char cancel_first; /* an explicit cancel the task had not seen yet came before this expiry: it reports that */
-    unsigned char due;          /* expired while its task ran: requested at the task's next await (private) */
+    unsigned char cancel_first; /* a cancel the task had not seen came before this expiry: it reports that */
+    unsigned char due;          /* expired while its task ran: asked at the task's next await (private) */
     uint32_t magic; /* set by its start; an all-zero deadline is a stopped one */
 } async_deadline;
 /* A scope of the task's, from start to stop. When the deadline passes the
@@ -966,7 +967,8 @@ void async__misuse(const char *what, const char *where);
    well, or a yield); the rest out of line (async__resume_slow). */
 static inline int async__resumed(async_task *t, int catching, int *err) {
     const async_future *f = (const async_future *)t->future.value;
-    if ((t->future.flags & ASYNC__CANCEL_REQ) || (f && f->state != ASYNC_FULFILLED)) return async__resume_slow(t, catching, err);
+    if ((t->future.flags & ASYNC__CANCEL_REQ) || (f && f->state != ASYNC_FULFILLED))
+        return async__resume_slow(t, catching, err);
     t->future.value = 0;
     if (err) *err = 0;
     return 0;
