@@ -953,6 +953,26 @@ static int duplex_recv(async_task *t) {
    the send (the peer stops reading until we read: both would wait for good), and the
    ciphertext buffer must not move under the send in flight (the peer would get freed
    memory). Every byte comes back as it went. */
+/* A TLS client stream to 127.0.0.1:port on e's loop, trusting the test's CA, handshake
+   done: 0, or the error. */
+static int tls_stream_open(env *e, async_stream *st, async_tls *tls, int port) {
+    async_tls_config cfg;
+    struct sockaddr_in a;
+    char ca[512];
+    int err = 0;
+    async_future *f;
+    memset(&cfg, 0, sizeof cfg);
+    tls_path(ca, sizeof ca, servers.root, "ca.pem");
+    cfg.ca_file = ca;
+    if ((err = async_tls_init(tls, &cfg)) != 0) return err;
+    loopback_addr(&a, port);
+    async_stream_init(st, &e->io, -1);
+    while ((f = async_stream_connect(st, (struct sockaddr *)&a, sizeof a, &err)) != NULL) async_run(&e->loop, f);
+    if (err || (err = async_stream_tls_client(st, tls, "127.0.0.1", NULL)) != 0) return err;
+    while ((f = async_stream_handshake(st, &err)) != NULL) async_run(&e->loop, f);
+    return err;
+}
+
 TEST(tls_stream_both_ways_at_once) {
     static duplex_job sender, receiver;
     static async_stream st;
@@ -961,29 +981,16 @@ TEST(tls_stream_both_ways_at_once) {
     async_gather_op g;
     async_wait_for_op wf;
     async_tls tls;
-    async_tls_config cfg;
-    struct sockaddr_in a;
     server s;
     env e;
-    char ca[512];
     size_t i, bad = 0;
-    int err = 0, rc;
+    int rc;
     async_future *f;
     SSL_CTX *ctx = tls_server_ctx(servers.root, "good", 0, 0);
     tls_scenario_ctx = ctx;
     server_start(&s, play_tls_echo);
     CHECK_EQ(env_init(&e, NULL), 0);
-    memset(&cfg, 0, sizeof cfg);
-    tls_path(ca, sizeof ca, servers.root, "ca.pem");
-    cfg.ca_file = ca;
-    CHECK_EQ(async_tls_init(&tls, &cfg), 0);
-    loopback_addr(&a, s.port);
-    async_stream_init(&st, &e.io, -1);
-    while ((f = async_stream_connect(&st, (struct sockaddr *)&a, sizeof a, &err)) != NULL) async_run(&e.loop, f);
-    CHECK_EQ(err, 0);
-    CHECK_EQ(async_stream_tls_client(&st, &tls, "127.0.0.1", NULL), 0);
-    while ((f = async_stream_handshake(&st, &err)) != NULL) async_run(&e.loop, f);
-    CHECK_EQ(err, 0);
+    CHECK_EQ(tls_stream_open(&e, &st, &tls, s.port), 0);
     memset(&sender, 0, sizeof sender), memset(&receiver, 0, sizeof receiver);
     sender.st = receiver.st = &st;
     sender.buf = (char *)malloc(DUPLEX_BYTES);
@@ -1027,11 +1034,9 @@ static void play_tls_speak_first(server *s, int fd, int index) {
 TEST(tls_idle_clean_takes_no_data) {
     static async_stream st;
     async_tls tls;
-    async_tls_config cfg;
-    struct sockaddr_in a;
     server s;
     env e;
-    char ca[512], buf[64];
+    char buf[64];
     size_t n = 0;
     int err = 0, i;
     async_future *f;
@@ -1039,16 +1044,7 @@ TEST(tls_idle_clean_takes_no_data) {
     tls_scenario_ctx = ctx;
     server_start(&s, play_tls_speak_first);
     CHECK_EQ(env_init(&e, NULL), 0);
-    memset(&cfg, 0, sizeof cfg);
-    tls_path(ca, sizeof ca, servers.root, "ca.pem");
-    cfg.ca_file = ca;
-    CHECK_EQ(async_tls_init(&tls, &cfg), 0);
-    loopback_addr(&a, s.port);
-    async_stream_init(&st, &e.io, -1);
-    while ((f = async_stream_connect(&st, (struct sockaddr *)&a, sizeof a, &err)) != NULL) async_run(&e.loop, f);
-    CHECK_EQ(async_stream_tls_client(&st, &tls, "127.0.0.1", NULL), 0);
-    while ((f = async_stream_handshake(&st, &err)) != NULL) async_run(&e.loop, f);
-    CHECK_EQ(err, 0);
+    CHECK_EQ(tls_stream_open(&e, &st, &tls, s.port), 0);
     /* Watched at once: our last flight must go out, or the server never speaks. */
     f = async_stream_watch(&st, buf, sizeof buf);
     CHECK(f != NULL);
