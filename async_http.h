@@ -4380,6 +4380,16 @@ int async_stream_tls_server(async_stream *s, async_tls *tls) {
     return rc;
 }
 
+/* What TLS still has to say, now, best effort (one non-blocking send, no
+   send of the stream's in flight): what went out is counted, the rest
+   stays queued, records whole. */
+static void async_tls__flush_now(async_stream *s) {
+    long sent;
+    if (s->_cout_len == s->_cout_off || (s->_pending & ASYNC_STREAM__SEND)) return;
+    sent = async_io_send_nowait(s->io, s->fd, s->_cout + s->_cout_off, s->_cout_len - s->_cout_off);
+    if (sent > 0 && (s->_cout_off += (size_t)sent) == s->_cout_len) s->_cout_off = s->_cout_len = 0;
+}
+
 /* The ciphertext SSL wrote, onto the socket. NULL once it is all sent. */
 static async_future *async_tls__flush(async_stream *s, int *err) {
     if (s->_pending & ASYNC_STREAM__SEND) {
@@ -4474,8 +4484,7 @@ async_future *async_stream_handshake(async_stream *s, int *err) {
             /* The reason first: another SSL call (to flush the alert it
                wrote, best effort) would clear it. */
             *err = async_tls__failure(s, 1);
-            if (s->_cout_len > s->_cout_off)
-                async_io_send_nowait(s->io, s->fd, s->_cout + s->_cout_off, s->_cout_len - s->_cout_off);
+            async_tls__flush_now(s);
             return NULL;
         }
         if (s->_cout_len) continue; /* what it wrote goes out before we wait */
@@ -4610,8 +4619,7 @@ size_t async_stream_tls_info(const async_stream *s, char *out, size_t cap) {
 static void async_tls__close(async_stream *s) {
     if (s->_state == ASYNC_STREAM__TLS_OPEN && !s->_failed && !s->_pending && s->fd >= 0) {
         async_tls__clear_errors();
-        if (SSL_shutdown(s->_ssl) >= 0 && s->_cout_len > s->_cout_off)
-            async_io_send_nowait(s->io, s->fd, s->_cout + s->_cout_off, s->_cout_len - s->_cout_off);
+        if (SSL_shutdown(s->_ssl) >= 0) async_tls__flush_now(s);
     }
     SSL_free(s->_ssl);
     s->_ssl = NULL;
@@ -4657,6 +4665,7 @@ size_t async_stream_tls_info(const async_stream *s, char *out, size_t cap) {
 #define async_tls__idle_clean(s, ask) 0
 #define async_tls__fill_start(s) ((void)0)
 #define async_tls__close(s) ((void)0)
+#define async_tls__flush_now(s) ((void)0)
 #endif /* ASYNC_HTTP_TLS */
 
 async_future *async_stream_send(async_stream *s, const void *buf, size_t len, size_t *sent, int *err) {
@@ -4671,13 +4680,9 @@ void async_stream_recv_start(async_stream *s, void *buf, size_t cap) {
 }
 
 async_future *async_stream_watch(async_stream *s, void *buf, size_t cap) {
-    if (s->_ssl && s->_cout_len > s->_cout_off && !(s->_pending & ASYNC_STREAM__SEND)) {
-        /* What TLS still has to say (a client's last handshake flight, a
-           key update's answer) goes now, best effort: a peer that speaks
-           first waits for it, and nothing else will send it while idle. */
-        long sent = async_io_send_nowait(s->io, s->fd, s->_cout + s->_cout_off, s->_cout_len - s->_cout_off);
-        if (sent > 0 && (s->_cout_off += (size_t)sent) == s->_cout_len) s->_cout_off = s->_cout_len = 0;
-    }
+    /* A client's last handshake flight, a key update's answer: a peer that
+       speaks first waits for it, and nothing else sends it while idle. */
+    if (s->_ssl) async_tls__flush_now(s);
     async_stream_recv_start(s, buf, cap);
     if (!(s->_pending & ASYNC_STREAM__RECV) || async_done(&s->_recv_op.future)) return NULL;
     async_io__op_unhold(&s->_recv_op); /* counted again once awaited */
