@@ -258,7 +258,13 @@ static void answer(conn *c) {
     target = memchr(c->in, ' ', (size_t)(line_end - c->in));
     version = target ? memchr(target + 1, ' ', (size_t)(line_end - target - 1)) : NULL;
     if (!version || target == method || version == target + 1 || line_end - version != 9 ||
-        memcmp(version, " HTTP/1.", 8) != 0) {
+        memcmp(version, " HTTP/1.", 8) != 0 || version[8] < '0' || version[8] > '9') {
+        respond_error(c, 400, 0);
+        return;
+    }
+    /* HTTP/1.1 (and a later 1.x, read as 1.1: RFC 9110 2.5) names one host,
+       exactly once (RFC 9112 3.2): a proxy and this server must agree on it. */
+    if (version[8] != '0' && (!header_value(c->in, c->head_len, "host", &n, &lines) || lines > 1)) {
         respond_error(c, 400, 0);
         return;
     }

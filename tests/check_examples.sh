@@ -270,18 +270,13 @@ own_server() {
     return 1
 }
 
-smuggle_ok() {
-    # Two Content-Length lines, or a space before a header's colon: 400 and a close, not a
-    # second request read out of the body (RFC 9112 5.1, 6.3).
-    local head log ok=0
-    log=$(mktemp)
-    own_server "$log" || { rm -f "$log"; return 1; }
-    for head in 'Content-Length: 0\r\nContent-Length: 39' 'Content-Length : 39'; do
-        out=$(python3 - "$srv_port" "$head" <<'PY'
+# What the server at $srv_port answers to the raw request bytes $1 (\r\n
+# written out), until it closes or 5 s pass.
+raw_exchange() {
+    python3 - "$srv_port" "$1" <<'PY'
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-head = sys.argv[2].replace("\\r\\n", "\r\n")
-s.sendall(("GET /api/people/1 HTTP/1.1\r\nHost: x\r\n%s\r\n\r\nGET /api/people/4 HTTP/1.1\r\nHost: x\r\n\r\n" % head).encode())
+s.sendall(sys.argv[2].replace("\\r\\n", "\r\n").encode())
 s.settimeout(5)
 got = b""
 try:
@@ -293,7 +288,16 @@ except OSError:
     pass
 sys.stdout.write(got.decode(errors="replace").replace("\r", ""))
 PY
-)
+}
+
+smuggle_ok() {
+    # Two Content-Length lines, or a space before a header's colon: 400 and a close, not a
+    # second request read out of the body (RFC 9112 5.1, 6.3).
+    local head log out ok=0
+    log=$(mktemp)
+    own_server "$log" || { rm -f "$log"; return 1; }
+    for head in 'Content-Length: 0\r\nContent-Length: 39' 'Content-Length : 39'; do
+        out=$(raw_exchange "GET /api/people/1 HTTP/1.1\r\nHost: x\r\n$head\r\n\r\nGET /api/people/4 HTTP/1.1\r\nHost: x\r\n\r\n")
         [ "$(head -n 1 <<<"$out")" = "HTTP/1.1 400 Bad Request" ] && ! grep -q Vader <<<"$out" || ok=1
     done
     kill -TERM "$srv_pid"
@@ -302,6 +306,28 @@ PY
     return $ok
 }
 check "swapi_server: two lengths, or a space before a colon, get 400 (no request smuggled in a body)" smuggle_ok
+
+host_ok() {
+    # HTTP/1.1 with no Host or two, or a version that is no digit: 400. HTTP/1.0
+    # needs no Host, and a later 1.x is answered as 1.1 (RFC 9112 3.2, RFC 9110 2.5).
+    local log out ok=0 req
+    log=$(mktemp)
+    own_server "$log" || { rm -f "$log"; return 1; }
+    for req in 'GET /api/people/1 HTTP/1.1\r\n\r\n' 'GET /api/people/1 HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n' \
+               'GET /api/people/1 HTTP/1.x\r\nHost: a\r\n\r\n'; do
+        out=$(raw_exchange "$req")
+        [ "$(head -n 1 <<<"$out")" = "HTTP/1.1 400 Bad Request" ] && ! grep -q Skywalker <<<"$out" || ok=1
+    done
+    for req in 'GET /api/people/1 HTTP/1.0\r\n\r\n' 'GET /api/people/1 HTTP/1.9\r\nHost: a\r\nConnection: close\r\n\r\n'; do
+        out=$(raw_exchange "$req")
+        [ "$(head -n 1 <<<"$out")" = "HTTP/1.1 200 OK" ] && grep -q Skywalker <<<"$out" || ok=1
+    done
+    kill -TERM "$srv_pid"
+    wait "$srv_pid"
+    rm -f "$log"
+    return $ok
+}
+check "swapi_server: HTTP/1.1 without a Host or with two gets 400; 1.0 needs none" host_ok
 
 echo "RESULT examples $passed $failed"
 [ "$failed" -eq 0 ]
