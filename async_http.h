@@ -763,7 +763,8 @@ typedef struct async_http_client_config {
        without a scheme, http:// as curl reads it):
        http by the absolute form, https through CONNECT and then TLS to the
        origin; but not for the hosts in no_proxy ("localhost,.example.com,
-       10.0.0.1:8080,*": names or their domains, IPs, an optional port).
+       10.0.0.1:8080,fd00::/8,*": names or their domains, IPs or networks
+       of them, an optional port).
        trust_env: when proxy is NULL, the environment's http_proxy,
        https_proxy and no_proxy (or their upper-case names) say, as aiohttp's
        trust_env and curl do; but not HTTP_PROXY in a CGI program
@@ -3947,26 +3948,71 @@ static int async_http__parse_url(async_http_request *r) {
 /* Which proxy a host goes through (config.proxy, or the environment's with
    trust_env), unless no_proxy names it. */
 
+/* An IP address's 16 bytes (an IPv4 one as ::ffff:a.b.c.d, *bits 32) or 0
+   when the text is none: no_proxy compares addresses, not their spellings. */
+static int async_http__ip_bytes(const char *s, size_t len, unsigned char ip[16], unsigned *bits) {
+    char text[INET6_ADDRSTRLEN];
+    if (!len || len >= sizeof text) return 0;
+    memcpy(text, s, len);
+    text[len] = '\0';
+    if (inet_pton(AF_INET, text, ip + 12) == 1) {
+        memset(ip, 0, 10);
+        ip[10] = ip[11] = 0xff;
+        *bits = 32;
+        return 1;
+    }
+    *bits = 128;
+    return inet_pton(AF_INET6, text, ip) == 1;
+}
+
+/* Whether an IP entry of no_proxy ("10.0.0.1", "::1", or a network in
+   CIDR, "10.0.0.0/8", "fd00::/8", as curl 7.86) holds the address. */
+static int async_http__no_proxy_ip(const unsigned char ip[16], unsigned bits, const char *e, size_t n) {
+    const char *slash = (const char *)memchr(e, '/', n);
+    unsigned char net[16];
+    unsigned net_bits, prefix = bits, i;
+    if (!async_http__ip_bytes(e, slash ? (size_t)(slash - e) : n, net, &net_bits) || net_bits != bits) return 0;
+    if (slash) {
+        unsigned long v = 0;
+        const char *d = slash + 1;
+        for (; d < e + n && *d >= '0' && *d <= '9' && v <= bits; d++) v = v * 10 + (unsigned long)(*d - '0');
+        if (d == slash + 1 || d != e + n || v > bits) return 0;
+        prefix = (unsigned)v;
+    }
+    prefix += 128 - bits; /* an IPv4 network's bits start after the mapping's 96 */
+    for (i = 0; i < prefix / 8; i++)
+        if (ip[i] != net[i]) return 0;
+    return prefix % 8 == 0 || ((ip[i] ^ net[i]) & (0xff00u >> prefix % 8) & 0xffu) == 0;
+}
+
 /* Whether no_proxy names the host: "*", a name or its domain (".x.org" or
-   "x.org" both match "a.x.org"), an IP (itself only, as curl), each with an
-   optional ":port". */
+   "x.org" both match "a.x.org"; a trailing dot counts for nothing), an IP
+   or a network of them (above; IPv6 with or without brackets), each with
+   an optional ":port". */
 static int async_http__no_proxy(const char *list, const char *name, size_t name_len, unsigned port) {
     const char *s = list, *e;
-    size_t len, i;
-    int v6 = memchr(name, ':', name_len) != NULL, ip = 1; /* an IP has no domains to match */
-    for (i = 0; i < name_len && ip; i++)
-        ip = name[i] == '.' || name[i] == ':' ||
-             (v6 ? async_http__hex((unsigned char)name[i]) >= 0 : name[i] >= '0' && name[i] <= '9');
+    size_t len;
+    unsigned char ip[16];
+    unsigned bits;
+    int is_ip;
+    if (name_len > 1 && name[name_len - 1] == '.') name_len--;
+    is_ip = async_http__ip_bytes(name, name_len, ip, &bits); /* an IP has no domains to match */
     while (s && async_http__list_next(&s, list + strlen(list), &e, &len)) {
-        const char *colon = (const char *)memchr(e, ':', len);
-        size_t n = colon && !memchr(colon + 1, ':', len - (size_t)(colon + 1 - e)) ? (size_t)(colon - e) : len;
+        const char *close = len && *e == '[' ? (const char *)memchr(e, ']', len) : NULL;
+        const char *from = close ? close : e, *colon = (const char *)memchr(from, ':', len - (size_t)(from - e));
+        size_t n = colon && (close || !memchr(colon + 1, ':', len - (size_t)(colon + 1 - e))) ? (size_t)(colon - e) : len;
         if (n < len && (unsigned)strtoul(e + n + 1, NULL, 10) != port) continue;
+        if (close) e++, n = (size_t)(close - e); /* [::1] */
         if (n == 1 && *e == '*') return 1;
         if (n && *e == '.') e++, n--;
+        if (n > 1 && e[n - 1] == '.') n--;
         if (!n) continue;
+        if (is_ip) {
+            if (async_http__no_proxy_ip(ip, bits, e, n)) return 1;
+            continue;
+        }
         if (async_http__ieq(name, name_len, e, n)) return 1;
-        if (!ip && name_len > n && name[name_len - n - 1] == '.' && async_http__ieq(name + name_len - n, n, e, n))
-            return 1;
+        if (name_len > n && name[name_len - n - 1] == '.' && async_http__ieq(name + name_len - n, n, e, n)) return 1;
     }
     return 0;
 }

@@ -529,7 +529,7 @@ static const option options[] = {
     {0, "cacert", "FILE", set_string, F(config.ca_file), "https: trust the CAs in FILE, not the system's"},
     {0, "capath", "DIR", set_string, F(config.ca_path), "https: trust the CAs in DIR, not the system's"},
     {'x', "proxy", "HOST[:PORT]", set_proxy, 0, "an HTTP proxy (https goes by CONNECT; no port: 1080; \"\": none at all)"},
-    {0, "noproxy", "LIST", set_string, F(config.no_proxy), "no proxy for: a.org,.b.org,10.0.0.1 or *"},
+    {0, "noproxy", "LIST", set_string, F(config.no_proxy), "no proxy for: a.org,.b.org,10.0.0.0/8 or *"},
     {'m', "max-time", "SECS", set_seconds, F(config.timeout_total), "the whole transfer (default: no limit)"},
     {0, "timeout", "SECS", set_seconds, F(config.timeout_total), "the same as -m (fetch's first name for it)"},
     {0, "connect-timeout", "SECS", set_seconds, F(config.timeout_connect), "lookup, connect, TLS handshake (default 30)"},

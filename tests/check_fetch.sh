@@ -409,6 +409,8 @@ check "-x (with and without http://), --noproxy, http_proxy; a refused CONNECT (
 proxy_as_curl_ok() {
     run env no_proxy=127.0.0.1 "$F" -s -x "127.0.0.1:$DEAD_PORT" "$NG/small.txt" # no_proxy counts with -x
     [ "$out" = "a small file" ] || return 1
+    run "$F" -s -x "127.0.0.1:$DEAD_PORT" --noproxy 10.0.0.1,127.0.0.0/8 "$NG/small.txt" # a network, as curl 7.86
+    [ "$out" = "a small file" ] || return 1
     run env http_proxy="127.0.0.1:$DEAD_PORT" "$F" -s -x "" "$NG/small.txt" # -x "": no proxy at all
     [ "$out" = "a small file" ] || return 1
     run env https_proxy=https://127.0.0.1:1 http_proxy=socks5://127.0.0.1:1 "$F" -s "$NG/small.txt"
@@ -420,7 +422,7 @@ proxy_as_curl_ok() {
     run "$F" -x http://proxy.invalid:3128 "$NG/small.txt"
     [ "$rc" -eq 5 ] && [[ $err == *"the proxy's host name (proxy.invalid)" ]]
 }
-check "proxies as curl: no_proxy with -x, -x \"\", an unusable one from the environment, 1080 by default, its name unknown (5)" proxy_as_curl_ok
+check "proxies as curl: no_proxy with -x, a network in --noproxy, -x \"\", an unusable one from the environment, 1080 by default, its name unknown (5)" proxy_as_curl_ok
 
 timeouts_ok() {
     run "$F" -m 0.1 "$PY/slow?ms=1000"

@@ -936,7 +936,8 @@ TEST(proxy_connect_leaves_the_zone_out) {
 }
 
 /* no_proxy's entries as curl reads them: "*", a name and its subdomains (with or without the
-   leading dot), an IP only itself (no "domain" of an address), an optional port. */
+   leading dot), an IP only itself (no "domain" of an address) or a network of them, an
+   optional port. */
 TEST(no_proxy_matching) {
     static const struct {
         const char *list, *name;
@@ -950,6 +951,21 @@ TEST(no_proxy_matching) {
         {".0.0.1", "127.0.0.1", 80, 0},      {"::1", "::1", 80, 1},
         {"1", "fe80::1", 80, 0},             {"x.org:8080", "x.org", 8080, 1},
         {"x.org:8080", "x.org", 80, 0},      {"a.org, b.org ,c.org", "c.org", 80, 1},
+        /* a trailing dot counts for nothing, on either side */
+        {"example.org.", "a.example.org", 80, 1}, {"example.org", "example.org.", 80, 1},
+        {"example.org", "example.org.x", 80, 0},
+        /* addresses, not spellings; networks in CIDR, as curl 7.86 */
+        {"::0:1", "::1", 80, 1},             {"[::1]", "::1", 80, 1},
+        {"[::1]:8080", "::1", 8080, 1},      {"[::1]:8080", "::1", 80, 0},
+        {"10.0.0.0/8", "10.200.3.4", 80, 1}, {"10.0.0.0/8", "11.0.0.1", 80, 0},
+        {"192.168.0.0/17", "192.168.127.1", 80, 1}, {"192.168.0.0/17", "192.168.128.1", 80, 0},
+        {"0.0.0.0/0", "8.8.8.8", 80, 1},     {"10.0.0.1/32", "10.0.0.2", 80, 0},
+        {"10.0.0.0/33", "10.0.0.1", 80, 0},  {"10.0.0.0/", "10.0.0.0", 80, 0},
+        {"10.0.0.0/8x", "10.0.0.1", 80, 0},  {"fd00::/8", "fd12::5", 80, 1},
+        {"fd00::/8", "fe80::1", 80, 0},      {"::/0", "2001:db8::1", 80, 1},
+        {"10.0.0.0/8", "::ffff:10.0.0.1", 80, 0}, /* families do not mix */
+        {"::ffff:0:0/96", "10.0.0.1", 80, 0},
+        {"10.0.0.0/8", "10.example.org", 80, 0},
     };
     size_t i;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
