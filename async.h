@@ -159,7 +159,7 @@
    (a cancelled child counts as ASYNC_ECANCELED) while the others run on;
    as_completed yields in completion order, its timeout gives ASYNC_ETIMEDOUT
    once and then ASYNC_EDONE, leaving the rest running; wait never cancels,
-   and its count includes every child done by the time the waiter resumes;
+   and its count includes every child done when it completes;
    wait_for cancels the inner on timeout and fails with ASYNC_ETIMEDOUT
    (unless the inner ended otherwise: then its own outcome); a deadline
    cancels its task, which ends with ASYNC_ETIMEDOUT.
@@ -688,10 +688,11 @@ typedef struct async_wait_op {
 } async_wait_op;
 /* Done when the condition holds or the timeout passes (not an error: check
    async_done() of each child to tell done from pending). Its result counts
-   every child done by the time the waiter resumes: once the condition holds,
-   the wait completes at the start of the next loop turn, so children that
-   finish in the same instant all count. n == 0 or an unknown condition
-   fails with ASYNC_EINVAL. */
+   every child done when it completes: once the condition holds, that is at
+   the start of the next loop turn, so children that finish in the same
+   instant all count; one that a task ahead of the waiter finishes in that
+   turn is done but not counted (async_done() of each child tells). n == 0
+   or an unknown condition fails with ASYNC_EINVAL. */
 async_future *async_wait(async_loop *loop, async_wait_op *w, async_future *const *futs, async_link *links,
                          size_t n, int return_when, async_time timeout);
 
@@ -1466,10 +1467,13 @@ static void async__list_unlink(async_timer *t) {
 
 static void async__timer_complete(async_loop *loop, async_timer *t);
 
-/* Fire the timers of the floor's list, all due. */
+/* Fire the timers of the floor's list, all due when the pass begins. */
 static void async__fire_due(async_loop *loop, async_timer **list) {
     async_timer *t;
-    while ((t = *list) != NULL) async__timer_complete(loop, t);
+    /* A wake may start a timer into this very list, due later: the floor
+       moved under the pass (the loop's first timer takes now as its floor;
+       a wake may run the loop), and the list is another slot's now. */
+    while ((t = *list) != NULL && !ASYNC_TIME_BEFORE(loop->now, t->deadline)) async__timer_complete(loop, t);
 }
 
 #ifdef ASYNC_TIME32
@@ -1940,9 +1944,9 @@ static int async__run(async_loop *loop, const async_future *f) {
         if (loop->ready_head || loop->soon_head || loop->signalled || (have_next && async__drain(loop, 64))) {
             if (!loop->poll) continue;
             timeout = 0;
-        } else if (have_next) {
+        } else if (have_next && !(ASYNC_NO_TIMEOUT == ASYNC_MAX_DELAY && next == ASYNC_NO_TIMEOUT)) {
             timeout = ASYNC_TIME_BEFORE(loop->now, next) ? ASYNC_TIME_DIFF(next, loop->now) : 0;
-        } else {
+        } else { /* (64-bit time: a sleep of ASYNC_NO_TIMEOUT never ends, a virtual clock's neither) */
             timeout = -1;
         }
         rc = async__idle(loop, timeout);

@@ -2457,6 +2457,70 @@ TEST(test_timer_rearmed_due_from_its_wake) {
     timer_rearmed_due_from_its_wake(1); /* a loop run inside the pass leaves it a firing pass */
 }
 
+/* The same on a loop that wakes late (an idle wait that oversleeps, as
+   nanosleep does; a millisecond clock given in nanoseconds always does): the
+   lone timer takes now as the floor again, and its tick-on deadline may land
+   in the very slot list the pass walks. It still waits for the next turn. */
+static async_time late_clock_now;
+static long late_turns, late_early;
+static async_future late_done;
+static async_time late_clock(void *user) {
+    (void)user;
+    return late_clock_now;
+}
+static void late_idle(void *user, async_time timeout) {
+    (void)user;
+    late_turns++;
+    late_clock_now += timeout + 31; /* 31 late: the slot of floor + 32 is the floor's */
+}
+static void late_rearm_wake(async_waiter *w, async_future *f) {
+    if (f->state != ASYNC_FULFILLED) return;
+    if (async_now(rearm_loop) < rearm_timer.deadline) late_early++;
+    if (++rearm_wakes < 1000) async_future_add_waiter(async_sleep(rearm_loop, &rearm_timer, 0), w);
+    else async_future_set_result(&late_done, 0);
+}
+
+TEST(test_timer_rearmed_from_its_wake_on_a_late_loop) {
+    async_loop loop;
+    async_loop_config cfg;
+    async_waiter w;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.clock = late_clock;
+    cfg.idle = late_idle;
+    async_loop_init(&loop, &cfg);
+    late_clock_now = 0, late_turns = late_early = 0;
+    rearm_loop = &loop, rearm_wakes = 0;
+    memset(&rearm_timer, 0, sizeof rearm_timer);
+    memset(&w, 0, sizeof w);
+    w.wake = late_rearm_wake;
+    async_future_add_waiter(async_sleep(&loop, &rearm_timer, 5), &w);
+    async_future_init(&late_done);
+    CHECK_EQ(async_run(&loop, &late_done), 0);
+    CHECK_EQ(rearm_wakes, 1000);
+    CHECK_EQ(late_early, 0);      /* 999 fired before their deadline, in one pass, without the fix */
+    CHECK(late_turns >= 999);     /* one a turn */
+    async_timer_stop(&rearm_timer);
+}
+
+/* A sleep of ASYNC_NO_TIMEOUT never ends, on a virtual clock neither: with
+   nothing else to wait for the run is a deadlock (the clock jumped to the
+   end of time and fired it). */
+TEST(test_sleep_forever_on_a_virtual_clock) {
+#ifndef ASYNC_TIME32
+    async_loop loop;
+    async_timer forever;
+    memset(&forever, 0, sizeof forever);
+    virtual_loop(&loop);
+    CHECK_EQ(async_run(&loop, async_sleep(&loop, &forever, ASYNC_NO_TIMEOUT)), ASYNC_EDEADLK);
+    CHECK_EQ(forever.future.state, ASYNC_PENDING);
+    CHECK(async_now(&loop) < ASYNC_NO_TIMEOUT);
+    async_timer_stop(&forever);
+    CHECK_EQ(async_loop_timers(&loop), 0);
+#else
+    printf("NOTE test_sleep_forever_on_a_virtual_clock: 32-bit ticks cut it to ASYNC_MAX_DELAY\n");
+#endif
+}
+
 /* Ticks of a timespec at a rate that does not divide 1e9: within a second
    they stay below the rate (a division by 1e9 / hz overshot it, and the
    clock stepped back at the next second). */
@@ -3079,6 +3143,8 @@ int main(void) {
     RUN(test_trigger_from_signal_handler);
     RUN(test_clock_wraps);
     RUN(test_timer_rearmed_due_from_its_wake);
+    RUN(test_timer_rearmed_from_its_wake_on_a_late_loop);
+    RUN(test_sleep_forever_on_a_virtual_clock);
     RUN(test_clock_ticks_of_a_timespec);
     RUN(test_time32_long_delays_are_cut);
     RUN(test_time32_deadline_zero_at_int32_max);
