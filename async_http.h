@@ -3070,6 +3070,7 @@ int async_http_client_init(async_http_client *c, async_io *io, const async_http_
         if (!async_http__is_text((unsigned char)cfg->user_agent[i])) return ASYNC_HTTP_EHEADER;
     c->io = io;
     async_http_errors_register();
+    if (cfg->limit > (size_t)-1 / sizeof *c->_conns) return ASYNC_HTTP_ENOMEM; /* the product would wrap */
     c->_conns = (async_http__conn *)async_http__alloc(c, NULL, cfg->limit * sizeof *c->_conns);
     if (!c->_conns) return ASYNC_HTTP_ENOMEM;
     memset(c->_conns, 0, cfg->limit * sizeof *c->_conns);
@@ -3151,7 +3152,11 @@ void async_http_client_close(async_http_client *c) {
     }
     c->_nspares = 0;
     async_http__alloc(c, c->_host_slots, 0);
-    c->_conns = NULL;
+    /* What pointed into the slots goes with them: the stats stay readable
+       (the counts of connects, handshakes and lookups are the client's life's). */
+    c->_conns = c->_free_conns = c->_idle_newest = c->_idle_oldest = NULL;
+    c->_wait_head = c->_wait_tail = NULL;
+    c->_busy = c->_closing = c->_waiting = 0;
     c->_hosts = NULL;
     c->_host_slots = NULL;
     c->_nhosts = 0;

@@ -400,8 +400,25 @@ TEST(test_client_close_ends_idle_watches) {
     CHECK(server_drained(&s, 2000));
     CHECK_EQ(count_fds(), fds);
     CHECK_EQ(e.io.inflight, 0);
+    /* the stats stay readable after the close (the idle list pointed into the freed slots) */
+    CHECK_EQ(client_stats(&e.client).idle, 0);
+    CHECK_EQ(client_stats(&e.client).busy, 0);
+    CHECK_EQ(client_stats(&e.client).connects, 5);
     env_close(&e);
     server_stop(&s);
+}
+
+/* A limit whose slots' size does not fit a size_t is refused, not wrapped
+   into a small allocation that the slots' setup then overruns. */
+TEST(test_client_limit_too_large) {
+    env e;
+    async_http_client big;
+    async_http_client_config cfg;
+    CHECK_EQ(env_init(&e, NULL), 0);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.limit = (size_t)-1 / sizeof(async_http__conn) + 2; /* times the size: wraps to a slot's */
+    CHECK_EQ(async_http_client_init(&big, &e.io, &cfg), ASYNC_HTTP_ENOMEM);
+    env_close(&e);
 }
 
 /* Idle connections do not keep the loop waiting: awaiting what nothing
@@ -1229,6 +1246,7 @@ int main(void) {
     RUN(test_dead_pooled_connection_skipped);
     RUN(test_idle_close_seen_without_a_request);
     RUN(test_client_close_ends_idle_watches);
+    RUN(test_client_limit_too_large);
     RUN(test_deadlock_seen_with_idle_connections);
     RUN(test_keepalive_timeout);
     RUN(test_one_slot_two_hosts);
