@@ -352,7 +352,10 @@ typedef struct async_http_parser {
     /* ---- Optional: called as each head is complete, an interim (1xx) one
        too (`interim` 1: status and headers are its own, and go once this
        returns), before any byte of the body that follows reaches on_body.
-       0 goes on; a negative code stops the parse with it. */
+       The framing is known by then (body length, content_length, chunked,
+       keep_alive); a head whose framing is refused comes too, its error
+       already set (error_reason). 0 goes on; a negative code stops the
+       parse with it. */
     int (*on_head)(void *user, struct async_http_parser *p, int interim);
 
     /* ---- Private state */
@@ -1197,7 +1200,7 @@ int64_t async_http_parser_body_length(const async_http_parser *p) { return p->he
 void async_http_parser_rebase(async_http_parser *p, char *head_buf, size_t head_cap,
                               async_http_header *headers, size_t max_headers) {
     size_t i;
-    memcpy(head_buf, p->head_buf, p->head_len);
+    if (p->head_len) memcpy(head_buf, p->head_buf, p->head_len); /* (the first storage may be none) */
     for (i = 0; i < p->header_count; i++) {
         headers[i] = p->headers[i];
         headers[i].name = head_buf + (p->headers[i].name - p->head_buf);
@@ -1597,13 +1600,14 @@ static int async_http__no_body(async_http_parser *p, const async_http__framing *
 static int async_http__tell_head(async_http_parser *p, int interim) {
     int rc;
     if (!p->on_head || (rc = p->on_head(p->user, p, interim)) == 0) return 0;
-    if (rc > 0) return async_http__malformed(p, "on_head returned a positive value", p->offset);
-    return async_http__fail(p, rc, "aborted by on_head", p->offset);
+    /* where the head ends, whatever pieces it came in */
+    if (rc > 0) return async_http__malformed(p, "on_head returned a positive value", p->head_end_offset);
+    return async_http__fail(p, rc, "aborted by on_head", p->head_end_offset);
 }
 
 static int async_http__end_of_head(async_http_parser *p) {
     async_http__framing f;
-    int rc;
+    int rc, told;
     if (p->status < 200 && p->status != 101) {
         /* A peer that sends 1xx forever would otherwise hold us until the total timeout. */
         if (++p->interim > p->max_interim)
@@ -1618,12 +1622,18 @@ static int async_http__end_of_head(async_http_parser *p) {
     p->head_done = 1;
     p->trailer_start = p->header_count;
     p->keep_alive = p->version_minor == 1 ? !f.close : f.keep_alive && !f.close;
-    if ((rc = async_http__tell_head(p, 0)) != 0) return rc;
+    /* The framing first: on_head sees the body's length and keep_alive. */
     if (p->is_head_response || p->status == 101 || p->status == 204 || p->status == 304)
-        return async_http__no_body(p, &f);
-    if (f.transfer_encoding) return async_http__body_transfer_encoded(p, &f);
-    if (f.content_length) return async_http__body_with_length(p);
-    return async_http__body_until_close(p);
+        rc = async_http__no_body(p, &f);
+    else if (f.transfer_encoding) rc = async_http__body_transfer_encoded(p, &f);
+    else if (f.content_length) rc = async_http__body_with_length(p);
+    else rc = async_http__body_until_close(p);
+    if (rc < 0) {
+        if (p->on_head) p->on_head(p->user, p, 0); /* the error is set: a trace shows the head refused */
+        return rc;
+    }
+    told = async_http__tell_head(p, 0);
+    return told ? told : rc;
 }
 
 /* ---- Lines: the status line, header fields, trailer fields */
@@ -1651,7 +1661,7 @@ static int async_http__step_line(async_http_parser *p, const char *d, size_t n, 
     }
     too_large = take > p->head_cap - p->head_len;
     if (too_large) take = p->head_cap - p->head_len;
-    memcpy(p->head_buf + p->head_len, d, take);
+    if (take) memcpy(p->head_buf + p->head_len, d, take); /* (head_buf may be NULL: no storage, no grow) */
     p->head_len += take;
     p->head_end_offset = p->offset + take;
     *used = take;

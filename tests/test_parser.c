@@ -1083,8 +1083,9 @@ typedef struct growable {
 
 static int grow_storage(void *user, async_http_parser *p) {
     growable *g = (growable *)user;
-    size_t cap = p->head_cap * 2 > g->max_head ? g->max_head : p->head_cap * 2;
-    size_t n = p->max_headers * 2 > g->max_headers ? g->max_headers : p->max_headers * 2;
+    size_t cap = p->head_cap ? p->head_cap * 2 : 64, n = p->max_headers ? p->max_headers * 2 : 4;
+    cap = cap > g->max_head ? g->max_head : cap;
+    n = n > g->max_headers ? g->max_headers : n;
     char *mem;
     if (cap == p->head_cap && n == p->max_headers) return -1;
     mem = (char *)malloc(n * sizeof(async_http_header) + cap);
@@ -1146,6 +1147,116 @@ TEST(grow_head_storage) {
 }
 
 
+/* on_head sees the head's framing (body length, Content-Length, chunked, keep_alive) as the
+   end of the parse does, a head refused for its framing with its error set, and its own abort
+   lands at the head's end however the input was cut. */
+typedef struct head_seen {
+    int calls, abort;
+    long long body_length, content_length;
+    int chunked, keep_alive, had_error;
+} head_seen;
+
+static int see_head(void *user, async_http_parser *p, int interim) {
+    head_seen *h = (head_seen *)user;
+    if (interim) return 0;
+    h->calls++;
+    h->body_length = async_http_parser_body_length(p);
+    h->content_length = p->content_length;
+    h->chunked = p->chunked;
+    h->keep_alive = p->keep_alive;
+    h->had_error = p->error_reason != NULL;
+    return h->abort;
+}
+
+static int parse_seeing_head(const char *data, size_t step, int is_head, int eof, head_seen *h,
+                             async_http_parser *p) {
+    static char buf[1024];
+    static async_http_header fields[16];
+    size_t off = 0, len = strlen(data);
+    int rc = 0, abort = h->abort;
+    memset(h, 0, sizeof *h);
+    h->abort = abort;
+    async_http_parser_init(p, buf, sizeof buf, fields, 16, is_head, NULL, NULL);
+    p->on_head = see_head;
+    p->user = h;
+    while (off < len && rc == 0) {
+        size_t n = len - off < step ? len - off : step;
+        rc = async_http_parser_feed(p, data + off, n, NULL);
+        off += n;
+    }
+    if (rc == 0 && eof) rc = async_http_parser_eof(p);
+    return rc;
+}
+
+TEST(on_head_sees_the_framing) {
+    static const struct {
+        const char *data;
+        int is_head, eof;
+        long long body_length, content_length;
+        int chunked, keep_alive;
+    } cases[] = {
+        {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 0, 0, 5, 5, 0, 1},
+        {"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n\r\nabc", 0, 1, -1, -1, 0, 0}, /* ends with the close */
+        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 0, 0, -1, -1, 1, 1},
+        {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", 1, 0, 0, 5, 0, 1}, /* to a HEAD */
+        {"HTTP/1.1 204 No Content\r\n\r\n", 0, 0, 0, -1, 0, 1},
+    };
+    const char *refused = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const char *aborted = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc";
+    size_t i, step;
+    for (step = 1; step <= 4096; step = step == 1 ? 4096 : 8192) {
+        async_http_parser p;
+        head_seen h;
+        for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            h.abort = 0;
+            CHECK_EQ(parse_seeing_head(cases[i].data, step, cases[i].is_head, cases[i].eof, &h, &p), 1);
+            CHECK_EQ(h.calls, 1);
+            CHECK_EQ(h.body_length, cases[i].body_length);
+            CHECK_EQ(h.content_length, cases[i].content_length);
+            CHECK_EQ(h.chunked, cases[i].chunked);
+            CHECK_EQ(h.keep_alive, cases[i].keep_alive);
+            CHECK_EQ(h.keep_alive, p.keep_alive); /* as the end of the parse says */
+            CHECK_EQ(h.had_error, 0);
+        }
+        h.abort = 0;
+        CHECK_EQ(parse_seeing_head(refused, step, 0, 0, &h, &p), ASYNC_HTTP_EMALFORMED);
+        CHECK(h.calls == 1 && h.had_error); /* told, the error set: a trace shows what was refused */
+        h.abort = -77;
+        CHECK_EQ(parse_seeing_head(aborted, step, 0, 0, &h, &p), -77);
+        CHECK_EQ(p.error_offset, strlen(aborted) - 3); /* the head's end, whole or byte by byte */
+        h.abort = 5;
+        CHECK_EQ(parse_seeing_head(aborted, step, 0, 0, &h, &p), ASYNC_HTTP_EMALFORMED);
+        CHECK_EQ(p.error_offset, strlen(aborted) - 3);
+    }
+}
+
+/* A parser may start with no storage at all and get it from grow. */
+TEST(grow_from_no_storage) {
+    static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    size_t step;
+    for (step = 1; step <= sizeof resp; step = step == 1 ? sizeof resp : sizeof resp + 1) {
+        growable g;
+        async_http_parser p;
+        size_t off = 0;
+        int rc = 0;
+        memset(&g, 0, sizeof g);
+        g.max_head = 1024;
+        g.max_headers = 16;
+        async_http_parser_init(&p, NULL, 0, NULL, 0, 0, NULL, NULL);
+        p.grow = grow_storage;
+        p.user = &g;
+        while (off < sizeof resp - 1 && rc == 0) {
+            size_t n = sizeof resp - 1 - off < step ? sizeof resp - 1 - off : step;
+            rc = async_http_parser_feed(&p, resp + off, n, NULL);
+            off += n;
+        }
+        CHECK_EQ(rc, 1);
+        CHECK_EQ(p.status, 200);
+        CHECK_EQ(p.content_length, 2);
+        free(g.mem);
+    }
+}
+
 /* One list makes the codes, their names and the registered range: every code is named by
    async_strerror with its own text, and no two codes are the same. */
 typedef struct error_row {
@@ -1175,6 +1286,8 @@ int main(void) {
     RUN(character_classes);
     RUN(simple_content_length);
     RUN(grow_head_storage);
+    RUN(on_head_sees_the_framing);
+    RUN(grow_from_no_storage);
     RUN(api_direct);
     RUN(keep_alive_rules);
     RUN(close_delimited_body);
