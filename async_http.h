@@ -211,7 +211,8 @@
    ======
    HTTP/1.1 only (no HTTP/2 or 3), no request pipelining, no cookie jar,
    no WebSocket (a 101 is an answer only to a request that asked to
-   upgrade), no proxy over https or SOCKS. Linux: io_uring needs 5.19 or
+   upgrade), no proxy over https or SOCKS. Host names are ASCII (an IDN
+   comes in punycode; percent-encoded names are refused). Linux: io_uring needs 5.19 or
    later (IORING_OP_SOCKET); epoll runs anywhere Linux does. On epoll, a
    connect to a UNIX socket whose listener's queue is full fails EAGAIN at
    once (io_uring's waits): such a socket is writable before it connects,
@@ -3749,15 +3750,35 @@ static int async_http__url_bad(async_http__url_error *e, const char *why, const 
     return ASYNC_HTTP_EURL;
 }
 
-/* reg-name and IP literal characters (RFC 3986 3.2.2): unreserved, sub-delims, '%'. */
+/* An IP address's 16 bytes (an IPv4 one as ::ffff:a.b.c.d, *bits 32) or 0
+   when the text is none: URLs and no_proxy take addresses by this. */
+static int async_http__ip_bytes(const char *s, size_t len, unsigned char ip[16], unsigned *bits) {
+    char text[INET6_ADDRSTRLEN];
+    if (!len || len >= sizeof text) return 0;
+    memcpy(text, s, len);
+    text[len] = '\0';
+    if (inet_pton(AF_INET, text, ip + 12) == 1) {
+        memset(ip, 0, 10);
+        ip[10] = ip[11] = 0xff;
+        *bits = 32;
+        return 1;
+    }
+    *bits = 128;
+    return inet_pton(AF_INET6, text, ip) == 1;
+}
+
+/* reg-name and IP literal characters (RFC 3986 3.2.2): unreserved, sub-delims ('%' is a
+   zone's, in brackets: percent-encoded names are not taken). */
 static int async_http__host_char(unsigned char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~!$&'()*+,;=%", c);
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~!$&'()*+,;=", c);
 }
 
 /* http[s]://[userinfo@]host[:port][/path][?query][#fragment], the scheme in any case. */
 static int async_http__url_parse(const char *u, async_http__url *out, async_http__url_error *e) {
     const char *p, *auth, *auth_end, *host, *host_end, *at;
     unsigned long port;
+    unsigned char v6[16];
+    unsigned bits;
     memset(out, 0, sizeof *out);
     e->why = NULL;
     if (async_http__ieq(u, 8, "https://", 8)) out->tls = 1;
@@ -3790,15 +3811,21 @@ static int async_http__url_parse(const char *u, async_http__url *out, async_http
         host++;
         host_end = (const char *)memchr(host, ']', (size_t)(auth_end - host));
         if (!host_end) return async_http__url_bad(e, "'[' of an IPv6 literal never closed", u, host - 1);
-        for (p = host; p < host_end; p++) /* hex digits, ':', '.', a zone after '%' */
-            if (!async_http__host_char((unsigned char)*p) && *p != ':')
+        for (p = host; p < host_end && *p != '%'; p++) {
+        }
+        if (!async_http__ip_bytes(host, (size_t)(p - host), v6, &bits) || bits != 128)
+            return async_http__url_bad(e, "invalid IPv6 literal", u, host); /* a name or IPv4 in brackets too */
+        for (p++; p < host_end; p++) /* a zone after '%' */
+            if (!async_http__host_char((unsigned char)*p) && *p != '%')
                 return async_http__url_bad(e, "invalid character in an IPv6 literal", u, p);
         out->bracketed = 1;
         p = host_end + 1;
     } else {
         for (host_end = host; host_end < auth_end && *host_end != ':'; host_end++)
             if (!async_http__host_char((unsigned char)*host_end))
-                return async_http__url_bad(e, *host_end == ' ' ? "space in the host" : "invalid character in the host",
+                return async_http__url_bad(e, *host_end == ' '   ? "space in the host"
+                                              : *host_end == '%' ? "'%' in the host (percent-encoded names are not taken)"
+                                                                 : "invalid character in the host",
                                            u, host_end);
         p = host_end;
     }
@@ -3962,23 +3989,6 @@ static int async_http__parse_url(async_http_request *r) {
 // >>proxy
 /* Which proxy a host goes through (config.proxy, or the environment's with
    trust_env), unless no_proxy names it. */
-
-/* An IP address's 16 bytes (an IPv4 one as ::ffff:a.b.c.d, *bits 32) or 0
-   when the text is none: no_proxy compares addresses, not their spellings. */
-static int async_http__ip_bytes(const char *s, size_t len, unsigned char ip[16], unsigned *bits) {
-    char text[INET6_ADDRSTRLEN];
-    if (!len || len >= sizeof text) return 0;
-    memcpy(text, s, len);
-    text[len] = '\0';
-    if (inet_pton(AF_INET, text, ip + 12) == 1) {
-        memset(ip, 0, 10);
-        ip[10] = ip[11] = 0xff;
-        *bits = 32;
-        return 1;
-    }
-    *bits = 128;
-    return inet_pton(AF_INET6, text, ip) == 1;
-}
 
 /* Whether an IP entry of no_proxy ("10.0.0.1", "::1", or a network in
    CIDR, "10.0.0.0/8", "fd00::/8", as curl 7.86) holds the address. */
@@ -4416,9 +4426,14 @@ static int async_tls__start(async_stream *s, async_tls *tls) {
 int async_stream_tls_client(async_stream *s, async_tls *tls, const char *host, void **session) {
     unsigned char v6[16];
     char name[256];
-    size_t len = strcspn(host, "%"); /* an IPv6 zone is not the certificate's business */
+    size_t len = strlen(host), zone = strcspn(host, "%");
     int rc = async_tls__start(s, tls), ip;
     if (rc) return rc;
+    if (host[zone] && zone < sizeof name) { /* an IPv6 zone is not the certificate's business */
+        memcpy(name, host, zone);
+        name[zone] = 0;
+        if (inet_pton(AF_INET6, name, v6) == 1) len = zone; /* (a '%' in a name is the name's) */
+    }
     if (len > 1 && host[len - 1] == '.') len--; /* nor the root's dot: not in SNI (RFC 6066 3), nor in certificates */
     if (host[len] && len < sizeof name) host = (const char *)memcpy(name, host, len), name[len] = 0;
     ip = inet_pton(AF_INET, host, v6) == 1 || inet_pton(AF_INET6, host, v6) == 1;

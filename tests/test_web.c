@@ -350,6 +350,16 @@ TEST(url_errors_say_what_and_where) {
         {"http://a/b c", ASYNC_HTTP_EURL, "invalid URL: space in the URL (write it %20) at 10"},
         {"http://a/b\r\nX: y", ASYNC_HTTP_EURL, "invalid URL: control character in the URL at 10"},
         {"http:///path", ASYNC_HTTP_EURL, "invalid URL: no host at 7"},
+        /* a '%' in a name would be looked up whole, and a certificate checked for what comes before it */
+        {"https://localhost%.evil.test/", ASYNC_HTTP_EURL,
+         "invalid URL: '%' in the host (percent-encoded names are not taken) at 17"},
+        {"http://127.0.0.1%.x/", ASYNC_HTTP_EURL, "invalid URL: '%' in the host (percent-encoded names are not taken) at 16"},
+        /* brackets hold an IPv6 address, nothing else (the Host sent would be "[127.0.0.1]") */
+        {"http://[127.0.0.1]/", ASYNC_HTTP_EURL, "invalid URL: invalid IPv6 literal at 8"},
+        {"http://[localhost]:80/", ASYNC_HTTP_EURL, "invalid URL: invalid IPv6 literal at 8"},
+        {"http://[v1.fe]/", ASYNC_HTTP_EURL, "invalid URL: invalid IPv6 literal at 8"},
+        {"http://[::1%25lo/x]/", ASYNC_HTTP_EURL, "invalid URL: '[' of an IPv6 literal never closed at 7"},
+        {"http://[::1%25l o]/", ASYNC_HTTP_EURL, "invalid URL: invalid character in an IPv6 literal at 15"},
     };
     env e;
     size_t i;
