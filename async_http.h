@@ -2150,7 +2150,7 @@ static void async_io__uring_close_detached(async_io *io, int fd) {
    data the buffer it reads into; it is not an operation (inflight does not
    count it). Each poll arms it again if it is not. */
 static void async_io__uring_arm_wake(async_io *io) {
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&io->_ring);
+    struct io_uring_sqe *sqe = async_io__uring_sqe(io); /* (a full queue is submitted first) */
     if (!sqe) return;
     io_uring_prep_read(sqe, io->_wake_fd, &io->_wake_buf, sizeof io->_wake_buf, (uint64_t)-1);
     io_uring_sqe_set_data(sqe, &io->_wake_buf);
@@ -2197,8 +2197,10 @@ static int async_io__uring_poll(void *backend, async_time timeout) {
     async_io *io = (async_io *)backend;
     int rc;
     if (async_io__deadlocked(io, timeout)) return ASYNC_EDEADLK;
-    async_io__backlog_flush(io);
+    /* The wake-up before the backlog: a loop that fills the queue every
+       turn must not leave what is posted to it waiting forever. */
     if (!io->_wake_armed) async_io__uring_arm_wake(io);
+    async_io__backlog_flush(io);
     /* With a backlog, come back soon: room frees up as completions are reaped.
        So too while the wake-up could not be armed: it would not wake us. */
     if (io->_backlog_head || !io->_wake_armed) timeout = 0;

@@ -757,6 +757,52 @@ TEST(flush_from_a_posted_callback) {
     posts_stay_in_order(ASYNC_IO_BACKEND_EPOLL);
 }
 
+/* A loop that starts as many operations each turn as its ring has entries still runs what is
+   posted to it: the wake-up's read is armed before the queue fills up (it was armed after, found
+   no room, and what was posted waited for as long as the loop stayed that busy). */
+static int posted_ran;
+static void note_posted(void *arg) {
+    (void)arg;
+    posted_ran++;
+}
+
+static void posts_run_on_a_full_ring(int backend) {
+    enum { K = 8 };
+    async_loop loop;
+    async_io io;
+    async_io_config cfg;
+    async_io_op ops[K];
+    async_io_callback cbs[2];
+    char buf[K];
+    int sv[K][2], i, round, ran_at = -1;
+    async_loop_init(&loop, NULL);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.backend = backend;
+    cfg.entries = K;
+    CHECK_EQ(async_io_init(&io, &loop, &cfg), 0);
+    for (i = 0; i < K; i++) CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv[i]), 0);
+    async_io_ref(&io); /* the posts are this thread's own */
+    for (round = 0; round < 1000 && ran_at < 0; round++) {
+        if (round == 5 || round == 10) async_io_post(&io, &cbs[round == 10], note_posted, NULL);
+        for (i = 0; i < K; i++) { /* the turn's work: K receives, their bytes there already */
+            CHECK_EQ(write(sv[i][1], "x", 1), 1);
+            async_io_recv(&io, &ops[i], sv[i][0], &buf[i], 1, 0);
+        }
+        for (i = 0; i < K; i++) CHECK_EQ(async_run(&loop, &ops[i].future), 0);
+        if (round < 10) posted_ran = 0;
+        else if (posted_ran) ran_at = round;
+    }
+    if (ran_at < 10 || ran_at > 12) fprintf(stderr, "  backend %d: the post ran at turn %d\n", backend, ran_at);
+    CHECK(ran_at >= 10 && ran_at <= 12); /* -1 (never, in 1,000 turns) without the fix */
+    async_io_unref(&io);
+    for (i = 0; i < K; i++) close(sv[i][0]), close(sv[i][1]);
+    async_io_exit(&io);
+}
+
+TEST(posts_run_though_every_turn_fills_the_ring) {
+    posts_run_on_a_full_ring(ASYNC_IO_BACKEND_URING); /* (epoll's receives here end at once, no turn needed) */
+}
+
 int main(void) {
     struct rlimit rl;
     /* 1,000 sockets and more: as many fds as the hard limit allows. */
@@ -781,5 +827,6 @@ int main(void) {
     RUN(epoll_closed_fd_number_reused);
     RUN(offset_on_a_pipe);
     RUN(trigger_from_a_signal);
+    RUN(posts_run_though_every_turn_fills_the_ring);
     return test_summary("backend");
 }
