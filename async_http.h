@@ -519,6 +519,11 @@ struct async_io_op {
 #ifndef ASYNC_IO_FAULT_SUBMIT
 #define ASYNC_IO_FAULT_SUBMIT(res) (res)
 #endif
+/* ASYNC_IO_FAULT_OPCODE(op, supported) may deny what the kernel's probe
+   said of an opcode (a kernel before 5.19, which has no IORING_OP_SOCKET). */
+#ifndef ASYNC_IO_FAULT_OPCODE
+#define ASYNC_IO_FAULT_OPCODE(op, supported) (supported)
+#endif
 
 /* 0, or ASYNC_IO_ENOURING (io_uring was asked for and refused) or
    ASYNC_IO_EBACKEND; async_io_error() then says why and what to do. Call
@@ -2288,12 +2293,24 @@ static int async_io__uring_init(async_io *io, const async_io_config *config) {
         p.cq_entries = entries <= 1u << 20 ? entries * 4 : 1u << 22; /* room for a burst of completions */
         p.flags |= IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;         /* the kernel's most, if that is more */
         rc = io_uring_queue_init_params(entries, &io->_ring, &p);
-        if (rc == 0) {
+        if (rc == 0) break;
+        if (rc != -EINVAL || (config && config->flags)) break;
+    }
+    if (rc == 0) {
+        /* A kernel before 5.19 (the last try above takes it) makes rings but
+           no sockets: every dial would fail. Such a ring is refused, and
+           AUTO goes on to epoll. (No probe, as before 5.6: none either.) */
+        struct io_uring_probe *probe = io_uring_get_probe_ring(&io->_ring);
+        int sockets = probe && ASYNC_IO_FAULT_OPCODE(IORING_OP_SOCKET, io_uring_opcode_supported(probe, IORING_OP_SOCKET));
+        if (probe) io_uring_free_probe(probe);
+        if (sockets) {
             io->_backend = &async_io__uring;
             async_io__uring_arm_wake(io);
             return 0;
         }
-        if (rc != -EINVAL || (config && config->flags)) break;
+        io_uring_queue_exit(&io->_ring);
+        snprintf(io->_error, sizeof io->_error, "this kernel's io_uring has no IORING_OP_SOCKET (it came in Linux 5.19)");
+        return ASYNC_IO_ENOURING;
     }
     async_io__describe_setup_error(io->_error, sizeof io->_error, rc, async_io__sysctl_disabled());
     return ASYNC_IO_ENOURING;

@@ -5,6 +5,9 @@
    (as when its completion queue overflows): the operation must wait its turn, not assert. */
 static int submits;
 #define ASYNC_IO_FAULT_SUBMIT(res) ((res) < 0 ? (res) : (++submits & 1) ? -16 /* EBUSY */ : (res))
+/* A kernel before 5.19: rings, but no IORING_OP_SOCKET in them. */
+static int no_socket_opcode;
+#define ASYNC_IO_FAULT_OPCODE(op, supported) (no_socket_opcode && (op) == IORING_OP_SOCKET ? 0 : (supported))
 #define ASYNC_IMPLEMENTATION
 #define ASYNC_HTTP_IMPLEMENTATION
 #include "../async.h"
@@ -68,6 +71,30 @@ TEST(forced_and_chosen_backends) {
     CHECK_STR(async_io_backend_name(&io), "io_uring");
     async_io_exit(&io);
     CHECK_EQ(log_calls, 0);
+}
+
+/* A kernel whose io_uring has no sockets (before 5.19) is no io_uring for us: forced, it is
+   refused with the reason; AUTO goes on to epoll and says why. */
+TEST(io_uring_without_sockets_is_refused) {
+    async_loop loop;
+    async_io io;
+    async_io_config cfg;
+    async_loop_init(&loop, NULL);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.log = log_message;
+    log_calls = 0;
+    unsetenv("ASYNC_IO_BACKEND");
+    no_socket_opcode = 1;
+    cfg.backend = ASYNC_IO_BACKEND_URING;
+    CHECK_EQ(async_io_init(&io, &loop, &cfg), ASYNC_IO_ENOURING);
+    CHECK(strstr(async_io_error(&io), "no IORING_OP_SOCKET") != NULL);
+    cfg.backend = ASYNC_IO_BACKEND_AUTO;
+    CHECK_EQ(async_io_init(&io, &loop, &cfg), 0);
+    CHECK_STR(async_io_backend_name(&io), "epoll");
+    CHECK_EQ(log_calls, 1);
+    CHECK(strstr(logged, "no IORING_OP_SOCKET") != NULL);
+    async_io_exit(&io);
+    no_socket_opcode = 0, log_calls = 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -812,6 +839,7 @@ int main(void) {
     }
     signal(SIGPIPE, SIG_IGN);
     RUN(forced_and_chosen_backends);
+    RUN(io_uring_without_sockets_is_refused);
     RUN(epoll_where_io_uring_is_refused);
     RUN(small_ring_many_operations);
     RUN(epoll_many_operations);
