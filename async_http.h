@@ -4903,8 +4903,8 @@ static int async_http__check_request(async_http_request *r) {
                     return async_http__bad_header(r, i, "only chunked is a Transfer-Encoding the client frames");
             te = h;
         }
+        if (cl && te) return async_http__bad_header(r, i, "Content-Length and Transfer-Encoding together");
     }
-    if (cl && te) return async_http__bad_header(r, i - 1, "Content-Length and Transfer-Encoding together");
     r->_chunked = te != NULL;
     return 0;
 }
