@@ -5860,6 +5860,7 @@ static int async_http__follow(async_http_request *r) {
     async_http__url from, to;
     async_http__url_error e;
     char *ref, *target, *keep = NULL;
+    const char *frag;
     int limit = c->config.max_redirects < 0 ? 0 : c->config.max_redirects;
     if (!r->_try.drop_body) return 0; /* the head decided (async_http__head): not one to follow */
     if (r->_redirects >= limit) {
@@ -5869,8 +5870,15 @@ static int async_http__follow(async_http_request *r) {
     }
     if (!(ref = async_http__location(c, loc, loc_len))) return ASYNC_HTTP_ENOMEM;
     async_http__url_parse(r->_url, &from, &e); /* it was fetched: it parses */
-    target = (char *)async_http__alloc(c, NULL, async_http__resolve_size(r->_url, &from, ref));
-    if (target) async_http__resolve_into(target, r->_url, &from, ref);
+    /* The fragment never goes out, but the URL keeps it: the Location's, or
+       else the one it came from (RFC 9110 10.2.2). */
+    if (!(frag = strchr(ref, '#'))) frag = strchr(r->_url, '#');
+    n = frag ? strlen(frag) : 0;
+    target = (char *)async_http__alloc(c, NULL, async_http__resolve_size(r->_url, &from, ref) + n);
+    if (target) {
+        async_http__resolve_into(target, r->_url, &from, ref);
+        if (n) memcpy(target + strlen(target), frag, n + 1);
+    }
     async_http__alloc(c, ref, 0);
     if (!target) return ASYNC_HTTP_ENOMEM;
     if ((rc = async_http__url_parse(target, &to, &e)) != 0) {

@@ -88,7 +88,8 @@ TEST(redirect_status_method_matrix) {
     }
 }
 
-/* Location forms, each resolved against where the redirect came from. */
+/* Location forms, each resolved against where the redirect came from; the URL keeps the
+   Location's fragment, or else the one it came from (RFC 9110 10.2.2), and none goes out. */
 TEST(redirect_location_forms) {
     static const struct {
         const char *location, *path;
@@ -111,13 +112,16 @@ TEST(redirect_location_forms) {
         responses[0] = redirect, responses[1] = DONE_RESPONSE, responses[2] = NULL;
         s.responses = responses;
         CHECK_EQ(env_init(&e, NULL), 0);
-        url_of(url, sizeof url, &s, "/a/b/c");
+        url_of(url, sizeof url, &s, "/a/b/c#start");
         CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
         CHECK_EQ(r.response.status, 200);
         request_line(&s, 1, line, sizeof line);
         snprintf(want, sizeof want, "GET %s HTTP/1.1", forms[i].path);
         if (strcmp(line, want) != 0) fprintf(stderr, "  Location \"%s\": \"%s\"\n", forms[i].location, line);
         CHECK_STR(line, want);
+        snprintf(want, sizeof want, "%s%s", forms[i].path, strchr(location, '#') ? strchr(location, '#') : "#start");
+        CHECK(r.response.url && strlen(r.response.url) > strlen(want) &&
+              !strcmp(r.response.url + strlen(r.response.url) - strlen(want), want));
         async_http_request_release(&r);
         env_close(&e);
         server_stop(&s);
