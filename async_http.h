@@ -935,6 +935,7 @@ typedef struct async_http__dial {
     int fd;                       /* the socket it made, -1: none */
     int state;
     size_t turn;                  /* the address's place in the host's list: the lowest is the oldest */
+    async_waiter lost;            /* a loser's end, after another won: its socket closes then */
 } async_http__dial;
 
 /* Everything a request is between two attempts (a retry starts afresh). */
@@ -5432,8 +5433,19 @@ static void async_http__dial_took(async_http_request *r, async_http__dial *d) {
     d->fd = -1;
 }
 
+/* A dial that lost the race has ended: its socket (made perhaps as the
+   cancel came) closes now, not when the request ends, and no late SYN-ACK
+   leaves the server a connection nobody uses (RFC 8305 5). */
+static void async_http__dial_lost(async_waiter *w, async_future *f) {
+    async_http__dial *d = ASYNC_HTTP__CONTAINER(w, async_http__dial, lost);
+    if (d->state == ASYNC_HTTP__DIAL_SOCKET && !async_error(f)) d->fd = (int)async_result(f);
+    if (d->fd >= 0) async_io_close_detached(d->op.io, d->fd);
+    d->fd = -1;
+    d->state = ASYNC_HTTP__DIAL_OVER;
+}
+
 /* The first dial to connect: its socket becomes the connection's stream;
-   the others are withdrawn (their sockets closed when they settle). */
+   the others are withdrawn, each closed as it ends. */
 static void async_http__dial_won(async_http_request *r, async_http__dial *won) {
     async_http_client *c = r->_client;
     size_t i;
@@ -5442,9 +5454,17 @@ static void async_http__dial_won(async_http_request *r, async_http__dial *won) {
     won->fd = -1;
     r->_try.connected = 1;
     c->_connects++;
-    for (i = 0; i < ASYNC_HTTP__RACE; i++)
-        if (r->_dials[i].state == ASYNC_HTTP__DIAL_SOCKET || r->_dials[i].state == ASYNC_HTTP__DIAL_CONNECT)
-            async_future_cancel(&r->_dials[i].op.future);
+    for (i = 0; i < ASYNC_HTTP__RACE; i++) {
+        async_http__dial *d = &r->_dials[i];
+        if (d->state != ASYNC_HTTP__DIAL_SOCKET && d->state != ASYNC_HTTP__DIAL_CONNECT) continue;
+        async_future_cancel(&d->op.future);
+        if (async_done(&d->op.future)) {
+            async_http__dial_lost(&d->lost, &d->op.future);
+        } else {
+            d->lost.wake = async_http__dial_lost;
+            async_future_add_waiter(&d->op.future, &d->lost);
+        }
+    }
     async_timer_stop(&r->_stagger);
 }
 

@@ -105,6 +105,7 @@ fresh_tree() {
 build() {
     local t src bin extra pids=() ok=0 p
     for t in "$@"; do
+        t=${t%@*} # (web@epoll: the program web, run on epoll)
         src=tests/test_$t.c bin=bin/$t extra=()
         [ "$t" = async_switch ] && src=tests/test_async.c extra=(-DASYNC_LC_SWITCH)
         [ "$t" = async_time32 ] && src=tests/test_async.c extra=(-DASYNC_TIME32 -DASYNC_TICK_HZ=1000000)
@@ -126,12 +127,14 @@ build() {
 
 # Runs them in order until one fails: prints "<test>: <why>" for it, or nothing.
 run_tests() {
-    local t out rc line f
+    local t out rc line f backend
     for t in "$@"; do
+        backend=
+        [[ $t == *@* ]] && backend=${t#*@} t=${t%@*}
         if [ "$t" = check_fetch ]; then
             out=$(cd "$work/tree" && B=bin FETCH_BIG_MIB=${MUTATE_FETCH_MIB:-64} timeout -k 5 "$limit" bash tests/check_fetch.sh 2>&1); rc=$?
         else
-            out=$(cd "$work/tree" && timeout -k 5 "$limit" "./bin/$t" 2>&1); rc=$?
+            out=$(cd "$work/tree" && env ${backend:+ASYNC_IO_BACKEND=$backend} timeout -k 5 "$limit" "./bin/$t" 2>&1); rc=$?
         fi
         line=$(printf '%s\n' "$out" | grep '^RESULT ' | tail -n 1)
         f=$(printf '%s\n' "$line" | awk '{print $4}')
