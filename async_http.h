@@ -454,6 +454,8 @@ typedef struct async_io {
     struct io_uring _ring;
     async_io_op *_backlog_head;  /* waiting for a free submission slot, oldest first */
     async_io_op *_backlog_tail;
+    int *_closes;                /* detached closes behind the backlog, in order (malloc'd) */
+    size_t _ncloses, _closes_cap;
 #endif
     int _epfd;
     async_time _polled; /* when the backend last asked the kernel what happened */
@@ -2106,16 +2108,23 @@ static void async_io__backlog_unlink(async_io *io, async_io_op *op) {
     op->_queued = 0;
 }
 
-/* Move the backlog into the submission queue, as far as there is room. */
+/* Move the backlog into the submission queue, as far as there is room;
+   then the closes that waited behind it. */
 static void async_io__backlog_flush(async_io *io) {
     async_io_op *op;
     struct io_uring_sqe *sqe;
+    size_t i = 0;
     while ((op = io->_backlog_head) != NULL && (sqe = io_uring_get_sqe(&io->_ring)) != NULL) {
         io->_backlog_head = op->_next;
         if (!io->_backlog_head) io->_backlog_tail = NULL;
         async_io__uring_prep(sqe, op);
         op->_queued = 0;
     }
+    while (!io->_backlog_head && i < io->_ncloses && (sqe = io_uring_get_sqe(&io->_ring)) != NULL) {
+        io_uring_prep_close(sqe, io->_closes[i++]);
+        io_uring_sqe_set_data(sqe, NULL);
+    }
+    if (i) memmove(io->_closes, io->_closes + i, (io->_ncloses -= i) * sizeof *io->_closes);
 }
 
 static void async_io__uring_start(async_io *io, async_io_op *op) {
@@ -2143,13 +2152,26 @@ static void async_io__uring_cancel(async_io_op *op) {
 }
 
 static void async_io__uring_close_detached(async_io *io, int fd) {
-    struct io_uring_sqe *sqe = async_io__uring_sqe(io);
-    if (!sqe) {
-        close(fd); /* no room: nothing holds a buffer of it, so close it now */
+    /* Behind whatever waits for a slot (or sits unsubmitted, the kernel
+       busy): an operation there may still name the fd, and close(2) now
+       would hand it to the next socket made. */
+    struct io_uring_sqe *sqe = io->_backlog_head || io->_ncloses ? NULL : async_io__uring_sqe(io);
+    if (sqe) {
+        io_uring_prep_close(sqe, fd);
+        io_uring_sqe_set_data(sqe, NULL);
         return;
     }
-    io_uring_prep_close(sqe, fd);
-    io_uring_sqe_set_data(sqe, NULL);
+    if (io->_ncloses == io->_closes_cap) {
+        size_t cap = io->_closes_cap ? io->_closes_cap * 2 : 16;
+        int *grown = (int *)realloc(io->_closes, cap * sizeof *grown);
+        if (!grown) {
+            close(fd); /* no memory either: at once, the last resort */
+            return;
+        }
+        io->_closes = grown;
+        io->_closes_cap = cap;
+    }
+    io->_closes[io->_ncloses++] = fd;
 }
 
 /* The wake-up's eventfd is read by one read kept in the kernel, its user
@@ -2209,7 +2231,7 @@ static int async_io__uring_poll(void *backend, async_time timeout) {
     async_io__backlog_flush(io);
     /* With a backlog, come back soon: room frees up as completions are reaped.
        So too while the wake-up could not be armed: it would not wake us. */
-    if (io->_backlog_head || !io->_wake_armed) timeout = 0;
+    if (io->_backlog_head || io->_ncloses || !io->_wake_armed) timeout = 0;
     else if (async_io__lazy_turn(io, timeout)) return 0;
     if (timeout == 0) {
         rc = io_uring_submit_and_get_events(&io->_ring);
@@ -2243,6 +2265,9 @@ static void async_io__uring_exit(async_io *io) {
     }
     io_uring_submit(&io->_ring); /* the detached closes still queued */
     io_uring_queue_exit(&io->_ring);
+    while (io->_ncloses) close(io->_closes[--io->_ncloses]); /* those behind: nothing uses them now */
+    free(io->_closes);
+    io->_closes = NULL;
 }
 
 /* Without DEFER_TASKRUN the kernel runs a receive whose bytes came at any

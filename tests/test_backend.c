@@ -830,6 +830,46 @@ TEST(posts_run_though_every_turn_fills_the_ring) {
     posts_run_on_a_full_ring(ASYNC_IO_BACKEND_URING); /* (epoll's receives here end at once, no turn needed) */
 }
 
+/* A detached close waits behind the operations still waiting for a submission slot: a send
+   of the backlog goes out on its socket, then the socket closes (the close went ahead of it,
+   and the send failed EBADF; with no slot at all it was close(2) at once, and the send could
+   go to the next socket made with that number). */
+TEST(detached_close_waits_behind_the_backlog) {
+    async_loop loop;
+    async_io io;
+    async_io_config cfg;
+    async_io_op fill, snd;
+    async_timer t;
+    char dummy, got[32];
+    int a[2], d[2], i;
+    ssize_t n;
+    async_loop_init(&loop, NULL);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.backend = ASYNC_IO_BACKEND_URING;
+    cfg.entries = 2;
+    CHECK_EQ(async_io_init(&io, &loop, &cfg), 0);
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a), 0);
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, d), 0);
+    async_io_recv(&io, &fill, d[0], &dummy, 1, 0); /* the queue (2) holds it and the wake-up's read */
+    submits = 0;                                    /* the next submit: the kernel is busy */
+    async_io_send(&io, &snd, a[0], "last words", 10, 0);
+    CHECK_EQ(snd._queued, ASYNC_IO__QUEUED_START); /* in the backlog */
+    async_io_close_detached(&io, a[0]);
+    memset(&t, 0, sizeof t);
+    for (i = 0; i < 50 && !async_done(&snd.future); i++) async_run(&loop, async_sleep(&loop, &t, ASYNC_MS(1)));
+    CHECK_EQ(async_error(&snd.future), 0);
+    CHECK_EQ(async_result(&snd.future), 10);
+    n = recv(a[1], got, sizeof got, MSG_DONTWAIT);
+    CHECK(n == 10 && !memcmp(got, "last words", 10));
+    for (i = 0; i < 50 && (n = recv(a[1], got, sizeof got, MSG_DONTWAIT)) != 0; i++)
+        async_run(&loop, async_sleep(&loop, &t, ASYNC_MS(1)));
+    CHECK_EQ(n, 0); /* and then it closed */
+    async_future_cancel(&fill.future);
+    async_run(&loop, &fill.future);
+    async_io_exit(&io);
+    close(a[1]), close(d[0]), close(d[1]);
+}
+
 int main(void) {
     struct rlimit rl;
     /* 1,000 sockets and more: as many fds as the hard limit allows. */
@@ -856,5 +896,6 @@ int main(void) {
     RUN(offset_on_a_pipe);
     RUN(trigger_from_a_signal);
     RUN(posts_run_though_every_turn_fills_the_ring);
+    RUN(detached_close_waits_behind_the_backlog);
     return test_summary("backend");
 }
