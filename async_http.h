@@ -115,8 +115,9 @@
      (ASYNC_STREAM_FRESH). An
      idempotent request whose pooled connection the server closed is
      retried once on a new one.
-   - ClientTimeout's total (default 300 s), connect (default 30 s: the
-     lookup, the connect and the TLS handshake) and sock_read timeouts.
+   - ClientTimeout's total (default 300 s), sock_connect (default 30 s:
+     the lookup, the connect and the TLS handshake; the pool's wait counts
+     in the total only) and sock_read timeouts.
    - Names are looked up off the loop (getaddrinfo, or config.resolver, on
      the io's worker pool), cached dns_cache_ttl (10 s), one lookup shared
      by the requests that wait for it. Every address is tried, IPv6 and
@@ -757,9 +758,10 @@ typedef struct async_http_request async_http_request;
 typedef struct async_http_client_config {
     size_t limit;                /* connections in all; 0: 100 */
     size_t limit_per_host;       /* 0: no per-host limit */
-    async_time timeout_total;    /* whole request, pool wait included; 0: 300 s; ASYNC_NO_TIMEOUT: none */
-    async_time timeout_connect;  /* the lookup, connect and TLS handshake; 0: 30 s; ASYNC_NO_TIMEOUT: none */
-    async_time timeout_sock_read;/* each read; 0 or ASYNC_NO_TIMEOUT: none */
+    /* Timeouts: ASYNC_NO_TIMEOUT, or any negative one (as aiohttp's None): none. */
+    async_time timeout_total;    /* whole request, pool wait included; 0: 300 s */
+    async_time timeout_connect;  /* the lookup, connect and TLS handshake; 0: 30 s */
+    async_time timeout_sock_read;/* each read; 0: none */
     async_time keepalive_timeout;/* an idle connection is not used, and closed, after this (when a
                                     connection is next asked for); 0: 15 s (aiohttp's);
                                     ASYNC_NO_TIMEOUT: kept until the server closes it */
@@ -922,7 +924,7 @@ typedef struct async_http_request_desc {
     const char *const *headers; /* NULL-terminated "Name: value" lines; copied */
     const void *body;           /* not copied: it must stay put until the request is done */
     size_t body_len;
-    async_time timeout;         /* total timeout of this request; 0: the client's */
+    async_time timeout;         /* total timeout of this request; 0: the client's; negative: none */
     /* Stream the body instead of storing it: called with each decoded piece;
        a negative return fails the request with that code. */
     int (*on_body)(async_http_request *req, const char *data, size_t len);
@@ -3460,6 +3462,11 @@ static void async_http__give_back(async_http_request *r, int keep) {
    cancelled (or a client closed) meanwhile leaves nothing behind. */
 #define ASYNC_HTTP__MAX_ADDRS 16
 
+/* now + a configured time, saturated: a long finite one must not wrap into the past. */
+static async_time async_http__after(async_time now, async_time t) {
+    return t > ASYNC_NO_TIMEOUT - now ? ASYNC_NO_TIMEOUT : now + t;
+}
+
 typedef struct async_http__lookup {
     async_work work;            /* first: the pool's */
     async_waiter finished;      /* on work.future: the results, on the loop thread */
@@ -3542,7 +3549,10 @@ static void async_http__lookup_run(async_work *w) {
     size_t n = 0;
     w->error = l->resolver(l->resolver_user, l->name, l->addrs, ASYNC_HTTP__MAX_ADDRS, &n);
     if (!w->error && n == 0) w->error = ASYNC_HTTP_ENAME;
-    if (w->error > 0 || w->error < -4999 || (w->error < 0 && w->error > -4096)) w->error = ASYNC_HTTP_ENAME;
+    /* (a timeout or cancel of the resolver's own would pass for the request's) */
+    if (w->error > 0 || w->error < -4999 || (w->error < 0 && w->error > -4096) || w->error == ASYNC_ETIMEDOUT ||
+        w->error == ASYNC_ECANCELED)
+        w->error = ASYNC_HTTP_ENAME;
     l->naddrs = w->error ? 0 : n > ASYNC_HTTP__MAX_ADDRS ? ASYNC_HTTP__MAX_ADDRS : n;
 }
 
@@ -3570,9 +3580,7 @@ static void async_http__lookup_finished(async_waiter *self, async_future *f) {
                 h->addrs = a;
                 h->naddrs = l->naddrs;
                 h->expires = c->config.dns_cache_ttl < 0 ? 0
-                             : c->config.dns_cache_ttl == ASYNC_NO_TIMEOUT
-                                 ? ASYNC_NO_TIMEOUT
-                                 : async_now(c->io->loop) + c->config.dns_cache_ttl;
+                                                         : async_http__after(async_now(c->io->loop), c->config.dns_cache_ttl);
             } else {
                 h->lookup_error = ASYNC_HTTP_ENOMEM;
             }
@@ -5409,7 +5417,7 @@ static int async_http__needs_open(async_http_request *r) {
         r->info.reused = r->_try.reused;
         if (r->_try.reused) async_http__note_peer(r, async_http__conn_of(r), NULL);
         if (!r->_try.reused && c->config.timeout_connect > 0 && c->config.timeout_connect != ASYNC_NO_TIMEOUT)
-            r->_try.connect_deadline = async_now(r->task.loop) + c->config.timeout_connect;
+            r->_try.connect_deadline = async_http__after(async_now(r->task.loop), c->config.timeout_connect);
     }
     return !r->_try.reused;
 }
@@ -5986,7 +5994,8 @@ static int async_http__give_up(async_http_request *r, int err, const char *why) 
     const async_http_client_config *cfg = &r->_client->config;
     r->info.done = async_loop_time(r->task.loop);
     r->info.body_bytes = r->_parser.body_bytes;
-    async_time limit = err == ASYNC_HTTP_ETIMEOUT_CONNECT ? cfg->timeout_connect
+    int syns = err == ASYNC_HTTP_ETIMEOUT_CONNECT && r->_err == -ETIMEDOUT; /* the kernel's, not ours */
+    async_time limit = err == ASYNC_HTTP_ETIMEOUT_CONNECT ? (syns ? 0 : cfg->timeout_connect)
                        : err == ASYNC_HTTP_ETIMEOUT_READ  ? cfg->timeout_sock_read
                        : err == ASYNC_HTTP_ETIMEOUT_TOTAL ? (r->timeout ? r->timeout : cfg->timeout_total)
                                                           : 0;
@@ -6000,6 +6009,9 @@ static int async_http__give_up(async_http_request *r, int err, const char *why) 
                                (unsigned long)r->_parser.error_offset);
     } else if (err == ASYNC_HTTP_EDECODE) {
         async_http__set_detail(r, "%s", r->_decode_why);
+    } else if (syns) {
+        snprintf(r->_detail, sizeof r->_detail, "timed out connecting%s%s: the kernel gave up (no answer to its SYNs)",
+                 why && why[0] ? " to " : "", why ? why : "");
     } else if (limit) { /* which limit, and its value */
         snprintf(r->_detail, sizeof r->_detail, "timed out: the %s timeout (%g s) passed%s",
                  err == ASYNC_HTTP_ETIMEOUT_CONNECT ? "connect" : err == ASYNC_HTTP_ETIMEOUT_READ ? "read" : "total",

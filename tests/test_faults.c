@@ -36,6 +36,7 @@ static struct {
     unsigned short_permille; /* sends and recvs asked for fewer bytes */
     uint64_t rng;
     unsigned long failed[4], shortened, seen, by_kind[8];
+    int connect_error;       /* set: every connect ends with it (and nothing else fails) */
 } faults;
 
 static const int fault_errors[4] = {ECONNRESET, EPIPE, ETIMEDOUT, ENOBUFS};
@@ -57,6 +58,7 @@ static size_t fault_length(int kind, size_t len) {
 
 static int fault_result(int kind, int res) {
     unsigned which;
+    if (faults.connect_error) return kind == ASYNC_IO_CONNECT ? -faults.connect_error : res;
     if (!faults.on || res < 0) return res; /* only successful completions are turned */
     faults.seen++;
     if (fault_next() % 1000 >= faults.fail_permille) return res;
@@ -337,6 +339,25 @@ TEST(cancel_https_at_every_step) {
     CHECK(cancelled >= 2); /* it did cancel some */
 }
 
+/* The kernel gave up on its SYNs (ETIMEDOUT) before the connect timeout: a connect timeout
+   all the same, but said as the kernel's, with where it went; not "the connect timeout (30 s)
+   passed", which had not. */
+TEST(kernel_gives_up_connecting) {
+    static env e;
+    async_http_request r;
+    char url[96], want[128];
+    CHECK_EQ(env_open(&e, 4), 0);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/small.txt", nginx_port);
+    snprintf(want, sizeof want, "timed out connecting to 127.0.0.1 port %d: the kernel gave up (no answer to its SYNs)",
+             nginx_port);
+    faults.connect_error = ETIMEDOUT;
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), ASYNC_HTTP_ETIMEOUT_CONNECT);
+    faults.connect_error = 0;
+    CHECK_STR(async_http_request_error(&r), want);
+    async_http_request_release(&r);
+    env_close(&e);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     if (!start_nginx()) {
@@ -347,6 +368,7 @@ int main(void) {
     }
     RUN(ten_thousand_requests_with_faults);
     RUN(cancel_at_every_step);
+    RUN(kernel_gives_up_connecting);
     if (!start_nginx_tls()) {
         fprintf(stderr, "FAIL: could not start nginx with TLS\n");
         test__failed++;

@@ -701,6 +701,26 @@ TEST(lookup_counts_against_connect_timeout) {
     env_close(&e); /* the lookup still runs: the io's exit waits for its worker */
 }
 
+/* A resolver's own timeout (or cancel) is a lookup that failed, not the request's connect
+   timeout (which it read as, at once, with the 30 s it never waited). */
+static int timing_out_resolver(void *user, const char *name, struct sockaddr_storage *addrs, size_t max,
+                               size_t *count) {
+    (void)user, (void)name, (void)addrs, (void)max, (void)count;
+    return ASYNC_ETIMEDOUT;
+}
+
+TEST(resolver_timeout_is_a_failed_lookup) {
+    env e;
+    async_http_client_config cfg;
+    async_http_request r;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.resolver = timing_out_resolver;
+    CHECK_EQ(env_init_with(&e, &cfg, 0, NULL), 0);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", "http://lost.test:1/", 0), ASYNC_HTTP_ENAME);
+    async_http_request_release(&r);
+    env_close(&e);
+}
+
 /* Every address is tried: one where nothing listens (127.0.0.2), then the server's. */
 TEST(dial_next_address_when_refused) {
     static fake_dns d;
@@ -1638,6 +1658,7 @@ int main(void) {
     RUN(proxy_http_absolute_form);
     RUN(proxy_tinyproxy_http_https_no_proxy);
     RUN(no_proxy_matching);
+    RUN(resolver_timeout_is_a_failed_lookup);
     RUN(proxy_connect_leaves_the_zone_out);
     RUN(proxy_refuses_connect);
     RUN(proxy_host_table_and_long_host);
