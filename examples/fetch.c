@@ -96,7 +96,7 @@ static const struct exit_class {
     {EXIT_RECV, "a receive failed (reset, TLS cut short), or the proxy refused"},
     {EXIT_CERT, "the server's certificate is not trusted, or not for that name"},
     {EXIT_ENCODING, "the compressed body is corrupt (--compressed)"},
-    {EXIT_CA_FILE, "the --cacert file or --capath directory cannot be read"},
+    {EXIT_CA_FILE, "the --cacert file cannot be read"},
 };
 
 /* What on_body fails a request with when its output cannot be written
@@ -125,7 +125,7 @@ static int exit_code_of(int err, const async_http_request *r) {
     case ASYNC_HTTP_EMETHOD: return EXIT_BAD_REQUEST;
     case ASYNC_HTTP_ETLS_CERT:
     case ASYNC_HTTP_ETLS_NAME: return EXIT_CERT;
-    case ASYNC_HTTP_ETLS: /* --cacert or --capath that cannot be read: curl's own code */
+    case ASYNC_HTTP_ETLS: /* a --cacert that cannot be read: curl's own code */
         return strstr(async_http_request_error(r), "cannot load the trusted certificates") ? EXIT_CA_FILE : EXIT_TLS;
     case ASYNC_HTTP_ETLS_HANDSHAKE: return EXIT_TLS;
     case ASYNC_HTTP_EREDIRECTS: return EXIT_REDIRECTS;
@@ -219,6 +219,7 @@ typedef struct settings {
     const char *method, *referer, *user;
     list headers;  /* -H, as given (an @FILE's lines one by one) */
     buffer data;   /* -d and its kin, joined */
+    buffer query;  /* the same as -G puts it in the URL */
     int has_data, json, last_json, get;
     /* Connection */
     int location, compressed, retry_connrefused, retry_all;
@@ -246,6 +247,9 @@ static char *own_copy(settings *s, const char *p, size_t n) {
     return own(s, q);
 }
 
+/* -s hides the error lines; -S shows them again. */
+static int errors_shown(const settings *s) { return !s->silent || s->show_error; }
+
 /* The contents of an @FILE ("-": stdin), NUL-terminated, or NULL (said why). */
 static char *load(settings *s, const char *name, size_t *len) {
     buffer b = {0};
@@ -259,7 +263,7 @@ static char *load(settings *s, const char *name, size_t *len) {
     }
     in = strcmp(name, "-") == 0 ? stdin : fopen(name, "rb");
     if (!in) {
-        fprintf(stderr, "fetch: cannot read %s: %s\n", name, strerror(errno));
+        if (errors_shown(s)) fprintf(stderr, "fetch: cannot read %s: %s\n", name, strerror(errno));
         return NULL;
     }
     buf_add(&b, "", 0);
@@ -267,7 +271,7 @@ static char *load(settings *s, const char *name, size_t *len) {
     failed = ferror(in);
     if (in != stdin) fclose(in);
     if (failed) {
-        fprintf(stderr, "fetch: cannot read %s: %s\n", name, strerror(errno));
+        if (errors_shown(s)) fprintf(stderr, "fetch: cannot read %s: %s\n", name, strerror(errno));
         buf_free(&b);
         return NULL;
     }
@@ -414,10 +418,12 @@ static int set_header(settings *s, const option *o, const char *v) {
 }
 
 /* One more piece of the request body: joined to the others by '&', but
-   --json pieces follow one another as they are (as curl does). */
-static void add_data(settings *s, const char *p, size_t n, int json) {
-    if (s->has_data && !(json && s->last_json)) buf_add(&s->data, "&", 1);
+   --json pieces follow one another as they are (as curl does). q: the
+   piece as -G puts it in the query (NULL: the same). */
+static void add_data(settings *s, const char *p, size_t n, int json, const char *q) {
+    if (s->has_data && !(json && s->last_json)) buf_add(&s->data, "&", 1), buf_add(&s->query, "&", 1);
     buf_add(&s->data, p, n);
+    buf_add(&s->query, q ? q : p, n);
     s->has_data = 1;
     s->last_json = json;
     s->json |= json;
@@ -430,21 +436,21 @@ static int set_data(settings *s, const option *o, const char *v) {
     size_t len, i, n = 0;
     char *text;
     if (raw || v[0] != '@') {
-        add_data(s, v, strlen(v), json);
+        add_data(s, v, strlen(v), json, NULL);
         return 0;
     }
     if (!(text = load(s, v + 1, &len))) return EXIT_READ;
     if (!binary) /* -d @FILE: without its newlines, as curl */
         for (i = 0; i < len; i++)
             if (text[i] != '\r' && text[i] != '\n') text[n++] = text[i];
-    add_data(s, text, binary ? len : n, json);
+    add_data(s, text, binary ? len : n, json, NULL);
     return 0;
 }
 
 /* --data-urlencode's encoding, as curl's: all but the unreserved characters
-   (RFC 3986 2.3) as %xx, a space as '+'. */
-static void urlencode(buffer *b, const char *p, size_t n) {
-    static const char hex[] = "0123456789abcdef";
+   (RFC 3986 2.3) as %XX, a space as '+'. hex: curl 7.88 writes upper case
+   in a body, lower case in -G's query. */
+static void urlencode(buffer *b, const char *p, size_t n, const char *hex) {
     size_t i;
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
@@ -464,7 +470,7 @@ static void urlencode(buffer *b, const char *p, size_t n) {
 static int set_data_urlencode(settings *s, const option *o, const char *v) {
     size_t at = strchr(v, '=') ? strcspn(v, "=") : strcspn(v, "@"), len;
     const char *text = v;
-    buffer b = {0};
+    buffer b = {0}, q = {0};
     (void)o;
     if (v[at] == '@') {
         if (!(text = load(s, v + at + 1, &len))) return EXIT_READ;
@@ -477,9 +483,12 @@ static int set_data_urlencode(settings *s, const option *o, const char *v) {
         buf_add(&b, v, at);
         buf_add(&b, "=", 1);
     }
-    urlencode(&b, text, len);
-    add_data(s, b.data, b.len, 0);
+    buf_add(&q, b.data, b.len);
+    urlencode(&b, text, len, "0123456789ABCDEF");
+    urlencode(&q, text, len, "0123456789abcdef");
+    add_data(s, b.data, b.len, 0, q.data);
     buf_free(&b);
+    buf_free(&q);
     return 0;
 }
 
@@ -560,7 +569,6 @@ static const option *find_short(char c) {
 }
 
 /* Error lines go to stderr unless -s (and not -S) says otherwise. */
-static int errors_shown(const settings *s) { return !s->silent || s->show_error; }
 
 static int hint(void) {
     fprintf(stderr, "fetch: try 'fetch --help' for the options\n");
@@ -671,6 +679,7 @@ typedef struct transfer {
     async_task task;        /* transfer_run */
     async_http_request req; /* the attempt running, or the last one */
     async_timer nap;        /* before a retry */
+    async_future slot;      /* its place among the --parallel-max running */
     app *app;
     size_t index;
     const char *url;        /* as asked: with its scheme, and -G's query */
@@ -682,6 +691,7 @@ typedef struct transfer {
     async_time backoff, delay;
     /* The attempt: */
     int hop, status, redirects, write_errno;
+    int connects;           /* made for it, every hop and retry (curl's num_connects) */
     char *effective;        /* where the last redirect led (own copy), or NULL */
     char *location;         /* the last head's Location if it was a redirect (own copy), or NULL */
     char method[24];        /* as last sent */
@@ -711,6 +721,9 @@ struct app {
     async_future **futs;
     async_link *links;
     async_gather_op gather;
+    /* --parallel-max transfers run at once, the others wait here: not in
+       the client's queue, where -m would count the wait (curl's does not) */
+    async_semaphore slots;
     meter meter;
     int err, stdout_errno;
     /* What every transfer sends: */
@@ -742,7 +755,7 @@ static const char *plan_url(settings *s, const char *url) {
         rest = own_copy(s, b.data + fragment, b.len - fragment);
         b.len = fragment;
         buf_str(&b, memchr(b.data, '?', fragment) ? "&" : "?");
-        buf_add(&b, s->data.data, s->data.len);
+        buf_add(&b, s->query.data, s->query.len);
         buf_str(&b, rest);
     }
     return own(s, b.data);
@@ -979,6 +992,7 @@ static void on_trace(void *user, async_http_request *req, int what, const char *
     const char *sp;
     switch (what) {
     case ASYNC_HTTP_TRACE_CONNECTED: /* "ip port" */
+        x->connects++;
         if (verbose && (sp = memchr(text, ' ', len)) != NULL)
             fprintf(stderr, "* Connected to %.*s port %.*s\n", (int)(sp - text), text, (int)(text + len - sp - 1), sp + 1);
         break;
@@ -1062,7 +1076,7 @@ static void put_variable(transfer *x, buffer *b, int id) {
         break;
     case W_TIME_STARTTRANSFER: buf_printf(b, "%.6f", since(x, r->info.first_byte)); break;
     case W_NUM_REDIRECTS: buf_printf(b, "%d", x->redirects); break;
-    case W_NUM_CONNECTS: buf_printf(b, "%d", r->info.connected && !r->info.reused); break;
+    case W_NUM_CONNECTS: buf_printf(b, "%d", x->connects); break;
     case W_REMOTE_IP: buf_str(b, r->info.remote_ip); break;
     case W_REMOTE_PORT: if (r->info.remote_port) buf_printf(b, "%u", r->info.remote_port); break;
     case W_CONTENT_TYPE:
@@ -1339,13 +1353,16 @@ static void transfer_finish(transfer *x) {
 static int transfer_run(async_task *t) {
     transfer *x = (transfer *)t;
     ASYNC_BEGIN(t);
-    if (x->code == 0) /* else the plan failed it already (-O without a name) */
+    if (x->code == 0) { /* else the plan failed it already (-O without a name) */
+        ASYNC_AWAIT(t, async_semaphore_acquire(&x->app->slots, &x->slot));
         for (;;) {
             transfer_start(x);
             ASYNC_AWAIT(t, &x->req.task.future);
             if (!transfer_retry(x)) break;
             ASYNC_AWAIT(t, async_sleep(t->loop, &x->nap, x->delay));
         }
+        async_semaphore_release(&x->app->slots);
+    }
     transfer_finish(x);
     ASYNC_END(t);
 }
@@ -1355,6 +1372,7 @@ static int main_run(async_task *t) {
     app *a = (app *)t;
     size_t i;
     ASYNC_BEGIN(t);
+    async_semaphore_init(&a->slots, (intptr_t)a->client.config.limit);
     for (i = 0; i < a->n; i++) a->futs[i] = async_create_task(&a->loop, &a->tr[i].task, transfer_run);
     if (a->meter.on) async_create_task(&a->loop, &a->meter.task, meter_run);
     ASYNC_AWAIT(t, async_gather(&a->gather, a->futs, a->links, a->n, 1));
@@ -1438,10 +1456,10 @@ static int run(settings *s) {
     plan_transfers(a);
     async_loop_init(&a->loop, NULL);
     if (async_io_init(&a->io, &a->loop, NULL) != 0) {
-        fprintf(stderr, "fetch: %s\n", async_io_error(&a->io));
+        if (errors_shown(s)) fprintf(stderr, "fetch: %s\n", async_io_error(&a->io));
         code = EXIT_USAGE;
     } else if ((err = async_http_client_init(&a->client, &a->io, &s->config)) != 0) {
-        fprintf(stderr, "fetch: the proxy (-x, or http_proxy and its kin): %s\n", async_strerror(err));
+        if (errors_shown(s)) fprintf(stderr, "fetch: the proxy (-x, or http_proxy and its kin): %s\n", async_strerror(err));
         code = err == ASYNC_HTTP_EURL ? EXIT_URL : EXIT_NOMEM;
         async_io_exit(&a->io);
     } else {
@@ -1479,6 +1497,7 @@ static void settings_free(settings *s) {
     free((void *)s->headers.items);
     free((void *)s->urls.items);
     buf_free(&s->data);
+    buf_free(&s->query);
     buf_free(&s->stdin_in);
 }
 

@@ -90,6 +90,6 @@ int main(int argc, char **argv) {
     async_loop_init(&loop, &config);
     memset(&m, 0, sizeof m);
     /* asyncio.run(main()) */
-    async_run(&loop, async_create_task(&loop, &m.task, main_run));
+    async_main(&loop, async_create_task(&loop, &m.task, main_run));
     return 0;
 }

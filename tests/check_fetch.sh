@@ -233,9 +233,15 @@ meter_quiet_ok() {
     out=$(on_tty "'$F' -sS -o '$T/quiet.out' '$DEAD/x'")
     [ "$(tr -d '\r' <<<"$out")" = "fetch: $DEAD/x: connection refused: 127.0.0.1 port $DEAD_PORT" ] || return 1
     run "$F" -o "$T/quiet.out" "$PY/files/a" # stderr not a terminal
-    [ "$rc" -eq 0 ] && [ -z "$err" ]
+    [ "$rc" -eq 0 ] && [ -z "$err" ] || return 1
+    run "$F" -s -d @"$T/no-such-file" "$PY/echo" # -s: no error line of any kind, as curl
+    [ "$rc" -eq 26 ] && [ -z "$err" ] || return 1
+    run "$F" -s -x 'http://[bad' "$PY/echo"
+    [ "$rc" -eq 3 ] && [ -z "$err" ] || return 1
+    run "$F" -sS -d @"$T/no-such-file" "$PY/echo"
+    [ "$rc" -eq 26 ] && [[ $err == "fetch: cannot read $T/no-such-file"* ]]
 }
-check "no meter with -s, --no-progress-meter, -v, a body on the terminal, or stderr not one; -sS: errors only" meter_quiet_ok
+check "no meter with -s, --no-progress-meter, -v, a body on the terminal, or stderr not one; -sS: errors only; -s hides every error" meter_quiet_ok
 
 # ---- heads ----
 verbose_ok() {
@@ -428,9 +434,12 @@ timeouts_ok() {
     run "$F" -m 0.1 "$PY/slow?ms=1000"
     [ "$rc" -eq 28 ] && [[ $err == *"total timeout (0.1 s)"* ]] || return 1
     run "$F" --connect-timeout 0.1 "https://${PY#http://}/" # the TLS handshake never ends
-    [ "$rc" -eq 28 ] && [[ $err == *"connect timeout (0.1 s)"* ]]
+    [ "$rc" -eq 28 ] && [[ $err == *"connect timeout (0.1 s)"* ]] || return 1
+    # -m is each transfer's, from its own start: not the wait for its turn (1.2 s for the last)
+    run "$F" -s --parallel-max 1 -m 1 "$PY/slow?ms=400&a" "$PY/slow?ms=400&b" "$PY/slow?ms=400&c"
+    [ "$rc" -eq 0 ] && [ "$out" = $'slow\nslow\nslow' ]
 }
-check "-m and --connect-timeout (the handshake is part of the connect): exit 28" timeouts_ok
+check "-m and --connect-timeout (the handshake is part of the connect): exit 28; -m from each transfer's turn" timeouts_ok
 
 retry_ok() {
     run "$F" --retry 2 --retry-delay 0.05 "$PY/flaky/r1/2"
@@ -505,6 +514,7 @@ same=(
     "-A t -d a=1 -d b=2 $PY/echo"
     "-A t -d @$T/form --data-binary @$T/form $PY/echo"
     "-A t --data-urlencode 'q=a b&c' --data-urlencode =x/y --data-urlencode n@$T/form -G $PY/echo?z=1"
+    "-A t --data-urlencode 'p=a/b:c' $PY/echo"
     "-A t --json '{\"a\":1}' $PY/echo"
     "-A t --json @$T/body.json $PY/echo"
     "-A t -H 'X-One: 1' -H Accept: -H X-Empty\\; -H @$T/hfile $PY/echo"
@@ -520,6 +530,7 @@ same=(
     "-L --max-redirs 0 $PY/redir/3"
     "-w '%{redirect_url} %{http_code}\\n' $PY/redir/2?abs=1"
     "-L --max-redirs 1 -w '%{redirect_url} %{http_code} %{num_redirects}\\n' $PY/redir/3"
+    "-L -o /dev/null -w '%{num_connects}\\n' $PY/redir/3"
     "-f $PY/status/404"
     "--fail-with-body $PY/status/500"
     "-w '%{http_code}\\n' $PY/status/404"
