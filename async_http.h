@@ -140,7 +140,9 @@
      tokens, values hold no control characters, framing is the client's
      (a Content-Length must match the body; Transfer-Encoding: chunked
      makes the body go chunked), your Host replaces the client's, and
-     http://user:pass@host/ becomes Authorization: Basic.
+     http://user:pass@host/ becomes Authorization: Basic. A long body
+     goes out while the answer is read: a final one of 300 or more (a
+     413, a 401, a redirect) stops the upload, as curl's does.
    - request.info and config.trace tell what happened (times, the peer's
      address, the heads sent and received): what fetch -v and -w print.
    - async_http_client_close cancels the requests still running and runs
@@ -959,6 +961,8 @@ typedef struct async_http__attempt {
     int built;         /* the request bytes are in the send buffer */
     int sending;       /* the send was the last step (its error is the send's) */
     int send_error;    /* the send failed, the peer gone: its answer may be in the socket still */
+    int send_cut;      /* the answer came first, and the rest of the body stayed unsent */
+    async_future *body_send; /* a long body's send in flight, watched beside the receive */
     int user_error;    /* on_body's own failure, passed on as it is */
     int done;          /* the response is complete */
     int dialed;        /* the dials (the request's cold part) were set up */
@@ -5703,32 +5707,6 @@ static int async_http__begin_exchange(async_http_request *r, async_http__conn *k
     return 0;
 }
 
-static async_future *async_http__send_step(async_http_request *r) {
-    async_http__conn *k;
-    if (r->_err) return NULL;
-    k = async_http__conn_of(r);
-    if (!r->_try.built) {
-        r->_try.built = 1;
-        r->_try.sent = 0; /* a tunnel's CONNECT went out from the same buffer */
-        if ((r->_err = async_http__begin_exchange(r, k)) != 0) return NULL;
-        async_http__trace(r, ASYNC_HTTP_TRACE_SENT, k->sbuf, r->_try.head_len);
-    }
-    r->_try.phase = ASYNC_HTTP__PHASE_OTHER;
-    r->_try.sending = 1;
-    for (;;) {
-        async_future *f;
-        const char *buf = k->sbuf;
-        size_t len = r->_try.send_len;
-        if (r->_try.part == ASYNC_HTTP__SEND_BODY) buf = (const char *)r->_body, len = r->_body_len;
-        if (r->_try.part == ASYNC_HTTP__SEND_TAIL) buf += len, len = r->_try.tail_len;
-        if ((f = async_stream_send(&k->s, buf, len, &r->_try.sent, &r->_err)) != NULL || r->_err ||
-            r->_try.part == ASYNC_HTTP__SEND_WHOLE || r->_try.part == ASYNC_HTTP__SEND_TAIL)
-            return f;
-        r->_try.part++;
-        r->_try.sent = 0;
-    }
-}
-
 /* Bytes of the response (n == 0: the server closed): into the parser and
    on to the sink. Returns 0 (r->_try.done once the response is complete)
    or an error. */
@@ -5760,6 +5738,67 @@ static int async_http__received(async_http_request *r, const char *data, size_t 
     if (used != n) r->_parser.keep_alive = 0; /* stray bytes: the stream is off */
     r->_try.done = 1;
     return async_http__decoder_end(r);
+}
+
+/* While a long body goes out, the answer may already come (RFC 9112 9.5),
+   and is read as it comes: a final one of 300 or more (a 413, a 401, a
+   redirect) ends the sending, and the connection, as curl does; a server
+   that then neither reads on nor closes would hold the request until the
+   total timeout. A 1xx, a 2xx: the body goes on. What to await (the send,
+   or the first of it and the receive), or NULL: stop sending. */
+static async_future *async_http__send_or_answer(async_http_request *r, async_http__conn *k, async_future *send) {
+    size_t n = 0;
+    int err = 0;
+    while (!async_http_parser_head_done(&r->_parser) || r->_parser.status < 300) {
+        async_future *recv;
+        if (r->_try.done) return send; /* all of a 2xx in: the body still goes */
+        recv = async_stream_recv(&k->s, k->rbuf, r->_client->config.recv_buffer_size, &n, &err);
+        if (recv) { /* (the dials' race is over: its wait serves here) */
+            r->_race_futs[0] = send, r->_race_futs[1] = recv;
+            return async_wait(r->task.loop, &r->_race, r->_race_futs, r->_race_links, 2, ASYNC_FIRST_COMPLETED,
+                              ASYNC_NO_TIMEOUT);
+        }
+        if (!err) err = async_http__received(r, k->rbuf, n);
+        if (err || n == 0) break; /* failed, or closed */
+    }
+    r->_err = err;
+    r->_try.send_cut = 1;
+    r->_parser.keep_alive = 0; /* the body's rest never went: the stream is off */
+    return NULL;
+}
+
+static async_future *async_http__send_step(async_http_request *r) {
+    async_http__conn *k;
+    if (r->_err || r->_try.send_cut) return NULL;
+    k = async_http__conn_of(r);
+    if (!r->_try.built) {
+        r->_try.built = 1;
+        r->_try.sent = 0; /* a tunnel's CONNECT went out from the same buffer */
+        if ((r->_err = async_http__begin_exchange(r, k)) != 0) return NULL;
+        async_http__trace(r, ASYNC_HTTP_TRACE_SENT, k->sbuf, r->_try.head_len);
+    }
+    r->_try.phase = ASYNC_HTTP__PHASE_OTHER;
+    r->_try.sending = 1;
+    for (;;) {
+        async_future *f;
+        const char *buf = k->sbuf;
+        size_t len = r->_try.send_len;
+        if (r->_try.part == ASYNC_HTTP__SEND_BODY) buf = (const char *)r->_body, len = r->_body_len;
+        if (r->_try.part == ASYNC_HTTP__SEND_TAIL) buf += len, len = r->_try.tail_len;
+        /* Woken by the receive, the send still going: it is not to be taken yet. */
+        f = r->_try.body_send && !async_done(r->_try.body_send)
+                ? r->_try.body_send
+                : async_stream_send(&k->s, buf, len, &r->_try.sent, &r->_err);
+        r->_try.body_send = NULL;
+        if (f && r->_try.part != ASYNC_HTTP__SEND_WHOLE) {
+            r->_try.body_send = f;
+            return async_http__send_or_answer(r, k, f);
+        }
+        if (f || r->_err || r->_try.part == ASYNC_HTTP__SEND_WHOLE || r->_try.part == ASYNC_HTTP__SEND_TAIL)
+            return f;
+        r->_try.part++;
+        r->_try.sent = 0;
+    }
 }
 
 static async_future *async_http__recv_step(async_http_request *r) {

@@ -30,6 +30,7 @@
 #include "net.h"
 
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 
 /* ------------------------------------------------------------------ */
@@ -817,6 +818,84 @@ TEST(test_early_answer_to_an_upload) {
     server_stop(&s);
 }
 
+/* The same answer, and then the server neither reads on nor hangs up (until the client
+   does): the upload stops at the answer, which is the response, at once (the send waited
+   for room that never came, until the total timeout). */
+static void hold_until_closed(int fd) {
+    struct pollfd p;
+    p.fd = fd, p.events = POLLRDHUP;
+    poll(&p, 1, 20000);
+}
+
+static void play_answer_early_and_hold(server *s, int fd, int index) {
+    char buf[4096];
+    size_t len = 0;
+    ssize_t n;
+    (void)index;
+    while (len < sizeof buf - 1 && (n = recv(fd, buf + len, sizeof buf - 1 - len, 0)) > 0) {
+        buf[len += (size_t)n] = 0;
+        if (strstr(buf, "\r\n\r\n")) break;
+    }
+    send_str(fd, s->response);
+    hold_until_closed(fd); /* reading nothing more */
+}
+
+TEST(test_early_answer_and_a_server_that_holds_on) {
+    env e;
+    server s;
+    char url[64];
+    server_start(&s, play_answer_early_and_hold);
+    s.response = "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\n\r\ntoo big!"; /* no close said */
+    CHECK_EQ(env_init_quick(&e, NULL), 0);
+    url_of(url, sizeof url, &s, "/upload");
+    CHECK(upload_gets_the_early_answer(&e.client, url));
+    CHECK_EQ(client_stats(&e.client).idle, 0); /* the body's rest never went: not pooled */
+    CHECK(client_settled(&e.client));
+    env_close(&e);
+    server_stop(&s);
+}
+
+/* A 2xx that comes early is no reason to stop: the server reads the whole body after it. */
+static size_t early_ok_read;
+static void play_ok_early_then_read(server *s, int fd, int index) {
+    char buf[65536], *end;
+    size_t len = 0, want;
+    ssize_t n;
+    (void)index;
+    while (len < 4095 && (n = recv(fd, buf + len, 4095 - len, 0)) > 0) {
+        buf[len += (size_t)n] = 0;
+        if (strstr(buf, "\r\n\r\n")) break;
+    }
+    end = strstr(buf, "\r\n\r\n");
+    want = end ? (size_t)strtoul(strstr(buf, "Content-Length: ") + 16, NULL, 10) : 0;
+    send_str(fd, s->response);
+    early_ok_read = end ? len - (size_t)(end + 4 - buf) : 0;
+    while (early_ok_read < want && (n = recv(fd, buf, sizeof buf, 0)) > 0) early_ok_read += (size_t)n;
+    hold_until_closed(fd);
+}
+
+TEST(test_early_2xx_lets_the_body_go_on) {
+    enum { BODY = 32 << 20 };
+    env e;
+    server s;
+    char url[64];
+    async_http_request r;
+    char *body = (char *)calloc(BODY, 1);
+    server_start(&s, play_ok_early_then_read);
+    s.response = OK_RESPONSE;
+    CHECK_EQ(env_init_quick(&e, NULL), 0);
+    url_of(url, sizeof url, &s, "/upload");
+    memset(&r, 0, sizeof r);
+    r.body = body, r.body_len = BODY;
+    CHECK_EQ(fetch(&e.client, &r, "POST", url), 0);
+    CHECK_EQ(r.response.status, 200);
+    async_http_request_release(&r);
+    env_close(&e);
+    server_stop(&s);
+    CHECK_EQ(early_ok_read, BODY); /* all of it went */
+    free(body);
+}
+
 /* Bytes after a complete response, in the same read: the stream is off, the connection is
    not pooled. Two requests, two connections. */
 TEST(test_extra_bytes_retire_the_connection) {
@@ -1314,6 +1393,8 @@ int main(void) {
     RUN(test_reused_connection_reset_mid_response);
     RUN(test_reused_connection_closed_mid_response);
     RUN(test_early_answer_to_an_upload);
+    RUN(test_early_answer_and_a_server_that_holds_on);
+    RUN(test_early_2xx_lets_the_body_go_on);
     RUN(test_extra_bytes_retire_the_connection);
     RUN(test_request_refuses_what_would_split_it);
     RUN(test_request_framing_is_the_clients);

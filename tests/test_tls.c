@@ -11,6 +11,7 @@
 #include "tls.h"
 
 #include <netinet/tcp.h>
+#include <poll.h>
 
 static fixture servers;
 static int nginx_port;
@@ -888,6 +889,36 @@ static void play_tls_answer_early(server *s, int fd, int index) {
     SSL_free(ssl);
 }
 
+/* Answers as soon as the head is in, and then neither reads on nor hangs up. */
+static void play_tls_answer_early_and_hold(server *s, int fd, int index) {
+    SSL *ssl = tls_accept(fd);
+    struct pollfd p;
+    (void)index;
+    if (!ssl) return;
+    if (tls_read_request(ssl)) tls_send_str(ssl, s->response);
+    p.fd = fd, p.events = POLLRDHUP; /* the client's close ends it */
+    poll(&p, 1, 20000);
+    SSL_free(ssl);
+}
+
+/* Over TLS, a server that answers early and holds on: the upload stops at the answer. */
+TEST(early_answer_and_a_server_that_holds_on) {
+    env e;
+    server s;
+    char url[128];
+    SSL_CTX *ctx = tls_server_ctx(servers.root, "good", 0, 0);
+    tls_scenario_ctx = ctx;
+    server_start(&s, play_tls_answer_early_and_hold);
+    s.response = "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\n\r\ntoo big!";
+    CHECK_EQ(tls_env(&e, 0, 0, 0), 0);
+    https_url(url, sizeof url, s.port, "/upload");
+    CHECK(upload_gets_the_early_answer(&e.client, url));
+    CHECK(client_settled(&e.client));
+    env_close(&e);
+    server_stop(&s);
+    SSL_CTX_free(ctx);
+}
+
 /* Over TLS too, the early answer to a long upload is the response, not the reset. */
 TEST(early_answer_to_an_upload) {
     env e;
@@ -1133,6 +1164,7 @@ int main(void) {
     RUN(tls_stream_both_ways_at_once);
     RUN(host_table_grows_mid_handshake);
     RUN(early_answer_to_an_upload);
+    RUN(early_answer_and_a_server_that_holds_on);
     RUN(ipv6_zone_over_tls);
     RUN(tls_key_update_mid_body_keeps_connection);
     RUN(tls_renegotiation_mid_body_then_next_request);
