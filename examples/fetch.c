@@ -330,13 +330,6 @@ static async_time seconds(const char *s) {
 /* A timeout: 0 is none (or the default), as curl takes it. */
 static int set_seconds(settings *s, const option *o, const char *v) {
     async_time t = seconds(v);
-    if (t < 0) return bad_value(o, v, "is not a number of seconds (0: no limit)");
-    *FIELD(s, o, async_time) = t;
-    return 0;
-}
-
-static int set_delay(settings *s, const option *o, const char *v) {
-    async_time t = seconds(v);
     if (t < 0) return bad_value(o, v, "is not a number of seconds");
     *FIELD(s, o, async_time) = t;
     return 0;
@@ -544,7 +537,7 @@ static const option options[] = {
     {0, "connect-timeout", "SECS", set_seconds, F(config.timeout_connect), "lookup, connect, TLS handshake (default 30)"},
     {0, "read-timeout", "SECS", set_seconds, F(config.timeout_sock_read), "each read (default: no limit)"},
     {0, "retry", "N", set_count, F(retry), "retry a transient failure (below) N times"},
-    {0, "retry-delay", "SECS", set_delay, F(retry_delay), "default: Retry-After, or 1 s doubling"},
+    {0, "retry-delay", "SECS", set_seconds, F(retry_delay), "default: Retry-After, or 1 s doubling"},
     {0, "retry-connrefused", NULL, set_flag, F(retry_connrefused), "with --retry: a refused connect is transient"},
     {0, "retry-all-errors", NULL, set_flag, F(retry_all), "with --retry: every failure is transient"},
     {0, "parallel-max", "N", set_count, F(parallel_max), "at most N connections at once (default 100)"},
