@@ -883,7 +883,9 @@ enum {
     ASYNC_HTTP_TRACE_TLS,       /* text: protocol, cipher, ALPN, the peer's certificate subject */
     ASYNC_HTTP_TRACE_SENT,      /* text: the request's head as sent */
     ASYNC_HTTP_TRACE_RECEIVED,  /* text: a response's head as received (interim ones too) */
-    ASYNC_HTTP_TRACE_REDIRECT   /* text: the URL it follows to */
+    ASYNC_HTTP_TRACE_REDIRECT,  /* text: the URL it follows to */
+    ASYNC_HTTP_TRACE_PROXY_SENT,    /* text: the CONNECT to a proxy (https through it), as sent */
+    ASYNC_HTTP_TRACE_PROXY_RECEIVED /* text: the proxy's answer to it, its head */
 };
 
 /* A redirect on the way to the response (aiohttp's history). */
@@ -5628,6 +5630,7 @@ static async_future *async_http__tunnel_step(async_http_request *r) {
                                            name_len, h->name, v6 ? "]" : "", h->port,
                                            c->_proxy_auth_tls ? "Proxy-Authorization: " : "",
                                            c->_proxy_auth_tls ? c->_proxy_auth_tls : "", c->_proxy_auth_tls ? "\r\n" : "");
+        async_http__trace(r, ASYNC_HTTP_TRACE_PROXY_SENT, k->sbuf, r->_try.send_len);
         r->_try.sent = 0;
         if (!k->rbuf && !(k->rbuf = (char *)async_http__alloc(c, NULL, c->config.recv_buffer_size)))
             return r->_err = ASYNC_HTTP_ENOMEM, NULL;
@@ -5646,6 +5649,8 @@ static async_future *async_http__tunnel_step(async_http_request *r) {
         if (r->_err) return NULL;
         rc = n ? async_http_parser_feed(&r->_parser, k->rbuf, n, &used) : async_http_parser_eof(&r->_parser);
         if (rc == 0) continue;
+        if (async_http_parser_head_done(&r->_parser))
+            async_http__trace(r, ASYNC_HTTP_TRACE_PROXY_RECEIVED, r->_parser.head_buf, r->_parser.head_len);
         if (rc == 1 && r->_parser.status / 100 == 2 && used == n) break;
         r->_err = ASYNC_HTTP_EPROXY;
         if (rc < 0) snprintf(k->s._detail, sizeof k->s._detail, "its answer to CONNECT: %s", r->_parser.error_reason);

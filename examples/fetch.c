@@ -1005,6 +1005,13 @@ static void on_trace(void *user, async_http_request *req, int what, const char *
         if (verbose) say_head('<', text, len);
         hop_told(x, text, len);
         break;
+    case ASYNC_HTTP_TRACE_PROXY_SENT:
+        if (verbose) say_head('>', text, len);
+        break;
+    case ASYNC_HTTP_TRACE_PROXY_RECEIVED: /* as curl: -v shows it, and -i and -I write it before the response's */
+        if (verbose) say_head('<', text, len);
+        if (a->s->include || a->s->head) write_head(x, text, len);
+        break;
     case ASYNC_HTTP_TRACE_REDIRECT:
         x->redirects++;
         keep_copy(&x->effective, text, len);

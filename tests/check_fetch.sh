@@ -254,9 +254,11 @@ verbose_ok() {
     run "$F" -v --cacert "$T/pki/ca.pem" "$GOOD/small.txt"
     [ "$rc" -eq 0 ] && grep -q '^\* TLS: TLSv1\.[23] .*ALPN http/1.1' <<<"$err" && grep -qx '< HTTP/1.1 200 OK' <<<"$err" || return 1
     run "$F" -v -L "$PY/redir/1"
-    grep -qx "\\* Following the redirect to $PY/redir/0" <<<"$err" && grep -qx '< HTTP/1.1 302 Found' <<<"$err"
+    grep -qx "\\* Following the redirect to $PY/redir/0" <<<"$err" && grep -qx '< HTTP/1.1 302 Found' <<<"$err" || return 1
+    run "$F" -v -x "$PY" https://example.invalid/ # the proxy's exchange too, as curl shows it
+    grep -qx '> CONNECT example.invalid:443 HTTP/1.1' <<<"$err" && grep -qx '< HTTP/1.1 403 Forbidden' <<<"$err"
 }
-check "-v: both heads (> and <), the connection, TLS, the redirect; the body alone on stdout" verbose_ok
+check "-v: both heads (> and <), the connection, TLS, the redirect, a proxy's CONNECT; the body alone on stdout" verbose_ok
 
 head_ok() {
     run "$F" -I -w '%{method}' "$PY/status/200"
@@ -587,12 +589,12 @@ check "same as curl: -O URL?q=1 -o two URL -w '%{filename_effective} ...' (the f
 # -I and -i: the same heads, but with LF line ends where curl keeps CRLF.
 heads_same_ok() {
     local a
-    for a in "-I $PY/status/200" "-i -L $PY/redir/2" "-i $PY/echo -A t"; do
+    for a in "-I $PY/status/200" "-i -L $PY/redir/2" "-i $PY/echo -A t" "-i -x $PY https://example.invalid/"; do
         # shellcheck disable=SC2086
         [ "$("$F" -s $a | od -c)" = "$(curl -s $a | tr -d '\r' | od -c)" ] || { out="differs: $a"; return 1; }
     done
 }
-check "same as curl, CR aside: -I, -i -L, -i" heads_same_ok
+check "same as curl, CR aside: -I, -i -L, -i, -i through a proxy (its head first)" heads_same_ok
 
 echo "RESULT fetch $passed $failed"
 [ "$failed" -eq 0 ]

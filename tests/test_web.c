@@ -1068,6 +1068,14 @@ TEST(proxy_env_httpoxy) {
 
 /* A real proxy (tinyproxy): http to a capture server and https to a TLS server through it
    (CONNECT); no_proxy sends a host around it; the environment's proxy with trust_env. */
+/* What config.trace told of a proxy's CONNECT: the first line sent and the first received. */
+static char proxy_said[2][64];
+static void note_proxy_trace(void *user, async_http_request *req, int what, const char *text, size_t len) {
+    int i = what == ASYNC_HTTP_TRACE_PROXY_SENT ? 0 : what == ASYNC_HTTP_TRACE_PROXY_RECEIVED ? 1 : -1;
+    (void)user, (void)req;
+    if (i >= 0) snprintf(proxy_said[i], sizeof proxy_said[i], "%.*s", (int)strcspn(text, "\r"), len ? text : "");
+}
+
 TEST(proxy_tinyproxy_http_https_no_proxy) {
     fixture f;
     env e;
@@ -1094,6 +1102,8 @@ TEST(proxy_tinyproxy_http_https_no_proxy) {
     memset(&cfg, 0, sizeof cfg);
     cfg.proxy = proxy_url;
     cfg.ca_file = ca;
+    cfg.trace = note_proxy_trace;
+    memset(proxy_said, 0, sizeof proxy_said);
     CHECK_EQ(env_init(&e, &cfg), 0);
     url_of(url, sizeof url, &origin, "/via");
     CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0);
@@ -1106,6 +1116,11 @@ TEST(proxy_tinyproxy_http_https_no_proxy) {
     /* the request went whole through the tunnel (not from where the CONNECT's length ended) */
     CHECK(server_received(&tls_origin) == 1 && !strncmp(server_capture(&tls_origin, 0)->bytes, "GET /secure HTTP/1.1\r\n", 22));
     CHECK(has_line(&tls_origin, 0, "Host: 127.0.0.1:"));
+    /* the trace told the tunnel's exchange with the proxy (curl -v shows it) */
+    snprintf(url, sizeof url, "CONNECT 127.0.0.1:%d HTTP/1.1", tls_origin.port);
+    CHECK_STR(proxy_said[0], url);
+    CHECK(!strncmp(proxy_said[1], "HTTP/1.", 7) && strstr(proxy_said[1], " 200 ") != NULL);
+    cfg.trace = NULL;
     env_close(&e);
 
     /* a proxy nobody answers on: the request fails, unless no_proxy names the host */
