@@ -3337,7 +3337,7 @@ static void async_http__watch_woken(async_waiter *w, async_future *done) {
 static void async_http__expire_idle(async_http_client *c) {
     async_time now = async_loop_time(c->io->loop);
     async_http__conn *k;
-    if (c->config.keepalive_timeout == ASYNC_NO_TIMEOUT) return;
+    if (c->config.keepalive_timeout == ASYNC_NO_TIMEOUT || c->config.keepalive_timeout < 0) return; /* none */
     while ((k = c->_idle_oldest) != NULL && now - k->idle_since >= c->config.keepalive_timeout) {
         async_http__idle_remove(c, k);
         async_http__retire(c, k);

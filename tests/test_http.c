@@ -471,6 +471,16 @@ TEST(test_keepalive_timeout) {
     WAIT_UNTIL(server_open(&s) == 1, 2000);
     CHECK_EQ(server_open(&s), 1); /* the expired one was closed */
     env_close(&e);
+    /* negative, as ASYNC_NO_TIMEOUT: no limit (every idle one was closed at the next ask) */
+    cfg.keepalive_timeout = -1;
+    CHECK_EQ(env_init_stalling(&e, &cfg), 0);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    async_http_request_release(&r);
+    e.stall.now += ASYNC_SEC(3600);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    async_http_request_release(&r);
+    CHECK_EQ(client_connects(&e.client), 1);
+    env_close(&e);
     server_stop(&s);
 }
 
