@@ -4693,13 +4693,14 @@ static async_future *async_tls__recv(async_stream *s, void *buf, size_t cap, siz
    update) is taken first if it went out, as nobody waited for it. */
 static int async_tls__idle_clean(async_stream *s, int ask) {
     char byte;
-    int rc, err = 0, says;
+    int rc, err = 0, says, watched = 0;
     if ((s->_pending & ASYNC_STREAM__SEND) && (async_tls__flush(s, &err) || err)) return 0;
     if (SSL_in_init(s->_ssl)) return 0; /* a renegotiation the server began: a write now wants to read */
     says = async_stream__watch_says(s, ask);
     if (says < 0 && s->_pending == ASYNC_STREAM__RECV) { /* the watch ended: what came? */
         if (async_tls__fill_take(s, &err)) return 0; /* not seen by the loop yet: nothing to look at */
         if (err || s->_eof) return 0;
+        watched = 1;
     } else if (says < 0) {
         return 0;
     } else if (s->_pending) { /* watched, and nothing came since: unless the socket says otherwise */
@@ -4725,7 +4726,10 @@ static int async_tls__idle_clean(async_stream *s, int ask) {
        reads the request after). What it wrote (a key update's answer) goes
        out before the next bytes sent. */
     rc = SSL_peek(s->_ssl, &byte, 1);
-    return rc <= 0 && SSL_get_error(s->_ssl, rc) == SSL_ERROR_WANT_READ && !SSL_in_init(s->_ssl);
+    if (rc > 0 || SSL_get_error(s->_ssl, rc) != SSL_ERROR_WANT_READ || SSL_in_init(s->_ssl)) return 0;
+    /* The watch caught TLS's own messages only (tickets): what it did not
+       catch, a segment behind them, is still in the socket. */
+    return !watched || async_stream__peek_clean(s);
 }
 
 int async_stream_tls_resumed(const async_stream *s) { return s->_ssl && SSL_session_reused(s->_ssl); }

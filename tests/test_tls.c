@@ -1103,6 +1103,51 @@ TEST(tls_idle_clean_takes_no_data) {
     SSL_CTX_free(ctx);
 }
 
+/* A watch that caught the server's tickets alone, and its words came after (a segment
+   behind): the first look says what is in the socket, not clean. */
+static int late_go[2]; /* a pipe: the test says when the server speaks */
+static void play_tls_tickets_then_words(server *s, int fd, int index) {
+    SSL *ssl = tls_accept(fd); /* its tickets go out with the handshake's end */
+    char c;
+    (void)s, (void)index;
+    if (!ssl) return;
+    if (read(late_go[0], &c, 1) == 1) tls_send_str(ssl, "late words");
+    SSL_read(ssl, &c, 1); /* until the client goes */
+    SSL_free(ssl);
+}
+
+TEST(tls_idle_clean_sees_words_behind_tickets) {
+    static async_stream st;
+    async_tls tls;
+    server s;
+    env e;
+    char buf[64];
+    struct pollfd p;
+    async_future *f;
+    SSL_CTX *ctx = tls_server_ctx(servers.root, "good", 0, 0);
+    tls_scenario_ctx = ctx;
+    CHECK_EQ(pipe(late_go), 0);
+    server_start(&s, play_tls_tickets_then_words);
+    CHECK_EQ(env_init(&e, NULL), 0);
+    CHECK_EQ(tls_stream_open(&e, &st, &tls, s.port, "127.0.0.1"), 0);
+    f = async_stream_watch(&st, buf, sizeof buf);
+    if (f) { /* the tickets came */
+        async_wait_for_op wf;
+        CHECK_EQ(async_run(&e.loop, async_wait_for(&e.loop, &wf, f, ASYNC_SEC(5))), 0);
+    }
+    CHECK_EQ(write(late_go[1], "g", 1), 1);
+    p.fd = st.fd, p.events = POLLIN;
+    CHECK_EQ(poll(&p, 1, 5000), 1); /* the words wait in the socket */
+    CHECK(!async_stream_idle_clean(&st, 0));
+    while ((f = async_stream_settle(&st)) != NULL) async_run(&e.loop, f);
+    async_stream_close(&st);
+    async_tls_free(&tls);
+    env_close(&e);
+    server_stop(&s);
+    SSL_CTX_free(ctx);
+    close(late_go[0]), close(late_go[1]);
+}
+
 /* A '%' in a name is the name's: only an IPv6 address has a zone to leave out of the check
    (127.0.0.1%x was checked as 127.0.0.1, and passed). */
 TEST(tls_stream_percent_in_a_name_is_no_zone) {
@@ -1173,6 +1218,7 @@ int main(void) {
     RUN(tls_upload_keeps_no_body_sized_buffer);
     RUN(tls_idle_clean_takes_no_data);
     RUN(tls_stream_percent_in_a_name_is_no_zone);
+    RUN(tls_idle_clean_sees_words_behind_tickets);
     fixture_stop(&servers);
     return test_summary("tls");
 }
