@@ -177,6 +177,8 @@
        ASYNC_IO_FAULT_*         fault injection, for tests (>>io)
        ASYNC_IO_LAZY_TURNS      turns with tasks still ready that may
                                 skip asking the kernel (default 8)
+       ASYNC_IO_READS_PER_TURN  epoll: receives that may end at once
+                                between two polls (default 64)
        ASYNC_STREAM_FRESH       how recent a poll lets a pooled
                                 connection be taken unpeeked (1 ms)
 
@@ -465,6 +467,9 @@ typedef struct async_io {
     unsigned _lazy_turns; /* turns since, that had tasks ready and did not ask */
     async_io__fd *_fds; /* epoll: per fd, what waits for it */
     int _nfds;
+    unsigned _reads_now; /* epoll: receives that ended at once since the last poll */
+    int *_later;        /* epoll: fds whose ready operations wait for the next poll (malloc'd) */
+    size_t _nlater, _later_cap;
     char _error[512];   /* why init failed, and what to do */
     /* The wake-up and the worker pool (>>workers): the only part that other
        threads touch, and only under the two locks. */
@@ -2386,7 +2391,16 @@ struct async_io__fd {
     uint8_t stream; /* a stream socket: a short read took all there was (not so for datagrams, a peek) */
     uint8_t hangup; /* the peer closed (or an error came): reads never wait again */
     uint8_t reset;  /* the connect's SO_ERROR said ECONNRESET (reading it cleared it): the next transfer says so */
+    uint8_t later;  /* in io->_later */
 };
+
+/* Receives that may end at once (the fd still readable) between two polls;
+   past that they wait for the next one, as io_uring's completions do: a
+   peer faster than its reader (TLS's full reads, an accept flood) must not
+   keep the loop from its timers and its other tasks. */
+#ifndef ASYNC_IO_READS_PER_TURN
+#define ASYNC_IO_READS_PER_TURN 64
+#endif
 
 /* fd's state, the table grown to hold it; NULL if memory ran out. */
 static async_io__fd *async_io__epoll_fd(async_io *io, int fd) {
@@ -2532,6 +2546,22 @@ static void async_io__epoll_wait(async_io *io, async_io_op *op, async_io__fd *st
     async_io__epoll_enqueue(async_io__epoll_wants_read(op) ? &st->readers : &st->writers, op);
 }
 
+/* fd's ready operations wait for the next poll (no new edge will come for
+   them); 0 if memory ran out. */
+static int async_io__epoll_later(async_io *io, int fd) {
+    if (io->_fds[fd].later) return 1;
+    if (io->_nlater == io->_later_cap) {
+        size_t cap = io->_later_cap ? io->_later_cap * 2 : 16;
+        int *grown = (int *)realloc(io->_later, cap * sizeof *grown);
+        if (!grown) return 0;
+        io->_later = grown;
+        io->_later_cap = cap;
+    }
+    io->_later[io->_nlater++] = fd;
+    io->_fds[fd].later = 1;
+    return 1;
+}
+
 static void async_io__epoll_start(async_io *io, async_io_op *op) {
     const async_io__args *a = &op->_args;
     async_io__fd *st;
@@ -2572,8 +2602,12 @@ static void async_io__epoll_start(async_io *io, async_io_op *op) {
         return;
     }
     /* Others waiting before it go first; else try now if the fd may be ready. */
-    if (async_io__epoll_wants_read(op) ? !st->readers && st->readable : !st->writers && st->writable)
-        if (async_io__epoll_attempt(io, op, st)) return;
+    if (async_io__epoll_wants_read(op) ? !st->readers && st->readable : !st->writers && st->writable) {
+        /* A receive past the turn's share waits for the poll (with no memory for that: now). */
+        if (!async_io__epoll_wants_read(op) || io->_reads_now++ < ASYNC_IO_READS_PER_TURN ||
+            !async_io__epoll_later(io, a->fd))
+            if (async_io__epoll_attempt(io, op, st)) return;
+    }
     async_io__epoll_wait(io, op, st);
 }
 
@@ -2628,6 +2662,7 @@ static int async_io__epoll_poll(void *backend, async_time timeout) {
     if (io->_reaping || async_io__lazy_turn(io, timeout)) return 0;
     /* epoll_wait counts in ms: round up, so that a timer is never woken early. */
     ms = timeout < 0 ? -1 : timeout > (async_time)INT32_MAX * 1000000 ? INT32_MAX : (int)((timeout + 999999) / 1000000);
+    if (io->_nlater) ms = 0; /* ready already */
     n = epoll_wait(io->_epfd, ev, 256, ms);
     if (n < 0) return errno == EINTR ? 0 : -errno;
     io->_polled = async_io__polled_at(io, timeout);
@@ -2655,6 +2690,16 @@ static int async_io__epoll_poll(void *backend, async_time timeout) {
             async_io__epoll_run(io, fd, 0);
         }
     }
+    /* Those that waited for this poll; any that their wakes start wait for the next. */
+    n = (int)io->_nlater;
+    for (i = 0; i < n; i++) {
+        int fd = io->_later[i];
+        if (fd >= io->_nfds || !io->_fds[fd].later) continue; /* (forgotten meanwhile) */
+        io->_fds[fd].later = 0;
+        if (io->_fds[fd].readable) async_io__epoll_run(io, fd, 1);
+    }
+    if (n) memmove(io->_later, io->_later + n, (io->_nlater -= (size_t)n) * sizeof *io->_later);
+    io->_reads_now = 0;
     io->_reaping = 0;
     return 0;
 }
@@ -2663,6 +2708,8 @@ static void async_io__epoll_exit(async_io *io) {
     close(io->_epfd);
     free(io->_fds);
     io->_fds = NULL;
+    free(io->_later);
+    io->_later = NULL;
     io->_nfds = 0;
 }
 
