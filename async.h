@@ -1639,7 +1639,7 @@ static int async__next_deadline(async_loop *loop, async_time *when) {
     return 1;
 }
 
-static void async__slot_move_down(async_loop *loop, int level, unsigned s, int budget) {
+static void async__slot_move_down(async_loop *loop, int level, unsigned s, int32_t budget) { /* (int is 16 bits on AVR) */
     async_timer *t;
     while (budget-- > 0 && (t = loop->slots[level][s]) != NULL) {
         ASYNC__ON_TIMER_MOVE(loop);

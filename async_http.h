@@ -112,7 +112,7 @@
      retire it the moment they come, and taking it costs no syscall, but
      for one non-blocking peek when the request could not be retried (a
      POST) or the loop has not polled the kernel in the last 1 ms
-     (ASYNC_STREAM_FRESH). An
+     (ASYNC_STREAM_FRESH) since the connection went idle. An
      idempotent request whose pooled connection the server closed is
      retried once on a new one.
    - ClientTimeout's total (default 300 s), sock_connect (default 30 s:
@@ -464,6 +464,7 @@ typedef struct async_io {
 #endif
     int _epfd;
     async_time _polled; /* when the backend last asked the kernel what happened */
+    unsigned long _polls; /* how many times it did */
     unsigned _lazy_turns; /* turns since, that had tasks ready and did not ask */
     async_io__fd *_fds; /* epoll: per fd, what waits for it */
     int _nfds;
@@ -708,6 +709,7 @@ typedef struct async_stream {
     char *_cout_held;             /* TLS: the _cout that the send in flight reads, after _cout grew */
     size_t _cin_cap, _cin_len, _cin_off, _cout_cap, _cout_len, _cout_off;
     void **_session;              /* TLS client: where the session is kept for resumption */
+    unsigned long _watched_at;    /* io->_polls when the watch began: only a later poll saw it */
     uint8_t _state, _eof, _unclean, _failed;
     char _detail[128];            /* what went wrong, in words (OpenSSL's reason) */
 } async_stream;
@@ -744,8 +746,9 @@ async_future *async_stream_settle(async_stream *s);
 async_future *async_stream_watch(async_stream *s, void *buf, size_t cap);
 /* An idle stream is clean: nothing to read, not closed by the peer. A
    watched one answers from its receive, with no syscall, if the loop asked
-   the kernel within the last ASYNC_STREAM_FRESH (1 ms); otherwise, or with
-   `ask`, or unwatched, one non-blocking peek tells. */
+   the kernel within the last ASYNC_STREAM_FRESH (1 ms), after the watch
+   began; otherwise, or with `ask`, or unwatched, one non-blocking peek
+   tells. */
 int async_stream_idle_clean(async_stream *s, int ask);
 #ifndef ASYNC_STREAM_FRESH
 #define ASYNC_STREAM_FRESH ASYNC_MS(1)
@@ -2258,6 +2261,7 @@ static int async_io__uring_poll(void *backend, async_time timeout) {
     /* EBUSY/EAGAIN: the kernel's completion queue is full; reaping makes room. */
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) return rc;
     io->_polled = async_io__polled_at(io, timeout);
+    io->_polls++;
     async_io__uring_reap(io);
     return 0;
 }
@@ -2458,6 +2462,8 @@ static int async_io__epoll_wants_read(const async_io_op *op) {
 }
 
 /* One try of the operation's syscall: its result, or -errno (-EAGAIN: not ready). */
+#define ASYNC_IO__OFF_FITS(o) (sizeof(off_t) >= sizeof(int64_t) || (o) <= INT32_MAX)
+
 static int async_io__epoll_try(async_io_op *op) {
     const async_io__args *a = &op->_args;
     ssize_t n;
@@ -2466,13 +2472,17 @@ static int async_io__epoll_try(async_io_op *op) {
     switch (op->kind) {
     case ASYNC_IO_SEND: n = send(a->fd, a->buf, a->len, a->flags | MSG_DONTWAIT); break;
     case ASYNC_IO_RECV: n = recv(a->fd, a->buf, a->len, a->flags | MSG_DONTWAIT); break;
-    /* An offset on a pipe or a socket is not an error (io_uring ignores it there). */
+    /* An offset on a pipe or a socket is not an error (io_uring ignores it
+       there). One past a 32-bit off_t (no _FILE_OFFSET_BITS=64) is refused,
+       not cut short to another place in the file. */
     case ASYNC_IO_READ:
-        n = a->offset < 0 ? -1 : pread(a->fd, a->buf, a->len, a->offset);
+        n = a->offset < 0 ? -1 : ASYNC_IO__OFF_FITS(a->offset) ? pread(a->fd, a->buf, a->len, (off_t)a->offset)
+                                                              : (errno = EOVERFLOW, -1);
         if (a->offset < 0 || (n < 0 && errno == ESPIPE)) n = read(a->fd, a->buf, a->len);
         break;
     case ASYNC_IO_WRITE:
-        n = a->offset < 0 ? -1 : pwrite(a->fd, a->buf, a->len, a->offset);
+        n = a->offset < 0 ? -1 : ASYNC_IO__OFF_FITS(a->offset) ? pwrite(a->fd, a->buf, a->len, (off_t)a->offset)
+                                                              : (errno = EOVERFLOW, -1);
         if (a->offset < 0 || (n < 0 && errno == ESPIPE)) n = write(a->fd, a->buf, a->len);
         break;
     case ASYNC_IO_ACCEPT:
@@ -2666,6 +2676,7 @@ static int async_io__epoll_poll(void *backend, async_time timeout) {
     n = epoll_wait(io->_epfd, ev, 256, ms);
     if (n < 0) return errno == EINTR ? 0 : -errno;
     io->_polled = async_io__polled_at(io, timeout);
+    io->_polls++;
     io->_reaping = 1;
     for (i = 0; i < n; i++) {
         int fd = ev[i].data.fd;
@@ -4336,7 +4347,8 @@ async_future *async_stream_settle(async_stream *s) {
 static int async_stream__watch_says(async_stream *s, int ask) {
     if (s->_pending != ASYNC_STREAM__RECV) return s->_pending ? -1 : 0;
     if (async_done(&s->_recv_op.future) || s->io->_backend->ended_unseen(s->io, &s->_recv_op)) return -1;
-    return !ask && async_loop_time(s->io->loop) - s->io->_polled < ASYNC_STREAM_FRESH;
+    /* A poll that was before the watch began says nothing of what came behind the response. */
+    return !ask && s->io->_polls != s->_watched_at && async_loop_time(s->io->loop) - s->io->_polled < ASYNC_STREAM_FRESH;
 }
 
 /* A peek finds nothing, and the watch's receive (if any) has not taken
@@ -4870,6 +4882,7 @@ async_future *async_stream_watch(async_stream *s, void *buf, size_t cap) {
        speaks first waits for it, and nothing else sends it while idle. */
     if (s->_ssl) async_tls__flush_now(s);
     async_stream_recv_start(s, buf, cap);
+    s->_watched_at = s->io->_polls;
     if (!(s->_pending & ASYNC_STREAM__RECV) || async_done(&s->_recv_op.future)) return NULL;
     async_io__op_unhold(&s->_recv_op); /* counted again once awaited */
     return &s->_recv_op.future;
@@ -5671,7 +5684,7 @@ static async_future *async_http__tunnel_step(async_http_request *r) {
         int v6 = strchr(h->name, ':') != NULL;
         char *grown;
         if (need > k->scap) {
-            if (!(grown = (char *)async_http__alloc(c, k->sbuf, need))) return r->_err = ASYNC_HTTP_ENOMEM, NULL;
+            if (!(grown = (char *)async_http__alloc(c, k->sbuf, need))) return r->_err = ASYNC_HTTP_ENOMEM, (async_future *)NULL;
             k->sbuf = grown;
             k->scap = need;
         }
@@ -5684,8 +5697,8 @@ static async_future *async_http__tunnel_step(async_http_request *r) {
         async_http__trace(r, ASYNC_HTTP_TRACE_PROXY_SENT, k->sbuf, r->_try.send_len);
         r->_try.sent = 0;
         if (!k->rbuf && !(k->rbuf = (char *)async_http__alloc(c, NULL, c->config.recv_buffer_size)))
-            return r->_err = ASYNC_HTTP_ENOMEM, NULL;
-        if (async_http__head_start(r, 1, NULL)) return r->_err = ASYNC_HTTP_ENOMEM, NULL; /* no body after a 2xx */
+            return r->_err = ASYNC_HTTP_ENOMEM, (async_future *)NULL;
+        if (async_http__head_start(r, 1, NULL)) return r->_err = ASYNC_HTTP_ENOMEM, (async_future *)NULL; /* no body after a 2xx */
         r->_try.tunnel = 1;
     }
     if (r->_try.tunnel == 1) {
