@@ -133,7 +133,9 @@
    - Bodies decompressed as they stream (ASYNC_HTTP_ZLIB: gzip, deflate;
      Accept-Encoding sent unless yours; another coding, or several, leave
      the body as it came); the body limit (max_body_size) is
-     on the decoded size; a streamed body (on_body) has no limit.
+     on the decoded size (and the compressed bytes stop a sixteenth and
+     64 KiB past it: a body that decodes to nothing ends too); a streamed
+     body (on_body) has no limit.
    - Proxies: config.proxy, or http_proxy / https_proxy / no_proxy with
      trust_env; https through CONNECT.
    - What you send is checked first: the method and header names are
@@ -5338,7 +5340,15 @@ static int async_http__body(void *user, const char *data, size_t len) {
         r->_coding = async_http__coding_of(r);
         if (r->_coding > ASYNC_HTTP__CODING_NONE && (rc = async_http__decoder_start(r, 0)) != 0) return rc;
     }
-    return r->_coding > ASYNC_HTTP__CODING_NONE ? async_http__decode(r, data, len) : async_http__sink_write(r, data, len);
+    if (r->_coding <= ASYNC_HTTP__CODING_NONE) return async_http__sink_write(r, data, len);
+    if (!r->on_body) {
+        /* The limit is on decoded bytes; compressed ones are never many more
+           (deflate's stored blocks add 5 in 64 KiB), so a body that keeps
+           coming while it decodes to next to nothing (empty blocks) ends too. */
+        uint64_t lim = r->_client->config.max_body_size, wire = lim > UINT64_MAX / 2 ? UINT64_MAX : lim + lim / 16 + 65536;
+        if (r->_parser.body_bytes + len > wire) return ASYNC_HTTP_EBODY_TOO_LARGE;
+    }
+    return async_http__decode(r, data, len);
 }
 
 // >>exchange

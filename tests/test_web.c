@@ -1444,6 +1444,23 @@ TEST(decompress_bomb_bounded) {
     free(resp);
 }
 
+/* The other way round: 2 MiB of deflate's empty stored blocks, which decode to nothing at
+   all, under a 64 KiB limit. It ends once the compressed bytes are well past what the limit
+   could ever come from (it was read to its end: endless, had it been chunked). */
+TEST(decompress_nothing_bounded) {
+    enum { BLOCKS = (2 << 20) / 5 };
+    async_http_request r;
+    size_t head, i;
+    char *resp = (char *)malloc(BLOCKS * 5 + 256), *p;
+    head = (size_t)sprintf(resp, "HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: %lu\r\n\r\n",
+                           (unsigned long)(2 + BLOCKS * 5));
+    p = resp + head;
+    *p++ = 0x78, *p++ = 0x01; /* zlib's header */
+    for (i = 0; i < BLOCKS; i++, p += 5) memcpy(p, "\x00\x00\x00\xff\xff", 5); /* not the last; stored; 0 bytes */
+    CHECK_EQ(fetch_blob(resp, (size_t)(p - resp), &r, 64u << 10), ASYNC_HTTP_EBODY_TOO_LARGE);
+    free(resp);
+}
+
 /* ------------------------------------------------------------------ */
 /* what a request tells: info and the trace (fetch -v, -w)             */
 
@@ -1456,7 +1473,7 @@ typedef struct traced {
 static void record(void *user, async_http_request *req, int what, const char *text, size_t len) {
     traced *t = (traced *)user;
     (void)req;
-    if (t->n < 15) t->events[t->n++] = "CTSRX"[what];
+    if (t->n < 15) t->events[t->n++] = "CTSRXPQ"[what]; /* (P, Q: a proxy's CONNECT and its answer) */
     if (what == ASYNC_HTTP_TRACE_SENT) snprintf(t->sent, sizeof t->sent, "%.*s", (int)len, text);
     if (what == ASYNC_HTTP_TRACE_TLS) snprintf(t->tls, sizeof t->tls, "%.*s", (int)len, text);
 }
@@ -1681,6 +1698,7 @@ int main(void) {
     RUN(decompress_gzip_deflate_raw_and_errors);
     RUN(body_edges);
     RUN(decompress_bomb_bounded);
+    RUN(decompress_nothing_bounded);
     RUN(info_and_trace);
     RUN(heads_before_bodies);
     RUN(close_with_requests_in_flight);
