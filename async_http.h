@@ -466,6 +466,7 @@ typedef struct async_io {
 #endif
     int _epfd;
     async_time _polled; /* when the backend last asked the kernel what happened */
+    uint32_t _ends;     /* operations completed (their order, for a stream's take) */
     unsigned long _polls; /* how many times it did */
     unsigned _lazy_turns; /* turns since, that had tasks ready and did not ask */
     async_io__fd *_fds; /* epoll: per fd, what waits for it */
@@ -512,6 +513,7 @@ struct async_io_op {
     async_io *io;
     uint8_t kind;        /* ASYNC_IO_SEND, ... */
     uint8_t _cancel_sent, _queued;
+    uint32_t _ended;     /* io->_ends when it completed: which of two ended first */
     uint8_t _unheld;     /* not counted in io->inflight (async_io__op_unhold) */
     async_io_op *_next;  /* in a backend's list (a backlog, an fd's waiters) */
     async_io__args _args;
@@ -712,6 +714,8 @@ typedef struct async_stream {
     size_t _cin_cap, _cin_len, _cin_off, _cout_cap, _cout_len, _cout_off;
     void **_session;              /* TLS client: where the session is kept for resumption */
     unsigned long _watched_at;    /* io->_polls when the watch began: only a later poll saw it */
+    uint32_t _sent_ended;         /* after an unseen watch was trusted: when the first send ended */
+    uint8_t _unseen;              /* an unseen watch was trusted: its receive must end after a send */
     uint8_t _state, _eof, _unclean, _failed;
     char _detail[128];            /* what went wrong, in words (OpenSSL's reason) */
 } async_stream;
@@ -748,9 +752,11 @@ async_future *async_stream_settle(async_stream *s);
 async_future *async_stream_watch(async_stream *s, void *buf, size_t cap);
 /* An idle stream is clean: nothing to read, not closed by the peer. A
    watched one answers from its receive, with no syscall, if the loop asked
-   the kernel within the last ASYNC_STREAM_FRESH (1 ms), after the watch
-   began; otherwise, or with `ask`, or unwatched, one non-blocking peek
-   tells. */
+   the kernel within the last ASYNC_STREAM_FRESH (1 ms) after the watch
+   began; on io_uring a plain one too if the watch began since: its receive
+   goes to the kernel ahead of the next send, and a receive that ended
+   first (bytes that came before the request) is taken as -EPROTO.
+   Otherwise, or with `ask`, or unwatched, one non-blocking peek tells. */
 int async_stream_idle_clean(async_stream *s, int ask);
 #ifndef ASYNC_STREAM_FRESH
 #define ASYNC_STREAM_FRESH ASYNC_MS(1)
@@ -1898,6 +1904,9 @@ struct async_io__backend {
     /* Whether op has ended in the kernel without the loop having seen it yet
        (what it read is no longer in the socket for a peek to find). */
     int (*ended_unseen)(async_io *io, async_io_op *op);
+    /* Operations queued together are tried in order, each at once: a receive
+       queued before a send, with bytes already there, ends before it. */
+    int in_order;
 };
 
 /* What the backends and init/exit use of >>workers. */
@@ -1932,6 +1941,7 @@ static async_time async_io__polled_at(async_io *io, async_time timeout) {
 
 static void async_io__complete(async_io_op *op, int res) {
     async_io *io = op->io;
+    op->_ended = ++io->_ends;
     if (op->_unheld) op->_unheld = 0;
     else io->inflight--;
     if (op->kind == ASYNC_IO_CONNECT || op->kind == ASYNC_IO_SEND || op->kind == ASYNC_IO_RECV)
@@ -2309,7 +2319,7 @@ static int async_io__uring_ended_unseen(async_io *io, async_io_op *op) {
 
 static const async_io__backend async_io__uring = {
     "io_uring",           async_io__uring_start, async_io__uring_cancel,        async_io__uring_close_detached,
-    async_io__uring_poll, async_io__uring_exit,  async_io__uring_ended_unseen,
+    async_io__uring_poll, async_io__uring_exit,  async_io__uring_ended_unseen, 1,
 };
 
 static int async_io__sysctl_disabled(void) {
@@ -2734,7 +2744,7 @@ static int async_io__epoll_ended_unseen(async_io *io, async_io_op *op) {
 
 static const async_io__backend async_io__epoll = {
     "epoll",              async_io__epoll_start, async_io__epoll_cancel,        async_io__epoll_close_detached,
-    async_io__epoll_poll, async_io__epoll_exit,  async_io__epoll_ended_unseen,
+    async_io__epoll_poll, async_io__epoll_exit,  async_io__epoll_ended_unseen, 0,
 };
 
 static int async_io__epoll_init(async_io *io) {
@@ -4290,6 +4300,7 @@ async_future *async_stream_connect(async_stream *s, const struct sockaddr *addr,
 static async_future *async_stream__tcp_send(async_stream *s, const void *buf, size_t len, size_t *sent, int *err) {
     if (s->_pending & ASYNC_STREAM__SEND) {
         long res = async_stream__take(s, ASYNC_STREAM__SEND);
+        if (s->_unseen && !s->_sent_ended) s->_sent_ended = s->_send_op._ended;
         if (res < 0) {
             *err = (int)res;
             return NULL;
@@ -4301,10 +4312,27 @@ static async_future *async_stream__tcp_send(async_stream *s, const void *buf, si
                                  async_io_send(s->io, &s->_send_op, s->fd, (const char *)buf + *sent, len - *sent, 0));
 }
 
+/* After an unseen watch was trusted: its receive ended before the send that
+   followed it (or with it still going), so its bytes were there before the
+   request: not an answer to it. (No send at all: a server's read.) */
+static int async_stream__stray(async_stream *s) {
+    uint32_t ended = s->_recv_op._ended, sent = s->_sent_ended;
+    s->_unseen = 0;
+    if (!sent && (s->_pending & ASYNC_STREAM__SEND))
+        sent = async_done(&s->_send_op.future) ? s->_send_op._ended : ended + 1;
+    return sent && (int32_t)(ended - sent) < 0;
+}
+
 static async_future *async_stream__tcp_recv(async_stream *s, void *buf, size_t cap, size_t *n, int *err) {
     long res;
     async_stream_recv_start(s, buf, cap);
     if (!async_done(&s->_recv_op.future)) return &s->_recv_op.future;
+    if (s->_unseen && async_stream__stray(s) && async_result(&s->_recv_op.future) > 0) {
+        async_stream__take(s, ASYNC_STREAM__RECV);
+        async_stream__detail(s, "%s", "bytes came before the request was sent");
+        *err = -EPROTO;
+        return NULL;
+    }
     res = async_stream__take(s, ASYNC_STREAM__RECV);
     if (res < 0) *err = (int)res;
     else *n = (size_t)res;
@@ -4349,8 +4377,15 @@ async_future *async_stream_settle(async_stream *s) {
 static int async_stream__watch_says(async_stream *s, int ask) {
     if (s->_pending != ASYNC_STREAM__RECV) return s->_pending ? -1 : 0;
     if (async_done(&s->_recv_op.future) || s->io->_backend->ended_unseen(s->io, &s->_recv_op)) return -1;
-    /* A poll that was before the watch began says nothing of what came behind the response. */
-    return !ask && s->io->_polls != s->_watched_at && async_loop_time(s->io->loop) - s->io->_polled < ASYNC_STREAM_FRESH;
+    if (ask || async_loop_time(s->io->loop) - s->io->_polled >= ASYNC_STREAM_FRESH) return 0;
+    if (s->io->_polls != s->_watched_at) return 1;
+    /* A poll from before the watch began says nothing of bytes right behind
+       the response. Where the watch's receive goes to the kernel with the
+       next request, before it, such bytes end it first: the take finds them
+       out (async_stream__tcp_recv), and no peek is needed. Else a peek. */
+    if (s->_ssl || !s->io->_backend->in_order) return 0;
+    s->_unseen = 1, s->_sent_ended = 0;
+    return 1;
 }
 
 /* A peek finds nothing, and the watch's receive (if any) has not taken
@@ -4884,7 +4919,7 @@ async_future *async_stream_watch(async_stream *s, void *buf, size_t cap) {
        speaks first waits for it, and nothing else sends it while idle. */
     if (s->_ssl) async_tls__flush_now(s);
     async_stream_recv_start(s, buf, cap);
-    s->_watched_at = s->io->_polls;
+    s->_watched_at = s->io->_polls, s->_unseen = 0;
     if (!(s->_pending & ASYNC_STREAM__RECV) || async_done(&s->_recv_op.future)) return NULL;
     async_io__op_unhold(&s->_recv_op); /* counted again once awaited */
     return &s->_recv_op.future;
@@ -5837,6 +5872,7 @@ static async_future *async_http__send_or_answer(async_http_request *r, async_htt
             return async_wait(r->task.loop, &r->_race, r->_race_futs, r->_race_links, 2, ASYNC_FIRST_COMPLETED,
                               ASYNC_NO_TIMEOUT);
         }
+        if (err == -EPROTO) err = ASYNC_HTTP_ECLOSED; /* stray bytes on a pooled connection: retried */
         if (!err) err = async_http__received(r, k->rbuf, n);
         if (err || n == 0) break; /* failed, or closed */
     }
@@ -5900,6 +5936,7 @@ static async_future *async_http__recv_step(async_http_request *r) {
             r->_try.phase = ASYNC_HTTP__PHASE_READ;
             return async_http__timed(r, f, c->config.timeout_sock_read);
         }
+        if (r->_err == -EPROTO) r->_err = ASYNC_HTTP_ECLOSED; /* the pooled connection had stray bytes: retried */
         if (!r->_err) r->_err = async_http__received(r, k->rbuf, n);
     }
     if (r->_try.send_error) {

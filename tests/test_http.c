@@ -484,6 +484,50 @@ TEST(test_keepalive_timeout) {
     server_stop(&s);
 }
 
+/* A server that answers, then sends a second response nobody asked for, right behind the
+   first; once its bytes are in the client's socket it marks, and answers later requests
+   "good". The next request must not take them for its answer: it gets "good" (on a new
+   connection: the pooled one is off). Stall clock: the watch is as fresh as it gets. */
+static int stray_go[2]; /* a pipe: the test says when the first answer is taken */
+static void play_ok_then_stray(server *s, int fd, int index) {
+    int first = index == 0;
+    char c;
+    while (read_request(fd)) {
+        if (first) {
+            send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+            if (read(stray_go[0], &c, 1) != 1) return; /* (so that it is not read with "ok") */
+            send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil");
+            wait_sent(fd, 2000);
+            server_mark(s);
+            first = 0;
+        } else {
+            send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ngood");
+        }
+    }
+}
+
+TEST(test_stray_response_is_nobodys_answer) {
+    env e;
+    server s;
+    async_http_request r;
+    char url[64];
+    CHECK_EQ(pipe(stray_go), 0);
+    server_start(&s, play_ok_then_stray);
+    CHECK_EQ(env_init_stalling(&e, NULL), 0);
+    url_of(url, sizeof url, &s, "/");
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    async_http_request_release(&r);
+    CHECK_EQ(write(stray_go[1], "g", 1), 1);
+    WAIT_UNTIL(server_get(&s, &s.marks) == 1, 2000);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    CHECK(r.response.body_len == 4 && !memcmp(r.response.body, "good", 4));
+    async_http_request_release(&r);
+    CHECK_EQ(client_connects(&e.client), 2);
+    env_close(&e);
+    server_stop(&s);
+    close(stray_go[0]), close(stray_go[1]);
+}
+
 /* One slot, two hosts: each request closes the other host's idle
    connection (its receive withdrawn first, which on io_uring takes a loop
    turn) and takes the slot; at once too, all queued; nothing is left open. */
@@ -1259,6 +1303,7 @@ int main(void) {
     RUN(test_client_limit_too_large);
     RUN(test_deadlock_seen_with_idle_connections);
     RUN(test_keepalive_timeout);
+    RUN(test_stray_response_is_nobodys_answer);
     RUN(test_one_slot_two_hosts);
     RUN(test_idempotent_retry);
     RUN(test_no_retry_for_post);
