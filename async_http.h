@@ -111,10 +111,12 @@
      keeps a receive posted: bytes the server sends unasked, or its close,
      retire it the moment they come, and taking it costs no syscall, but
      for one non-blocking peek when the request could not be retried (a
-     POST) or the loop has not polled the kernel in the last 1 ms
-     (ASYNC_STREAM_FRESH) since the connection went idle. An
-     idempotent request whose pooled connection the server closed is
-     retried once on a new one.
+     POST), or the loop has not polled the kernel in the last 1 ms
+     (ASYNC_STREAM_FRESH), or (epoll, TLS) not since the connection went
+     idle: on io_uring its receive goes to the kernel ahead of the
+     request, and ends first on bytes that were there before it. An
+     idempotent request whose pooled connection the server closed, or
+     sent such bytes on, is retried once on a new one.
    - ClientTimeout's total (default 300 s), sock_connect (default 30 s:
      the lookup, the connect and the TLS handshake; the pool's wait counts
      in the total only) and sock_read timeouts.
@@ -219,8 +221,9 @@
    HTTP/1.1 only (no HTTP/2 or 3), no request pipelining, no cookie jar,
    no WebSocket (a 101 is an answer only to a request that asked to
    upgrade), no proxy over https or SOCKS. Host names are ASCII (an IDN
-   comes in punycode; percent-encoded names are refused). Linux: io_uring needs 5.19 or
-   later (IORING_OP_SOCKET); epoll runs anywhere Linux does. On epoll, a
+   comes in punycode; percent-encoded names are refused). Linux: io_uring
+   needs 5.19 or later (IORING_OP_SOCKET; an older kernel gets epoll by
+   itself); epoll runs anywhere Linux does. On epoll, a
    connect to a UNIX socket whose listener's queue is full fails EAGAIN at
    once (io_uring's waits): such a socket is writable before it connects,
    so there is no readiness to wait for.
