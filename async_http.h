@@ -4688,7 +4688,9 @@ static int async_tls__failure(async_stream *s, int handshake) {
     }
     if (!e && s->_eof) {
         async_stream__detail(s, "%s", "the peer closed the connection");
-    } else if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
+    } else if (!e && SSL_get_shutdown(s->_ssl) & SSL_RECEIVED_SHUTDOWN) {
+        async_stream__detail(s, "%s", "the peer ended the TLS session (close_notify)");
+    } else if (handshake && ERR_GET_LIB(e) == ERR_LIB_SSL && /* (past it, the peer does speak TLS) */
                (ERR_GET_REASON(e) == SSL_R_WRONG_VERSION_NUMBER || ERR_GET_REASON(e) == SSL_R_HTTP_REQUEST ||
                 ERR_GET_REASON(e) == SSL_R_PACKET_LENGTH_TOO_LONG)) {
         async_stream__detail(s, "%s (does the peer speak plain HTTP on this port?)", async_tls__reason());
@@ -4739,6 +4741,14 @@ static async_future *async_tls__send(async_stream *s, const void *buf, size_t le
             int rc;
             async_tls__clear_errors();
             rc = SSL_write(s->_ssl, (const char *)buf + *sent, (int)n);
+            if (rc <= 0 && SSL_get_error(s->_ssl, rc) == SSL_ERROR_WANT_READ && SSL_in_init(s->_ssl)) {
+                /* A renegotiation the server began (TLS 1.2), which a read
+                   met while the request went out: not taken up then. */
+                s->_failed = 1;
+                async_stream__detail(s, "%s", "the server began a renegotiation while the request went out");
+                *err = ASYNC_HTTP_ETLS;
+                return NULL;
+            }
             if (rc <= 0) {
                 *err = async_tls__failure(s, 0);
                 return NULL;
@@ -4792,7 +4802,7 @@ static async_future *async_tls__recv(async_stream *s, void *buf, size_t cap, siz
    update) is taken first if it went out, as nobody waited for it. */
 static int async_tls__idle_clean(async_stream *s, int ask) {
     char byte;
-    int rc, err = 0, says, watched = 0;
+    int rc, err = 0, says, watched = 0, looks;
     if ((s->_pending & ASYNC_STREAM__SEND) && (async_tls__flush(s, &err) || err)) return 0;
     if (SSL_in_init(s->_ssl)) return 0; /* a renegotiation the server began: a write now wants to read */
     says = async_stream__watch_says(s, ask);
@@ -4824,11 +4834,28 @@ static int async_tls__idle_clean(async_stream *s, int ask) {
        stays for the stream's next read (a server watching an idle client
        reads the request after). What it wrote (a key update's answer) goes
        out before the next bytes sent. */
-    rc = SSL_peek(s->_ssl, &byte, 1);
-    if (rc > 0 || SSL_get_error(s->_ssl, rc) != SSL_ERROR_WANT_READ || SSL_in_init(s->_ssl)) return 0;
-    /* The watch caught TLS's own messages only (tickets): what it did not
-       catch, a segment behind them, is still in the socket. */
-    return !watched || async_stream__peek_clean(s);
+    for (looks = 0;; looks++) {
+        long got;
+        rc = SSL_peek(s->_ssl, &byte, 1);
+        if (rc > 0 || SSL_get_error(s->_ssl, rc) != SSL_ERROR_WANT_READ || SSL_in_init(s->_ssl)) return 0;
+        /* The watch caught TLS's own messages only (tickets): what it did
+           not catch, a segment behind them, is still in the socket, and is
+           looked at too (more tickets keep the connection; a peer that
+           never stops sending them does not). */
+        if (!watched) return 1;
+        if (looks == 16) return 0;
+        if (s->_cin_off) {
+            memmove(s->_cin, s->_cin + s->_cin_off, s->_cin_len - s->_cin_off);
+            s->_cin_len -= s->_cin_off;
+            s->_cin_off = 0;
+        }
+        if (s->_cin_len == s->_cin_cap) return 0;
+        got = async_io_recv_nowait(s->io, s->fd, s->_cin + s->_cin_len, s->_cin_cap - s->_cin_len);
+        if (got == -EAGAIN) return 1;
+        if (got <= 0) return 0;
+        s->_cin_len += (size_t)got;
+        async_tls__clear_errors();
+    }
 }
 
 int async_stream_tls_resumed(const async_stream *s) { return s->_ssl && SSL_session_reused(s->_ssl); }

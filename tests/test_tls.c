@@ -1148,6 +1148,51 @@ TEST(tls_idle_clean_sees_words_behind_tickets) {
     close(late_go[0]), close(late_go[1]);
 }
 
+/* A server that sends hundreds of session tickets after each response, while the connection
+   idles in the pool: they come in several receives, and every one of them is TLS's own, so
+   the connection is kept (the look behind the watch's receive took the next bytes for data). */
+static void play_tls_tickets_while_idle(server *s, int fd, int index) {
+    SSL *ssl = tls_accept(fd);
+    int i;
+    (void)index;
+    if (!ssl) return;
+    while (tls_read_request(ssl)) {
+        tls_send_str(ssl, OK_RESPONSE);
+        msleep(20);
+        for (i = 0; i < 300; i++) {
+            SSL_new_session_ticket(ssl);
+            SSL_do_handshake(ssl);
+        }
+        server_mark(s);
+    }
+    SSL_free(ssl);
+}
+
+TEST(tls_tickets_while_idle_keep_the_connection) {
+    env e;
+    server s;
+    async_http_request r;
+    async_timer t;
+    char url[128];
+    int i;
+    SSL_CTX *ctx = tls_server_ctx(servers.root, "good", 0, 0);
+    tls_scenario_ctx = ctx;
+    server_start(&s, play_tls_tickets_while_idle);
+    CHECK_EQ(tls_env(&e, 0, 0, 0), 0);
+    https_url(url, sizeof url, s.port, "/");
+    memset(&t, 0, sizeof t);
+    for (i = 0; i < 4; i++) {
+        CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0);
+        async_http_request_release(&r);
+        while (server_get(&s, &s.marks) <= i) async_run(&e.loop, async_sleep(&e.loop, &t, ASYNC_MS(5)));
+        async_run(&e.loop, async_sleep(&e.loop, &t, ASYNC_MS(50))); /* the tickets in, the loop around */
+    }
+    CHECK_EQ(client_connects(&e.client), 1);
+    env_close(&e);
+    server_stop(&s);
+    SSL_CTX_free(ctx);
+}
+
 /* A '%' in a name is the name's: only an IPv6 address has a zone to leave out of the check
    (127.0.0.1%x was checked as 127.0.0.1, and passed). */
 TEST(tls_stream_percent_in_a_name_is_no_zone) {
@@ -1219,6 +1264,7 @@ int main(void) {
     RUN(tls_idle_clean_takes_no_data);
     RUN(tls_stream_percent_in_a_name_is_no_zone);
     RUN(tls_idle_clean_sees_words_behind_tickets);
+    RUN(tls_tickets_while_idle_keep_the_connection);
     fixture_stop(&servers);
     return test_summary("tls");
 }
