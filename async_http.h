@@ -5902,7 +5902,6 @@ static async_future *async_http__send_or_answer(async_http_request *r, async_htt
             return async_wait(r->task.loop, &r->_race, r->_race_futs, r->_race_links, 2, ASYNC_FIRST_COMPLETED,
                               ASYNC_NO_TIMEOUT);
         }
-        if (err == -EPROTO) err = ASYNC_HTTP_ECLOSED; /* stray bytes on a pooled connection: retried */
         if (!err) err = async_http__received(r, k->rbuf, n);
         if (err || n == 0) break; /* failed, or closed */
     }
@@ -5966,7 +5965,6 @@ static async_future *async_http__recv_step(async_http_request *r) {
             r->_try.phase = ASYNC_HTTP__PHASE_READ;
             return async_http__timed(r, f, c->config.timeout_sock_read);
         }
-        if (r->_err == -EPROTO) r->_err = ASYNC_HTTP_ECLOSED; /* the pooled connection had stray bytes: retried */
         if (!r->_err) r->_err = async_http__received(r, k->rbuf, n);
     }
     if (r->_try.send_error) {
@@ -5995,6 +5993,7 @@ static int async_http__net_error(int err) {
     case -ECONNREFUSED: return ASYNC_HTTP_EREFUSED;
     case -ECONNRESET:
     case -EPIPE: return ASYNC_HTTP_ERESET;
+    case -EPROTO: return ASYNC_HTTP_ECLOSED; /* bytes before the request: the pooled connection is off, retried */
     default: return err < 0 && err > -4096 ? ASYNC_HTTP_ENETWORK : err;
     }
 }
