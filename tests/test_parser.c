@@ -1096,10 +1096,20 @@ static int grow_storage(void *user, async_http_parser *p) {
     return 0;
 }
 
-static int parse_growing(const char *data, size_t len, size_t step, size_t max_head, growable *g,
-                         async_http_parser *p) {
+/* Feeds data in pieces of `step` bytes (the last one shorter) until the parse ends: its result. */
+static int feed_in_steps(async_http_parser *p, const char *data, size_t len, size_t step) {
     size_t off = 0;
     int rc = 0;
+    while (off < len && rc == 0) {
+        size_t n = len - off < step ? len - off : step;
+        rc = async_http_parser_feed(p, data + off, n, NULL);
+        off += n;
+    }
+    return rc;
+}
+
+static int parse_growing(const char *data, size_t len, size_t step, size_t max_head, growable *g,
+                         async_http_parser *p) {
     memset(g, 0, sizeof *g);
     g->max_head = max_head;
     g->max_headers = 64;
@@ -1108,12 +1118,7 @@ static int parse_growing(const char *data, size_t len, size_t step, size_t max_h
                            0, NULL, NULL);
     p->grow = grow_storage;
     p->user = g;
-    while (off < len && rc == 0) {
-        size_t n = len - off < step ? len - off : step;
-        rc = async_http_parser_feed(p, data + off, n, NULL);
-        off += n;
-    }
-    return rc;
+    return feed_in_steps(p, data, len, step);
 }
 
 TEST(grow_head_storage) {
@@ -1172,18 +1177,13 @@ static int parse_seeing_head(const char *data, size_t step, int is_head, int eof
                              async_http_parser *p) {
     static char buf[1024];
     static async_http_header fields[16];
-    size_t off = 0, len = strlen(data);
-    int rc = 0, abort = h->abort;
+    int rc, abort = h->abort;
     memset(h, 0, sizeof *h);
     h->abort = abort;
     async_http_parser_init(p, buf, sizeof buf, fields, 16, is_head, NULL, NULL);
     p->on_head = see_head;
     p->user = h;
-    while (off < len && rc == 0) {
-        size_t n = len - off < step ? len - off : step;
-        rc = async_http_parser_feed(p, data + off, n, NULL);
-        off += n;
-    }
+    rc = feed_in_steps(p, data, strlen(data), step);
     if (rc == 0 && eof) rc = async_http_parser_eof(p);
     return rc;
 }
@@ -1237,20 +1237,13 @@ TEST(grow_from_no_storage) {
     for (step = 1; step <= sizeof resp; step = step == 1 ? sizeof resp : sizeof resp + 1) {
         growable g;
         async_http_parser p;
-        size_t off = 0;
-        int rc = 0;
         memset(&g, 0, sizeof g);
         g.max_head = 1024;
         g.max_headers = 16;
         async_http_parser_init(&p, NULL, 0, NULL, 0, 0, NULL, NULL);
         p.grow = grow_storage;
         p.user = &g;
-        while (off < sizeof resp - 1 && rc == 0) {
-            size_t n = sizeof resp - 1 - off < step ? sizeof resp - 1 - off : step;
-            rc = async_http_parser_feed(&p, resp + off, n, NULL);
-            off += n;
-        }
-        CHECK_EQ(rc, 1);
+        CHECK_EQ(feed_in_steps(&p, resp, sizeof resp - 1, step), 1);
         CHECK_EQ(p.status, 200);
         CHECK_EQ(p.content_length, 2);
         free(g.mem);
