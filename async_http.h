@@ -756,9 +756,10 @@ async_future *async_stream_watch(async_stream *s, void *buf, size_t cap);
 /* An idle stream is clean: nothing to read, not closed by the peer. A
    watched one answers from its receive, with no syscall, if the loop asked
    the kernel within the last ASYNC_STREAM_FRESH (1 ms) after the watch
-   began; on io_uring a plain one too if the watch began since: its receive
-   goes to the kernel ahead of the next send, and a receive that ended
-   first (bytes that came before the request) is taken as -EPROTO.
+   began; on io_uring one too if the watch began since: its receive goes
+   to the kernel ahead of the next send, and a receive that ended first
+   (bytes that came before the request; over TLS, other than tickets) is
+   taken as -EPROTO.
    Otherwise, or with `ask`, or unwatched, one non-blocking peek tells. */
 int async_stream_idle_clean(async_stream *s, int ask);
 #ifndef ASYNC_STREAM_FRESH
@@ -4300,10 +4301,16 @@ async_future *async_stream_connect(async_stream *s, const struct sockaddr *addr,
 }
 
 /* Plain TCP: the socket's own bytes. */
+/* A finished send, taken; after a trusted unseen watch, the first one's end is noted. */
+static long async_stream__take_send(async_stream *s) {
+    long res = async_stream__take(s, ASYNC_STREAM__SEND);
+    if (s->_unseen && !s->_sent_ended) s->_sent_ended = s->_send_op._ended;
+    return res;
+}
+
 static async_future *async_stream__tcp_send(async_stream *s, const void *buf, size_t len, size_t *sent, int *err) {
     if (s->_pending & ASYNC_STREAM__SEND) {
-        long res = async_stream__take(s, ASYNC_STREAM__SEND);
-        if (s->_unseen && !s->_sent_ended) s->_sent_ended = s->_send_op._ended;
+        long res = async_stream__take_send(s);
         if (res < 0) {
             *err = (int)res;
             return NULL;
@@ -4385,8 +4392,9 @@ static int async_stream__watch_says(async_stream *s, int ask) {
     /* A poll from before the watch began says nothing of bytes right behind
        the response. Where the watch's receive goes to the kernel with the
        next request, before it, such bytes end it first: the take finds them
-       out (async_stream__tcp_recv), and no peek is needed. Else a peek. */
-    if (s->_ssl || !s->io->_backend->in_order) return 0;
+       out (async_stream__tcp_recv; TLS: async_tls__fill_take), and no peek
+       is needed. Else a peek. */
+    if (!s->io->_backend->in_order) return 0;
     s->_unseen = 1, s->_sent_ended = 0;
     return 1;
 }
@@ -4631,7 +4639,7 @@ static async_future *async_tls__flush(async_stream *s, int *err) {
         if (!async_done(&s->_send_op.future)) return &s->_send_op.future;
         free(s->_cout_held);
         s->_cout_held = NULL;
-        if ((res = async_stream__take(s, ASYNC_STREAM__SEND)) < 0) {
+        if ((res = async_stream__take_send(s)) < 0) {
             *err = (int)res;
             return NULL;
         }
@@ -4664,14 +4672,37 @@ static void async_tls__fill_start(async_stream *s) {
                                         0));
 }
 
+/* The ciphertext in hand holds TLS's own messages only (tickets, taken
+   now), in whole records: no data, no alert, nothing cut short. */
+static int async_tls__own_only(async_stream *s) {
+    char byte;
+    int rc;
+    async_tls__clear_errors();
+    rc = SSL_peek(s->_ssl, &byte, 1);
+    return rc <= 0 && SSL_get_error(s->_ssl, rc) == SSL_ERROR_WANT_READ && !SSL_in_init(s->_ssl) &&
+           !SSL_has_pending(s->_ssl);
+}
+
 /* Take a finished receive of ciphertext; the future if it still runs. */
 static async_future *async_tls__fill_take(async_stream *s, int *err) {
     long res;
+    int before;
     if (!(s->_pending & ASYNC_STREAM__RECV)) return NULL;
     if (!async_done(&s->_recv_op.future)) return &s->_recv_op.future;
-    if ((res = async_stream__take(s, ASYNC_STREAM__RECV)) < 0) *err = (int)res;
-    else if (res == 0) s->_eof = 1;
-    else s->_cin_len += (size_t)res;
+    before = s->_unseen && async_stream__stray(s);
+    if ((res = async_stream__take(s, ASYNC_STREAM__RECV)) < 0) {
+        *err = (int)res;
+    } else if (res == 0) {
+        s->_eof = 1;
+    } else {
+        s->_cin_len += (size_t)res;
+        /* A trusted watch's bytes, there before the request: tickets are
+           taken (the request goes on), anything else is not its answer. */
+        if (before && !async_tls__own_only(s)) {
+            async_stream__detail(s, "%s", "bytes came before the request was sent");
+            *err = -EPROTO;
+        }
+    }
     return NULL;
 }
 
@@ -4841,8 +4872,9 @@ static int async_tls__idle_clean(async_stream *s, int ask) {
         /* The watch caught TLS's own messages only (tickets): what it did
            not catch, a segment behind them, is still in the socket, and is
            looked at too (more tickets keep the connection; a peer that
-           never stops sending them does not). */
-        if (!watched) return 1;
+           never stops sending them does not). A record cut short (pending)
+           may be data. */
+        if (!watched) return !SSL_has_pending(s->_ssl);
         if (looks == 16) return 0;
         if (s->_cin_off) {
             memmove(s->_cin, s->_cin + s->_cin_off, s->_cin_len - s->_cin_off);
@@ -4851,7 +4883,7 @@ static int async_tls__idle_clean(async_stream *s, int ask) {
         }
         if (s->_cin_len == s->_cin_cap) return 0;
         got = async_io_recv_nowait(s->io, s->fd, s->_cin + s->_cin_len, s->_cin_cap - s->_cin_len);
-        if (got == -EAGAIN) return 1;
+        if (got == -EAGAIN) return !SSL_has_pending(s->_ssl);
         if (got <= 0) return 0;
         s->_cin_len += (size_t)got;
         async_tls__clear_errors();

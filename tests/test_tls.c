@@ -756,6 +756,106 @@ TEST(tls_stray_record_unseen_not_clean) {
     SSL_CTX_free(ctx);
 }
 
+/* What the first connection's server sends right behind its answer ("ok"), once the
+   test lets it: a stray response, a session ticket, or a stray response's record cut in
+   two, its first half before the next request and the rest after it (seen by the loop
+   before that request, or not, or sent with the answer). Later answers are "good". */
+enum { BEHIND_STRAY, BEHIND_TICKET, BEHIND_HALF_RECORD, BEHIND_HALF_RECORD_SEEN, BEHIND_HALF_WITH_ANSWER };
+static int behind_what;
+
+/* The ciphertext of one record of text, not sent: written into a memory BIO in the
+   socket's place. */
+static int tls_record_of(SSL *ssl, const char *text, char *out, int cap) {
+    BIO *sock = SSL_get_wbio(ssl), *mem = BIO_new(BIO_s_mem());
+    int n;
+    BIO_up_ref(sock);
+    SSL_set0_wbio(ssl, mem);
+    tls_send_str(ssl, text);
+    n = BIO_read(mem, out, cap);
+    SSL_set0_wbio(ssl, sock);
+    return n;
+}
+
+static void play_tls_behind(server *s, int fd, int index) {
+    static const char good[] = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ngood";
+    static const char evil[] = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil";
+    SSL *ssl = tls_accept(fd);
+    char record[512], both[1024];
+    int n = 0, ok;
+    if (!ssl) return;
+    if (index == 0 && behind_what == BEHIND_HALF_WITH_ANSWER && tls_read_request(ssl)) {
+        ok = tls_record_of(ssl, OK_RESPONSE, both, sizeof both);
+        n = tls_record_of(ssl, evil, record, sizeof record);
+        memcpy(both + ok, record, (size_t)n / 2);
+        if (send_all(fd, both, (size_t)ok + (size_t)n / 2) && wait_sent(fd, 2000)) server_mark(s);
+        if (tls_read_request(ssl)) send_all(fd, record + n / 2, (size_t)(n - n / 2));
+    } else if (index == 0 && tls_read_request(ssl) && tls_send_str(ssl, OK_RESPONSE) && server_gate(s)) {
+        if (behind_what == BEHIND_STRAY) {
+            tls_send_str(ssl, evil);
+        } else if (behind_what == BEHIND_TICKET) {
+            SSL_new_session_ticket(ssl);
+            SSL_do_handshake(ssl); /* sends it */
+        } else {
+            n = tls_record_of(ssl, evil, record, sizeof record);
+            send_all(fd, record, (size_t)n / 2);
+        }
+        if (wait_sent(fd, 2000)) server_mark(s);
+        if (n && tls_read_request(ssl)) send_all(fd, record + n / 2, (size_t)(n - n / 2));
+    }
+    while (tls_read_request(ssl) && tls_send_str(ssl, good)) {
+    }
+    SSL_free(ssl);
+}
+
+/* Bytes right behind an answer, on a clock that stands still (the idle watch as fresh
+   as it gets): the next request is "good". A stray response is nobody's answer, whole or
+   cut (on io_uring the watch's receive ends before the request's send: only a ticket
+   there may keep the connection; a half record the loop has seen is not a ticket
+   either); a ticket is taken, and on io_uring keeps it. */
+static void tls_behind(int what, const char *backend) {
+    env e;
+    server s;
+    async_http_request r;
+    char url[128];
+    SSL_CTX *ctx = tls_server_ctx(servers.root, "good", 0, 0);
+    tls_scenario_ctx = ctx;
+    behind_what = what;
+    server_start(&s, play_tls_behind);
+    server_hold(&s);
+    CHECK_EQ(tls_env(&e, 0, 0, 1), 0);
+    https_url(url, sizeof url, s.port, "/");
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    CHECK(r.response.body_len == 2 && !memcmp(r.response.body, "ok", 2));
+    async_http_request_release(&r);
+    server_release(&s);
+    WAIT_UNTIL(server_get(&s, &s.marks) == 1, 2000);
+    CHECK_EQ(server_get(&s, &s.marks), 1);
+    if (what == BEHIND_HALF_RECORD_SEEN) env_flush(&e), env_flush(&e); /* the watch's receive ends */
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    if (r.response.body_len != 4 || memcmp(r.response.body, "good", 4))
+        fprintf(stderr, "  what %d on %s: \"%.*s\"\n", what, backend, (int)r.response.body_len, r.response.body);
+    CHECK(r.response.body_len == 4 && !memcmp(r.response.body, "good", 4));
+    async_http_request_release(&r);
+    if (what != BEHIND_TICKET) CHECK_EQ(client_connects(&e.client), 2);
+    else if (!strcmp(backend, "io_uring")) CHECK_EQ(client_connects(&e.client), 1);
+    env_close(&e);
+    server_stop(&s);
+    SSL_CTX_free(ctx);
+}
+
+TEST(tls_bytes_behind_an_answer) {
+    env probe;
+    char backend[16];
+    CHECK_EQ(tls_env(&probe, 0, 0, 0), 0);
+    snprintf(backend, sizeof backend, "%s", async_io_backend_name(&probe.io));
+    env_close(&probe);
+    tls_behind(BEHIND_STRAY, backend);
+    tls_behind(BEHIND_TICKET, backend);
+    tls_behind(BEHIND_HALF_RECORD, backend);
+    tls_behind(BEHIND_HALF_RECORD_SEEN, backend);
+    tls_behind(BEHIND_HALF_WITH_ANSWER, backend);
+}
+
 /* A trusted-certificate file that is not there: the request says so. */
 /* ------------------------------------------------------------------ */
 /* a TLS stream used both ways at once                                  */
@@ -1251,6 +1351,7 @@ int main(void) {
     RUN(tls_talk_while_idle_keeps_connection);
     RUN(tls_talk_with_response_keeps_connection);
     RUN(tls_stray_record_unseen_not_clean);
+    RUN(tls_bytes_behind_an_answer);
     RUN(tls_stream_both_ways_at_once);
     RUN(host_table_grows_mid_handshake);
     RUN(early_answer_to_an_upload);
