@@ -843,8 +843,11 @@ typedef struct async_http_client {
     async_io *io;
     async_http__conn *_conns;        /* `limit` slots */
     async_http__host *_hosts;
-    size_t _nhosts, _hosts_cap;
+    size_t _nhosts, _hosts_cap;      /* entries made (some forgotten since), room */
     size_t *_host_slots;             /* the table's index: 2 * _hosts_cap slots, each 0 or index + 1 */
+    size_t _hosts_forgotten;         /* a forgotten entry to make again, index + 1 (0: none) */
+    size_t _nforgotten_now;          /* how many are forgotten now, and so far */
+    uint64_t _nforgotten;
     async_http_request *_wait_head, *_wait_tail; /* waiting for a connection, FIFO */
     async_http_request *_live;                   /* every request not yet done */
     size_t _busy;                                /* connections lent to requests */
@@ -880,8 +883,16 @@ typedef struct async_http_client_stats {
     uint64_t tls_handshakes; /* TLS handshakes completed */
     uint64_t tls_resumed;    /* of which resumed a session (no certificate exchange) */
     uint64_t lookups;        /* name lookups started (the others came from the cache or shared one) */
+    size_t hosts;            /* entries kept for a scheme, host and port (their addresses, TLS session) */
+    uint64_t hosts_forgotten; /* entries forgotten so far, unused for ASYNC_HTTP_HOST_KEEP */
 } async_http_client_stats;
 void async_http_client_get_stats(const async_http_client *c, async_http_client_stats *stats);
+/* A host entry nothing uses (no request, no connection) is kept at least
+   this long, with its addresses and TLS session; once the table is full,
+   older ones are forgotten (not when dns_cache_ttl is ASYNC_NO_TIMEOUT). */
+#ifndef ASYNC_HTTP_HOST_KEEP
+#define ASYNC_HTTP_HOST_KEEP ASYNC_SEC(60)
+#endif
 
 /* What happened to a request, for logs, `fetch -w` and `-v` (curl's
    --write-out). Times are the loop turn's (async_loop_time), 0 where it
@@ -1030,6 +1041,7 @@ struct async_http_request {
     const char *_path;    /* in _url */
     size_t _path_len;
     size_t _host;         /* index in the client's host table */
+    int _host_bound;      /* _host counts this request among its users */
     int _is_head;
     int _desc_inputs;     /* ASYNC_HTTP__DESC_*: input fields set by the call, not by the user */
     int _attempts;        /* attempts made before this one */
@@ -3093,6 +3105,9 @@ struct async_http__host {
     int lookup_error;                  /* how the last lookup failed (0: it did not) */
     long via;                          /* the proxy's own host entry, or -1: connections go there */
     struct async_http__lookup *lookup; /* one in flight: requests for the host wait for it */
+    size_t users;                      /* requests for it now, and hosts whose proxy it is */
+    async_time unused_since;           /* when users last fell to 0 */
+    size_t next_forgotten;             /* forgotten (name NULL): the next such entry, index + 1 */
 };
 
 static void *async_http__default_alloc(void *user, void *ptr, size_t size) {
@@ -3185,6 +3200,7 @@ static void async_http__set_detail(async_http_request *r, const char *fmt, ...) 
 }
 
 static int async_http__proxy_setup(async_http_client *c);
+static void async_http__host_free(async_http_client *c, async_http__host *h);
 
 int async_http_client_init(async_http_client *c, async_io *io, const async_http_client_config *config) {
     async_http_client_config *cfg = &c->config;
@@ -3239,6 +3255,8 @@ void async_http_client_get_stats(const async_http_client *c, async_http_client_s
     s->lookups = c->_lookups;
     s->busy = c->_busy;
     for (i = 0; i < c->_nhosts; i++) s->busy_by_host += c->_hosts[i].busy;
+    s->hosts = c->_nhosts - c->_nforgotten_now;
+    s->hosts_forgotten = c->_nforgotten;
     for (k = c->_idle_newest; k; k = k->older) s->idle++;
     for (r = c->_wait_head; r; r = r->_wait_next) s->waiting++;
 }
@@ -3265,13 +3283,7 @@ void async_http_client_close(async_http_client *c) {
         async_http__alloc(c, k->rbuf, 0);
         async_http__alloc(c, k->sbuf, 0);
     }
-    for (i = 0; i < c->_nhosts; i++) {
-        async_http__alloc(c, c->_hosts[i].name, 0);
-        async_http__alloc(c, c->_hosts[i].host_header, 0);
-        if (c->_hosts[i].session) async_tls_session_free(c->_hosts[i].session);
-        async_http__alloc(c, c->_hosts[i].addrs, 0);
-        if (c->_hosts[i].lookup) async_http__lookup_abandon(c->_hosts[i].lookup);
-    }
+    for (i = 0; i < c->_nhosts; i++) async_http__host_free(c, &c->_hosts[i]);
     if (c->_tls_made == 1) async_tls_free(&c->_tls);
     c->_tls_made = 0;
     async_http__alloc(c, c->_proxies[0], 0);
@@ -3297,7 +3309,7 @@ void async_http_client_close(async_http_client *c) {
     c->_busy = c->_closing = c->_waiting = 0;
     c->_hosts = NULL;
     c->_host_slots = NULL;
-    c->_nhosts = 0;
+    c->_nhosts = c->_hosts_forgotten = c->_nforgotten_now = 0;
 }
 
 // >>pool
@@ -3724,8 +3736,8 @@ static char *async_http__strndup(async_http_client *c, const char *s, size_t n) 
 
 /* The host table is found by a hash (open addressing over twice its
    capacity) of the name, in any case, the port and the scheme: a client of
-   many hosts, a crawler's, finds each in O(1). An entry stays until the
-   client closes. */
+   many hosts, a crawler's, finds each in O(1). An entry stays while it is
+   used, and a while after (async_http__hosts_forget). */
 static size_t *async_http__host_slot(async_http_client *c, int tls, const char *name, size_t len, unsigned port) {
     size_t mask = c->_hosts_cap * 2 - 1, i, hash = 2166136261u ^ port ^ ((size_t)tls << 17); /* FNV-1a */
     for (i = 0; i < len; i++) hash = (hash ^ async_http__lower((unsigned char)name[i])) * 16777619u;
@@ -3736,6 +3748,61 @@ static size_t *async_http__host_slot(async_http_client *c, int tls, const char *
         if (h->port == port && h->tls == tls && async_http__ieq(h->name, strlen(h->name), name, len))
             return &c->_host_slots[i];
     }
+}
+
+/* The index made again from the entries (the forgotten ones left out). */
+static void async_http__hosts_index(async_http_client *c) {
+    size_t i;
+    memset(c->_host_slots, 0, 2 * c->_hosts_cap * sizeof *c->_host_slots);
+    for (i = 0; i < c->_nhosts; i++) {
+        const async_http__host *h = &c->_hosts[i];
+        if (h->name) *async_http__host_slot(c, h->tls, h->name, strlen(h->name), h->port) = i + 1;
+    }
+}
+
+/* What an entry holds, freed (the client closes, or forgets it). */
+static void async_http__host_free(async_http_client *c, async_http__host *h) {
+    async_http__alloc(c, h->name, 0);
+    async_http__alloc(c, h->host_header, 0);
+    if (h->session) async_tls_session_free(h->session);
+    async_http__alloc(c, h->addrs, 0);
+    if (h->lookup) async_http__lookup_abandon(h->lookup);
+}
+
+static void async_http__host_use(async_http_client *c, size_t host) { c->_hosts[host].users++; }
+
+static void async_http__host_unuse(async_http_client *c, size_t host) {
+    if (--c->_hosts[host].users == 0) c->_hosts[host].unused_since = async_loop_time(c->io->loop);
+}
+
+/* Once the table is full, the entries nothing has used for
+   ASYNC_HTTP_HOST_KEEP (no request, connection, lookup, or host behind
+   its proxy) are forgotten, with their addresses and TLS session: a
+   crawler's table stays the size of what it used lately. Not when
+   addresses are kept for good. Entries stay where they are (requests and
+   connections hold their index); a forgotten one is made again next.
+   How many were forgotten. */
+static size_t async_http__hosts_forget(async_http_client *c) {
+    async_time now = async_loop_time(c->io->loop);
+    size_t i, n = 0;
+    if (c->config.dns_cache_ttl == ASYNC_NO_TIMEOUT) return 0;
+    async_http__expire_idle(c); /* (a host whose last connection outstayed keepalive_timeout is unused) */
+    for (i = 0; i < c->_nhosts; i++) {
+        async_http__host *h = &c->_hosts[i];
+        if (!h->name || h->users || h->busy || h->idle || h->lookup || h->unused_since == now ||
+            now - h->unused_since < ASYNC_HTTP_HOST_KEEP)
+            continue;
+        if (h->via >= 0) async_http__host_unuse(c, (size_t)h->via);
+        async_http__host_free(c, h);
+        memset(h, 0, sizeof *h);
+        h->next_forgotten = c->_hosts_forgotten;
+        c->_hosts_forgotten = i + 1;
+        n++;
+    }
+    if (n) async_http__hosts_index(c);
+    c->_nforgotten_now += n;
+    c->_nforgotten += n;
+    return n;
 }
 
 /* Room for one more host: the table and its index, twice as big. */
@@ -3752,13 +3819,37 @@ static int async_http__hosts_grow(async_http_client *c) {
         async_http__alloc(c, slots, 0);
         return ASYNC_HTTP_ENOMEM;
     }
-    memset(slots, 0, 2 * cap * sizeof *slots);
     async_http__alloc(c, c->_host_slots, 0);
     c->_host_slots = slots;
     c->_hosts_cap = cap;
-    for (i = 0; i < c->_nhosts; i++)
-        *async_http__host_slot(c, grown[i].tls, grown[i].name, strlen(grown[i].name), grown[i].port) = i + 1;
+    async_http__hosts_index(c);
     return 0;
+}
+
+/* Where the next entry goes: a forgotten one, or the next of the table
+   (grown, unless a quarter of it could be forgotten). */
+static int async_http__host_room(async_http_client *c, size_t *index) {
+    if (!c->_hosts_forgotten && c->_nhosts == c->_hosts_cap) {
+        size_t forgotten = c->_hosts_cap ? async_http__hosts_forget(c) : 0;
+        int rc = !forgotten || forgotten < c->_hosts_cap / 4 ? async_http__hosts_grow(c) : 0;
+        if (rc && !forgotten) return rc;
+    }
+    *index = c->_hosts_forgotten ? c->_hosts_forgotten - 1 : c->_nhosts;
+    return 0;
+}
+
+/* The entry at index (from async_http__host_room) is made. */
+static void async_http__host_made(async_http_client *c, size_t index) {
+    async_http__host *h = &c->_hosts[index];
+    h->unused_since = async_loop_time(c->io->loop);
+    if (h->via >= 0) async_http__host_use(c, (size_t)h->via);
+    if (index == c->_nhosts) {
+        c->_nhosts++;
+    } else {
+        c->_hosts_forgotten = h->next_forgotten;
+        h->next_forgotten = 0;
+        c->_nforgotten_now--;
+    }
 }
 
 /* The host's index in the table, made the first time. Hosts are keyed by
@@ -3769,7 +3860,7 @@ static long async_http__proxy_for(async_http_client *c, int tls, const char *nam
 
 static int async_http__host_lookup(async_http_client *c, int tls, const char *name, size_t name_len, unsigned port,
                                    int bracketed, int direct, size_t *index) {
-    size_t *slot;
+    size_t *slot, at, next;
     async_http__host *h;
     char portbuf[16];
     int rc;
@@ -3780,9 +3871,11 @@ static int async_http__host_lookup(async_http_client *c, int tls, const char *na
     {   /* through a proxy? (its own entry, made first: it may fill or move the table) */
         long via = direct ? -1 : async_http__proxy_for(c, tls, name, name_len, port, &rc);
         if (via < -1) return rc;
-        if (c->_nhosts == c->_hosts_cap && (rc = async_http__hosts_grow(c)) != 0) return rc;
-        h = &c->_hosts[c->_nhosts];
+        if ((rc = async_http__host_room(c, &at)) != 0) return rc;
+        h = &c->_hosts[at];
+        next = at < c->_nhosts ? h->next_forgotten : 0; /* a forgotten one stays on its list until made */
         memset(h, 0, sizeof *h);
+        h->next_forgotten = next;
         h->via = via;
     }
     h->port = port;
@@ -3803,8 +3896,9 @@ static int async_http__host_lookup(async_http_client *c, int tls, const char *na
         async_http__alloc(c, h->host_header, 0);
         return rc;
     }
-    *async_http__host_slot(c, tls, name, name_len, port) = c->_nhosts + 1;
-    *index = c->_nhosts++;
+    *async_http__host_slot(c, tls, name, name_len, port) = at + 1;
+    async_http__host_made(c, at);
+    *index = at;
     return 0;
 }
 
@@ -4093,10 +4187,18 @@ int async_http_url_resolve(const char *base, const char *ref, char *out, size_t 
     return (int)strlen(out);
 }
 
+/* The request no longer counts among its host's users. */
+static void async_http__host_unbind(async_http_request *r) {
+    if (!r->_host_bound || !r->_client->_hosts) return;
+    r->_host_bound = 0;
+    async_http__host_unuse(r->_client, r->_host);
+}
+
 /* The request's current URL taken apart, its host looked up. */
 static int async_http__parse_url(async_http_request *r) {
     async_http__url u;
     async_http__url_error e;
+    size_t host;
     int rc = async_http__url_parse(r->_url, &u, &e);
     if (rc) {
         r->error = rc;
@@ -4116,7 +4218,13 @@ static int async_http__parse_url(async_http_request *r) {
     async_http__alloc(r->_client, r->_basic, 0); /* a redirect's URL has its own, or none */
     r->_basic = NULL;
     if (u.userinfo && !(r->_basic = async_http__basic_auth(r->_client, u.userinfo, u.userinfo_len))) return ASYNC_HTTP_ENOMEM;
-    return async_http__host_lookup(r->_client, u.tls, u.host, u.host_len, u.port, u.bracketed, 0, &r->_host);
+    if ((rc = async_http__host_lookup(r->_client, u.tls, u.host, u.host_len, u.port, u.bracketed, 0, &host)) != 0)
+        return rc;
+    async_http__host_use(r->_client, host); /* (before the last host is let go: it may be the same) */
+    async_http__host_unbind(r);
+    r->_host = host;
+    r->_host_bound = 1;
+    return 0;
 }
 
 // >>proxy
@@ -6251,6 +6359,7 @@ static int async_http__conclude(async_http_request *r) {
         async_deadline_stop(&r->_deadline);
         async_http__decoder_free(r);
         async_http__finish_response(r);
+        async_http__host_unbind(r);
         r->info.done = async_loop_time(r->task.loop);
         r->info.body_bytes = r->_parser.body_bytes;
         return ASYNC_HTTP__DONE;
@@ -6458,6 +6567,7 @@ int async_http_request_head(const async_http_request *req, int *status, const as
 static void async_http__release(async_http_request *req) {
     async_http_client *c = req->_client;
     if (!c) return;
+    async_http__host_unbind(req);
     async_http__decoder_free(req);
     if (req->_body_cap) async_http__alloc(c, req->response.body, 0);
     async_http__block_give(c, req->_head_mem);

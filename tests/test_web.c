@@ -558,6 +558,160 @@ TEST(many_hosts_found_again) {
     server_stop(&s);
 }
 
+/* The table stays the size of what a client used lately: once it is full, an entry unused
+   for ASYNC_HTTP_HOST_KEEP is forgotten (its addresses too, though still fresh: the next
+   request for it looks it up again), one used since is kept (its addresses found without a
+   lookup), and a forgotten entry's place is made again. The stall clock, moved by the test. */
+TEST(hosts_forgotten_when_unused) {
+    static fake_dns d;
+    env e;
+    server s;
+    async_http_request r;
+    char url[96];
+    int i;
+    async_time step = ASYNC_HTTP_HOST_KEEP / 2 + ASYNC_SEC(1);
+    fake_init(&d, 0, "127.0.0.1", NULL);
+    server_start(&s, play_ok);
+    CHECK_EQ(dns_env(&e, &d, 4 * ASYNC_HTTP_HOST_KEEP, 1), 0); /* addresses outlive the entries */
+    snprintf(url, sizeof url, "http://old.test:%d/", s.port);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    async_http_request_release(&r);
+    e.stall.now += step;
+    snprintf(url, sizeof url, "http://recent.test:%d/", s.port);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    async_http_request_release(&r);
+    e.stall.now += step; /* old: unused for longer than ASYNC_HTTP_HOST_KEEP; recent: for half */
+    for (i = 0; i < 8; i++) { /* the table (8) fills, and the ninth host's entry looks for room */
+        snprintf(url, sizeof url, "http://n%d.test:%d/", i, s.port);
+        CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+        async_http_request_release(&r);
+    }
+    CHECK_EQ(client_stats(&e.client).hosts_forgotten, 1);
+    CHECK_EQ(client_stats(&e.client).hosts, 9);
+    CHECK_EQ(e.client._nhosts, 9); /* the eighth new one in the forgotten one's place */
+    CHECK_EQ(lookups(&e), 10);
+    snprintf(url, sizeof url, "http://recent.test:%d/", s.port);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    async_http_request_release(&r);
+    CHECK_EQ(lookups(&e), 10); /* kept, addresses and all */
+    snprintf(url, sizeof url, "http://old.test:%d/", s.port);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    CHECK_EQ(r.response.status, 200);
+    async_http_request_release(&r);
+    CHECK_EQ(lookups(&e), 11); /* made again, looked up again */
+    CHECK_EQ(client_stats(&e.client).hosts, 10);
+    env_close(&e);
+    server_stop(&s);
+}
+
+/* A crawler: eighty hosts, eight at a time, the clock past ASYNC_HTTP_HOST_KEEP between
+   the batches: the table never grows past its first 8 entries (their idle connections
+   closed after keepalive_timeout, then they are forgotten). A host whose request is still
+   in flight is never forgotten, however long it waits: its request ends well. */
+TEST(hosts_crawled_table_bounded) {
+    static fake_dns d;
+    env e;
+    server s, slow;
+    async_http_request r, held;
+    char url[96];
+    int round, i;
+    fake_init(&d, 0, "127.0.0.1", NULL);
+    server_start(&s, play_ok);
+    server_start(&slow, play_capture);
+    server_hold(&slow);
+    CHECK_EQ(dns_env(&e, &d, 0, 1), 0);
+    memset(&held, 0, sizeof held);
+    held.timeout = ASYNC_NO_TIMEOUT;
+    snprintf(url, sizeof url, "http://held.test:%d/", slow.port);
+    async_http_get(&e.client, &held, url);
+    CHECK(run_until_received(&e.loop, &slow, 1, 2000));
+    for (round = 0; round < 10; round++) {
+        for (i = 0; i < 7; i++) {
+            snprintf(url, sizeof url, "http://r%dh%d.test:%d/", round, i, s.port);
+            CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+            CHECK_EQ(r.response.status, 200);
+            async_http_request_release(&r);
+        }
+        e.stall.now += ASYNC_HTTP_HOST_KEEP + ASYNC_SEC(1);
+    }
+    CHECK_EQ(e.client._hosts_cap, 8);
+    CHECK_EQ(client_stats(&e.client).hosts_forgotten, 63);
+    CHECK_EQ(lookups(&e), 71);
+    CHECK(!async_done(&held.task.future));
+    server_release(&slow);
+    CHECK_EQ(async_run(&e.loop, &held.task.future), 0);
+    CHECK_EQ(held.response.status, 200);
+    async_http_request_release(&held);
+    env_close(&e);
+    server_stop(&s);
+    server_stop(&slow);
+}
+
+/* A host whose request waits for a connection (the client's one slot is taken), and the
+   proxy that hosts go through: in use, though no connection of theirs is, and never
+   forgotten however long they wait. The queued request goes to its own host; every host
+   behind the proxy still goes through it. */
+static int waiting_7(void *client) { return client_stats((async_http_client *)client).waiting == 7; }
+
+TEST(hosts_in_use_never_forgotten) {
+    static fake_dns d;
+    env e;
+    server s, slow, proxy;
+    async_http_request r, held, queued, b[6];
+    async_http_client_config cfg;
+    char url[96], proxy_url[64], urls[6][32], host_line[64];
+    int i;
+    fake_init(&d, 0, "127.0.0.1", NULL);
+    server_start(&s, play_capture);
+    server_start(&slow, play_capture);
+    server_start(&proxy, play_capture);
+    server_hold(&slow);
+    snprintf(proxy_url, sizeof proxy_url, "http://127.0.0.1:%d", proxy.port);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.resolver = fake_resolve, cfg.resolver_user = &d;
+    cfg.limit = 1;
+    cfg.timeout_total = ASYNC_NO_TIMEOUT;
+    cfg.proxy = proxy_url;
+    cfg.no_proxy = "test"; /* *.test direct, *.example through the proxy */
+    CHECK_EQ(env_init_with(&e, &cfg, 1, NULL), 0);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", "http://a.example/", 0), 0); /* the proxy's entry, then a's */
+    CHECK_EQ(r.response.status, 200);
+    async_http_request_release(&r);
+    memset(&held, 0, sizeof held);
+    memset(&queued, 0, sizeof queued);
+    memset(b, 0, sizeof b);
+    snprintf(url, sizeof url, "http://held.test:%d/", slow.port);
+    async_http_get(&e.client, &held, url);
+    CHECK(run_until_received(&e.loop, &slow, 1, 2000)); /* it has the one slot */
+    snprintf(url, sizeof url, "http://queued.test:%d/", s.port);
+    async_http_get(&e.client, &queued, url);
+    e.stall.now += 2 * ASYNC_HTTP_HOST_KEEP;
+    for (i = 0; i < 6; i++) { /* the table (8) fills: its sweep may forget only a.example */
+        snprintf(urls[i], sizeof urls[i], "http://b%d.example/", i);
+        async_http_get(&e.client, &b[i], urls[i]);
+    }
+    CHECK(run_until(&e.loop, waiting_7, &e.client, 2000)); /* all made, all queued */
+    CHECK_EQ(client_stats(&e.client).hosts_forgotten, 1);
+    server_release(&slow);
+    CHECK_EQ(async_run(&e.loop, &held.task.future), 0);
+    CHECK_EQ(async_run(&e.loop, &queued.task.future), 0);
+    CHECK_EQ(queued.response.status, 200);
+    snprintf(host_line, sizeof host_line, "Host: queued.test:%d", s.port);
+    CHECK(has_line(&s, 0, host_line));
+    for (i = 0; i < 6; i++) {
+        CHECK_EQ(async_run(&e.loop, &b[i].task.future), 0);
+        CHECK_EQ(b[i].response.status, 200);
+        async_http_request_release(&b[i]);
+    }
+    async_http_request_release(&held);
+    async_http_request_release(&queued);
+    CHECK_EQ(server_received(&proxy), 7); /* a, and the six b: all through the proxy */
+    env_close(&e);
+    server_stop(&s);
+    server_stop(&slow);
+    server_stop(&proxy);
+}
+
 /* A lookup that hangs blocks nothing: a 50 ms timer fires when due (a stall clock: the
    lookup is the stall), a request to an IP literal is served meanwhile, and the looked-up
    request waits for its lookup and then goes on. */
@@ -1681,6 +1835,9 @@ int main(void) {
     RUN(lookup_off_the_loop);
     RUN(host_names_case_insensitive);
     RUN(many_hosts_found_again);
+    RUN(hosts_forgotten_when_unused);
+    RUN(hosts_crawled_table_bounded);
+    RUN(hosts_in_use_never_forgotten);
     RUN(lookup_shared_and_cached);
     RUN(lookup_counts_against_connect_timeout);
     RUN(dial_next_address_when_refused);
