@@ -5551,7 +5551,7 @@ static int async_http__body(void *user, const char *data, size_t len) {
            (deflate's stored blocks add 5 in 64 KiB), so a body that keeps
            coming while it decodes to next to nothing (empty blocks) ends too. */
         uint64_t lim = r->_client->config.max_body_size, wire = lim > UINT64_MAX / 2 ? UINT64_MAX : lim + lim / 16 + 65536;
-        if (r->_parser.body_bytes + len > wire) return ASYNC_HTTP_EBODY_TOO_LARGE;
+        if (r->_parser.body_bytes > wire) return ASYNC_HTTP_EBODY_TOO_LARGE; /* (this piece counted already) */
     }
     return async_http__decode(r, data, len);
 }

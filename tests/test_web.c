@@ -1380,6 +1380,7 @@ typedef struct blob_server {
     const char *bytes;
     size_t len;
     size_t split; /* > 0: the first this many bytes go alone, the rest 20 ms later */
+    size_t recv_buffer_size; /* the client's (0: its default) */
 } blob_server;
 static blob_server blob;
 
@@ -1406,6 +1407,7 @@ static int fetch_blob(const char *bytes, size_t len, async_http_request *r, size
     server_start(&s, play_blob);
     memset(&cfg, 0, sizeof cfg);
     cfg.max_body_size = max_body;
+    cfg.recv_buffer_size = blob.recv_buffer_size;
     CHECK_EQ(env_init(&e, &cfg), 0);
     url_of(url, sizeof url, &s, "/z");
     err = fetch_new(&e.client, r, "GET", url, ASYNC_SEC(5));
@@ -1612,6 +1614,34 @@ TEST(decompress_nothing_bounded) {
     *p++ = 0x78, *p++ = 0x01; /* zlib's header */
     for (i = 0; i < BLOCKS; i++, p += 5) memcpy(p, "\x00\x00\x00\xff\xff", 5); /* not the last; stored; 0 bytes */
     CHECK_EQ(fetch_blob(resp, (size_t)(p - resp), &r, 64u << 10), ASYNC_HTTP_EBODY_TOO_LARGE);
+    free(resp);
+}
+
+/* A compressed body that decodes to exactly max_body_size, read at once (a 1 MiB receive
+   buffer): within the bound on compressed bytes, each counted once. Incompressible bytes,
+   so the gzip is a little longer than what it holds. */
+TEST(decompress_at_the_limit_in_one_read) {
+    enum { SIZE = 70000 };
+    async_http_request r;
+    static char plain[SIZE], gz[SIZE + 1024];
+    uint32_t x = 2463534242u;
+    size_t i, n, len;
+    char *resp;
+    for (i = 0; i < SIZE; i++) { /* xorshift: no pattern deflate could use */
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        plain[i] = (char)x;
+    }
+    n = squeeze(plain, SIZE, gz, sizeof gz, 16 + 15);
+    CHECK(n > SIZE);
+    resp = (char *)malloc(n + 256);
+    len = (size_t)sprintf(resp, "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %lu\r\n\r\n", (unsigned long)n);
+    memcpy(resp + len, gz, n);
+    len += n;
+    blob.recv_buffer_size = 1u << 20;
+    CHECK_EQ(fetch_blob(resp, len, &r, SIZE), 0);
+    blob.recv_buffer_size = 0;
+    CHECK(r.response.body_len == SIZE && !memcmp(r.response.body, plain, SIZE));
+    free(r.response.body);
     free(resp);
 }
 
@@ -1856,6 +1886,7 @@ int main(void) {
     RUN(body_edges);
     RUN(decompress_bomb_bounded);
     RUN(decompress_nothing_bounded);
+    RUN(decompress_at_the_limit_in_one_read);
     RUN(info_and_trace);
     RUN(heads_before_bodies);
     RUN(close_with_requests_in_flight);
