@@ -5147,7 +5147,8 @@ enum { ASYNC_HTTP__DROP_AUTH = 1, ASYNC_HTTP__DROP_BODY = 2 };
 
 static int async_http__dropped(const async_http_request *r, const char *line) {
     static const char *const auth[] = {"authorization", "proxy-authorization", "cookie", "host", NULL};
-    static const char *const body[] = {"content-type", "content-length", "transfer-encoding", "content-encoding", NULL};
+    static const char *const body[] = {"content-type",     "content-length", "transfer-encoding",
+                                       "content-encoding", "expect",         NULL};
     const char *const *n;
     if (r->_drop & ASYNC_HTTP__DROP_AUTH)
         for (n = auth; *n; n++)

@@ -34,10 +34,11 @@ static int body_is(server *s, int i, const char *body) {
 /* redirects                                                           */
 
 /* Each redirect status with GET and with a POST that has a body: the method and the body
-   the second request carries, as aiohttp (and RFC 9110 15.4) have it. */
+   the second request carries, as aiohttp (and RFC 9110 15.4) have it, and the headers that
+   go with the body (an expectation of 100-continue too). */
 TEST(redirect_status_method_matrix) {
     static const int statuses[] = {301, 302, 303, 307, 308};
-    static const char *const post_headers[] = {"Content-Type: text/plain", "X-Keep: yes", NULL};
+    static const char *const post_headers[] = {"Content-Type: text/plain", "Expect: 100-continue", "X-Keep: yes", NULL};
     size_t i;
     int post;
     for (i = 0; i < sizeof statuses / sizeof statuses[0]; i++) {
@@ -78,6 +79,7 @@ TEST(redirect_status_method_matrix) {
                 CHECK(body_is(&s, 1, keeps ? "abc" : ""));
                 CHECK_EQ(has_line(&s, 1, "Content-Type: text/plain"), keeps); /* the body's own header goes with it */
                 CHECK_EQ(has_line(&s, 1, "Content-Length: 3"), keeps);
+                CHECK_EQ(has_line(&s, 1, "Expect: 100-continue"), keeps); /* never without content (RFC 9110 10.1.1) */
                 CHECK(has_line(&s, 1, "X-Keep: yes"));
             }
             CHECK_EQ(client_connects(&e.client), 1); /* same origin: the pooled connection */
