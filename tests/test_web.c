@@ -568,7 +568,7 @@ TEST(hosts_forgotten_when_unused) {
     static fake_dns d;
     env e;
     server s;
-    async_http_request r;
+    async_http_request r, first;
     char url[96];
     int i;
     async_time step = ASYNC_HTTP_HOST_KEEP / 2 + ASYNC_SEC(1);
@@ -576,8 +576,7 @@ TEST(hosts_forgotten_when_unused) {
     server_start(&s, play_ok);
     CHECK_EQ(dns_env(&e, &d, 4 * ASYNC_HTTP_HOST_KEEP, 1), 0); /* addresses outlive the entries */
     snprintf(url, sizeof url, "http://old.test:%d/", s.port);
-    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
-    async_http_request_release(&r);
+    CHECK_EQ(fetch_new(&e.client, &first, "GET", url, 0), 0); /* done, kept: its host is not in use */
     e.stall.now += step;
     snprintf(url, sizeof url, "http://recent.test:%d/", s.port);
     CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
@@ -602,6 +601,8 @@ TEST(hosts_forgotten_when_unused) {
     async_http_request_release(&r);
     CHECK_EQ(lookups(&e), 11); /* made again, looked up again */
     CHECK_EQ(client_stats(&e.client).hosts, 10);
+    CHECK_EQ(first.response.status, 200);
+    async_http_request_release(&first);
     env_close(&e);
     server_stop(&s);
 }
