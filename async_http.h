@@ -6461,7 +6461,7 @@ static void async_http__ended(async_waiter *w, async_future *task) {
     if (async_error(task)) async_http_request_release(r);
 }
 
-enum { ASYNC_HTTP__DESC_HEADERS = 1, ASYNC_HTTP__DESC_BODY = 2 };
+enum { ASYNC_HTTP__DESC_HEADERS = 1, ASYNC_HTTP__DESC_BODY = 2, ASYNC_HTTP__DESC_REST = 4 /* timeout, on_body, user */ };
 
 static async_future *async_http__start(async_http_client *c, async_http_request *req,
                                        const async_http_request_desc *desc) {
@@ -6495,7 +6495,7 @@ async_future *async_http_start(async_http_client *c, async_http_request *req, co
        at the body that stays put until the request is done, and release
        clears them (a later async_http_get on this struct reads none of it). */
     req->headers = req->_headers;
-    req->_desc_inputs = ASYNC_HTTP__DESC_HEADERS | ASYNC_HTTP__DESC_BODY;
+    req->_desc_inputs = ASYNC_HTTP__DESC_HEADERS | ASYNC_HTTP__DESC_BODY | ASYNC_HTTP__DESC_REST;
     return f;
 }
 
@@ -6587,6 +6587,7 @@ static void async_http__release(async_http_request *req) {
     memset(&req->response, 0, sizeof req->response);
     if (req->_desc_inputs & ASYNC_HTTP__DESC_HEADERS) req->headers = NULL; /* the desc's, not the user's */
     if (req->_desc_inputs & ASYNC_HTTP__DESC_BODY) req->body = NULL, req->body_len = 0;
+    if (req->_desc_inputs & ASYNC_HTTP__DESC_REST) req->timeout = 0, req->on_body = NULL, req->user = NULL;
     req->_desc_inputs = 0;
 }
 

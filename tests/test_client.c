@@ -1197,11 +1197,18 @@ TEST(test_cancelled_before_it_ran_holds_nothing) {
 }
 
 /* The struct used again: after a start from a desc (whose header array is gone) and after a
-   POST, a plain async_http_get sends neither the desc's headers nor the POST's body; an
-   on_body that fails with -EIO fails the request with -EIO, not "network error". */
+   POST, a plain async_http_get sends neither the desc's headers nor the POST's body, nor
+   takes the desc's on_body, user or timeout; an on_body that fails with -EIO fails the
+   request with -EIO, not "network error". */
 static int refuse_body(async_http_request *req, const char *data, size_t len) {
     (void)req, (void)data, (void)len;
     return -EIO;
+}
+
+static int count_body(async_http_request *req, const char *data, size_t len) {
+    (void)data, (void)len;
+    (*(int *)req->user)++;
+    return 0;
 }
 
 TEST(test_request_struct_used_again) {
@@ -1210,6 +1217,7 @@ TEST(test_request_struct_used_again) {
     async_http_request r;
     async_http_request_desc d;
     char url[96];
+    int pieces = 0;
     const char **lines = (const char **)malloc(2 * sizeof *lines);
     server_start(&s, play_capture);
     CHECK_EQ(env_init_quick(&e, NULL), 0);
@@ -1218,12 +1226,17 @@ TEST(test_request_struct_used_again) {
     memset(&d, 0, sizeof d);
     d.url = url;
     d.headers = lines;
+    d.on_body = count_body, d.user = &pieces, d.timeout = ASYNC_SEC(7);
     async_http_start(&e.client, &r, &d);
     free(lines); /* the desc may go as soon as the start returns */
     CHECK_EQ(finish(&e, &r), 0);
+    CHECK(pieces > 0 && r.response.body_len == 0);
     async_http_request_release(&r);
+    CHECK(r.headers == NULL && r.on_body == NULL && r.user == NULL && r.timeout == 0);
+    pieces = 0;
     async_http_get(&e.client, &r, url); /* ASan: nothing reads the freed array */
     CHECK_EQ(finish(&e, &r), 0);
+    CHECK(pieces == 0 && r.response.body_len == 2); /* stored: the desc's on_body is gone */
     async_http_request_release(&r);
     async_http_post(&e.client, &r, url, "secret=1", 8);
     CHECK_EQ(finish(&e, &r), 0);
