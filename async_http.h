@@ -166,7 +166,9 @@
    and the allocator (`alloc(user, ptr, size)`: realloc-like, size 0 frees;
    default realloc/free). async.h itself never allocates; the client
    allocates connection buffers, response bodies and lookups through
-   `alloc`. A request of the usual size allocates only its stored body
+   `alloc` (not the TLS layer: its ciphertext buffers, 64 KiB in per
+   connection and what waits to go out, and OpenSSL's own memory are
+   malloc's; CRYPTO_set_mem_functions reaches all of those). A request of the usual size allocates only its stored body
    (nothing with on_body): its inputs' copy is inside it (up to 256 bytes
    with their pointers), its head in a block that an earlier one gave back
    (up to 1 KiB and 16 lines). Bigger ones, redirects, compressed bodies
@@ -358,7 +360,8 @@ typedef struct async_http_parser {
 
     /* ---- Optional: called when the head buffer or the header array is full. It may
        move the parser to larger storage with async_http_parser_rebase() and return 0;
-       anything else lets the limit stand (ASYNC_HTTP_EHEADER_TOO_LARGE). */
+       ASYNC_HTTP_ENOMEM fails the parse with that code (no memory to grow); anything
+       else lets the limit stand (ASYNC_HTTP_EHEADER_TOO_LARGE). */
     int (*grow)(void *user, struct async_http_parser *p);
     /* ---- Optional: called as each head is complete, an interim (1xx) one
        too (`interim` 1: status and headers are its own, and go once this
@@ -860,7 +863,7 @@ typedef struct async_http_client {
     char *_proxy_auth_tls;
     char *_no_proxy;
     async_tls _tls;   /* made at the first https request */
-    int _tls_made;    /* 0: not yet; 1: made; else the error it failed with */
+    int _tls_made;    /* 0: not yet (or it failed: tried again next time); 1: made */
     uint64_t _tls_handshakes, _tls_resumed, _lookups;
     struct async_http__block *_spares; /* head blocks given back, for the next requests */
     size_t _nspares;
@@ -1467,7 +1470,10 @@ static int async_http__field_line(async_http_parser *p, const char *line, size_t
                                         line);
     if (p->header_count == p->max_headers && p->grow) {
         size_t at = (size_t)(line - p->head_buf); /* the line moves with the head */
-        if (p->grow(p->user, p) == 0) {
+        int grown = p->grow(p->user, p);
+        if (grown == ASYNC_HTTP_ENOMEM)
+            return async_http__fail(p, grown, "no memory to grow the head", async_http__offset_of(p, line));
+        if (grown == 0) {
             line = colon = p->head_buf + at;
             end = line + n;
         }
@@ -1705,9 +1711,10 @@ static int async_http__end_line(async_http_parser *p) {
 static int async_http__step_line(async_http_parser *p, const char *d, size_t n, size_t *used) {
     const char *lf = (const char *)memchr(d, '\n', n);
     size_t take = lf ? (size_t)(lf - d) + 1 : n, from = p->head_len;
-    int too_large, rc;
-    while (take > p->head_cap - p->head_len && p->grow && p->grow(p->user, p) == 0) {
+    int too_large, rc, grown = 0;
+    while (take > p->head_cap - p->head_len && p->grow && (grown = p->grow(p->user, p)) == 0) {
     }
+    if (grown == ASYNC_HTTP_ENOMEM) return async_http__fail(p, grown, "no memory to grow the head", p->offset);
     too_large = take > p->head_cap - p->head_len;
     if (too_large) take = p->head_cap - p->head_len;
     if (take) memcpy(p->head_buf + p->head_len, d, take); /* (head_buf may be NULL: no storage, no grow) */
@@ -3103,6 +3110,7 @@ struct async_http__host {
     async_time expires;
     int literal;
     int lookup_error;                  /* how the last lookup failed (0: it did not) */
+    int lookup_cause;                  /* and why, if the system said: an errno (0: the name is not known) */
     long via;                          /* the proxy's own host entry, or -1: connections go there */
     struct async_http__lookup *lookup; /* one in flight: requests for the host wait for it */
     size_t users;                      /* requests for it now, and hosts whose proxy it is */
@@ -3201,6 +3209,7 @@ static void async_http__set_detail(async_http_request *r, const char *fmt, ...) 
 
 static int async_http__proxy_setup(async_http_client *c);
 static void async_http__host_free(async_http_client *c, async_http__host *h);
+static int async_http__net_error(int err);
 
 int async_http_client_init(async_http_client *c, async_io *io, const async_http_client_config *config) {
     async_http_client_config *cfg = &c->config;
@@ -3505,7 +3514,8 @@ static void async_http__serve_waiters(async_http_client *c) {
     async_http_request *r = c->_wait_head, *prev = NULL;
     while (r) {
         async_http_request *next = r->_wait_next;
-        long slot = async_http__pick(c, r, 1);
+        /* (a waiter whose host is at its limit is passed at once: no pick, no clock read) */
+        long slot = async_http__host_may_open(c, r->_host) ? async_http__pick(c, r, 1) : -1;
         if (slot >= 0) {
             async_http__unqueue(c, r, prev);
             async_http__lend(c, r, slot);
@@ -3571,6 +3581,7 @@ typedef struct async_http__lookup {
     async_event done;           /* the requests waiting for it */
     struct sockaddr_storage addrs[ASYNC_HTTP__MAX_ADDRS];
     size_t naddrs;
+    int cause;                  /* a failure's errno, if the resolver gave one (0: none) */
     char name[1];               /* allocated to its length */
 } async_http__lookup;
 
@@ -3621,7 +3632,14 @@ int async_http_getaddrinfo(void *user, const char *name, struct sockaddr_storage
     memset(&hints, 0, sizeof hints);
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_ADDRCONFIG;
-    if (getaddrinfo(name, NULL, &hints, &res) != 0 || !res) return ASYNC_HTTP_ENAME;
+    switch (getaddrinfo(name, NULL, &hints, &res)) {
+    case 0: break;
+    case EAI_SYSTEM: return errno > 0 ? -errno : ASYNC_HTTP_ENAME; /* out of fds, say */
+    case EAI_MEMORY: return -ENOMEM;
+    case EAI_AGAIN: return -EAGAIN; /* the name server did not answer */
+    default: return ASYNC_HTTP_ENAME;
+    }
+    if (!res) return ASYNC_HTTP_ENAME;
     for (ai = res; ai; ai = ai->ai_next) {
         if (ai->ai_family == AF_INET6 && n6 < ASYNC_HTTP__MAX_ADDRS) memcpy(&v6[n6++], ai->ai_addr, ai->ai_addrlen);
         if (ai->ai_family == AF_INET && n4 < ASYNC_HTTP__MAX_ADDRS) memcpy(&v4[n4++], ai->ai_addr, ai->ai_addrlen);
@@ -3641,6 +3659,7 @@ static void async_http__lookup_run(async_work *w) {
     size_t n = 0;
     w->error = l->resolver(l->resolver_user, l->name, l->addrs, ASYNC_HTTP__MAX_ADDRS, &n);
     if (!w->error && n == 0) w->error = ASYNC_HTTP_ENAME;
+    l->cause = w->error < 0 && w->error > -4096 ? -w->error : 0; /* the request says it: the code is ENAME */
     /* (a timeout or cancel of the resolver's own would pass for the request's) */
     if (w->error > 0 || w->error < -4999 || (w->error < 0 && w->error > -4096) || w->error == ASYNC_ETIMEDOUT ||
         w->error == ASYNC_ECANCELED)
@@ -3658,6 +3677,7 @@ static void async_http__lookup_finished(async_waiter *self, async_future *f) {
         size_t i;
         h->lookup = NULL;
         h->lookup_error = async_error(f) ? async_error(f) : 0;
+        h->lookup_cause = h->lookup_error ? l->cause : 0;
         if (h->lookup_error) { /* the expired addresses are not used in its place */
             async_http__alloc(c, h->addrs, 0);
             h->addrs = NULL;
@@ -5584,8 +5604,8 @@ static int async_http__grow_head(void *user, async_http_parser *p) {
     size_t cap = p->head_cap * 2, n = p->max_headers * 2;
     if (cap > cfg->max_header_bytes) cap = cfg->max_header_bytes;
     if (n > cfg->max_headers) n = cfg->max_headers;
-    if (cap == p->head_cap && n == p->max_headers) return -1; /* at the limits */
-    return async_http__head_alloc(r, cap, n);
+    if (cap == p->head_cap && n == p->max_headers) return 1; /* at the limits */
+    return async_http__head_alloc(r, cap, n) ? ASYNC_HTTP_ENOMEM : 0;
 }
 
 /* A parser for the next head (the answer's, or a proxy's to CONNECT), in a
@@ -5661,15 +5681,17 @@ static void async_http__begin_attempt(async_http_request *r) {
 /* The client's TLS context, made at the first https request (loading the
    system's trusted certificates takes a while). */
 static int async_http__tls_context(async_http_client *c) {
-    if (c->_tls_made == 0) {
-        async_tls_config t;
-        memset(&t, 0, sizeof t);
-        t.ca_file = c->config.ca_file;
-        t.ca_path = c->config.ca_path;
-        t.insecure = c->config.insecure;
-        c->_tls_made = async_tls_init(&c->_tls, &t) == 0 ? 1 : ASYNC_HTTP_ETLS;
-    }
-    return c->_tls_made == 1 ? 0 : c->_tls_made;
+    async_tls_config t;
+    if (c->_tls_made) return 0;
+    memset(&t, 0, sizeof t);
+    t.ca_file = c->config.ca_file;
+    t.ca_path = c->config.ca_path;
+    t.insecure = c->config.insecure;
+    /* A failure is not kept: the CA file may be there next time, the fds
+       or the memory that ran out back. */
+    if (async_tls_init(&c->_tls, &t) != 0) return ASYNC_HTTP_ETLS;
+    c->_tls_made = 1;
+    return 0;
 }
 
 /* An await of the opening, within what is left of the connect timeout. */
@@ -5716,11 +5738,15 @@ static async_future *async_http__resolve_step(async_http_request *r) {
     async_http__host *h = &c->_hosts[target];
     if (!async_http__needs_open(r) || r->_try.connected) return NULL;
     if (r->_try.looked_up) { /* what came of the lookup we waited for */
-        if (!h->naddrs) r->_err = h->lookup_error ? h->lookup_error : ASYNC_HTTP_ENAME;
-        if (!h->naddrs && target != r->_host) {
-            r->error = r->_err; /* for the detail's words */
-            async_http__set_detail(r, "the proxy's host name (%s)", h->name);
-        }
+        if (h->naddrs) return NULL;
+        r->_err = h->lookup_error ? h->lookup_error : ASYNC_HTTP_ENAME;
+        r->error = r->_err; /* for the detail's words: which name, and the system's reason */
+        async_http__set_detail(r, target != r->_host ? "the proxy's host name (%s)%s%s%s" : "%s%s%s%s", h->name,
+                               h->lookup_cause ? " (" : "",
+                               h->lookup_cause == EAGAIN ? "the name server did not answer"
+                               : h->lookup_cause     ? strerror(h->lookup_cause)
+                                                     : "",
+                               h->lookup_cause ? ")" : "");
         return NULL;
     }
     if (async_http__addresses_fresh(c, h)) return NULL;
@@ -5845,11 +5871,13 @@ static async_future *async_http__dial_step(async_http_request *r) {
             async_future_cancel(&oldest->op.future);
         } else if (!running) {
             r->_err = r->_try.dial_error ? r->_try.dial_error : ASYNC_HTTP_ENETWORK;
-            if (r->_try.dial_failed) { /* where it went (the proxy's address, a default port) */
+            if (r->_try.dial_failed) { /* where it went (the proxy's address, a default port), and why */
                 char ip[INET6_ADDRSTRLEN];
                 unsigned port = async_http__addr_text(&r->_try.dial_failed->addr, ip, sizeof ip);
-                snprintf(async_http__conn_of(r)->s._detail, sizeof async_http__conn_of(r)->s._detail,
-                         "%s port %u", ip, port);
+                int unnamed = async_http__net_error(r->_err) == ASYNC_HTTP_ENETWORK && r->_err < 0 && r->_err > -4096 &&
+                              r->_err != -ETIMEDOUT; /* (the kernel's SYN timeout is said as such) */
+                snprintf(async_http__conn_of(r)->s._detail, sizeof async_http__conn_of(r)->s._detail, "%s port %u%s%s",
+                         ip, port, unnamed ? ": " : "", unnamed ? strerror(-r->_err) : ""); /* (out of fds, no route) */
             }
             return NULL;
         }

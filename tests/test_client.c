@@ -32,6 +32,7 @@
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/resource.h>
 
 /* ------------------------------------------------------------------ */
 /* helpers                                                             */
@@ -1258,6 +1259,87 @@ TEST(test_request_struct_used_again) {
     server_stop(&s);
 }
 
+/* No memory to grow the head for a long response head, or for its many header fields, far
+   from max_header_bytes and max_headers: out of memory, not "response headers too large";
+   the client goes on once memory is back. */
+TEST(test_head_growth_out_of_memory) {
+    env e;
+    server s;
+    async_http_request r;
+    async_http_client_config cfg;
+    alloc_count a;
+    char url[64], *resp = (char *)malloc(8192), *p = resp, *many = (char *)malloc(8192), *m = many;
+    int i;
+    p += sprintf(p, "HTTP/1.1 200 OK\r\n");
+    for (i = 0; i < 5; i++) p += sprintf(p, "X-Big-%d: %0900d\r\n", i, 0); /* a 4.5 KiB head */
+    sprintf(p, "Content-Length: 2\r\n\r\nok");
+    m += sprintf(m, "HTTP/1.1 200 OK\r\n");
+    for (i = 0; i < 40; i++) m += sprintf(m, "X-%d: %d\r\n", i, i); /* 40 fields in 400 bytes */
+    sprintf(m, "Content-Length: 2\r\n\r\nok");
+    server_start(&s, play_ok);
+    s.response = resp;
+    memset(&a, 0, sizeof a);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.alloc = counting_alloc, cfg.alloc_user = &a;
+    cfg.recv_buffer_size = 4096;
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    url_of(url, sizeof url, &s, "/");
+    a.fail_over = 5000; /* the head's third block (8 KiB) is refused */
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), ASYNC_HTTP_ENOMEM);
+    async_http_request_release(&r);
+    a.fail_over = 0;
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    CHECK(r.response.status == 200 && r.response.body_len == 2);
+    async_http_request_release(&r);
+    s.response = many;
+    a.fail_over = 2000; /* the pooled connection needs nothing new; the head's second block fails */
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), ASYNC_HTTP_ENOMEM);
+    async_http_request_release(&r);
+    a.fail_over = 0;
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    CHECK_EQ(r.response.header_count, 41);
+    async_http_request_release(&r);
+    env_close(&e);
+    CHECK_EQ(a.live, 0);
+    server_stop(&s);
+    free(resp);
+    free(many);
+}
+
+/* Out of file descriptors when a connection is made: a network error that says why, not
+   only where; the client goes on once fds are back. In a child: the limit is its own. */
+static int out_of_fds_child(const char *url) {
+    env e;
+    async_http_request r;
+    struct rlimit lim = {256, 256};
+    int fds[256], n = 0, err, ok;
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0 || env_init_quick(&e, NULL) != 0) return 2;
+    while (n < 256 && (fds[n] = open("/dev/null", O_RDONLY)) >= 0) n++;
+    err = fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5));
+    ok = err == ASYNC_HTTP_ENETWORK && strstr(async_http_request_error(&r), "Too many open files") != NULL;
+    if (!ok) fprintf(stderr, "  out of fds: %d, %s\n", err, async_http_request_error(&r));
+    async_http_request_release(&r);
+    while (n > 0) close(fds[--n]);
+    ok = ok && fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)) == 0 && r.response.status == 200;
+    async_http_request_release(&r);
+    env_close(&e);
+    return ok ? 0 : 1;
+}
+
+TEST(test_out_of_fds_says_so) {
+    server s;
+    char url[64];
+    pid_t pid;
+    int status = -1;
+    server_start(&s, play_ok);
+    url_of(url, sizeof url, &s, "/");
+    pid = fork();
+    if (pid == 0) _exit(out_of_fds_child(url));
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    server_stop(&s);
+}
+
 /* A request released while it runs would have its parser write into what it freed: the
    misuse says so and stops. */
 static void release_while_running(void) {
@@ -1406,6 +1488,8 @@ int main(void) {
     RUN(test_body_memory_within_the_limit);
     RUN(test_basic_auth_value);
     RUN(test_request_struct_used_again);
+    RUN(test_head_growth_out_of_memory);
+    RUN(test_out_of_fds_says_so);
     RUN(test_release_while_running_is_misuse);
     RUN(test_request_url_credentials);
     return test_summary("client");

@@ -778,7 +778,7 @@ static int fetch_anew(env *e, const char *url) {
     memset(&r, 0, sizeof r);
     r.headers = close_it;
     err = fetch(&e->client, &r, "GET", url);
-    if (err == ASYNC_HTTP_ENAME) CHECK_STR(async_http_request_error(&r), "host name not found");
+    if (err == ASYNC_HTTP_ENAME) CHECK(!strncmp(async_http_request_error(&r), "host name not found: ", 21)); /* and which */
     async_http_request_release(&r);
     return err;
 }
@@ -874,6 +874,31 @@ TEST(resolver_timeout_is_a_failed_lookup) {
     cfg.resolver = timing_out_resolver;
     CHECK_EQ(env_init_with(&e, &cfg, 0, NULL), 0);
     CHECK_EQ(fetch_new(&e.client, &r, "GET", "http://lost.test:1/", 0), ASYNC_HTTP_ENAME);
+    CHECK_STR(async_http_request_error(&r), "host name not found: lost.test");
+    async_http_request_release(&r);
+    env_close(&e);
+}
+
+/* A lookup that failed for a reason of the system's (out of fds: getaddrinfo's EAI_SYSTEM;
+   no answer: EAI_AGAIN): a failed lookup that names the host and says why. */
+static int out_of_fds_resolver(void *user, const char *name, struct sockaddr_storage *addrs, size_t max,
+                               size_t *count) {
+    (void)user, (void)addrs, (void)max, (void)count;
+    return !strcmp(name, "busy.test") ? -EMFILE : -EAGAIN;
+}
+
+TEST(lookup_failure_says_why) {
+    env e;
+    async_http_client_config cfg;
+    async_http_request r;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.resolver = out_of_fds_resolver;
+    CHECK_EQ(env_init_with(&e, &cfg, 0, NULL), 0);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", "http://busy.test:1/", 0), ASYNC_HTTP_ENAME);
+    CHECK_STR(async_http_request_error(&r), "host name not found: busy.test (Too many open files)");
+    async_http_request_release(&r);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", "http://far.test:1/", 0), ASYNC_HTTP_ENAME);
+    CHECK_STR(async_http_request_error(&r), "host name not found: far.test (the name server did not answer)");
     async_http_request_release(&r);
     env_close(&e);
 }
@@ -1881,6 +1906,7 @@ int main(void) {
     RUN(proxy_tinyproxy_http_https_no_proxy);
     RUN(no_proxy_matching);
     RUN(resolver_timeout_is_a_failed_lookup);
+    RUN(lookup_failure_says_why);
     RUN(proxy_connect_leaves_the_zone_out);
     RUN(proxy_refuses_connect);
     RUN(proxy_host_table_and_long_host);
