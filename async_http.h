@@ -804,8 +804,9 @@ typedef struct async_http_client_config {
        10.0.0.1:8080,fd00::/8,*": names or their domains, IPs or networks
        of them, an optional port).
        trust_env: when proxy is NULL, the environment's http_proxy,
-       https_proxy and no_proxy (or their upper-case names) say, as aiohttp's
-       trust_env and curl do; but not HTTP_PROXY in a CGI program
+       https_proxy and no_proxy (or their upper-case names; a lower-case
+       one set empty says none) say, as aiohttp's trust_env and curl do;
+       but not HTTP_PROXY in a CGI program
        (REQUEST_METHOD set), where it is the client's Proxy header. One of
        theirs that is no http:// proxy (https://, socks5://, unreadable)
        is left out, as aiohttp leaves out https ones; config.proxy's is
@@ -3099,6 +3100,7 @@ struct async_http__host {
     char *name; /* as in the URL, brackets of IPv6 literals removed */
     unsigned port;
     int tls;       /* https: connections to it are TLS, and not shared with http ones */
+    int proxy;     /* a proxy's own entry: keyed apart from an origin of the same name and port */
     void *session; /* TLS: the newest session, resumed by the next connection */
     char *host_header; /* "name" or "name:port" */
     size_t busy;       /* connections lent out for it */
@@ -3758,14 +3760,15 @@ static char *async_http__strndup(async_http_client *c, const char *s, size_t n) 
    capacity) of the name, in any case, the port and the scheme: a client of
    many hosts, a crawler's, finds each in O(1). An entry stays while it is
    used, and a while after (async_http__hosts_forget). */
-static size_t *async_http__host_slot(async_http_client *c, int tls, const char *name, size_t len, unsigned port) {
-    size_t mask = c->_hosts_cap * 2 - 1, i, hash = 2166136261u ^ port ^ ((size_t)tls << 17); /* FNV-1a */
+static size_t *async_http__host_slot(async_http_client *c, int tls, int proxy, const char *name, size_t len,
+                                     unsigned port) { /* FNV-1a */
+    size_t mask = c->_hosts_cap * 2 - 1, i, hash = 2166136261u ^ port ^ ((size_t)tls << 17) ^ ((size_t)proxy << 18);
     for (i = 0; i < len; i++) hash = (hash ^ async_http__lower((unsigned char)name[i])) * 16777619u;
     for (i = hash & mask;; i = (i + 1) & mask) {
         const async_http__host *h;
         if (!c->_host_slots[i]) return &c->_host_slots[i];
         h = &c->_hosts[c->_host_slots[i] - 1];
-        if (h->port == port && h->tls == tls && async_http__ieq(h->name, strlen(h->name), name, len))
+        if (h->port == port && h->tls == tls && h->proxy == proxy && async_http__ieq(h->name, strlen(h->name), name, len))
             return &c->_host_slots[i];
     }
 }
@@ -3776,7 +3779,7 @@ static void async_http__hosts_index(async_http_client *c) {
     memset(c->_host_slots, 0, 2 * c->_hosts_cap * sizeof *c->_host_slots);
     for (i = 0; i < c->_nhosts; i++) {
         const async_http__host *h = &c->_hosts[i];
-        if (h->name) *async_http__host_slot(c, h->tls, h->name, strlen(h->name), h->port) = i + 1;
+        if (h->name) *async_http__host_slot(c, h->tls, h->proxy, h->name, strlen(h->name), h->port) = i + 1;
     }
 }
 
@@ -3874,22 +3877,23 @@ static void async_http__host_made(async_http_client *c, size_t index) {
 
 /* The host's index in the table, made the first time. Hosts are keyed by
    scheme, name and port: an https connection is never lent to an http
-   request. */
+   request. A proxy's own entry (proxy 1) is a key of its own: a request
+   for the proxy's URL goes through the proxy, whichever came first. */
 static long async_http__proxy_for(async_http_client *c, int tls, const char *name, size_t name_len, unsigned port,
                                   int *err);
 
 static int async_http__host_lookup(async_http_client *c, int tls, const char *name, size_t name_len, unsigned port,
-                                   int bracketed, int direct, size_t *index) {
+                                   int bracketed, int proxy, size_t *index) {
     size_t *slot, at, next;
     async_http__host *h;
     char portbuf[16];
     int rc;
-    if (c->_hosts_cap && *(slot = async_http__host_slot(c, tls, name, name_len, port))) {
+    if (c->_hosts_cap && *(slot = async_http__host_slot(c, tls, proxy, name, name_len, port))) {
         *index = *slot - 1;
         return 0;
     }
     {   /* through a proxy? (its own entry, made first: it may fill or move the table) */
-        long via = direct ? -1 : async_http__proxy_for(c, tls, name, name_len, port, &rc);
+        long via = proxy ? -1 : async_http__proxy_for(c, tls, name, name_len, port, &rc);
         if (via < -1) return rc;
         if ((rc = async_http__host_room(c, &at)) != 0) return rc;
         h = &c->_hosts[at];
@@ -3900,6 +3904,7 @@ static int async_http__host_lookup(async_http_client *c, int tls, const char *na
     }
     h->port = port;
     h->tls = tls;
+    h->proxy = proxy;
     h->name = async_http__strndup(c, name, name_len);
     snprintf(portbuf, sizeof portbuf, ":%u", port);
     h->host_header = (char *)async_http__alloc(c, NULL, name_len + 2 + sizeof portbuf);
@@ -3916,7 +3921,7 @@ static int async_http__host_lookup(async_http_client *c, int tls, const char *na
         async_http__alloc(c, h->host_header, 0);
         return rc;
     }
-    *async_http__host_slot(c, tls, name, name_len, port) = at + 1;
+    *async_http__host_slot(c, tls, proxy, name, name_len, port) = at + 1;
     async_http__host_made(c, at);
     *index = at;
     return 0;
@@ -4315,10 +4320,13 @@ static long async_http__proxy_for(async_http_client *c, int tls, const char *nam
     return (long)index;
 }
 
-/* An environment variable by its lower-case name, or its upper-case one (if any). */
+/* An environment variable by its lower-case name, or its upper-case one (if
+   any). A lower-case one set empty says none (`http_proxy= prog`), as in
+   Python's getproxies, whatever the upper-case one says. */
 static const char *async_http__env(const char *lower, const char *upper) {
     const char *v = getenv(lower);
-    return v && *v ? v : upper && (v = getenv(upper)) && *v ? v : NULL;
+    if (v) return *v ? v : NULL;
+    return upper && (v = getenv(upper)) && *v ? v : NULL;
 }
 
 /* The client's proxies, own copies, checked: 0 or ASYNC_HTTP_EURL. */

@@ -1101,6 +1101,34 @@ TEST(proxy_http_absolute_form) {
     server_stop(&proxy);
 }
 
+/* A request for the proxy's own URL goes through the proxy (as curl sends it), whether it
+   comes first or after another host made the proxy's entry. */
+TEST(proxy_own_url_through_the_proxy) {
+    env e;
+    server proxy;
+    async_http_request r;
+    async_http_client_config cfg;
+    char proxy_url[64], url[96], line[128], want[128];
+    const char *paths[] = {"/self-first", NULL, "/self-after"};
+    int i;
+    server_start(&proxy, play_capture);
+    snprintf(proxy_url, sizeof proxy_url, "http://127.0.0.1:%d", proxy.port);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.proxy = proxy_url;
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    for (i = 0; i < 3; i++) {
+        if (paths[i]) snprintf(url, sizeof url, "%s%s", proxy_url, paths[i]);
+        else snprintf(url, sizeof url, "http://other.test/");
+        CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+        async_http_request_release(&r);
+        request_line(&proxy, i, line, sizeof line);
+        snprintf(want, sizeof want, "GET %s HTTP/1.1", url);
+        CHECK_STR(line, want);
+    }
+    env_close(&e);
+    server_stop(&proxy);
+}
+
 /* The first host that goes through the proxy when the host table is full: the proxy's own
    entry is made first and fills it (ASan: no write past the table). And through a proxy, a
    user's Host shorter than the URL's host: the request line still carries the URL's host,
@@ -1240,7 +1268,15 @@ TEST(proxy_env_httpoxy) {
     env_close(&e);
     CHECK_EQ(server_received(&proxy), 1);
     CHECK_EQ(server_received(&attacker), 0);
+    /* outside CGI, HTTP_PROXY counts; but a lower-case one set empty says none */
     unsetenv("REQUEST_METHOD");
+    setenv("http_proxy", "", 1);
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+    async_http_request_release(&r);
+    env_close(&e);
+    CHECK_EQ(server_received(&origin), 2);
+    CHECK_EQ(server_received(&attacker), 0);
     unsetenv("HTTP_PROXY");
     unsetenv("http_proxy");
     server_stop(&attacker);
@@ -1909,6 +1945,7 @@ int main(void) {
     RUN(lookup_failure_says_why);
     RUN(proxy_connect_leaves_the_zone_out);
     RUN(proxy_refuses_connect);
+    RUN(proxy_own_url_through_the_proxy);
     RUN(proxy_host_table_and_long_host);
     RUN(proxy_env_httpoxy);
     RUN(decompress_gzip_deflate_raw_and_errors);
