@@ -1109,23 +1109,26 @@ TEST(proxy_own_url_through_the_proxy) {
     async_http_request r;
     async_http_client_config cfg;
     char proxy_url[64], url[96], line[128], want[128];
-    const char *paths[] = {"/self-first", NULL, "/self-after"};
-    int i;
+    const char *orders[2][3] = {{"/self-first", NULL, "/self-after"}, {NULL, "/self-second", NULL}};
+    int order, i, seen = 0;
     server_start(&proxy, play_capture);
     snprintf(proxy_url, sizeof proxy_url, "http://127.0.0.1:%d", proxy.port);
     memset(&cfg, 0, sizeof cfg);
     cfg.proxy = proxy_url;
-    CHECK_EQ(env_init(&e, &cfg), 0);
-    for (i = 0; i < 3; i++) {
-        if (paths[i]) snprintf(url, sizeof url, "%s%s", proxy_url, paths[i]);
-        else snprintf(url, sizeof url, "http://other.test/");
-        CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
-        async_http_request_release(&r);
-        request_line(&proxy, i, line, sizeof line);
-        snprintf(want, sizeof want, "GET %s HTTP/1.1", url);
-        CHECK_STR(line, want);
+    for (order = 0; order < 2; order++) {
+        CHECK_EQ(env_init(&e, &cfg), 0);
+        for (i = 0; i < (order ? 2 : 3); i++) {
+            const char *path = orders[order][i];
+            if (path) snprintf(url, sizeof url, "%s%s", proxy_url, path);
+            else snprintf(url, sizeof url, "http://other.test/");
+            CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+            async_http_request_release(&r);
+            request_line(&proxy, seen++, line, sizeof line);
+            snprintf(want, sizeof want, "GET %s HTTP/1.1", url);
+            CHECK_STR(line, want);
+        }
+        env_close(&e);
     }
-    env_close(&e);
     server_stop(&proxy);
 }
 
