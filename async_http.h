@@ -1053,7 +1053,7 @@ struct async_http_request {
     int _settle_err;      /* what settling's awaits said (nothing it needs) */
     size_t _body_cap;
     char *_head_mem;      /* header array + head buffer: a client block, or one of its own if it grew */
-    async_http_request *_wait_next;
+    async_http_request *_wait_next, *_wait_prev;
     async_future _pool_wait;
     async_wait_for_op _wait;
     async_deadline _deadline;
@@ -3484,47 +3484,48 @@ static void async_http__lend(async_http_client *c, async_http_request *r, long s
 
 static void async_http__pool_wait_cancel(async_future *f);
 
-/* The queue of requests waiting for a connection: FIFO, singly linked. */
+/* The queue of requests waiting for a connection: FIFO, doubly linked (a
+   waiter cancelled or timed out leaves it in O(1), however long it is). */
 static void async_http__enqueue(async_http_client *c, async_http_request *r) {
     async_future_init_cancellable(&r->_pool_wait, async_http__pool_wait_cancel);
     r->_wait_next = NULL;
+    r->_wait_prev = c->_wait_tail;
     if (c->_wait_tail) c->_wait_tail->_wait_next = r;
     else c->_wait_head = r;
     c->_wait_tail = r;
     c->_waiting++;
 }
 
-static void async_http__unqueue(async_http_client *c, async_http_request *r, async_http_request *prev) {
-    if (prev) prev->_wait_next = r->_wait_next;
+static void async_http__unqueue(async_http_client *c, async_http_request *r) {
+    if (r->_wait_prev) r->_wait_prev->_wait_next = r->_wait_next;
     else c->_wait_head = r->_wait_next;
-    if (c->_wait_tail == r) c->_wait_tail = prev;
+    if (r->_wait_next) r->_wait_next->_wait_prev = r->_wait_prev;
+    else c->_wait_tail = r->_wait_prev;
+    r->_wait_next = r->_wait_prev = NULL;
     c->_waiting--;
 }
 
 static void async_http__pool_wait_cancel(async_future *f) {
     async_http_request *r = ASYNC_HTTP__CONTAINER(f, async_http_request, _pool_wait);
     async_http_client *c = r->_client;
-    async_http_request *prev = NULL, *q;
-    for (q = c->_wait_head; q && q != r; q = q->_wait_next) prev = q;
-    if (q) async_http__unqueue(c, r, prev);
+    if (r->_wait_prev || c->_wait_head == r) async_http__unqueue(c, r);
     async_future_set_error(f, ASYNC_ECANCELED);
 }
 
 /* Give freed capacity to the waiters, first come first served (a waiter
    whose host is at its own limit lets the next one go). */
 static void async_http__serve_waiters(async_http_client *c) {
-    async_http_request *r = c->_wait_head, *prev = NULL;
+    async_http_request *r = c->_wait_head;
     while (r) {
         async_http_request *next = r->_wait_next;
         /* (a waiter whose host is at its limit is passed at once: no pick, no clock read) */
         long slot = async_http__host_may_open(c, r->_host) ? async_http__pick(c, r, 1) : -1;
         if (slot >= 0) {
-            async_http__unqueue(c, r, prev);
+            async_http__unqueue(c, r);
             async_http__lend(c, r, slot);
             async_future_set_result(&r->_pool_wait, 0);
-        } else {
-            if (c->_busy >= c->config.limit) return;
-            prev = r;
+        } else if (c->_busy >= c->config.limit) {
+            return;
         }
         r = next;
     }
