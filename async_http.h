@@ -855,7 +855,7 @@ typedef struct async_http_client {
     async_http_request *_wait_head, *_wait_tail; /* waiting for a connection, FIFO */
     async_http_request *_live;                   /* every request not yet done */
     size_t _busy;                                /* connections lent to requests */
-    size_t _closing, _waiting;                   /* slots closing; requests in the queue */
+    size_t _closing, _waiting;                   /* slots closing; requests waiting (queued or parked) */
     uint64_t _connects;                          /* connections opened so far */
     async_http__conn *_free_conns;               /* slots without a socket */
     async_http__conn *_idle_newest, *_idle_oldest;
@@ -1054,6 +1054,7 @@ struct async_http_request {
     size_t _body_cap;
     char *_head_mem;      /* header array + head buffer: a client block, or one of its own if it grew */
     async_http_request *_wait_next, *_wait_prev;
+    int _queued;          /* ASYNC_HTTP__QUEUED or _PARKED while it waits for a connection; 0 */
     async_future _pool_wait;
     async_wait_for_op _wait;
     async_deadline _deadline;
@@ -3115,6 +3116,7 @@ struct async_http__host {
     int lookup_cause;                  /* and why, if the system said: an errno (0: the name is not known) */
     long via;                          /* the proxy's own host entry, or -1: connections go there */
     struct async_http__lookup *lookup; /* one in flight: requests for the host wait for it */
+    struct async_http_request *parked, *parked_tail; /* waiters held back by limit_per_host, FIFO */
     size_t users;                      /* requests for it now, and hosts whose proxy it is */
     async_time unused_since;           /* when users last fell to 0 */
     size_t next_forgotten;             /* forgotten (name NULL): the next such entry, index + 1 */
@@ -3257,7 +3259,6 @@ int async_http_client_init(async_http_client *c, async_io *io, const async_http_
 
 void async_http_client_get_stats(const async_http_client *c, async_http_client_stats *s) {
     const async_http__conn *k;
-    const async_http_request *r;
     size_t i;
     memset(s, 0, sizeof *s);
     s->connects = c->_connects;
@@ -3269,7 +3270,7 @@ void async_http_client_get_stats(const async_http_client *c, async_http_client_s
     s->hosts = c->_nhosts - c->_nforgotten_now;
     s->hosts_forgotten = c->_nforgotten;
     for (k = c->_idle_newest; k; k = k->older) s->idle++;
-    for (r = c->_wait_head; r; r = r->_wait_next) s->waiting++;
+    s->waiting = c->_waiting;
 }
 
 static void async_http__lookup_abandon(struct async_http__lookup *l);
@@ -3484,43 +3485,80 @@ static void async_http__lend(async_http_client *c, async_http_request *r, long s
 
 static void async_http__pool_wait_cancel(async_future *f);
 
-/* The queue of requests waiting for a connection: FIFO, doubly linked (a
-   waiter cancelled or timed out leaves it in O(1), however long it is). */
+/* Requests waiting for a connection are in the client's queue (FIFO), or
+   parked with their host while it is at limit_per_host: each time one of
+   the host's connections comes back, its oldest parked waiter goes to the
+   queue's head. So serving the queue never walks past waiters that could
+   not be served (it stays O(1) per slot, however many wait for a busy
+   host), and a cancelled waiter leaves in O(1). Both lists are doubly
+   linked through _wait_next and _wait_prev. */
+enum { ASYNC_HTTP__QUEUED = 1, ASYNC_HTTP__PARKED = 2 };
+
+static void async_http__link(async_http_request **head, async_http_request **tail, async_http_request *r, int front) {
+    r->_wait_prev = front ? NULL : *tail;
+    r->_wait_next = front ? *head : NULL;
+    if (front && *head) (*head)->_wait_prev = r;
+    else if (!front && *tail) (*tail)->_wait_next = r;
+    if (!r->_wait_prev) *head = r;
+    if (!r->_wait_next) *tail = r;
+}
+
+static void async_http__unlink(async_http_request **head, async_http_request **tail, async_http_request *r) {
+    if (r->_wait_prev) r->_wait_prev->_wait_next = r->_wait_next;
+    else *head = r->_wait_next;
+    if (r->_wait_next) r->_wait_next->_wait_prev = r->_wait_prev;
+    else *tail = r->_wait_prev;
+    r->_wait_next = r->_wait_prev = NULL;
+}
+
 static void async_http__enqueue(async_http_client *c, async_http_request *r) {
     async_future_init_cancellable(&r->_pool_wait, async_http__pool_wait_cancel);
-    r->_wait_next = NULL;
-    r->_wait_prev = c->_wait_tail;
-    if (c->_wait_tail) c->_wait_tail->_wait_next = r;
-    else c->_wait_head = r;
-    c->_wait_tail = r;
+    async_http__link(&c->_wait_head, &c->_wait_tail, r, 0);
+    r->_queued = ASYNC_HTTP__QUEUED;
     c->_waiting++;
 }
 
 static void async_http__unqueue(async_http_client *c, async_http_request *r) {
-    if (r->_wait_prev) r->_wait_prev->_wait_next = r->_wait_next;
-    else c->_wait_head = r->_wait_next;
-    if (r->_wait_next) r->_wait_next->_wait_prev = r->_wait_prev;
-    else c->_wait_tail = r->_wait_prev;
-    r->_wait_next = r->_wait_prev = NULL;
+    async_http__host *h = &c->_hosts[r->_host];
+    if (r->_queued == ASYNC_HTTP__PARKED) async_http__unlink(&h->parked, &h->parked_tail, r);
+    else async_http__unlink(&c->_wait_head, &c->_wait_tail, r);
+    r->_queued = 0;
     c->_waiting--;
+}
+
+/* Its host gave a connection back: its oldest parked waiter is first in line. */
+static void async_http__unpark(async_http_client *c, size_t host) {
+    async_http__host *h = &c->_hosts[host];
+    async_http_request *r = h->parked;
+    if (!r) return;
+    async_http__unlink(&h->parked, &h->parked_tail, r);
+    async_http__link(&c->_wait_head, &c->_wait_tail, r, 1);
+    r->_queued = ASYNC_HTTP__QUEUED;
 }
 
 static void async_http__pool_wait_cancel(async_future *f) {
     async_http_request *r = ASYNC_HTTP__CONTAINER(f, async_http_request, _pool_wait);
     async_http_client *c = r->_client;
-    if (r->_wait_prev || c->_wait_head == r) async_http__unqueue(c, r);
+    int was = r->_queued;
+    if (was) async_http__unqueue(c, r);
+    /* One unparked gives way: the next parked one of its host takes its place in line. */
+    if (was == ASYNC_HTTP__QUEUED && async_http__host_may_open(c, r->_host)) async_http__unpark(c, r->_host);
     async_future_set_error(f, ASYNC_ECANCELED);
 }
 
-/* Give freed capacity to the waiters, first come first served (a waiter
-   whose host is at its own limit lets the next one go). */
+/* Give freed capacity to the waiters, first come first served; one whose
+   host is at its own limit is parked and lets the next one go. */
 static void async_http__serve_waiters(async_http_client *c) {
     async_http_request *r = c->_wait_head;
     while (r) {
         async_http_request *next = r->_wait_next;
-        /* (a waiter whose host is at its limit is passed at once: no pick, no clock read) */
-        long slot = async_http__host_may_open(c, r->_host) ? async_http__pick(c, r, 1) : -1;
-        if (slot >= 0) {
+        long slot;
+        if (!async_http__host_may_open(c, r->_host)) {
+            async_http__host *h = &c->_hosts[r->_host];
+            async_http__unlink(&c->_wait_head, &c->_wait_tail, r);
+            async_http__link(&h->parked, &h->parked_tail, r, 0);
+            r->_queued = ASYNC_HTTP__PARKED;
+        } else if ((slot = async_http__pick(c, r, 1)) >= 0) {
             async_http__unqueue(c, r);
             async_http__lend(c, r, slot);
             async_future_set_result(&r->_pool_wait, 0);
@@ -3556,6 +3594,7 @@ static void async_http__give_back(async_http_request *r, int keep) {
     c->_hosts[k->host].busy--;
     c->_busy--;
     r->_try.conn = -1;
+    async_http__unpark(c, k->host);
     async_http__serve_waiters(c);
 }
 
