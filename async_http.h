@@ -107,16 +107,18 @@
    As aiohttp's ClientSession: one client per application.
    - A pool of keep-alive connections keyed by scheme, host and port, with
      a total limit (default 100) and an optional per-host limit (requests
-     beyond wait their turn, first come first served). An idle connection
-     keeps a receive posted: bytes the server sends unasked, or its close,
-     retire it the moment they come, and taking it costs no syscall, but
-     for one non-blocking peek when the request could not be retried (a
-     POST), or the loop has not polled the kernel in the last 1 ms
-     (ASYNC_STREAM_FRESH), or (epoll, TLS) not since the connection went
-     idle: on io_uring its receive goes to the kernel ahead of the
-     request, and ends first on bytes that were there before it. An
-     idempotent request whose pooled connection the server closed, or
-     sent such bytes on, is retried once on a new one.
+     beyond wait their turn, first come first served; one held back by its
+     host's limit goes first once that host gives a connection back). An
+     idle connection keeps a receive posted: bytes the server sends
+     unasked, or its close, retire it the moment they come, and taking it
+     costs no syscall, but for one non-blocking peek when the request
+     could not be retried (a POST), or the loop has not polled the kernel
+     in the last 1 ms (ASYNC_STREAM_FRESH), or (epoll) not since the
+     connection went idle: on io_uring its receive goes to the kernel
+     ahead of the request, and ends first on bytes that were there before
+     it (over TLS, a session ticket there is taken, anything else is not
+     the answer). An idempotent request whose pooled connection the server
+     closed, or sent such bytes on, is retried once on a new one.
    - ClientTimeout's total (default 300 s), sock_connect (default 30 s:
      the lookup, the connect and the TLS handshake; the pool's wait counts
      in the total only) and sock_read timeouts.
