@@ -3903,11 +3903,20 @@ static int async_http__host_room(async_http_client *c, size_t *index) {
     return 0;
 }
 
+/* The entry could not be made (err): a forgotten one stays forgotten (no
+   name), its proxy unused again. */
+static int async_http__host_unmade(async_http_client *c, async_http__host *h, int err) {
+    async_http__alloc(c, h->name, 0);
+    async_http__alloc(c, h->host_header, 0);
+    h->name = h->host_header = NULL;
+    if (h->via >= 0) async_http__host_unuse(c, (size_t)h->via);
+    return err;
+}
+
 /* The entry at index (from async_http__host_room) is made. */
 static void async_http__host_made(async_http_client *c, size_t index) {
     async_http__host *h = &c->_hosts[index];
     h->unused_since = async_loop_time(c->io->loop);
-    if (h->via >= 0) async_http__host_use(c, (size_t)h->via);
     if (index == c->_nhosts) {
         c->_nhosts++;
     } else {
@@ -3934,10 +3943,15 @@ static int async_http__host_lookup(async_http_client *c, int tls, const char *na
         *index = *slot - 1;
         return 0;
     }
-    {   /* through a proxy? (its own entry, made first: it may fill or move the table) */
+    {   /* through a proxy? (its own entry, made first: it may fill or move the table; in use from
+           now on, so that the sweep room for this one may make is not its end) */
         long via = proxy ? -1 : async_http__proxy_for(c, tls, name, name_len, port, &rc);
         if (via < -1) return rc;
-        if ((rc = async_http__host_room(c, &at)) != 0) return rc;
+        if (via >= 0) async_http__host_use(c, (size_t)via);
+        if ((rc = async_http__host_room(c, &at)) != 0) {
+            if (via >= 0) async_http__host_unuse(c, (size_t)via);
+            return rc;
+        }
         h = &c->_hosts[at];
         next = at < c->_nhosts ? h->next_forgotten : 0; /* a forgotten one stays on its list until made */
         memset(h, 0, sizeof *h);
@@ -3950,19 +3964,11 @@ static int async_http__host_lookup(async_http_client *c, int tls, const char *na
     h->name = async_http__strndup(c, name, name_len);
     snprintf(portbuf, sizeof portbuf, ":%u", port);
     h->host_header = (char *)async_http__alloc(c, NULL, name_len + 2 + sizeof portbuf);
-    if (!h->name || !h->host_header) {
-        async_http__alloc(c, h->name, 0);
-        async_http__alloc(c, h->host_header, 0);
-        return ASYNC_HTTP_ENOMEM;
-    }
+    if (!h->name || !h->host_header) return async_http__host_unmade(c, h, ASYNC_HTTP_ENOMEM);
     snprintf(h->host_header, name_len + 2 + sizeof portbuf, "%s%.*s%s%s", bracketed ? "[" : "",
              (int)(bracketed ? strcspn(h->name, "%") : name_len), h->name, bracketed ? "]" : "",
              port == (tls ? 443u : 80u) ? "" : portbuf); /* an IPv6 zone is the client's own business */
-    if ((rc = async_http__literal(c, h)) != 0) {
-        async_http__alloc(c, h->name, 0);
-        async_http__alloc(c, h->host_header, 0);
-        return rc;
-    }
+    if ((rc = async_http__literal(c, h)) != 0) return async_http__host_unmade(c, h, rc);
     *async_http__host_slot(c, tls, proxy, name, name_len, port) = at + 1;
     async_http__host_made(c, at);
     *index = at;
@@ -6536,7 +6542,7 @@ static void async_http__ended(async_waiter *w, async_future *task) {
     r->_live_prev = r->_live_next = NULL;
     /* One cancelled before it first ran never gave back what the start
        took (big inputs' copy): a failed request holds nothing. */
-    if (async_error(task)) async_http_request_release(r);
+    if (async_error(task)) async_http__release(r);
 }
 
 enum { ASYNC_HTTP__DESC_HEADERS = 1, ASYNC_HTTP__DESC_BODY = 2, ASYNC_HTTP__DESC_REST = 4 /* timeout, on_body, user */ };
@@ -6665,8 +6671,7 @@ static void async_http__release(async_http_request *req) {
     memset(&req->response, 0, sizeof req->response);
     if (req->_desc_inputs & ASYNC_HTTP__DESC_HEADERS) req->headers = NULL; /* the desc's, not the user's */
     if (req->_desc_inputs & ASYNC_HTTP__DESC_BODY) req->body = NULL, req->body_len = 0;
-    if (req->_desc_inputs & ASYNC_HTTP__DESC_REST) req->timeout = 0, req->on_body = NULL, req->user = NULL;
-    req->_desc_inputs = 0;
+    req->_desc_inputs &= ASYNC_HTTP__DESC_REST; /* the user's release clears those (user stays readable till then) */
 }
 
 void async_http_request_release(async_http_request *req) {
@@ -6675,6 +6680,8 @@ void async_http_request_release(async_http_request *req) {
         ASYNC_MISUSE("async_http_request_release: the request still runs (cancel it, await it, then release)",
                      NULL);
     async_http__release(req);
+    if (req->_desc_inputs & ASYNC_HTTP__DESC_REST) req->timeout = 0, req->on_body = NULL, req->user = NULL;
+    req->_desc_inputs = 0;
 }
 #endif /* ASYNC_HTTP_PARSER_ONLY */
 

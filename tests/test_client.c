@@ -1255,6 +1255,14 @@ TEST(test_request_struct_used_again) {
     async_http_get(&e.client, &r, url);
     CHECK_EQ(finish(&e, &r), -EIO);
     async_http_request_release(&r);
+    /* a failed one keeps the desc's user readable until it is released */
+    memset(&d, 0, sizeof d);
+    d.url = "http://127.0.0.1:1/", d.user = &pieces;
+    async_http_start(&e.client, &r, &d);
+    CHECK_EQ(finish(&e, &r), ASYNC_HTTP_EREFUSED);
+    CHECK(r.user == &pieces);
+    async_http_request_release(&r);
+    CHECK(r.user == NULL);
     env_close(&e);
     server_stop(&s);
 }

@@ -715,6 +715,50 @@ TEST(hosts_in_use_never_forgotten) {
     server_stop(&proxy);
 }
 
+/* A proxy whose hosts were all forgotten is unused; a new host behind it finds its entry and
+   holds it before the sweep that makes the new host's room may forget it (before, the new
+   host went through a forgotten entry: a NULL name looked up). And a forgotten entry whose
+   making again fails (an IPv6 zone no interface has) stays forgotten, and is freed once. */
+TEST(hosts_forgotten_around_a_proxy_and_a_failed_entry) {
+    static fake_dns d;
+    env e;
+    server s, proxy;
+    async_http_request r;
+    async_http_client_config cfg;
+    char url[96], proxy_url[64];
+    int i;
+    fake_init(&d, 0, "127.0.0.1", NULL);
+    server_start(&s, play_capture);
+    server_start(&proxy, play_capture);
+    snprintf(proxy_url, sizeof proxy_url, "http://127.0.0.1:%d", proxy.port);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.resolver = fake_resolve, cfg.resolver_user = &d;
+    cfg.proxy = proxy_url;
+    cfg.no_proxy = "test"; /* *.test direct, *.example through the proxy */
+    CHECK_EQ(env_init_with(&e, &cfg, 1, NULL), 0);
+    for (i = -1; i < 13; i++) { /* a.example (the proxy's entry, then a's), six to fill, a sweep, six more */
+        if (i < 0) snprintf(url, sizeof url, "http://a.example/");
+        else snprintf(url, sizeof url, "http://h%d.test:%d/", i, s.port);
+        CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+        async_http_request_release(&r);
+        if (i == 5) e.stall.now += 2 * ASYNC_HTTP_HOST_KEEP;
+    }
+    CHECK_EQ(client_stats(&e.client).hosts_forgotten, 7); /* a and six: not yet the proxy, a's user then */
+    e.stall.now += 2 * ASYNC_HTTP_HOST_KEEP; /* the proxy unused for long now, as are the h */
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", "http://b.example/", 0), 0);
+    CHECK_EQ(r.response.status, 200);
+    async_http_request_release(&r);
+    CHECK_EQ(server_received(&proxy), 2); /* a and b: through it */
+    CHECK(client_stats(&e.client).hosts_forgotten >= 13);
+    CHECK(e.client._hosts_forgotten != 0); /* the next entry goes in a forgotten place */
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", "http://[fe80::1%25nosuchif9]/", 0), ASYNC_HTTP_ENAME);
+    async_http_request_release(&r);
+    CHECK(e.client._hosts_forgotten != 0 && !e.client._hosts[e.client._hosts_forgotten - 1].name);
+    env_close(&e); /* every name freed once */
+    server_stop(&s);
+    server_stop(&proxy);
+}
+
 /* A lookup that hangs blocks nothing: a 50 ms timer fires when due (a stall clock: the
    lookup is the stall), a request to an IP literal is served meanwhile, and the looked-up
    request waits for its lookup and then goes on. */
@@ -1935,6 +1979,7 @@ int main(void) {
     RUN(hosts_forgotten_when_unused);
     RUN(hosts_crawled_table_bounded);
     RUN(hosts_in_use_never_forgotten);
+    RUN(hosts_forgotten_around_a_proxy_and_a_failed_entry);
     RUN(lookup_shared_and_cached);
     RUN(lookup_counts_against_connect_timeout);
     RUN(dial_next_address_when_refused);
