@@ -4994,7 +4994,15 @@ static async_future *async_tls__recv(async_stream *s, void *buf, size_t cap, siz
             /* Something to answer (a key update) goes out, but a receive
                never waits for a send: another task's may be stuck until we
                read. A send in flight takes these bytes along. */
-            if (!(s->_pending & ASYNC_STREAM__SEND)) async_tls__flush(s, err);
+            if (!(s->_pending & ASYNC_STREAM__SEND)) {
+                async_tls__flush(s, err);
+            } else if (s->_cout_len - s->_cout_off > 4 * ASYNC_TLS__PIECE) { /* (a send queues 2 itself) */
+                /* The peer makes us answer (key updates) and reads none of
+                   it: its answers would pile up for as long as it likes. */
+                s->_failed = 1;
+                async_stream__detail(s, "%s", "the peer does not read what TLS must answer it");
+                *err = ASYNC_HTTP_ETLS;
+            }
             if (*err) return NULL;
             async_tls__fill_start(s);
             continue;
@@ -5006,6 +5014,16 @@ static async_future *async_tls__recv(async_stream *s, void *buf, size_t cap, siz
             return NULL;
         }
         *err = async_tls__failure(s, 0);
+        /* The alert OpenSSL wrote (bad_record_mac, say) goes out, behind
+           what a send that ended left (RFC 8446 5.2: the peer is told). */
+        if ((s->_pending & ASYNC_STREAM__SEND) && async_done(&s->_send_op.future)) {
+            long res = async_stream__take_send(s);
+            free(s->_cout_held);
+            s->_cout_held = NULL;
+            if (res < 0) return NULL;
+            s->_cout_off += (size_t)res;
+        }
+        async_tls__flush_now(s);
         return NULL;
     }
 }

@@ -1078,11 +1078,6 @@ static int duplex_recv(async_task *t) {
     ASYNC_END(t);
 }
 
-/* One task sends 32 MiB while another receives them back from an echoing peer, started the
-   moment the handshake ends (its last flight still going out): a receive must not wait for
-   the send (the peer stops reading until we read: both would wait for good), and the
-   ciphertext buffer must not move under the send in flight (the peer would get freed
-   memory). Every byte comes back as it went. */
 /* A TLS client stream to 127.0.0.1:port on e's loop, trusting the test's CA, handshake
    done: 0, or the error. */
 static int tls_stream_open(env *e, async_stream *st, async_tls *tls, int port, const char *name) {
@@ -1103,6 +1098,11 @@ static int tls_stream_open(env *e, async_stream *st, async_tls *tls, int port, c
     return err;
 }
 
+/* One task sends 32 MiB while another receives them back from an echoing peer, started the
+   moment the handshake ends (its last flight still going out): a receive must not wait for
+   the send (the peer stops reading until we read: both would wait for good), and the
+   ciphertext buffer must not move under the send in flight (the peer would get freed
+   memory). Every byte comes back as it went. */
 TEST(tls_stream_both_ways_at_once) {
     static duplex_job sender, receiver;
     static async_stream st;
@@ -1147,6 +1147,106 @@ TEST(tls_stream_both_ways_at_once) {
     server_stop(&s);
     SSL_CTX_free(ctx);
 }
+
+/* A peer that asks for key updates (each answered by us) and reads nothing: 20,000 of them
+   while our upload is stuck. Then it goes. */
+static void play_tls_keyupdate_flood(server *s, int fd, int index) {
+    SSL *ssl = tls_accept(fd);
+    int i;
+    (void)s, (void)index;
+    if (!ssl) return;
+    for (i = 0; i < 20000; i++)
+        if (SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED) != 1 || SSL_write(ssl, "x", 1) != 1) break;
+    msleep(200);
+    reset_connection(fd);
+    SSL_free(ssl);
+}
+
+/* Our answers to a peer's key updates while it reads nothing (our send stuck): they do not
+   pile up without end; past a few pieces the read fails, said as such (nginx stops reading
+   there instead). */
+TEST(tls_key_updates_unread_bounded) {
+    static duplex_job sender, receiver;
+    static async_stream st;
+    static async_future *futs[2];
+    static async_link links[2];
+    async_gather_op g;
+    async_wait_for_op wf;
+    async_tls tls;
+    server s;
+    env e;
+    async_future *f;
+    SSL_CTX *ctx = tls_server_ctx(servers.root, "good", TLS1_3_VERSION, 0);
+    tls_scenario_ctx = ctx;
+    server_start(&s, play_tls_keyupdate_flood);
+    CHECK_EQ(env_init(&e, NULL), 0);
+    CHECK_EQ(tls_stream_open(&e, &st, &tls, s.port, "127.0.0.1"), 0);
+    memset(&sender, 0, sizeof sender), memset(&receiver, 0, sizeof receiver);
+    sender.st = receiver.st = &st;
+    sender.buf = (char *)calloc(DUPLEX_BYTES, 1);
+    receiver.buf = (char *)malloc(DUPLEX_BYTES);
+    futs[0] = async_create_task(&e.loop, &receiver.task, duplex_recv);
+    futs[1] = async_create_task(&e.loop, &sender.task, duplex_send);
+    CHECK_EQ(async_run(&e.loop, async_wait_for(&e.loop, &wf, async_gather(&g, futs, links, 2, 0), ASYNC_SEC(20))), 0);
+    if (receiver.err != ASYNC_HTTP_ETLS)
+        fprintf(stderr, "  read %zu bytes: %s\n", receiver.done, async_strerror(receiver.err));
+    CHECK_EQ(receiver.err, ASYNC_HTTP_ETLS);
+    CHECK_STR(async_stream_detail(&st), "the peer does not read what TLS must answer it");
+    CHECK(st._cout_cap <= (1u << 20));
+    while ((f = async_stream_settle(&st)) != NULL) async_run(&e.loop, f);
+    async_stream_close(&st);
+    async_tls_free(&tls);
+    free(sender.buf);
+    free(receiver.buf);
+    env_close(&e);
+    server_stop(&s);
+    SSL_CTX_free(ctx);
+}
+
+/* A record that does not decrypt (garbage of the right shape): the read fails, and the peer
+   is told so, with a bad_record_mac alert (RFC 8446 5.2), not a bare close. */
+static int bad_mac_told;
+static void play_tls_bad_record(server *s, int fd, int index) {
+    static const unsigned char garbage[5 + 32] = {0x17, 0x03, 0x03, 0x00, 0x20, 1, 2, 3, 4, 5, 6, 7, 8};
+    SSL *ssl = tls_accept(fd);
+    char byte;
+    (void)index;
+    if (!ssl) return;
+    if (send_all(fd, (const char *)garbage, sizeof garbage) && SSL_read(ssl, &byte, 1) <= 0 &&
+        ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_SSLV3_ALERT_BAD_RECORD_MAC)
+        bad_mac_told = 1;
+    ERR_clear_error();
+    server_mark(s);
+    SSL_free(ssl);
+}
+
+TEST(tls_bad_record_tells_the_peer) {
+    async_stream st;
+    async_tls tls;
+    server s;
+    env e;
+    async_future *f;
+    char buf[64];
+    size_t n = 0;
+    int err = 0;
+    SSL_CTX *ctx = tls_server_ctx(servers.root, "good", TLS1_3_VERSION, 0);
+    tls_scenario_ctx = ctx;
+    bad_mac_told = 0;
+    server_start(&s, play_tls_bad_record);
+    CHECK_EQ(env_init(&e, NULL), 0);
+    CHECK_EQ(tls_stream_open(&e, &st, &tls, s.port, "127.0.0.1"), 0);
+    while ((f = async_stream_recv(&st, buf, sizeof buf, &n, &err)) != NULL) async_run(&e.loop, f);
+    CHECK_EQ(err, ASYNC_HTTP_ETLS);
+    WAIT_UNTIL(server_get(&s, &s.marks) == 1, 2000);
+    CHECK_EQ(bad_mac_told, 1);
+    while ((f = async_stream_settle(&st)) != NULL) async_run(&e.loop, f);
+    async_stream_close(&st);
+    async_tls_free(&tls);
+    env_close(&e);
+    server_stop(&s);
+    SSL_CTX_free(ctx);
+}
+
 
 /* A server's word unasked, on a stream that was idle: idle_clean says it is not clean, and
    takes nothing of it (it read and dropped a byte of it, where a plain stream peeks): the
@@ -1363,6 +1463,8 @@ int main(void) {
     RUN(tls_stray_record_unseen_not_clean);
     RUN(tls_bytes_behind_an_answer);
     RUN(tls_stream_both_ways_at_once);
+    RUN(tls_key_updates_unread_bounded);
+    RUN(tls_bad_record_tells_the_peer);
     RUN(host_table_grows_mid_handshake);
     RUN(early_answer_to_an_upload);
     RUN(early_answer_and_a_server_that_holds_on);
