@@ -168,16 +168,39 @@ static const char *header_value(const char *head, size_t head_len, const char *n
     return found;
 }
 
-/* A header line whose name has a space or tab before its colon: RFC 9112 5.1
-   says refuse it (a proxy in front may read it otherwise, and a request
-   could hide in a body the two frame differently). */
+/* A header line whose name has a space or tab before its colon, or a line
+   folded onto the one before (obs-fold): RFC 9112 5.1 and 5.2 say refuse
+   them (a proxy in front may read them otherwise, and a request could hide
+   in a body the two frame differently). */
 static int bad_header_name(const char *head, size_t head_len) {
     const char *end = head + head_len, *line = memchr(head, '\n', head_len);
     while (line && ++line < end) {
         const char *eol = memchr(line, '\n', (size_t)(end - line)), *colon;
         if (!eol) break;
+        if (*line == ' ' || *line == '\t') return 1;
         colon = memchr(line, ':', (size_t)(eol - line));
         if (colon && colon > line && (colon[-1] == ' ' || colon[-1] == '\t')) return 1;
+        line = eol;
+    }
+    return 0;
+}
+
+/* Does a Connection line of the head hold the token "close" (in a list, on
+   any of its lines: RFC 9110 7.6.1)? */
+static int asks_close(const char *head, size_t head_len) {
+    const char *end = head + head_len, *line = memchr(head, '\n', head_len);
+    while (line && ++line < end) {
+        const char *eol = memchr(line, '\n', (size_t)(end - line)), *v;
+        if (!eol) break;
+        if (eol - line > 11 && line[10] == ':' && strncasecmp(line, "connection", 10) == 0) {
+            for (v = line + 11; v < eol;) {
+                const char *comma = memchr(v, ',', (size_t)(eol - v)), *to = comma ? comma : eol;
+                while (v < to && (*v == ' ' || *v == '\t')) v++;
+                while (to > v && (to[-1] == ' ' || to[-1] == '\t' || to[-1] == '\r')) to--;
+                if (to - v == 5 && strncasecmp(v, "close", 5) == 0) return 1;
+                v = comma ? comma + 1 : eol;
+            }
+        }
         line = eol;
     }
     return 0;
@@ -190,6 +213,13 @@ static int request_complete(conn *c) {
     size_t i, head_len = 0, body_len = 0, n;
     int lines;
     const char *v;
+    /* Empty lines before a request line are passed over (RFC 9112 2.2). */
+    for (i = 0; i < c->in_len && (c->in[i] == '\r' || c->in[i] == '\n'); i++) {}
+    if (i) {
+        memmove(c->in, c->in + i, c->in_len - i);
+        c->in_len -= i;
+        c->scanned = 0;
+    }
     /* Search only what is new (and the 3 bytes before, where "\r\n\r\n" may begin). */
     for (i = c->scanned > 3 ? c->scanned - 3 : 0; i + 4 <= c->in_len && !head_len; i++)
         if (memcmp(c->in + i, crlf2, 4) == 0) head_len = i + 4;
@@ -224,6 +254,7 @@ static const char *reason(int status) {
     case 413: return "Content Too Large";
     case 431: return "Request Header Fields Too Large";
     case 501: return "Not Implemented";
+    case 505: return "HTTP Version Not Supported";
     default: return "Error";
     }
 }
@@ -232,8 +263,9 @@ static const char *reason(int status) {
 static void respond(conn *c, int status, int head_only, const char *type, const char *body, size_t len) {
     int n = snprintf(c->out, OUT_SIZE,
                      "HTTP/1.1 %d %s\r\nServer: swapi_server (async_http.h)\r\nContent-Type: %s\r\n"
-                     "Content-Length: %zu\r\n%s\r\n",
-                     status, reason(status), type, len, c->close_after ? "Connection: close\r\n" : "");
+                     "Content-Length: %zu\r\n%s%s\r\n",
+                     status, reason(status), type, len, status == 405 ? "Allow: GET, HEAD\r\n" : "",
+                     c->close_after ? "Connection: close\r\n" : "");
     c->out_len = (size_t)n;
     if (!head_only) {
         memcpy(c->out + n, body, len);
@@ -250,7 +282,7 @@ static void respond_error(conn *c, int status, int head_only) {
 /* A request is in c->in[0, request_len): route it. */
 static void answer(conn *c) {
     const char *line_end = memchr(c->in, '\r', c->request_len), *method = c->in, *target, *version;
-    const char *path_end, *query, *v;
+    const char *path_end, *query;
     char body[IN_SIZE + 64]; /* the longest: an echo of a full buffer */
     size_t method_len, target_len, n;
     int head_only, id = 0, digits = 0, lines;
@@ -258,8 +290,13 @@ static void answer(conn *c) {
     target = memchr(c->in, ' ', (size_t)(line_end - c->in));
     version = target ? memchr(target + 1, ' ', (size_t)(line_end - target - 1)) : NULL;
     if (!version || target == method || version == target + 1 || line_end - version != 9 ||
-        memcmp(version, " HTTP/1.", 8) != 0 || version[8] < '0' || version[8] > '9') {
+        memcmp(version, " HTTP/", 6) != 0 || version[6] < '0' || version[6] > '9' || version[7] != '.' ||
+        version[8] < '0' || version[8] > '9') {
         respond_error(c, 400, 0);
+        return;
+    }
+    if (version[6] != '1') { /* HTTP/2.0 and the like: well formed, not ours (RFC 9110 15.6.6) */
+        respond_error(c, 505, 0);
         return;
     }
     /* HTTP/1.1 (and a later 1.x, read as 1.1: RFC 9110 2.5) names one host,
@@ -273,8 +310,7 @@ static void answer(conn *c) {
     target_len = (size_t)(version - target);
     head_only = method_len == 4 && memcmp(method, "HEAD", 4) == 0;
     /* HTTP/1.1 keeps the connection open unless the client says close; 1.0 closes. */
-    v = header_value(c->in, c->head_len, "connection", &n, &lines); /* the head's, not the body's */
-    c->close_after = version[8] == '0' || (v && n == 5 && strncasecmp(v, "close", 5) == 0);
+    c->close_after = version[8] == '0' || asks_close(c->in, c->head_len); /* the head's, not the body's */
 
     path_end = memchr(target, '?', target_len);
     query = path_end ? path_end + 1 : NULL;

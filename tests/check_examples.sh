@@ -271,12 +271,12 @@ own_server() {
 }
 
 # What the server at $srv_port answers to the raw request bytes $1 (\r\n
-# written out), until it closes or 5 s pass.
+# and \t written out), until it closes or 5 s pass.
 raw_exchange() {
     python3 - "$srv_port" "$1" <<'PY'
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-s.sendall(sys.argv[2].replace("\\r\\n", "\r\n").encode())
+s.sendall(sys.argv[2].replace("\\r\\n", "\r\n").replace("\\t", "\t").encode())
 s.settimeout(5)
 got = b""
 try:
@@ -328,6 +328,36 @@ host_ok() {
     return $ok
 }
 check "swapi_server: HTTP/1.1 without a Host or with two gets 400; 1.0 needs none" host_ok
+
+spec_ok() {
+    # RFC 9112 and 9110 as nginx reads them: a folded header line gets 400 (5.2); close in
+    # a Connection list, or on a second Connection line, closes (9.6); a 405 says what is
+    # allowed; HTTP/2.0 in a request line gets 505; empty lines before a request are passed
+    # over (2.2).
+    local log out ok=0 req
+    log=$(mktemp)
+    own_server "$log" || { rm -f "$log"; return 1; }
+    for req in 'GET /api/people/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n 0\r\n\r\nx' \
+               'GET /api/people/1 HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n\tfolded\r\n\r\n'; do
+        out=$(raw_exchange "$req")
+        [ "$(head -n 1 <<<"$out")" = "HTTP/1.1 400 Bad Request" ] || ok=1
+    done
+    for req in 'GET /api/people/1 HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Close\r\n\r\n' \
+               'GET /api/people/1 HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n' \
+               '\r\n\r\nGET /api/people/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'; do
+        out=$(raw_exchange "$req") # (it waits 5 s for a close that does not come)
+        [ "$(head -n 1 <<<"$out")" = "HTTP/1.1 200 OK" ] && grep -q '^Connection: close$' <<<"$out" || ok=1
+    done
+    out=$(raw_exchange 'POST /api/people/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+    [ "$(head -n 1 <<<"$out")" = "HTTP/1.1 405 Method Not Allowed" ] && grep -q '^Allow: GET, HEAD$' <<<"$out" || ok=1
+    out=$(raw_exchange 'GET /api/people/1 HTTP/2.0\r\nHost: x\r\n\r\n')
+    [ "$(head -n 1 <<<"$out")" = "HTTP/1.1 505 HTTP Version Not Supported" ] || ok=1
+    kill -TERM "$srv_pid"
+    wait "$srv_pid"
+    rm -f "$log"
+    return $ok
+}
+check "swapi_server: folded lines 400, close in any Connection line, Allow on 405, 505, empty lines before a request" spec_ok
 
 echo "RESULT examples $passed $failed"
 [ "$failed" -eq 0 ]
