@@ -1078,6 +1078,19 @@ static int duplex_recv(async_task *t) {
     ASYNC_END(t);
 }
 
+/* A receiver and a sender (of DUPLEX_BYTES) on one stream at once, given at most `limit`:
+   the wait's error, or 0. */
+static int duplex_run(env *e, async_stream *st, duplex_job *sender, duplex_job *receiver, async_time limit) {
+    static async_future *futs[2];
+    static async_link links[2];
+    static async_gather_op g;
+    static async_wait_for_op wf;
+    sender->st = receiver->st = st;
+    futs[0] = async_create_task(&e->loop, &receiver->task, duplex_recv);
+    futs[1] = async_create_task(&e->loop, &sender->task, duplex_send);
+    return async_run(&e->loop, async_wait_for(&e->loop, &wf, async_gather(&g, futs, links, 2, 0), limit));
+}
+
 /* A TLS client stream to 127.0.0.1:port on e's loop, trusting the test's CA, handshake
    done: 0, or the error. */
 static int tls_stream_open(env *e, async_stream *st, async_tls *tls, int port, const char *name) {
@@ -1106,10 +1119,6 @@ static int tls_stream_open(env *e, async_stream *st, async_tls *tls, int port, c
 TEST(tls_stream_both_ways_at_once) {
     static duplex_job sender, receiver;
     static async_stream st;
-    static async_future *futs[2];
-    static async_link links[2];
-    async_gather_op g;
-    async_wait_for_op wf;
     async_tls tls;
     server s;
     env e;
@@ -1122,14 +1131,11 @@ TEST(tls_stream_both_ways_at_once) {
     CHECK_EQ(env_init(&e, NULL), 0);
     CHECK_EQ(tls_stream_open(&e, &st, &tls, s.port, "127.0.0.1"), 0);
     memset(&sender, 0, sizeof sender), memset(&receiver, 0, sizeof receiver);
-    sender.st = receiver.st = &st;
     sender.buf = (char *)malloc(DUPLEX_BYTES);
     receiver.buf = (char *)malloc(DUPLEX_BYTES);
     CHECK(sender.buf && receiver.buf);
     for (i = 0; i < DUPLEX_BYTES; i++) sender.buf[i] = (char)('a' + (i * 7 + i / 4093) % 26);
-    futs[0] = async_create_task(&e.loop, &receiver.task, duplex_recv);
-    futs[1] = async_create_task(&e.loop, &sender.task, duplex_send);
-    rc = async_run(&e.loop, async_wait_for(&e.loop, &wf, async_gather(&g, futs, links, 2, 0), ASYNC_SEC(20)));
+    rc = duplex_run(&e, &st, &sender, &receiver, ASYNC_SEC(20));
     if (rc) fprintf(stderr, "  both ways: %s; sent %zu, received %zu\n", async_strerror(rc), sender.done, receiver.done);
     CHECK_EQ(rc, 0);
     CHECK_EQ(sender.err, 0);
@@ -1168,10 +1174,6 @@ static void play_tls_keyupdate_flood(server *s, int fd, int index) {
 TEST(tls_key_updates_unread_bounded) {
     static duplex_job sender, receiver;
     static async_stream st;
-    static async_future *futs[2];
-    static async_link links[2];
-    async_gather_op g;
-    async_wait_for_op wf;
     async_tls tls;
     server s;
     env e;
@@ -1182,12 +1184,9 @@ TEST(tls_key_updates_unread_bounded) {
     CHECK_EQ(env_init(&e, NULL), 0);
     CHECK_EQ(tls_stream_open(&e, &st, &tls, s.port, "127.0.0.1"), 0);
     memset(&sender, 0, sizeof sender), memset(&receiver, 0, sizeof receiver);
-    sender.st = receiver.st = &st;
     sender.buf = (char *)calloc(DUPLEX_BYTES, 1);
     receiver.buf = (char *)malloc(DUPLEX_BYTES);
-    futs[0] = async_create_task(&e.loop, &receiver.task, duplex_recv);
-    futs[1] = async_create_task(&e.loop, &sender.task, duplex_send);
-    CHECK_EQ(async_run(&e.loop, async_wait_for(&e.loop, &wf, async_gather(&g, futs, links, 2, 0), ASYNC_SEC(20))), 0);
+    CHECK_EQ(duplex_run(&e, &st, &sender, &receiver, ASYNC_SEC(20)), 0);
     if (receiver.err != ASYNC_HTTP_ETLS)
         fprintf(stderr, "  read %zu bytes: %s\n", receiver.done, async_strerror(receiver.err));
     CHECK_EQ(receiver.err, ASYNC_HTTP_ETLS);

@@ -902,48 +902,34 @@ TEST(lookup_counts_against_connect_timeout) {
     env_close(&e); /* the lookup still runs: the io's exit waits for its worker */
 }
 
-/* A resolver's own timeout (or cancel) is a lookup that failed, not the request's connect
-   timeout (which it read as, at once, with the 30 s it never waited). */
-static int timing_out_resolver(void *user, const char *name, struct sockaddr_storage *addrs, size_t max,
-                               size_t *count) {
-    (void)user, (void)name, (void)addrs, (void)max, (void)count;
-    return ASYNC_ETIMEDOUT;
-}
-
-TEST(resolver_timeout_is_a_failed_lookup) {
-    env e;
-    async_http_client_config cfg;
-    async_http_request r;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.resolver = timing_out_resolver;
-    CHECK_EQ(env_init_with(&e, &cfg, 0, NULL), 0);
-    CHECK_EQ(fetch_new(&e.client, &r, "GET", "http://lost.test:1/", 0), ASYNC_HTTP_ENAME);
-    CHECK_STR(async_http_request_error(&r), "host name not found: lost.test");
-    async_http_request_release(&r);
-    env_close(&e);
-}
-
-/* A lookup that failed for a reason of the system's (out of fds: getaddrinfo's EAI_SYSTEM;
-   no answer: EAI_AGAIN): a failed lookup that names the host and says why. */
-static int out_of_fds_resolver(void *user, const char *name, struct sockaddr_storage *addrs, size_t max,
-                               size_t *count) {
+/* A lookup that failed: the request says which name, and why where the system said
+   (getaddrinfo's EAI_SYSTEM: out of fds; EAI_AGAIN: no answer). A resolver's own timeout
+   (or cancel) is a failed lookup, not the request's connect timeout (which it read as, at
+   once, with the 30 s it never waited). */
+static int failing_resolver(void *user, const char *name, struct sockaddr_storage *addrs, size_t max,
+                            size_t *count) {
     (void)user, (void)addrs, (void)max, (void)count;
-    return !strcmp(name, "busy.test") ? -EMFILE : -EAGAIN;
+    return !strcmp(name, "lost.test") ? ASYNC_ETIMEDOUT : !strcmp(name, "busy.test") ? -EMFILE : -EAGAIN;
 }
 
-TEST(lookup_failure_says_why) {
+TEST(lookup_failures_say_which_and_why) {
+    static const char *const cases[][2] = {
+        {"http://lost.test:1/", "host name not found: lost.test"},
+        {"http://busy.test:1/", "host name not found: busy.test (Too many open files)"},
+        {"http://far.test:1/", "host name not found: far.test (the name server did not answer)"},
+    };
     env e;
     async_http_client_config cfg;
     async_http_request r;
+    size_t i;
     memset(&cfg, 0, sizeof cfg);
-    cfg.resolver = out_of_fds_resolver;
+    cfg.resolver = failing_resolver;
     CHECK_EQ(env_init_with(&e, &cfg, 0, NULL), 0);
-    CHECK_EQ(fetch_new(&e.client, &r, "GET", "http://busy.test:1/", 0), ASYNC_HTTP_ENAME);
-    CHECK_STR(async_http_request_error(&r), "host name not found: busy.test (Too many open files)");
-    async_http_request_release(&r);
-    CHECK_EQ(fetch_new(&e.client, &r, "GET", "http://far.test:1/", 0), ASYNC_HTTP_ENAME);
-    CHECK_STR(async_http_request_error(&r), "host name not found: far.test (the name server did not answer)");
-    async_http_request_release(&r);
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CHECK_EQ(fetch_new(&e.client, &r, "GET", cases[i][0], 0), ASYNC_HTTP_ENAME);
+        CHECK_STR(async_http_request_error(&r), cases[i][1]);
+        async_http_request_release(&r);
+    }
     env_close(&e);
 }
 
@@ -1989,8 +1975,7 @@ int main(void) {
     RUN(proxy_http_absolute_form);
     RUN(proxy_tinyproxy_http_https_no_proxy);
     RUN(no_proxy_matching);
-    RUN(resolver_timeout_is_a_failed_lookup);
-    RUN(lookup_failure_says_why);
+    RUN(lookup_failures_say_which_and_why);
     RUN(proxy_connect_leaves_the_zone_out);
     RUN(proxy_refuses_connect);
     RUN(proxy_own_url_through_the_proxy);
