@@ -1078,6 +1078,17 @@ static int duplex_recv(async_task *t) {
     ASYNC_END(t);
 }
 
+/* A stream test's end: the stream settled and closed, its TLS, loop and server let go. */
+static void tls_stream_end(env *e, async_stream *st, async_tls *tls, server *s, SSL_CTX *ctx) {
+    async_future *f;
+    while ((f = async_stream_settle(st)) != NULL) async_run(&e->loop, f);
+    async_stream_close(st);
+    async_tls_free(tls);
+    env_close(e);
+    server_stop(s);
+    SSL_CTX_free(ctx);
+}
+
 /* A receiver and a sender (of DUPLEX_BYTES) on one stream at once, given at most `limit`:
    the wait's error, or 0. */
 static int duplex_run(env *e, async_stream *st, duplex_job *sender, duplex_job *receiver, async_time limit) {
@@ -1124,7 +1135,6 @@ TEST(tls_stream_both_ways_at_once) {
     env e;
     size_t i, bad = 0;
     int rc;
-    async_future *f;
     SSL_CTX *ctx = tls_server_ctx(servers.root, "good", 0, 0);
     tls_scenario_ctx = ctx;
     server_start(&s, play_tls_echo);
@@ -1144,14 +1154,9 @@ TEST(tls_stream_both_ways_at_once) {
     CHECK_EQ(receiver.done, DUPLEX_BYTES);
     for (i = 0; i < receiver.done; i++) bad += receiver.buf[i] != sender.buf[i];
     CHECK_EQ(bad, 0);
-    while ((f = async_stream_settle(&st)) != NULL) async_run(&e.loop, f);
-    async_stream_close(&st);
-    async_tls_free(&tls);
     free(sender.buf);
     free(receiver.buf);
-    env_close(&e);
-    server_stop(&s);
-    SSL_CTX_free(ctx);
+    tls_stream_end(&e, &st, &tls, &s, ctx);
 }
 
 /* A peer that asks for key updates (each answered by us) and reads nothing: 20,000 of them
@@ -1177,7 +1182,6 @@ TEST(tls_key_updates_unread_bounded) {
     async_tls tls;
     server s;
     env e;
-    async_future *f;
     SSL_CTX *ctx = tls_server_ctx(servers.root, "good", TLS1_3_VERSION, 0);
     tls_scenario_ctx = ctx;
     server_start(&s, play_tls_keyupdate_flood);
@@ -1192,14 +1196,9 @@ TEST(tls_key_updates_unread_bounded) {
     CHECK_EQ(receiver.err, ASYNC_HTTP_ETLS);
     CHECK_STR(async_stream_detail(&st), "the peer does not read what TLS must answer it");
     CHECK(st._cout_cap <= (1u << 20));
-    while ((f = async_stream_settle(&st)) != NULL) async_run(&e.loop, f);
-    async_stream_close(&st);
-    async_tls_free(&tls);
     free(sender.buf);
     free(receiver.buf);
-    env_close(&e);
-    server_stop(&s);
-    SSL_CTX_free(ctx);
+    tls_stream_end(&e, &st, &tls, &s, ctx);
 }
 
 /* A record that does not decrypt (garbage of the right shape): the read fails, and the peer
@@ -1238,12 +1237,7 @@ TEST(tls_bad_record_tells_the_peer) {
     CHECK_EQ(err, ASYNC_HTTP_ETLS);
     WAIT_UNTIL(server_get(&s, &s.marks) == 1, 2000);
     CHECK_EQ(bad_mac_told, 1);
-    while ((f = async_stream_settle(&st)) != NULL) async_run(&e.loop, f);
-    async_stream_close(&st);
-    async_tls_free(&tls);
-    env_close(&e);
-    server_stop(&s);
-    SSL_CTX_free(ctx);
+    tls_stream_end(&e, &st, &tls, &s, ctx);
 }
 
 
