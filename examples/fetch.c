@@ -93,18 +93,21 @@ static const struct exit_class {
     {EXIT_BAD_REQUEST, "the method or a header is not valid HTTP (nothing sent)"},
     {EXIT_REDIRECTS, "too many redirects (-L, --max-redirs)"},
     {EXIT_EMPTY, "the server closed the connection without a byte of answer"},
-    {EXIT_RECV, "a receive failed (reset, TLS cut short), or the proxy refused"},
+    {EXIT_RECV, "a receive failed (reset, TLS cut short, bad chunks, a head too large), or the proxy refused"},
     {EXIT_CERT, "the server's certificate is not trusted, or not for that name"},
-    {EXIT_ENCODING, "the compressed body is corrupt (--compressed)"},
+    {EXIT_ENCODING, "--compressed: the body is corrupt, or in a coding fetch cannot decode"},
     {EXIT_CA_FILE, "the --cacert file cannot be read"},
 };
 
 /* What on_body fails a request with when its output cannot be written
    (below -4096: the client passes it through as it is). */
 #define FETCH_EWRITE (-9023)
+/* And when the body is in a Content-Encoding that is not decoded (--compressed). */
+#define FETCH_ECODING (-9061)
 
-/* A request's failure as an exit code. */
-static int exit_code_of(int err, const async_http_request *r) {
+/* A request's failure as an exit code. in_chunks: the last head framed its
+   body in chunks, so a malformation found since is in them. */
+static int exit_code_of(int err, const async_http_request *r, int in_chunks) {
     switch (err) {
     case ASYNC_HTTP_ENAME:
         return strstr(async_http_request_error(r), "the proxy's host name") ? EXIT_RESOLVE_PROXY : EXIT_RESOLVE;
@@ -117,8 +120,8 @@ static int exit_code_of(int err, const async_http_request *r) {
     case ASYNC_HTTP_ETIMEOUT_CONNECT:
     case ASYNC_HTTP_ETIMEOUT_READ: return EXIT_TIMEOUT;
     case ASYNC_HTTP_ECLOSED: return r->info.first_byte ? EXIT_PARTIAL : EXIT_EMPTY;
-    case ASYNC_HTTP_EMALFORMED:
-    case ASYNC_HTTP_EHEADER_TOO_LARGE: return EXIT_WEIRD;
+    case ASYNC_HTTP_EMALFORMED: return in_chunks ? EXIT_RECV : EXIT_WEIRD; /* curl's "... in chunked-encoding": 56 */
+    case ASYNC_HTTP_EHEADER_TOO_LARGE: return EXIT_RECV; /* curl's "Too large response headers": 56 */
     case ASYNC_HTTP_EURL: return EXIT_URL;
     case ASYNC_HTTP_ENOMEM: return EXIT_NOMEM;
     case ASYNC_HTTP_EHEADER:
@@ -131,6 +134,7 @@ static int exit_code_of(int err, const async_http_request *r) {
     case ASYNC_HTTP_EREDIRECTS: return EXIT_REDIRECTS;
     case ASYNC_HTTP_EDECODE: return EXIT_ENCODING;
     case FETCH_EWRITE: return EXIT_WRITE;
+    case FETCH_ECODING: return EXIT_ENCODING;
     default: return EXIT_UNSUPPORTED; /* ASYNC_HTTP_ESCHEME, and anything new */
     }
 }
@@ -220,9 +224,10 @@ typedef struct settings {
     list headers;  /* -H, as given (an @FILE's lines one by one) */
     buffer data;   /* -d and its kin, joined */
     buffer query;  /* the same as -G puts it in the URL */
-    int has_data, json, last_json, get;
+    int has_data, json, get;
     /* Connection */
     int location, compressed, retry_connrefused, retry_all;
+    int parallel, globoff; /* -Z, -g: taken, nothing to do (every URL runs at once; none is a glob) */
     long max_redirs, retry, parallel_max;
     async_time retry_delay; /* -1: the server's Retry-After, or 1 s doubling */
     async_http_client_config config;
@@ -319,11 +324,14 @@ static int set_string(settings *s, const option *o, const char *v) {
     return 0;
 }
 
-/* Seconds, fractional, as nanoseconds; -1 if not a number >= 0. */
+/* Seconds, fractional, as nanoseconds; -1 if not a number >= 0 or past
+   curl's own limit (2^63 - 1 ms). Past what async_time holds (292 years)
+   is as good as no limit: ASYNC_NO_TIMEOUT. */
 static async_time seconds(const char *s) {
     char *end;
     double v = strtod(s, &end);
-    if (end == s || *end || !(v >= 0) || v > 1e9) return -1;
+    if (end == s || *end || !(v >= 0) || v > 9223372036854775.0) return -1;
+    if (v * 1e9 >= (double)ASYNC_NO_TIMEOUT) return ASYNC_NO_TIMEOUT;
     return v > 0 && v * 1e9 < 1 ? 1 : (async_time)(v * 1e9);
 }
 
@@ -335,11 +343,11 @@ static int set_seconds(settings *s, const option *o, const char *v) {
     return 0;
 }
 
-/* A whole number up to 2^31 - 1, from -1 (--max-redirs), 1 (--parallel-max) or 0. */
+/* A whole number up to 2^31 - 1, from -1 (--max-redirs) or 0 (--parallel-max 0: the default, as curl). */
 static int set_count(settings *s, const option *o, const char *v) {
     char *end;
     long n = strtol(v, &end, 10);
-    long least = o->field == F(max_redirs) ? -1 : o->field == F(parallel_max) ? 1 : 0;
+    long least = o->field == F(max_redirs) ? -1 : 0;
     if (end == v || *end || n < least || n > INT_MAX) return bad_value(o, v, "is not a count");
     *FIELD(s, o, long) = n;
     return 0;
@@ -410,15 +418,15 @@ static int set_header(settings *s, const option *o, const char *v) {
     return 0;
 }
 
-/* One more piece of the request body: joined to the others by '&', but
-   --json pieces follow one another as they are (as curl does). q: the
-   piece as -G puts it in the query (NULL: the same). */
+/* One more piece of the request body: joined to the others by '&', but a
+   --json piece follows what came before as it is, whatever that was (as
+   curl does: -d a --json b is "ab"). q: the piece as -G puts it in the
+   query (NULL: the same). */
 static void add_data(settings *s, const char *p, size_t n, int json, const char *q) {
-    if (s->has_data && !(json && s->last_json)) buf_add(&s->data, "&", 1), buf_add(&s->query, "&", 1);
+    if (s->has_data && !json) buf_add(&s->data, "&", 1), buf_add(&s->query, "&", 1);
     buf_add(&s->data, p, n);
     buf_add(&s->query, q ? q : p, n);
     s->has_data = 1;
-    s->last_json = json;
     s->json |= json;
 }
 
@@ -523,6 +531,7 @@ static const option options[] = {
     {0, "json", "DATA", set_data, 0, "POST JSON (its Content-Type and Accept); @FILE"},
     {'G', "get", NULL, set_flag, F(get), "the data in the URL's query, and GET"},
     {0, "url", "URL", set_url, 0, "one more URL"},
+    {'g', "globoff", NULL, set_flag, F(globoff), "taken, and nothing to do: fetch never globs"},
     {0, NULL, NULL, NULL, 0, "Connection"},
     {'L', "location", NULL, set_flag, F(location), "follow redirects"},
     {0, "max-redirs", "N", set_count, F(max_redirs), "with -L, at most N (default 50; -1: no limit)"},
@@ -540,19 +549,31 @@ static const option options[] = {
     {0, "retry-delay", "SECS", set_seconds, F(retry_delay), "default: Retry-After, or 1 s doubling"},
     {0, "retry-connrefused", NULL, set_flag, F(retry_connrefused), "with --retry: a refused connect is transient"},
     {0, "retry-all-errors", NULL, set_flag, F(retry_all), "with --retry: every failure is transient"},
-    {0, "parallel-max", "N", set_count, F(parallel_max), "at most N connections at once (default 100)"},
+    {0, "parallel-max", "N", set_count, F(parallel_max), "at most N connections at once (default 100; 0: that)"},
+    {'Z', "parallel", NULL, set_flag, F(parallel), "taken, and nothing to do: every URL runs at once"},
     {0, NULL, NULL, NULL, 0, "Other"},
     {'h', "help", NULL, set_action, 0, "this help"},
     {'V', "version", NULL, set_action, 0, "the version, the I/O backend, TLS, zlib"},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 
+/* --name as curl finds it: the exact name, else the one option it is a
+   prefix of (--verb); NULL if none or several (--ver). */
 static const option *find_long(const char *name) {
-    size_t i;
-    for (i = 0; i < NOPTIONS; i++)
-        if (options[i].name && strcmp(options[i].name, name) == 0) return &options[i];
-    return NULL;
+    size_t i, n = strlen(name);
+    const option *hit = NULL;
+    int hits = 0;
+    for (i = 0; i < NOPTIONS; i++) {
+        if (!options[i].name || strncmp(options[i].name, name, n) != 0) continue;
+        if (!options[i].name[n]) return &options[i];
+        hit = &options[i];
+        hits++;
+    }
+    return hits == 1 ? hit : NULL;
 }
+
+/* An option that is on or off: --no-NAME turns it off. */
+static int is_flag(const option *o) { return o->set == set_flag; }
 
 static const option *find_short(char c) {
     size_t i;
@@ -576,22 +597,38 @@ static int usage_error(const char *fmt, const char *what) {
 }
 
 /* Options and URLs in any order, as curl takes them: --long VALUE, -x VALUE,
-   -xVALUE, and short flags together (-sSL, -fsSLo FILE). 0 or an exit code. */
+   -xVALUE, short flags together (-sSL, -fsSLo FILE), --no-FLAG, and after
+   "--" URLs only. 0 or an exit code. */
 static int parse(int argc, char **argv, settings *s) {
-    int i, rc;
+    int i, rc, urls_only = 0;
     for (i = 1; i < argc; i++) {
         const char *arg = argv[i];
         const option *o;
-        if (arg[0] != '-' || arg[1] == 0) { /* a URL ("-" too: curl takes it as one) */
+        if (urls_only || arg[0] != '-') {
             list_add(&s->urls, arg);
-        } else if (arg[1] == '-' && arg[2]) {
+        } else if (strcmp(arg, "--") == 0) {
+            urls_only = 1;
+        } else if (arg[1] == '-') {
             char name[64];
-            if (!(o = find_long(arg + 2))) {
+            int off = 0;
+            if (!(o = find_long(arg + 2)) && strncmp(arg + 2, "no-", 3) == 0) {
+                /* --no-NAME: NAME exactly (curl takes no prefix here), and only a flag */
+                off = (o = find_long(arg + 5)) != NULL && strcmp(o->name, arg + 5) == 0;
+                if (off && !is_flag(o)) return usage_error("%s: the option is not one that is on or off", arg);
+                if (!off) o = NULL;
+            }
+            if (!o) {
                 snprintf(name, sizeof name, "%s", arg);
                 return usage_error("unknown option '%s'", name);
             }
+            if (off) {
+                *FIELD(s, o, int) = 0;
+                continue;
+            }
             if (o->value && i + 1 == argc) return usage_error("%s needs a value", arg);
             if ((rc = o->set(s, o, o->value ? argv[++i] : NULL)) != 0) return rc == EXIT_USAGE ? hint() : rc;
+        } else if (!arg[1]) { /* curl 7.88: "option -: is unknown" */
+            return usage_error("unknown option '%s'", arg);
         } else {
             const char *p;
             for (p = arg + 1; *p; p++) {
@@ -628,8 +665,9 @@ static void print_help(void) {
            "  %%{size_request} %%{size_upload} %%{speed_download} %%{time_total}\n"
            "  %%{time_connect} %%{time_appconnect} %%{time_pretransfer} %%{time_starttransfer}\n"
            "  %%{num_redirects} %%{num_connects} %%{remote_ip} %%{remote_port} %%{content_type}\n"
-           "  %%{http_version} %%{method} %%{scheme} %%{redirect_url} %%{filename_effective}\n"
-           "  %%{exitcode} %%{errormsg} %%header{NAME} %%{stdout} %%{stderr}  \\n \\r \\t %%%%\n");
+           "  %%{http_version} %%{num_headers} %%{method} %%{scheme} %%{redirect_url}\n"
+           "  %%{filename_effective} %%{urlnum} %%{exitcode} %%{errormsg} %%header{NAME} %%{stdout}\n"
+           "  %%{stderr}  \\n \\r \\t %%%%\n");
     printf("\nExit codes:\n");
     for (i = 0; i < sizeof exit_classes / sizeof exit_classes[0]; i++)
         printf("  %2d  %s\n", exit_classes[i].code, exit_classes[i].what);
@@ -690,6 +728,12 @@ typedef struct transfer {
     char method[24];        /* as last sent */
     int64_t expect;         /* the kept body's length, -1: not known */
     uint64_t got, size_header, size_request;
+    int in_chunks;          /* the last head framed its body in chunks (exit_code_of) */
+    char coding[40];        /* --compressed: the body's coding that is not decoded, or "" */
+    /* The last head received, for -w: the library lets go of its own when a request fails. */
+    async_http_header *fields; /* its fields, with their names and values after them (one block) */
+    size_t nfields;
+    char version[4];        /* "1.1", "1.0", or "" before any head */
     /* stdout: */
     buffer pending;         /* what it wrote to stdout before its turn */
     int finished;           /* over, its stdout all out or held in pending */
@@ -735,22 +779,60 @@ static int has_scheme(const char *url) {
     return n > 0 && strncmp(url + n, "://", 3) == 0;
 }
 
+/* The URL as curl makes it of what was given: the scheme in lower case,
+   no "." or ".." segments (async_http_url_resolve removes them from an
+   absolute reference), an empty path "/"; a fragment stays (curl's
+   %{url_effective} shows it; the library does not send it), an empty one
+   goes. One the library cannot parse stays as it is: the request then
+   says what is wrong. */
+static void normalize_url(buffer *b) {
+    size_t len = b->len, fragment = strcspn(b->data, "#"), cap = 3 * len + 8, scheme, path, i;
+    char *given = (char *)grow(NULL, len + 1), *out = (char *)grow(NULL, cap);
+    memcpy(given, b->data, len + 1);
+    given[fragment] = 0; /* the fragment's text is at given + fragment + 1 */
+    if (async_http_url_resolve(given, given, out, cap) >= 0) {
+        scheme = strcspn(out, ":");
+        for (i = 0; i < scheme; i++)
+            if (out[i] >= 'A' && out[i] <= 'Z') out[i] = (char)(out[i] - 'A' + 'a');
+        path = scheme + 3 + strcspn(out + scheme + 3, "/?");
+        b->len = 0;
+        buf_add(b, out, path);
+        if (out[path] != '/') buf_str(b, "/");
+        buf_str(b, out + path);
+        if (fragment + 1 < len) {
+            buf_str(b, "#");
+            buf_str(b, given + fragment + 1);
+        }
+    }
+    free(given);
+    free(out);
+}
+
+/* -G: the data joined to the URL's query by '&', or made its query when it
+   has none or a bare "?"; no data adds nothing (as curl's URL API does). */
+static void add_query(settings *s, buffer *b) {
+    size_t fragment = strcspn(b->data, "#");
+    char *rest = own_copy(s, b->data + fragment, b->len - fragment);
+    const char *q = (const char *)memchr(b->data, '?', fragment);
+    b->len = fragment;
+    if (q && q + 1 < b->data + fragment) {
+        buf_str(b, "&");
+    } else {
+        if (q) b->len--; /* the bare "?" */
+        if (s->query.len) buf_str(b, "?");
+    }
+    buf_add(b, s->query.data, s->query.len);
+    buf_str(b, rest);
+}
+
 /* "host/path" is "http://host/path", as curl takes it; -G puts the data in the query. */
 static const char *plan_url(settings *s, const char *url) {
     buffer b = {0};
-    size_t fragment;
     buf_add(&b, "", 0);
     if (!has_scheme(url)) buf_str(&b, "http://");
     buf_str(&b, url);
-    if (s->get && s->has_data) {
-        char *rest;
-        fragment = strcspn(b.data, "#");
-        rest = own_copy(s, b.data + fragment, b.len - fragment);
-        b.len = fragment;
-        buf_str(&b, memchr(b.data, '?', fragment) ? "&" : "?");
-        buf_add(&b, s->query.data, s->query.len);
-        buf_str(&b, rest);
-    }
+    normalize_url(&b);
+    if (s->get && s->has_data) add_query(s, &b);
     return own(s, b.data);
 }
 
@@ -826,7 +908,12 @@ static void plan_request(app *a) {
     }
     plan_header(a, "Accept", s->json ? "application/json" : "*/*");
     if (post) plan_header(a, "Content-Type", s->json ? "application/json" : "application/x-www-form-urlencoded");
-    if (s->referer && *s->referer) plan_header(a, "Referer", s->referer); /* -e '': none, as curl */
+    /* -e '': none, as curl; -e 'URL;auto': URL (";auto", a Referer set on each redirect, is not done) */
+    if (s->referer) {
+        size_t n = strlen(s->referer);
+        if (n >= 5 && strcmp(s->referer + n - 5, ";auto") == 0) n -= 5;
+        if (n) plan_header(a, "Referer", own_copy(s, s->referer, n));
+    }
     if (s->user) {
         size_t n = strlen(s->user), cap;
         char *both = own_copy(s, s->user, n + 1), *value;
@@ -903,6 +990,7 @@ static void body_write(transfer *x, const char *p, size_t n) {
 /* The client's on_body: the decoded body, piece by piece. */
 static int on_body(async_http_request *req, const char *data, size_t len) {
     transfer *x = (transfer *)req->user;
+    if (x->hop == HOP_KEEP && x->coding[0]) return FETCH_ECODING; /* as curl: at the first byte, none written */
     if (x->hop == HOP_KEEP) body_write(x, data, len);
     return x->write_errno ? FETCH_EWRITE : 0;
 }
@@ -937,6 +1025,45 @@ static void write_head(transfer *x, const char *head, size_t len) {
     out_write(x, head + start, len - start);
 }
 
+/* A copy of the head's fields and its HTTP version, for -w once the library's is gone. */
+static void keep_head(transfer *x, const char *head, size_t len, const async_http_header *fields, size_t count) {
+    size_t i, bytes = count * sizeof *fields;
+    char *p;
+    for (i = 0; i < count; i++) bytes += fields[i].name_len + fields[i].value_len;
+    free(x->fields);
+    x->fields = (async_http_header *)grow(NULL, bytes);
+    x->nfields = count;
+    p = (char *)(x->fields + count);
+    for (i = 0; i < count; i++) {
+        async_http_header *f = &x->fields[i];
+        *f = fields[i];
+        if (f->name_len) memcpy(p, f->name, f->name_len);
+        f->name = p, p += f->name_len;
+        if (f->value_len) memcpy(p, f->value, f->value_len);
+        f->value = p, p += f->value_len;
+    }
+    snprintf(x->version, sizeof x->version, "%s", len > 8 && head[7] == '0' ? "1.0" : "1.1"); /* "HTTP/1.x " */
+}
+
+/* Whether p[0, n) is word, in any case. */
+static int is_word(const char *p, size_t n, const char *word) {
+    return strlen(word) == n && strncasecmp(p, word, n) == 0;
+}
+
+/* --compressed: the body's Content-Encoding if the library does not decode it
+   (it decodes one coding, gzip or deflate; identity is none), else NULL. */
+static const char *undecoded(const async_http_header *fields, size_t count, size_t *len) {
+    const char *v = NULL;
+    size_t i, lines = 0;
+    for (i = 0; i < count; i++)
+        if (is_word(fields[i].name, fields[i].name_len, "content-encoding") && lines++ == 0)
+            v = fields[i].value, *len = fields[i].value_len;
+    if (!v || (lines == 1 && (is_word(v, *len, "gzip") || is_word(v, *len, "x-gzip") || is_word(v, *len, "deflate") ||
+                              is_word(v, *len, "identity"))))
+        return NULL;
+    return v;
+}
+
 /* A response's head was told (as it came, and parsed by the library): it
    says what its body is. */
 static void hop_told(transfer *x, const char *head, size_t len) {
@@ -946,6 +1073,15 @@ static void hop_told(transfer *x, const char *head, size_t len) {
     int status = 0, failed;
     const char *loc, *v;
     async_http_request_head(&x->req, &status, &fields, &count);
+    keep_head(x, head, len, fields, count);
+    /* Transfer-Encoding without Content-Length (the two together are refused, a
+       head's malformation): the body comes in chunks, and a malformation found
+       from here on is in them, not in the head. */
+    x->in_chunks = status >= 200 && async_http_header_find(fields, count, "transfer-encoding", &m) &&
+                   !async_http_header_find(fields, count, "content-length", &m);
+    x->coding[0] = 0;
+    if (s->compressed && status >= 200 && (v = undecoded(fields, count, &m)) != NULL)
+        snprintf(x->coding, sizeof x->coding, "%.*s", (int)m, v);
     loc = is_redirect(status) ? async_http_header_find(fields, count, "location", &n) : NULL;
     failed = s->fail && !s->fail_with_body && status >= 400;
     x->status = status;
@@ -977,6 +1113,20 @@ static void say_head(char mark, const char *head, size_t len) {
     buf_free(&b);
 }
 
+/* The length of the body a request head announces (its Content-Length), or 0. */
+static uint64_t sent_body(const char *head, size_t len) {
+    const char *p = head, *end = head + len, *eol;
+    int64_t n;
+    for (; p < end && (eol = memchr(p, '\n', (size_t)(end - p))) != NULL; p = eol + 1) {
+        size_t k = 15; /* strlen("content-length:") */
+        if ((size_t)(eol - p) <= k || strncasecmp(p, "content-length:", k) != 0) continue;
+        for (p += k; p < eol && (*p == ' ' || *p == '\t'); p++) {}
+        n = field_number(p, (size_t)(eol - p - (eol[-1] == '\r')));
+        return n > 0 ? (uint64_t)n : 0;
+    }
+    return 0;
+}
+
 /* config.trace: what each request does. */
 static void on_trace(void *user, async_http_request *req, int what, const char *text, size_t len) {
     app *a = (app *)user;
@@ -993,7 +1143,8 @@ static void on_trace(void *user, async_http_request *req, int what, const char *
         if (verbose) fprintf(stderr, "* TLS: %.*s\n", (int)len, text);
         break;
     case ASYNC_HTTP_TRACE_SENT:
-        x->size_request += len;
+        x->size_request += len + sent_body(text, len);
+        x->in_chunks = 0; /* until this request's answer says so */
         sp = memchr(text, ' ', len);
         snprintf(x->method, sizeof x->method, "%.*s", sp ? (int)(sp - text) : 0, text);
         if (verbose && req->info.reused)
@@ -1028,7 +1179,7 @@ enum {
     W_HTTP_CODE, W_URL_EFFECTIVE, W_SIZE_DOWNLOAD, W_SIZE_HEADER, W_SIZE_REQUEST, W_SIZE_UPLOAD, W_SPEED_DOWNLOAD,
     W_TIME_TOTAL, W_TIME_CONNECT, W_TIME_APPCONNECT, W_TIME_PRETRANSFER, W_TIME_STARTTRANSFER, W_NUM_REDIRECTS,
     W_NUM_CONNECTS, W_REMOTE_IP, W_REMOTE_PORT, W_CONTENT_TYPE, W_HTTP_VERSION, W_METHOD, W_SCHEME, W_REDIRECT_URL,
-    W_FILENAME_EFFECTIVE, W_EXITCODE, W_ERRORMSG, W_STDOUT, W_STDERR
+    W_FILENAME_EFFECTIVE, W_EXITCODE, W_ERRORMSG, W_STDOUT, W_STDERR, W_URLNUM, W_NUM_HEADERS
 };
 
 static const struct variable {
@@ -1044,7 +1195,7 @@ static const struct variable {
     {"remote_port", W_REMOTE_PORT}, {"content_type", W_CONTENT_TYPE}, {"http_version", W_HTTP_VERSION},
     {"method", W_METHOD}, {"scheme", W_SCHEME}, {"redirect_url", W_REDIRECT_URL},
     {"filename_effective", W_FILENAME_EFFECTIVE}, {"exitcode", W_EXITCODE}, {"errormsg", W_ERRORMSG},
-    {"stdout", W_STDOUT}, {"stderr", W_STDERR},
+    {"stdout", W_STDOUT}, {"stderr", W_STDERR}, {"urlnum", W_URLNUM}, {"num_headers", W_NUM_HEADERS},
 };
 
 /* Seconds from the start of the (last) attempt to t; 0 if it did not come to t. */
@@ -1059,7 +1210,9 @@ static void put_variable(transfer *x, buffer *b, int id) {
     switch (id) {
     case W_HTTP_CODE: buf_printf(b, "%03d", ok ? resp->status : x->status); break;
     case W_URL_EFFECTIVE: buf_str(b, url); break;
-    case W_SIZE_DOWNLOAD: buf_printf(b, "%llu", (unsigned long long)r->info.body_bytes); break;
+    case W_SIZE_DOWNLOAD: /* -f's error, -I: the body was not read, as curl reads it */
+        buf_printf(b, "%llu", (unsigned long long)(x->hop == HOP_SKIP ? 0 : r->info.body_bytes));
+        break;
     case W_SIZE_HEADER: buf_printf(b, "%llu", (unsigned long long)x->size_header); break;
     case W_SIZE_REQUEST: buf_printf(b, "%llu", (unsigned long long)x->size_request); break;
     case W_SIZE_UPLOAD: buf_printf(b, "%lu", (unsigned long)(x->size_request ? x->app->body_len : 0)); break;
@@ -1078,15 +1231,19 @@ static void put_variable(transfer *x, buffer *b, int id) {
     case W_NUM_REDIRECTS: buf_printf(b, "%d", x->redirects); break;
     case W_NUM_CONNECTS: buf_printf(b, "%d", x->connects); break;
     case W_REMOTE_IP: buf_str(b, r->info.remote_ip); break;
-    case W_REMOTE_PORT: if (r->info.remote_port) buf_printf(b, "%u", r->info.remote_port); break;
+    case W_REMOTE_PORT: buf_printf(b, "%u", r->info.remote_port); break;
+    /* These from the last head, also when the transfer failed after it (curl's too). */
     case W_CONTENT_TYPE:
-        if (ok && (v = async_http_response_header(resp, "content-type", &n)) != NULL) buf_add(b, v, n);
+        if ((v = async_http_header_find(x->fields, x->nfields, "content-type", &n)) != NULL) buf_add(b, v, n);
         break;
-    case W_HTTP_VERSION: buf_str(b, !ok ? "0" : resp->version_minor ? "1.1" : "1.0"); break;
+    case W_HTTP_VERSION: buf_str(b, x->version[0] ? x->version : "0"); break;
+    case W_NUM_HEADERS: buf_printf(b, "%lu", (unsigned long)x->nfields); break;
     case W_METHOD: buf_str(b, x->method[0] ? x->method : x->app->method); break;
-    case W_SCHEME:
-        for (v = url; *v && *v != ':'; v++) buf_printf(b, "%c", *v >= 'a' && *v <= 'z' ? *v - 'a' + 'A' : *v);
+    case W_SCHEME: /* once connected, as curl 7.88 */
+        for (v = r->info.remote_ip[0] ? url : ""; *v && *v != ':'; v++)
+            buf_printf(b, "%c", *v >= 'a' && *v <= 'z' ? *v - 'a' + 'A' : *v);
         break;
+    case W_URLNUM: buf_printf(b, "%lu", (unsigned long)x->index); break;
     case W_REDIRECT_URL: /* where a redirect that was not followed (or one too many) points */
         if (x->location) {
             size_t cap = strlen(url) + strlen(x->location) + 16;
@@ -1134,11 +1291,10 @@ static void write_out(transfer *x) {
             }
             f = end + 1;
         } else if (strncmp(f, "%header{", 8) == 0 && (end = strchr(f, '}')) != NULL) {
-            const async_http_response *resp = &x->req.response;
             char name[128];
             const char *v;
             snprintf(name, sizeof name, "%.*s", (int)(end - f - 8), f + 8);
-            if (resp->headers && (v = async_http_response_header(resp, name, &n)) != NULL) buf_add(&b, v, n);
+            if ((v = async_http_header_find(x->fields, x->nfields, name, &n)) != NULL) buf_add(&b, v, n);
             f = end + 1;
         } else if (f[0] == '\\' && (f[1] == 'n' || f[1] == 'r' || f[1] == 't')) {
             buf_add(&b, f[1] == 'n' ? "\n" : f[1] == 'r' ? "\r" : "\t", 1);
@@ -1247,7 +1403,11 @@ static void transfer_start(transfer *x) {
     x->status = x->redirects = 0;
     x->expect = -1;
     x->got = x->size_header = x->size_request = 0;
-    x->method[0] = 0;
+    x->method[0] = x->coding[0] = x->version[0] = 0;
+    x->in_chunks = 0;
+    free(x->fields);
+    x->fields = NULL;
+    x->nfields = 0;
     keep_copy(&x->effective, NULL, 0);
     keep_copy(&x->location, NULL, 0);
     async_http_start(&a->client, &x->req, &d);
@@ -1269,8 +1429,12 @@ static void transfer_conclude(transfer *x) {
     x->message[0] = 0;
     if (x->write_errno) {
         write_failed(x);
+    } else if (err == FETCH_ECODING) {
+        x->code = EXIT_ENCODING;
+        snprintf(x->message, sizeof x->message,
+                 "unrecognized content encoding type: %s (fetch decodes gzip and deflate)", x->coding);
     } else if (err) {
-        x->code = exit_code_of(err, r);
+        x->code = exit_code_of(err, r, x->in_chunks);
         snprintf(x->message, sizeof x->message, "%s", async_http_request_error(r));
     } else if ((s->fail || s->fail_with_body) && st >= 400) {
         x->code = EXIT_HTTP;
@@ -1348,6 +1512,8 @@ static void transfer_finish(transfer *x) {
     async_http_request_release(&x->req);
     keep_copy(&x->effective, NULL, 0);
     keep_copy(&x->location, NULL, 0);
+    free(x->fields);
+    x->fields = NULL;
 }
 
 static int transfer_run(async_task *t) {
@@ -1393,12 +1559,16 @@ static int main_run(async_task *t) {
 static void configure(app *a) {
     settings *s = a->s;
     async_http_client_config *c = &s->config;
-    const char *ua;
+    const char *ua, *ae;
     c->trace = on_trace;
     c->trace_user = a;
     if (!c->user_agent) c->user_agent = "fetch/" FETCH_VERSION;
     if ((ua = user_header(s, "user-agent")) != NULL && drops_header(ua)) c->user_agent = ""; /* as curl does */
     c->no_decompress = !s->compressed;
+    /* -H 'Accept-Encoding:' drops the library's, as curl drops its own; the library
+       leaves it out only when it decodes nothing (a body compressed all the same then
+       comes as it was sent, where curl decodes it). */
+    if ((ae = user_header(s, "accept-encoding")) != NULL && drops_header(ae)) c->no_decompress = 1;
     c->max_redirects = !s->location          ? ASYNC_HTTP_NO_REDIRECTS
                        : s->max_redirs == 0 ? ASYNC_HTTP_REDIRECTS_FAIL
                        : s->max_redirs < 0  ? INT_MAX
@@ -1518,6 +1688,8 @@ int main(int argc, char **argv) {
     } else if (!s.urls.len) {
         fprintf(stderr, "usage: fetch [OPTIONS] URL...\n");
         code = hint();
+    } else if (s.fail && s.fail_with_body) { /* curl: "option --fail-with-body: is badly used here" */
+        code = usage_error("%s", "--fail and --fail-with-body: one or the other");
     } else if (s.head && s.has_data && !s.get) {
         code = usage_error("%s", "-I and -d ask for two methods (HEAD and POST)");
     } else {

@@ -157,7 +157,7 @@ fetch_usage_ok() {
     [ "$rc" -eq 2 ] && [[ $err == usage:* ]] || return 1
     run "$B/fetch" --timeout soon "$base/api/people/1"
     [ "$rc" -eq 2 ] && [[ $err == "fetch: --timeout: 'soon' is not a number of seconds"* ]] || return 1
-    run "$B/fetch" -Z "$base/api/people/1"
+    run "$B/fetch" -W "$base/api/people/1" # -W: no such option (-Z is curl's --parallel, taken)
     [ "$rc" -eq 2 ] && [ -z "$out" ]
 }
 check "fetch: usage errors (exit 2)" fetch_usage_ok

@@ -89,7 +89,7 @@ help_ok() {
     local o
     for o in -o --output -O --output-dir -i -I -w -f -s -S -# -v -X -H -A -e -u -d --data-binary \
         --data-urlencode --json -G -L --max-redirs --compressed -k --cacert -x --noproxy -m \
-        --connect-timeout --retry --parallel-max -h --help --version; do
+        --connect-timeout --retry --parallel-max -Z --parallel -g --globoff -h --help --version; do
         grep -qe "\\(^\\| \\)$o[ ,]" <<<"$out" || { out="not in --help: $o"; return 1; }
     done
     grep -q '^  28  timed out' <<<"$out"
@@ -107,14 +107,36 @@ version_ok() {
 check "--version: the version, the backend that runs (epoll when asked), TLS and zlib on" version_ok
 
 unknown_ok() {
-    run "$F" -Z "$PY/echo"
-    [ "$rc" -eq 2 ] && [ -z "$out" ] && [ "$err" = "fetch: unknown option '-Z'"$'\n'"fetch: try 'fetch --help' for the options" ] || return 1
+    run "$F" -W "$PY/echo"
+    [ "$rc" -eq 2 ] && [ -z "$out" ] && [ "$err" = "fetch: unknown option '-W'"$'\n'"fetch: try 'fetch --help' for the options" ] || return 1
     run "$F" --bogus "$PY/echo"
     [ "$rc" -eq 2 ] && [[ $err == "fetch: unknown option '--bogus'"$'\n'* ]] || return 1
-    run "$F" -sZ "$PY/echo" # in a bundle of short options too
-    [ "$rc" -eq 2 ] && [[ $err == "fetch: unknown option '-Z'"$'\n'* ]]
+    run "$F" -sW "$PY/echo" # in a bundle of short options too
+    [ "$rc" -eq 2 ] && [[ $err == "fetch: unknown option '-W'"$'\n'* ]]
 }
 check "an unknown option: named, with a hint, exit 2" unknown_ok
+
+# As curl 7.88: a long option by a prefix that is no other's, --no-FLAG, "--"
+# before URLs only, "-" alone an unknown option.
+long_options_ok() {
+    run "$F" -s --max-t 5 --compress --no-silent -o /dev/null -w '%{http_code}' "$PY/gzip"
+    [ "$rc" -eq 0 ] && [ "$out" = 200 ] || return 1
+    run "$F" --ver "$PY/echo" # --verbose or --version
+    [ "$rc" -eq 2 ] && [[ $err == "fetch: unknown option '--ver'"$'\n'* ]] || return 1
+    run "$F" -s -L --no-location -f --no-fail "$PY/redir/1"
+    [ "$rc" -eq 0 ] && [ "$out" = "redirect 1" ] || return 1
+    run "$F" -s -v --no-verb "$PY/echo" # --no- takes a whole name
+    [ "$rc" -eq 2 ] && [[ $err == "fetch: unknown option '--no-verb'"$'\n'* ]] || return 1
+    run "$F" -s --no-max-time 5 "$PY/echo" # and a flag's
+    [ "$rc" -eq 2 ] && [[ $err == "fetch: --no-max-time: the option is not one that is on or off"$'\n'* ]] || return 1
+    run "$F" -s -o /dev/null -w '%{urlnum} %{url_effective} %{exitcode}\n' -- "$PY/files/a" -v
+    [ "$rc" -eq 6 ] && [ "$out" = "0 $PY/files/a 0"$'\n'"1 http://-v/ 6" ] || return 1
+    run "$F" - "$PY/echo"
+    [ "$rc" -eq 2 ] && [ "$err" = "fetch: unknown option '-'"$'\n'"fetch: try 'fetch --help' for the options" ] || return 1
+    run "$F" -sZg --no-parallel --no-globoff "$PY/files/{a}"
+    [ "$rc" -eq 0 ] && [ "$out" = "file {a}" ]
+}
+check "long options as curl: a prefix (--max-t, not --ver), --no-FLAG, --, - alone; -Z -g taken" long_options_ok
 
 usage_ok() {
     run "$F" "$PY/echo" -o
@@ -123,10 +145,12 @@ usage_ok() {
     [ "$rc" -eq 2 ] && [[ $err == "fetch: --max-redirs: 'many' is not a count"* ]] || return 1
     run "$F" -I -d x "$PY/echo"
     [ "$rc" -eq 2 ] && [[ $err == *"two methods"* ]] || return 1
+    run "$F" -s --fail-with-body -f "$PY/status/404" # as curl: "is badly used here"
+    [ "$rc" -eq 2 ] && [ -z "$out" ] && [[ $err == "fetch: --fail and --fail-with-body"* ]] || return 1
     run "$F" -s
     [ "$rc" -eq 2 ] && [[ $err == "usage: fetch [OPTIONS] URL..."* ]]
 }
-check "usage errors: a missing value, a bad count, -I with -d, no URL (exit 2)" usage_ok
+check "usage errors: a missing value, a bad count, -I with -d, -f with --fail-with-body, no URL (exit 2)" usage_ok
 
 bundle_ok() {
     run "$F" -sSLo "$T/bundle.out" "$PY/redir/2"
@@ -488,6 +512,7 @@ codes_ok() {
 6|http://nosuchhost.invalid/
 7|$DEAD/
 8|$PY/bad
+8|$PY/chunks/and-length
 18|$PY/cut
 22|-f $PY/status/503
 23|-o $T/no/dir/x $PY/files/a
@@ -498,14 +523,26 @@ codes_ok() {
 47|-L --max-redirs 1 $PY/redir/2
 52|$PY/silent
 56|-x $PY https://example.invalid/
+56|$PY/chunks/bad
+56|$PY/bighead
 60|$GOOD/small.txt
 61|--compressed $PY/badgzip
+61|--compressed $PY/coding/br
 2|--no-such-option $PY/echo
 EOF
     run "$F" -s "$DEAD/" "$PY/files/a" -f "$PY/status/404" "$PY/files/b" # the last to fail, in argument order
     [ "$rc" -eq 22 ] && [ "$out" = $'file a\nfile b' ]
 }
-check "exit codes: one per class (curl's numbers); several URLs: the last failure's" codes_ok
+check "exit codes: one per class (curl's numbers: bad chunks and a head too large 56, a head's framing 8, a coding not decoded 61); several URLs: the last failure's" codes_ok
+
+# What fetch does with -X and a body on a redirect (README, "Unlike curl"): the library's rules.
+redirect_method_ok() {
+    run "$F" -s -L -X PUT -d x "$PY/moved?code=302&to=/echo"
+    [ "$(head -n 1 <<<"$out")" = "PUT /echo" ] && [ "$(tail -n 1 <<<"$out")" = x ] || return 1
+    run "$F" -s -L -X PUT -d x "$PY/moved?code=303&to=/echo"
+    [ "$(head -n 1 <<<"$out")" = "GET /echo" ] && ! grep -q '^content-length' <<<"$out"
+}
+check "-L -X PUT -d x: a 302 keeps the method and the body, a 303 makes a GET without it" redirect_method_ok
 
 # ---- side by side with curl: the same stdout bytes and exit code ----
 printf 'k=v\r\n&w=1\n' >"$T/form"
@@ -558,6 +595,34 @@ same=(
     "$PY/silent"
     "-sSf $PY/files/a $PY/status/404"
     "--bogus $PY/echo"
+    "-A t -- $PY/echo"
+    "-A t --verb $PY/echo"
+    "-L --no-location $PY/redir/1"
+    "-"
+    "--fail --fail-with-body $PY/status/404"
+    "--parallel-max 0 $PY/files/a"
+    "-Z -g $PY/files/{a}"
+    "$PY/chunks/bad"
+    "$PY/bighead"
+    "--compressed $PY/coding/foo"
+    "-A t -d a --json b $PY/echo"
+    "-A t -e 'http://ref/;auto' $PY/echo"
+    "-A t -e ';auto' $PY/echo"
+    "-A t $PY/echo/../files/x"
+    "-A t -G -d b=2 $PY/echo?"
+    "-A t -G -d '' $PY/echo?"
+    "-A t --compressed -H Accept-Encoding: $PY/echo"
+    "-o /dev/null -w '%{url_effective}\\n' HTTP://127.0.0.1:${PY##*:}/a/./b/../../files/a#top"
+    "-o /dev/null -w '%{url_effective}\\n' http://127.0.0.1:${PY##*:}"
+    "-A t -o /dev/null -w '%{size_request}\\n' -d abc $PY/echo"
+    "-f -w '%{size_download}\\n' $PY/status/404"
+    "-w '%{remote_port}|%{scheme}|%{http_version}\\n' $DEAD/"
+    "-w '%{http_version}|%header{content-length}|%{num_headers}\\n' $PY/cut"
+    "-L --max-redirs 0 -w '%{http_version}|%{content_type}\\n' '$PY/moved?code=301&to=/echo'"
+    "-m 0.3 -o /dev/null -w '%{http_version}|%header{content-length}\\n' '$PY/drip?n=10&ms=100'"
+    "--compressed -w '%{http_version}|%header{content-encoding}\\n' $PY/coding/foo"
+    "-A t -w '%{urlnum} %{num_headers}\\n' $PY/files/a $PY/echo"
+    "-m 5000000000 --connect-timeout 1e12 $PY/files/a"
 )
 # The same stdout bytes and exit code as curl for the invocation in $args.
 curl_same_ok() {

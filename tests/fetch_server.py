@@ -9,6 +9,7 @@ Routes (any method; HEAD gets the head alone):
                         (lower case), an empty line, then the request's body
     /redir/N            N > 0: 302 to /redir/N-1 (?code=301|303|307|308; ?abs=1:
                         an absolute Location), with a body of its own; 0: "landed"
+    /moved?code=C&to=P  status C (default 302), Location: P, Content-Type: text/plain
     /status/CODE        that status, body "status CODE"
     /flaky/KEY/N        503 the first N times for KEY, then 200 "ok after N"
                         (?after=S: the 503 says Retry-After: S)
@@ -20,6 +21,11 @@ Routes (any method; HEAD gets the head alone):
     /cut                promises 100 bytes, sends 10, closes
     /silent             reads the request, closes without a byte
     /bad                a status line that is not HTTP
+    /chunks/bad         a chunked body whose second chunk size is not hex
+    /chunks/and-length  Transfer-Encoding: chunked and Content-Length both (a
+                        head that the library refuses, curl takes)
+    /bighead            a head of 310 KiB (curl's limit is 300 KiB)
+    /coding/NAME        "hello", said to be in Content-Encoding NAME
     /conc/TAG?until=N&ms=D
                         answers once N /conc/TAG requests have been in flight at
                         once, or after D ms if that never happens; /maxconc/TAG:
@@ -109,6 +115,18 @@ def route(method, target, headers, body):
         with lock:
             most = conc.get(parts[1], [0, 0])[1]
         return response(200, b"%d\n" % most)
+    if path == "/moved":
+        return response(int(query.get("code", ["302"])[0]), b"moved\n",
+                        [("Location", query["to"][0]), ("Content-Type", "text/plain")])
+    if path == "/chunks/bad":
+        return raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\nxx\r\n0\r\n\r\n")
+    if path == "/chunks/and-length":
+        return raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
+                   b"Content-Length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+    if path == "/bighead":
+        return response(200, b"ok\n", [("X-Big-%d" % i, "b" * 1000) for i in range(310)])
+    if parts[0] == "coding" and len(parts) == 2:
+        return response(200, b"hello\n", [("Content-Encoding", parts[1])])
     if parts[0] == "files" and len(parts) == 2:
         return response(200, b"file %s\n" % parts[1].encode())
     if path == "/drip":
@@ -116,6 +134,14 @@ def route(method, target, headers, body):
     if path in ("/cut", "/silent", "/bad"):
         return path
     return response(404, b"no such route\n")
+
+
+def raw(data):
+    """These bytes, and the connection closed: for answers that break the rules."""
+    def answer(sock, head_only):
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+    return answer
 
 
 def drip(n, ms):
