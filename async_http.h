@@ -170,11 +170,12 @@
    allocates connection buffers, response bodies and lookups through
    `alloc` (not the TLS layer: its ciphertext buffers, 64 KiB in per
    connection and what waits to go out, and OpenSSL's own memory are
-   malloc's; CRYPTO_set_mem_functions reaches all of those). A request of the usual size allocates only its stored body
-   (nothing with on_body): its inputs' copy is inside it (up to 256 bytes
-   with their pointers), its head in a block that an earlier one gave back
-   (up to 1 KiB and 16 lines). Bigger ones, redirects, compressed bodies
-   and credentials in the URL allocate as they go. Macros defined before
+   malloc's; CRYPTO_set_mem_functions reaches all of those). A request of
+   the usual size allocates only its stored body (nothing with on_body):
+   its inputs' copy is inside it (up to 256 bytes with their pointers),
+   its head in a block that an earlier one gave back (up to 1 KiB and 16
+   lines). Bigger ones, redirects, compressed bodies and credentials in
+   the URL allocate as they go. Macros defined before
    the include:
        ASYNC_HTTP_TLS           https, with OpenSSL 3 (-lssl -lcrypto)
        ASYNC_HTTP_ZLIB          gzip and deflate bodies, with zlib (-lz)
@@ -362,8 +363,8 @@ typedef struct async_http_parser {
 
     /* ---- Optional: called when the head buffer or the header array is full. It may
        move the parser to larger storage with async_http_parser_rebase() and return 0;
-       ASYNC_HTTP_ENOMEM fails the parse with that code (no memory to grow); anything
-       else lets the limit stand (ASYNC_HTTP_EHEADER_TOO_LARGE). */
+       ASYNC_HTTP_ENOMEM fails the parse with that code (no memory to grow);
+       anything else lets the limit stand (ASYNC_HTTP_EHEADER_TOO_LARGE). */
     int (*grow)(void *user, struct async_http_parser *p);
     /* ---- Optional: called as each head is complete, an interim (1xx) one
        too (`interim` 1: status and headers are its own, and go once this
