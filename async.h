@@ -1281,6 +1281,7 @@ static ASYNC__COLD void async__task_end_scoped(async_task *t, int state, intptr_
 }
 
 static void async__deadlines_due(async_task *t);
+static void async__group_cancel(async_future *f);
 
 void async__finish(async_task *t, int state, intptr_t value) {
     if (state == ASYNC_FAILED && value == ASYNC_ECANCELED) state = ASYNC_CANCELLED;
@@ -1342,6 +1343,14 @@ int async__resume_slow(async_task *t, int catching, int *err) {
             return 1;
         }
         if (err) *err = code;
+        return 0;
+    }
+    /* A task group's join that failed: its children's error wins over the
+       cancellation that stopped them (asyncio's TaskGroup raises its
+       ExceptionGroup, not CancelledError). */
+    if (f && f->cancel == async__group_cancel && f->state == ASYNC_FAILED) {
+        t->future.flags &= (uint16_t)~(ASYNC__CANCEL_REQ | ASYNC__BY_TIMEOUT | ASYNC__CANCEL_MORE);
+        if (err) *err = (int)f->value;
         return 0;
     }
     /* Granted a unit or an item, then cancelled before it used it: pass it on. */

@@ -884,6 +884,73 @@ TEST(test_task_group_owner_cancelled) {
     }
 }
 
+/* A group whose owner is cancelled (or its deadline passes) while it awaits the join, and a
+   child that fails in its cleanup: the child's error wins over the cancellation (the join
+   fails with it, and the owner is not cancelled), as asyncio's TaskGroup raises its
+   ExceptionGroup rather than CancelledError; the same as when the owner's body ends
+   without a join. */
+typedef struct failing_cleaner {
+    async_task task;
+    async_timer tm;
+    int caught;
+} failing_cleaner;
+
+static int failing_cleaner_run(async_task *t) {
+    failing_cleaner *k = (failing_cleaner *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT_CATCH(t, async_sleep(t->loop, &k->tm, ASYNC_MS(100)), k->caught);
+    ASYNC_AWAIT(t, async_sleep(t->loop, &k->tm, ASYNC_MS(5)));
+    ASYNC_RAISE(t, -5001);
+    ASYNC_END(t);
+}
+
+typedef struct joining_owner {
+    async_task task;
+    async_deadline d;
+    async_timer tm;
+    async_task_group g;
+    async_future *futs[1];
+    async_link links[1];
+    failing_cleaner kid;
+    int by_deadline, join;
+} joining_owner;
+
+static int joining_owner_run(async_task *t) {
+    joining_owner *o = (joining_owner *)t;
+    ASYNC_BEGIN(t);
+    if (o->by_deadline) async_deadline_start(t->loop, &o->d, t, ASYNC_MS(10));
+    async_task_group_init(&o->g, t, o->futs, o->links, 1);
+    async_task_group_spawn(&o->g, &o->kid.task, failing_cleaner_run);
+    if (!o->join) ASYNC_AWAIT(t, async_sleep(t->loop, &o->tm, ASYNC_MS(1000))); /* (cancelled first) */
+    ASYNC_AWAIT(t, async_task_group_join(&o->g));
+    if (async_error(&o->g.future)) ASYNC_RAISE(t, async_error(&o->g.future));
+    ASYNC_END(t);
+}
+
+TEST(test_task_group_error_wins_over_cancel) {
+    int by_deadline, join;
+    for (by_deadline = 0; by_deadline < 2; by_deadline++)
+        for (join = 0; join < 2; join++) {
+            static joining_owner o;
+            async_loop loop;
+            virtual_loop(&loop);
+            memset(&o, 0, sizeof o);
+            o.by_deadline = by_deadline, o.join = join;
+            async_create_task(&loop, &o.task, joining_owner_run);
+            if (!by_deadline) {
+                run_for(&loop, ASYNC_MS(10));
+                async_cancel(&o.task);
+            }
+            if (async_run(&loop, &o.task.future) != -5001)
+                fprintf(stderr, "  %s, %s: %s\n", by_deadline ? "deadline" : "cancel", join ? "join" : "no join",
+                        async_strerror(async_error(&o.task.future)));
+            CHECK_EQ(async_error(&o.task.future), -5001);
+            CHECK_EQ(o.kid.caught, ASYNC_ECANCELED); /* the group cancels it either way */
+            CHECK_EQ(async_now(&loop), ASYNC_MS(15));
+            CHECK_EQ(async_loop_tasks(&loop), 0);
+        }
+}
+
 /* Spawning into a full group, or into one that is failing, is refused. */
 TEST(test_task_group_spawn_refused) {
     async_loop loop;
@@ -3093,6 +3160,7 @@ int main(void) {
     RUN(test_task_group_join_waits_for_every_child);
     RUN(test_task_group_cancelled_child_and_no_join);
     RUN(test_task_group_owner_cancelled);
+    RUN(test_task_group_error_wins_over_cancel);
     RUN(test_task_group_spawn_refused);
     RUN(test_as_completed_completion_order);
     RUN(test_as_completed_order_when_consumer_is_late);
