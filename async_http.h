@@ -567,6 +567,8 @@ void async_io_flush(async_io *io);
 
 async_future *async_io_socket(async_io *io, async_io_op *op, int domain, int type, int protocol);
 async_future *async_io_connect(async_io *io, async_io_op *op, int fd, const struct sockaddr *addr, socklen_t len);
+/* flags: send(2)'s and recv(2)'s. MSG_WAITALL is io_uring's only: epoll's
+   receive ends with what one read brings. */
 async_future *async_io_send(async_io *io, async_io_op *op, int fd, const void *buf, size_t len, int flags);
 async_future *async_io_recv(async_io *io, async_io_op *op, int fd, void *buf, size_t len, int flags);
 async_future *async_io_accept(async_io *io, async_io_op *op, int fd, struct sockaddr *addr, socklen_t *len,
@@ -2451,7 +2453,7 @@ static async_io__fd *async_io__epoll_fd(async_io *io, int fd) {
     if (fd >= io->_nfds) {
         int n = io->_nfds ? io->_nfds : 64;
         async_io__fd *grown;
-        while (n <= fd) n *= 2;
+        while (n <= fd) n = n > INT_MAX / 2 ? fd + 1 : n * 2;
         if (!(grown = (async_io__fd *)realloc(io->_fds, (size_t)n * sizeof *grown))) return NULL;
         memset(grown + io->_nfds, 0, (size_t)(n - io->_nfds) * sizeof *grown);
         io->_fds = grown;
@@ -2635,6 +2637,13 @@ static void async_io__epoll_start(async_io *io, async_io_op *op) {
     }
     if (a->fd < 0) { /* a closed stream's -1, say: what io_uring answers too */
         async_io__complete(op, -EBADF);
+        return;
+    }
+    /* An fd not seen yet that is not open (a number closed already, or any
+       number at all): EBADF, as io_uring answers, and nothing of it kept: no
+       table grown to its size, no state a later fd of that number inherits. */
+    if ((a->fd >= io->_nfds || !io->_fds[a->fd].nonblocking) && fcntl(a->fd, F_GETFD) < 0) {
+        async_io__complete(op, -errno);
         return;
     }
     if (!(st = async_io__epoll_fd(io, a->fd))) {

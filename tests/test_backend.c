@@ -481,6 +481,33 @@ static void bad_fds_and_huge_lengths_on(int backend) {
     err = 0;
     while ((f = async_stream_send(&st, "x", 1, &sent, &err)) != NULL) async_run(&loop, f);
     CHECK_EQ(err, -EBADF);
+    /* A number that is not open, near the top of int: EBADF at once (epoll grew its table
+       to that size, and its doubling wrapped), and no table of that size either. */
+    CHECK_EQ(recv_once(&loop, &io, (1 << 30) + 5, buf, sizeof buf, 0), -EBADF);
+    if (backend == ASYNC_IO_BACKEND_EPOLL) CHECK(io._nfds < (1 << 20));
+    {   /* An op on a number closed already, then a blocking pipe given that number: the pipe
+           is made non-blocking as any new fd (a read used to block the loop in read(2)). */
+        async_io_op rop;
+        async_timer tm;
+        int num = dup(peer), p[2];
+        close(num);
+        CHECK_EQ(recv_once(&loop, &io, num, buf, sizeof buf, 0), -EBADF);
+        CHECK_EQ(pipe(p), 0);
+        if (p[0] == num) {
+            async_io_read(&io, &rop, p[0], buf, sizeof buf, -1);
+            memset(&tm, 0, sizeof tm);
+            async_run(&loop, async_sleep(&loop, &tm, ASYNC_MS(20))); /* the loop goes on */
+            CHECK(!async_done(&rop.future));
+            CHECK_EQ(write(p[1], "x", 1), 1);
+            CHECK_EQ(async_run(&loop, &rop.future), 0);
+            CHECK_EQ(async_result(&rop.future), 1);
+        } else {
+            fprintf(stderr, "  the pipe did not get number %d\n", num);
+            CHECK(p[0] == num);
+        }
+        close(p[0]);
+        close(p[1]);
+    }
     {
         size_t huge = (size_t)1 << 32;
         char *big = (char *)mmap(NULL, huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
