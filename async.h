@@ -770,8 +770,9 @@ typedef struct async_deadline {
    and by default the task ends failed with ASYNC_ETIMEDOUT. A task awaiting
    a gather cancels the whole group. A timeout <= 0 expires at the task's
    next await, if the scope lasts until then: stopped before, it did not
-   expire (asyncio.timeout(0) around no await); ASYNC_NO_TIMEOUT never
-   does (until rescheduled).
+   expire (asyncio.timeout(0) around no await). Unlike asyncio, that await
+   need not suspend: one on a future already done (a free semaphore unit)
+   expires it too. ASYNC_NO_TIMEOUT never does (until rescheduled).
    Nested deadlines: only the one that expired reports it (its stop returns
    1). An await inside an inner deadline's scope sees an outer deadline's
    expiry as a cancellation passing through (ASYNC_ECANCELED); a task that
