@@ -190,6 +190,8 @@
                                 between two polls (default 64)
        ASYNC_STREAM_FRESH       how recent a poll lets a pooled
                                 connection be taken unpeeked (1 ms)
+       ASYNC_HTTP_HOST_KEEP     how long a host entry nothing uses is
+                                kept once the table is full (60 s)
 
    SECTIONS
    ========
@@ -855,8 +857,7 @@ typedef struct async_http_client {
     size_t _nhosts, _hosts_cap;      /* entries made (some forgotten since), room */
     size_t *_host_slots;             /* the table's index: 2 * _hosts_cap slots, each 0 or index + 1 */
     size_t _hosts_forgotten;         /* a forgotten entry to make again, index + 1 (0: none) */
-    size_t _nforgotten_now;          /* how many are forgotten now, and so far */
-    uint64_t _nforgotten;
+    uint64_t _nforgotten;            /* how many were forgotten so far */
     async_http_request *_wait_head, *_wait_tail; /* waiting for a connection, FIFO */
     async_http_request *_live;                   /* every request not yet done */
     size_t _busy;                                /* connections lent to requests */
@@ -3278,8 +3279,10 @@ void async_http_client_get_stats(const async_http_client *c, async_http_client_s
     s->tls_resumed = c->_tls_resumed;
     s->lookups = c->_lookups;
     s->busy = c->_busy;
-    for (i = 0; i < c->_nhosts; i++) s->busy_by_host += c->_hosts[i].busy;
-    s->hosts = c->_nhosts - c->_nforgotten_now;
+    for (i = 0; i < c->_nhosts; i++) {
+        s->busy_by_host += c->_hosts[i].busy;
+        s->hosts += c->_hosts[i].name != NULL; /* (a forgotten one has none) */
+    }
     s->hosts_forgotten = c->_nforgotten;
     for (k = c->_idle_newest; k; k = k->older) s->idle++;
     s->waiting = c->_waiting;
@@ -3333,7 +3336,7 @@ void async_http_client_close(async_http_client *c) {
     c->_busy = c->_closing = c->_waiting = 0;
     c->_hosts = NULL;
     c->_host_slots = NULL;
-    c->_nhosts = c->_hosts_forgotten = c->_nforgotten_now = 0;
+    c->_nhosts = c->_hosts_forgotten = 0;
 }
 
 // >>pool
@@ -3864,8 +3867,7 @@ static size_t async_http__hosts_forget(async_http_client *c) {
     async_http__expire_idle(c); /* (a host whose last connection outstayed keepalive_timeout is unused) */
     for (i = 0; i < c->_nhosts; i++) {
         async_http__host *h = &c->_hosts[i];
-        if (!h->name || h->users || h->busy || h->idle || h->lookup || h->unused_since == now ||
-            now - h->unused_since < ASYNC_HTTP_HOST_KEEP)
+        if (!h->name || h->users || h->busy || h->idle || h->lookup || now - h->unused_since < ASYNC_HTTP_HOST_KEEP)
             continue;
         if (h->via >= 0) async_http__host_unuse(c, (size_t)h->via);
         async_http__host_free(c, h);
@@ -3875,7 +3877,6 @@ static size_t async_http__hosts_forget(async_http_client *c) {
         n++;
     }
     if (n) async_http__hosts_index(c);
-    c->_nforgotten_now += n;
     c->_nforgotten += n;
     return n;
 }
@@ -3932,7 +3933,6 @@ static void async_http__host_made(async_http_client *c, size_t index) {
     } else {
         c->_hosts_forgotten = h->next_forgotten;
         h->next_forgotten = 0;
-        c->_nforgotten_now--;
     }
 }
 
@@ -4527,14 +4527,19 @@ static int async_stream__stray(async_stream *s) {
     return sent && (int32_t)(ended - sent) < 0;
 }
 
+/* Bytes a stray receive brought: not the request's answer (the client retries it). */
+static void async_stream__not_the_answer(async_stream *s, int *err) {
+    async_stream__detail(s, "%s", "bytes came before the request was sent");
+    *err = -EPROTO;
+}
+
 static async_future *async_stream__tcp_recv(async_stream *s, void *buf, size_t cap, size_t *n, int *err) {
     long res;
     async_stream_recv_start(s, buf, cap);
     if (!async_done(&s->_recv_op.future)) return &s->_recv_op.future;
     if (s->_unseen && async_stream__stray(s) && async_result(&s->_recv_op.future) > 0) {
         async_stream__take(s, ASYNC_STREAM__RECV);
-        async_stream__detail(s, "%s", "bytes came before the request was sent");
-        *err = -EPROTO;
+        async_stream__not_the_answer(s, err);
         return NULL;
     }
     res = async_stream__take(s, ASYNC_STREAM__RECV);
@@ -4853,14 +4858,30 @@ static async_future *async_tls__flush(async_stream *s, int *err) {
                                                s->_cout_len - s->_cout_off, 0));
 }
 
+/* What _cin holds and OpenSSL has not read, moved to its start: the room
+   after it takes the next receive. */
+static void async_tls__cin_compact(async_stream *s) {
+    if (!s->_cin_off) return;
+    memmove(s->_cin, s->_cin + s->_cin_off, s->_cin_len - s->_cin_off);
+    s->_cin_len -= s->_cin_off;
+    s->_cin_off = 0;
+}
+
+/* One non-blocking receive of ciphertext into _cin's room: its result
+   (-EAGAIN: nothing there; 0: the end, or no room left). */
+static long async_tls__cin_recv_now(async_stream *s) {
+    long got;
+    async_tls__cin_compact(s);
+    if (s->_cin_len == s->_cin_cap) return 0;
+    got = async_io_recv_nowait(s->io, s->fd, s->_cin + s->_cin_len, s->_cin_cap - s->_cin_len);
+    if (got > 0) s->_cin_len += (size_t)got;
+    return got;
+}
+
 /* One receive of ciphertext after what _cin holds (moved to its start). */
 static void async_tls__fill_start(async_stream *s) {
     if ((s->_pending & ASYNC_STREAM__RECV) || s->_eof) return;
-    if (s->_cin_off) {
-        memmove(s->_cin, s->_cin + s->_cin_off, s->_cin_len - s->_cin_off);
-        s->_cin_len -= s->_cin_off;
-        s->_cin_off = 0;
-    }
+    async_tls__cin_compact(s);
     async_stream__started(s, ASYNC_STREAM__RECV,
                           async_io_recv(s->io, &s->_recv_op, s->fd, s->_cin + s->_cin_len, s->_cin_cap - s->_cin_len,
                                         0));
@@ -4892,10 +4913,7 @@ static async_future *async_tls__fill_take(async_stream *s, int *err) {
         s->_cin_len += (size_t)res;
         /* A trusted watch's bytes, there before the request: tickets are
            taken (the request goes on), anything else is not its answer. */
-        if (before && !async_tls__own_only(s)) {
-            async_stream__detail(s, "%s", "bytes came before the request was sent");
-            *err = -EPROTO;
-        }
+        if (before && !async_tls__own_only(s)) async_stream__not_the_answer(s, err);
     }
     return NULL;
 }
@@ -5060,16 +5078,7 @@ static int async_tls__idle_clean(async_stream *s, int ask) {
         /* What came before the watch (a ticket after the response's end) is looked at below. */
     } else {
         long got;
-        if (s->_eof) return 0;
-        if (s->_cin_off) {
-            memmove(s->_cin, s->_cin + s->_cin_off, s->_cin_len - s->_cin_off);
-            s->_cin_len -= s->_cin_off;
-            s->_cin_off = 0;
-        }
-        got = async_io_recv_nowait(s->io, s->fd, s->_cin + s->_cin_len, s->_cin_cap - s->_cin_len);
-        if (got == 0) return 0;
-        if (got > 0) s->_cin_len += (size_t)got;
-        else if (got != -EAGAIN) return 0;
+        if (s->_eof || (got = async_tls__cin_recv_now(s)) == 0 || (got < 0 && got != -EAGAIN)) return 0;
     }
     if (s->_cin_len == s->_cin_off && !SSL_has_pending(s->_ssl)) return 1;
     async_tls__clear_errors();
@@ -5088,16 +5097,8 @@ static int async_tls__idle_clean(async_stream *s, int ask) {
            may be data. */
         if (!watched) return !SSL_has_pending(s->_ssl);
         if (looks == 16) return 0;
-        if (s->_cin_off) {
-            memmove(s->_cin, s->_cin + s->_cin_off, s->_cin_len - s->_cin_off);
-            s->_cin_len -= s->_cin_off;
-            s->_cin_off = 0;
-        }
-        if (s->_cin_len == s->_cin_cap) return 0;
-        got = async_io_recv_nowait(s->io, s->fd, s->_cin + s->_cin_len, s->_cin_cap - s->_cin_len);
-        if (got == -EAGAIN) return !SSL_has_pending(s->_ssl);
+        if ((got = async_tls__cin_recv_now(s)) == -EAGAIN) return !SSL_has_pending(s->_ssl);
         if (got <= 0) return 0;
-        s->_cin_len += (size_t)got;
         async_tls__clear_errors();
     }
 }
@@ -5820,17 +5821,17 @@ static async_future *async_http__resolve_step(async_http_request *r) {
     async_http_client *c = r->_client;
     size_t target = async_http__target(c, r->_host);
     async_http__host *h = &c->_hosts[target];
+    const char *why;
     if (!async_http__needs_open(r) || r->_try.connected) return NULL;
     if (r->_try.looked_up) { /* what came of the lookup we waited for */
         if (h->naddrs) return NULL;
         r->_err = h->lookup_error ? h->lookup_error : ASYNC_HTTP_ENAME;
         r->error = r->_err; /* for the detail's words: which name, and the system's reason */
+        why = !h->lookup_cause              ? NULL
+              : h->lookup_cause == EAGAIN ? "the name server did not answer"
+                                          : strerror(h->lookup_cause);
         async_http__set_detail(r, target != r->_host ? "the proxy's host name (%s)%s%s%s" : "%s%s%s%s", h->name,
-                               h->lookup_cause ? " (" : "",
-                               h->lookup_cause == EAGAIN ? "the name server did not answer"
-                               : h->lookup_cause     ? strerror(h->lookup_cause)
-                                                     : "",
-                               h->lookup_cause ? ")" : "");
+                               why ? " (" : "", why ? why : "", why ? ")" : "");
         return NULL;
     }
     if (async_http__addresses_fresh(c, h)) return NULL;
