@@ -281,7 +281,7 @@
    24, async_loop 4.4 KB (the wheel's 512 slots; 424 bytes with
    ASYNC_TIME32); async_gather_op 72, async_as_completed 176, async_wait_op
    176, async_wait_for_op 144, async_shield_op 56, async_deadline 120,
-   async_task_group 136, async_trigger 72.
+   async_task_group 152, async_trigger 72.
    Cortex-M4 with ASYNC_TIME32: async_loop 220 bytes (NDEBUG too: one
    layout), async_task 36, async_timer 36, async_future 20, async_trigger
    40. Code (-Os, -ffunction-sections, --gc-sections): a small program's
@@ -727,6 +727,7 @@ async_future *async_shield(async_shield_op *s, async_future *inner);
 typedef struct async_task_group {
     async_future future;       /* joined: done when every child is; fails with the first child error */
     async_waiter owner_waiter; /* in the owner's ring: the owner's end finds its open groups there */
+    async_waiter abort_soon;   /* a first failure aborts at the next turn's start */
     async_task *owner;         /* NULL once the group let go of it */
     async_loop *loop;
     async_future **futs;
@@ -739,7 +740,9 @@ typedef struct async_task_group {
    asyncio) spawns children into it; the group watches them through the
    futs and links you provide (capacity of each). The first child that fails
    (a cancelled child is no failure) cancels the others and the owner's
-   current await, unless that is the join. async_task_group_join returns the
+   current await, unless that is the join, at the start of the next turn (as
+   asyncio's done callback): a sibling that finishes in the same turn keeps
+   its outcome. async_task_group_join returns the
    future to await: done when every child is, failing with the first error
    (every child's own future keeps its outcome; nerrors counts them).
    The owner cannot end before its children: if its body ends (returns,
@@ -2329,6 +2332,7 @@ static void async__group_abort(async_task_group *g) {
 
 static void async__group_settle(async_task_group *g) {
     async_task *o = g->owner;
+    if (g->error) async__cancel_soon(g->loop, &g->abort_soon); /* nothing left to abort (if still queued) */
     /* Joined by the owner, who reads the outcome itself: let go of it. */
     if (g->joined && o && !(o->future.flags & ASYNC__CLOSING)) {
         async__ring_remove(&o->future.waiters, &g->owner_waiter);
@@ -2353,19 +2357,28 @@ static void async__group_child_done(async_waiter *l, async_future *child) {
     g->running--;
     if (code && code != ASYNC_ECANCELED) {
         g->nerrors++;
-        if (!g->error) {
-            g->error = code;
-            async__group_abort(g);
-            /* and the owner's current await, unless it is the join (asyncio's parent_task.cancel()) */
-            if (o && !(o->future.flags & ASYNC__CLOSING) &&
-                !((o->future.flags & ASYNC__WAITING) && o->future.value == (intptr_t)&g->future))
-                async__task_request_cancel(o, 0);
-        }
+        /* not aborting for another reason already: abort soon (asyncio's done callback) */
+        if (!g->error && !g->aborting) async__call_soon(g->loop, &g->abort_soon);
+        if (!g->error) g->error = code;
     }
     if (g->running || g->future.state != ASYNC_PENDING) return;
     if (g->joined || g->closing || g->cancelled) async__group_settle(g);
     if (o && (o->future.flags & ASYNC__CLOSING) && !async__groups_running(o))
         async__task_end_scoped(o, o->future.lc, o->future.value);
+}
+
+/* The first failure, one turn on: cancel the siblings still running, and
+   the owner's current await unless it is the join (asyncio's
+   parent_task.cancel()). */
+static void async__group_abort_soon(async_waiter *w, async_future *unused) {
+    async_task_group *g = ASYNC__CONTAINER(w, async_task_group, abort_soon);
+    async_task *o = g->owner;
+    (void)unused;
+    if (g->aborting) return;
+    async__group_abort(g);
+    if (o && !(o->future.flags & ASYNC__CLOSING) &&
+        !((o->future.flags & ASYNC__WAITING) && o->future.value == (intptr_t)&g->future))
+        async__task_request_cancel(o, 0);
 }
 
 static void async__group_cancel(async_future *f) {
@@ -2416,6 +2429,7 @@ void async_task_group_init(async_task_group *g, async_task *owner, async_future 
     g->links = links;
     g->capacity = capacity;
     g->owner_waiter.wake = async__group_owner_done;
+    g->abort_soon.wake = async__group_abort_soon;
     async__ring_push(&owner->future.waiters, &g->owner_waiter);
     owner->future.flags |= ASYNC__SCOPED;
 }

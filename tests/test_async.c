@@ -832,6 +832,77 @@ TEST(test_task_group_join_waits_for_every_child) {
     CHECK(async_cancelled(o->futs[1]));
 }
 
+/* The first failure aborts at the next turn's start, as asyncio's done callback does:
+   siblings that finish in the same turn keep their outcome (a result, or a second error),
+   the ones still sleeping are cancelled. */
+TEST(test_task_group_same_turn_siblings_keep_their_outcome) {
+    async_loop loop;
+    int delays[4] = {10, 10, 10, 20}, errors[4] = {-7, 0, -9, 0};
+    group_owner *o;
+    virtual_loop(&loop);
+    o = new_group_owner(&loop, 4, delays, errors);
+    async_create_task(&loop, &o->task, group_owner_run);
+    async_run(&loop, &o->task.future);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(10));
+    CHECK_EQ(async_error(o->futs[0]), -7);
+    CHECK_EQ(async_result(o->futs[1]), 101); /* finished in the failing turn */
+    CHECK_EQ(async_error(o->futs[2]), -9);   /* and so did this one, its error counted */
+    CHECK(async_cancelled(o->futs[3]));
+    CHECK_EQ(o->g.nerrors, 2);
+    /* (equal deadlines fire in no set order: either error may be the first) */
+    CHECK(async_error(&o->g.future) == -7 || async_error(&o->g.future) == -9);
+    CHECK_EQ(async_error(&o->task.future), async_error(&o->g.future));
+}
+
+/* A failing last child settles a joined group at once: the abort that was due at the next
+   turn is withdrawn, so the owner may reuse the group's storage at once (here for a second
+   group, which a callback left queued would abort). The child fails in its first step and
+   the owner joins in the same turn, right after it. */
+typedef struct reusing_owner {
+    async_task task;
+    async_task_group g;
+    async_future *futs[1];
+    async_link links[1];
+    async_task raiser;
+    worker kid;
+    int join_err[2];
+} reusing_owner;
+
+static int raise_at_once(async_task *t) {
+    ASYNC_BEGIN(t);
+    ASYNC_RAISE(t, -7);
+    ASYNC_END(t);
+}
+
+static int reusing_owner_run(async_task *t) {
+    reusing_owner *o = (reusing_owner *)t;
+    ASYNC_BEGIN(t);
+    async_task_group_init(&o->g, t, o->futs, o->links, 1);
+    async_task_group_spawn(&o->g, &o->raiser, raise_at_once);
+    ASYNC_YIELD(t); /* behind the child, in the turn it fails */
+    ASYNC_AWAIT_CATCH(t, async_task_group_join(&o->g), o->join_err[0]);
+    async_task_group_init(&o->g, t, o->futs, o->links, 1);
+    async_task_group_spawn(&o->g, &o->kid.task, worker_run);
+    ASYNC_AWAIT_CATCH(t, async_task_group_join(&o->g), o->join_err[1]);
+    ASYNC_RETURN(t, 7);
+    ASYNC_END(t);
+}
+
+TEST(test_task_group_last_child_fails_in_the_join) {
+    async_loop loop;
+    static reusing_owner o;
+    virtual_loop(&loop);
+    memset(&o, 0, sizeof o);
+    o.kid.delay = ASYNC_MS(10), o.kid.value = 42;
+    async_create_task(&loop, &o.task, reusing_owner_run);
+    CHECK_EQ(async_run(&loop, &o.task.future), 0);
+    CHECK_EQ(async_result(&o.task.future), 7);
+    CHECK_EQ(o.join_err[0], -7);
+    CHECK_EQ(o.join_err[1], 0);
+    CHECK_EQ(async_result(&o.kid.task.future), 42); /* not cancelled by the first group's abort */
+    CHECK_EQ(async_now(&loop), ASYNC_MS(10));
+}
+
 /* A cancelled child is not a failure; an owner that returns without a join
    still waits for its children (not cancelling them). */
 TEST(test_task_group_cancelled_child_and_no_join) {
@@ -2753,9 +2824,10 @@ TEST(test_million_tasks) {
 
 /* ================= cancellation corner cases (a review's findings) ================= */
 
-/* A shield cancelled while its inner future is waking its waiters completes once: the owner
-   of a task group awaits shield(child); the child fails; the group (woken first) cancels the
-   owner's await, the shield, which must not then complete again as failed. */
+/* A shield whose inner future fails while its owner's group aborts completes once: the
+   owner of a task group awaits shield(child); the child fails; the shield (in the same turn)
+   completes failed, and stays so when the group cancels the owner at the next turn's start,
+   which the owner sees at its await (as asyncio's _must_cancel). */
 typedef struct shield_owner {
     async_task task;
     async_task_group g;
@@ -2787,8 +2859,8 @@ TEST(test_shield_cancelled_by_its_group_completes_once) {
     CHECK_EQ(async_main(&loop, &o.task.future), 0);
     CHECK_EQ(async_error(&o.g.future), -5); /* the join: the group's first error */
     CHECK_EQ(o.err, ASYNC_ECANCELED);
-    CHECK_EQ(o.shield_state, ASYNC_CANCELLED); /* and it stayed so */
-    CHECK(async_cancelled(&o.sh.future));
+    CHECK_EQ(o.shield_state, ASYNC_FAILED); /* and it stayed so */
+    CHECK_EQ(async_error(&o.sh.future), -5);
 }
 
 /* An owner whose body returned, cancelled (or timed out) while it waits for its group's
@@ -3158,6 +3230,8 @@ int main(void) {
     RUN(test_shield);
     RUN(test_task_group_first_failure);
     RUN(test_task_group_join_waits_for_every_child);
+    RUN(test_task_group_same_turn_siblings_keep_their_outcome);
+    RUN(test_task_group_last_child_fails_in_the_join);
     RUN(test_task_group_cancelled_child_and_no_join);
     RUN(test_task_group_owner_cancelled);
     RUN(test_task_group_error_wins_over_cancel);
