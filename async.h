@@ -285,8 +285,8 @@
    Cortex-M4 with ASYNC_TIME32: async_loop 220 bytes (NDEBUG too: one
    layout), async_task 36, async_timer 36, async_future 20, async_trigger
    40. Code (-Os, -ffunction-sections, --gc-sections): a small program's
-   share (the loop, tasks, sleeps, a gather) about 2.8 KiB, all of async.h
-   5.7 KiB
+   share (the loop, tasks, sleeps, a gather) about 2.9 KiB, all of async.h
+   5.9 KiB
    (`make embedded` prints them). A task is
    one cache line: give an array of many tasks 64-byte alignment
    (posix_memalign) and a million of them run about twice as fast. The loop
