@@ -793,6 +793,101 @@ TEST(test_granted_then_cancelled_keeps_connection) {
     server_stop(&s);
 }
 
+/* A waiter parked by limit_per_host, unparked (back at the head of the line) and cancelled
+   before it got a slot: the next parked waiter of its host takes its place in line. Host A
+   at limit_per_host 1: a1 holds its only connection; x (a retry: it wants a new connection,
+   not a pooled one) and y wait, parked once b1's end walks the queue. a1's end gives A's
+   connection back to the pool and unparks x, which cannot use it and, on io_uring, finds no
+   slot either (the idle one of B it evicts takes a loop turn to close); it is cancelled
+   then, as a1 ends. y must go on, on a1's connection: nothing else of A's will come back to
+   unpark it. (On epoll the evicted slot is free at once: x is granted, then cancelled, and
+   gives its slot back.) Connection 0 of A answers once and drops the next request. */
+static void play_answer_once_then_capture(server *s, int fd, int index) {
+    if (index > 0) {
+        play_capture(s, fd, index);
+        return;
+    }
+    if (!read_request(fd) || !send_str(fd, OK_RESPONSE)) return;
+    read_request(fd); /* dropped: its request is retried */
+}
+
+typedef struct cancel_when_done {
+    async_waiter w;
+    async_http_request *victim;
+    int was; /* the victim's place as it was cancelled */
+} cancel_when_done;
+
+static void cancel_when_done_wake(async_waiter *w, async_future *done) {
+    cancel_when_done *k = (cancel_when_done *)(void *)w;
+    (void)done;
+    k->was = k->victim->_queued;
+    async_cancel(&k->victim->task);
+}
+
+static int received_one_each(void *arg) {
+    server **s = (server **)arg;
+    return server_received(s[0]) >= 1 && server_received(s[1]) >= 1;
+}
+
+TEST(test_unparked_then_cancelled) {
+    env e;
+    server a, b;
+    server *both[2];
+    async_http_request x0, a1, b1, x, y;
+    async_http_client_config cfg;
+    cancel_when_done k;
+    char url_a[64], url_b[64];
+    server_start(&a, play_answer_once_then_capture);
+    server_start(&b, play_capture);
+    server_hold(&a);
+    server_hold(&b);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.limit = 2;
+    cfg.limit_per_host = 1;
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    url_of(url_a, sizeof url_a, &a, "/a");
+    url_of(url_b, sizeof url_b, &b, "/b");
+    memset(&x0, 0, sizeof x0), memset(&a1, 0, sizeof a1), memset(&b1, 0, sizeof b1);
+    memset(&x, 0, sizeof x), memset(&y, 0, sizeof y);
+    a1.timeout = b1.timeout = x.timeout = ASYNC_SEC(5);
+    y.timeout = ASYNC_SEC(2); /* lost, it would end here */
+    CHECK_EQ(fetch(&e.client, &x0, "GET", url_a), 0); /* A's connection 0, pooled */
+    async_http_request_release(&x0);
+    async_http_get(&e.client, &b1, url_b);
+    async_http_get(&e.client, &x, url_a); /* on connection 0, which drops it: retried */
+    async_http_get(&e.client, &a1, url_a); /* waits for A; gets the slot x gives back */
+    both[0] = &a, both[1] = &b;
+    CHECK(run_until(&e.loop, received_one_each, both, 2000)); /* a1 on A's connection 1, b1 on B */
+    CHECK_EQ(x._attempts, 1);
+    async_http_get(&e.client, &y, url_a);
+    run_until(&e.loop, received_one_each, both, 0);
+    CHECK_EQ(client_stats(&e.client).busy, 2);
+    CHECK_EQ(client_stats(&e.client).waiting, 2); /* x (retrying), then y */
+    server_release(&b);
+    CHECK_EQ(async_run(&e.loop, &b1.task.future), 0); /* its end walks the queue: x and y parked */
+    CHECK_EQ(x._queued, ASYNC_HTTP__PARKED);
+    CHECK_EQ(y._queued, ASYNC_HTTP__PARKED);
+    memset(&k, 0, sizeof k);
+    k.w.wake = cancel_when_done_wake; /* runs as a1 ends, just after it gave A's connection back */
+    k.victim = &x;
+    async_future_add_waiter(&a1.task.future, &k.w);
+    server_release(&a);
+    CHECK_EQ(async_run(&e.loop, &x.task.future), ASYNC_ECANCELED);
+    if (strcmp(async_io_backend_name(&e.io), "io_uring") == 0) CHECK_EQ(k.was, ASYNC_HTTP__QUEUED); /* unparked, unserved */
+    CHECK_EQ(async_run(&e.loop, &y.task.future), 0);
+    CHECK_EQ(y.response.status, 200);
+    CHECK_EQ(async_result(&a1.task.future), 200);
+    CHECK_EQ(server_received(&a), 2); /* a1, then y on a1's connection */
+    if (server_received(&a) == 2) CHECK_EQ(server_capture(&a, 1)->conn, 1);
+    CHECK(client_settled(&e.client));
+    async_http_request_release(&a1);
+    async_http_request_release(&b1);
+    async_http_request_release(&y);
+    env_close(&e);
+    server_stop(&a);
+    server_stop(&b);
+}
+
 /* Cancel a request whose recv is in flight: it ends cancelled only after
    the kernel let go of the buffer; nothing leaks (ASan), no fd stays open. */
 typedef struct canceller {
@@ -1314,6 +1409,7 @@ int main(void) {
     RUN(test_waiters_do_not_block_other_hosts);
     RUN(test_retry_uses_a_new_connection);
     RUN(test_granted_then_cancelled_keeps_connection);
+    RUN(test_unparked_then_cancelled);
     RUN(test_cancel_in_flight);
     RUN(test_cancel_during_socket);
     RUN(test_pipe_read_write);
