@@ -131,6 +131,12 @@
    ASYNC_ECANCELED, raises the cancellation in the awaiter: ASYNC_AWAIT ends
    it cancelled, ASYNC_AWAIT_CATCH hands it ASYNC_ECANCELED (and
    async_task_cancelling stays 0). Catch when you await a task you cancelled.
+   Where it differs from asyncio: a cancelled task's await reports the
+   cancellation even if what it awaited swallowed it and returned (asyncio
+   hands over that result); a deadline that expired first and a cancel in
+   the same turn end the task timed out (asyncio: cancelled); a cancelled
+   gather ends when its last child has, not at the first one cancelled, so
+   no child outlives the storage it was given.
 
    TIMERS, DEADLINES, COMBINATORS
    ==============================
@@ -280,13 +286,13 @@
    x86-64: async_future 32 bytes, async_task 64, async_timer 64, async_link
    24, async_loop 4.4 KB (the wheel's 512 slots; 424 bytes with
    ASYNC_TIME32); async_gather_op 72, async_as_completed 176, async_wait_op
-   176, async_wait_for_op 144, async_shield_op 56, async_deadline 120,
-   async_task_group 152, async_trigger 72.
+   184, async_wait_for_op 144, async_shield_op 56, async_deadline 120,
+   async_task_group 160, async_trigger 72.
    Cortex-M4 with ASYNC_TIME32: async_loop 220 bytes (NDEBUG too: one
    layout), async_task 36, async_timer 36, async_future 20, async_trigger
    40. Code (-Os, -ffunction-sections, --gc-sections): a small program's
-   share (the loop, tasks, sleeps, a gather) about 2.9 KiB, all of async.h
-   5.9 KiB
+   share (the loop, tasks, sleeps, a gather) about 3.0 KiB, all of async.h
+   6.0 KiB
    (`make embedded` prints them). A task is
    one cache line: give an array of many tasks 64-byte alignment
    (posix_memalign) and a million of them run about twice as fast. The loop
@@ -561,12 +567,19 @@ typedef struct async_trigger async_trigger;
 #define ASYNC__WHEEL_LEVELS (64 / ASYNC__WHEEL_BITS)
 #endif
 
+/* A callback queued as asyncio's call_soon queues it: in the next turn,
+   behind the tasks woken before it. Private. */
+typedef struct async__soon {
+    async_waiter waiter; /* its next links the loop's list */
+    async_task *after;   /* runs once this task has run (NULL: at the turn's start) */
+} async__soon;
+
 struct async_loop {
     async_waiter *ready_head, *ready_tail; /* private, all of it */
     async_task *oldest, *newest;           /* every pending task, for shutdown */
     size_t ntasks;
     async_future *drained;                 /* done when ntasks drops to 0 (shutdown's) */
-    async_waiter *soon_head, *soon_tail;   /* callbacks run before the next turn's tasks */
+    async__soon *soon_head, *soon_tail;    /* call_soon callbacks, in the ready queue's order */
     async_trigger *triggers;               /* interrupt sources */
     volatile unsigned char signalled;      /* a trigger fired (async_trigger_fire) */
     unsigned char firing;                  /* in async__fire_timers */
@@ -679,7 +692,8 @@ enum { ASYNC_FIRST_COMPLETED = 1, ASYNC_FIRST_EXCEPTION = 2, ASYNC_ALL_COMPLETED
 typedef struct async_wait_op {
     async_future future; /* result: how many children are done; never cancels them */
     async_timer timer;
-    async_waiter timer_waiter, soon;
+    async_waiter timer_waiter;
+    async__soon soon;
     async_loop *loop;
     async_future *const *futs;
     async_link *links;
@@ -688,11 +702,12 @@ typedef struct async_wait_op {
 } async_wait_op;
 /* Done when the condition holds or the timeout passes (not an error: check
    async_done() of each child to tell done from pending). Its result counts
-   every child done when it completes: once the condition holds, that is at
-   the start of the next loop turn, so children that finish in the same
-   instant all count; one that a task ahead of the waiter finishes in that
-   turn is done but not counted (async_done() of each child tells). n == 0
-   or an unknown condition fails with ASYNC_EINVAL. */
+   every child done when it completes: once the condition holds, that is in
+   the next loop turn, behind the tasks woken before it held (asyncio's done
+   callback), so children that finish in the same instant, or in those
+   tasks, all count; one that a task behind them finishes is done but not
+   counted (async_done() of each child tells). n == 0 or an unknown
+   condition fails with ASYNC_EINVAL. */
 async_future *async_wait(async_loop *loop, async_wait_op *w, async_future *const *futs, async_link *links,
                          size_t n, int return_when, async_time timeout);
 
@@ -727,7 +742,7 @@ async_future *async_shield(async_shield_op *s, async_future *inner);
 typedef struct async_task_group {
     async_future future;       /* joined: done when every child is; fails with the first child error */
     async_waiter owner_waiter; /* in the owner's ring: the owner's end finds its open groups there */
-    async_waiter abort_soon;   /* a first failure aborts at the next turn's start */
+    async__soon abort_soon;    /* a first failure aborts in the next turn, behind what was woken before it */
     async_task *owner;         /* NULL once the group let go of it */
     async_loop *loop;
     async_future **futs;
@@ -740,10 +755,12 @@ typedef struct async_task_group {
    asyncio) spawns children into it; the group watches them through the
    futs and links you provide (capacity of each). The first child that fails
    (a cancelled child is no failure) cancels the others and the owner's
-   current await, unless that is the join, at the start of the next turn (as
-   asyncio's done callback): a sibling that finishes in the same turn keeps
-   its outcome. async_task_group_join returns the
-   future to await: done when every child is, failing with the first error
+   current await, unless that is the join, in the next turn, behind the
+   tasks woken before the failure (asyncio's done callback, which call_soon
+   queues behind them): a sibling that finishes in the same turn, or is
+   woken in it ahead of the failure, keeps its outcome.
+   async_task_group_join returns the future to await: done when every
+   child is, failing with the first error
    (every child's own future keeps its outcome; nerrors counts them).
    The owner cannot end before its children: if its body ends (returns,
    raises, or is cancelled) with a group not joined, it waits for the
@@ -1205,9 +1222,9 @@ static void async__cancel_waiting(async_task *t) { async_future_cancel((async_fu
 static void async__groups_abort(async_task *t);
 
 /* Of a deadline and an explicit cancel that land before the task sees
-   either, the first one is what it reports. A cancel after the timeout is
-   not lost: a task that catches the timeout sees it at its next await (as
-   asyncio counts both, and lets CancelledError through the timeout). */
+   either, the first one is what it reports (asyncio reports the cancel
+   either way). A cancel after the timeout is not lost: a task that catches
+   the timeout sees it at its next await. */
 static void async__task_request_cancel(async_task *t, int by_timeout) {
     if (t->future.state != ASYNC_PENDING) return;
     if (by_timeout && !(t->future.flags & ASYNC__CANCEL_REQ)) t->future.flags |= ASYNC__BY_TIMEOUT;
@@ -1847,32 +1864,39 @@ static void async__deliver_triggers(async_loop *loop) {
 }
 
 /* ---- the loop ---- */
-/* Callbacks to run at the start of the next turn, before its tasks
-   (asyncio's call_soon, for the combinators that must see a whole instant). */
-static void async__call_soon(async_loop *loop, async_waiter *w) {
-    w->next = NULL;
-    if (loop->soon_tail) loop->soon_tail->next = w;
-    else loop->soon_head = w;
-    loop->soon_tail = w;
+/* asyncio's call_soon, for the combinators' done callbacks: the callback
+   runs in the next turn behind the tasks woken so far (right after the
+   ready queue's last task runs; with none queued, at the turn's start), and
+   ahead of those woken after it. Each waits for the queue's tail of its
+   moment, so the list keeps the queue's order: the loop looks at its head. */
+static void async__call_soon(async_loop *loop, async__soon *s) {
+    s->after = loop->ready_tail ? async__task_of(loop->ready_tail) : NULL;
+    s->waiter.next = NULL;
+    if (loop->soon_tail) loop->soon_tail->waiter.next = &s->waiter;
+    else loop->soon_head = s;
+    loop->soon_tail = s;
 }
 
+static async__soon *async__soon_next(const async__soon *s) { return (async__soon *)(void *)s->waiter.next; }
+
 /* Withdraw a callback: the list holds a few at most, so a scan will do. */
-static void async__cancel_soon(async_loop *loop, async_waiter *w) {
-    async_waiter **p, *prev = NULL;
-    for (p = &loop->soon_head; *p; prev = *p, p = &(*p)->next) {
-        if (*p != w) continue;
-        *p = w->next;
-        if (loop->soon_tail == w) loop->soon_tail = prev;
+static void async__cancel_soon(async_loop *loop, async__soon *s) {
+    async__soon **p, *prev = NULL;
+    for (p = &loop->soon_head; *p; prev = *p, p = (async__soon **)(void *)&(*p)->waiter.next) {
+        if (*p != s) continue;
+        *p = async__soon_next(s);
+        if (loop->soon_tail == s) loop->soon_tail = prev;
         return;
     }
 }
 
-static void async__run_soon(async_loop *loop) {
-    async_waiter *w;
-    while ((w = loop->soon_head) != NULL) {
-        loop->soon_head = w->next;
+/* Run the callbacks that wait for `after` (NULL: the turn's start). */
+static void async__run_soon(async_loop *loop, const async_task *after) {
+    async__soon *s;
+    while ((s = loop->soon_head) != NULL && s->after == after) {
+        loop->soon_head = async__soon_next(s);
         if (!loop->soon_head) loop->soon_tail = NULL;
-        w->wake(w, NULL);
+        s->waiter.wake(&s->waiter, NULL);
     }
 }
 
@@ -1930,10 +1954,11 @@ static int async__run(async_loop *loop, const async_future *f) {
         async_time timeout, next;
         int rc, have_next = 0;
         /* the two rare lists behind one test: triggers first, then the
-           call_soon callbacks; the tasks either wakes join this turn's batch */
+           call_soon callbacks queued with no task ready; the tasks either
+           wakes join this turn's batch */
         if (loop->soon_head || loop->signalled) {
             if (loop->signalled) async__deliver_triggers(loop);
-            if (loop->soon_head) async__run_soon(loop);
+            if (loop->soon_head) async__run_soon(loop, NULL);
         }
         batch = loop->ready_head;
         /* Run only what was ready when the turn began: a task that yields
@@ -1942,6 +1967,7 @@ static int async__run(async_loop *loop, const async_future *f) {
         while (batch) {
             async_waiter *next_task = async__task_of(batch)->next;
             async__run_task(async__task_of(batch));
+            if (loop->soon_head) async__run_soon(loop, async__task_of(batch));
             batch = next_task;
             /* Sleeps count from the loop's time: keep it fresh through a long
                batch, for the price of one clock read per 64 tasks. */
@@ -1999,7 +2025,7 @@ int async_loop_shutdown(async_loop *loop) {
     if (rc < 0) return rc;
     /* No task is left: what still points into the user's storage is a
        combinator's timeout or a wait about to report. Settle those too. */
-    async__run_soon(loop);
+    while (loop->soon_head) async__run_soon(loop, loop->soon_head->after);
     while ((timer = async__any_timer(loop)) != NULL) async_timer_stop(timer);
     return 0;
 }
@@ -2167,7 +2193,7 @@ static void async__wait_finish(async_wait_op *w, int state) {
 
 /* The condition held during the last turn: report what is done by now. */
 static void async__wait_soon(async_waiter *l, async_future *unused) {
-    async_wait_op *w = ASYNC__CONTAINER(l, async_wait_op, soon);
+    async_wait_op *w = ASYNC__CONTAINER(l, async_wait_op, soon.waiter);
     (void)unused;
     w->met = 0;
     async__wait_finish(w, ASYNC_FULFILLED);
@@ -2199,7 +2225,7 @@ async_future *async_wait(async_loop *loop, async_wait_op *w, async_future *const
     memset(w, 0, sizeof *w);
     async_future_init_cancellable(&w->future, async__wait_cancel);
     w->loop = loop;
-    w->soon.wake = async__wait_soon;
+    w->soon.waiter.wake = async__wait_soon;
     w->futs = futs;
     w->links = links;
     w->return_when = return_when;
@@ -2371,7 +2397,7 @@ static void async__group_child_done(async_waiter *l, async_future *child) {
    the owner's current await unless it is the join (asyncio's
    parent_task.cancel()). */
 static void async__group_abort_soon(async_waiter *w, async_future *unused) {
-    async_task_group *g = ASYNC__CONTAINER(w, async_task_group, abort_soon);
+    async_task_group *g = ASYNC__CONTAINER(w, async_task_group, abort_soon.waiter);
     async_task *o = g->owner;
     (void)unused;
     if (g->aborting) return;
@@ -2429,7 +2455,7 @@ void async_task_group_init(async_task_group *g, async_task *owner, async_future 
     g->links = links;
     g->capacity = capacity;
     g->owner_waiter.wake = async__group_owner_done;
-    g->abort_soon.wake = async__group_abort_soon;
+    g->abort_soon.waiter.wake = async__group_abort_soon;
     async__ring_push(&owner->future.waiters, &g->owner_waiter);
     owner->future.flags |= ASYNC__SCOPED;
 }

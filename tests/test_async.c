@@ -903,6 +903,96 @@ TEST(test_task_group_last_child_fails_in_the_join) {
     CHECK_EQ(async_now(&loop), ASYNC_MS(10));
 }
 
+/* The abort comes in the next turn behind what was woken before the failure, as asyncio's
+   done callback, which call_soon queues behind those wake-ups: a sibling and the owner that a
+   task ahead of the failing child woke in that turn run first (the sibling finishes with its
+   result, the owner passes its await and is cancelled at the next one); what is woken after
+   the failure comes after the abort. X sets an event in the turn where A fails, ahead of it. */
+static async_event abort_ev;
+
+static int ev_setter_run(async_task *t) {
+    ASYNC_BEGIN(t);
+    ASYNC_YIELD(t);
+    async_event_set(&abort_ev);
+    ASYNC_RETURN(t, 1);
+    ASYNC_END(t);
+}
+
+static int yield_then_raise(async_task *t) {
+    ASYNC_BEGIN(t);
+    ASYNC_YIELD(t);
+    ASYNC_RAISE(t, -7);
+    ASYNC_END(t);
+}
+
+typedef struct ev_kid {
+    async_task task;
+    async_future slot;
+} ev_kid;
+
+static int ev_kid_run(async_task *t) {
+    ev_kid *k = (ev_kid *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(t, async_event_wait(&abort_ev, &k->slot));
+    ASYNC_RETURN(t, 5);
+    ASYNC_END(t);
+}
+
+typedef struct woken_owner {
+    async_task task;
+    async_task_group g;
+    async_future *futs[3];
+    async_link links[3];
+    ev_kid kids[3];
+    async_future slot;
+    async_timer nap;
+    int awaits, passed_wait, wait_err, sleep_err, join_err;
+} woken_owner;
+
+static int woken_owner_run(async_task *t) {
+    woken_owner *o = (woken_owner *)t;
+    ASYNC_BEGIN(t);
+    async_task_group_init(&o->g, t, o->futs, o->links, 3);
+    async_task_group_spawn(&o->g, &o->kids[0].task, ev_setter_run);
+    async_task_group_spawn(&o->g, &o->kids[1].task, yield_then_raise);
+    if (!o->awaits) {
+        async_task_group_spawn(&o->g, &o->kids[2].task, ev_kid_run);
+    } else {
+        ASYNC_AWAIT_CATCH(t, async_event_wait(&abort_ev, &o->slot), o->wait_err);
+        o->passed_wait = 1;
+        ASYNC_AWAIT_CATCH(t, async_sleep(t->loop, &o->nap, ASYNC_SEC(1)), o->sleep_err);
+    }
+    ASYNC_AWAIT_CATCH(t, async_task_group_join(&o->g), o->join_err);
+    if (o->join_err) ASYNC_RAISE(t, o->join_err);
+    ASYNC_END(t);
+}
+
+TEST(test_task_group_abort_behind_earlier_wakeups) {
+    async_loop loop;
+    static woken_owner o;
+    int awaits;
+    for (awaits = 0; awaits < 2; awaits++) {
+        virtual_loop(&loop);
+        memset(&o, 0, sizeof o);
+        async_event_init(&abort_ev);
+        o.awaits = awaits;
+        async_create_task(&loop, &o.task, woken_owner_run);
+        CHECK_EQ(async_main(&loop, &o.task.future), -7);
+        CHECK_EQ(async_result(o.futs[0]), 1);
+        CHECK_EQ(async_error(o.futs[1]), -7);
+        CHECK_EQ(o.g.nerrors, 1);
+        CHECK_EQ(o.join_err, -7);
+        CHECK_EQ(async_now(&loop), 0);
+        if (!awaits) {
+            CHECK_EQ(async_result(o.futs[2]), 5); /* woken ahead of the failure: not cancelled */
+        } else {
+            CHECK_EQ(o.wait_err, 0); /* woken ahead of the failure: it passed its await */
+            CHECK(o.passed_wait);
+            CHECK_EQ(o.sleep_err, ASYNC_ECANCELED); /* and the abort cancelled the next one */
+        }
+    }
+}
+
 /* A cancelled child is not a failure; an owner that returns without a join
    still waits for its children (not cancelling them). */
 TEST(test_task_group_cancelled_child_and_no_join) {
@@ -1281,6 +1371,50 @@ TEST(test_wait_first_completed_reports_all_done) {
         async_run(&loop, f2[2]);
         async_run(&loop, f[2]);
     }
+}
+
+/* The wait reports in the next turn behind the tasks woken before its condition held, as
+   asyncio's done callback: a child that such a task finishes counts. A waits on an event
+   that X sets in the turn where B fails, ahead of B; A finishes before the wait reports. */
+TEST(test_wait_counts_what_earlier_wakeups_finish) {
+    async_loop loop;
+    static ev_kid a;
+    static async_task x, b;
+    async_future *f[2];
+    async_link links[2];
+    async_wait_op wt;
+    virtual_loop(&loop);
+    async_event_init(&abort_ev);
+    memset(&a, 0, sizeof a);
+    f[0] = async_create_task(&loop, &a.task, ev_kid_run);
+    async_create_task(&loop, &x, ev_setter_run);
+    f[1] = async_create_task(&loop, &b, yield_then_raise);
+    CHECK_EQ(async_run(&loop, async_wait(&loop, &wt, f, links, 2, ASYNC_FIRST_EXCEPTION, ASYNC_NO_TIMEOUT)), 0);
+    CHECK_EQ(async_error(f[1]), -7);
+    CHECK_EQ(async_result(f[0]), 5);
+    CHECK_EQ(async_result(&wt.future), 2); /* A counts: it finished ahead of the report */
+    CHECK_EQ(async_run(&loop, &x.future), 0);
+}
+
+/* A wait whose every child finishes in the instant its condition first held reports at once
+   and withdraws the report it had queued; the next wait's report is still made. */
+TEST(test_wait_withdrawn_report_leaves_the_next) {
+    async_loop loop;
+    worker w[2], w2[2];
+    async_future *f[2], *f2[2];
+    async_link links[2], l2[2];
+    async_wait_op wt, wt2;
+    int d[2] = {10, 10}, d2[2] = {20, 500};
+    virtual_loop(&loop);
+    start_workers(&loop, w, f, 2, d);
+    CHECK_EQ(async_run(&loop, async_wait(&loop, &wt, f, links, 2, ASYNC_FIRST_COMPLETED, ASYNC_NO_TIMEOUT)), 0);
+    CHECK_EQ(async_result(&wt.future), 2);
+    start_workers(&loop, w2, f2, 2, d2);
+    CHECK_EQ(async_run(&loop, async_wait(&loop, &wt2, f2, l2, 2, ASYNC_FIRST_COMPLETED, ASYNC_NO_TIMEOUT)), 0);
+    CHECK_EQ(async_result(&wt2.future), 1);
+    CHECK_EQ(async_now(&loop), ASYNC_MS(30)); /* reported when the first finished, not with the last */
+    async_cancel(&w2[1].task);
+    async_run(&loop, f2[1]);
 }
 
 TEST(test_wait_invalid) {
@@ -3232,6 +3366,7 @@ int main(void) {
     RUN(test_task_group_join_waits_for_every_child);
     RUN(test_task_group_same_turn_siblings_keep_their_outcome);
     RUN(test_task_group_last_child_fails_in_the_join);
+    RUN(test_task_group_abort_behind_earlier_wakeups);
     RUN(test_task_group_cancelled_child_and_no_join);
     RUN(test_task_group_owner_cancelled);
     RUN(test_task_group_error_wins_over_cancel);
@@ -3244,6 +3379,8 @@ int main(void) {
     RUN(test_wait_first_exception_edges);
     RUN(test_wait_timeout_cancels_nothing);
     RUN(test_wait_first_completed_reports_all_done);
+    RUN(test_wait_counts_what_earlier_wakeups_finish);
+    RUN(test_wait_withdrawn_report_leaves_the_next);
     RUN(test_wait_invalid);
     RUN(test_wait_for_timeout_cancels_inner);
     RUN(test_wait_for_in_time);
