@@ -5096,7 +5096,7 @@ static int async_tls__idle_clean(async_stream *s, int ask) {
            never stops sending them does not). A record cut short (pending)
            may be data. */
         if (!watched) return !SSL_has_pending(s->_ssl);
-        if (looks == 16) return 0;
+        if (looks == 64) return 0; /* a few hundred tickets, at a socket buffer's worth per look */
         if ((got = async_tls__cin_recv_now(s)) == -EAGAIN) return !SSL_has_pending(s->_ssl);
         if (got <= 0) return 0;
         async_tls__clear_errors();
