@@ -2775,12 +2775,14 @@ int async_queue_get_nowait(async_queue *q, intptr_t *item) {
 }
 
 async_future *async_queue_wait_item(async_queue *q, async_future *slot) {
+    ASYNC__CHECK_WAITLIST(&q->getters, "a queue (async_queue_init)", slot);
     async_future_init(slot);
     if (q->count) return async__grant(slot, NULL, q);
     return async__waitlist_push(&q->getters, slot);
 }
 
 async_future *async_queue_wait_room(async_queue *q, async_future *slot) {
+    ASYNC__CHECK_WAITLIST(&q->putters, "a queue (async_queue_init)", slot);
     async_future_init(slot);
     if (q->count < q->capacity) return async__grant(slot, NULL, q);
     return async__waitlist_push(&q->putters, slot);

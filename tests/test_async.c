@@ -2188,6 +2188,21 @@ static void release_uninitialised_semaphore(void) {
     async_semaphore_release(&s);
 }
 
+/* A queue that is all zero (static, never initialised): its waits too. */
+static void wait_item_of_uninitialised_queue(void) {
+    async_queue q;
+    async_future slot;
+    memset(&q, 0, sizeof q);
+    async_queue_wait_item(&q, &slot);
+}
+
+static void wait_room_of_uninitialised_queue(void) {
+    async_queue q;
+    async_future slot;
+    memset(&q, 0, sizeof q);
+    async_queue_wait_room(&q, &slot);
+}
+
 static int self_await_run(async_task *t) {
     ASYNC_BEGIN(t);
     ASYNC_AWAIT(t, &t->future);
@@ -2213,6 +2228,8 @@ TEST(test_misuse_is_diagnosed) {
     CHECK(dies_saying(stop_garbage_deadline, "a deadline (async_deadline_start) used before its init"));
     CHECK(dies_saying(spawn_into_uninitialised_group, "a task group (async_task_group_init) used before its init"));
     CHECK(dies_saying(release_uninitialised_semaphore, "a semaphore (async_semaphore_init) used before its init"));
+    CHECK(dies_saying(wait_item_of_uninitialised_queue, "a queue (async_queue_init) used before its init"));
+    CHECK(dies_saying(wait_room_of_uninitialised_queue, "a queue (async_queue_init) used before its init"));
     memset(&zero, 0, sizeof zero); /* all zero is a stopped deadline: no complaint */
     CHECK_EQ(async_deadline_stop(&zero), 0);
 }
