@@ -2383,9 +2383,11 @@ static void async__group_child_done(async_waiter *l, async_future *child) {
     g->running--;
     if (code && code != ASYNC_ECANCELED) {
         g->nerrors++;
-        /* not aborting for another reason already: abort soon (asyncio's done callback) */
-        if (!g->error && !g->aborting) async__call_soon(g->loop, &g->abort_soon);
-        if (!g->error) g->error = code;
+        if (!g->error) {
+            g->error = code;
+            /* not aborting for another reason already: abort soon (asyncio's done callback) */
+            if (!g->aborting) async__call_soon(g->loop, &g->abort_soon);
+        }
     }
     if (g->running || g->future.state != ASYNC_PENDING) return;
     if (g->joined || g->closing || g->cancelled) async__group_settle(g);

@@ -16,7 +16,8 @@
  *   play_capture, server_received,         the capture server: records every request's raw
  *   server_capture                         bytes (head and body), in arrival order across
  *                                          servers, then answers (s->responses, one per request)
- *   run_until, run_until_received          run a loop until a condition holds (bounded)
+ *   run_until, run_until_received,         run a loop until a condition holds (bounded)
+ *   run_until_each_received
  *   fixture_init, fixture_write,           a temp dir of files served by child processes
  *   fixture_spawn, fixture_nginx,          (nginx from a config of the test's, python3), ended
  *   fixture_stop                           and removed by fixture_stop
@@ -919,6 +920,22 @@ NET_FN int run_until_received(async_loop *loop, server *s, int n, int ms) {
     received_at_least r;
     r.s = s, r.n = n;
     return run_until(loop, received_cond, &r, ms);
+}
+
+typedef struct server_pair {
+    server *a, *b;
+} server_pair;
+
+NET_FN int each_received_cond(void *arg) {
+    server_pair *p = (server_pair *)arg;
+    return server_received(p->a) >= 1 && server_received(p->b) >= 1;
+}
+
+/* Runs loop until the capture servers a and b have each received a request (within ms). */
+NET_FN int run_until_each_received(async_loop *loop, server *a, server *b, int ms) {
+    server_pair p;
+    p.a = a, p.b = b;
+    return run_until(loop, each_received_cond, &p, ms);
 }
 
 /* ------------------------------------------------------------------ */

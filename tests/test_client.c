@@ -659,21 +659,11 @@ TEST(test_total_timeout_while_queued) {
    served (B's idle connection gives way) while a2 goes on waiting for A: the queue is
    walked past a waiter whose host is at its limit, not stopped there. The servers see it:
    C gets its request before A gets its second. */
-typedef struct two_servers {
-    server *a, *b;
-} two_servers;
-
-static int both_received(void *arg) {
-    two_servers *t = (two_servers *)arg;
-    return server_received(t->a) >= 1 && server_received(t->b) >= 1;
-}
-
 TEST(test_queue_walks_past_a_host_at_its_limit) {
     env e;
     server a, b, c;
     async_http_request a1, b1, a2, c1;
     async_http_client_config cfg;
-    two_servers ab;
     char url_a[64], url_b[64], url_c[64];
     server_start(&a, play_capture);
     server_start(&b, play_capture);
@@ -692,8 +682,7 @@ TEST(test_queue_walks_past_a_host_at_its_limit) {
     c1.timeout = ASYNC_SEC(2);
     async_http_get(&e.client, &a1, url_a);
     async_http_get(&e.client, &b1, url_b);
-    ab.a = &a, ab.b = &b;
-    CHECK(run_until(&e.loop, both_received, &ab, 2000));
+    CHECK(run_until_each_received(&e.loop, &a, &b, 2000));
     async_http_get(&e.client, &a2, url_a);
     async_http_get(&e.client, &c1, url_c);
     run_ready(&e);

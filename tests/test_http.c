@@ -824,15 +824,9 @@ static void cancel_when_done_wake(async_waiter *w, async_future *done) {
     async_cancel(&k->victim->task);
 }
 
-static int received_one_each(void *arg) {
-    server **s = (server **)arg;
-    return server_received(s[0]) >= 1 && server_received(s[1]) >= 1;
-}
-
 TEST(test_unparked_then_cancelled) {
     env e;
     server a, b;
-    server *both[2];
     async_http_request x0, a1, b1, x, y;
     async_http_client_config cfg;
     cancel_when_done k;
@@ -856,11 +850,10 @@ TEST(test_unparked_then_cancelled) {
     async_http_get(&e.client, &b1, url_b);
     async_http_get(&e.client, &x, url_a); /* on connection 0, which drops it: retried */
     async_http_get(&e.client, &a1, url_a); /* waits for A; gets the slot x gives back */
-    both[0] = &a, both[1] = &b;
-    CHECK(run_until(&e.loop, received_one_each, both, 2000)); /* a1 on A's connection 1, b1 on B */
+    CHECK(run_until_each_received(&e.loop, &a, &b, 2000)); /* a1 on A's connection 1, b1 on B */
     CHECK_EQ(x._attempts, 1);
     async_http_get(&e.client, &y, url_a);
-    run_until(&e.loop, received_one_each, both, 0);
+    run_until_each_received(&e.loop, &a, &b, 0);
     CHECK_EQ(client_stats(&e.client).busy, 2);
     CHECK_EQ(client_stats(&e.client).waiting, 2); /* x (retrying), then y */
     server_release(&b);
