@@ -1159,13 +1159,27 @@ TEST(tls_stream_both_ways_at_once) {
     tls_stream_end(&e, &st, &tls, &s, ctx);
 }
 
+/* Returns once what fd has received and not read stops growing (for 50 ms): the peer's
+   upload has filled the socket's buffers and its send is stuck. */
+static void wait_until_upload_stuck(int fd) {
+    int unread = 0, last = -1, still = 0;
+    while (still < 5) {
+        msleep(10);
+        if (ioctl(fd, FIONREAD, &unread) != 0) return;
+        still = unread > 0 && unread == last ? still + 1 : 0;
+        last = unread;
+    }
+}
+
 /* A peer that asks for key updates (each answered by us) and reads nothing: 20,000 of them
-   while our upload is stuck. Then it goes. */
+   once our upload is stuck (before that, a send that completes takes the answers along,
+   and the race with the flood decided the test). Then it goes. */
 static void play_tls_keyupdate_flood(server *s, int fd, int index) {
     SSL *ssl = tls_accept(fd);
     int i;
     (void)s, (void)index;
     if (!ssl) return;
+    wait_until_upload_stuck(fd);
     for (i = 0; i < 20000; i++)
         if (SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED) != 1 || SSL_write(ssl, "x", 1) != 1) break;
     msleep(200);
