@@ -5063,7 +5063,8 @@ static async_future *async_tls__recv(async_stream *s, void *buf, size_t cap, siz
    update) is taken first if it went out, as nobody waited for it. */
 static int async_tls__idle_clean(async_stream *s, int ask) {
     char byte;
-    int rc, err = 0, says, watched = 0, looks;
+    int rc, err = 0, says, watched = 0;
+    size_t looked = 0; /* bytes the looks behind the watch took */
     if ((s->_pending & ASYNC_STREAM__SEND) && (async_tls__flush(s, &err) || err)) return 0;
     if (SSL_in_init(s->_ssl)) return 0; /* a renegotiation the server began: a write now wants to read */
     says = async_stream__watch_says(s, ask);
@@ -5086,19 +5087,21 @@ static int async_tls__idle_clean(async_stream *s, int ask) {
        stays for the stream's next read (a server watching an idle client
        reads the request after). What it wrote (a key update's answer) goes
        out before the next bytes sent. */
-    for (looks = 0;; looks++) {
+    for (;;) {
         long got;
         rc = SSL_peek(s->_ssl, &byte, 1);
         if (rc > 0 || SSL_get_error(s->_ssl, rc) != SSL_ERROR_WANT_READ || SSL_in_init(s->_ssl)) return 0;
         /* The watch caught TLS's own messages only (tickets): what it did
            not catch, a segment behind them, is still in the socket, and is
            looked at too (more tickets keep the connection; a peer that
-           never stops sending them does not). A record cut short (pending)
-           may be data. */
+           never stops sending them does not: past about a thousand tickets,
+           counted in bytes, as a look takes whatever came since the last
+           one). A record cut short (pending) may be data. */
         if (!watched) return !SSL_has_pending(s->_ssl);
-        if (looks == 64) return 0; /* a few hundred tickets, at a socket buffer's worth per look */
+        if (looked > 256 * 1024) return 0;
         if ((got = async_tls__cin_recv_now(s)) == -EAGAIN) return !SSL_has_pending(s->_ssl);
         if (got <= 0) return 0;
+        looked += (size_t)got;
         async_tls__clear_errors();
     }
 }
