@@ -5056,6 +5056,9 @@ static async_future *async_tls__recv(async_stream *s, void *buf, size_t cap, siz
     }
 }
 
+/* The most an idle check takes behind its watch: about a thousand tickets of 255 bytes. */
+#define ASYNC_TLS__IDLE_LOOK_MAX (256 * 1024)
+
 /* Bytes that came while idle may be only TLS's own (a session ticket): let
    OpenSSL read them; anything else (data, an alert, the end) is not clean.
    A watched stream's receive brought them (or still waits: nothing came);
@@ -5094,11 +5097,11 @@ static int async_tls__idle_clean(async_stream *s, int ask) {
         /* The watch caught TLS's own messages only (tickets): what it did
            not catch, a segment behind them, is still in the socket, and is
            looked at too (more tickets keep the connection; a peer that
-           never stops sending them does not: past about a thousand tickets,
-           counted in bytes, as a look takes whatever came since the last
-           one). A record cut short (pending) may be data. */
+           never stops sending them does not: counted in bytes, not looks,
+           as a look takes whatever came since the last one). A record cut
+           short (pending) may be data. */
         if (!watched) return !SSL_has_pending(s->_ssl);
-        if (looked > 256 * 1024) return 0;
+        if (looked > ASYNC_TLS__IDLE_LOOK_MAX) return 0;
         if ((got = async_tls__cin_recv_now(s)) == -EAGAIN) return !SSL_has_pending(s->_ssl);
         if (got <= 0) return 0;
         looked += (size_t)got;
