@@ -110,15 +110,17 @@
      beyond wait their turn, first come first served; one held back by its
      host's limit goes first once that host gives a connection back). An
      idle connection keeps a receive posted: bytes the server sends
-     unasked, or its close, retire it the moment they come, and taking it
-     costs no syscall, but for one non-blocking peek when the request
-     could not be retried (a POST), or the loop has not polled the kernel
-     in the last 1 ms (ASYNC_STREAM_FRESH), or (epoll) not since the
-     connection went idle: on io_uring its receive goes to the kernel
-     ahead of the request, and ends first on bytes that were there before
-     it (over TLS, a session ticket there is taken, anything else is not
-     the answer). An idempotent request whose pooled connection the server
-     closed, or sent such bytes on, is retried once on a new one.
+     unasked (over TLS, other than session tickets, up to 256 KiB of
+     them between two requests), or its close, retire it the moment they
+     come, and taking it costs no syscall, but for one non-blocking peek
+     when the request could not be retried (a POST), or the loop has not
+     polled the kernel in the last 1 ms (ASYNC_STREAM_FRESH), or (epoll)
+     not since the connection went idle: on io_uring its receive goes to
+     the kernel ahead of the request, and ends first on bytes that were
+     there before it (over TLS, a session ticket there is taken, anything
+     else is not the answer). An idempotent request whose pooled
+     connection the server closed, or sent such bytes on, is retried once
+     on a new one.
    - ClientTimeout's total (default 300 s), sock_connect (default 30 s:
      the lookup, the connect and the TLS handshake; the pool's wait counts
      in the total only) and sock_read timeouts.
@@ -730,6 +732,7 @@ typedef struct async_stream {
     uint32_t _sent_ended;         /* after an unseen watch was trusted: when the first send ended */
     uint8_t _unseen;              /* an unseen watch was trusted: its receive must end after a send */
     uint8_t _state, _eof, _unclean, _failed;
+    size_t _idle_took;            /* TLS: what idle checks took since data was last sent */
     char _detail[128];            /* what went wrong, in words (OpenSSL's reason) */
 } async_stream;
 
@@ -4997,6 +5000,7 @@ static async_future *async_tls__send(async_stream *s, const void *buf, size_t le
                 return NULL;
             }
             *sent += (size_t)rc;
+            s->_idle_took = 0; /* a request: the idle time ended */
         }
         if ((f = async_tls__flush(s, err)) != NULL || *err || *sent >= len) return f;
     }
@@ -5056,8 +5060,8 @@ static async_future *async_tls__recv(async_stream *s, void *buf, size_t cap, siz
     }
 }
 
-/* The most an idle check takes behind its watch: about a thousand tickets of 255 bytes. */
-#define ASYNC_TLS__IDLE_LOOK_MAX (256 * 1024)
+/* The most idle checks take between two sends of data: about a thousand tickets of 255 bytes. */
+#define ASYNC_TLS__IDLE_TAKE_MAX (256 * 1024)
 
 /* Bytes that came while idle may be only TLS's own (a session ticket): let
    OpenSSL read them; anything else (data, an alert, the end) is not clean.
@@ -5067,7 +5071,6 @@ static async_future *async_tls__recv(async_stream *s, void *buf, size_t cap, siz
 static int async_tls__idle_clean(async_stream *s, int ask) {
     char byte;
     int rc, err = 0, says, watched = 0;
-    size_t looked = 0; /* bytes the looks behind the watch took */
     if ((s->_pending & ASYNC_STREAM__SEND) && (async_tls__flush(s, &err) || err)) return 0;
     if (SSL_in_init(s->_ssl)) return 0; /* a renegotiation the server began: a write now wants to read */
     says = async_stream__watch_says(s, ask);
@@ -5075,6 +5078,7 @@ static int async_tls__idle_clean(async_stream *s, int ask) {
         if (async_tls__fill_take(s, &err)) return 0; /* not seen by the loop yet: nothing to look at */
         if (err || s->_eof) return 0;
         watched = 1;
+        s->_idle_took += s->_cin_len - s->_cin_off;
     } else if (says < 0) {
         return 0;
     } else if (s->_pending) { /* watched, and nothing came since: unless the socket says otherwise */
@@ -5083,6 +5087,7 @@ static int async_tls__idle_clean(async_stream *s, int ask) {
     } else {
         long got;
         if (s->_eof || (got = async_tls__cin_recv_now(s)) == 0 || (got < 0 && got != -EAGAIN)) return 0;
+        if (got > 0) s->_idle_took += (size_t)got;
     }
     if (s->_cin_len == s->_cin_off && !SSL_has_pending(s->_ssl)) return 1;
     async_tls__clear_errors();
@@ -5094,17 +5099,18 @@ static int async_tls__idle_clean(async_stream *s, int ask) {
         long got;
         rc = SSL_peek(s->_ssl, &byte, 1);
         if (rc > 0 || SSL_get_error(s->_ssl, rc) != SSL_ERROR_WANT_READ || SSL_in_init(s->_ssl)) return 0;
+        /* A peer whose tickets never stop is given up: counted in bytes
+           over the whole idle time, as each wake of the watch is a check
+           of its own and a look takes whatever came since the last one. */
+        if (s->_idle_took > ASYNC_TLS__IDLE_TAKE_MAX) return 0;
         /* The watch caught TLS's own messages only (tickets): what it did
            not catch, a segment behind them, is still in the socket, and is
-           looked at too (more tickets keep the connection; a peer that
-           never stops sending them does not: counted in bytes, not looks,
-           as a look takes whatever came since the last one). A record cut
+           looked at too (more tickets keep the connection). A record cut
            short (pending) may be data. */
         if (!watched) return !SSL_has_pending(s->_ssl);
-        if (looked > ASYNC_TLS__IDLE_LOOK_MAX) return 0;
         if ((got = async_tls__cin_recv_now(s)) == -EAGAIN) return !SSL_has_pending(s->_ssl);
         if (got <= 0) return 0;
-        looked += (size_t)got;
+        s->_idle_took += (size_t)got;
         async_tls__clear_errors();
     }
 }

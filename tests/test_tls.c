@@ -1356,7 +1356,9 @@ TEST(tls_idle_clean_sees_words_behind_tickets) {
 
 /* A server that sends hundreds of session tickets after each response, while the connection
    idles in the pool: they come in several receives, and every one of them is TLS's own, so
-   the connection is kept (the look behind the watch's receive took the next bytes for data). */
+   the connection is kept (the look behind the watch's receive took the next bytes for data).
+   Six requests: the tickets of all the idle times (380 KiB) are more than the pool takes in
+   one, as each request starts the count again. */
 static void play_tls_tickets_while_idle(server *s, int fd, int index) {
     SSL *ssl = tls_accept(fd);
     int i;
@@ -1387,13 +1389,58 @@ TEST(tls_tickets_while_idle_keep_the_connection) {
     CHECK_EQ(tls_env(&e, 0, 0, 0), 0);
     https_url(url, sizeof url, s.port, "/");
     memset(&t, 0, sizeof t);
-    for (i = 0; i < 4; i++) {
+    for (i = 0; i < 6; i++) {
         CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0);
         async_http_request_release(&r);
         while (server_get(&s, &s.marks) <= i) async_run(&e.loop, async_sleep(&e.loop, &t, ASYNC_MS(5)));
         async_run(&e.loop, async_sleep(&e.loop, &t, ASYNC_MS(50))); /* the tickets in, the loop around */
     }
     CHECK_EQ(client_connects(&e.client), 1);
+    env_close(&e);
+    server_stop(&s);
+    SSL_CTX_free(ctx);
+}
+
+/* A server whose tickets do not stop while the connection idles: here 2,000 of them (about
+   510 KiB, twice what idle checks take between two requests), taken by the watch's wakes in
+   the pool. The connection is given up rather than read on without end, and the next request
+   gets a new one. */
+static void play_tls_ticket_flood_while_idle(server *s, int fd, int index) {
+    SSL *ssl = tls_accept(fd);
+    int i;
+    if (!ssl) return;
+    while (tls_read_request(ssl)) {
+        tls_send_str(ssl, OK_RESPONSE);
+        msleep(20); /* the watch is on */
+        for (i = 0; index == 0 && i < 2000; i++) {
+            SSL_new_session_ticket(ssl);
+            if (SSL_do_handshake(ssl) <= 0) break; /* the client went */
+        }
+        server_mark(s);
+    }
+    SSL_free(ssl);
+}
+
+TEST(tls_ticket_flood_while_idle_drops_the_connection) {
+    env e;
+    server s;
+    async_http_request r;
+    async_timer t;
+    char url[128];
+    int i;
+    SSL_CTX *ctx = tls_server_ctx(servers.root, "good", 0, 0);
+    tls_scenario_ctx = ctx;
+    server_start(&s, play_tls_ticket_flood_while_idle);
+    CHECK_EQ(tls_env(&e, 0, 0, 0), 0);
+    https_url(url, sizeof url, s.port, "/");
+    memset(&t, 0, sizeof t);
+    for (i = 0; i < 2; i++) {
+        CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0);
+        async_http_request_release(&r);
+        while (server_get(&s, &s.marks) <= i) async_run(&e.loop, async_sleep(&e.loop, &t, ASYNC_MS(5)));
+        async_run(&e.loop, async_sleep(&e.loop, &t, ASYNC_MS(50))); /* the pool's checks ran */
+    }
+    CHECK_EQ(client_connects(&e.client), 2);
     env_close(&e);
     server_stop(&s);
     SSL_CTX_free(ctx);
@@ -1485,6 +1532,7 @@ int main(void) {
     RUN(tls_stream_percent_in_a_name_is_no_zone);
     RUN(tls_idle_clean_sees_words_behind_tickets);
     RUN(tls_tickets_while_idle_keep_the_connection);
+    RUN(tls_ticket_flood_while_idle_drops_the_connection);
     fixture_stop(&servers);
     return test_summary("tls");
 }
