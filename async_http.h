@@ -3432,14 +3432,18 @@ static void async_http__serve_waiters(async_http_client *c);
 static void async_http__watch_woken(async_waiter *w, async_future *done) {
     async_http__conn *k = ASYNC_HTTP__CONTAINER(w, async_http__conn, watch);
     async_http_client *c = k->client;
+    async_future *f;
     (void)done;
     k->watched = NULL;
     if (k->state == ASYNC_HTTP__CLOSING) {
         c->_closing--;
         async_http__retire(c, k);
+    } else if (async_stream_idle_clean(&k->s, 0) &&
+               (f = async_stream_watch(&k->s, k->rbuf, c->config.recv_buffer_size)) != NULL) {
+        async_http__watch_on(k, f); /* watched again where it was in the pool: its idle time runs on */
+        return;
     } else {
         async_http__idle_remove(c, k);
-        if (async_stream_idle_clean(&k->s, 0) && async_http__idle_keep(c, k)) return;
         if (!async_http__retire(c, k)) return;
     }
     async_http__serve_waiters(c);

@@ -1446,6 +1446,107 @@ TEST(tls_ticket_flood_while_idle_drops_the_connection) {
     SSL_CTX_free(ctx);
 }
 
+/* A server that, while the connection idles, asks for key updates and reads none of the
+   answers: batches of 300 (about 8 KiB), 10 ms apart, so that each wake of the watch takes
+   little; 60 of them, twice what the pool takes between two requests. The connection is
+   given up, and the answers no longer pile up in it. */
+static void play_tls_key_updates_while_idle(server *s, int fd, int index) {
+    SSL *ssl = tls_accept(fd);
+    BIO *mem;
+    int i, batch;
+    (void)index;
+    if (!ssl) return;
+    if (!tls_read_request(ssl) || !tls_send_str(ssl, OK_RESPONSE)) goto out;
+    msleep(20); /* the watch is on */
+    mem = BIO_new(BIO_s_mem());
+    SSL_set0_wbio(ssl, mem); /* the records made in memory, sent in bulk; nothing is read */
+    for (batch = 0; batch < 60 && !server_stopping(s); batch++) {
+        char *p;
+        long n;
+        for (i = 0; i < 300; i++)
+            if (SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED) != 1 || SSL_do_handshake(ssl) <= 0) break;
+        n = BIO_get_mem_data(mem, &p);
+        if (n <= 0 || !send_all(fd, p, (size_t)n)) break;
+        (void)BIO_reset(mem);
+        msleep(10);
+    }
+out:
+    server_mark(s);
+    while (!server_stopping(s)) msleep(5);
+    SSL_free(ssl);
+}
+
+TEST(tls_key_updates_while_idle_drop_the_connection) {
+    env e;
+    server s;
+    async_http_request r;
+    async_timer t;
+    char url[128];
+    SSL_CTX *ctx = tls_server_ctx(servers.root, "good", TLS1_3_VERSION, 0);
+    tls_scenario_ctx = ctx;
+    server_start(&s, play_tls_key_updates_while_idle);
+    CHECK_EQ(tls_env(&e, 0, 0, 0), 0);
+    https_url(url, sizeof url, s.port, "/");
+    memset(&t, 0, sizeof t);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0);
+    async_http_request_release(&r);
+    while (!server_get(&s, &s.marks)) async_run(&e.loop, async_sleep(&e.loop, &t, ASYNC_MS(10)));
+    async_run(&e.loop, async_sleep(&e.loop, &t, ASYNC_MS(50))); /* the last batch in */
+    CHECK_EQ(client_stats(&e.client).idle, 0);
+    env_close(&e);
+    server_stop(&s);
+    SSL_CTX_free(ctx);
+}
+
+/* A session ticket keeps an idle connection, but its idle time runs on: keepalive_timeout
+   (15 s by default) counts from when it was given back, not from its last ticket. On a
+   stall clock: the ticket comes 10 s after the answer, the next request 6 s after that. */
+static int ticket_go[2]; /* a pipe: the test says when the server sends a ticket */
+static void play_tls_ticket_on_cue(server *s, int fd, int index) {
+    SSL *ssl = tls_accept(fd);
+    char c;
+    if (!ssl) return;
+    while (tls_read_request(ssl) && tls_send_str(ssl, OK_RESPONSE)) {
+        if (index == 0 && read(ticket_go[0], &c, 1) == 1) {
+            SSL_new_session_ticket(ssl);
+            SSL_do_handshake(ssl);
+        }
+        server_mark(s);
+    }
+    SSL_free(ssl);
+}
+
+TEST(tls_ticket_while_idle_keeps_the_keepalive_timeout) {
+    env e;
+    server s;
+    async_http_request r;
+    async_timer t;
+    char url[128];
+    SSL_CTX *ctx = tls_server_ctx(servers.root, "good", 0, 0);
+    tls_scenario_ctx = ctx;
+    CHECK_EQ(pipe(ticket_go), 0);
+    server_start(&s, play_tls_ticket_on_cue);
+    CHECK_EQ(tls_env(&e, 0, 0, 1), 0);
+    https_url(url, sizeof url, s.port, "/");
+    memset(&t, 0, sizeof t);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0);
+    async_http_request_release(&r);
+    e.stall.now += ASYNC_SEC(10);
+    CHECK_EQ(write(ticket_go[1], "g", 1), 1);
+    while (!server_get(&s, &s.marks)) async_run(&e.loop, async_sleep(&e.loop, &t, ASYNC_MS(10)));
+    async_run(&e.loop, async_sleep(&e.loop, &t, ASYNC_MS(50))); /* the ticket in, the loop around */
+    CHECK_EQ(client_stats(&e.client).idle, 1); /* kept */
+    e.stall.now += ASYNC_SEC(6);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0);
+    CHECK_EQ(r.info.reused, 0);
+    async_http_request_release(&r);
+    CHECK_EQ(client_connects(&e.client), 2);
+    env_close(&e);
+    server_stop(&s);
+    SSL_CTX_free(ctx);
+    close(ticket_go[0]), close(ticket_go[1]);
+}
+
 /* A '%' in a name is the name's: only an IPv6 address has a zone to leave out of the check
    (127.0.0.1%x was checked as 127.0.0.1, and passed). */
 TEST(tls_stream_percent_in_a_name_is_no_zone) {
@@ -1533,6 +1634,8 @@ int main(void) {
     RUN(tls_idle_clean_sees_words_behind_tickets);
     RUN(tls_tickets_while_idle_keep_the_connection);
     RUN(tls_ticket_flood_while_idle_drops_the_connection);
+    RUN(tls_key_updates_while_idle_drop_the_connection);
+    RUN(tls_ticket_while_idle_keeps_the_keepalive_timeout);
     fixture_stop(&servers);
     return test_summary("tls");
 }
