@@ -324,9 +324,15 @@ void async_http_errors_register(void);
    and every sum of such sizes still fits in an int64_t. */
 #define ASYNC_HTTP_MAX_BODY_LENGTH ((uint64_t)1 << 62)
 
-/* Longest chunk-size line (size, extensions, CRLF): extensions are skipped, not stored, so
-   this bounds the work a peer can make us do without sending body bytes. */
+/* Longest chunk-size line (size, extensions, CRLF): extensions are skipped, not stored. */
 #define ASYNC_HTTP_MAX_CHUNK_LINE 4096
+
+/* How far a chunked body's framing may outgrow its data, which bounds the work a peer can
+   make us do without sending body bytes (max_body_size would never come near). Each chunk
+   may bring 16 bytes of framing plus twice its size; what goes beyond adds up, and past
+   this the body is refused. A byte a chunk ("1\r\nX\r\n") stays free; extensions that
+   dwarf their data do not. The rule Go's net/http took up (CVE-2023-39326). */
+#define ASYNC_HTTP_MAX_CHUNK_EXCESS (16 * 1024)
 
 typedef struct async_http_header {
     const char *name;  size_t name_len;   /* point into the caller's head buffer */
@@ -389,6 +395,7 @@ typedef struct async_http_parser {
     uint64_t remaining;         /* body bytes left (Content-Length) or chunk bytes left */
     uint64_t chunk_size;        /* chunk size being read */
     size_t chunk_line_len;      /* bytes of the chunk-size line so far */
+    uint64_t chunk_excess;      /* framing beyond what the chunks so far were allowed */
     int chunk_has_digit;        /* the chunk size has a digit already */
     int64_t body_length;        /* what async_http_parser_body_length() tells */
     unsigned interim;           /* 1xx responses seen */
@@ -1783,12 +1790,18 @@ static int async_http__step_chunk_data(async_http_parser *p, const char *d, size
 
 /* ---- Chunked framing: chunk-size [chunk-ext] CRLF, chunk-data CRLF, ..., 0 CRLF trailers CRLF */
 
-static int async_http__chunk_size_end(async_http_parser *p) {
+static int async_http__chunk_size_end(async_http_parser *p, size_t off) {
+    uint64_t allowed;
     if (p->chunk_size == 0) {
         p->state = ASYNC_HTTP__S_TRAILER_LINE; /* trailers go on after the head in head_buf */
         p->line_start = p->head_len;
         return 0;
     }
+    p->chunk_excess += p->chunk_line_len + 2; /* its line, and the CRLF after its data */
+    allowed = 16 + 2 * p->chunk_size;
+    p->chunk_excess = p->chunk_excess > allowed ? p->chunk_excess - allowed : 0;
+    if (p->chunk_excess > ASYNC_HTTP_MAX_CHUNK_EXCESS)
+        return async_http__malformed(p, "chunk framing far beyond its data", off);
     p->remaining = p->chunk_size;
     p->state = ASYNC_HTTP__S_CHUNK_DATA;
     return 0;
@@ -1838,7 +1851,7 @@ static int async_http__chunk_size_byte(async_http_parser *p, unsigned char c, si
         return 0;
     default: /* ASYNC_HTTP__S_CHUNK_SIZE_LF */
         if (c != '\n') return async_http__malformed(p, "bare CR (not followed by LF)", off - 1);
-        return async_http__chunk_size_end(p);
+        return async_http__chunk_size_end(p, off);
     }
 }
 

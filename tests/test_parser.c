@@ -704,6 +704,54 @@ TEST(chunk_extension_bound) {
     }
 }
 
+/* Framing may outgrow the data only so far, over the whole body: 1-byte chunks with
+   200-byte lines each leave 186 bytes beyond their allowance (16 + 2 x 1), and the 89th
+   brings the sum past 16 KiB. Data pays the debt back: with a chunk of 4 KiB after the
+   60th, 120 such chunks go through. A byte a chunk with no extension stays free: 6,000
+   of them. */
+TEST(chunk_framing_bound) {
+    static char in[65536], ext[197];
+    static outcome o;
+    size_t i, n, last_lf = 0;
+    tcase c;
+    memset(ext, 'a', sizeof ext - 1);
+    n = (size_t)sprintf(in, HEAD200 "Transfer-Encoding: chunked\r\n\r\n");
+    for (i = 0; i < 100; i++) {
+        n += (size_t)sprintf(in + n, "1;x=%s\r", ext);
+        if (i == 88) last_lf = n;
+        n += (size_t)sprintf(in + n, "\nz\r\n");
+    }
+    c = tcase_of(in, n);
+    expect_malformed(c, "chunk framing far beyond its data", last_lf);
+
+    n = (size_t)sprintf(in, HEAD200 "Transfer-Encoding: chunked\r\n\r\n");
+    for (i = 0; i < 120; i++) {
+        if (i == 60) {
+            n += (size_t)sprintf(in + n, "1000\r\n");
+            memset(in + n, 'y', 4096);
+            n += 4096;
+            n += (size_t)sprintf(in + n, "\r\n");
+        }
+        n += (size_t)sprintf(in + n, "1;x=%s\r\nz\r\n", ext);
+    }
+    n += (size_t)sprintf(in + n, "0\r\n\r\n");
+    CHECK(n < sizeof in);
+    c = tcase_of(in, n);
+    run_all(&c, &o);
+    CHECK_EQ(o.rc, 1);
+    CHECK_EQ(o.end, n);
+    CHECK_EQ(o.body_len, 120 + 4096);
+
+    n = (size_t)sprintf(in, HEAD200 "Transfer-Encoding: chunked\r\n\r\n");
+    for (i = 0; i < 6000; i++) n += (size_t)sprintf(in + n, "1\r\n%c\r\n", 'a' + (int)(i % 26));
+    n += (size_t)sprintf(in + n, "0\r\n\r\n");
+    CHECK(n < sizeof in);
+    c = tcase_of(in, n);
+    run_all(&c, &o);
+    CHECK_EQ(o.rc, 1);
+    CHECK_EQ(o.body_len, 6000);
+}
+
 /* The per-line state starts afresh for each chunk: many small chunks are fine. */
 TEST(many_chunks) {
     static char in[32768]; /* about 18 KB are used */
@@ -1296,6 +1344,7 @@ int main(void) {
     RUN(chunked_after_other_codings);
     RUN(chunk_errors);
     RUN(chunk_extension_bound);
+    RUN(chunk_framing_bound);
     RUN(many_chunks);
     RUN(transfer_encoding_and_content_length);
     RUN(bad_content_length);
