@@ -109,18 +109,17 @@
      a total limit (default 100) and an optional per-host limit (requests
      beyond wait their turn, first come first served; one held back by its
      host's limit goes first once that host gives a connection back). An
-     idle connection keeps a receive posted: bytes the server sends
-     unasked (over TLS, other than session tickets, up to 256 KiB of
-     them between two requests), or its close, retire it the moment they
-     come, and taking it costs no syscall, but for one non-blocking peek
-     when the request could not be retried (a POST), or the loop has not
-     polled the kernel in the last 1 ms (ASYNC_STREAM_FRESH), or (epoll)
-     not since the connection went idle: on io_uring its receive goes to
-     the kernel ahead of the request, and ends first on bytes that were
-     there before it (over TLS, a session ticket there is taken, anything
-     else is not the answer). An idempotent request whose pooled
-     connection the server closed, or sent such bytes on, is retried once
-     on a new one.
+     idle connection keeps a receive posted: bytes the server sends unasked
+     (over TLS, other than its own messages, session tickets, up to 256 KiB
+     between two requests), or its close, retire it the moment they come,
+     and taking it costs no syscall, but for one non-blocking peek when the
+     request could not be retried (a POST), or the loop has not polled the
+     kernel in the last 1 ms (ASYNC_STREAM_FRESH), or (epoll) not since the
+     connection went idle: on io_uring its receive goes to the kernel ahead
+     of the request, and ends first on bytes that were there before it
+     (over TLS, a session ticket there is taken, anything else is not the
+     answer). An idempotent request whose pooled connection the server
+     closed, or sent such bytes on, is retried once on a new one.
    - ClientTimeout's total (default 300 s), sock_connect (default 30 s:
      the lookup, the connect and the TLS handshake; the pool's wait counts
      in the total only) and sock_read timeouts.
@@ -804,8 +803,9 @@ typedef struct async_http_client_config {
     async_time timeout_total;    /* whole request, pool wait included; 0: 300 s */
     async_time timeout_connect;  /* the lookup, connect and TLS handshake; 0: 30 s */
     async_time timeout_sock_read;/* each read; 0: none */
-    async_time keepalive_timeout;/* an idle connection is not used, and closed, after this (when a
-                                    connection is next asked for); 0: 15 s (aiohttp's);
+    async_time keepalive_timeout;/* an idle connection is not used, and closed, this long after
+                                    its last response (when a connection is next asked for;
+                                    TLS's own messages meanwhile do not count); 0: 15 s (aiohttp's);
                                     ASYNC_NO_TIMEOUT: kept until the server closes it */
     size_t max_body_size;        /* a stored body; 0: 64 MiB (a streamed one, on_body, has no limit) */
     size_t max_header_bytes;     /* status line + headers; 0: 16 KiB */
