@@ -802,7 +802,7 @@ typedef struct async_http_client_config {
     /* Timeouts: ASYNC_NO_TIMEOUT, or any negative one (as aiohttp's None): none. */
     async_time timeout_total;    /* whole request, pool wait included; 0: 300 s */
     async_time timeout_connect;  /* the lookup, connect and TLS handshake; 0: 30 s */
-    async_time timeout_sock_read;/* each read; 0: none */
+    async_time timeout_sock_read;/* each wait for response bytes (TLS's own messages do not end it); 0: none */
     async_time keepalive_timeout;/* an idle connection is not used, and closed, this long after
                                     its last response (when a connection is next asked for;
                                     TLS's own messages meanwhile do not count); 0: 15 s (aiohttp's);
@@ -1004,6 +1004,7 @@ typedef struct async_http__attempt {
     int touched;       /* the connection was used (so it cannot go back to the pool unused) */
     int got_bytes;     /* response bytes arrived */
     int phase;         /* what an ASYNC_ETIMEDOUT means (ASYNC_HTTP__PHASE_*) */
+    async_time read_from; /* when the wait for bytes began (0: none yet): sock_read counts from there */
     int connected;     /* the new connection's TCP connect is done */
     int looked_up;     /* it waited for the host's lookup */
     size_t next_addr;  /* the host's next address to dial */
@@ -6228,6 +6229,19 @@ static async_future *async_http__send_step(async_http_request *r) {
     }
 }
 
+/* What is left of sock_read for the wait for bytes: it counts from when
+   the wait began, so a wake that brought none (over TLS, its own messages:
+   a ticket, a key update; a record not all in yet) does not start it
+   again, as aiohttp's counts from the last data. */
+static async_time async_http__read_left(async_http_request *r) {
+    async_time limit = r->_client->config.timeout_sock_read, now, spent;
+    if (limit <= 0) return limit;
+    now = async_loop_time(r->task.loop);
+    if (!r->_try.read_from) r->_try.read_from = now;
+    spent = now - r->_try.read_from;
+    return spent < limit ? limit - spent : 1;
+}
+
 static async_future *async_http__recv_step(async_http_request *r) {
     async_http_client *c = r->_client;
     if (r->_try.sending && (r->_err == -EPIPE || r->_err == -ECONNRESET)) {
@@ -6246,8 +6260,9 @@ static async_future *async_http__recv_step(async_http_request *r) {
         async_future *f = async_stream_recv(&k->s, k->rbuf, c->config.recv_buffer_size, &n, &r->_err);
         if (f) {
             r->_try.phase = ASYNC_HTTP__PHASE_READ;
-            return async_http__timed(r, f, c->config.timeout_sock_read);
+            return async_http__timed(r, f, async_http__read_left(r));
         }
+        r->_try.read_from = 0; /* bytes came: the next wait is a new one */
         if (!r->_err) r->_err = async_http__received(r, k->rbuf, n);
     }
     if (r->_try.send_error) {

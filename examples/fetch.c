@@ -544,7 +544,7 @@ static const option options[] = {
     {'m', "max-time", "SECS", set_seconds, F(config.timeout_total), "the whole transfer (default: no limit)"},
     {0, "timeout", "SECS", set_seconds, F(config.timeout_total), "the same as -m (fetch's first name for it)"},
     {0, "connect-timeout", "SECS", set_seconds, F(config.timeout_connect), "lookup, connect, TLS handshake (default 30)"},
-    {0, "read-timeout", "SECS", set_seconds, F(config.timeout_sock_read), "each read (default: no limit)"},
+    {0, "read-timeout", "SECS", set_seconds, F(config.timeout_sock_read), "each wait for response bytes (default: no limit)"},
     {0, "retry", "N", set_count, F(retry), "retry a transient failure (below) N times"},
     {0, "retry-delay", "SECS", set_seconds, F(retry_delay), "default: Retry-After, or 1 s doubling"},
     {0, "retry-connrefused", NULL, set_flag, F(retry_connrefused), "with --retry: a refused connect is transient"},

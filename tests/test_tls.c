@@ -1594,6 +1594,68 @@ TEST(missing_ca_file) {
     env_close(&e);
 }
 
+/* sock_read counts from the last bytes of the response, not from the last TLS record: a
+   server that sends half a body and then only session tickets (10 s of sock_read, on a
+   stall clock: one ticket 6 s in) is timed out 10 s after its last bytes, not 10 s after
+   its ticket. */
+static int read_go[2]; /* a pipe: the test says when the server sends a ticket */
+static void play_tls_half_body_then_tickets(server *s, int fd, int index) {
+    SSL *ssl = tls_accept(fd);
+    char c;
+    (void)index;
+    if (!ssl) return;
+    if (tls_read_request(ssl) && tls_send_str(ssl, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello")) {
+        server_mark(s);
+        while (read(read_go[0], &c, 1) == 1 && c == 't') {
+            SSL_new_session_ticket(ssl);
+            SSL_do_handshake(ssl);
+            server_mark(s);
+        }
+    }
+    SSL_free(ssl);
+}
+
+TEST(tls_tickets_do_not_restart_the_read_timeout) {
+    static char ca[512];
+    async_http_client_config cfg;
+    async_http_request r;
+    async_timer t;
+    env e;
+    server s;
+    char url[128];
+    async_time began;
+    SSL_CTX *ctx = tls_server_ctx(servers.root, "good", 0, 0);
+    tls_scenario_ctx = ctx;
+    CHECK_EQ(pipe(read_go), 0);
+    server_start(&s, play_tls_half_body_then_tickets);
+    memset(&cfg, 0, sizeof cfg);
+    tls_path(ca, sizeof ca, servers.root, "ca.pem");
+    cfg.ca_file = ca;
+    cfg.timeout_sock_read = ASYNC_SEC(10);
+    CHECK_EQ(env_init_stalling(&e, &cfg), 0);
+    https_url(url, sizeof url, s.port, "/");
+    memset(&r, 0, sizeof r);
+    memset(&t, 0, sizeof t);
+    async_http_fetch(&e.client, &r, "GET", url);
+    while (server_get(&s, &s.marks) < 1) async_run(&e.loop, async_sleep(&e.loop, &t, ASYNC_MS(5)));
+    async_run(&e.loop, async_sleep(&e.loop, &t, ASYNC_MS(50))); /* the half body in, the read waiting */
+    began = async_now(&e.loop);
+    e.stall.now += ASYNC_SEC(6);
+    CHECK_EQ(write(read_go[1], "t", 1), 1);
+    while (server_get(&s, &s.marks) < 2) async_run(&e.loop, async_sleep(&e.loop, &t, ASYNC_MS(5)));
+    async_run(&e.loop, async_sleep(&e.loop, &t, ASYNC_MS(50))); /* the ticket in, the read waiting again */
+    CHECK(!async_done(&r.task.future));
+    e.stall.now += ASYNC_SEC(5);
+    CHECK_EQ(async_run(&e.loop, &r.task.future), ASYNC_HTTP_ETIMEOUT_READ);
+    CHECK(async_now(&e.loop) - began < ASYNC_SEC(12)); /* not 16 s: 10 s after the ticket */
+    async_http_request_release(&r);
+    env_close(&e);
+    CHECK_EQ(write(read_go[1], "x", 1), 1);
+    server_stop(&s);
+    SSL_CTX_free(ctx);
+    close(read_go[0]), close(read_go[1]);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     if (!start_nginx()) {
@@ -1636,6 +1698,7 @@ int main(void) {
     RUN(tls_ticket_flood_while_idle_drops_the_connection);
     RUN(tls_key_updates_while_idle_drop_the_connection);
     RUN(tls_ticket_while_idle_keeps_the_keepalive_timeout);
+    RUN(tls_tickets_do_not_restart_the_read_timeout);
     fixture_stop(&servers);
     return test_summary("tls");
 }
