@@ -1127,7 +1127,8 @@ int async_http_request_head(const async_http_request *req, int *status, const as
    or -1 if it does not fit. */
 int async_http_basic_auth(const char *credentials, size_t len, char *out, size_t cap);
 /* ref (a link, a Location) resolved against base, an http(s) URL, as RFC
-   3986 5.2 says, into out (cap bytes): its length, or a negative error. */
+   3986 5.2 says, but without a fragment (what a request sends), into out
+   (cap bytes): its length, or a negative error. */
 int async_http_url_resolve(const char *base, const char *ref, char *out, size_t cap);
 /* A message for the request's error, with details (where a response was malformed). */
 const char *async_http_request_error(const async_http_request *req);

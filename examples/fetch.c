@@ -1248,7 +1248,11 @@ static void put_variable(transfer *x, buffer *b, int id) {
         if (x->location) {
             size_t cap = strlen(url) + strlen(x->location) + 16;
             char *out = (char *)grow(NULL, cap);
-            if (async_http_url_resolve(url, x->location, out, cap) >= 0) buf_str(b, out);
+            const char *fragment = strchr(x->location, '#'); /* curl shows the Location's */
+            if (async_http_url_resolve(url, x->location, out, cap) >= 0) {
+                buf_str(b, out);
+                if (fragment) buf_str(b, fragment);
+            }
             free(out);
         }
         break;

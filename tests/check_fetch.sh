@@ -619,6 +619,8 @@ same=(
     "-w '%{remote_port}|%{scheme}|%{http_version}\\n' $DEAD/"
     "-w '%{http_version}|%header{content-length}|%{num_headers}\\n' $PY/cut"
     "-L --max-redirs 0 -w '%{http_version}|%{content_type}\\n' '$PY/moved?code=301&to=/echo'"
+    "-o /dev/null -w '%{redirect_url}\\n' '$PY/moved?code=302&to=/next%23frag#orig'"
+    "-o /dev/null -w '%{redirect_url}\\n' '$PY/moved?code=302&to=/next#orig'"
     "-m 0.3 -o /dev/null -w '%{http_version}|%header{content-length}\\n' '$PY/drip?n=10&ms=100'"
     "--compressed -w '%{http_version}|%header{content-encoding}\\n' $PY/coding/foo"
     "-A t -w '%{urlnum} %{num_headers}\\n' $PY/files/a $PY/echo"
