@@ -136,7 +136,9 @@
    hands over that result); a deadline that expired first and a cancel in
    the same turn end the task timed out (asyncio: cancelled); a cancelled
    gather ends when its last child has, not at the first one cancelled, so
-   no child outlives the storage it was given.
+   no child outlives the storage it was given; a task that cancels itself
+   gets it at its next await even of a future already done (asyncio: at
+   its next await that suspends).
 
    TIMERS, DEADLINES, COMBINATORS
    ==============================
@@ -234,7 +236,8 @@
        async_semaphore_init(&sem, n)          ASYNC_EINVAL (and 0) if n < 0
        async_semaphore_acquire(&sem, &slot)   done when you hold a unit; FIFO
        async_event_wait(&ev, &slot)           done when the event is set
-       async_queue (bounded, on caller-provided intptr_t slots):
+       async_queue (bounded, on caller-provided intptr_t slots, at least 1:
+           asyncio's unbounded maxsize=0 has no counterpart):
            ASYNC_QUEUE_PUT(t, &q, v, &slot) / ASYNC_QUEUE_GET(t, &q, lvalue, &slot)
    Each wait is a future of yours (`slot`), so it also composes with
    wait_for, wait or gather. A task cancelled while it waits keeps nothing;
@@ -849,7 +852,7 @@ typedef struct async_queue {
     intptr_t *slots;
     size_t capacity, head, count;
 } async_queue;
-void async_queue_init(async_queue *q, intptr_t *slots, size_t capacity);
+void async_queue_init(async_queue *q, intptr_t *slots, size_t capacity); /* capacity >= 1 */
 int async_queue_put_nowait(async_queue *q, intptr_t item); /* 0 or ASYNC_EFULL */
 int async_queue_get_nowait(async_queue *q, intptr_t *item); /* 0 or ASYNC_EEMPTY */
 /* Done when an item may be there / room may be there (another task may
@@ -884,9 +887,7 @@ void async_trigger_init(async_loop *loop, async_trigger *tr); /* registers it wi
 void async_trigger_remove(async_trigger *tr);                  /* before you free it */
 void async_trigger_fire(async_trigger *tr);                    /* ISR-safe */
 /* Done when the trigger fired (at once if it fired since the last wait). */
-static inline async_future *async_trigger_wait(async_trigger *tr, async_future *slot) {
-    return async_semaphore_acquire(&tr->sem, slot);
-}
+async_future *async_trigger_wait(async_trigger *tr, async_future *slot);
 /* A trigger fired that the loop has not seen yet: an idle hook checks this
    with interrupts masked before it sleeps (IDLE AND INTERRUPTS). */
 static inline int async_loop_signalled(const async_loop *loop) { return loop->signalled != 0; }
@@ -1852,14 +1853,15 @@ void async_trigger_fire(async_trigger *tr) {
     tr->loop->signalled = 1;
 }
 
+static void async__trigger_give(async_semaphore *s);
+
 static void async__deliver_triggers(async_loop *loop) {
     async_trigger *tr;
     loop->signalled = 0;
     for (tr = loop->triggers; tr; tr = tr->next) {
         if (!tr->fired) continue;
         tr->fired = 0;
-        /* one wake-up kept at most: a binary semaphore */
-        if (!async_waitlist_empty(&tr->sem.waiters) || tr->sem.value == 0) async_semaphore_release(&tr->sem);
+        async__trigger_give(&tr->sem);
     }
 }
 
@@ -2710,6 +2712,21 @@ async_future *async_semaphore_acquire(async_semaphore *s, async_future *slot) {
 void async_semaphore_release(async_semaphore *s) {
     ASYNC__CHECK_WAITLIST(&s->waiters, "a semaphore (async_semaphore_init)", );
     if (!async__waitlist_grant(&s->waiters, async__semaphore_hand_on, s)) s->value++;
+}
+
+/* A trigger's wake-up, from the loop or handed on by a waiter cancelled
+   before it ran: to the first waiter, else kept, one at most (a binary
+   semaphore, so a plain release would not do). */
+static void async__trigger_hand_on(async_future *slot) { async__trigger_give((async_semaphore *)slot->value); }
+
+static void async__trigger_give(async_semaphore *s) {
+    if (!async__waitlist_grant(&s->waiters, async__trigger_hand_on, s)) s->value = 1;
+}
+
+async_future *async_trigger_wait(async_trigger *tr, async_future *slot) {
+    async_future_init(slot);
+    if (async_semaphore_try_acquire(&tr->sem)) return async__grant(slot, async__trigger_hand_on, &tr->sem);
+    return async__waitlist_push(&tr->sem.waiters, slot);
 }
 
 void async_event_init(async_event *e) {

@@ -2602,6 +2602,51 @@ TEST(test_trigger_wakes_task) {
     run_for(&loop, 0);
 }
 
+/* A waiter cancelled after a trigger's wake-up reached it, before it ran,
+   hands the wake-up on, and the trigger still keeps one at most: two fires,
+   each handed to a waiter that is then cancelled, leave one kept, not two. */
+static async_trigger *handed_trigger;
+static irq_waiter *handed_victims;
+static int trigger_canceller_run(async_task *t) {
+    ASYNC_BEGIN(t);
+    async_cancel(&handed_victims[0].task); /* woken this turn, not run yet */
+    async_trigger_fire(handed_trigger);
+    ASYNC_YIELD(t);
+    async_cancel(&handed_victims[1].task); /* got the first one's wake-up, not run yet */
+    ASYNC_END(t);
+}
+
+TEST(test_trigger_handed_on_keeps_one) {
+    async_loop loop;
+    async_trigger tr;
+    irq_waiter w[2];
+    async_task canceller;
+    async_future slots[3];
+    int i;
+    virtual_loop(&loop);
+    async_trigger_init(&loop, &tr);
+    memset(w, 0, sizeof w);
+    for (i = 0; i < 2; i++) {
+        w[i].tr = &tr;
+        async_create_task(&loop, &w[i].task, irq_waiter_run);
+    }
+    run_for(&loop, 0); /* both wait */
+    handed_trigger = &tr, handed_victims = w;
+    async_create_task(&loop, &canceller, trigger_canceller_run);
+    async_trigger_fire(&tr);
+    async_run(&loop, &canceller.future);
+    run_for(&loop, 0);
+    CHECK_EQ(async_error(&w[0].task.future), ASYNC_ECANCELED);
+    CHECK_EQ(async_error(&w[1].task.future), ASYNC_ECANCELED);
+    CHECK_EQ(w[0].woken + w[1].woken, 0);
+    CHECK(async_done(async_trigger_wait(&tr, &slots[0])));
+    CHECK(!async_done(async_trigger_wait(&tr, &slots[1])));
+    CHECK(!async_done(async_trigger_wait(&tr, &slots[2])));
+    async_future_cancel(&slots[1]);
+    async_future_cancel(&slots[2]);
+    async_trigger_remove(&tr);
+}
+
 /* A POSIX signal handler is an ISR: it fires the trigger while the loop
    (no timer, no hook) sleeps; the loop neither spins nor reports a deadlock. */
 static async_trigger *signal_trigger;
@@ -3436,6 +3481,7 @@ int main(void) {
     RUN(test_timers_at_random);
     RUN(test_idle_hook);
     RUN(test_trigger_wakes_task);
+    RUN(test_trigger_handed_on_keeps_one);
     RUN(test_trigger_from_signal_handler);
     RUN(test_clock_wraps);
     RUN(test_timer_rearmed_due_from_its_wake);
