@@ -10,6 +10,7 @@
 #include "test.h"
 #include "net.h"
 #include "tls.h"
+#include <poll.h>
 #include <sys/resource.h>
 #include <zlib.h>
 
@@ -333,6 +334,188 @@ TEST(redirect_to_bad_url_and_to_https) {
     server_stop(&t);
     SSL_CTX_free(ctx);
     fixture_stop(&pki);
+}
+
+/* One port, both schemes: TLS if the client's first byte starts a handshake (0x16), else
+   plain HTTP (play_capture); each request recorded, and answered by server_response_for. */
+static void play_tls_or_plain(server *s, int fd, int index) {
+    unsigned char first;
+    char head[4096];
+    size_t len;
+    SSL *ssl;
+    if (recv(fd, &first, 1, MSG_PEEK) != 1) return;
+    if (first != 0x16) {
+        play_capture(s, fd, index);
+        return;
+    }
+    if (!(ssl = tls_accept(fd))) return;
+    while ((len = tls_read_head(ssl, head, sizeof head)) != 0) {
+        captured c;
+        memset(&c, 0, sizeof c);
+        c.bytes = (char *)malloc(len + 1);
+        memcpy(c.bytes, head, len + 1);
+        c.len = c.head_len = len;
+        c.complete = 1;
+        c.conn = index;
+        if (!tls_send_str(ssl, server_response_for(s, server_record(s, &c)))) break;
+    }
+    SSL_shutdown(ssl);
+    SSL_free(ssl);
+}
+
+/* An origin is scheme, host and port (RFC 6454): https://h:p and http://h:p are two, though
+   one server answers both. A redirect from one to the other (either way) leaves behind the
+   credentials (an Authorization of the user's, or the URL's user:password), the Cookie and a
+   user Host, as to any other origin: a downgrade to http would otherwise show a bearer token
+   to whoever is on the path. Other headers (X-Kept) go on. */
+TEST(redirect_across_schemes_same_port_drops_credentials) {
+    static char redirect[160];
+    static const char *const headers[] = {"Authorization: Bearer secret", "Cookie: id=1", "Host: h.example", "X-Kept: 1",
+                                          NULL};
+    const char *responses[] = {redirect, DONE_RESPONSE, NULL};
+    fixture pki;
+    SSL_CTX *ctx;
+    char ca[512];
+    int i;
+    CHECK(fixture_init(&pki, "web_schemes"));
+    tls_make_pki(pki.root);
+    ctx = tls_server_ctx(pki.root, "good", 0, 0);
+    tls_scenario_ctx = ctx;
+    tls_path(ca, sizeof ca, pki.root, "ca.pem");
+    for (i = 0; i < 4; i++) { /* https -> http, http -> https; the user's Authorization, the URL's user:pw */
+        const char *from = i % 2 ? "http" : "https", *to = i % 2 ? "https" : "http";
+        int userinfo = i >= 2;
+        env e;
+        server s;
+        async_http_request r;
+        async_http_request_desc d;
+        async_http_client_config cfg;
+        char url[128], line[64];
+        server_start(&s, play_tls_or_plain);
+        s.responses = responses;
+        snprintf(redirect, sizeof redirect, "HTTP/1.1 302 F\r\nLocation: %s://127.0.0.1:%d/next\r\nContent-Length: 0\r\n\r\n",
+                 to, s.port);
+        snprintf(url, sizeof url, "%s://%s127.0.0.1:%d/start", from, userinfo ? "user:pw@" : "", s.port);
+        memset(&cfg, 0, sizeof cfg);
+        cfg.ca_file = ca;
+        CHECK_EQ(env_init(&e, &cfg), 0);
+        memset(&d, 0, sizeof d);
+        d.url = url;
+        d.headers = userinfo ? headers + 1 : headers;
+        async_http_start(&e.client, &r, &d);
+        CHECK_EQ(async_run(&e.loop, &r.task.future), 0);
+        CHECK_EQ(r.response.status, 200);
+        CHECK_EQ(server_received(&s), 2);
+        CHECK(has_line(&s, 0, userinfo ? "Authorization: Basic dXNlcjpwdw==" : "Authorization: Bearer secret"));
+        CHECK(has_line(&s, 0, "Cookie: id=1") && has_line(&s, 0, "Host: h.example"));
+        request_line(&s, 1, line, sizeof line);
+        CHECK_STR(line, "GET /next HTTP/1.1");
+        if (has_line(&s, 1, "Authorization:") || has_line(&s, 1, "Cookie:"))
+            fprintf(stderr, "  %s -> %s (%s): credentials went on\n", from, to, userinfo ? "user:pw@" : "Authorization");
+        CHECK(!has_line(&s, 1, "Authorization:"));
+        CHECK(!has_line(&s, 1, "Cookie:"));
+        CHECK(!has_line(&s, 1, "Host: h.example"));
+        snprintf(line, sizeof line, "Host: 127.0.0.1:%d\r\n", s.port);
+        CHECK(has_line(&s, 1, line));
+        CHECK(has_line(&s, 1, "X-Kept: 1"));
+        async_http_request_release(&r);
+        env_close(&e);
+        server_stop(&s);
+    }
+    SSL_CTX_free(ctx);
+    fixture_stop(&pki);
+}
+
+/* Answers the head at once with s->response, reads nothing more, and hangs up (a reset:
+   the client is still sending the body). */
+static void play_answer_the_head(server *s, int fd, int index) {
+    (void)index;
+    if (!read_request(fd) || !send_str(fd, s->response)) return;
+    wait_sent(fd, 2000);
+    reset_connection(fd);
+}
+
+/* Whether the body of the server's i-th request (de-chunked, if it came chunked) is len
+   bytes whose CRC-32 is crc. */
+static int body_arrived_whole(server *s, int i, size_t len, uLong crc) {
+    const captured *c = server_capture(s, i);
+    const char *p, *end;
+    size_t got = 0;
+    uLong sum = crc32(0L, Z_NULL, 0);
+    if (!c || !c->complete) return 0;
+    p = c->bytes + c->head_len;
+    end = c->bytes + c->len;
+    if (!head_chunked(c->bytes, c->head_len)) {
+        got = (size_t)(end - p);
+        sum = crc32(sum, (const Bytef *)p, (uInt)got);
+    } else {
+        while (p < end) { /* size CRLF data CRLF ..., up to the last chunk (0) */
+            char *data;
+            size_t n = strtoul(p, &data, 16);
+            if (!n || !(data = strstr(data, "\r\n")) || (size_t)(end - data) < n + 4) break;
+            sum = crc32(sum, (const Bytef *)data + 2, (uInt)n);
+            got += n;
+            p = data + 2 + n + 2;
+        }
+    }
+    if (got != len || sum != crc) fprintf(stderr, "  body: %lu bytes, CRC %08lx\n", (unsigned long)got, sum);
+    return got == len && sum == crc;
+}
+
+/* A 307 (or 308) that comes while the client is still uploading a big body (8 MiB, more
+   than the socket buffers hold: the server reads only the head): the client stops sending
+   to the first server, and the next hop gets the whole body again, from its first byte, as
+   Content-Length says or chunked as the user asked; byte for byte (its CRC). Its send on
+   the next hop must not go on from where the cut one stopped, nor lose what was in flight. */
+TEST(redirect_307_308_mid_upload_sends_the_whole_body_again) {
+    enum { BODY = 8 << 20 };
+    static const int statuses[] = {307, 308};
+    static const char *const chunked[] = {"Transfer-Encoding: chunked", NULL};
+    static char redirect[160];
+    char *body = (char *)malloc(BODY);
+    uint32_t x = 2463534242u;
+    uLong crc;
+    size_t i;
+    int k, whole;
+    for (i = 0; i < BODY; i++) { /* letters: no chunked body's end inside it */
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        body[i] = (char)('a' + x % 26);
+    }
+    crc = crc32(crc32(0L, Z_NULL, 0), (const Bytef *)body, BODY);
+    for (k = 0; k < 4; k++) {
+        env e;
+        server a, b;
+        async_http_request r;
+        char url[96], line[64];
+        server_start(&a, play_answer_the_head);
+        server_start(&b, play_capture);
+        b.response = DONE_RESPONSE;
+        snprintf(redirect, sizeof redirect,
+                 "HTTP/1.1 %d R\r\nLocation: http://127.0.0.1:%d/next\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                 statuses[k % 2], b.port);
+        a.response = redirect;
+        CHECK_EQ(env_init(&e, NULL), 0);
+        url_of(url, sizeof url, &a, "/upload");
+        memset(&r, 0, sizeof r);
+        r.body = body;
+        r.body_len = BODY;
+        r.timeout = ASYNC_SEC(5);
+        r.headers = k >= 2 ? chunked : NULL;
+        CHECK_EQ(fetch(&e.client, &r, "POST", url), 0);
+        CHECK_EQ(r.response.status, 200);
+        CHECK_EQ(r.response.history_len, 1);
+        CHECK_EQ(server_received(&b), 1);
+        request_line(&b, 0, line, sizeof line);
+        CHECK_STR(line, "POST /next HTTP/1.1");
+        whole = body_arrived_whole(&b, 0, BODY, crc);
+        if (!whole) fprintf(stderr, "  %d, %s\n", statuses[k % 2], k >= 2 ? "chunked" : "Content-Length");
+        CHECK(whole);
+        async_http_request_release(&r);
+        env_close(&e);
+        server_stop(&a);
+        server_stop(&b);
+    }
+    free(body);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1442,6 +1625,205 @@ TEST(proxy_refuses_connect) {
     server_stop(&proxy);
 }
 
+/* Bytes from one socket to the other, both ways, until either side closes or the server
+   stops; buf holds n bytes that came before the tunnel opened (sent on first). */
+static void relay(server *s, int fd, int up, const char *buf, size_t n) {
+    struct pollfd p[2];
+    char chunk[16384];
+    if (n && !send_all(up, buf, n)) return;
+    p[0].fd = fd, p[1].fd = up;
+    p[0].events = p[1].events = POLLIN;
+    while (!server_stopping(s)) {
+        int i;
+        if (poll(p, 2, 20) <= 0) continue;
+        for (i = 0; i < 2; i++) {
+            ssize_t got;
+            if (!p[i].revents) continue;
+            if ((got = recv(p[i].fd, chunk, sizeof chunk, 0)) <= 0 || !send_all(p[1 - i].fd, chunk, (size_t)got)) return;
+        }
+    }
+}
+
+/* A proxy: each request recorded (server_capture); a CONNECT to 127.0.0.1:port is answered
+   200 and tunnelled there, any other request answered as play_capture does (in place of
+   the origin). */
+static void play_proxy(server *s, int fd, int index) {
+    conn_bytes in = {NULL, 0, 0};
+    captured c;
+    int got;
+    while ((got = read_whole_request(fd, &in, &c)) != 0) {
+        const char *target = c.bytes + 8;
+        int i;
+        c.conn = index;
+        i = server_record(s, &c);
+        if (got < 0) break;
+        if (!strncmp(c.bytes, "CONNECT ", 8)) {
+            struct sockaddr_in a;
+            int up = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            loopback_addr(&a, atoi(target + strcspn(target, ":") + 1));
+            if (connect(up, (struct sockaddr *)&a, sizeof a) == 0 &&
+                send_str(fd, "HTTP/1.1 200 Connection established\r\n\r\n"))
+                relay(s, fd, up, in.buf, in.len);
+            close(up);
+            break;
+        }
+        if (!send_str(fd, server_response_for(s, i))) break;
+    }
+    free(in.buf);
+}
+
+/* The credentials of the proxy URL (pu:pp@) are the proxy's: they go on the CONNECT, never
+   inside the tunnel to the https origin (which would learn them), and never to an origin
+   reached directly (one in no_proxy, here by a redirect from an origin behind the proxy),
+   though the request through the proxy before it carried them. */
+TEST(proxy_credentials_only_to_the_proxy) {
+    static fake_dns d;
+    static char redirect[160];
+    const char *responses[] = {redirect, NULL};
+    env e;
+    server proxy, tls_origin, direct;
+    async_http_request r;
+    async_http_client_config cfg;
+    fixture pki;
+    SSL_CTX *ctx;
+    char proxy_url[96], url[96], ca[512], line[128];
+    CHECK(fixture_init(&pki, "web_proxy_auth"));
+    tls_make_pki(pki.root);
+    ctx = tls_server_ctx(pki.root, "good", 0, 0);
+    tls_scenario_ctx = ctx;
+    server_start(&proxy, play_proxy);
+    server_start(&tls_origin, play_tls_capture);
+    server_start(&direct, play_capture);
+    snprintf(redirect, sizeof redirect, "HTTP/1.1 302 F\r\nLocation: http://direct.test:%d/direct\r\nContent-Length: 0\r\n\r\n",
+             direct.port);
+    proxy.responses = responses;
+    fake_init(&d, 0, "127.0.0.1", NULL);
+    snprintf(proxy_url, sizeof proxy_url, "http://pu:pp@127.0.0.1:%d", proxy.port);
+    tls_path(ca, sizeof ca, pki.root, "ca.pem");
+    memset(&cfg, 0, sizeof cfg);
+    cfg.proxy = proxy_url;
+    cfg.no_proxy = "direct.test";
+    cfg.resolver = fake_resolve, cfg.resolver_user = &d;
+    cfg.ca_file = ca;
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/secure", tls_origin.port);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0);
+    CHECK_EQ(r.response.status, 200);
+    async_http_request_release(&r);
+    request_line(&proxy, 0, line, sizeof line);
+    snprintf(url, sizeof url, "CONNECT 127.0.0.1:%d HTTP/1.1", tls_origin.port);
+    CHECK_STR(line, url);
+    CHECK(has_line(&proxy, 0, "Proxy-Authorization: Basic cHU6cHA="));
+    CHECK_EQ(server_received(&tls_origin), 1);
+    CHECK(!has_line(&tls_origin, 0, "Proxy-Authorization:"));
+
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", "http://origin.invalid/start", ASYNC_SEC(5)), 0);
+    CHECK_EQ(r.response.status, 200);
+    CHECK_EQ(r.response.history_len, 1);
+    async_http_request_release(&r);
+    CHECK(has_line(&proxy, 1, "Proxy-Authorization: Basic cHU6cHA=")); /* GET http://origin.invalid/start */
+    request_line(&direct, 0, line, sizeof line);
+    CHECK_STR(line, "GET /direct HTTP/1.1");
+    CHECK(!has_line(&direct, 0, "Proxy-Authorization:"));
+    env_close(&e);
+    server_stop(&proxy);
+    server_stop(&tls_origin);
+    server_stop(&direct);
+    SSL_CTX_free(ctx);
+    fixture_stop(&pki);
+}
+
+/* A proxy that answers CONNECT with 407 (it wants credentials; it keeps the connection
+   open, its answer framed): the request fails with the proxy's error, which says 407. That
+   connection carries no tunnel, so it must not be pooled: a next request for the same
+   origin that took it would send its request, in clear, to the proxy as if to the origin
+   (and take the proxy's answer for the origin's). The next one dials again. */
+TEST(proxy_407_fails_and_its_connection_is_not_reused) {
+    static const char *const responses[] = {
+        "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=x\r\nContent-Length: 5\r\n\r\nauth\n",
+        NULL};
+    env e;
+    server proxy;
+    async_http_request r;
+    async_http_client_config cfg;
+    char proxy_url[64], line[128];
+    int i;
+    server_start(&proxy, play_capture);
+    proxy.responses = responses;
+    snprintf(proxy_url, sizeof proxy_url, "http://127.0.0.1:%d", proxy.port);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.proxy = proxy_url;
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    for (i = 0; i < 2; i++) {
+        CHECK_EQ(fetch_new(&e.client, &r, "GET", "https://secure.invalid/x", ASYNC_SEC(5)), ASYNC_HTTP_EPROXY);
+        if (!strstr(async_http_request_error(&r), "CONNECT answered 407")) fprintf(stderr, "  %s\n", async_http_request_error(&r));
+        CHECK(strstr(async_http_request_error(&r), "CONNECT answered 407") != NULL);
+        async_http_request_release(&r);
+        request_line(&proxy, i, line, sizeof line);
+        CHECK_STR(line, "CONNECT secure.invalid:443 HTTP/1.1");
+    }
+    CHECK_EQ(client_connects(&e.client), 2);
+    CHECK_EQ(server_get(&proxy, &proxy.accepted), 2);
+    CHECK(client_settled(&e.client));
+    env_close(&e);
+    server_stop(&proxy);
+}
+
+/* Its first connection: the CONNECT read, and the connection closed; after that, play_proxy. */
+static void play_proxy_closing_first(server *s, int fd, int index) {
+    conn_bytes in = {NULL, 0, 0};
+    captured c;
+    if (index > 0) {
+        play_proxy(s, fd, index);
+        return;
+    }
+    if (read_whole_request(fd, &in, &c) != 0) server_record(s, &c);
+    free(in.buf);
+}
+
+/* A proxy that hangs up instead of answering CONNECT: the request fails with the proxy's
+   error (not a retry loop, nor a network error that says nothing of the proxy), and what it
+   leaves behind does not spoil the next request, which tunnels through and gets its answer. */
+TEST(proxy_closing_on_connect_fails_then_next_works) {
+    env e;
+    server proxy, tls_origin;
+    async_http_request r;
+    async_http_client_config cfg;
+    fixture pki;
+    SSL_CTX *ctx;
+    char proxy_url[64], url[96], ca[512];
+    CHECK(fixture_init(&pki, "web_proxy_close"));
+    tls_make_pki(pki.root);
+    ctx = tls_server_ctx(pki.root, "good", 0, 0);
+    tls_scenario_ctx = ctx;
+    server_start(&proxy, play_proxy_closing_first);
+    server_start(&tls_origin, play_tls_capture);
+    snprintf(proxy_url, sizeof proxy_url, "http://127.0.0.1:%d", proxy.port);
+    tls_path(ca, sizeof ca, pki.root, "ca.pem");
+    memset(&cfg, 0, sizeof cfg);
+    cfg.proxy = proxy_url;
+    cfg.ca_file = ca;
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    snprintf(url, sizeof url, "https://127.0.0.1:%d/x", tls_origin.port);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), ASYNC_HTTP_EPROXY);
+    CHECK_STR(async_http_request_error(&r),
+              "the proxy refused the connection: its answer to CONNECT: connection closed before the end of the headers");
+    async_http_request_release(&r);
+    CHECK_EQ(server_received(&proxy), 1);
+    CHECK_EQ(server_received(&tls_origin), 0);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0);
+    CHECK_EQ(r.response.status, 200);
+    CHECK(r.response.body_len == 2 && !memcmp(r.response.body, "ok", 2));
+    async_http_request_release(&r);
+    CHECK_EQ(server_received(&tls_origin), 1);
+    CHECK(client_settled(&e.client));
+    env_close(&e);
+    server_stop(&proxy);
+    server_stop(&tls_origin);
+    SSL_CTX_free(ctx);
+    fixture_stop(&pki);
+}
+
 /* ------------------------------------------------------------------ */
 /* decompression                                                       */
 
@@ -1957,6 +2339,8 @@ int main(void) {
     RUN(redirect_loop_and_limits);
     RUN(redirect_body_not_read_past);
     RUN(redirect_to_bad_url_and_to_https);
+    RUN(redirect_across_schemes_same_port_drops_credentials);
+    RUN(redirect_307_308_mid_upload_sends_the_whole_body_again);
     RUN(url_errors_say_what_and_where);
     RUN(url_resolve_rfc3986);
     RUN(lookup_off_the_loop);
@@ -1978,6 +2362,9 @@ int main(void) {
     RUN(lookup_failures_say_which_and_why);
     RUN(proxy_connect_leaves_the_zone_out);
     RUN(proxy_refuses_connect);
+    RUN(proxy_credentials_only_to_the_proxy);
+    RUN(proxy_407_fails_and_its_connection_is_not_reused);
+    RUN(proxy_closing_on_connect_fails_then_next_works);
     RUN(proxy_own_url_through_the_proxy);
     RUN(proxy_host_table_and_long_host);
     RUN(proxy_env_httpoxy);
