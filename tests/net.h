@@ -160,6 +160,7 @@ struct server {
     int body_after_ms;    /* > 0: a response's head goes out alone, the rest this much later */
     struct captured **captures; /* under lock: every request received, in order (ncaptured) */
     int ncaptured, captures_cap;
+    struct conn_arg *conns; /* under lock: the connections whose scenario still runs */
 };
 
 /* A request as the capture server received it, byte for byte. */
@@ -214,14 +215,19 @@ NET_FN int server_stopping(server *s) { return server_get(s, &s->stop); }
 typedef struct conn_arg {
     server *s;
     int fd, index;
+    struct conn_arg *next, **prev; /* in s->conns */
 } conn_arg;
 
 NET_FN void *conn_thread(void *p) {
-    conn_arg a = *(conn_arg *)p;
-    free(p);
-    a.s->play(a.s, a.fd, a.index);
-    close(a.fd);
-    server_count(a.s, -1);
+    conn_arg *a = (conn_arg *)p;
+    server *s = a->s;
+    s->play(s, a->fd, a->index);
+    pthread_mutex_lock(&s->lock); /* off the list before its fd closes: server_stop may cut those listed */
+    if ((*a->prev = a->next) != NULL) a->next->prev = a->prev;
+    pthread_mutex_unlock(&s->lock);
+    close(a->fd);
+    free(a);
+    server_count(s, -1);
     return NULL;
 }
 
@@ -241,6 +247,9 @@ NET_FN void *accept_thread(void *p) {
         a->s = s, a->fd = fd;
         pthread_mutex_lock(&s->lock);
         a->index = s->accepted++;
+        if ((a->next = s->conns) != NULL) a->next->prev = &a->next;
+        a->prev = &s->conns;
+        s->conns = a;
         pthread_mutex_unlock(&s->lock);
         pthread_create(&t, NULL, conn_thread, a);
         pthread_detach(t);
@@ -303,9 +312,13 @@ NET_FN int server_drained(server *s, int ms) {
     return server_open(s) == 0;
 }
 
-/* Stops accepting, and gives the connection threads 2 s to wind down. */
+/* Stops accepting, and gives the connection threads 2 s to wind down; then cuts the
+   sockets of those still running (their calls fail) and waits again. A thread that
+   outlived its server would write into memory the test has moved on from (the server is
+   on its stack): the test stops there instead. */
 NET_FN void server_stop(server *s) {
     int i;
+    conn_arg *a;
     pthread_mutex_lock(&s->lock);
     s->stop = 1;
     pthread_cond_broadcast(&s->cond);
@@ -313,7 +326,15 @@ NET_FN void server_stop(server *s) {
     shutdown(s->fd, SHUT_RDWR);
     pthread_join(s->thread, NULL);
     close(s->fd);
-    server_drained(s, 2000);
+    if (!server_drained(s, 2000)) {
+        pthread_mutex_lock(&s->lock);
+        for (a = s->conns; a; a = a->next) shutdown(a->fd, SHUT_RDWR);
+        pthread_mutex_unlock(&s->lock);
+        if (!server_drained(s, 5000)) {
+            fprintf(stderr, "server_stop: a scenario on port %d still runs after its socket was cut\n", s->port);
+            abort();
+        }
+    }
     pthread_mutex_lock(&s->lock);
     for (i = 0; i < s->ncaptured; i++) {
         free(s->captures[i]->bytes);
