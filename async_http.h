@@ -110,16 +110,17 @@
      beyond wait their turn, first come first served; one held back by its
      host's limit goes first once that host gives a connection back). An
      idle connection keeps a receive posted: bytes the server sends unasked
-     (over TLS, other than its own messages, session tickets, up to 256 KiB
-     between two requests), or its close, retire it the moment they come,
-     and taking it costs no syscall, but for one non-blocking peek when the
-     request could not be retried (a POST), or the loop has not polled the
-     kernel in the last 1 ms (ASYNC_STREAM_FRESH), or (epoll) not since the
-     connection went idle: on io_uring its receive goes to the kernel ahead
-     of the request, and ends first on bytes that were there before it
-     (over TLS, a session ticket there is taken, anything else is not the
-     answer). An idempotent request whose pooled connection the server
-     closed, or sent such bytes on, is retried once on a new one.
+     (over TLS, other than its own messages, session tickets and key
+     updates, of which it takes up to 256 KiB between two requests), or its
+     close, retire it the moment they come, and taking it costs no syscall,
+     but for one non-blocking peek when the request could not be retried (a
+     POST), or the loop has not polled the kernel in the last 1 ms
+     (ASYNC_STREAM_FRESH), or (epoll) not since the connection went idle:
+     on io_uring its receive goes to the kernel ahead of the request, and
+     ends first on bytes that were there before it (over TLS, a session
+     ticket there is taken, anything else is not the answer). An idempotent
+     request whose pooled connection the server closed, or sent such bytes
+     on, is retried once on a new one.
    - ClientTimeout's total (default 300 s), sock_connect (default 30 s:
      the lookup, the connect and the TLS handshake; the pool's wait counts
      in the total only) and sock_read timeouts.
@@ -738,7 +739,7 @@ typedef struct async_stream {
     uint32_t _sent_ended;         /* after an unseen watch was trusted: when the first send ended */
     uint8_t _unseen;              /* an unseen watch was trusted: its receive must end after a send */
     uint8_t _state, _eof, _unclean, _failed;
-    size_t _idle_took;            /* TLS: what idle checks took since data was last sent */
+    size_t _idle_taken;           /* TLS: what idle checks took since data was last sent */
     char _detail[128];            /* what went wrong, in words (OpenSSL's reason) */
 } async_stream;
 
@@ -1004,7 +1005,7 @@ typedef struct async_http__attempt {
     int touched;       /* the connection was used (so it cannot go back to the pool unused) */
     int got_bytes;     /* response bytes arrived */
     int phase;         /* what an ASYNC_ETIMEDOUT means (ASYNC_HTTP__PHASE_*) */
-    async_time read_from; /* when the wait for bytes began (0: none yet): sock_read counts from there */
+    async_time read_since; /* when the wait for bytes began (0: none yet): sock_read counts from there */
     int connected;     /* the new connection's TCP connect is done */
     int looked_up;     /* it waited for the host's lookup */
     size_t next_addr;  /* the host's next address to dial */
@@ -3442,8 +3443,8 @@ static int async_http__retire(async_http_client *c, async_http__conn *k) {
 static void async_http__serve_waiters(async_http_client *c);
 
 /* An idle connection's receive ended (the server spoke or closed: only
-   TLS's own bytes, a session ticket, keep it), or a closing one's was
-   withdrawn: either way, a slot for the waiters. */
+   TLS's own bytes, a session ticket, keep it, watched again where it was
+   in the pool), or a closing one's was withdrawn: a slot for the waiters. */
 static void async_http__watch_woken(async_waiter *w, async_future *done) {
     async_http__conn *k = ASYNC_HTTP__CONTAINER(w, async_http__conn, watch);
     async_http_client *c = k->client;
@@ -5019,7 +5020,7 @@ static async_future *async_tls__send(async_stream *s, const void *buf, size_t le
                 return NULL;
             }
             *sent += (size_t)rc;
-            s->_idle_took = 0; /* a request: the idle time ended */
+            s->_idle_taken = 0; /* a request: the idle time ended */
         }
         if ((f = async_tls__flush(s, err)) != NULL || *err || *sent >= len) return f;
     }
@@ -5097,7 +5098,7 @@ static int async_tls__idle_clean(async_stream *s, int ask) {
         if (async_tls__fill_take(s, &err)) return 0; /* not seen by the loop yet: nothing to look at */
         if (err || s->_eof) return 0;
         watched = 1;
-        s->_idle_took += s->_cin_len - s->_cin_off;
+        s->_idle_taken += s->_cin_len - s->_cin_off;
     } else if (says < 0) {
         return 0;
     } else if (s->_pending) { /* watched, and nothing came since: unless the socket says otherwise */
@@ -5106,7 +5107,7 @@ static int async_tls__idle_clean(async_stream *s, int ask) {
     } else {
         long got;
         if (s->_eof || (got = async_tls__cin_recv_now(s)) == 0 || (got < 0 && got != -EAGAIN)) return 0;
-        if (got > 0) s->_idle_took += (size_t)got;
+        if (got > 0) s->_idle_taken += (size_t)got;
     }
     if (s->_cin_len == s->_cin_off && !SSL_has_pending(s->_ssl)) return 1;
     async_tls__clear_errors();
@@ -5121,7 +5122,7 @@ static int async_tls__idle_clean(async_stream *s, int ask) {
         /* A peer whose tickets never stop is given up: counted in bytes
            over the whole idle time, as each wake of the watch is a check
            of its own and a look takes whatever came since the last one. */
-        if (s->_idle_took > ASYNC_TLS__IDLE_TAKE_MAX) return 0;
+        if (s->_idle_taken > ASYNC_TLS__IDLE_TAKE_MAX) return 0;
         /* The watch caught TLS's own messages only (tickets): what it did
            not catch, a segment behind them, is still in the socket, and is
            looked at too (more tickets keep the connection). A record cut
@@ -5129,7 +5130,7 @@ static int async_tls__idle_clean(async_stream *s, int ask) {
         if (!watched) return !SSL_has_pending(s->_ssl);
         if ((got = async_tls__cin_recv_now(s)) == -EAGAIN) return !SSL_has_pending(s->_ssl);
         if (got <= 0) return 0;
-        s->_idle_took += (size_t)got;
+        s->_idle_taken += (size_t)got;
         async_tls__clear_errors();
     }
 }
@@ -6236,10 +6237,10 @@ static async_future *async_http__send_step(async_http_request *r) {
    again, as aiohttp's counts from the last data. */
 static async_time async_http__read_left(async_http_request *r) {
     async_time limit = r->_client->config.timeout_sock_read, now, spent;
-    if (limit <= 0) return limit;
+    if (limit <= 0 || limit == ASYNC_NO_TIMEOUT) return limit;
     now = async_loop_time(r->task.loop);
-    if (!r->_try.read_from) r->_try.read_from = now;
-    spent = now - r->_try.read_from;
+    if (!r->_try.read_since) r->_try.read_since = now;
+    spent = now - r->_try.read_since;
     return spent < limit ? limit - spent : 1;
 }
 
@@ -6263,7 +6264,7 @@ static async_future *async_http__recv_step(async_http_request *r) {
             r->_try.phase = ASYNC_HTTP__PHASE_READ;
             return async_http__timed(r, f, async_http__read_left(r));
         }
-        r->_try.read_from = 0; /* bytes came: the next wait is a new one */
+        r->_try.read_since = 0; /* bytes came: the next wait is a new one */
         if (!r->_err) r->_err = async_http__received(r, k->rbuf, n);
     }
     if (r->_try.send_error) {

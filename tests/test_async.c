@@ -2603,8 +2603,10 @@ TEST(test_trigger_wakes_task) {
 }
 
 /* A waiter cancelled after a trigger's wake-up reached it, before it ran,
-   hands the wake-up on, and the trigger still keeps one at most: two fires,
-   each handed to a waiter that is then cancelled, leave one kept, not two. */
+   hands the wake-up on, and the trigger still keeps one at most. The first
+   fire reaches w[0], which is cancelled and hands it to w[1]; the second
+   finds no waiter and is kept; w[1] is cancelled and hands the first on
+   again: one kept, not two. */
 static async_trigger *handed_trigger;
 static irq_waiter *handed_victims;
 static int trigger_canceller_run(async_task *t) {
