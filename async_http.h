@@ -5098,7 +5098,6 @@ static int async_tls__idle_clean(async_stream *s, int ask) {
         if (async_tls__fill_take(s, &err)) return 0; /* not seen by the loop yet: nothing to look at */
         if (err || s->_eof) return 0;
         watched = 1;
-        s->_idle_taken += s->_cin_len - s->_cin_off;
     } else if (says < 0) {
         return 0;
     } else if (s->_pending) { /* watched, and nothing came since: unless the socket says otherwise */
@@ -5107,8 +5106,9 @@ static int async_tls__idle_clean(async_stream *s, int ask) {
     } else {
         long got;
         if (s->_eof || (got = async_tls__cin_recv_now(s)) == 0 || (got < 0 && got != -EAGAIN)) return 0;
-        if (got > 0) s->_idle_taken += (size_t)got;
     }
+    /* All _cin holds came since the last check (one that passed left it empty). */
+    s->_idle_taken += s->_cin_len - s->_cin_off;
     if (s->_cin_len == s->_cin_off && !SSL_has_pending(s->_ssl)) return 1;
     async_tls__clear_errors();
     /* A peek: TLS's own messages (tickets, key updates) are taken, data

@@ -192,6 +192,15 @@ static void run_all(const tcase *c, outcome *whole) {
     }
 }
 
+/* in[0, n), run every way, is one whole response with a body of body_len bytes (in *o). */
+static void expect_whole(const char *in, size_t n, size_t body_len, outcome *o) {
+    tcase c = tcase_of(in, n);
+    run_all(&c, o);
+    CHECK_EQ(o->rc, 1);
+    CHECK_EQ(o->end, n);
+    CHECK_EQ(o->body_len, body_len);
+}
+
 /* Offset of the first occurrence of needle in the case's input (for error offsets). */
 static size_t at(const tcase *c, const char *needle) {
     size_t i, n = strlen(needle);
@@ -736,20 +745,13 @@ TEST(chunk_framing_bound) {
     }
     n += (size_t)sprintf(in + n, "0\r\n\r\n");
     CHECK(n < sizeof in);
-    c = tcase_of(in, n);
-    run_all(&c, &o);
-    CHECK_EQ(o.rc, 1);
-    CHECK_EQ(o.end, n);
-    CHECK_EQ(o.body_len, 120 + 4096);
+    expect_whole(in, n, 120 + 4096, &o);
 
     n = (size_t)sprintf(in, HEAD200 "Transfer-Encoding: chunked\r\n\r\n");
     for (i = 0; i < 6000; i++) n += (size_t)sprintf(in + n, "1\r\n%c\r\n", 'a' + (int)(i % 26));
     n += (size_t)sprintf(in + n, "0\r\n\r\n");
     CHECK(n < sizeof in);
-    c = tcase_of(in, n);
-    run_all(&c, &o);
-    CHECK_EQ(o.rc, 1);
-    CHECK_EQ(o.body_len, 6000);
+    expect_whole(in, n, 6000, &o);
 }
 
 /* The per-line state starts afresh for each chunk: many small chunks are fine. */
@@ -757,16 +759,11 @@ TEST(many_chunks) {
     static char in[32768]; /* about 18 KB are used */
     static outcome o;
     size_t i, n = (size_t)sprintf(in, HEAD200 "Transfer-Encoding: chunked\r\n\r\n");
-    tcase c;
     for (i = 0; i < 1500; i++)
         n += (size_t)sprintf(in + n, "1;i=%zu\r\n%c\r\n", i, 'a' + (int)(i % 26));
     n += (size_t)sprintf(in + n, "0\r\n\r\n");
     CHECK(n < sizeof in);
-    c = tcase_of(in, n);
-    run_all(&c, &o);
-    CHECK_EQ(o.rc, 1);
-    CHECK_EQ(o.end, n);
-    CHECK_EQ(o.body_len, 1500);
+    expect_whole(in, n, 1500, &o);
     CHECK(o.body[0] == 'a' && o.body[25] == 'z' && o.body[1499] == 'a' + 1499 % 26);
 }
 

@@ -337,30 +337,12 @@ TEST(redirect_to_bad_url_and_to_https) {
 }
 
 /* One port, both schemes: TLS if the client's first byte starts a handshake (0x16), else
-   plain HTTP (play_capture); each request recorded, and answered by server_response_for. */
+   plain HTTP; each request recorded and answered as play_capture does. */
 static void play_tls_or_plain(server *s, int fd, int index) {
     unsigned char first;
-    char head[4096];
-    size_t len;
-    SSL *ssl;
     if (recv(fd, &first, 1, MSG_PEEK) != 1) return;
-    if (first != 0x16) {
-        play_capture(s, fd, index);
-        return;
-    }
-    if (!(ssl = tls_accept(fd))) return;
-    while ((len = tls_read_head(ssl, head, sizeof head)) != 0) {
-        captured c;
-        memset(&c, 0, sizeof c);
-        c.bytes = (char *)malloc(len + 1);
-        memcpy(c.bytes, head, len + 1);
-        c.len = c.head_len = len;
-        c.complete = 1;
-        c.conn = index;
-        if (!tls_send_str(ssl, server_response_for(s, server_record(s, &c)))) break;
-    }
-    SSL_shutdown(ssl);
-    SSL_free(ssl);
+    if (first == 0x16) play_tls_capture(s, fd, index);
+    else play_capture(s, fd, index);
 }
 
 /* An origin is scheme, host and port (RFC 6454): https://h:p and http://h:p are two, though

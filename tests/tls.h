@@ -188,7 +188,8 @@ NET_FN void play_tls_ok(server *s, int fd, int index) {
     SSL_free(ssl);
 }
 
-/* As play_tls_ok, and each request's head is recorded (server_capture, has_line). */
+/* As play_tls_ok, and each request's head is recorded (server_capture, has_line); the
+   answers are play_capture's (s->responses, or s->response). */
 NET_FN void play_tls_capture(server *s, int fd, int index) {
     SSL *ssl = tls_accept(fd);
     char buf[4096];
@@ -202,8 +203,7 @@ NET_FN void play_tls_capture(server *s, int fd, int index) {
         c.len = c.head_len = len;
         c.complete = 1;
         c.conn = index;
-        server_record(s, &c);
-        if (!tls_send_str(ssl, s->response ? s->response : OK_RESPONSE)) break;
+        if (!tls_send_str(ssl, server_response_for(s, server_record(s, &c)))) break;
     }
     SSL_shutdown(ssl);
     SSL_free(ssl);
