@@ -239,6 +239,7 @@
        async_queue (bounded, on caller-provided intptr_t slots, at least 1:
            asyncio's unbounded maxsize=0 has no counterpart):
            ASYNC_QUEUE_PUT(t, &q, v, &slot) / ASYNC_QUEUE_GET(t, &q, lvalue, &slot)
+           async_queue_task_done(&q) / async_queue_join(&q, &slot)
    Each wait is a future of yours (`slot`), so it also composes with
    wait_for, wait or gather. A task cancelled while it waits keeps nothing;
    one cancelled after the grant, before it ran, passes the grant on.
@@ -848,9 +849,10 @@ void async_event_clear(async_event *e);
 async_future *async_event_wait(async_event *e, async_future *slot);
 
 typedef struct async_queue {
-    async_waitlist getters, putters;
+    async_waitlist getters, putters, joiners;
     intptr_t *slots;
     size_t capacity, head, count;
+    size_t unfinished; /* items put and not yet marked done (async_queue_task_done) */
 } async_queue;
 void async_queue_init(async_queue *q, intptr_t *slots, size_t capacity); /* capacity >= 1 */
 int async_queue_put_nowait(async_queue *q, intptr_t item); /* 0 or ASYNC_EFULL */
@@ -859,6 +861,12 @@ int async_queue_get_nowait(async_queue *q, intptr_t *item); /* 0 or ASYNC_EEMPTY
    take it first: the macros below try again). */
 async_future *async_queue_wait_item(async_queue *q, async_future *slot);
 async_future *async_queue_wait_room(async_queue *q, async_future *slot);
+/* asyncio's Queue.task_done() and join(): a consumer says it has finished
+   with an item it got; join is done when every item ever put has been
+   (at once if none is unfinished). task_done called more often than
+   items were put is ASYNC_EINVAL (asyncio's ValueError). */
+int async_queue_task_done(async_queue *q);
+async_future *async_queue_join(async_queue *q, async_future *slot);
 /* ASYNC_QUEUE_PUT evaluates item at each try: give it a value without side effects. */
 #define ASYNC_QUEUE_PUT(t, q, item, slot)                                            \
     while (async_queue_put_nowait((q), (item)) != 0) ASYNC_AWAIT(t, async_queue_wait_room((q), (slot)))
@@ -2769,9 +2777,10 @@ static void async__queue_putter_hand_on(async_future *slot) { async__queue_wake_
 void async_queue_init(async_queue *q, intptr_t *slots, size_t capacity) {
     async__waitlist_init(&q->getters);
     async__waitlist_init(&q->putters);
+    async__waitlist_init(&q->joiners);
     q->slots = slots;
     q->capacity = capacity;
-    q->head = q->count = 0;
+    q->head = q->count = q->unfinished = 0;
 }
 
 int async_queue_put_nowait(async_queue *q, intptr_t item) {
@@ -2779,6 +2788,7 @@ int async_queue_put_nowait(async_queue *q, intptr_t item) {
     if (q->count == q->capacity) return ASYNC_EFULL;
     q->slots[(q->head + q->count) % q->capacity] = item;
     q->count++;
+    q->unfinished++;
     async__queue_wake_getter(q);
     return 0;
 }
@@ -2805,6 +2815,22 @@ async_future *async_queue_wait_room(async_queue *q, async_future *slot) {
     async_future_init(slot);
     if (q->count < q->capacity) return async__grant(slot, NULL, q);
     return async__waitlist_push(&q->putters, slot);
+}
+
+int async_queue_task_done(async_queue *q) {
+    ASYNC__CHECK_WAITLIST(&q->joiners, "a queue (async_queue_init)", ASYNC_EINVAL);
+    if (q->unfinished == 0) return ASYNC_EINVAL;
+    if (--q->unfinished == 0) /* like an event's set: every joiner, and no unit to hand on */
+        while (async__waitlist_grant(&q->joiners, NULL, q)) {
+        }
+    return 0;
+}
+
+async_future *async_queue_join(async_queue *q, async_future *slot) {
+    ASYNC__CHECK_WAITLIST(&q->joiners, "a queue (async_queue_init)", slot);
+    async_future_init(slot);
+    if (q->unfinished == 0) return async__grant(slot, NULL, q);
+    return async__waitlist_push(&q->joiners, slot);
 }
 
 #endif /* ASYNC__IMPLEMENTED */

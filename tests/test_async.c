@@ -2139,6 +2139,86 @@ TEST(test_queue_producer_consumer) {
     CHECK_EQ(async_queue_put_nowait(&q, 3), ASYNC_EFULL);
 }
 
+/* Queue.task_done() and join(): workers that take items and say when each is finished. */
+typedef struct join_worker {
+    async_task task;
+    async_future slot;
+    async_timer timer;
+    async_queue *q;
+    intptr_t item, *finished;
+    async_time *last_done;
+} join_worker;
+
+static int join_worker_run(async_task *t) {
+    join_worker *w = (join_worker *)t;
+    ASYNC_BEGIN(t);
+    for (;;) {
+        ASYNC_QUEUE_GET(t, w->q, w->item, &w->slot);
+        ASYNC_AWAIT(t, async_sleep(t->loop, &w->timer, ASYNC_MS(w->item))); /* the item's work */
+        ++*w->finished;
+        *w->last_done = async_now(t->loop);
+        CHECK_EQ(async_queue_task_done(w->q), 0);
+    }
+    ASYNC_END(t);
+}
+
+typedef struct join_producer {
+    async_task task;
+    async_future slot, joined, second;
+    async_queue *q;
+    intptr_t i, *finished, finished_at_join;
+} join_producer;
+
+static int join_producer_run(async_task *t) {
+    join_producer *p = (join_producer *)t;
+    ASYNC_BEGIN(t);
+    for (p->i = 1; p->i <= 5; p->i++) ASYNC_QUEUE_PUT(t, p->q, p->i, &p->slot);
+    async_queue_join(p->q, &p->second); /* a second joiner, not awaited: woken all the same */
+    ASYNC_AWAIT(t, async_queue_join(p->q, &p->joined));
+    p->finished_at_join = *p->finished;
+    ASYNC_END(t);
+}
+
+TEST(test_queue_join_waits_for_every_task_done) {
+    async_loop loop;
+    async_queue q;
+    intptr_t slots[2], finished = 0, v;
+    async_time last_done = 0;
+    async_future early;
+    join_worker w[2];
+    join_producer p;
+    int i;
+    virtual_loop(&loop);
+    async_queue_init(&q, slots, 2);
+    CHECK(async_done(async_queue_join(&q, &early))); /* nothing unfinished: at once */
+    CHECK_EQ(async_queue_task_done(&q), ASYNC_EINVAL);  /* more done than put */
+    memset(w, 0, sizeof w);
+    memset(&p, 0, sizeof p);
+    for (i = 0; i < 2; i++) {
+        w[i].q = &q, w[i].finished = &finished, w[i].last_done = &last_done;
+        async_create_task(&loop, &w[i].task, join_worker_run);
+    }
+    p.q = &q, p.finished = &finished;
+    async_create_task(&loop, &p.task, join_producer_run);
+    CHECK_EQ(async_run(&loop, &p.task.future), 0);
+    /* Done when the last item was finished, not when it was taken (items 1-5 on two
+       workers: 1, 2, then 3 at 1 ms, 4 at 2 ms, 5 at 4 ms, finished at 9 ms). */
+    CHECK_EQ(p.finished_at_join, 5);
+    CHECK_EQ(last_done, ASYNC_MS(9));
+    CHECK_EQ(async_now(&loop), ASYNC_MS(9));
+    CHECK(async_done(&p.second) && !async_error(&p.second));
+    CHECK_EQ(async_queue_task_done(&q), ASYNC_EINVAL);
+    /* Taken but not finished keeps a join waiting. */
+    CHECK_EQ(async_cancel(&w[0].task), 1);
+    CHECK_EQ(async_cancel(&w[1].task), 1);
+    async_run(&loop, &w[1].task.future);
+    CHECK_EQ(async_queue_put_nowait(&q, 7), 0);
+    CHECK_EQ(async_queue_get_nowait(&q, &v), 0);
+    CHECK(!async_done(async_queue_join(&q, &early)));
+    CHECK_EQ(async_queue_task_done(&q), 0);
+    CHECK(async_done(&early) && !async_error(&early));
+}
+
 /* ================= misuse: diagnosed, not silent ================= */
 
 static async_loop misuse_loop;
@@ -3476,6 +3556,7 @@ int main(void) {
     RUN(test_event_wakes_all);
     RUN(test_primitive_waits_compose);
     RUN(test_queue_producer_consumer);
+    RUN(test_queue_join_waits_for_every_task_done);
     RUN(test_misuse_is_diagnosed);
     RUN(test_switch_around_await);
     RUN(test_timers_move_a_few_per_turn);
