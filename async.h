@@ -255,9 +255,12 @@
    ======
    With ASYNC_DEBUG (on unless NDEBUG) these stop the program with a message
    on stderr (ASYNC_MISUSE): a coroutine that returned by hand, an await in a
-   switch with the portable variant, a timer started without being zeroed,
-   an as_completed, deadline, task group, semaphore, event or queue used
-   before its init.
+   switch with the portable variant, an await of one of the coroutine's
+   locals (GCC and Clang: it looks at the stack), a task awaiting itself or
+   started again while it runs, async_run called from a coroutine (the loop
+   runs already: await instead), a timer started without being zeroed, an
+   as_completed, deadline, task group, semaphore, event or queue used before
+   its init.
 
    CONFIGURATION (macros defined before the include)
    =================================================
@@ -608,6 +611,10 @@ struct async_loop {
     /* ASYNC_DEBUG: the coroutine running now, for messages. There whatever
        ASYNC_DEBUG says: files built with and without NDEBUG share the loop. */
     const char *running;
+    /* ASYNC_DEBUG, GCC/Clang: the frame that called the running coroutine;
+       an await of something between it and the await's own frame is an
+       await of one of the coroutine's locals. */
+    const char *stack_mark;
     /* The backend (I/O): poll waits up to timeout (-1: no limit, the
        loop's own word for it, not ASYNC_NO_TIMEOUT; 0: just look) and
        completes what is ready. It returns 0, or a negative error;
@@ -1263,6 +1270,16 @@ int async_task_cancelling(const async_task *t) {
 }
 
 async_future *async_create_task(async_loop *loop, async_task *t, async_fn fn) {
+#if ASYNC_DEBUG
+    /* Starting it again would link it into the loop's list twice. (A task
+       needs no zeroing, so only a struct that was a task of this loop, still
+       pending, can look like one.) */
+    if (t->loop == loop && loop->ntasks && t->future.state == ASYNC_PENDING && (t->future.flags & ASYNC__TASK) &&
+        (t->older ? t->older->newer == t : loop->oldest == t))
+        async__misuse("async_create_task: the task is still running (a task's storage is its own until it is "
+                      "done: await or cancel it first, or use another)",
+                      loop->running);
+#endif
     async_future_init(&t->future);
     t->future.flags = ASYNC__TASK;
     async__set_coroutine(t, fn);
@@ -1346,6 +1363,14 @@ int async__suspend(async_task *t, async_future *f) {
     t->future.value = (intptr_t)f;
     if (t->future.flags & ASYNC__DUE) async__deadlines_due(t); /* even if f is done: the resumption sees it */
     if (f->state != ASYNC_PENDING) return 0;
+#if ASYNC_DEBUG && (defined(__GNUC__) || defined(__clang__))
+    /* The coroutine's frame is gone when it suspends (the stack grows down
+       here; where it grows up the range is empty and nothing is said). */
+    if ((uintptr_t)f > (uintptr_t)__builtin_frame_address(0) && (uintptr_t)f < (uintptr_t)t->loop->stack_mark)
+        async__misuse("an await of a local variable of the coroutine: locals do not survive an await (keep what "
+                      "you await, and what it holds, in the task's struct or in static storage)",
+                      t->loop->running);
+#endif
     async__ring_push(&f->waiters, async__entry(t));
     t->future.flags |= ASYNC__WAITING;
     /* A request that came while the task ran applies to what it awaits now. */
@@ -1410,11 +1435,15 @@ static void async__run_task(async_task *t) {
     }
 #if ASYNC_DEBUG
     t->loop->running = NULL;
+#if defined(__GNUC__) || defined(__clang__)
+    t->loop->stack_mark = (const char *)__builtin_frame_address(0);
+#endif
     async__coroutine(t)(t);
     /* Neither finished, nor waiting, nor queued: it left by a bare return. */
     if (t->future.state == ASYNC_PENDING && !(t->future.flags & (ASYNC__SCHEDULED | ASYNC__WAITING | ASYNC__CLOSING)))
         async__misuse("a coroutine returned without ASYNC_END, ASYNC_RETURN or ASYNC_RAISE (a bare return?)",
                       t->loop->running);
+    t->loop->running = NULL; /* no coroutine runs now: async_run may be called */
 #else
     async__coroutine(t)(t);
 #endif
@@ -1959,6 +1988,14 @@ static int async__idle(async_loop *loop, async_time timeout) {
 
 static int async__run(async_loop *loop, const async_future *f) {
     unsigned ran = 0;
+#if ASYNC_DEBUG
+    /* The running coroutine is half way through a step: a turn run from
+       inside it could resume it, or a task it is about to await. */
+    if (loop->running)
+        async__misuse("async_run (or something that calls it, like async_http_client_close) called from a "
+                      "coroutine: the loop already runs; await the future instead",
+                      loop->running);
+#endif
     while (f->state == ASYNC_PENDING) {
         async_waiter *batch;
         async_time timeout, next;

@@ -485,6 +485,7 @@ typedef struct async_io {
     size_t _ncloses, _closes_cap;
 #endif
     int _epfd;
+    unsigned _clients;  /* async_http_client's open on it: async_io_exit comes after their close */
     async_time _polled; /* when the backend last asked the kernel what happened */
     uint32_t _ends;     /* operations completed (their order, for a stream's take) */
     unsigned long _polls; /* how many times it did */
@@ -567,8 +568,9 @@ struct async_io_op {
 int async_io_init(async_io *io, async_loop *loop, const async_io_config *config);
 const char *async_io_error(const async_io *io);
 const char *async_io_backend_name(const async_io *io); /* "io_uring" or "epoll" */
-/* Whatever is still in flight is the caller's to have finished first; the
-   worker pool is stopped as >>workers says. */
+/* Whatever is still in flight is the caller's to have finished first
+   (async_http_client_close each client on it before); the worker pool is
+   stopped as >>workers says. */
 void async_io_exit(async_io *io);
 /* Hand the kernel what is queued and take what has completed, now, without
    waiting. The loop does this when it waits, and at least every
@@ -887,6 +889,9 @@ typedef struct async_http_client {
     size_t _nspares;
 } async_http_client;
 
+/* 0, or ASYNC_IO_EBACKEND (io is not set up: async_io_init failed or did
+   not run), ASYNC_HTTP_EHEADER (a CR or LF in user_agent), ASYNC_HTTP_ENOMEM,
+   or ASYNC_HTTP_EURL (a proxy in the config that does not parse). */
 int async_http_client_init(async_http_client *c, async_io *io, const async_http_client_config *config);
 /* Cancels the requests still running and runs the loop until each has
    ended (call it outside a coroutine: it drives the loop), then closes the
@@ -2126,6 +2131,10 @@ void async_io_flush(async_io *io) {
 }
 
 void async_io_exit(async_io *io) {
+    /* Their pooled connections' operations are the ring's: closing it
+       first leaves the client nothing to withdraw them with. */
+    if (ASYNC_DEBUG && io->_clients)
+        ASYNC_MISUSE("async_io_exit: a client still uses this io (async_http_client_close it first)", NULL);
     async_io__workers_stop(io);
     if (io->_backend) io->_backend->exit(io);
     async_io__workers_fini(io);
@@ -3267,11 +3276,13 @@ int async_http_client_init(async_http_client *c, async_io *io, const async_http_
     if (!cfg->alloc) cfg->alloc = async_http__default_alloc;
     for (i = 0; cfg->user_agent[i]; i++) /* a CR or LF would end the header: another one after it */
         if (!async_http__is_text((unsigned char)cfg->user_agent[i])) return ASYNC_HTTP_EHEADER;
+    if (!io || !io->_backend) return ASYNC_IO_EBACKEND; /* async_io_init did not run, or failed, or io_exit did */
     c->io = io;
     async_http_errors_register();
     if (cfg->limit > (size_t)-1 / sizeof *c->_conns) return ASYNC_HTTP_ENOMEM; /* the product would wrap */
     c->_conns = (async_http__conn *)async_http__alloc(c, NULL, cfg->limit * sizeof *c->_conns);
     if (!c->_conns) return ASYNC_HTTP_ENOMEM;
+    io->_clients++; /* from here on, async_http_client_close undoes it */
     memset(c->_conns, 0, cfg->limit * sizeof *c->_conns);
     for (i = cfg->limit; i-- > 0;) {
         async_stream_init(&c->_conns[i].s, io, -1);
@@ -3313,6 +3324,8 @@ static void async_http__unwatch(async_http__conn *k);
 void async_http_client_close(async_http_client *c) {
     size_t i;
     if (!c->_conns) return;
+    if (ASYNC_DEBUG && !c->io->_backend)
+        ASYNC_MISUSE("async_http_client_close after async_io_exit of its io (close the client first)", NULL);
     /* Requests still running are cancelled and run to their end, so that
        nothing of theirs is left in the kernel's hands or in the pool. */
     while (c->_live) {
@@ -3351,6 +3364,7 @@ void async_http_client_close(async_http_client *c) {
     /* What pointed into the slots goes with them: the stats stay readable
        (the counts of connects, handshakes and lookups are the client's life's). */
     c->_conns = c->_free_conns = c->_idle_newest = c->_idle_oldest = NULL;
+    c->io->_clients--;
     c->_wait_head = c->_wait_tail = NULL;
     c->_busy = c->_closing = c->_waiting = 0;
     c->_hosts = NULL;
@@ -6625,6 +6639,12 @@ enum { ASYNC_HTTP__DESC_HEADERS = 1, ASYNC_HTTP__DESC_BODY = 2, ASYNC_HTTP__DESC
 static async_future *async_http__start(async_http_client *c, async_http_request *req,
                                        const async_http_request_desc *desc) {
     async_future *f;
+    /* (A request needs no zeroing: only one of this client's still pending
+       can have its client and a pending task here.) */
+    if (ASYNC_DEBUG && req->_client == c && req->task.future.state == ASYNC_PENDING &&
+        (req->_live_prev ? req->_live_prev->_live_next == req : c->_live == req))
+        ASYNC_MISUSE("a request started again while it runs (await or cancel it first, or use another)",
+                     c->io->loop->running);
     ASYNC_HTTP__SCRIBBLE(req, sizeof *req);
     memset(req, 0, offsetof(async_http_request, _dials)); /* the cold part is set where it is used */
     req->_decode_why[0] = req->_detail[0] = 0;

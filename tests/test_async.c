@@ -2297,6 +2297,47 @@ static void await_itself(void) {
     async_main(&misuse_loop, &t.future);
 }
 
+/* The same storage started twice: the loop's list would hold it twice. */
+static void start_running_task_again(void) {
+    static sleeper s;
+    virtual_loop(&misuse_loop);
+    s.delay = ASYNC_MS(5);
+    async_create_task(&misuse_loop, &s.task, sleeper_run);
+    async_create_task(&misuse_loop, &s.task, sleeper_run);
+}
+
+static int nested_run_run(async_task *t) {
+    static sleeper inner;
+    ASYNC_BEGIN(t);
+    inner.delay = ASYNC_MS(5);
+    async_create_task(t->loop, &inner.task, sleeper_run);
+    async_run(t->loop, &inner.task.future); /* must be an await */
+    ASYNC_END(t);
+}
+
+static void run_from_a_coroutine(void) {
+    async_task t;
+    virtual_loop(&misuse_loop);
+    async_create_task(&misuse_loop, &t, nested_run_run);
+    async_run(&misuse_loop, &t.future);
+}
+
+/* Its timer is in the frame that the await returns from: gone when the loop fires it. */
+static int local_await_run(async_task *t) {
+    async_timer timer;
+    memset(&timer, 0, sizeof timer);
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(t, async_sleep(t->loop, &timer, ASYNC_MS(1)));
+    ASYNC_END(t);
+}
+
+static void await_a_local(void) {
+    async_task t;
+    virtual_loop(&misuse_loop);
+    async_create_task(&misuse_loop, &t, local_await_run);
+    async_run(&misuse_loop, &t.future);
+}
+
 TEST(test_misuse_is_diagnosed) {
     async_deadline zero;
     CHECK(dies_saying(await_itself, "a task awaits itself (in self_await_run)"));
@@ -2310,6 +2351,13 @@ TEST(test_misuse_is_diagnosed) {
     CHECK(dies_saying(release_uninitialised_semaphore, "a semaphore (async_semaphore_init) used before its init"));
     CHECK(dies_saying(wait_item_of_uninitialised_queue, "a queue (async_queue_init) used before its init"));
     CHECK(dies_saying(wait_room_of_uninitialised_queue, "a queue (async_queue_init) used before its init"));
+    CHECK(dies_saying(start_running_task_again, "async_create_task: the task is still running"));
+    CHECK(dies_saying(run_from_a_coroutine, "called from a coroutine: the loop already runs"));
+    CHECK(dies_saying(run_from_a_coroutine, "(in nested_run_run)"));
+#if defined(__GNUC__) || defined(__clang__)
+    CHECK(dies_saying(await_a_local, "an await of a local variable of the coroutine: locals do not survive an await"));
+    CHECK(dies_saying(await_a_local, "(in local_await_run)"));
+#endif
     memset(&zero, 0, sizeof zero); /* all zero is a stopped deadline: no complaint */
     CHECK_EQ(async_deadline_stop(&zero), 0);
 }

@@ -1348,8 +1348,48 @@ static void release_while_running(void) {
     async_http_request_release(&r);
 }
 
+/* Started again while it runs: the client's list of live requests (and the loop's of tasks)
+   would hold it twice, and its first run would go on over what the second one set. */
+static void start_while_running(void) {
+    env e;
+    static async_http_request r;
+    env_init_quick(&e, NULL);
+    memset(&r, 0, sizeof r);
+    async_http_get(&e.client, &r, "http://127.0.0.1:1/");
+    async_http_get(&e.client, &r, "http://127.0.0.1:1/");
+}
+
+/* The client's idle connections are the ring's operations: closing the io first would leave
+   async_http_client_close nothing to withdraw them with. */
+static void io_exit_before_client_close(void) {
+    env e;
+    env_init_quick(&e, NULL);
+    async_io_exit(&e.io);
+}
+
 TEST(test_release_while_running_is_misuse) {
+    async_loop loop;
+    async_io io;
+    async_http_client c;
+    async_http_request r;
     CHECK(dies_saying(release_while_running, "async_http_request_release: the request still runs"));
+    CHECK(dies_saying(start_while_running, "a request started again while it runs"));
+    CHECK(dies_saying(io_exit_before_client_close, "async_io_exit: a client still uses this io"));
+    /* An io never set up (or one that failed) is refused, not used: a zeroed one here. */
+    async_loop_init(&loop, NULL);
+    memset(&io, 0, sizeof io);
+    CHECK_EQ(async_http_client_init(&c, &io, NULL), ASYNC_IO_EBACKEND);
+    async_http_client_close(&c); /* what init refused holds nothing */
+    /* The same request struct again once done: no complaint, and the io goes after its client. */
+    CHECK_EQ(async_io_init(&io, &loop, NULL), 0);
+    CHECK_EQ(async_http_client_init(&c, &io, NULL), 0);
+    memset(&r, 0, sizeof r);
+    CHECK_EQ(async_run(&loop, async_http_get(&c, &r, "http://127.0.0.1:1/")), ASYNC_HTTP_EREFUSED);
+    async_http_request_release(&r);
+    CHECK_EQ(async_run(&loop, async_http_get(&c, &r, "http://127.0.0.1:1/")), ASYNC_HTTP_EREFUSED);
+    async_http_request_release(&r);
+    async_http_client_close(&c);
+    async_io_exit(&io);
 }
 
 /* async_http_basic_auth: RFC 7617's own example, each padding, bytes past ASCII, and an out
