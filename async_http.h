@@ -721,7 +721,7 @@ typedef struct async_tls_config {
 typedef struct async_tls {
     struct ssl_ctx_st *_ctx; /* private */
     int _server;
-    char error[256];         /* why async_tls_init failed */
+    char error[256];         /* why async_tls_init failed (TLS is not named: the error's code says it) */
 } async_tls;
 
 typedef struct async_stream {
@@ -4132,6 +4132,8 @@ static int async_http__url_parse(const char *u, async_http__url *out, async_http
     else if (!async_http__ieq(u, 7, "http://", 7)) {
         const char *colon = strchr(u, ':');
         size_t n = colon ? (size_t)(colon - u) : 0;
+        if (*u == ' ' || *u == '\t' || *u == '\n' || *u == '\r')
+            return async_http__url_bad(e, "white space before the URL", u, u);
         if (colon && (async_http__ieq(u, n, "http", 4) || async_http__ieq(u, n, "https", 5)))
             return async_http__url_bad(e, "'//' missing after the scheme", u, colon + 1);
         if (colon && strncmp(colon, "://", 3) == 0) {
@@ -4168,6 +4170,9 @@ static int async_http__url_parse(const char *u, async_http__url *out, async_http
         out->bracketed = 1;
         p = host_end + 1;
     } else {
+        const char *colon = (const char *)memchr(host, ':', (size_t)(auth_end - host));
+        if (colon && memchr(colon + 1, ':', (size_t)(auth_end - colon - 1)))
+            return async_http__url_bad(e, "an IPv6 address goes in brackets (http://[::1]:8080/)", u, host);
         for (host_end = host; host_end < auth_end && *host_end != ':'; host_end++)
             if (!async_http__host_char((unsigned char)*host_end))
                 return async_http__url_bad(e, *host_end == ' '   ? "space in the host"
@@ -4744,10 +4749,19 @@ static int async_tls__select_alpn(SSL *ssl, const unsigned char **out, unsigned 
                : SSL_TLSEXT_ERR_NOACK;
 }
 
-/* OpenSSL's last reason, in words. */
+/* OpenSSL's last reason, in words; a system call's errno, when one is
+   queued, before it (what "system lib" stands for: a file not there).
+   Takes the queue. */
 static const char *async_tls__reason(void) {
-    unsigned long e = ERR_peek_last_error();
-    const char *why = e ? ERR_reason_error_string(e) : NULL;
+    unsigned long e, last = 0;
+    int sys = 0;
+    const char *why;
+    while ((e = ERR_get_error()) != 0) {
+        if (ERR_GET_LIB(e) == ERR_LIB_SYS && ERR_GET_REASON(e) > 0) sys = ERR_GET_REASON(e);
+        last = e;
+    }
+    if (sys) return strerror(sys);
+    why = last ? ERR_reason_error_string(last) : NULL;
     return why ? why : "unknown reason";
 }
 
@@ -4765,7 +4779,7 @@ int async_tls_init(async_tls *tls, const async_tls_config *cfg) {
     tls->_server = cfg->cert_file != NULL;
     ctx = SSL_CTX_new(tls->_server ? TLS_server_method() : TLS_client_method());
     if (!ctx || !async_tls__bio_method) {
-        snprintf(tls->error, sizeof tls->error, "TLS: no context: %s", async_tls__reason());
+        snprintf(tls->error, sizeof tls->error, "no context: %s", async_tls__reason());
         SSL_CTX_free(ctx);
         return ASYNC_HTTP_ETLS;
     }
@@ -4775,7 +4789,7 @@ int async_tls_init(async_tls *tls, const async_tls_config *cfg) {
         if (SSL_CTX_use_certificate_chain_file(ctx, cfg->cert_file) != 1 ||
             SSL_CTX_use_PrivateKey_file(ctx, cfg->key_file ? cfg->key_file : cfg->cert_file, SSL_FILETYPE_PEM) != 1 ||
             SSL_CTX_check_private_key(ctx) != 1) {
-            snprintf(tls->error, sizeof tls->error, "TLS: the certificate %s or its key: %s", cfg->cert_file,
+            snprintf(tls->error, sizeof tls->error, "the certificate %s or its key: %s", cfg->cert_file,
                      async_tls__reason());
             SSL_CTX_free(ctx);
             return ASYNC_HTTP_ETLS;
@@ -4785,7 +4799,7 @@ int async_tls_init(async_tls *tls, const async_tls_config *cfg) {
         int loaded = cfg->ca_file || cfg->ca_path ? SSL_CTX_load_verify_locations(ctx, cfg->ca_file, cfg->ca_path)
                                                   : SSL_CTX_set_default_verify_paths(ctx);
         if (loaded != 1) {
-            snprintf(tls->error, sizeof tls->error, "TLS: cannot load the trusted certificates %s%s%s%s: %s",
+            snprintf(tls->error, sizeof tls->error, "cannot load the trusted certificates %s%s%s%s: %s",
                      cfg->ca_file ? cfg->ca_file : "", cfg->ca_file && cfg->ca_path ? ", " : "",
                      cfg->ca_path ? cfg->ca_path : "", cfg->ca_file || cfg->ca_path ? "" : "(the system's)",
                      async_tls__reason());
@@ -6507,6 +6521,12 @@ static int async_http__give_up(async_http_request *r, int err, const char *why) 
                                (unsigned long)r->_parser.error_offset);
     } else if (err == ASYNC_HTTP_EDECODE) {
         async_http__set_detail(r, "%s", r->_decode_why);
+    } else if (err == ASYNC_HTTP_EBODY_TOO_LARGE) {
+        char announced[48] = "";
+        int64_t length = async_http_parser_body_length(&r->_parser); /* -1: not said */
+        if (length > 0) snprintf(announced, sizeof announced, "; it announced %lld", (long long)length);
+        async_http__set_detail(r, "over max_body_size (%llu bytes%s): raise it, or take the body in pieces with "
+                               "on_body", (unsigned long long)cfg->max_body_size, announced);
     } else if (syns) {
         snprintf(r->_detail, sizeof r->_detail, "timed out connecting%s%s: the kernel gave up (no answer to its SYNs)",
                  why && why[0] ? " to " : "", why ? why : "");

@@ -541,7 +541,7 @@ int main(int argc, char **argv) {
             t.cert_file = argv[++i];
             t.key_file = argv[++i];
             if (async_tls_init(&srv.tls, &t) != 0) {
-                fprintf(stderr, "swapi_server: %s\n", srv.tls.error);
+                fprintf(stderr, "swapi_server: TLS: %s\n", srv.tls.error);
                 return 1;
             }
             srv.use_tls = 1;

@@ -420,7 +420,7 @@ tls_ok() {
     run "$F" -s --capath "$T/pki" "$GOOD/small.txt" # no hashed links in it: not trusted
     [ "$rc" -eq 60 ] || return 1
     run "$F" --cacert "$T/no-such-ca.pem" "$GOOD/small.txt" # as curl: 77, the file named
-    [ "$rc" -eq 77 ] && [[ $err == *"cannot load the trusted certificates $T/no-such-ca.pem: "* ]] || return 1
+    [ "$rc" -eq 77 ] && [[ $err == *"TLS error: cannot load the trusted certificates $T/no-such-ca.pem: No such file or directory" ]] || return 1
     run "$F" "https://${NG#http://}/" # a server that does not speak TLS
     [ "$rc" -eq 35 ]
 }
