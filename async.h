@@ -299,7 +299,7 @@
    layout), async_task 36, async_timer 36, async_future 20, async_trigger
    40. Code (-Os, -ffunction-sections, --gc-sections): a small program's
    share (the loop, tasks, sleeps, a gather) about 3.0 KiB, all of async.h
-   6.0 KiB
+   6.2 KiB
    (`make embedded` prints them). A task is
    one cache line: give an array of many tasks 64-byte alignment
    (posix_memalign) and a million of them run about twice as fast. The loop
@@ -623,7 +623,9 @@ struct async_loop {
     void *backend;
 };
 
+/* config: zeroed but for what you set (or NULL); it is copied. */
 void async_loop_init(async_loop *loop, const async_loop_config *config);
+/* Attach a backend's poll (see `poll` above; async_io_init does it); NULL detaches. */
 void async_loop_set_backend(async_loop *loop, int (*poll)(void *, async_time), void *backend);
 /* loop.run_until_complete: until f is done; the other tasks stay as they
    are. async_error(f), or ASYNC_EDEADLK (or the backend's error). */
@@ -648,6 +650,7 @@ struct async_timer {
 };
 /* Start (restart) a timer `delay` from now (<= 0: due this turn); returns its future. */
 async_future *async_sleep(async_loop *loop, async_timer *timer, async_time delay);
+/* The same at an absolute deadline (async_now's time). */
 async_future *async_timer_start_at(async_loop *loop, async_timer *timer, async_time deadline);
 void async_timer_stop(async_timer *timer); /* a running timer ends cancelled */
 /* Started and not yet fired or stopped. */
@@ -850,9 +853,9 @@ typedef struct async_event {
     async_waitlist waiters;
     int is_set;
 } async_event;
-void async_event_init(async_event *e);
-void async_event_set(async_event *e);
-void async_event_clear(async_event *e);
+void async_event_init(async_event *e);  /* not set */
+void async_event_set(async_event *e);   /* set: every waiter's wait is done, and later waits at once */
+void async_event_clear(async_event *e); /* not set: later waits wait */
 async_future *async_event_wait(async_event *e, async_future *slot);
 
 typedef struct async_queue {
@@ -874,7 +877,8 @@ async_future *async_queue_wait_room(async_queue *q, async_future *slot);
    items were put is ASYNC_EINVAL (asyncio's ValueError). */
 int async_queue_task_done(async_queue *q);
 async_future *async_queue_join(async_queue *q, async_future *slot);
-/* ASYNC_QUEUE_PUT evaluates item at each try: give it a value without side effects. */
+/* ASYNC_QUEUE_PUT evaluates item at each try: give it a value without side effects
+   that survives an await (a field of the coroutine's struct, not a local). */
 #define ASYNC_QUEUE_PUT(t, q, item, slot)                                            \
     while (async_queue_put_nowait((q), (item)) != 0) ASYNC_AWAIT(t, async_queue_wait_room((q), (slot)))
 #define ASYNC_QUEUE_GET(t, q, lvalue, slot)                                          \

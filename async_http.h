@@ -27,7 +27,7 @@
        async_http_request_release(&req);
 
        async_http_client_close(&client);  // cancels what still runs, and waits for it
-       async_io_exit(&io);
+       async_io_exit(&io);                 // after the client's close, never before it
 
    A request runs as a task: await &req.task.future from a coroutine (or
    gather many), then read req.response. Its result is the status code;
@@ -165,7 +165,8 @@
 
    CONFIGURATION
    =============
-   async_http_client_config and async_io_config, zero meaning the default:
+   async_http_client_config and async_io_config, zeroed but for what you
+   set (zero means the default; garbage is taken as it is):
    limits, timeouts, buffer sizes, TLS, proxies, the resolver, the trace,
    and the allocator (`alloc(user, ptr, size)`: realloc-like, size 0 frees;
    default realloc/free). async.h itself never allocates; the client
@@ -891,12 +892,17 @@ typedef struct async_http_client {
 
 /* 0, or ASYNC_IO_EBACKEND (io is not set up: async_io_init failed or did
    not run), ASYNC_HTTP_EHEADER (a CR or LF in user_agent), ASYNC_HTTP_ENOMEM,
-   or ASYNC_HTTP_EURL (a proxy in the config that does not parse). */
+   or ASYNC_HTTP_EURL (a proxy in the config that does not parse).
+   config (NULL: the defaults) is copied, not the strings it points to:
+   user_agent, ca_file and ca_path are read later, and must stay until the
+   close. */
 int async_http_client_init(async_http_client *c, async_io *io, const async_http_client_config *config);
 /* Cancels the requests still running and runs the loop until each has
    ended (call it outside a coroutine: it drives the loop), then closes the
    pooled connections and frees what the client holds. The way to shut down
-   after a gather that failed fast or an as_completed that timed out. */
+   after a gather that failed fast or an as_completed that timed out. Call
+   it before async_io_exit: withdrawing what its connections have posted
+   (an idle one's receive too) needs the backend. */
 void async_http_client_close(async_http_client *c);
 
 /* What the client has done and holds now (for tests, logs and metrics). */
@@ -960,7 +966,8 @@ int async_http_getaddrinfo(void *user, const char *name, struct sockaddr_storage
 
 /* A finished request's answer. Everything it points to is the response's
    own until async_http_request_release, none of it inside the request: a
-   finished request may be moved (copied, its old storage reused). */
+   finished request may be moved (copied, its old storage reused). After a
+   failure it is empty (status 0, body NULL, even if a head had come). */
 typedef struct async_http_response {
     const char *url; /* where it came from, after the redirects */
     const async_http_hop *history;
@@ -1035,7 +1042,8 @@ typedef struct async_http__attempt {
 struct async_http_request {
     async_task task; /* await &task.future: result = status, or an error */
     /* Inputs of async_http_fetch and its shorthands (zero: nothing / the
-       client's default); async_http_start sets them from its desc. */
+       client's default), read as they are: zero the request before its
+       first use. async_http_start sets them from its desc. */
     const char *const *headers;
     const void *body;
     size_t body_len;
@@ -1107,8 +1115,10 @@ struct async_http_request {
    running must not be started again (await it, release it, then reuse). */
 async_future *async_http_start(async_http_client *c, async_http_request *req, const async_http_request_desc *desc);
 /* The same with the request's own input fields (headers, body, body_len,
-   timeout, on_body, user) set before the call. post and put set body and
-   body_len from their arguments, and release clears them again. */
+   timeout, on_body, user) set before the call, and read as they are: the
+   request needs zeroing before its first use (static, = {0} or memset),
+   or every one of them set. post and put set body and body_len from
+   their arguments, and release clears them again. */
 async_future *async_http_fetch(async_http_client *c, async_http_request *req, const char *method, const char *url);
 async_future *async_http_get(async_http_client *c, async_http_request *req, const char *url);
 async_future *async_http_head(async_http_client *c, async_http_request *req, const char *url);

@@ -1,6 +1,6 @@
-/* swapi_server.c - a small HTTP/1.1 server on async_http.h's io_uring
- * backend. It serves SWAPI-shaped JSON (https://swapi.dev) so that the
- * other examples run offline.
+/* swapi_server.c - a small HTTP/1.1 server on async_http.h's backend
+ * (io_uring, or epoll). It serves SWAPI-shaped JSON (https://swapi.dev) so
+ * that the other examples run offline.
  *
  *     swapi_server [--port P] [--delay-ms N] [--tls CERT KEY]
  *
