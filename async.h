@@ -291,11 +291,11 @@
    SIZES
    =====
    x86-64: async_future 32 bytes, async_task 64, async_timer 64, async_link
-   24, async_loop 4.4 KB (the wheel's 512 slots; 424 bytes with
+   24, async_loop 4.4 KB (the wheel's 512 slots; 432 bytes with
    ASYNC_TIME32); async_gather_op 72, async_as_completed 176, async_wait_op
    184, async_wait_for_op 144, async_shield_op 56, async_deadline 120,
    async_task_group 160, async_trigger 72.
-   Cortex-M4 with ASYNC_TIME32: async_loop 220 bytes (NDEBUG too: one
+   Cortex-M4 with ASYNC_TIME32: async_loop 224 bytes (NDEBUG too: one
    layout), async_task 36, async_timer 36, async_future 20, async_trigger
    40. Code (-Os, -ffunction-sections, --gc-sections): a small program's
    share (the loop, tasks, sleeps, a gather) about 3.0 KiB, all of async.h
