@@ -4180,9 +4180,13 @@ static int async_http__url_parse(const char *u, async_http__url *out, async_http
         out->bracketed = 1;
         p = host_end + 1;
     } else {
+        /* "::1:8080", "fe80::1": an IPv6 address (hex before a second ':'), not a port */
         const char *colon = (const char *)memchr(host, ':', (size_t)(auth_end - host));
-        if (colon && memchr(colon + 1, ':', (size_t)(auth_end - colon - 1)))
-            return async_http__url_bad(e, "an IPv6 address goes in brackets (http://[::1]:8080/)", u, host);
+        if (colon && memchr(colon + 1, ':', (size_t)(auth_end - colon - 1))) {
+            for (p = host; p < colon && async_http__hex((unsigned char)*p) >= 0; p++) {
+            }
+            if (p == colon) return async_http__url_bad(e, "an IPv6 address goes in brackets (http://[::1]:8080/)", u, host);
+        }
         for (host_end = host; host_end < auth_end && *host_end != ':'; host_end++)
             if (!async_http__host_char((unsigned char)*host_end))
                 return async_http__url_bad(e, *host_end == ' '   ? "space in the host"

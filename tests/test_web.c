@@ -536,6 +536,7 @@ TEST(url_errors_say_what_and_where) {
         {" http://a/", ASYNC_HTTP_EURL, "invalid URL: white space before the URL at 0"},
         {"http://::1:8080/", ASYNC_HTTP_EURL, "invalid URL: an IPv6 address goes in brackets (http://[::1]:8080/) at 7"},
         {"http://u@fe80::1/", ASYNC_HTTP_EURL, "invalid URL: an IPv6 address goes in brackets (http://[::1]:8080/) at 9"},
+        {"http://x:80:90/", ASYNC_HTTP_EURL, "invalid URL: invalid port at 11"}, /* a name: not an address */
         /* a '%' in a name would be looked up whole, and a certificate checked for what comes before it */
         {"https://localhost%.evil.test/", ASYNC_HTTP_EURL,
          "invalid URL: '%' in the host (percent-encoded names are not taken) at 17"},
