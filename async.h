@@ -255,12 +255,12 @@
    ======
    With ASYNC_DEBUG (on unless NDEBUG) these stop the program with a message
    on stderr (ASYNC_MISUSE): a coroutine that returned by hand, an await in a
-   switch with the portable variant, an await of one of the coroutine's
-   locals (GCC and Clang: it looks at the stack), a task awaiting itself or
-   started again while it runs, async_run called from a coroutine (the loop
-   runs already: await instead), a timer started without being zeroed, an
-   as_completed, deadline, task group, semaphore, event or queue used before
-   its init.
+   switch with the portable variant, a loop run before its init, an await of
+   one of the coroutine's locals (GCC and Clang: it looks at the stack), a
+   task awaiting itself or started again while it runs, async_run called
+   from a coroutine (the loop runs already: await instead), a timer started
+   without being zeroed, an as_completed, deadline, task group, semaphore,
+   event or queue used before its init.
 
    CONFIGURATION (macros defined before the include)
    =================================================
@@ -1993,6 +1993,9 @@ static int async__idle(async_loop *loop, async_time timeout) {
 static int async__run(async_loop *loop, const async_future *f) {
     unsigned ran = 0;
 #if ASYNC_DEBUG
+    /* async_loop_init leaves a clock or virtual time: a zeroed loop would
+       wait for ever for timers whose time never comes. */
+    if (!loop->clock && !loop->virtual_time) async__misuse("a loop (async_loop_init) used before its init", NULL);
     /* The running coroutine is half way through a step: a turn run from
        inside it could resume it, or a task it is about to await. */
     if (loop->running)

@@ -2338,6 +2338,15 @@ static void await_a_local(void) {
     async_run(&misuse_loop, &t.future);
 }
 
+/* All zero (static, never initialised): no clock and no virtual time. */
+static void run_uninitialised_loop(void) {
+    static async_loop loop;
+    static sleeper s;
+    s.delay = ASYNC_MS(5);
+    async_create_task(&loop, &s.task, sleeper_run);
+    async_run(&loop, &s.task.future);
+}
+
 TEST(test_misuse_is_diagnosed) {
     async_deadline zero;
     CHECK(dies_saying(await_itself, "a task awaits itself (in self_await_run)"));
@@ -2352,6 +2361,7 @@ TEST(test_misuse_is_diagnosed) {
     CHECK(dies_saying(wait_item_of_uninitialised_queue, "a queue (async_queue_init) used before its init"));
     CHECK(dies_saying(wait_room_of_uninitialised_queue, "a queue (async_queue_init) used before its init"));
     CHECK(dies_saying(start_running_task_again, "async_create_task: the task is still running"));
+    CHECK(dies_saying(run_uninitialised_loop, "a loop (async_loop_init) used before its init"));
     CHECK(dies_saying(run_from_a_coroutine, "called from a coroutine: the loop already runs"));
     CHECK(dies_saying(run_from_a_coroutine, "(in nested_run_run)"));
 #if defined(__GNUC__) || defined(__clang__)
