@@ -1079,6 +1079,21 @@ static inline int async__resumed(async_task *t, int catching, int *err) {
 
 void async__misuse(const char *what, const char *where) { ASYNC_MISUSE(what, where); }
 
+/* ASYNC_DEBUG, GCC/Clang: the local-await check compares the frame of
+   async__suspend with the one that runs the coroutine (async__run_task,
+   inlined into async__run), and each must stay a frame of the library's.
+   Inlined into the coroutine, the await's frame is the coroutine's, above
+   its locals (nothing is seen); inlined up into the function that calls
+   async_run (LTO does it to a main that calls it once), the mark is that
+   function's frame, and the task it declared would be called a local of
+   the coroutine. (async__run, not async__run_task: a call per turn, not
+   one per step.) */
+#if ASYNC_DEBUG && (defined(__GNUC__) || defined(__clang__))
+#define ASYNC__OWN_FRAME __attribute__((noinline))
+#else
+#define ASYNC__OWN_FRAME
+#endif
+
 /* Objects that need their init carry this word once it ran. */
 #define ASYNC__MAGIC 0x6173796eu
 #if ASYNC_DEBUG
@@ -1273,13 +1288,26 @@ int async_task_cancelling(const async_task *t) {
     return (t->future.flags & ASYNC__CAUGHT_TIMEOUT) ? ASYNC_ETIMEDOUT : ASYNC_ECANCELED;
 }
 
+#if ASYNC_DEBUG
+/* t is in the loop's list: its older links lead to the loop's oldest, each
+   one confirmed by the task it names. (A task left pending by a loop since
+   initialised again looks like one of this loop's, and its neighbours may
+   still name it; the list it was in is not this one.) */
+static int async__task_listed(const async_loop *loop, const async_task *t) {
+    size_t n = loop->ntasks;
+    for (; t->older; t = t->older)
+        if (t->older->newer != t || n-- == 0) return 0;
+    return loop->oldest == t;
+}
+#endif
+
 async_future *async_create_task(async_loop *loop, async_task *t, async_fn fn) {
 #if ASYNC_DEBUG
     /* Starting it again would link it into the loop's list twice. (A task
        needs no zeroing, so only a struct that was a task of this loop, still
-       pending, can look like one.) */
+       pending, can look like one; the walk runs for those alone.) */
     if (t->loop == loop && loop->ntasks && t->future.state == ASYNC_PENDING && (t->future.flags & ASYNC__TASK) &&
-        (t->older ? t->older->newer == t : loop->oldest == t))
+        async__task_listed(loop, t))
         async__misuse("async_create_task: the task is still running (a task's storage is its own until it is "
                       "done: await or cancel it first, or use another)",
                       loop->running);
@@ -1354,7 +1382,7 @@ void async__finish(async_task *t, int state, intptr_t value) {
     async__task_end_scoped(t, state, value);
 }
 
-int async__suspend(async_task *t, async_future *f) {
+ASYNC__OWN_FRAME int async__suspend(async_task *t, async_future *f) {
 #if ASYNC_DEBUG
     /* Its first cancel would cancel what it awaits, itself, forever (asyncio
        refuses it too: "Task cannot await on itself"). */
@@ -1438,16 +1466,22 @@ static void async__run_task(async_task *t) {
         return;
     }
 #if ASYNC_DEBUG
-    t->loop->running = NULL;
+    {
+        /* Ended (ASYNC_FINISHED), the task may be gone already: a waiter's
+           wake, inside its end, may free or reuse what is the user's again.
+           (So a hand-written return of ASYNC_FINISHED goes unseen.) */
+        async_loop *loop = t->loop;
+        loop->running = NULL;
 #if defined(__GNUC__) || defined(__clang__)
-    t->loop->stack_mark = (const char *)__builtin_frame_address(0);
+        loop->stack_mark = (const char *)__builtin_frame_address(0);
 #endif
-    async__coroutine(t)(t);
-    /* Neither finished, nor waiting, nor queued: it left by a bare return. */
-    if (t->future.state == ASYNC_PENDING && !(t->future.flags & (ASYNC__SCHEDULED | ASYNC__WAITING | ASYNC__CLOSING)))
-        async__misuse("a coroutine returned without ASYNC_END, ASYNC_RETURN or ASYNC_RAISE (a bare return?)",
-                      t->loop->running);
-    t->loop->running = NULL; /* no coroutine runs now: async_run may be called */
+        /* Neither finished, nor waiting, nor queued: it left by a bare return. */
+        if (async__coroutine(t)(t) != ASYNC_FINISHED && t->future.state == ASYNC_PENDING &&
+            !(t->future.flags & (ASYNC__SCHEDULED | ASYNC__WAITING | ASYNC__CLOSING)))
+            async__misuse("a coroutine returned without ASYNC_END, ASYNC_RETURN or ASYNC_RAISE (a bare return?)",
+                          loop->running);
+        loop->running = NULL; /* no coroutine runs now: async_run may be called */
+    }
 #else
     async__coroutine(t)(t);
 #endif
@@ -1990,7 +2024,7 @@ static int async__idle(async_loop *loop, async_time timeout) {
     return 0;
 }
 
-static int async__run(async_loop *loop, const async_future *f) {
+static ASYNC__OWN_FRAME int async__run(async_loop *loop, const async_future *f) {
     unsigned ran = 0;
 #if ASYNC_DEBUG
     /* async_loop_init leaves a clock or virtual time: a zeroed loop would
@@ -2005,7 +2039,7 @@ static int async__run(async_loop *loop, const async_future *f) {
 #endif
     while (f->state == ASYNC_PENDING) {
         async_waiter *batch;
-        async_time timeout, next;
+        async_time timeout, next = 0; /* (set when have_next is: GCC inlining async_run cannot tell) */
         int rc, have_next = 0;
         /* the two rare lists behind one test: triggers first, then the
            call_soon callbacks queued with no task ready; the tasks either

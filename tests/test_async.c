@@ -2306,6 +2306,18 @@ static void start_running_task_again(void) {
     async_create_task(&misuse_loop, &s.task, sleeper_run);
 }
 
+/* One in the middle of the loop's list: its links lead to the loop's oldest. */
+static void start_middle_task_again(void) {
+    static sleeper s[3];
+    int i;
+    virtual_loop(&misuse_loop);
+    for (i = 0; i < 3; i++) {
+        s[i].delay = ASYNC_MS(5);
+        async_create_task(&misuse_loop, &s[i].task, sleeper_run);
+    }
+    async_create_task(&misuse_loop, &s[1].task, sleeper_run);
+}
+
 static int nested_run_run(async_task *t) {
     static sleeper inner;
     ASYNC_BEGIN(t);
@@ -2338,6 +2350,39 @@ static void await_a_local(void) {
     async_run(&misuse_loop, &t.future);
 }
 
+#if defined(__GNUC__) || defined(__clang__)
+/* The same with async__suspend inlined into the coroutine (flatten does here
+   what LTO may do anywhere): the await's frame would be the coroutine's own. */
+__attribute__((flatten)) static int local_await_inlined_run(async_task *t) {
+    async_timer timer;
+    memset(&timer, 0, sizeof timer);
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(t, async_sleep(t->loop, &timer, ASYNC_MS(1)));
+    ASYNC_END(t);
+}
+
+static void await_a_local_inlined(void) {
+    async_task t;
+    virtual_loop(&misuse_loop);
+    async_create_task(&misuse_loop, &t, local_await_inlined_run);
+    async_run(&misuse_loop, &t.future);
+}
+
+/* async_run inlined into its caller, the loop's turn and the task's step with
+   it (LTO does it to a main that calls async_run once; GCC's flatten here):
+   the task and its timer in the caller's frame are not the coroutine's locals. */
+__attribute__((flatten)) static async_time run_inlined_into_its_caller(void) {
+    async_loop loop;
+    sleeper s;
+    virtual_loop(&loop);
+    memset(&s, 0, sizeof s);
+    s.delay = ASYNC_MS(5);
+    async_create_task(&loop, &s.task, sleeper_run);
+    async_run(&loop, &s.task.future);
+    return s.woke;
+}
+#endif
+
 /* All zero (static, never initialised): no clock and no virtual time. */
 static void run_uninitialised_loop(void) {
     static async_loop loop;
@@ -2345,6 +2390,104 @@ static void run_uninitialised_loop(void) {
     s.delay = ASYNC_MS(5);
     async_create_task(&loop, &s.task, sleeper_run);
     async_run(&loop, &s.task.future);
+}
+
+/* A waiter's wake takes the task's storage back inside its end (zeroes it
+   for a next use, or frees it): it is the user's again there, and nothing
+   after the step (the debug checks) reads it. */
+static int task_taken_back;
+
+typedef struct taker {
+    async_waiter waiter; /* first: the wake's waiter is the taker */
+    sleeper *s;
+} taker;
+
+static void take_the_task_back(async_waiter *w, async_future *done) {
+    (void)done;
+    memset(((taker *)w)->s, 0, sizeof(sleeper));
+    task_taken_back++;
+}
+
+static void free_the_task(async_waiter *w, async_future *done) {
+    (void)done;
+    free(((taker *)w)->s);
+    task_taken_back++;
+}
+
+TEST(test_task_taken_back_by_a_wake_at_its_end) {
+    static sleeper kept;
+    async_loop loop;
+    taker zero, give;
+    async_timer tick;
+    sleeper *s = (sleeper *)calloc(1, sizeof *s);
+    CHECK(s != NULL);
+    virtual_loop(&loop);
+    memset(&tick, 0, sizeof tick);
+    kept.delay = s->delay = ASYNC_MS(1);
+    async_create_task(&loop, &kept.task, sleeper_run);
+    async_create_task(&loop, &s->task, sleeper_run);
+    zero.waiter.wake = take_the_task_back;
+    zero.s = &kept;
+    give.waiter.wake = free_the_task;
+    give.s = s;
+    async_future_add_waiter(&kept.task.future, &zero.waiter);
+    async_future_add_waiter(&s->task.future, &give.waiter);
+    task_taken_back = 0;
+    CHECK_EQ(async_run(&loop, async_sleep(&loop, &tick, ASYNC_MS(2))), 0);
+    CHECK_EQ(task_taken_back, 2);
+    CHECK_EQ(async_loop_tasks(&loop), 0);
+}
+
+/* A loop initialised again forgets the tasks its last run left pending: one
+   of them started on it is a new task, though its old neighbours may still
+   name it, or its old older neighbour be the new loop's oldest. */
+typedef struct event_waiter {
+    async_task task;
+    async_event *event;
+    async_future slot;
+} event_waiter;
+
+static int event_waiter_run(async_task *t) {
+    event_waiter *w = (event_waiter *)t;
+    ASYNC_BEGIN(t);
+    ASYNC_AWAIT(t, async_event_wait(w->event, &w->slot));
+    ASYNC_END(t);
+}
+
+TEST(test_task_of_a_forgotten_run_starts_again) {
+    static async_loop loop;
+    static async_event never, go;
+    static event_waiter a, b, c, x;
+    static sleeper s;
+    int life;
+    a.event = b.event = c.event = x.event = &never;
+    virtual_loop(&loop);
+    async_event_init(&never);
+    async_create_task(&loop, &a.task, event_waiter_run);
+    async_create_task(&loop, &b.task, event_waiter_run);
+    async_create_task(&loop, &c.task, event_waiter_run);
+    s.delay = ASYNC_MS(1);
+    async_create_task(&loop, &s.task, sleeper_run);
+    CHECK_EQ(async_run(&loop, &s.task.future), 0);
+    CHECK_EQ(async_loop_tasks(&loop), 3); /* a, b and c wait for ever: left as they are */
+    /* The second life: b's old neighbours a and c still name it. The third:
+       b's older one, x, is the loop's oldest again, and names no one. */
+    for (life = 2; life <= 3; life++) {
+        virtual_loop(&loop); /* the run is over: a new one on the same storage */
+        async_event_init(&never);
+        async_event_init(&go);
+        b.event = x.event = life == 3 ? &go : &never;
+        async_create_task(&loop, &x.task, event_waiter_run);
+        async_create_task(&loop, &b.task, event_waiter_run); /* no complaint */
+        CHECK_EQ(async_loop_tasks(&loop), 2);
+        s.delay = ASYNC_MS(1);
+        async_create_task(&loop, &s.task, sleeper_run);
+        CHECK_EQ(async_run(&loop, &s.task.future), 0);
+    }
+    async_event_set(&go);
+    CHECK_EQ(async_run(&loop, &b.task.future), 0);
+    CHECK_EQ(async_run(&loop, &x.task.future), 0);
+    CHECK_EQ(async_loop_tasks(&loop), 0);
 }
 
 TEST(test_misuse_is_diagnosed) {
@@ -2361,12 +2504,16 @@ TEST(test_misuse_is_diagnosed) {
     CHECK(dies_saying(wait_item_of_uninitialised_queue, "a queue (async_queue_init) used before its init"));
     CHECK(dies_saying(wait_room_of_uninitialised_queue, "a queue (async_queue_init) used before its init"));
     CHECK(dies_saying(start_running_task_again, "async_create_task: the task is still running"));
+    CHECK(dies_saying(start_middle_task_again, "async_create_task: the task is still running"));
     CHECK(dies_saying(run_uninitialised_loop, "a loop (async_loop_init) used before its init"));
     CHECK(dies_saying(run_from_a_coroutine, "called from a coroutine: the loop already runs"));
     CHECK(dies_saying(run_from_a_coroutine, "(in nested_run_run)"));
 #if defined(__GNUC__) || defined(__clang__)
     CHECK(dies_saying(await_a_local, "an await of a local variable of the coroutine: locals do not survive an await"));
     CHECK(dies_saying(await_a_local, "(in local_await_run)"));
+    CHECK(dies_saying(await_a_local_inlined, "an await of a local variable of the coroutine"));
+    CHECK(dies_saying(await_a_local_inlined, "(in local_await_inlined_run)"));
+    CHECK_EQ(run_inlined_into_its_caller(), ASYNC_MS(5)); /* and no complaint */
 #endif
     memset(&zero, 0, sizeof zero); /* all zero is a stopped deadline: no complaint */
     CHECK_EQ(async_deadline_stop(&zero), 0);
@@ -3615,6 +3762,8 @@ int main(void) {
     RUN(test_primitive_waits_compose);
     RUN(test_queue_producer_consumer);
     RUN(test_queue_join_waits_for_every_task_done);
+    RUN(test_task_taken_back_by_a_wake_at_its_end);
+    RUN(test_task_of_a_forgotten_run_starts_again);
     RUN(test_misuse_is_diagnosed);
     RUN(test_switch_around_await);
     RUN(test_timers_move_a_few_per_turn);
