@@ -890,8 +890,8 @@ typedef struct async_http_client {
     size_t _nspares;
 } async_http_client;
 
-/* 0, or ASYNC_IO_EBACKEND (io is not set up: async_io_init failed or did
-   not run), ASYNC_HTTP_EHEADER (a CR or LF in user_agent), ASYNC_HTTP_ENOMEM,
+/* 0, or ASYNC_IO_EBACKEND (io is not set up: async_io_init failed, or
+   the io is zeroed and never was), ASYNC_HTTP_EHEADER (a CR or LF in user_agent), ASYNC_HTTP_ENOMEM,
    or ASYNC_HTTP_EURL (a proxy in the config that does not parse).
    config (NULL: the defaults) is copied, not the strings it points to:
    user_agent, ca_file and ca_path are read later, and must stay until the
