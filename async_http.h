@@ -100,7 +100,13 @@
    literal, sends SNI for names, wants TLS 1.2 at least and ALPN http/1.1;
    sessions are resumed on reconnect; close_notify goes out on a clean
    close, and a body that ends with the connection but without close_notify
-   is a truncation (ASYNC_HTTP_ETLS_TRUNCATED), not a short success.
+   is a truncation (ASYNC_HTTP_ETLS_TRUNCATED), not a short success. A
+   TLS 1.2 server's secure renegotiation, even in the middle of a body, is
+   taken up (OpenSSL's default; a server asking for a client certificate
+   there needs it); one it starts and never finishes keeps the connection
+   out of the pool. A record OpenSSL refuses (one that does not decrypt,
+   more than 32 empty ones in a row) ends the request with ASYNC_HTTP_ETLS,
+   its alert sent.
 
    THE CLIENT (async_http_*)
    =========================
@@ -5087,8 +5093,10 @@ static async_future *async_tls__recv(async_stream *s, void *buf, size_t cap, siz
         if (e == SSL_ERROR_WANT_READ && !s->_eof) {
             /* Something to answer (a key update) goes out, but a receive
                never waits for a send: another task's may be stuck until we
-               read. A send in flight takes these bytes along. */
-            if (!(s->_pending & ASYNC_STREAM__SEND)) {
+               read. A send in flight takes these bytes along; one that ended
+               (our last flight, which nobody else takes) is taken here, or a
+               renegotiation's second flight would never go out. */
+            if (!(s->_pending & ASYNC_STREAM__SEND) || async_done(&s->_send_op.future)) {
                 async_tls__flush(s, err);
             } else if (s->_cout_len - s->_cout_off > 4 * ASYNC_TLS__PIECE) { /* (a send queues 2 itself) */
                 /* The peer makes us answer (key updates) and reads none of

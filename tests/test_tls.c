@@ -10,6 +10,10 @@
 #include "net.h"
 #include "tls.h"
 
+#include <openssl/core_names.h>
+#include <openssl/kdf.h>
+
+#include <fcntl.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 
@@ -1242,6 +1246,7 @@ TEST(tls_bad_record_tells_the_peer) {
     size_t n = 0;
     int err = 0;
     SSL_CTX *ctx = tls_server_ctx(servers.root, "good", TLS1_3_VERSION, 0);
+    SSL_CTX_set_num_tickets(ctx, 0); /* the garbage comes first: the send of our Finished, ended, is not taken yet */
     tls_scenario_ctx = ctx;
     bad_mac_told = 0;
     server_start(&s, play_tls_bad_record);
@@ -1677,6 +1682,463 @@ TEST(tls_tickets_do_not_restart_the_read_timeout) {
     close(read_go[0]), close(read_go[1]);
 }
 
+/* ------------------------------------------------------------------ */
+/* a hostile record layer                                              */
+
+/* TLS 1.2 renegotiations the server sees through in the middle of a body (as a server that
+   asks for a client certificate there does): before each of reneg_count pieces but the
+   first, it asks for one (HelloRequest) and waits until the client's Finished came back.
+   The client bears them (its policy is OpenSSL's: a server's secure renegotiation is taken
+   up), each flight of its own sent as its read goes on (its second one was kept back: the
+   body waited for a timeout); once, and a thousand times in 4 MB. The connection is kept,
+   its buffers as they were, and the next request takes it. */
+#define RENEG_PIECE 4000
+static int reneg_count;
+
+/* The handshake messages of a type that a scenario's peer sent, counted as its SSL reads
+   them (SSL_set_msg_callback_arg: a msg_count). */
+typedef struct msg_count {
+    int type, n;
+} msg_count;
+
+static void count_messages(int write_p, int version, int content_type, const void *buf, size_t len, SSL *ssl,
+                           void *arg) {
+    msg_count *m = (msg_count *)arg;
+    (void)version, (void)ssl;
+    if (!write_p && content_type == SSL3_RT_HANDSHAKE && len && ((const unsigned char *)buf)[0] == m->type) m->n++;
+}
+
+/* Reads (a peek: data stays) until the peer has sent `want` of m's messages: 1, or 0 if
+   it has not within 5 s. A handshake the peer starts runs on the way. */
+static int tls_wait_for_messages(SSL *ssl, int fd, const msg_count *m, int want) {
+    int flags = fcntl(fd, F_GETFL), ok = 0;
+    char byte;
+    fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    for (;;) {
+        struct pollfd p;
+        int rc = SSL_peek(ssl, &byte, 1), e = SSL_get_error(ssl, rc);
+        if ((ok = m->n >= want) != 0 || rc > 0 || (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)) break;
+        p.fd = fd, p.events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+        if (poll(&p, 1, 5000) != 1) break;
+    }
+    fcntl(fd, F_SETFL, flags);
+    return ok;
+}
+
+static void play_tls_renegotiations(server *s, int fd, int index) {
+    SSL *ssl = tls_accept(fd);
+    char piece[RENEG_PIECE], head[128];
+    msg_count finished = {SSL3_MT_FINISHED, 0};
+    int i, one = 1;
+    if (!ssl) return;
+    if (index) { /* a later connection (the first one failed): answered at once */
+        while (tls_read_request(ssl) && tls_send_str(ssl, OK_RESPONSE)) {
+        }
+        goto out;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* each flight at once, not behind the last one's ACK */
+    SSL_set_msg_callback(ssl, count_messages);
+    SSL_set_msg_callback_arg(ssl, &finished);
+    memset(piece, 'r', sizeof piece);
+    if (!tls_read_request(ssl)) goto out;
+    snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", reneg_count * RENEG_PIECE);
+    if (!tls_send_str(ssl, head)) goto out;
+    for (i = 0; i < reneg_count; i++) {
+        /* The HelloRequest, then the handshake the client's ClientHello starts, to its end:
+           a full one (as for a client certificate), or many resumed ones. */
+        if (i && ((reneg_count > 2 ? SSL_renegotiate_abbreviated(ssl) : SSL_renegotiate(ssl)) != 1 ||
+                  SSL_do_handshake(ssl) != 1 || !tls_wait_for_messages(ssl, fd, &finished, finished.n + 1)))
+            goto out;
+        piece[0] = (char)('a' + i % 26);
+        if (SSL_write(ssl, piece, sizeof piece) <= 0) goto out;
+    }
+    server_mark(s);
+    while (tls_read_request(ssl) && tls_send_str(ssl, OK_RESPONSE)) {
+    }
+out:
+    SSL_free(ssl);
+}
+
+static void tls_renegotiations_mid_body(int count) {
+    env e;
+    server s;
+    async_http_request r;
+    char url[128];
+    int i, bad = 0, err;
+    SSL_CTX *ctx = tls_server_ctx(servers.root, "good", 0, TLS1_2_VERSION);
+    tls_scenario_ctx = ctx;
+    reneg_count = count;
+    server_start(&s, play_tls_renegotiations);
+    CHECK_EQ(tls_env(&e, 0, ASYNC_SEC(3), 0), 0);
+    https_url(url, sizeof url, s.port, "/");
+    err = fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(8));
+    if (err) fprintf(stderr, "  %d renegotiations: %s\n", count, async_http_request_error(&r));
+    CHECK_EQ(err, 0);
+    CHECK_EQ(r.response.body_len, (size_t)count * RENEG_PIECE);
+    for (i = 0; i < count && r.response.body_len == (size_t)count * RENEG_PIECE; i++)
+        bad += r.response.body[i * RENEG_PIECE] != 'a' + i % 26 || r.response.body[i * RENEG_PIECE + 1] != 'r';
+    CHECK_EQ(bad, 0);
+    WAIT_UNTIL(server_get(&s, &s.marks) == 1, 2000);
+    CHECK_EQ(server_get(&s, &s.marks), 1); /* every renegotiation went through */
+    async_http_request_release(&r);
+    CHECK(e.client._idle_newest != NULL); /* the connection is kept, its buffers as they were */
+    if (e.client._idle_newest) {
+        CHECK_EQ(e.client._idle_newest->s._cin_cap, 65536);
+        CHECK(e.client._idle_newest->s._cout_cap <= 16384);
+    }
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0); /* and taken again */
+    CHECK(r.response.body_len == 2 && !memcmp(r.response.body, "ok", 2));
+    async_http_request_release(&r);
+    CHECK_EQ(client_connects(&e.client), 1);
+    CHECK(client_settled(&e.client));
+    env_close(&e);
+    server_stop(&s);
+    SSL_CTX_free(ctx);
+}
+
+TEST(tls_renegotiation_seen_through_mid_body) { tls_renegotiations_mid_body(2); }
+TEST(tls_renegotiation_flood_mid_body) { tls_renegotiations_mid_body(1000); }
+
+/* Records the server makes itself, on a TLS 1.2 connection with AES-128-GCM, where
+   OpenSSL would never send them: an empty record, a HelloRequest left alone. Past its
+   handshake the server's SSL sends nothing more (the record numbers are ours from there). */
+typedef struct forge {
+    EVP_CIPHER_CTX *ctx;
+    unsigned char salt[4];
+    uint64_t seq;
+    char *buf; /* what is made and not sent yet */
+    size_t len, cap;
+} forge;
+
+#define FORGE_CIPHER "ECDHE-ECDSA-AES128-GCM-SHA256"
+
+/* The server's key and salt, from the session's master secret (RFC 5246 6.3, RFC 5288). */
+static int forge_init(forge *f, SSL *ssl) {
+    unsigned char master[48], seed[13 + 2 * SSL3_RANDOM_SIZE], block[40];
+    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "TLS1-PRF", NULL);
+    EVP_KDF_CTX *kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+    OSSL_PARAM params[4];
+    int ok;
+    memset(f, 0, sizeof *f);
+    memcpy(seed, "key expansion", 13);
+    SSL_get_server_random(ssl, seed + 13, SSL3_RANDOM_SIZE);
+    SSL_get_client_random(ssl, seed + 13 + SSL3_RANDOM_SIZE, SSL3_RANDOM_SIZE);
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+    params[1] = OSSL_PARAM_construct_octet_string(
+        OSSL_KDF_PARAM_SECRET, master, SSL_SESSION_get_master_key(SSL_get_session(ssl), master, sizeof master));
+    params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED, seed, sizeof seed);
+    params[3] = OSSL_PARAM_construct_end();
+    ok = !strcmp(SSL_get_cipher_name(ssl), FORGE_CIPHER) && kctx &&
+         EVP_KDF_derive(kctx, block, sizeof block, params) == 1;
+    EVP_KDF_CTX_free(kctx);
+    EVP_KDF_free(kdf);
+    f->ctx = EVP_CIPHER_CTX_new(); /* the key block: the client's key, the server's, their salts */
+    ok = ok && EVP_EncryptInit_ex(f->ctx, EVP_aes_128_gcm(), NULL, block + 16, NULL) == 1;
+    memcpy(f->salt, block + 36, 4);
+    f->seq = 1; /* 0 was the server's Finished */
+    return ok;
+}
+
+/* One record of type, holding len bytes of data, added to f->buf. */
+static void forge_record(forge *f, int type, const void *data, size_t len) {
+    unsigned char nonce[12], aad[13], *out;
+    int n, i;
+    if (f->len + len + 29 > f->cap) {
+        f->cap = (f->len + len + 29) * 2;
+        f->buf = (char *)realloc(f->buf, f->cap);
+    }
+    out = (unsigned char *)f->buf + f->len;
+    for (i = 0; i < 8; i++) out[5 + i] = aad[i] = (unsigned char)(f->seq >> (56 - 8 * i)); /* the nonce's own part */
+    memcpy(nonce, f->salt, 4);
+    memcpy(nonce + 4, out + 5, 8);
+    out[0] = aad[8] = (unsigned char)type;
+    out[1] = aad[9] = 3, out[2] = aad[10] = 3;
+    aad[11] = (unsigned char)(len >> 8), aad[12] = (unsigned char)len;
+    out[3] = (unsigned char)((len + 24) >> 8), out[4] = (unsigned char)(len + 24);
+    EVP_EncryptInit_ex(f->ctx, NULL, NULL, NULL, nonce);
+    EVP_EncryptUpdate(f->ctx, NULL, &n, aad, sizeof aad);
+    if (len) EVP_EncryptUpdate(f->ctx, out + 13, &n, (const unsigned char *)data, (int)len);
+    EVP_EncryptFinal_ex(f->ctx, out + 13 + len, &n);
+    EVP_CIPHER_CTX_ctrl(f->ctx, EVP_CTRL_GCM_GET_TAG, 16, out + 13 + len);
+    f->len += len + 29;
+    f->seq++;
+}
+
+static int forge_send(forge *f, int fd) {
+    int ok = send_all(fd, f->buf, f->len);
+    f->len = 0;
+    return ok;
+}
+
+static void forge_free(forge *f) {
+    EVP_CIPHER_CTX_free(f->ctx);
+    free(f->buf);
+}
+
+/* The first connection's answer, made by hand: a body of FORGED_PIECES pieces, and between
+   them what forged_what says (the connection's last answer). Then what the client sends is
+   read to its end, record by record: forged_handshakes (a renegotiation's ClientHello) and
+   forged_alerts counted. Later connections are play_tls_ok's. */
+enum { FORGED_HELLO_ONCE, FORGED_HELLO_FLOOD, FORGED_EMPTY_SOME, FORGED_EMPTY_FLOOD };
+#define FORGED_PIECES 10
+#define FORGED_PIECE 4000
+static int forged_what, forged_handshakes, forged_alerts;
+
+static char forged_byte(size_t i) { return (char)('a' + (i * 7 + i / 251) % 26); }
+
+static void play_tls_forged(server *s, int fd, int index) {
+    static const unsigned char hello_request[4] = {0, 0, 0, 0};
+    char head[128], piece[FORGED_PIECE];
+    unsigned char rec[5];
+    int i, j, handshakes = 0, alerts = 0;
+    size_t at = 0;
+    forge f;
+    SSL *ssl;
+    memset(&f, 0, sizeof f);
+    if (index) {
+        play_tls_ok(s, fd, index);
+        return;
+    }
+    if (!(ssl = tls_accept(fd))) return;
+    if (!tls_read_request(ssl) || !forge_init(&f, ssl)) {
+        fprintf(stderr, "play_tls_forged: no request, or no keys\n");
+        goto out;
+    }
+    /* A good end says close: nothing after it is forged. */
+    snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n", FORGED_PIECES * FORGED_PIECE,
+             forged_what == FORGED_EMPTY_SOME ? "Connection: close\r\n" : "");
+    forge_record(&f, SSL3_RT_APPLICATION_DATA, head, strlen(head));
+    for (i = 0; i < FORGED_PIECES; i++) {
+        for (j = 0; j < FORGED_PIECE; j++) piece[j] = forged_byte(at++);
+        forge_record(&f, SSL3_RT_APPLICATION_DATA, piece, sizeof piece);
+        for (j = 0; forged_what == FORGED_HELLO_ONCE && i == 0 && j < 1; j++)
+            forge_record(&f, SSL3_RT_HANDSHAKE, hello_request, sizeof hello_request);
+        for (j = 0; forged_what == FORGED_HELLO_FLOOD && i < FORGED_PIECES - 1 && j < 1000; j++)
+            forge_record(&f, SSL3_RT_HANDSHAKE, hello_request, sizeof hello_request);
+        for (j = 0; forged_what == FORGED_EMPTY_SOME && j < 30; j++) forge_record(&f, SSL3_RT_APPLICATION_DATA, "", 0);
+        for (j = 0; forged_what == FORGED_EMPTY_FLOOD && i == 4 && j < 10000; j++)
+            forge_record(&f, SSL3_RT_APPLICATION_DATA, "", 0);
+        if (!forge_send(&f, fd)) break;
+    }
+    /* What the client says, to its end: record headers, their contents skipped. */
+    while (recv(fd, rec, sizeof rec, MSG_WAITALL) == (ssize_t)sizeof rec) {
+        size_t len = (size_t)rec[3] << 8 | rec[4];
+        char skip[1 << 14];
+        handshakes += rec[0] == SSL3_RT_HANDSHAKE;
+        alerts += rec[0] == SSL3_RT_ALERT;
+        if (len > sizeof skip || recv(fd, skip, len, MSG_WAITALL) != (ssize_t)len) break;
+    }
+    pthread_mutex_lock(&s->lock);
+    forged_handshakes = handshakes, forged_alerts = alerts;
+    s->marks++;
+    pthread_mutex_unlock(&s->lock);
+out:
+    forge_free(&f);
+    SSL_free(ssl);
+}
+
+/* The forged answer to a request: its error (its message in msg), the body checked byte for
+   byte if it came; the next request (on a new connection) works. */
+static int forged_fetch(int what, char *msg, size_t msg_len) {
+    env e;
+    server s;
+    async_http_request r;
+    char url[128];
+    int err;
+    size_t i, bad = 0;
+    SSL_CTX *ctx = tls_server_ctx(servers.root, "good", 0, TLS1_2_VERSION);
+    SSL_CTX_set_cipher_list(ctx, FORGE_CIPHER);
+    tls_scenario_ctx = ctx;
+    forged_what = what, forged_handshakes = forged_alerts = -1;
+    server_start(&s, play_tls_forged);
+    CHECK_EQ(tls_env(&e, 0, ASYNC_SEC(3), 0), 0);
+    https_url(url, sizeof url, s.port, "/");
+    err = fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5));
+    snprintf(msg, msg_len, "%s", async_http_request_error(&r));
+    if (!err) {
+        CHECK_EQ(r.response.body_len, FORGED_PIECES * FORGED_PIECE);
+        for (i = 0; i < r.response.body_len; i++) bad += r.response.body[i] != forged_byte(i);
+        CHECK_EQ(bad, 0);
+    }
+    async_http_request_release(&r);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0);
+    CHECK(r.response.body_len == 2 && !memcmp(r.response.body, "ok", 2));
+    async_http_request_release(&r);
+    CHECK_EQ(client_connects(&e.client), 2); /* the first connection was not taken again */
+    CHECK(client_settled(&e.client));
+    env_close(&e);
+    WAIT_UNTIL(server_get(&s, &s.marks) == 1, 2000); /* the first connection's end, seen */
+    CHECK_EQ(server_get(&s, &s.marks), 1);
+    server_stop(&s);
+    SSL_CTX_free(ctx);
+    return err;
+}
+
+/* A HelloRequest between two pieces of the body, alone (the server never goes on with the
+   renegotiation), once or a thousand times between each two: the client answers the first
+   with its ClientHello, OpenSSL passes over the rest, the body comes whole; the connection,
+   in a handshake it cannot end, is not taken again. */
+TEST(tls_hello_request_once_mid_body) {
+    char msg[256];
+    CHECK_EQ(forged_fetch(FORGED_HELLO_ONCE, msg, sizeof msg), 0);
+    CHECK_EQ(forged_handshakes, 1);
+}
+
+TEST(tls_hello_request_flood_mid_body) {
+    char msg[256];
+    CHECK_EQ(forged_fetch(FORGED_HELLO_FLOOD, msg, sizeof msg), 0);
+    CHECK_EQ(forged_handshakes, 1); /* one ClientHello for 9,000 requests */
+}
+
+/* Empty records: a few (30, under OpenSSL's limit of 32 in a row) after each piece are
+   nothing; 10,000 in a row end the request with a TLS error that says what came, the peer
+   told with an alert, and the next request works on a new connection. */
+TEST(tls_empty_records_mid_body) {
+    char msg[256];
+    CHECK_EQ(forged_fetch(FORGED_EMPTY_SOME, msg, sizeof msg), 0);
+    CHECK_EQ(forged_fetch(FORGED_EMPTY_FLOOD, msg, sizeof msg), ASYNC_HTTP_ETLS);
+    CHECK(strstr(msg, "record too small") != NULL); /* OpenSSL's word for it */
+    CHECK_EQ(forged_alerts, 1);
+}
+
+/* A body of 1 MiB, chunked (one chunk), each of its bytes a TLS record of its own: 22 bytes
+   of ciphertext for each (TLS 1.3), sent in batches made in memory. */
+#define BYTE_RECORDS (1 << 20)
+
+static char byte_record_at(size_t i) { return (char)('A' + (i * 5 + i / 509) % 26); }
+
+static void play_tls_byte_records(server *s, int fd, int index) {
+    SSL *ssl = tls_accept(fd);
+    BIO *mem;
+    char head[128], c, *p;
+    size_t i;
+    long n;
+    (void)s, (void)index;
+    if (!ssl) return;
+    if (!tls_read_request(ssl)) goto out;
+    snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n", BYTE_RECORDS);
+    if (!tls_send_str(ssl, head)) goto out;
+    mem = BIO_new(BIO_s_mem());
+    SSL_set0_wbio(ssl, mem); /* what each SSL_write makes, sent in bulk */
+    for (i = 0; i < BYTE_RECORDS; i++) {
+        c = byte_record_at(i);
+        if (SSL_write(ssl, &c, 1) != 1) goto out;
+        if ((i & 0x3fff) == 0x3fff || i == BYTE_RECORDS - 1) {
+            if (i == BYTE_RECORDS - 1) SSL_write(ssl, "\r\n0\r\n\r\n", 7);
+            n = BIO_get_mem_data(mem, &p);
+            if (n <= 0 || !send_all(fd, p, (size_t)n)) goto out;
+            (void)BIO_reset(mem);
+        }
+    }
+    SSL_read(ssl, &c, 1); /* until the client goes */
+out:
+    SSL_free(ssl);
+}
+
+/* Each byte its own record: over TCP reads come as the socket coalesced them, but TLS hands
+   over a record a read, so the server makes the client take the body a byte at a time. The
+   body is whole; the client's allocations stay few (the body's buffer doubles, it does not
+   grow a byte at a time), none past twice the body, and the ciphertext buffer keeps its size. */
+TEST(tls_one_byte_records_body) {
+    env e;
+    server s;
+    async_http_request r;
+    async_http_client_config cfg;
+    alloc_count count;
+    char url[128], ca[512];
+    size_t i, bad = 0;
+    SSL_CTX *ctx = tls_server_ctx(servers.root, "good", 0, 0);
+    tls_scenario_ctx = ctx;
+    server_start(&s, play_tls_byte_records);
+    memset(&cfg, 0, sizeof cfg);
+    memset(&count, 0, sizeof count);
+    tls_path(ca, sizeof ca, servers.root, "ca.pem");
+    cfg.ca_file = ca;
+    cfg.alloc = counting_alloc;
+    cfg.alloc_user = &count;
+    CHECK_EQ(env_init(&e, &cfg), 0);
+    https_url(url, sizeof url, s.port, "/");
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(25)), 0);
+    CHECK_EQ(r.response.body_len, BYTE_RECORDS);
+    for (i = 0; i < r.response.body_len; i++) bad += r.response.body[i] != byte_record_at(i);
+    CHECK_EQ(bad, 0);
+    CHECK(count.calls < 100);
+    CHECK(count.biggest <= 2 * BYTE_RECORDS + 1);
+    CHECK(e.client._idle_newest != NULL);
+    if (e.client._idle_newest) {
+        CHECK_EQ(e.client._idle_newest->s._cin_cap, 65536);
+        CHECK(e.client._idle_newest->s._cout_cap <= 16384);
+    }
+    async_http_request_release(&r);
+    env_close(&e);
+    server_stop(&s);
+    SSL_CTX_free(ctx);
+}
+
+/* The same records, slowly: one byte each time the test says (a pipe), 6 s apart on a stall
+   clock, under a sock_read of 10 s. Each record's byte is the body's: the wait starts again,
+   and the body (five records, 30 s) comes whole. */
+static int slow_go[2];
+static void play_tls_slow_records(server *s, int fd, int index) {
+    SSL *ssl = tls_accept(fd);
+    char c;
+    int one = 1;
+    (void)index;
+    if (!ssl) return;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* the record in the client's socket when marked */
+    if (tls_read_request(ssl) && tls_send_str(ssl, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")) {
+        server_mark(s);
+        while (read(slow_go[0], &c, 1) == 1 && c != 'x' && SSL_write(ssl, &c, 1) == 1) server_mark(s);
+    }
+    SSL_read(ssl, &c, 1); /* until the client goes */
+    SSL_free(ssl);
+}
+
+TEST(tls_slow_records_keep_the_read_going) {
+    static char ca[512];
+    async_http_client_config cfg;
+    async_http_request r;
+    async_timer t;
+    env e;
+    server s;
+    char url[128];
+    const char *word = "slow!";
+    async_time began;
+    int i;
+    SSL_CTX *ctx = tls_server_ctx(servers.root, "good", 0, 0);
+    tls_scenario_ctx = ctx;
+    CHECK_EQ(pipe(slow_go), 0);
+    server_start(&s, play_tls_slow_records);
+    memset(&cfg, 0, sizeof cfg);
+    tls_path(ca, sizeof ca, servers.root, "ca.pem");
+    cfg.ca_file = ca;
+    cfg.timeout_sock_read = ASYNC_SEC(10);
+    CHECK_EQ(env_init_stalling(&e, &cfg), 0);
+    https_url(url, sizeof url, s.port, "/");
+    memset(&r, 0, sizeof r);
+    memset(&t, 0, sizeof t);
+    async_http_fetch(&e.client, &r, "GET", url);
+    while (server_get(&s, &s.marks) < 1) async_run(&e.loop, async_sleep(&e.loop, &t, ASYNC_MS(5)));
+    run_until_read(&e, client_fd(&e)); /* the head taken, the read waiting */
+    began = async_now(&e.loop);
+    for (i = 0; i < 5 && !async_done(&r.task.future); i++) {
+        e.stall.now += ASYNC_SEC(6);
+        CHECK_EQ(write(slow_go[1], word + i, 1), 1);
+        while (server_get(&s, &s.marks) < 2 + i) async_run(&e.loop, async_sleep(&e.loop, &t, ASYNC_MS(5)));
+        run_until_read(&e, client_fd(&e));
+    }
+    CHECK_EQ(async_run(&e.loop, &r.task.future), 0);
+    CHECK_EQ(r.response.status, 200);
+    CHECK(r.response.body_len == 5 && !memcmp(r.response.body, word, 5));
+    CHECK(async_now(&e.loop) - began >= ASYNC_SEC(30)); /* past three sock_reads, all in all */
+    async_http_request_release(&r);
+    env_close(&e);
+    CHECK_EQ(write(slow_go[1], "x", 1), 1);
+    server_stop(&s);
+    SSL_CTX_free(ctx);
+    close(slow_go[0]), close(slow_go[1]);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     if (!start_nginx()) {
@@ -1720,6 +2182,13 @@ int main(void) {
     RUN(tls_key_updates_while_idle_drop_the_connection);
     RUN(tls_ticket_while_idle_keeps_the_keepalive_timeout);
     RUN(tls_tickets_do_not_restart_the_read_timeout);
+    RUN(tls_renegotiation_seen_through_mid_body);
+    RUN(tls_renegotiation_flood_mid_body);
+    RUN(tls_hello_request_once_mid_body);
+    RUN(tls_hello_request_flood_mid_body);
+    RUN(tls_empty_records_mid_body);
+    RUN_LIMIT(tls_one_byte_records_body, 30); /* (a million records: 7 s with ASan) */
+    RUN(tls_slow_records_keep_the_read_going);
     fixture_stop(&servers);
     return test_summary("tls");
 }
