@@ -1641,45 +1641,67 @@ static void play_tls_half_body_then_tickets(server *s, int fd, int index) {
     SSL_free(ssl);
 }
 
-TEST(tls_tickets_do_not_restart_the_read_timeout) {
-    static char ca[512];
-    async_http_client_config cfg;
-    async_http_request r;
-    async_timer t;
+/* A request on a stall clock, with a 10 s sock_read, against a scenario that takes its cues
+   from the pipe `go` ('x': it ends): started, and run until the server marked its first
+   step and the client's read waits. */
+typedef struct stalled_read {
     env e;
     server s;
-    char url[128];
+    async_http_request r;
+    async_timer t;
+    SSL_CTX *ctx;
+    int *go;
     async_time began;
-    SSL_CTX *ctx = tls_server_ctx(servers.root, "good", 0, 0);
-    tls_scenario_ctx = ctx;
-    CHECK_EQ(pipe(read_go), 0);
-    server_start(&s, play_tls_half_body_then_tickets);
+} stalled_read;
+
+/* Until the server has marked `marks` steps and the client has read what they sent. */
+static void stalled_read_wait(stalled_read *x, int marks) {
+    while (server_get(&x->s, &x->s.marks) < marks) async_run(&x->e.loop, async_sleep(&x->e.loop, &x->t, ASYNC_MS(5)));
+    run_until_read(&x->e, client_fd(&x->e));
+}
+
+static void stalled_read_start(stalled_read *x, scenario play, int go[2]) {
+    static char ca[512];
+    async_http_client_config cfg;
+    char url[128];
+    x->ctx = tls_server_ctx(servers.root, "good", 0, 0);
+    x->go = go;
+    tls_scenario_ctx = x->ctx;
+    CHECK_EQ(pipe(go), 0);
+    server_start(&x->s, play);
     memset(&cfg, 0, sizeof cfg);
     tls_path(ca, sizeof ca, servers.root, "ca.pem");
     cfg.ca_file = ca;
     cfg.timeout_sock_read = ASYNC_SEC(10);
-    CHECK_EQ(env_init_stalling(&e, &cfg), 0);
-    https_url(url, sizeof url, s.port, "/");
-    memset(&r, 0, sizeof r);
-    memset(&t, 0, sizeof t);
-    async_http_fetch(&e.client, &r, "GET", url);
-    while (server_get(&s, &s.marks) < 1) async_run(&e.loop, async_sleep(&e.loop, &t, ASYNC_MS(5)));
-    run_until_read(&e, client_fd(&e)); /* the half body taken, the read waiting */
-    began = async_now(&e.loop);
-    e.stall.now += ASYNC_SEC(6);
+    CHECK_EQ(env_init_stalling(&x->e, &cfg), 0);
+    https_url(url, sizeof url, x->s.port, "/");
+    memset(&x->r, 0, sizeof x->r);
+    memset(&x->t, 0, sizeof x->t);
+    async_http_fetch(&x->e.client, &x->r, "GET", url);
+    stalled_read_wait(x, 1);
+    x->began = async_now(&x->e.loop);
+}
+
+static void stalled_read_stop(stalled_read *x) {
+    async_http_request_release(&x->r);
+    env_close(&x->e);
+    CHECK_EQ(write(x->go[1], "x", 1), 1);
+    server_stop(&x->s);
+    SSL_CTX_free(x->ctx);
+    close(x->go[0]), close(x->go[1]);
+}
+
+TEST(tls_tickets_do_not_restart_the_read_timeout) {
+    stalled_read x;
+    stalled_read_start(&x, play_tls_half_body_then_tickets, read_go); /* the half body taken */
+    x.e.stall.now += ASYNC_SEC(6);
     CHECK_EQ(write(read_go[1], "t", 1), 1);
-    while (server_get(&s, &s.marks) < 2) async_run(&e.loop, async_sleep(&e.loop, &t, ASYNC_MS(5)));
-    run_until_read(&e, client_fd(&e)); /* the ticket taken, the read waiting again */
-    CHECK(!async_done(&r.task.future));
-    e.stall.now += ASYNC_SEC(5);
-    CHECK_EQ(async_run(&e.loop, &r.task.future), ASYNC_HTTP_ETIMEOUT_READ);
-    CHECK(async_now(&e.loop) - began < ASYNC_SEC(12)); /* not 16 s: 10 s after the ticket */
-    async_http_request_release(&r);
-    env_close(&e);
-    CHECK_EQ(write(read_go[1], "x", 1), 1);
-    server_stop(&s);
-    SSL_CTX_free(ctx);
-    close(read_go[0]), close(read_go[1]);
+    stalled_read_wait(&x, 2); /* the ticket taken, the read waiting again */
+    CHECK(!async_done(&x.r.task.future));
+    x.e.stall.now += ASYNC_SEC(5);
+    CHECK_EQ(async_run(&x.e.loop, &x.r.task.future), ASYNC_HTTP_ETIMEOUT_READ);
+    CHECK(async_now(&x.e.loop) - x.began < ASYNC_SEC(12)); /* not 16 s: 10 s after the ticket */
+    stalled_read_stop(&x);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2095,48 +2117,20 @@ static void play_tls_slow_records(server *s, int fd, int index) {
 }
 
 TEST(tls_slow_records_keep_the_read_going) {
-    static char ca[512];
-    async_http_client_config cfg;
-    async_http_request r;
-    async_timer t;
-    env e;
-    server s;
-    char url[128];
+    stalled_read x;
     const char *word = "slow!";
-    async_time began;
     int i;
-    SSL_CTX *ctx = tls_server_ctx(servers.root, "good", 0, 0);
-    tls_scenario_ctx = ctx;
-    CHECK_EQ(pipe(slow_go), 0);
-    server_start(&s, play_tls_slow_records);
-    memset(&cfg, 0, sizeof cfg);
-    tls_path(ca, sizeof ca, servers.root, "ca.pem");
-    cfg.ca_file = ca;
-    cfg.timeout_sock_read = ASYNC_SEC(10);
-    CHECK_EQ(env_init_stalling(&e, &cfg), 0);
-    https_url(url, sizeof url, s.port, "/");
-    memset(&r, 0, sizeof r);
-    memset(&t, 0, sizeof t);
-    async_http_fetch(&e.client, &r, "GET", url);
-    while (server_get(&s, &s.marks) < 1) async_run(&e.loop, async_sleep(&e.loop, &t, ASYNC_MS(5)));
-    run_until_read(&e, client_fd(&e)); /* the head taken, the read waiting */
-    began = async_now(&e.loop);
-    for (i = 0; i < 5 && !async_done(&r.task.future); i++) {
-        e.stall.now += ASYNC_SEC(6);
+    stalled_read_start(&x, play_tls_slow_records, slow_go); /* the head taken */
+    for (i = 0; i < 5 && !async_done(&x.r.task.future); i++) {
+        x.e.stall.now += ASYNC_SEC(6);
         CHECK_EQ(write(slow_go[1], word + i, 1), 1);
-        while (server_get(&s, &s.marks) < 2 + i) async_run(&e.loop, async_sleep(&e.loop, &t, ASYNC_MS(5)));
-        run_until_read(&e, client_fd(&e));
+        stalled_read_wait(&x, 2 + i);
     }
-    CHECK_EQ(async_run(&e.loop, &r.task.future), 0);
-    CHECK_EQ(r.response.status, 200);
-    CHECK(r.response.body_len == 5 && !memcmp(r.response.body, word, 5));
-    CHECK(async_now(&e.loop) - began >= ASYNC_SEC(30)); /* past three sock_reads, all in all */
-    async_http_request_release(&r);
-    env_close(&e);
-    CHECK_EQ(write(slow_go[1], "x", 1), 1);
-    server_stop(&s);
-    SSL_CTX_free(ctx);
-    close(slow_go[0]), close(slow_go[1]);
+    CHECK_EQ(async_run(&x.e.loop, &x.r.task.future), 0);
+    CHECK_EQ(x.r.response.status, 200);
+    CHECK(x.r.response.body_len == 5 && !memcmp(x.r.response.body, word, 5));
+    CHECK(async_now(&x.e.loop) - x.began >= ASYNC_SEC(30)); /* past three sock_reads, all in all */
+    stalled_read_stop(&x);
 }
 
 int main(void) {
