@@ -1470,8 +1470,7 @@ static void async__run_task(async_task *t) {
         /* Ended (ASYNC_FINISHED), the task may be gone already: a waiter's
            wake, inside its end, may free or reuse what is the user's again.
            (So a hand-written return of ASYNC_FINISHED goes unseen.) */
-        async_loop *loop = t->loop;
-        loop->running = NULL;
+        async_loop *loop = t->loop; /* (running is NULL between steps: cleared below) */
 #if defined(__GNUC__) || defined(__clang__)
         loop->stack_mark = (const char *)__builtin_frame_address(0);
 #endif

@@ -896,9 +896,10 @@ typedef struct async_http_client {
     size_t _nspares;
 } async_http_client;
 
-/* 0, or ASYNC_IO_EBACKEND (io is not set up: async_io_init failed, or
-   the io is zeroed and never was), ASYNC_HTTP_EHEADER (a CR or LF in user_agent), ASYNC_HTTP_ENOMEM,
-   or ASYNC_HTTP_EURL (a proxy in the config that does not parse).
+/* 0, or ASYNC_IO_EBACKEND (io is not set up: async_io_init failed, or the
+   io is zeroed and never was), ASYNC_HTTP_EHEADER (a CR or LF in
+   user_agent), ASYNC_HTTP_ENOMEM, or ASYNC_HTTP_EURL (a proxy in the config
+   that does not parse).
    config (NULL: the defaults) is copied, not the strings it points to:
    user_agent, ca_file and ca_path are read later, and must stay until the
    close. */
@@ -3340,8 +3341,6 @@ static void async_http__unwatch(async_http__conn *k);
 void async_http_client_close(async_http_client *c) {
     size_t i;
     if (!c->_conns) return;
-    if (ASYNC_DEBUG && !c->io->_backend)
-        ASYNC_MISUSE("async_http_client_close after async_io_exit of its io (close the client first)", NULL);
     /* Requests still running are cancelled and run to their end, so that
        nothing of theirs is left in the kernel's hands or in the pool. */
     while (c->_live) {

@@ -1372,7 +1372,7 @@ static void io_exit_before_client_close(void) {
     async_io_exit(&e.io);
 }
 
-TEST(test_release_while_running_is_misuse) {
+TEST(test_client_misuse_is_diagnosed) {
     async_loop loop;
     async_io io;
     async_http_client c;
@@ -1532,7 +1532,7 @@ int main(void) {
     RUN(test_request_struct_used_again);
     RUN(test_head_growth_out_of_memory);
     RUN(test_out_of_fds_says_so);
-    RUN(test_release_while_running_is_misuse);
+    RUN(test_client_misuse_is_diagnosed);
     RUN(test_request_url_credentials);
     return test_summary("client");
 }
