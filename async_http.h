@@ -104,7 +104,9 @@
    TLS 1.2 server's secure renegotiation, even in the middle of a body, is
    taken up (OpenSSL's default; a server asking for a client certificate
    there needs it); one it starts and never finishes keeps the connection
-   out of the pool. A record OpenSSL refuses (one that does not decrypt,
+   out of the pool, and one it starts while the connection idles in the
+   pool retires it (the next request opens another, resuming the
+   session). A record OpenSSL refuses (one that does not decrypt,
    more than 32 empty ones in a row) ends the request with ASYNC_HTTP_ETLS,
    its alert sent.
 

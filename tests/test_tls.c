@@ -1821,6 +1821,65 @@ static void tls_renegotiations_mid_body(int count) {
 TEST(tls_renegotiation_seen_through_mid_body) { tls_renegotiations_mid_body(2); }
 TEST(tls_renegotiation_flood_mid_body) { tls_renegotiations_mid_body(1000); }
 
+/* A TLS 1.2 renegotiation the server starts while the connection idles in the pool (as
+   one that rekeys between requests does) retires the connection: the watch sees a
+   handshake no request waits for (taking it up would leave a request that picks the
+   connection halfway through it with a write that wants to read). The next request opens
+   another, resuming the session. */
+static int idle_reneg_done; /* under the server's lock: the handshake's Finished came back */
+
+static void play_tls_renegotiation_while_idle(server *s, int fd, int index) {
+    SSL *ssl = tls_accept(fd);
+    msg_count finished = {SSL3_MT_FINISHED, 0};
+    int one = 1, done;
+    (void)index;
+    if (!ssl) return;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    SSL_set_msg_callback(ssl, count_messages);
+    SSL_set_msg_callback_arg(ssl, &finished);
+    if (tls_read_request(ssl) && tls_send_str(ssl, OK_RESPONSE)) {
+        msleep(20); /* the watch is on */
+        done = SSL_renegotiate(ssl) == 1 && SSL_do_handshake(ssl) == 1 &&
+               tls_wait_for_messages(ssl, fd, &finished, finished.n + 1);
+        pthread_mutex_lock(&s->lock);
+        idle_reneg_done = done;
+        pthread_mutex_unlock(&s->lock);
+        server_mark(s);
+        while (tls_read_request(ssl) && tls_send_str(ssl, OK_RESPONSE)) {
+        }
+    }
+    SSL_free(ssl);
+}
+
+static int server_marked(void *s) { return server_get((server *)s, &((server *)s)->marks) > 0; }
+
+TEST(tls_renegotiation_while_idle_retires_connection) {
+    env e;
+    server s;
+    async_http_request r;
+    char url[128];
+    SSL_CTX *ctx = tls_server_ctx(servers.root, "good", 0, TLS1_2_VERSION);
+    tls_scenario_ctx = ctx;
+    idle_reneg_done = 0;
+    server_start(&s, play_tls_renegotiation_while_idle);
+    CHECK_EQ(tls_env(&e, 0, 0, 0), 0);
+    https_url(url, sizeof url, s.port, "/");
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0);
+    async_http_request_release(&r);
+    CHECK(run_until(&e.loop, server_marked, &s, 6000)); /* the server's handshake ended */
+    CHECK_EQ(server_get(&s, &idle_reneg_done), 0);       /* not finished: the client went */
+    CHECK_EQ(client_stats(&e.client).idle, 0);
+    CHECK_EQ(fetch_new(&e.client, &r, "GET", url, ASYNC_SEC(5)), 0);
+    CHECK(r.response.body_len == 2 && !memcmp(r.response.body, "ok", 2));
+    async_http_request_release(&r);
+    CHECK_EQ(client_connects(&e.client), 2);
+    CHECK_EQ(client_stats(&e.client).tls_resumed, 1);
+    CHECK(client_settled(&e.client));
+    env_close(&e);
+    server_stop(&s);
+    SSL_CTX_free(ctx);
+}
+
 /* Records the server makes itself, on a TLS 1.2 connection with AES-128-GCM, where
    OpenSSL would never send them: an empty record, a HelloRequest left alone. Past its
    handshake the server's SSL sends nothing more (the record numbers are ours from there). */
@@ -2178,6 +2237,7 @@ int main(void) {
     RUN(tls_tickets_do_not_restart_the_read_timeout);
     RUN(tls_renegotiation_seen_through_mid_body);
     RUN(tls_renegotiation_flood_mid_body);
+    RUN(tls_renegotiation_while_idle_retires_connection);
     RUN(tls_hello_request_once_mid_body);
     RUN(tls_hello_request_flood_mid_body);
     RUN(tls_empty_records_mid_body);
