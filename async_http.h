@@ -1465,6 +1465,8 @@ static int async_http__check_version(async_http_parser *p, size_t from, size_t t
         int ok = i < 7 ? c == (unsigned char)prefix[i] : c == '0' || c == '1';
         /* HTTP/d.d is well-formed, just a version we do not speak. */
         int other_version = (i == 5 || i == 7) && async_http__is_digit(c);
+        if (!ok && i == 0 && (c == '\r' || c == '\n')) /* (a server's extra CRLF, say after a body) */
+            return async_http__malformed_at(p, "empty line where the status line was expected", at);
         if (!ok)
             return async_http__malformed_at(p, other_version ? "unsupported HTTP version"
                                                              : "invalid HTTP version", at);
@@ -1555,6 +1557,7 @@ typedef struct async_http__framing {
     const async_http_header *content_length;    /* first Content-Length field, if any */
     const async_http_header *transfer_encoding; /* first Transfer-Encoding field, if any */
     int chunked;                                /* the last transfer coding is chunked */
+    const char *chunked_params;                 /* a "chunked" with parameters, if any */
     int close, keep_alive;                      /* Connection options seen */
 } async_http__framing;
 
@@ -1570,10 +1573,18 @@ static void async_http__connection_options(const async_http_header *h, async_htt
 /* Codings are listed in the order they were applied, across fields: only the last one tells
    whether the body is chunked (anything applied before is the application's business). */
 static void async_http__transfer_codings(const async_http_header *h, async_http__framing *f) {
-    const char *s = h->value, *coding;
-    size_t len;
-    while (async_http__list_next(&s, h->value + h->value_len, &coding, &len))
-        if (len) f->chunked = ASYNC_HTTP__IEQ_LIT(coding, len, "chunked");
+    const char *s = h->value, *coding, *semi;
+    size_t len, name_len;
+    while (async_http__list_next(&s, h->value + h->value_len, &coding, &len)) {
+        if (!len) continue;
+        f->chunked = ASYNC_HTTP__IEQ_LIT(coding, len, "chunked");
+        /* transfer-coding = token *( OWS ";" OWS transfer-parameter ): chunked defines
+           none, and "chunked;x=y" is no coding anyone knows (RFC 9112 7.1: an error). */
+        if ((semi = (const char *)memchr(coding, ';', len)) == NULL || f->chunked_params) continue;
+        name_len = (size_t)(semi - coding);
+        while (name_len && async_http__is_ows((unsigned char)coding[name_len - 1])) name_len--;
+        if (ASYNC_HTTP__IEQ_LIT(coding, name_len, "chunked")) f->chunked_params = semi;
+    }
 }
 
 static void async_http__scan_framing(const async_http_parser *p, async_http__framing *f) {
@@ -1665,6 +1676,9 @@ static int async_http__body_transfer_encoded(async_http_parser *p, const async_h
     /* HTTP/1.0 has no Transfer-Encoding: an intermediary may have mangled the framing, so do
        not trust the connection afterwards (RFC 9112 6.1). */
     if (p->version_minor == 0) p->keep_alive = 0;
+    /* Read to the close, its body would be the chunks' framing and all: refuse. */
+    if (f->chunked_params)
+        return async_http__malformed_at(p, "parameters on the chunked transfer coding", f->chunked_params);
     if (!f->chunked) return async_http__body_until_close(p);
     p->chunked = 1;
     p->state = ASYNC_HTTP__S_CHUNK_SIZE;

@@ -615,6 +615,24 @@ TEST(chunked_after_other_codings) {
     CHECK_EQ(o.body_len, 12);
     CHECK(!memcmp(o.body, "2\r\nok\r\n0\r\n\r\n", 12));
 
+    /* RFC 9112 7.1: chunked has no parameters; with some it is no framing to read to the
+       close (the body would be the chunks' framing): refused, wherever it is listed. */
+    c = CASE(HEAD200 "Transfer-Encoding: chunked;q=1\r\n\r\n2\r\nok\r\n0\r\n\r\n");
+    expect_malformed(c, "parameters on the chunked transfer coding", at(&c, ";q"));
+    c = CASE(HEAD200 "Transfer-Encoding: gzip, Chunked \t; x\r\n\r\n2\r\nok\r\n0\r\n\r\n");
+    expect_malformed(c, "parameters on the chunked transfer coding", at(&c, "; x"));
+    c = CASE(HEAD200 "Transfer-Encoding: chunked;a, gzip\r\nTransfer-Encoding: chunked;b\r\n\r\n");
+    expect_malformed(c, "parameters on the chunked transfer coding", at(&c, ";a"));
+    c = CASE(HEAD200 "Transfer-Encoding: gzip;q=1, chunkedx;y, chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n");
+    run_all(&c, &o); /* parameters on other codings are theirs */
+    CHECK_EQ(o.rc, 1);
+    CHECK_EQ(o.chunked, 1);
+    CHECK_EQ(o.body_len, 2);
+    c = CASE("HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked;q=1\r\n\r\n"); /* no body: not read */
+    run_all(&c, &o);
+    CHECK_EQ(o.rc, 1);
+    CHECK_EQ(o.end, c.len);
+
     c = CASE(HEAD200 "Transfer-Encoding: gzip\r\n\r\nxyz");
     c.eof = 1;
     run_all(&c, &o);
@@ -935,6 +953,15 @@ TEST(status_line_errors) {
 
     c = CASE("HTTP/1\r\n\r\n");
     expect_malformed(c, "invalid HTTP version", 6);
+
+    /* An empty line first (RFC 9112 2.2 lets only servers skip one, before a request);
+       after an interim response too, where it is the first byte of its status line. */
+    c = CASE("\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    expect_malformed(c, "empty line where the status line was expected", 0);
+    c = CASE("\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    expect_malformed(c, "empty line where the status line was expected", 0);
+    c = CASE("HTTP/1.1 100 Continue\r\n\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    expect_malformed(c, "empty line where the status line was expected", 25);
 
     /* Not HTTP at all: caught on the first byte, long before the head limit */
     c = CASE("SSH-2.0-OpenSSH_9.6\r\n");
