@@ -1121,7 +1121,8 @@ struct async_http_request {
    needs no zeroing before: this sets every field it reads (some where they
    are first used). Under AddressSanitizer it fills the request with
    garbage first, so that a field it failed to set shows. A request still
-   running must not be started again (await it, release it, then reuse). */
+   running must not be started again (await it, release it, then reuse;
+   with ASYNC_DEBUG, doing so stops the program with a message). */
 async_future *async_http_start(async_http_client *c, async_http_request *req, const async_http_request_desc *desc);
 /* The same with the request's own input fields (headers, body, body_len,
    timeout, on_body, user) set before the call, and read as they are: the
