@@ -10,7 +10,8 @@
        #define ASYNC_IMPLEMENTATION
    before you include this file in *one* C file to create the implementation,
    and include it there before any system header (it asks for
-   clock_gettime). Everywhere else, include it plainly.
+   clock_gettime). Everywhere else, include it plainly (C or C++), with
+   the same ASYNC_TIME32 and ASYNC_TICK_HZ as the implementation.
 
    OVERVIEW
    ========
@@ -286,7 +287,8 @@
                               and abort(); ASYNC_ASSERT when freestanding)
    The file that defines ASYNC_IMPLEMENTATION with the POSIX clock must see
    clock_gettime: include async.h before any system header there, or define
-   _POSIX_C_SOURCE to 199309L or later yourself (else one #error says so).
+   _POSIX_C_SOURCE to 199309L or later yourself (else one #error says so;
+   async_http.h needs 200809L, or _GNU_SOURCE, or a -std=gnu* mode).
 
    SIZES
    =====
@@ -324,12 +326,20 @@
 #ifndef ASYNC_H
 #define ASYNC_H
 
+#if !defined(__cplusplus) && defined(__STRICT_ANSI__) && (!defined(__STDC_VERSION__) || __STDC_VERSION__ < 199901L)
+#error "async.h needs C99 or later (-std=c99, c11, gnu99, ...), or C++"
+#endif
+
 #define ASYNC_VERSION "0.4.0" /* major.minor.patch, as in the comment at the top */
 
-/* The implementation's POSIX clock needs clock_gettime: ask for it before
-   the first system header (this only helps when async.h comes first). */
-#if defined(ASYNC_IMPLEMENTATION) && !defined(ASYNC_NO_POSIX_CLOCK) && !defined(_POSIX_C_SOURCE) && \
-    !defined(_GNU_SOURCE)
+/* The implementation's POSIX clock needs clock_gettime, and async_http.h's
+   POSIX.1-2008: ask for it before the first system header (this only helps
+   when async.h comes first). Only in a strict mode (-std=c99, c11): the
+   GNU modes have it already, and a _POSIX_C_SOURCE of ours would take
+   their other extensions (M_PI, MAP_ANONYMOUS, usleep) from the file. */
+#if (defined(ASYNC_IMPLEMENTATION) || defined(ASYNC_HTTP_IMPLEMENTATION)) && !defined(ASYNC_NO_POSIX_CLOCK) && \
+    !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE) && !defined(_XOPEN_SOURCE) &&                      \
+    !defined(_DEFAULT_SOURCE) && (defined(__STRICT_ANSI__) || !(defined(__GNUC__) || defined(__clang__)))
 #define _POSIX_C_SOURCE 200809L
 #endif
 
@@ -623,7 +633,14 @@ struct async_loop {
     void *backend;
 };
 
-/* config: zeroed but for what you set (or NULL); it is copied. */
+/* config: zeroed but for what you set (or NULL); it is copied. A file
+   built with ASYNC_TIME32 and one without have different loops and times:
+   define it (and ASYNC_TICK_HZ) alike in every file. A file that inits the
+   loop with the other setting than the implementation's does not link
+   (async_loop_init_time32 undefined, or async_loop_init). */
+#ifdef ASYNC_TIME32
+#define async_loop_init async_loop_init_time32
+#endif
 void async_loop_init(async_loop *loop, const async_loop_config *config);
 /* Attach a backend's poll (see `poll` above; async_io_init does it); NULL detaches. */
 void async_loop_set_backend(async_loop *loop, int (*poll)(void *, async_time), void *backend);
@@ -2275,7 +2292,7 @@ static void async__wait_finish(async_wait_op *w, int state) {
     if (w->met) async__cancel_soon(w->loop, &w->soon);
     async__detach_links(w->futs, w->links, w->n);
     async__timer_release(&w->timer, &w->timer_waiter);
-    async__complete(&w->future, state, state == ASYNC_CANCELLED ? ASYNC_ECANCELED : (intptr_t)w->ndone);
+    async__complete(&w->future, state, state == ASYNC_CANCELLED ? (intptr_t)ASYNC_ECANCELED : (intptr_t)w->ndone);
 }
 
 /* The condition held during the last turn: report what is done by now. */

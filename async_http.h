@@ -11,7 +11,9 @@
        #define ASYNC_HTTP_TLS      // https (link -lssl -lcrypto); optional
        #define ASYNC_HTTP_ZLIB     // gzip/deflate bodies (link -lz); optional
    before you include async.h and this file in *one* C file. Link -luring
-   -lpthread (and what the options above ask for).
+   -lpthread (and what the options above ask for). Other files include it
+   plainly, with the same ASYNC_HTTP_NO_URING; under -std=c99 (not gnu99)
+   first, or after defining _POSIX_C_SOURCE 200809L.
 
    OVERVIEW
    ========
@@ -251,6 +253,13 @@
 
 #define ASYNC_HTTP_VERSION "0.4.0" /* major.minor.patch, as in the comment at the top */
 
+/* The backend and the client need POSIX.1-2008 (liburing.h's sigset_t and
+   AT_FDCWD; getaddrinfo, pread): ask for it in a strict mode (-std=c99,
+   c11), as async.h does; this only helps when this header comes first. */
+#if !defined(ASYNC_HTTP_PARSER_ONLY) && !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE) && !defined(_XOPEN_SOURCE) && \
+    !defined(_DEFAULT_SOURCE) && (defined(__STRICT_ANSI__) || !(defined(__GNUC__) || defined(__clang__)))
+#define _POSIX_C_SOURCE 200809L
+#endif
 #include "async.h"
 #if defined(ASYNC_IMPLEMENTATION) && !defined(ASYNC_NO_POSIX_CLOCK) && !defined(ASYNC__POSIX_CLOCK) && \
     !defined(ASYNC_HTTP_PARSER_ONLY)
@@ -262,6 +271,14 @@
 /* One message; the parser alone compiles after it (no follow-on errors). */
 #error "async_http.h counts time in nanoseconds: build it without ASYNC_TIME32 (the parser alone, ASYNC_HTTP_PARSER_ONLY, works with it)."
 #define ASYNC_HTTP_PARSER_ONLY
+#endif
+#if !defined(ASYNC_HTTP_PARSER_ONLY) && (!defined(ASYNC_HTTP_NO_URING) || defined(ASYNC_HTTP_IMPLEMENTATION))
+#include <fcntl.h>
+#ifndef AT_FDCWD
+/* One message, not liburing.h's page of sigset_t and AT_FDCWD errors. */
+#error "async_http.h needs POSIX.1-2008 (liburing.h, getaddrinfo): define _POSIX_C_SOURCE 200809L or _GNU_SOURCE before any include (or build with -std=gnu11), or include async_http.h first."
+#define ASYNC_HTTP_PARSER_ONLY
+#endif
 #endif
 #ifndef ASYNC_HTTP_PARSER_ONLY
 #ifndef ASYNC_HTTP_NO_URING
@@ -570,6 +587,12 @@ struct async_io_op {
 #define ASYNC_IO_FAULT_OPCODE(op, supported) (supported)
 #endif
 
+/* ASYNC_HTTP_NO_URING changes async_io: define it alike in every file (a
+   file that inits an io with the other setting than the implementation's
+   does not link: async_io_init_no_uring undefined, or async_io_init). */
+#ifdef ASYNC_HTTP_NO_URING
+#define async_io_init async_io_init_no_uring
+#endif
 /* 0, or ASYNC_IO_ENOURING (io_uring was asked for and refused) or
    ASYNC_IO_EBACKEND; async_io_error() then says why and what to do. Call
    it (and async_io_exit) on the thread that runs the loop: the ring
@@ -2168,7 +2191,7 @@ void async_io_exit(async_io *io) {
     /* Their pooled connections' operations are the ring's: closing it
        first leaves the client nothing to withdraw them with. */
     if (ASYNC_DEBUG && io->_clients)
-        ASYNC_MISUSE("async_io_exit: a client still uses this io (async_http_client_close it first)", NULL);
+        async__misuse("async_io_exit: a client still uses this io (async_http_client_close it first)", NULL);
     async_io__workers_stop(io);
     if (io->_backend) io->_backend->exit(io);
     async_io__workers_fini(io);
@@ -2524,8 +2547,6 @@ static async_io__fd *async_io__epoll_fd(async_io *io, int fd) {
     }
     return &io->_fds[fd];
 }
-
-static void async_io__complete(async_io_op *op, int res);
 
 /* Before fd is closed: out of the epoll set (a description that lives on,
    in a dup or a child, would go on reporting under the number, which a new
@@ -4420,7 +4441,7 @@ static int async_http__no_proxy(const char *list, const char *name, size_t name_
     const char *s = list, *e;
     size_t len;
     unsigned char ip[16];
-    unsigned bits;
+    unsigned bits = 0; /* set when is_ip (gcc -O3 cannot tell) */
     int is_ip;
     if (name_len > 1 && name[name_len - 1] == '.') name_len--;
     is_ip = async_http__ip_bytes(name, name_len, ip, &bits); /* an IP has no domains to match */
@@ -6491,7 +6512,7 @@ static int async_http__follow(async_http_request *r) {
         return rc;
     }
     /* The hop, for the history: the URL that answered with the redirect. */
-    n = r->_redirects;
+    n = (size_t)r->_redirects;
     if (n == r->_history_cap) {
         size_t cap = n ? n * 2 : 4;
         async_http_hop *grown = (async_http_hop *)async_http__alloc(c, r->_history, cap * sizeof *grown);
@@ -6701,7 +6722,7 @@ static async_future *async_http__start(async_http_client *c, async_http_request 
        can have its client and a pending task here.) */
     if (ASYNC_DEBUG && req->_client == c && req->task.future.state == ASYNC_PENDING &&
         (req->_live_prev ? req->_live_prev->_live_next == req : c->_live == req))
-        ASYNC_MISUSE("a request started again while it runs (await or cancel it first, or use another)",
+        async__misuse("a request started again while it runs (await or cancel it first, or use another)",
                      c->io->loop->running);
     ASYNC_HTTP__SCRIBBLE(req, sizeof *req);
     memset(req, 0, offsetof(async_http_request, _dials)); /* the cold part is set where it is used */
@@ -6830,7 +6851,7 @@ static void async_http__release(async_http_request *req) {
 void async_http_request_release(async_http_request *req) {
     /* Its parser and its connection would go on writing into what this frees. */
     if (ASYNC_DEBUG && req->_client && !async_done(&req->task.future))
-        ASYNC_MISUSE("async_http_request_release: the request still runs (cancel it, await it, then release)",
+        async__misuse("async_http_request_release: the request still runs (cancel it, await it, then release)",
                      NULL);
     async_http__release(req);
     if (req->_desc_inputs & ASYNC_HTTP__DESC_REST) req->timeout = 0, req->on_body = NULL, req->user = NULL;
