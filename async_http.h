@@ -3298,6 +3298,9 @@ static void async_http__block_give(async_http_client *c, void *p) {
 }
 
 /* A detail for the request's error message, after the code's own text. */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 2, 3))) /* each call's arguments checked against its format */
+#endif
 static void async_http__set_detail(async_http_request *r, const char *fmt, ...) {
     va_list ap;
     int n = snprintf(r->_detail, sizeof r->_detail, "%s: ", async_strerror(r->error));
