@@ -4563,8 +4563,14 @@ static long async_stream__take(async_stream *s, unsigned which) {
     return async_error(&op->future) ? (long)async_error(&op->future) : (long)async_result(&op->future);
 }
 
-static void async_stream__detail(async_stream *s, const char *fmt, const char *what) {
-    snprintf(s->_detail, sizeof s->_detail, fmt, what);
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void async_stream__detail(async_stream *s, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->_detail, sizeof s->_detail, fmt, ap);
+    va_end(ap);
 }
 
 async_future *async_stream_connect(async_stream *s, const struct sockaddr *addr, socklen_t len, int *err) {

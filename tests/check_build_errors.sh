@@ -10,6 +10,8 @@
 #     200112L), while it builds first in such a file, alone with
 #     ASYNC_HTTP_NO_URING, and its implementation in a file of its own;
 #   - the implementation in a GNU mode keeps the file's extensions (M_PI);
+#   - both implementations build clean under a stricter warning set than
+#     the Makefile's (-Wformat=2 -Wshadow -Wconversion ...);
 #   - files built with and without ASYNC_TIME32, or ASYNC_HTTP_NO_URING,
 #     do not link together;
 #   - both implementations, and a coroutine of each variant, build as C++
@@ -47,6 +49,9 @@ for cc in gcc clang; do
     printf '#define ASYNC_IMPLEMENTATION\n#define ASYNC_HTTP_IMPLEMENTATION\n#include "%s/async.h"\n#include "%s/async_http.h"\nint main(void) { return 0; }\n' "$PWD" "$PWD" >"$src"
     expect "$cc" "async_http.h with ASYNC_TIME32" 'async_http.h counts time in nanoseconds' -DASYNC_TIME32
     expect "$cc" "the parser alone with ASYNC_TIME32" '' -DASYNC_TIME32 -DASYNC_HTTP_PARSER_ONLY
+    expect "$cc" "both implementations, TLS and zlib, under a strict warning set" '' -DASYNC_HTTP_TLS \
+        -DASYNC_HTTP_ZLIB -Wformat=2 -Wshadow -Wcast-align -Wstrict-prototypes -Wmissing-prototypes -Wundef \
+        -Wconversion -Wredundant-decls
     expect "$cc" "both headers with _POSIX_C_SOURCE 200112L" 'async_http.h needs POSIX.1-2008' -D_POSIX_C_SOURCE=200112L
     printf '#include "%s/async.h"\n#include "%s/async_http.h"\nint main(void) { return 0; }\n' "$PWD" "$PWD" >"$src"
     expect "$cc" "a plain file, async.h first, -std=c99" 'async_http.h needs POSIX.1-2008'
