@@ -158,7 +158,10 @@
      tokens, values hold no control characters, framing is the client's
      (a Content-Length must match the body; Transfer-Encoding: chunked
      makes the body go chunked), your Host replaces the client's, and
-     http://user:pass@host/ becomes Authorization: Basic. A long body
+     http://user:pass@host/ becomes Authorization: Basic. The URL's path
+     goes out without "." and ".." segments, a byte past ASCII in its path
+     or query percent-encoded (as aiohttp sends it, and curl its path; response.url
+     shows it so); a space or a control character in it is refused. A long body
      goes out while the answer is read: a final one of 300 or more (a
      413, a 401, a redirect) stops the upload, as curl's does.
    - request.info and config.trace tell what happened (times, the peer's
@@ -1177,7 +1180,8 @@ int async_http_request_head(const async_http_request *req, int *status, const as
 int async_http_basic_auth(const char *credentials, size_t len, char *out, size_t cap);
 /* ref (a link, a Location) resolved against base, an http(s) URL, as RFC
    3986 5.2 says, but without a fragment (what a request sends), into out
-   (cap bytes): its length, or a negative error. */
+   (cap bytes): its length, or a negative error. A space or a byte past
+   ASCII in ref is percent-encoded first, as a redirect's Location is. */
 int async_http_url_resolve(const char *base, const char *ref, char *out, size_t cap);
 /* A message for the request's error, with details (where a response was malformed). */
 const char *async_http_request_error(const async_http_request *req);
@@ -4261,7 +4265,9 @@ static int async_http__url_parse(const char *u, async_http__url *out, async_http
     out->port = (unsigned)port;
     out->path = *auth_end == '/' || *auth_end == '?' ? auth_end : "/";
     out->path_len = *auth_end == '/' || *auth_end == '?' ? strcspn(auth_end, "#") : 1;
-    for (p = auth_end; *p; p++) { /* what would split the request line, even in the fragment */
+    /* What would split the request line, even in the fragment; and in the
+       user:password, which response.url and the history show as given. */
+    for (p = auth; *p; p++) {
         if (*p == ' ') return async_http__url_bad(e, "space in the URL (write it %20)", u, p);
         if ((unsigned char)*p < ' ' || *p == 0x7f) return async_http__url_bad(e, "control character in the URL", u, p);
     }
@@ -4293,6 +4299,39 @@ static void async_http__remove_dots(char *path, size_t *len) {
     *len = (size_t)(o - path);
 }
 
+/* A space or a byte past ASCII in s[0, len) as %XX (RFC 3986 2.1: upper
+   case), the rest as it is: what a Location (or a URL) may hold that a
+   request line may not (RFC 9112 3.2), made fit for it, as curl and yarl
+   do. out: NULL to count; its length is returned (no NUL written). */
+static size_t async_http__escape(char *out, const char *s, size_t len) {
+    static const char hex[] = "0123456789ABCDEF";
+    size_t i, n = 0;
+    for (i = 0; i < len; i++) {
+        unsigned char b = (unsigned char)s[i];
+        if (b == ' ' || b >= 0x80) {
+            if (out) out[n] = '%', out[n + 1] = hex[b >> 4], out[n + 2] = hex[b & 15];
+            n += 3;
+        } else {
+            if (out) out[n] = (char)b;
+            n++;
+        }
+    }
+    return n;
+}
+
+/* ref[0, n) is a scheme (RFC 3986 3.1: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )):
+   a Location of "1.2.3.4:80/x", or of two backslashes and "h:1/x", is a
+   relative path, as curl and yarl take it, not a URL of a scheme we lack. */
+static int async_http__is_scheme(const char *ref, size_t n) {
+    size_t i;
+    if (!n || !(((unsigned char)ref[0] | 0x20) >= 'a' && ((unsigned char)ref[0] | 0x20) <= 'z')) return 0;
+    for (i = 1; i < n; i++)
+        if (!(((unsigned char)ref[i] | 0x20) >= 'a' && ((unsigned char)ref[i] | 0x20) <= 'z') &&
+            !(ref[i] >= '0' && ref[i] <= '9') && !strchr("+-.", ref[i]))
+            return 0;
+    return 1;
+}
+
 /* What async_http__resolve_into writes at most, with its NUL. */
 static size_t async_http__resolve_size(const char *base, const async_http__url *b, const char *ref) {
     return strlen(base) + b->path_len + strlen(ref) + 3;
@@ -4306,7 +4345,7 @@ static void async_http__resolve_into(char *out, const char *base, const async_ht
     size_t scheme = strcspn(ref, ":/?");
     char *t;
     size_t plen, total, kept;
-    if (scheme < rlen && ref[scheme] == ':' && scheme > 0) { /* absolute: as it is, but for dots */
+    if (scheme < rlen && ref[scheme] == ':' && async_http__is_scheme(ref, scheme)) { /* absolute: as it is, but for dots */
         memcpy(out, ref, rlen);
         out[rlen] = 0;
         t = out + scheme + 1;
@@ -4350,8 +4389,17 @@ int async_http_url_resolve(const char *base, const char *ref, char *out, size_t 
     async_http__url b;
     async_http__url_error e;
     int rc = async_http__url_parse(base, &b, &e);
-    size_t need;
+    size_t need, rlen = strlen(ref), escaped = async_http__escape(NULL, ref, rlen);
     if (rc) return rc;
+    if (escaped != rlen) { /* a space or a byte past ASCII: resolved as a redirect follows it */
+        char *fit = (char *)malloc(escaped + 1);
+        if (!fit) return ASYNC_HTTP_ENOMEM;
+        async_http__escape(fit, ref, rlen);
+        fit[escaped] = 0;
+        rc = async_http_url_resolve(base, fit, out, cap);
+        free(fit);
+        return rc;
+    }
     need = async_http__resolve_size(base, &b, ref);
     if (need > cap) {
         /* resolve into a scratch copy only when the caller's room may not do */
@@ -4379,12 +4427,43 @@ static void async_http__host_unbind(async_http_request *r) {
     async_http__host_unuse(r->_client, r->_host);
 }
 
+/* The URL as it goes out: its path without "." and ".." segments (RFC 3986
+   5.2.2 and 6.2.2.3: an absolute URL's dots go as a reference's do), a byte
+   past ASCII in the path or query as %XX (RFC 9112 3.2), as a Location's
+   are; curl and aiohttp send what they are given so. The usual URL needs
+   neither and is left where it is (no allocation); one that does is made
+   anew (response.url shows it), and u taken apart again. */
+static int async_http__url_fit(async_http_request *r, async_http__url *u, async_http__url_error *e) {
+    const char *url = r->_url, *path = url + u->authority + strcspn(url + u->authority, "/?#"), *seg;
+    size_t plen = strcspn(path, "?#"), qlen = strcspn(path, "#"), head = (size_t)(path - url), epath, equery, rest;
+    int dots = 0;
+    char *fit;
+    for (seg = path; seg < path + plen; seg++) /* a "." or ".." segment */
+        if (*seg == '/' && seg[1] == '.' &&
+            (seg + 2 == path + plen || seg[2] == '/' || (seg[2] == '.' && (seg + 3 == path + plen || seg[3] == '/'))))
+            dots = 1;
+    epath = async_http__escape(NULL, path, plen);
+    equery = async_http__escape(NULL, path + plen, qlen - plen);
+    if (!dots && epath == plen && equery == qlen - plen) return 0;
+    rest = strlen(path + qlen); /* the fragment: never sent, kept as it came */
+    if (!(fit = (char *)async_http__alloc(r->_client, NULL, head + epath + equery + rest + 1))) return ASYNC_HTTP_ENOMEM;
+    memcpy(fit, url, head);
+    async_http__escape(fit + head, path, plen);
+    async_http__remove_dots(fit + head, &epath);
+    async_http__escape(fit + head + epath, path + plen, qlen - plen);
+    memcpy(fit + head + epath + equery, path + qlen, rest + 1);
+    async_http__alloc(r->_client, r->_url_owned, 0); /* a redirect's target never needs this: defensive */
+    r->_url = r->_url_owned = fit;
+    return async_http__url_parse(r->_url, u, e); /* it parsed: it parses */
+}
+
 /* The request's current URL taken apart, its host looked up. */
 static int async_http__parse_url(async_http_request *r) {
     async_http__url u;
     async_http__url_error e;
     size_t host;
     int rc = async_http__url_parse(r->_url, &u, &e);
+    if (!rc && (rc = async_http__url_fit(r, &u, &e)) == ASYNC_HTTP_ENOMEM) return rc;
     if (rc) {
         r->error = rc;
         if (rc == ASYNC_HTTP_ESCHEME) async_http__set_detail(r, "%s", e.why);
@@ -6464,17 +6543,12 @@ static int async_http__asked_close(const async_http_request *r) {
    or a byte past ASCII is percent-encoded (as curl and yarl do), not
    refused or sent raw. */
 static char *async_http__location(async_http_client *c, const char *loc, size_t len) {
-    static const char hex[] = "0123456789ABCDEF";
-    size_t i, n = len;
-    char *out, *o;
-    for (i = 0; i < len; i++) n += loc[i] == ' ' || (unsigned char)loc[i] >= 0x80 ? 2 : 0;
-    if (!(out = o = (char *)async_http__alloc(c, NULL, n + 1))) return NULL;
-    for (i = 0; i < len; i++) {
-        unsigned char b = (unsigned char)loc[i];
-        if (b == ' ' || b >= 0x80) *o++ = '%', *o++ = hex[b >> 4], *o++ = hex[b & 15];
-        else *o++ = (char)b;
+    size_t n = async_http__escape(NULL, loc, len);
+    char *out = (char *)async_http__alloc(c, NULL, n + 1);
+    if (out) {
+        async_http__escape(out, loc, len);
+        out[n] = 0;
     }
-    *o = 0;
     return out;
 }
 

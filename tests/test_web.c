@@ -532,6 +532,9 @@ TEST(url_errors_say_what_and_where) {
         {"http://a b/", ASYNC_HTTP_EURL, "invalid URL: space in the host at 8"},
         {"http://a/b c", ASYNC_HTTP_EURL, "invalid URL: space in the URL (write it %20) at 10"},
         {"http://a/b\r\nX: y", ASYNC_HTTP_EURL, "invalid URL: control character in the URL at 10"},
+        /* in the user:password too (base64 on the wire, but response.url shows it as given) */
+        {"http://u\r\nX: 1:p@a/", ASYNC_HTTP_EURL, "invalid URL: control character in the URL at 8"},
+        {"http://u v:p@a/", ASYNC_HTTP_EURL, "invalid URL: space in the URL (write it %20) at 8"},
         {"http:///path", ASYNC_HTTP_EURL, "invalid URL: no host at 7"},
         {" http://a/", ASYNC_HTTP_EURL, "invalid URL: white space before the URL at 0"},
         {"http://::1:8080/", ASYNC_HTTP_EURL, "invalid URL: an IPv6 address goes in brackets (http://[::1]:8080/) at 7"},
@@ -565,6 +568,45 @@ TEST(url_errors_say_what_and_where) {
     env_close(&e);
 }
 
+/* The URL given goes out as a Location would: its path's "." and ".." segments removed (RFC
+   3986 5.2.2, 6.2.2.3), bytes past ASCII in the path and query escaped (RFC 9112 3.2), as curl
+   and aiohttp send them; the fragment stays in response.url as it came; "%2e%2e" and a stray
+   '%' are not dots and stay (as curl). */
+TEST(url_sent_normalized) {
+    static const struct {
+        const char *path, *line, *url_tail;
+    } cases[] = {
+        {"/a/./b/../c?x/../y#f/../g", "GET /a/c?x/../y HTTP/1.1", "/a/c?x/../y#f/../g"},
+        {"/a/..", "GET / HTTP/1.1", "/"},
+        {"/..", "GET / HTTP/1.1", "/"},
+        {"/a/.?q", "GET /a/?q HTTP/1.1", "/a/?q"},
+        {"/caf\xc3\xa9?q=\xc3\xa9#\xc3\xa9", "GET /caf%C3%A9?q=%C3%A9 HTTP/1.1", "/caf%C3%A9?q=%C3%A9#\xc3\xa9"},
+        {"/a/%2e%2e/b%/.x/..y", "GET /a/%2e%2e/b%/.x/..y HTTP/1.1", "/a/%2e%2e/b%/.x/..y"},
+    };
+    size_t i;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        env e;
+        server s;
+        async_http_request r;
+        char url[128], line[128];
+        const char *responses[] = {DONE_RESPONSE, NULL};
+        server_start(&s, play_capture);
+        s.responses = responses;
+        CHECK_EQ(env_init(&e, NULL), 0);
+        url_of(url, sizeof url, &s, cases[i].path);
+        CHECK_EQ(fetch_new(&e.client, &r, "GET", url, 0), 0);
+        CHECK_EQ(r.response.status, 200);
+        request_line(&s, 0, line, sizeof line);
+        if (strcmp(line, cases[i].line) != 0) fprintf(stderr, "  \"%s\": \"%s\"\n", cases[i].path, line);
+        CHECK_STR(line, cases[i].line);
+        CHECK(r.response.url && strlen(r.response.url) > strlen(cases[i].url_tail) &&
+              !strcmp(r.response.url + strlen(r.response.url) - strlen(cases[i].url_tail), cases[i].url_tail));
+        async_http_request_release(&r);
+        env_close(&e);
+        server_stop(&s);
+    }
+}
+
 /* RFC 3986 5.4's examples, normal and abnormal (fragments dropped: they never go out). */
 TEST(url_resolve_rfc3986) {
     static const char *const cases[][2] = {
@@ -583,6 +625,12 @@ TEST(url_resolve_rfc3986) {
         {"g?y/../x", "http://a/b/c/g?y/../x"}, {"https://x/y", "https://x/y"},
         /* the dots of an absolute or network-path reference go too (5.2.2: remove_dot_segments) */
         {"//g/../x", "http://g/x"},        {"//g#/a/../b?c", "http://g"},        {"https://x/./y/../z?a/../b", "https://x/z?a/../b"}, {"http:g", "http:g"},
+        /* a Location's space and bytes past ASCII escaped, as a redirect follows it (and curl
+           and yarl resolve it); a scheme is ALPHA *(ALPHA / DIGIT / + / - / .) (3.1), else
+           the colon is in a relative path, as curl and yarl take it */
+        {"/sp ace/caf\xc3\xa9?q=\xc3\xa9 x#f g", "http://a/sp%20ace/caf%C3%A9?q=%C3%A9%20x"},
+        {"1.2.3.4:80/x", "http://a/b/c/1.2.3.4:80/x"}, {"\\\\h:1/x", "http://a/b/c/\\\\h:1/x"},
+        {"a+b-c.9:x", "a+b-c.9:x"},
     };
     char out[128];
     size_t i;
@@ -2341,6 +2389,7 @@ int main(void) {
     RUN(redirect_307_308_mid_upload_sends_the_whole_body_again);
     RUN(url_errors_say_what_and_where);
     RUN(url_resolve_rfc3986);
+    RUN(url_sent_normalized);
     RUN(lookup_off_the_loop);
     RUN(host_names_case_insensitive);
     RUN(many_hosts_found_again);
