@@ -159,11 +159,12 @@
      (a Content-Length must match the body; Transfer-Encoding: chunked
      makes the body go chunked), your Host replaces the client's, and
      http://user:pass@host/ becomes Authorization: Basic. The URL's path
-     goes out without "." and ".." segments, a byte past ASCII in its path
-     or query percent-encoded (as aiohttp sends it, and curl its path; response.url
-     shows it so); a space or a control character in it is refused. A long body
-     goes out while the answer is read: a final one of 300 or more (a
-     413, a 401, a redirect) stops the upload, as curl's does.
+     goes out without "." and ".." segments, a byte past ASCII in its
+     path or query percent-encoded (as aiohttp sends it, and curl its
+     path; response.url shows it so); a space or a control character in
+     it is refused. A long body goes out while the answer is read: a
+     final one of 300 or more (a 413, a 401, a redirect) stops the
+     upload, as curl's does.
    - request.info and config.trace tell what happened (times, the peer's
      address, the heads sent and received): what fetch -v and -w print.
    - async_http_client_close cancels the requests still running and runs
